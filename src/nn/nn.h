@@ -1,0 +1,141 @@
+// The inference engine's public contract: activation maps, layer
+// descriptions, prepared layers and the per-inference context. The face
+// pipeline (src/face) builds networks from these calls; it never touches
+// kernels directly.
+//
+// Layout: every activation is one image, NHWC with N = 1, i.e. HWC float32,
+// element (y, x, c) at (y*w + x)*c_count + c. Weights arrive in TF/tfjs
+// layouts: conv HWIO [kh][kw][cin][cout], depthwise [kh][kw][c], dense
+// [in][out]. Padding follows TensorFlow's SAME/VALID rule (see
+// ../shared/docs/faceapi-models.md §3.1: SAME on even sizes with stride 2
+// pads 0 before and 1 after).
+#ifndef FT_NN_NN_H
+#define FT_NN_NN_H
+
+#include "core/arena.h"
+#include "core/pool.h"
+#include "core/status.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ft_act {
+    FT_ACT_NONE = 0,
+    FT_ACT_RELU,
+    FT_ACT_RELU6,
+    FT_ACT_LEAKY, // x >= 0 ? x : 0.1*x (tiny face detector)
+    FT_ACT_SIGMOID,
+} ft_act;
+
+typedef enum ft_pad {
+    FT_PAD_SAME = 0,
+    FT_PAD_VALID,
+} ft_pad;
+
+// A view of one HWC activation map. `d` is borrowed (usually arena memory).
+typedef struct ft_map {
+    int32_t h, w, c;
+    float *d;
+} ft_map;
+
+static inline size_t ft_map_count(const ft_map *m)
+{
+    return (size_t)m->h * (size_t)m->w * (size_t)m->c;
+}
+
+// Geometry of one convolution or pooling window over an input.
+typedef struct ft_conv_geom {
+    int32_t in_h, in_w, c_in;
+    int32_t out_h, out_w, c_out;
+    int32_t kh, kw, stride;
+    int32_t pad_top, pad_left; // bottom/right padding is implied by the sizes
+} ft_conv_geom;
+
+// Fills `g` with TF's output size and padding for the given window.
+// FT_E_INVALID when the output would be empty or a size is not positive.
+ft_status ft_conv_geom_make(int32_t in_h, int32_t in_w, int32_t c_in, int32_t c_out, int32_t kh,
+                            int32_t kw, int32_t stride, ft_pad pad, ft_conv_geom *g);
+
+// ---- Execution context ----
+
+// One per inference thread: a thread pool for intra-op parallelism and a
+// scratch arena for kernel workspaces (im2col, packing). Not thread-safe:
+// two threads never share one context. Prepared layers are read-only and
+// may be shared by any number of contexts.
+typedef struct ft_nn_ctx ft_nn_ctx;
+
+// n_threads <= 0: one per core.
+ft_status ft_nn_ctx_new(int n_threads, ft_nn_ctx **out);
+void ft_nn_ctx_free(ft_nn_ctx *ctx);
+ft_pool *ft_nn_ctx_pool(ft_nn_ctx *ctx);
+int ft_nn_ctx_threads(const ft_nn_ctx *ctx);
+// The activation arena callers allocate their maps from; reset it at the
+// start of each inference.
+ft_arena *ft_nn_ctx_arena(ft_nn_ctx *ctx);
+
+// ---- Prepared layers ----
+
+// A regular or depthwise convolution with an optional per-output-channel
+// bias and an activation fused at the end: y = act(conv(x, w) + bias).
+typedef struct ft_conv_desc {
+    int32_t kh, kw, c_in, c_out; // depthwise: c_in == c_out
+    int32_t stride;
+    ft_pad pad;
+    bool depthwise;
+    ft_act act;
+} ft_conv_desc;
+
+typedef struct ft_conv ft_conv;
+
+// Copies (and, for fast kernels, repacks) the weights; `w` is HWIO for a
+// regular conv and [kh][kw][c] for a depthwise one, `bias` may be NULL.
+ft_status ft_conv_new(const ft_conv_desc *d, const float *w, const float *bias, ft_conv **out);
+void ft_conv_free(ft_conv *c);
+const ft_conv_desc *ft_conv_get_desc(const ft_conv *c);
+
+// Output shape for an input of in_h x in_w (FT_E_INVALID if empty).
+ft_status ft_conv_out_shape(const ft_conv *c, int32_t in_h, int32_t in_w, int32_t *out_h,
+                            int32_t *out_w);
+
+// Runs the layer. `y` must have the shape given by ft_conv_out_shape and
+// must not alias `x`. Uses the context's pool and scratch; allocates only
+// the first time a larger workspace is needed.
+ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y);
+
+// A fully connected layer: y[o] = sum_i x[i] * w[i*n_out + o] (+ bias[o]).
+typedef struct ft_dense ft_dense;
+ft_status ft_dense_new(int32_t n_in, int32_t n_out, const float *w, const float *bias, ft_act act,
+                       ft_dense **out);
+void ft_dense_free(ft_dense *d);
+void ft_dense_forward(ft_nn_ctx *ctx, const ft_dense *d, const float *x, float *y);
+
+// ---- Stateless operators (reference speed is enough for these) ----
+
+// Max pooling k x k, stride s; padding positions are ignored (as -inf).
+ft_status ft_maxpool(ft_nn_ctx *ctx, const ft_map *x, int32_t k, int32_t s, ft_pad pad, ft_map *y);
+// Average pooling k x k, stride s, VALID.
+ft_status ft_avgpool(ft_nn_ctx *ctx, const ft_map *x, int32_t k, int32_t s, ft_map *y);
+// Mean over all positions: y[c].
+void ft_global_avgpool(const ft_map *x, float *y);
+// Max over all positions: y[c].
+void ft_global_maxpool(const ft_map *x, float *y);
+// y = act(a + b), same shapes; y may alias a or b.
+void ft_add(ft_nn_ctx *ctx, const ft_map *a, const ft_map *b, ft_act act, ft_map *y);
+// In-place activation.
+void ft_activate(ft_nn_ctx *ctx, ft_map *x, ft_act act);
+
+// TF1 legacy bilinear resize (align_corners = false, half_pixel_centers =
+// false) of an interleaved uint8 image region to a float map, computed in
+// double and rounded once: faceapi-models.md §3.4. `src` points at the
+// region's first pixel, `stride` is bytes per source row, `c` channels.
+void ft_resize_bilinear_u8(const uint8_t *src, int32_t src_h, int32_t src_w, size_t stride,
+                           int32_t c, ft_map *y);
+// The same rule on a float map.
+void ft_resize_bilinear_f32(const ft_map *x, ft_map *y);
+
+// Initialises kernel dispatch (idempotent, thread-safe); returns the
+// variant level in use ("avx512", "avx2" or "ref").
+const char *ft_nn_init(void);
+
+#endif

@@ -1,0 +1,33 @@
+// Test runner shared by every test binary.
+#include "ft_test.h"
+
+int ft_test_failures = 0;
+
+const char *ft_test_assets(void)
+{
+    const char *e = getenv("FT_ASSETS_DIR");
+    return e && *e ? e : FT_DEFAULT_ASSETS_DIR;
+}
+
+const char *ft_test_srcdir(void)
+{
+    return FT_TESTS_SRCDIR;
+}
+
+int ft_test_main(int argc, char **argv, const ft_test_case *cases, size_t n_cases)
+{
+    int ran = 0;
+    for (size_t i = 0; i < n_cases; i++) {
+        if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
+            continue;
+        int before = ft_test_failures;
+        cases[i].fn();
+        fprintf(stderr, "%s: %s\n", cases[i].name, ft_test_failures == before ? "ok" : "FAILED");
+        ran++;
+    }
+    if (ran == 0) {
+        fprintf(stderr, "no test named %s\n", argc > 1 ? argv[1] : "(none)");
+        return 2;
+    }
+    return ft_test_failures ? 1 : 0;
+}
