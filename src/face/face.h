@@ -1,0 +1,114 @@
+// The face pipeline: detectors (SSD MobileNetV1, tiny face detector),
+// 68-point landmarks (full and tiny), alignment and the 128-d descriptor,
+// built on the engine (src/nn) and the tfjs loader (src/model), following
+// ../shared/docs/faceapi-models.md.
+//
+// Threading: a loaded ft_face_models is read-only and shared by any number
+// of threads; each thread runs inferences with its own ft_nn_ctx.
+#ifndef FT_FACE_FACE_H
+#define FT_FACE_FACE_H
+
+#include "core/status.h"
+#include "io/image.h"
+#include "nn/nn.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FT_DESCRIPTOR_DIM 128
+#define FT_LANDMARKS 68
+
+typedef enum ft_detector_kind {
+    FT_DETECTOR_SSD = 0, // SSD MobileNetV1, input 512: accurate (default)
+    FT_DETECTOR_TINY,    // tiny face detector, input 416 by default: fast
+} ft_detector_kind;
+
+typedef enum ft_align_mode {
+    FT_ALIGN_FACEAPI = 0, // face-api's axis-aligned dlib-style crop (§8.1): conforms
+    FT_ALIGN_SIMILARITY,  // rotate+scale eyes/mouth to a canonical position
+} ft_align_mode;
+
+// A detection in pixels of the (orientation-corrected) image.
+typedef struct ft_face_box {
+    double x, y, w, h;
+    double score;
+} ft_face_box;
+
+typedef struct ft_point {
+    double x, y;
+} ft_point;
+
+// Which networks to load. Missing files for a requested net are an error.
+typedef struct ft_models_opts {
+    const char *dir; // folder with the *-weights_manifest.json files; NULL = default
+    bool ssd, tiny, landmarks, landmarks_tiny, recognition;
+} ft_models_opts;
+
+ft_models_opts ft_models_opts_default(void); // all five, default dir
+
+typedef struct ft_face_models ft_face_models;
+
+// Default model folder: $FT_MODELS_DIR, else the build's fetched cache,
+// else the installed share/facetracker/model.
+const char *ft_models_default_dir(void);
+
+ft_status ft_face_models_load(const ft_models_opts *o, ft_face_models **out, ft_err *err);
+void ft_face_models_free(ft_face_models *m);
+bool ft_face_models_has(const ft_face_models *m, const char *net); // "ssd", "tiny", ...
+
+// ---- Detection ----
+
+typedef struct ft_detect_opts {
+    ft_detector_kind kind;
+    double min_score;  // strict: score > min_score; default 0.5 (both detectors)
+    int32_t max_faces; // SSD maxResults; default 100 (tiny: no limit unless set)
+    int32_t input_size; // tiny only, multiple of 32; default 416
+} ft_detect_opts;
+
+ft_detect_opts ft_detect_opts_default(void);
+
+typedef struct ft_detect_timing {
+    double preprocess_ms, network_ms, postprocess_ms;
+} ft_detect_timing;
+
+// Finds faces; results in descending score (NMS order). At most `cap`
+// boxes are written; *n_out is the number found (may exceed cap only if
+// cap is smaller than max_faces; then the best cap are kept).
+ft_status ft_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                    const ft_detect_opts *o, ft_face_box *out, size_t cap, size_t *n_out,
+                    ft_detect_timing *timing, ft_err *err);
+
+// Raw SSD outputs before NMS, for conformance tests: per anchor (5118) the
+// score sigmoid(logit[1]) and the 4 box codes (ty, tx, th, tw). Arrays are
+// caller-owned, sized FT_SSD_ANCHORS and 4*FT_SSD_ANCHORS.
+#define FT_SSD_ANCHORS 5118
+ft_status ft_ssd_raw(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im, float *scores,
+                     float *codes, ft_err *err);
+// The stored anchors (ymin, xmin, ymax, xmax), borrowed.
+const float *ft_ssd_anchors(const ft_face_models *m);
+
+// ---- Landmarks, alignment, descriptor ----
+
+typedef struct ft_face {
+    ft_face_box box;
+    ft_point landmarks[FT_LANDMARKS];
+    float descriptor[FT_DESCRIPTOR_DIM];
+    bool has_landmarks, has_descriptor;
+} ft_face;
+
+// 68 points in image pixels for a detection (full or tiny net).
+ft_status ft_landmarks(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                       const ft_face_box *box, bool tiny, ft_point out[FT_LANDMARKS], ft_err *err);
+
+// The 128-d descriptor for a face with landmarks, using `mode` to cut the
+// 150x150 input.
+ft_status ft_descriptor(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                        const ft_face_box *box, const ft_point lm[FT_LANDMARKS], ft_align_mode mode,
+                        float out[FT_DESCRIPTOR_DIM], ft_err *err);
+
+// Euclidean distance between two descriptors (face-api compares raw,
+// unnormalised descriptors; its default threshold is 0.6).
+float ft_descriptor_distance(const float *a, const float *b);
+
+#endif
