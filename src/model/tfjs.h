@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,7 +46,23 @@ void ft_tfjs_free(ft_tfjs *m);
 ft_status ft_tfjs_get(const ft_tfjs *m, const char *tensor, int32_t rank, const int32_t *shape,
                       const float **data, ft_err *err);
 
+// Every manifest entry counts, int32 ones included, in file order.
 size_t ft_tfjs_count(const ft_tfjs *m);
 const char *ft_tfjs_name_at(const ft_tfjs *m, size_t i);
+
+// One manifest entry, in file order, for listings and tools. Pointers are
+// borrowed, valid until ft_tfjs_free; `data` is NULL for int32 entries.
+typedef struct ft_tfjs_tensor {
+    const char *name;
+    int32_t rank;
+    const int32_t *shape;
+    size_t n_elems;
+    bool is_float;  // float32 (exposed) vs int32 (skipped)
+    bool quantized; // stored as uint8
+    const float *data;
+} ft_tfjs_tensor;
+
+// False when i >= ft_tfjs_count(m).
+bool ft_tfjs_tensor_at(const ft_tfjs *m, size_t i, ft_tfjs_tensor *t);
 
 #endif
