@@ -1,0 +1,493 @@
+// Training: backward passes against central differences (double), fast
+// variants against the references, Adam against PyTorch's numbers, the
+// labelme importer, split and augmentation, the model and the loop.
+#include "ft_test.h"
+
+#include "core/mem.h"
+#include "nn/train/grad.h"
+
+#include <stdint.h>
+
+// ---- Helpers ----
+
+// A small deterministic generator (splitmix64) for test data.
+static uint64_t rng_state;
+static double urand(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+static void fill_d(double *p, size_t n, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = lo + (hi - lo) * urand();
+}
+static void fill_f(float *p, size_t n, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)(lo + (hi - lo) * urand());
+}
+static double dot_d(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+static double *dalloc(size_t n)
+{
+    double *p = ft_calloc(n ? n : 1, sizeof(double));
+    FT_ASSERT(p);
+    return p;
+}
+static float *falloc(size_t n)
+{
+    float *p = ft_aligned_alloc((n ? n : 1) * sizeof(float));
+    FT_ASSERT(p);
+    memset(p, 0, (n ? n : 1) * sizeof(float));
+    return p;
+}
+
+// Relative comparison used for gradients: |a-b| <= tol * max(1, |a|, |b|).
+static int near_rel(double a, double b, double tol)
+{
+    double s = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+    return fabs(a - b) <= tol * (s > 1 ? s : 1);
+}
+
+// Checks an analytic gradient g (n entries) of the scalar f(p) against
+// central differences, perturbing p in place.
+typedef double (*scalar_fn)(void *ctx);
+static void check_grad(const char *what, double *p, const double *g, size_t n, scalar_fn f,
+                       void *ctx, double h, double tol)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double keep = p[i];
+        p[i] = keep + h;
+        double fp = f(ctx);
+        p[i] = keep - h;
+        double fm = f(ctx);
+        p[i] = keep;
+        double num = (fp - fm) / (2 * h);
+        if (!near_rel(num, g[i], tol)) {
+            if (bad++ < 5)
+                fprintf(stderr, "%s: d[%zu] analytic %.12g numeric %.12g\n", what, i, g[i], num);
+        }
+    }
+    if (bad)
+        ft_test_failures++;
+}
+
+// ---- Convolutions ----
+
+typedef struct conv_case {
+    ft_conv_geom g;
+    bool dw;
+    double *x, *w, *y, *r;
+} conv_case;
+
+static double conv_loss(void *ctx)
+{
+    conv_case *c = ctx;
+    if (c->dw)
+        ft_kern_dwconv2d_fwd_f64_ref(&c->g, c->x, c->w, c->y);
+    else
+        ft_kern_conv2d_fwd_f64_ref(&c->g, c->x, c->w, c->y);
+    return dot_d(c->y, c->r, (size_t)c->g.out_h * c->g.out_w * c->g.c_out);
+}
+
+static const struct {
+    int32_t h, w, cin, cout, k, s;
+    ft_pad pad;
+} conv_shapes[] = {
+    {5, 5, 3, 4, 3, 1, FT_PAD_SAME},  {6, 6, 2, 3, 3, 2, FT_PAD_SAME},
+    {7, 5, 3, 2, 3, 2, FT_PAD_SAME},  {4, 4, 5, 3, 1, 1, FT_PAD_SAME},
+    {6, 7, 2, 3, 3, 1, FT_PAD_VALID}, {2, 2, 3, 3, 3, 2, FT_PAD_SAME},
+    {1, 1, 4, 2, 1, 1, FT_PAD_VALID}, {5, 4, 2, 2, 1, 2, FT_PAD_SAME},
+};
+
+static void run_conv_grad(bool dw)
+{
+    for (size_t t = 0; t < sizeof conv_shapes / sizeof conv_shapes[0]; t++) {
+        conv_case c = {.dw = dw};
+        int32_t cout = dw ? conv_shapes[t].cin : conv_shapes[t].cout;
+        FT_CHECK_EQ(ft_grad_geom(conv_shapes[t].h, conv_shapes[t].w, conv_shapes[t].cin, cout,
+                                 conv_shapes[t].k, conv_shapes[t].k, conv_shapes[t].s,
+                                 conv_shapes[t].pad, &c.g),
+                    FT_OK);
+        size_t nx = (size_t)c.g.in_h * c.g.in_w * c.g.c_in;
+        size_t nw = (size_t)c.g.kh * c.g.kw * c.g.c_in * (dw ? 1 : c.g.c_out);
+        size_t ny = (size_t)c.g.out_h * c.g.out_w * c.g.c_out;
+        c.x = dalloc(nx), c.w = dalloc(nw), c.y = dalloc(ny), c.r = dalloc(ny);
+        double *dx = dalloc(nx), *dwt = dalloc(nw);
+        fill_d(c.x, nx, -1, 1), fill_d(c.w, nw, -1, 1), fill_d(c.r, ny, -1, 1);
+        // L = sum(r * y) so dL/dy = r.
+        if (dw)
+            ft_kern_dwconv2d_bwd_f64_ref(&c.g, c.x, c.w, c.r, dx, dwt);
+        else
+            ft_kern_conv2d_bwd_f64_ref(&c.g, c.x, c.w, c.r, dx, dwt);
+        // Convolutions are linear in x and in w: central differences are
+        // exact up to rounding, so 1e-7 relative is generous.
+        check_grad(dw ? "dwconv dx" : "conv dx", c.x, dx, nx, conv_loss, &c, 1e-3, 1e-7);
+        check_grad(dw ? "dwconv dw" : "conv dw", c.w, dwt, nw, conv_loss, &c, 1e-3, 1e-7);
+        ft_free(c.x), ft_free(c.w), ft_free(c.y), ft_free(c.r), ft_free(dx), ft_free(dwt);
+    }
+}
+
+static void test_grad_conv(void)
+{
+    rng_state = 1;
+    run_conv_grad(false);
+}
+
+static void test_grad_dwconv(void)
+{
+    rng_state = 2;
+    run_conv_grad(true);
+}
+
+// ---- Bias + activation, global max pool, dense ----
+
+typedef struct act_case {
+    size_t n;
+    int32_t c;
+    ft_act act;
+    double *x, *b, *y, *r;
+} act_case;
+
+static double act_loss(void *ctx)
+{
+    act_case *a = ctx;
+    memcpy(a->y, a->x, sizeof(double) * a->n * a->c);
+    ft_kern_bias_act_fwd_f64_ref(a->n, a->c, a->b, a->act, a->y);
+    return dot_d(a->y, a->r, a->n * a->c);
+}
+
+static void test_grad_bias_act(void)
+{
+    rng_state = 3;
+    const ft_act acts[] = {FT_ACT_NONE, FT_ACT_RELU, FT_ACT_RELU6, FT_ACT_SIGMOID, FT_ACT_LEAKY};
+    for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+        act_case a = {.n = 7, .c = 5, .act = acts[k]};
+        size_t n = a.n * a.c;
+        a.x = dalloc(n), a.b = dalloc(a.c), a.y = dalloc(n), a.r = dalloc(n);
+        fill_d(a.x, n, -3, 9), fill_d(a.b, a.c, -1, 1), fill_d(a.r, n, -1, 1);
+        // Keep pre-activations away from the kinks at 0 and 6 by more than
+        // the step, where the derivative is undefined.
+        for (size_t i = 0; i < n; i++) {
+            double v = a.x[i] + a.b[i % a.c];
+            if (fabs(v) < 0.05 || fabs(v - 6) < 0.05)
+                a.x[i] += 0.2;
+        }
+        double *dy = dalloc(n), *db = dalloc(a.c), *dx = dalloc(n);
+        act_loss(&a);
+        memcpy(dy, a.r, sizeof(double) * n);
+        ft_kern_bias_act_bwd_f64_ref(a.n, a.c, a.act, a.y, dy, db);
+        memcpy(dx, dy, sizeof(double) * n); // d/dx of act(x+b) = d/d(x+b)
+        // Step 1e-5 with smooth (or piecewise linear) functions: central
+        // difference error ~1e-10; 1e-6 relative leaves room for rounding.
+        check_grad("bias_act dx", a.x, dx, n, act_loss, &a, 1e-5, 1e-6);
+        check_grad("bias_act db", a.b, db, a.c, act_loss, &a, 1e-5, 1e-6);
+        ft_free(a.x), ft_free(a.b), ft_free(a.y), ft_free(a.r), ft_free(dy), ft_free(db),
+            ft_free(dx);
+    }
+}
+
+typedef struct pool_case {
+    size_t n;
+    int32_t c;
+    double *x, *y, *r;
+    int32_t *idx;
+} pool_case;
+
+static double pool_loss(void *ctx)
+{
+    pool_case *p = ctx;
+    ft_kern_gmaxpool_fwd_f64_ref(p->n, p->c, p->x, p->y, p->idx);
+    return dot_d(p->y, p->r, p->c);
+}
+
+static void test_grad_gmaxpool(void)
+{
+    rng_state = 4;
+    pool_case p = {.n = 9, .c = 6};
+    p.x = dalloc(p.n * p.c), p.y = dalloc(p.c), p.r = dalloc(p.c);
+    p.idx = ft_calloc(p.c, sizeof(int32_t));
+    // Distinct values spaced by more than 2h so the argmax never flips.
+    for (size_t i = 0; i < p.n * p.c; i++)
+        p.x[i] = 0.01 * (double)((i * 37) % (p.n * p.c));
+    fill_d(p.r, p.c, -1, 1);
+    double *dx = dalloc(p.n * p.c);
+    pool_loss(&p);
+    ft_kern_gmaxpool_bwd_f64_ref(p.n, p.c, p.idx, p.r, dx);
+    check_grad("gmaxpool dx", p.x, dx, p.n * p.c, pool_loss, &p, 1e-4, 1e-7);
+    // float version selects the same positions.
+    float xf[54], yf[6];
+    int32_t idf[6];
+    for (size_t i = 0; i < 54; i++)
+        xf[i] = (float)p.x[i];
+    ft_kern_gmaxpool_fwd_f32_ref(p.n, p.c, xf, yf, idf);
+    for (int32_t c = 0; c < p.c; c++)
+        FT_CHECK_EQ(idf[c], p.idx[c]);
+    ft_free(p.x), ft_free(p.y), ft_free(p.r), ft_free(p.idx), ft_free(dx);
+}
+
+typedef struct dense_case {
+    int32_t n_in, n_out;
+    ft_act act;
+    double *x, *w, *b, *y, *r;
+} dense_case;
+
+static double dense_loss(void *ctx)
+{
+    dense_case *d = ctx;
+    ft_kern_dense_fwd_f64_ref(d->n_in, d->n_out, d->x, d->w, d->b, d->act, d->y);
+    return dot_d(d->y, d->r, d->n_out);
+}
+
+static void test_grad_dense(void)
+{
+    rng_state = 5;
+    const ft_act acts[] = {FT_ACT_NONE, FT_ACT_RELU, FT_ACT_SIGMOID};
+    for (size_t k = 0; k < 3; k++) {
+        dense_case d = {.n_in = 6, .n_out = 5, .act = acts[k]};
+        size_t nw = (size_t)d.n_in * d.n_out;
+        d.x = dalloc(d.n_in), d.w = dalloc(nw), d.b = dalloc(d.n_out), d.y = dalloc(d.n_out),
+        d.r = dalloc(d.n_out);
+        fill_d(d.x, d.n_in, -1, 1), fill_d(d.w, nw, -1, 1), fill_d(d.b, d.n_out, -0.5, 0.5);
+        fill_d(d.r, d.n_out, -1, 1);
+        double *dy = dalloc(d.n_out), *dx = dalloc(d.n_in), *dw = dalloc(nw),
+               *db = dalloc(d.n_out);
+        dense_loss(&d);
+        // ReLU: keep pre-activations off the kink.
+        if (d.act == FT_ACT_RELU)
+            for (int32_t o = 0; o < d.n_out; o++)
+                if (fabs(d.y[o]) < 1e-3)
+                    d.b[o] += 0.1;
+        dense_loss(&d);
+        memcpy(dy, d.r, sizeof(double) * d.n_out);
+        ft_kern_dense_bwd_f64_ref(d.n_in, d.n_out, d.x, d.w, d.y, d.act, dy, dx, dw, db);
+        // Smooth in every argument away from kinks; 1e-6 relative.
+        check_grad("dense dx", d.x, dx, d.n_in, dense_loss, &d, 1e-5, 1e-6);
+        check_grad("dense dw", d.w, dw, nw, dense_loss, &d, 1e-5, 1e-6);
+        check_grad("dense db", d.b, db, d.n_out, dense_loss, &d, 1e-5, 1e-6);
+        ft_free(d.x), ft_free(d.w), ft_free(d.b), ft_free(d.y), ft_free(d.r), ft_free(dy),
+            ft_free(dx), ft_free(dw), ft_free(db);
+    }
+}
+
+// ---- Losses ----
+
+typedef struct loss_case {
+    int kind;
+    double z[6], t[4];
+    int32_t target;
+} loss_case;
+
+static double loss_eval(void *ctx)
+{
+    loss_case *l = ctx;
+    double d[6];
+    if (l->kind == 0)
+        return ft_loss_bce_logit_f64(l->z[0], l->t[0], d);
+    if (l->kind == 1)
+        return ft_loss_box_f64(l->z, l->t, d);
+    return ft_loss_softmax_ce_f64(6, l->z, l->target, NULL, d);
+}
+
+static void test_grad_losses(void)
+{
+    rng_state = 6;
+    for (int kind = 0; kind < 3; kind++)
+        for (int rep = 0; rep < 4; rep++) {
+            loss_case l = {.kind = kind, .target = rep % 6};
+            fill_d(l.z, 6, kind == 1 ? 0 : -4, kind == 1 ? 1 : 4);
+            fill_d(l.t, 4, 0, 1);
+            if (kind == 0)
+                l.t[0] = rep % 2;
+            double g[6];
+            if (kind == 0)
+                ft_loss_bce_logit_f64(l.z[0], l.t[0], g);
+            else if (kind == 1)
+                ft_loss_box_f64(l.z, l.t, g);
+            else
+                ft_loss_softmax_ce_f64(6, l.z, l.target, NULL, g);
+            size_t n = kind == 0 ? 1 : kind == 1 ? 4 : 6;
+            check_grad("loss", l.z, g, n, loss_eval, &l, 1e-5, 1e-6);
+        }
+    // Known values: BCE(z=0) = log 2 for either target; box loss of a
+    // perfect prediction is 0.
+    float dz;
+    FT_CHECK_NEAR(ft_loss_bce_logit(0.0f, 1.0f, &dz), log(2.0), 1e-12);
+    FT_CHECK_NEAR(dz, -0.5, 1e-7);
+    float p[4] = {0.1f, 0.2f, 0.5f, 0.7f}, dp[4];
+    FT_CHECK_NEAR(ft_loss_box(p, p, dp), 0.0, 0.0);
+    // Saturated logits stay finite.
+    FT_CHECK(isfinite(ft_loss_bce_logit(80.0f, 0.0f, &dz)));
+    FT_CHECK_NEAR(dz, 1.0, 1e-7);
+}
+
+// ---- Fast variants against the references ----
+
+#define CANARY 12345.0f
+
+static void test_variants(void)
+{
+    size_t n_ops;
+    const ft_grad_ops *const *all = ft_grad_ops_all(&n_ops);
+    const ft_grad_ops *ref = ft_grad_ops_ref();
+    rng_state = 7;
+    // GEMM shapes: tails in every dimension, 1s, and one bigger than a block.
+    static const int32_t gs[][3] = {{1, 1, 1}, {3, 5, 7},    {8, 32, 16},  {9, 33, 17},
+                                    {17, 15, 3}, {16, 64, 1}, {40, 300, 70}, {7, 1, 260}};
+    for (size_t v = 0; v < n_ops; v++)
+        for (size_t s = 0; s < sizeof gs / sizeof gs[0]; s++) {
+            int32_t m = gs[s][0], n = gs[s][1], k = gs[s][2];
+            float *a = falloc((size_t)m * k), *b = falloc((size_t)k * n);
+            float *c0 = falloc((size_t)m * n + 1), *c1 = falloc((size_t)m * n + 1);
+            fill_f(a, (size_t)m * k, -1, 1), fill_f(b, (size_t)k * n, -1, 1);
+            for (int beta = 0; beta < 2; beta++) {
+                fill_f(c0, (size_t)m * n, -1, 1);
+                memcpy(c1, c0, sizeof(float) * (size_t)m * n);
+                c0[(size_t)m * n] = c1[(size_t)m * n] = CANARY;
+                ref->gemm(m, n, k, a, b, (float)beta, c0);
+                all[v]->gemm(m, n, k, a, b, (float)beta, c1);
+                // float sums of k <= 300 products of magnitude <= 1 in a
+                // different order: 1e-4 absolute is ~100 ulp of the result.
+                for (size_t i = 0; i < (size_t)m * n; i++)
+                    FT_CHECK_NEAR(c1[i], c0[i], 1e-4);
+                FT_CHECK(c1[(size_t)m * n] == CANARY);
+            }
+            ft_aligned_free(a), ft_aligned_free(b), ft_aligned_free(c0), ft_aligned_free(c1);
+        }
+    // Depthwise and regular conv drivers over the conv shapes (+ wide channels).
+    for (size_t v = 0; v < n_ops; v++)
+        for (size_t t = 0; t < sizeof conv_shapes / sizeof conv_shapes[0] + 1; t++)
+            for (int dw = 0; dw < 2; dw++) {
+                ft_conv_geom g;
+                int32_t h = 5, w = 6, cin = 37, cout = 19, k = 3, s = 2;
+                ft_pad pad = FT_PAD_SAME;
+                if (t < sizeof conv_shapes / sizeof conv_shapes[0])
+                    h = conv_shapes[t].h, w = conv_shapes[t].w, cin = conv_shapes[t].cin,
+                    cout = conv_shapes[t].cout, k = conv_shapes[t].k, s = conv_shapes[t].s,
+                    pad = conv_shapes[t].pad;
+                if (dw)
+                    cout = cin;
+                FT_CHECK_EQ(ft_grad_geom(h, w, cin, cout, k, k, s, pad, &g), FT_OK);
+                size_t nx = (size_t)h * w * cin, ny = (size_t)g.out_h * g.out_w * cout;
+                size_t nw = (size_t)k * k * cin * (dw ? 1 : cout);
+                float *x = falloc(nx), *wt = falloc(nw), *dy = falloc(ny);
+                float *y0 = falloc(ny + 1), *y1 = falloc(ny + 1), *dx0 = falloc(nx + 1),
+                      *dx1 = falloc(nx + 1), *dw0 = falloc(nw), *dw1 = falloc(nw);
+                float *scr = falloc(ft_grad_conv_scratch(&g, dw));
+                fill_f(x, nx, -1, 1), fill_f(wt, nw, -1, 1), fill_f(dy, ny, -1, 1);
+                y1[ny] = dx1[nx] = CANARY;
+                fill_f(dw0, nw, -1, 1);
+                memcpy(dw1, dw0, sizeof(float) * nw);
+                if (dw) {
+                    ft_kern_dwconv2d_fwd_f32_ref(&g, x, wt, y0);
+                    ft_kern_dwconv2d_bwd_f32_ref(&g, x, wt, dy, dx0, dw0);
+                } else {
+                    ft_kern_conv2d_fwd_f32_ref(&g, x, wt, y0);
+                    ft_kern_conv2d_bwd_f32_ref(&g, x, wt, dy, dx0, dw0);
+                }
+                ft_grad_conv_fwd(all[v], &g, dw, x, wt, y1, scr);
+                ft_grad_conv_bwd(all[v], &g, dw, x, wt, dy, dx1, dw1, scr);
+                // At most 9*37 float products of magnitude <= 1: 1e-4.
+                for (size_t i = 0; i < ny; i++)
+                    FT_CHECK_NEAR(y1[i], y0[i], 1e-4);
+                for (size_t i = 0; i < nx; i++)
+                    FT_CHECK_NEAR(dx1[i], dx0[i], 1e-4);
+                for (size_t i = 0; i < nw; i++)
+                    FT_CHECK_NEAR(dw1[i], dw0[i], 1e-4);
+                FT_CHECK(y1[ny] == CANARY && dx1[nx] == CANARY);
+                ft_aligned_free(x), ft_aligned_free(wt), ft_aligned_free(dy),
+                    ft_aligned_free(y0), ft_aligned_free(y1), ft_aligned_free(dx0),
+                    ft_aligned_free(dx1), ft_aligned_free(dw0), ft_aligned_free(dw1),
+                    ft_aligned_free(scr);
+            }
+}
+
+// The float references agree with the double ones (they share a body).
+static void test_ref_f32_f64(void)
+{
+    rng_state = 8;
+    ft_conv_geom g;
+    FT_CHECK_EQ(ft_grad_geom(6, 6, 3, 4, 3, 3, 2, FT_PAD_SAME, &g), FT_OK);
+    FT_CHECK_EQ(g.out_h, 3);
+    FT_CHECK_EQ(g.pad_top, 0); // TF SAME, stride 2 on an even size: 0 before, 1 after
+    FT_CHECK_EQ(ft_grad_geom(5, 5, 3, 4, 3, 3, 1, FT_PAD_SAME, &g), FT_OK);
+    FT_CHECK_EQ(g.pad_top, 1);
+    FT_CHECK_EQ(ft_grad_geom(2, 2, 3, 4, 3, 3, 1, FT_PAD_VALID, &g), FT_E_INVALID);
+}
+
+// ---- Adam against PyTorch ----
+
+static void test_adam_golden(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/golden/train_adam.txt", ft_test_srcdir());
+    FILE *f = fopen(path, "r");
+    FT_CHECK(f != NULL);
+    if (!f)
+        return;
+    char magic[64];
+    int version = 0;
+    FT_CHECK(fscanf(f, "%63s %d", magic, &version) == 2);
+    FT_CHECK_STREQ(magic, "FT_ADAM_GOLDEN");
+    FT_CHECK_EQ(version, 1);
+    ft_adam_opts o;
+    long n = 0, steps = 0;
+    FT_CHECK(fscanf(f, " n %ld steps %ld lr %lf beta1 %lf beta2 %lf eps %lf decay %lf", &n, &steps,
+                    &o.lr, &o.beta1, &o.beta2, &o.eps, &o.decay) == 7);
+    FT_CHECK(n > 0 && n < 100000 && steps > 0 && steps < 10000);
+    if (ft_test_failures) {
+        fclose(f);
+        return;
+    }
+    float *w = falloc(n), *m = falloc(n), *v = falloc(n), *g = falloc(n), *want = falloc(n);
+    char tag[16];
+    FT_CHECK(fscanf(f, "%15s", tag) == 1 && strcmp(tag, "w0") == 0);
+    for (long i = 0; i < n; i++)
+        FT_CHECK(fscanf(f, "%f", &w[i]) == 1);
+    double max_err = 0;
+    for (long s = 1; s <= steps; s++) {
+        long sn;
+        FT_CHECK(fscanf(f, "%15s %ld", tag, &sn) == 2 && strcmp(tag, "step") == 0 && sn == s);
+        FT_CHECK(fscanf(f, "%15s", tag) == 1 && strcmp(tag, "g") == 0);
+        for (long i = 0; i < n; i++)
+            FT_CHECK(fscanf(f, "%f", &g[i]) == 1);
+        FT_CHECK(fscanf(f, "%15s", tag) == 1 && strcmp(tag, "w") == 0);
+        for (long i = 0; i < n; i++)
+            FT_CHECK(fscanf(f, "%f", &want[i]) == 1);
+        ft_kern_adam_f32_ref((size_t)n, &o, s, g, w, m, v);
+        for (long i = 0; i < n; i++) {
+            double e = fabs((double)w[i] - want[i]);
+            max_err = e > max_err ? e : max_err;
+        }
+    }
+    fclose(f);
+    // torch computes in float32 (we keep m, v in float but do the update in
+    // double); after tens of steps of size ~lr the weights may differ by a
+    // few float ulps of values ~1: 1e-6.
+    FT_CHECK_NEAR(max_err, 0.0, 1e-6);
+    ft_aligned_free(w), ft_aligned_free(m), ft_aligned_free(v), ft_aligned_free(g),
+        ft_aligned_free(want);
+}
+
+static const ft_test_case cases[] = {
+    {"grad_conv", test_grad_conv},
+    {"grad_dwconv", test_grad_dwconv},
+    {"grad_bias_act", test_grad_bias_act},
+    {"grad_gmaxpool", test_grad_gmaxpool},
+    {"grad_dense", test_grad_dense},
+    {"grad_losses", test_grad_losses},
+    {"variants", test_variants},
+    {"ref_f32_f64", test_ref_f32_f64},
+    {"adam_golden", test_adam_golden},
+};
+FT_TEST_MAIN(cases)
