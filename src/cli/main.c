@@ -1,13 +1,53 @@
-// facetracker: the command-line entry point. Dispatches to cmd_<name>.c.
-#include <stdio.h>
+// facetracker: the command-line entry point. Each subcommand lives in
+// cmd_<name>.c; this file only dispatches and is, with them, the only code
+// that decides the process's exit status.
+#include "cli/cli.h"
+
+#include "nn/nn.h"
+
 #include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"detect", ft_cmd_detect, "find faces in photos (JSON lines, optional annotated copies)"},
+    {"evaluate-detection", ft_cmd_evaluate_detection,
+     "precision, recall, AP and IoU of a detector on annotated photos"},
+    {"convert", ft_cmd_convert, "decode a photo (EXIF applied) and write JPEG/PNG/PPM"},
+};
+
+static void print_usage(FILE *f)
+{
+    fprintf(f, "usage: facetracker COMMAND [options] ...\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-20s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nfacetracker COMMAND --help shows a command's options.\n"
+               "facetracker --version prints the version.\n");
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("facetracker %s\n", FT_VERSION);
-        return 0;
+    if (argc < 2) {
+        print_usage(stderr);
+        return FT_EXIT_USAGE;
     }
-    fprintf(stderr, "usage: facetracker COMMAND ...\n");
-    return 1;
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("facetracker %s (kernels: %s)\n", FT_VERSION, ft_nn_init());
+        return FT_EXIT_OK;
+    }
+    if (ft_cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return FT_EXIT_OK;
+    }
+    ft_nn_init();
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "facetracker: unknown command '%s'\n\n", argv[1]);
+    print_usage(stderr);
+    return FT_EXIT_USAGE;
 }

@@ -1,0 +1,194 @@
+// Helpers shared by the subcommands.
+#include "cli/cli.h"
+
+#include "core/clock.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void ft_cli_errorf(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "facetracker %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+bool ft_cli_is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+bool ft_cli_str(int argc, char **argv, int *i, const char **out)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "facetracker: %s needs a value\n", argv[*i]);
+        return false;
+    }
+    *out = argv[++*i];
+    return true;
+}
+
+bool ft_cli_double(int argc, char **argv, int *i, double lo, double hi, double *out)
+{
+    const char *s;
+    if (!ft_cli_str(argc, argv, i, &s))
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "facetracker: %s %s: expected a number from %g to %g\n", argv[*i - 1], s,
+                lo, hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool ft_cli_int(int argc, char **argv, int *i, long lo, long hi, long *out)
+{
+    const char *s;
+    if (!ft_cli_str(argc, argv, i, &s))
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "facetracker: %s %s: expected a whole number from %ld to %ld\n",
+                argv[*i - 1], s, lo, hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+ft_status ft_cli_json_num(ft_buf *b, double v)
+{
+    if (!isfinite(v))
+        return ft_buf_puts(b, "null");
+    char s[40];
+    snprintf(s, sizeof s, "%.17g", v);
+    // Shorter forms when they round-trip.
+    for (int prec = 6; prec < 17; prec++) {
+        char t[40];
+        snprintf(t, sizeof t, "%.*g", prec, v);
+        if (strtod(t, NULL) == v) {
+            memcpy(s, t, sizeof t);
+            break;
+        }
+    }
+    return ft_buf_puts(b, s);
+}
+
+void ft_cli_emit(ft_buf *b)
+{
+    fwrite(b->data, 1, b->len, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
+void ft_cli_emit_error(const char *image, ft_status st, const ft_err *err)
+{
+    ft_buf b;
+    ft_buf_init(&b, 0);
+    ft_buf_puts(&b, "{\"image\": ");
+    ft_buf_json_str(&b, image);
+    ft_buf_puts(&b, ", \"error\": {\"code\": ");
+    ft_buf_json_str(&b, ft_status_name(st));
+    ft_buf_puts(&b, ", \"message\": ");
+    ft_buf_json_str(&b, ft_err_msg(err, st));
+    ft_buf_puts(&b, "}}");
+    ft_cli_emit(&b);
+    ft_buf_deinit(&b);
+}
+
+ft_status ft_cli_load_models(const char *cmd, const char *dir, bool ssd, bool tiny, bool lm,
+                             bool lm_tiny, bool rec, ft_face_models **out)
+{
+    ft_models_opts o = {dir, ssd, tiny, lm, lm_tiny, rec};
+    ft_err err = {0};
+    ft_status st = ft_face_models_load(&o, out, &err);
+    if (st != FT_OK)
+        ft_cli_errorf(cmd, "cannot load the models from %s: %s (run tools/setup.sh to fetch them)",
+                      dir ? dir : ft_models_default_dir(), ft_err_msg(&err, st));
+    return st;
+}
+
+void ft_progress_start(ft_progress *p, int n)
+{
+    p->on = n > 1 && isatty(STDERR_FILENO);
+    p->n = n;
+    p->t0 = ft_now_ms();
+}
+
+void ft_progress_step(ft_progress *p, int done, const char *extra)
+{
+    if (!p->on)
+        return;
+    double el = (ft_now_ms() - p->t0) / 1000.0;
+    double left = done > 0 ? el / done * (p->n - done) : 0;
+    fprintf(stderr, "\r[%d/%d] %s, %.0f s left   ", done, p->n, extra, left);
+    fflush(stderr);
+}
+
+void ft_progress_end(ft_progress *p)
+{
+    if (p->on)
+        fputc('\n', stderr);
+}
+
+ft_status ft_cli_draw(const ft_image *im, const ft_face_box *boxes, const char *const *labels,
+                      const uint32_t *colours, size_t n, const char *path, ft_err *err)
+{
+    ft_image c;
+    ft_status st = ft_image_copy(im, &c);
+    if (st != FT_OK)
+        return ft_err_set(err, st, "out of memory");
+    int32_t big = im->w > im->h ? im->w : im->h;
+    int32_t thick = big / 400 + 2, scale = big / 500 + 2;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t col = colours ? colours[i] : 0x00ff40;
+        const ft_face_box *b = &boxes[i];
+        ft_draw_rect(&c, (int32_t)lround(b->x), (int32_t)lround(b->y), (int32_t)lround(b->w),
+                     (int32_t)lround(b->h), col, thick);
+        char text[160];
+        if (labels && labels[i])
+            snprintf(text, sizeof text, "%s", labels[i]);
+        else
+            snprintf(text, sizeof text, "%.2f", b->score);
+        int32_t tw = ft_draw_text_width(text, scale) + 2 * scale;
+        int32_t th = ft_draw_text_height(scale) + 2 * scale;
+        int32_t tx = (int32_t)lround(b->x), ty = (int32_t)lround(b->y) - th;
+        if (ty < 0)
+            ty = (int32_t)lround(b->y + b->h);
+        ft_draw_fill(&c, tx, ty, tw, th, col);
+        ft_draw_text(&c, tx + scale, ty + scale, text, 0x000000, scale);
+    }
+    st = ft_image_save(&c, path, err);
+    ft_image_deinit(&c);
+    return st;
+}
+
+void ft_cli_draw_path(const char *out, const char *image, char *path, size_t cap)
+{
+    struct stat st;
+    size_t n = strlen(out);
+    bool dir = (n > 0 && out[n - 1] == '/') || (stat(out, &st) == 0 && S_ISDIR(st.st_mode));
+    if (!dir) {
+        snprintf(path, cap, "%s", out);
+        return;
+    }
+    const char *base = strrchr(image, '/');
+    base = base ? base + 1 : image;
+    const char *dot = strrchr(base, '.');
+    int len = dot ? (int)(dot - base) : (int)strlen(base);
+    snprintf(path, cap, "%s%s%.*s.jpg", out, out[n - 1] == '/' ? "" : "/", len, base);
+}

@@ -1,0 +1,65 @@
+// Shared helpers of the subcommands: option parsing, JSON output, model
+// loading, progress. Exit codes: 0 success, 1 bad usage, 2 bad input.
+#ifndef FT_CLI_H
+#define FT_CLI_H
+
+#include "core/buf.h"
+#include "core/status.h"
+#include "face/face.h"
+#include "io/image.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { FT_EXIT_OK = 0, FT_EXIT_USAGE = 1, FT_EXIT_INPUT = 2 };
+
+// Option parsing: `argv[*i]` is the option; its value is argv[*i + 1].
+// On a missing or malformed value prints an error and returns false.
+bool ft_cli_double(int argc, char **argv, int *i, double lo, double hi, double *out);
+bool ft_cli_int(int argc, char **argv, int *i, long lo, long hi, long *out);
+bool ft_cli_str(int argc, char **argv, int *i, const char **out);
+bool ft_cli_is_help(const char *a);
+
+// Prints "facetracker CMD: message" to stderr.
+void ft_cli_errorf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Writes a JSON number that round-trips doubles compactly.
+ft_status ft_cli_json_num(ft_buf *b, double v);
+
+// Prints b + newline to stdout and flushes.
+void ft_cli_emit(ft_buf *b);
+
+// The error line for an image that failed: {"image": P, "error": {...}}.
+void ft_cli_emit_error(const char *image, ft_status st, const ft_err *err);
+
+// Loads the requested nets from `dir` (NULL = default), printing a clear
+// message on failure.
+ft_status ft_cli_load_models(const char *cmd, const char *dir, bool ssd, bool tiny, bool lm,
+                             bool lm_tiny, bool rec, ft_face_models **out);
+
+// A progress line on stderr when it is a terminal and there are several
+// items: "[i/n] extra, T left".
+typedef struct ft_progress {
+    bool on;
+    int n;
+    double t0;
+} ft_progress;
+void ft_progress_start(ft_progress *p, int n);
+void ft_progress_step(ft_progress *p, int done, const char *extra);
+void ft_progress_end(ft_progress *p);
+
+// Draws detection boxes (and optional labels) on a copy and saves it.
+ft_status ft_cli_draw(const ft_image *im, const ft_face_box *boxes, const char *const *labels,
+                      const uint32_t *colours, size_t n, const char *path, ft_err *err);
+
+// Resolves --draw's target for `image`: OUT itself, or OUT/<stem>.jpg
+// when OUT is a directory (or ends with '/').
+void ft_cli_draw_path(const char *out, const char *image, char *path, size_t cap);
+
+// Subcommands.
+int ft_cmd_detect(int argc, char **argv);
+int ft_cmd_convert(int argc, char **argv);
+int ft_cmd_evaluate_detection(int argc, char **argv);
+
+#endif

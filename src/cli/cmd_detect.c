@@ -1,0 +1,183 @@
+// `facetracker detect`: faces in photos, one JSON line per image.
+#include "cli/cli.h"
+
+#include "core/clock.h"
+#include "core/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: facetracker detect [options] IMAGE...\n"
+    "\n"
+    "Finds every face in each image (JPEG, PNG, WebP, HEIC, PPM; '-' = stdin) and prints one\n"
+    "JSON line per image:\n"
+    "  {\"image\": P, \"width\": W, \"height\": H, \"faces\": [{\"box\": [x, y, w, h], \"score\": S}],\n"
+    "   \"ms\": {\"decode\": .., \"detect\": ..}}\n"
+    "Boxes are in pixels of the orientation-corrected image, best score first.\n"
+    "\n"
+    "options:\n"
+    "  --detector ssd|tiny   SSD MobileNetV1 (accurate, default) or the tiny detector (fast)\n"
+    "  --min-score S         keep faces scoring above S (default 0.5)\n"
+    "  --max-faces N         at most N faces per image (default 100)\n"
+    "  --input-size N        tiny detector input, a multiple of 32 (default 416)\n"
+    "  --draw OUT            write an annotated copy (.jpg/.png); a directory for several images\n"
+    "  --threads N           threads per inference (default: all cores)\n"
+    "  --max-pixels N        refuse images over N pixels (default 50000000)\n"
+    "  --models DIR          folder with the face-api model files\n";
+
+int ft_cmd_detect(int argc, char **argv)
+{
+    ft_detect_opts o = ft_detect_opts_default();
+    ft_image_limits lim = ft_image_limits_default();
+    const char *draw = NULL, *models = NULL;
+    long threads = 0, v;
+    double d;
+    int first = argc;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (ft_cli_is_help(a)) {
+            fputs(usage, stdout);
+            return FT_EXIT_OK;
+        } else if (strcmp(a, "--detector") == 0) {
+            const char *k;
+            if (!ft_cli_str(argc, argv, &i, &k))
+                return FT_EXIT_USAGE;
+            if (strcmp(k, "ssd") == 0)
+                o.kind = FT_DETECTOR_SSD;
+            else if (strcmp(k, "tiny") == 0)
+                o.kind = FT_DETECTOR_TINY;
+            else {
+                ft_cli_errorf("detect", "--detector %s: expected ssd or tiny", k);
+                return FT_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--min-score") == 0) {
+            if (!ft_cli_double(argc, argv, &i, 0, 1, &d))
+                return FT_EXIT_USAGE;
+            o.min_score = d;
+        } else if (strcmp(a, "--max-faces") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 100000, &v))
+                return FT_EXIT_USAGE;
+            o.max_faces = (int32_t)v;
+        } else if (strcmp(a, "--input-size") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 32, 2048, &v))
+                return FT_EXIT_USAGE;
+            if (v % 32) {
+                ft_cli_errorf("detect", "--input-size %ld: must be a multiple of 32", v);
+                return FT_EXIT_USAGE;
+            }
+            o.input_size = (int32_t)v;
+        } else if (strcmp(a, "--draw") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &draw))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 256, &threads))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--max-pixels") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 4000000000L, &v))
+                return FT_EXIT_USAGE;
+            lim.max_pixels = (uint64_t)v;
+        } else if (strcmp(a, "--models") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &models))
+                return FT_EXIT_USAGE;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            ft_cli_errorf("detect", "unknown option %s (see --help)", a);
+            return FT_EXIT_USAGE;
+        } else {
+            first = i;
+            break;
+        }
+    }
+    if (first >= argc) {
+        fputs(usage, stderr);
+        return FT_EXIT_USAGE;
+    }
+    for (int i = first; i < argc; i++)
+        if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            ft_cli_errorf("detect", "options go before the images: %s", argv[i]);
+            return FT_EXIT_USAGE;
+        }
+
+    ft_face_models *m = NULL;
+    if (ft_cli_load_models("detect", models, o.kind == FT_DETECTOR_SSD,
+                           o.kind == FT_DETECTOR_TINY, false, false, false, &m) != FT_OK)
+        return FT_EXIT_INPUT;
+    ft_nn_ctx *ctx = NULL;
+    if (ft_nn_ctx_new((int)threads, &ctx) != FT_OK) {
+        ft_cli_errorf("detect", "out of memory");
+        ft_face_models_free(m);
+        return FT_EXIT_INPUT;
+    }
+    size_t cap = (size_t)(o.max_faces > 0 ? o.max_faces : 1000);
+    ft_face_box *boxes = ft_malloc(sizeof *boxes * cap);
+    int rc = FT_EXIT_OK, total_faces = 0;
+    ft_progress prog;
+    ft_progress_start(&prog, argc - first);
+    for (int i = first; i < argc && boxes; i++) {
+        const char *path = argv[i];
+        ft_err err = {0};
+        ft_image im = {0};
+        double t0 = ft_now_ms();
+        ft_status st = ft_image_load(path, &lim, &im, &err);
+        double t1 = ft_now_ms();
+        size_t n = 0;
+        ft_detect_timing tm;
+        if (st == FT_OK)
+            st = ft_detect(m, ctx, &im, &o, boxes, cap, &n, &tm, &err);
+        double t2 = ft_now_ms();
+        if (st != FT_OK) {
+            ft_cli_errorf("detect", "%s", ft_err_msg(&err, st));
+            ft_cli_emit_error(path, st, &err);
+            rc = FT_EXIT_INPUT;
+            ft_image_deinit(&im);
+            continue;
+        }
+        if (n > cap)
+            n = cap;
+        total_faces += (int)n;
+        ft_buf b;
+        ft_buf_init(&b, 0);
+        ft_buf_puts(&b, "{\"image\": ");
+        ft_buf_json_str(&b, path);
+        ft_buf_printf(&b, ", \"width\": %d, \"height\": %d, \"faces\": [", im.w, im.h);
+        for (size_t k = 0; k < n; k++) {
+            ft_buf_puts(&b, k ? ", {\"box\": [" : "{\"box\": [");
+            ft_cli_json_num(&b, boxes[k].x);
+            ft_buf_puts(&b, ", ");
+            ft_cli_json_num(&b, boxes[k].y);
+            ft_buf_puts(&b, ", ");
+            ft_cli_json_num(&b, boxes[k].w);
+            ft_buf_puts(&b, ", ");
+            ft_cli_json_num(&b, boxes[k].h);
+            ft_buf_puts(&b, "], \"score\": ");
+            ft_cli_json_num(&b, boxes[k].score);
+            ft_buf_puts(&b, "}");
+        }
+        ft_buf_printf(&b, "], \"ms\": {\"decode\": %.2f, \"detect\": %.2f}}", t1 - t0, t2 - t1);
+        ft_cli_emit(&b);
+        ft_buf_deinit(&b);
+        if (draw) {
+            char out[4096];
+            ft_cli_draw_path(draw, path, out, sizeof out);
+            st = ft_cli_draw(&im, boxes, NULL, NULL, n, out, &err);
+            if (st != FT_OK) {
+                ft_cli_errorf("detect", "--draw %s: %s", out, ft_err_msg(&err, st));
+                rc = FT_EXIT_INPUT;
+            }
+        }
+        ft_image_deinit(&im);
+        char extra[64];
+        snprintf(extra, sizeof extra, "%d faces", total_faces);
+        ft_progress_step(&prog, i - first + 1, extra);
+    }
+    ft_progress_end(&prog);
+    if (!boxes) {
+        ft_cli_errorf("detect", "out of memory");
+        rc = FT_EXIT_INPUT;
+    }
+    ft_free(boxes);
+    ft_nn_ctx_free(ctx);
+    ft_face_models_free(m);
+    return rc;
+}

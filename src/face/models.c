@@ -1,0 +1,202 @@
+// Loading the five face-api networks and dispatching detection.
+#include "face/face_internal.h"
+
+#include "core/mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+ft_status ft_face__ssd_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                              const ft_detect_opts *o, ft_face_box *out, size_t cap,
+                              size_t *n_out, ft_detect_timing *t, ft_err *err);
+ft_status ft_face__tiny_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                               const ft_detect_opts *o, ft_face_box *out, size_t cap,
+                               size_t *n_out, ft_detect_timing *t, ft_err *err);
+
+ft_models_opts ft_models_opts_default(void)
+{
+    return (ft_models_opts){NULL, true, true, true, true, true};
+}
+
+ft_detect_opts ft_detect_opts_default(void)
+{
+    return (ft_detect_opts){FT_DETECTOR_SSD, 0.5, 100, 416};
+}
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *ft_models_default_dir(void)
+{
+    const char *e = getenv("FT_MODELS_DIR");
+    if (e && *e)
+        return e;
+    if (is_dir(FT_DEFAULT_MODELS_DIR))
+        return FT_DEFAULT_MODELS_DIR;
+    return FT_INSTALL_MODELS_DIR;
+}
+
+ft_status ft_face__get(const ft_tfjs *w, const char *name, int rank, int32_t d0, int32_t d1,
+                       int32_t d2, int32_t d3, const float **out, ft_err *err)
+{
+    int32_t shape[4] = {d0, d1, d2, d3};
+    return ft_tfjs_get(w, name, rank, shape, out, err);
+}
+
+ft_status ft_face__conv(const char *what, int32_t k, int32_t cin, int32_t cout, int32_t stride,
+                        ft_pad pad, bool depthwise, ft_act act, const float *w,
+                        const float *bias, ft_conv **out, ft_err *err)
+{
+    ft_conv_desc d = {k, k, cin, cout, stride, pad, depthwise, act};
+    ft_status st = ft_conv_new(&d, w, bias, out);
+    if (st != FT_OK)
+        return ft_err_set(err, st, "%s: cannot prepare layer: %s", what, ft_status_str(st));
+    return FT_OK;
+}
+
+typedef ft_status (*build_fn)(const ft_tfjs *w, void *net, bool flag, ft_err *err);
+
+static ft_status load_one(const char *dir, const char *file, ft_tfjs **out, ft_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s-weights_manifest.json", dir, file);
+    ft_tfjs_limits lim = ft_tfjs_limits_default();
+    return ft_tfjs_load(path, &lim, out, err);
+}
+
+ft_status ft_face_models_load(const ft_models_opts *o, ft_face_models **out, ft_err *err)
+{
+    ft_models_opts def = ft_models_opts_default();
+    if (!o)
+        o = &def;
+    const char *dir = o->dir ? o->dir : ft_models_default_dir();
+    ft_face_models *m = ft_calloc(1, sizeof *m);
+    ft_tfjs *w = NULL;
+    ft_status st = FT_OK;
+
+    *out = NULL;
+    if (!m)
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    if (o->ssd) {
+        if ((st = load_one(dir, "ssd_mobilenetv1_model", &w, err)) != FT_OK)
+            goto fail;
+        st = ft_face__ssd_build(w, &m->ssd, err);
+        ft_tfjs_free(w);
+        w = NULL;
+        if (st != FT_OK)
+            goto fail;
+        m->has_ssd = true;
+    }
+    if (o->tiny) {
+        if ((st = load_one(dir, "tiny_face_detector_model", &w, err)) != FT_OK)
+            goto fail;
+        st = ft_face__tiny_build(w, &m->tiny, err);
+        ft_tfjs_free(w);
+        w = NULL;
+        if (st != FT_OK)
+            goto fail;
+        m->has_tiny = true;
+    }
+    if (o->landmarks) {
+        if ((st = load_one(dir, "face_landmark_68_model", &w, err)) != FT_OK)
+            goto fail;
+        st = ft_face__lm_build(w, false, &m->lm, err);
+        ft_tfjs_free(w);
+        w = NULL;
+        if (st != FT_OK)
+            goto fail;
+        m->has_lm = true;
+    }
+    if (o->landmarks_tiny) {
+        if ((st = load_one(dir, "face_landmark_68_tiny_model", &w, err)) != FT_OK)
+            goto fail;
+        st = ft_face__lm_build(w, true, &m->lm_tiny, err);
+        ft_tfjs_free(w);
+        w = NULL;
+        if (st != FT_OK)
+            goto fail;
+        m->has_lm_tiny = true;
+    }
+    if (o->recognition) {
+        if ((st = load_one(dir, "face_recognition_model", &w, err)) != FT_OK)
+            goto fail;
+        st = ft_face__rec_build(w, &m->rec, err);
+        ft_tfjs_free(w);
+        w = NULL;
+        if (st != FT_OK)
+            goto fail;
+        m->has_rec = true;
+    }
+    *out = m;
+    return FT_OK;
+fail:
+    ft_face_models_free(m);
+    return st;
+}
+
+void ft_face_models_free(ft_face_models *m)
+{
+    if (!m)
+        return;
+    ft_face__ssd_free(&m->ssd);
+    ft_face__tiny_free(&m->tiny);
+    ft_face__lm_free(&m->lm);
+    ft_face__lm_free(&m->lm_tiny);
+    ft_face__rec_free(&m->rec);
+    ft_free(m);
+}
+
+bool ft_face_models_has(const ft_face_models *m, const char *net)
+{
+    if (strcmp(net, "ssd") == 0)
+        return m->has_ssd;
+    if (strcmp(net, "tiny") == 0)
+        return m->has_tiny;
+    if (strcmp(net, "landmarks") == 0)
+        return m->has_lm;
+    if (strcmp(net, "landmarks_tiny") == 0)
+        return m->has_lm_tiny;
+    if (strcmp(net, "recognition") == 0)
+        return m->has_rec;
+    return false;
+}
+
+ft_status ft_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                    const ft_detect_opts *o, ft_face_box *out, size_t cap, size_t *n_out,
+                    ft_detect_timing *timing, ft_err *err)
+{
+    ft_detect_opts def = ft_detect_opts_default();
+    if (!o)
+        o = &def;
+    if (im->w <= 0 || im->h <= 0)
+        return ft_err_set(err, FT_E_INVALID, "empty image");
+    if (!(o->min_score >= 0.0 && o->min_score <= 1.0))
+        return ft_err_set(err, FT_E_INVALID, "min score %g: must be in [0, 1]", o->min_score);
+    if (timing)
+        *timing = (ft_detect_timing){0, 0, 0};
+    ft_arena_reset(ft_nn_ctx_arena(ctx));
+    if (o->kind == FT_DETECTOR_TINY) {
+        if (!m->has_tiny)
+            return ft_err_set(err, FT_E_INVALID, "the tiny face detector is not loaded");
+        return ft_face__tiny_detect(m, ctx, im, o, out, cap, n_out, timing, err);
+    }
+    if (!m->has_ssd)
+        return ft_err_set(err, FT_E_INVALID, "the SSD detector is not loaded");
+    return ft_face__ssd_detect(m, ctx, im, o, out, cap, n_out, timing, err);
+}
+
+float ft_descriptor_distance(const float *a, const float *b)
+{
+    double s = 0;
+    for (int i = 0; i < FT_DESCRIPTOR_DIM; i++) {
+        double d = (double)a[i] - (double)b[i];
+        s += d * d;
+    }
+    return (float)sqrt(s);
+}

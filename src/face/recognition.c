@@ -1,0 +1,320 @@
+// The 128-d face recognition ResNet (faceapi-models.md §8) and the crops
+// that feed it: face-api's axis-aligned box (§8.1) or a similarity warp.
+#include "face/face_internal.h"
+
+#include "core/mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define REC_SIZE 150
+
+static const char *const block_names[14] = {
+    "conv32_1",  "conv32_2",  "conv32_3",  "conv64_down",  "conv64_1",
+    "conv64_2",  "conv64_3",  "conv128_down", "conv128_1", "conv128_2",
+    "conv256_down", "conv256_1", "conv256_2", "conv256_down_out"};
+static const int32_t block_cout[14] = {32, 32, 32, 64, 64, 64, 64, 128, 128, 128, 256, 256, 256, 256};
+
+// conv + bias, then the scale layer x*sw + sb folded into the weights.
+static ft_status rec_conv(const ft_tfjs *w, const char *prefix, int32_t k, int32_t cin,
+                          int32_t cout, int32_t stride, ft_pad pad, ft_act act, ft_conv **out,
+                          ft_err *err)
+{
+    char n[96];
+    const float *f, *b, *sw, *sb;
+    ft_status st;
+    snprintf(n, sizeof n, "%s/conv/filters", prefix);
+    if ((st = ft_face__get(w, n, 4, k, k, cin, cout, &f, err)) != FT_OK)
+        return st;
+    snprintf(n, sizeof n, "%s/conv/bias", prefix);
+    if ((st = ft_face__get(w, n, 1, cout, 0, 0, 0, &b, err)) != FT_OK)
+        return st;
+    snprintf(n, sizeof n, "%s/scale/weights", prefix);
+    if ((st = ft_face__get(w, n, 1, cout, 0, 0, 0, &sw, err)) != FT_OK)
+        return st;
+    snprintf(n, sizeof n, "%s/scale/biases", prefix);
+    if ((st = ft_face__get(w, n, 1, cout, 0, 0, 0, &sb, err)) != FT_OK)
+        return st;
+    size_t nw = (size_t)k * k * cin * cout;
+    float *fw = ft_malloc(sizeof(float) * nw), *fb = ft_malloc(sizeof(float) * (size_t)cout);
+    if (!fw || !fb) {
+        ft_free(fw);
+        ft_free(fb);
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nw; i++)
+        fw[i] = (float)((double)f[i] * sw[i % (size_t)cout]);
+    for (int32_t c = 0; c < cout; c++)
+        fb[c] = (float)((double)b[c] * sw[c] + sb[c]);
+    st = ft_face__conv(prefix, k, cin, cout, stride, pad, false, act, fw, fb, out, err);
+    ft_free(fw);
+    ft_free(fb);
+    return st;
+}
+
+ft_status ft_face__rec_build(const ft_tfjs *w, ft_rec_net *net, ft_err *err)
+{
+    char n[96];
+    const float *fc;
+    memset(net, 0, sizeof *net);
+    ft_status st = rec_conv(w, "conv32_down", 7, 3, 32, 2, FT_PAD_VALID, FT_ACT_RELU, &net->stem,
+                            err);
+    int32_t cin = 32;
+    for (int i = 0; i < 14 && st == FT_OK; i++) {
+        bool down = strstr(block_names[i], "down") != NULL;
+        net->down[i] = down;
+        snprintf(n, sizeof n, "%s/conv1", block_names[i]);
+        st = rec_conv(w, n, 3, cin, block_cout[i], down ? 2 : 1, down ? FT_PAD_VALID : FT_PAD_SAME,
+                      FT_ACT_RELU, &net->a[i], err);
+        if (st != FT_OK)
+            break;
+        snprintf(n, sizeof n, "%s/conv2", block_names[i]);
+        st = rec_conv(w, n, 3, block_cout[i], block_cout[i], 1, FT_PAD_SAME, FT_ACT_NONE,
+                      &net->b[i], err);
+        cin = block_cout[i];
+    }
+    if (st == FT_OK)
+        st = ft_face__get(w, "fc", 2, 256, 128, 0, 0, &fc, err);
+    if (st == FT_OK && ft_dense_new(256, 128, fc, NULL, FT_ACT_NONE, &net->fc) != FT_OK)
+        st = ft_err_set(err, FT_E_NOMEM, "recognition fc: out of memory");
+    if (st != FT_OK)
+        ft_face__rec_free(net);
+    return st;
+}
+
+void ft_face__rec_free(ft_rec_net *net)
+{
+    ft_conv_free(net->stem);
+    for (int i = 0; i < 14; i++) {
+        ft_conv_free(net->a[i]);
+        ft_conv_free(net->b[i]);
+    }
+    ft_dense_free(net->fc);
+    memset(net, 0, sizeof *net);
+}
+
+static ft_status conv_to(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y, float *buf)
+{
+    int32_t oh, ow;
+    ft_status st = ft_conv_out_shape(c, x->h, x->w, &oh, &ow);
+    if (st != FT_OK)
+        return st;
+    *y = (ft_map){oh, ow, ft_conv_get_desc(c)->c_out, buf};
+    return ft_conv_forward(ctx, c, x, y);
+}
+
+// Runs the net on a prepared 150x150x3 input.
+static ft_status rec_forward(const ft_rec_net *net, ft_nn_ctx *ctx, float *in, float *bufs[4],
+                             float out[FT_DESCRIPTOR_DIM])
+{
+    ft_map x = {REC_SIZE, REC_SIZE, 3, in}, y, t, p;
+    ft_status st = conv_to(ctx, net->stem, &x, &y, bufs[0]);
+    if (st != FT_OK)
+        return st;
+    x = (ft_map){0, 0, 32, bufs[1]};
+    if ((st = ft_maxpool(ctx, &y, 3, 2, FT_PAD_VALID, &(ft_map){35, 35, 32, bufs[1]})) != FT_OK)
+        return st;
+    x = (ft_map){35, 35, 32, bufs[1]};
+    int cur = 1; // bufs[cur] holds x
+    for (int i = 0; i < 14; i++) {
+        float *b_t = bufs[(cur + 1) % 4], *b_y = bufs[(cur + 2) % 4], *b_p = bufs[(cur + 3) % 4];
+        if ((st = conv_to(ctx, net->a[i], &x, &t, b_t)) != FT_OK)
+            return st;
+        if ((st = conv_to(ctx, net->b[i], &t, &y, b_y)) != FT_OK)
+            return st;
+        if (!net->down[i]) {
+            ft_add(ctx, &y, &x, FT_ACT_RELU, &y);
+        } else {
+            // Shortcut: 2x2 average pool, zero channels appended; the conv
+            // path is zero-padded at the bottom/right when smaller.
+            int32_t ph = x.h / 2, pw = x.w / 2;
+            p = (ft_map){ph, pw, x.c, b_p};
+            if ((st = ft_avgpool(ctx, &x, 2, 2, &p)) != FT_OK)
+                return st;
+            // Result into b_t (free now): out = ReLU(p' + y').
+            ft_map o = {ph, pw, y.c, b_t};
+            for (int32_t r = 0; r < ph; r++)
+                for (int32_t c = 0; c < pw; c++)
+                    for (int32_t ch = 0; ch < y.c; ch++) {
+                        float a = ch < p.c ? p.d[((size_t)r * pw + c) * p.c + ch] : 0.0f;
+                        float b = (r < y.h && c < y.w) ? y.d[((size_t)r * y.w + c) * y.c + ch]
+                                                       : 0.0f;
+                        float v = a + b;
+                        o.d[((size_t)r * pw + c) * y.c + ch] = v > 0 ? v : 0;
+                    }
+            y = o;
+        }
+        x = y;
+        cur = (int)((x.d == bufs[0]) ? 0 : (x.d == bufs[1]) ? 1 : (x.d == bufs[2]) ? 2 : 3);
+    }
+    float g[256];
+    ft_global_avgpool(&x, g);
+    ft_dense_forward(ctx, net->fc, g, out);
+    return FT_OK;
+}
+
+// ---- Crops ----
+
+static void eye_mouth(const ft_point lm[FT_LANDMARKS], ft_point *le, ft_point *re, ft_point *mo)
+{
+    *le = *re = *mo = (ft_point){0, 0};
+    for (int i = 36; i < 42; i++) {
+        le->x += lm[i].x / 6;
+        le->y += lm[i].y / 6;
+    }
+    for (int i = 42; i < 48; i++) {
+        re->x += lm[i].x / 6;
+        re->y += lm[i].y / 6;
+    }
+    for (int i = 48; i < 68; i++) {
+        mo->x += lm[i].x / 20;
+        mo->y += lm[i].y / 20;
+    }
+}
+
+ft_status ft_face__lm_crop(const ft_image *im, const ft_face_box *b, int32_t r[4]);
+
+// §8.1: face-api's axis-aligned dlib-style rect, clipped like §7.1.
+static ft_status faceapi_rect(const ft_image *im, const ft_face_box *box,
+                              const ft_point lm[FT_LANDMARKS], int32_t r[4])
+{
+    int32_t lc[4];
+    if (ft_face__lm_crop(im, box, lc) != FT_OK)
+        return FT_E_INVALID;
+    ft_point le, re, mo;
+    eye_mouth(lm, &le, &re, &mo);
+    double d = (hypot(mo.x - le.x, mo.y - le.y) + hypot(mo.x - re.x, mo.y - re.y)) / 2;
+    double size = floor(d / 0.45);
+    double refx = (le.x + re.x + mo.x) / 3, refy = (le.y + re.y + mo.y) / 3;
+    double x = floor(fmax(0, refx - 0.5 * size)), y = floor(fmax(0, refy - 0.43 * size));
+    double w = fmin(size, lc[2] + x), h = fmin(size, lc[3] + y);
+    // Clip to the image as §7.1 does.
+    double x0 = fmax(x, 0), y0 = fmax(y, 0);
+    w = fmin(x + w - x0, im->w - x0);
+    h = fmin(y + h - y0, im->h - y0);
+    r[0] = (int32_t)floor(x0);
+    r[1] = (int32_t)floor(y0);
+    r[2] = (int32_t)floor(w);
+    r[3] = (int32_t)floor(h);
+    if (r[2] <= 0 || r[3] <= 0 || r[0] >= im->w || r[1] >= im->h)
+        return FT_E_INVALID;
+    return FT_OK;
+}
+
+ft_status ft_face__descriptor_rect(const ft_image *im, const ft_face_box *box,
+                                   const ft_point lm[FT_LANDMARKS], int32_t r[4]);
+ft_status ft_face__descriptor_rect(const ft_image *im, const ft_face_box *box,
+                                   const ft_point lm[FT_LANDMARKS], int32_t r[4])
+{
+    return faceapi_rect(im, box, lm, r);
+}
+
+// Canonical positions of the left-eye, right-eye and mouth centres in the
+// 150x150 chip for the similarity warp. They put the three centres where
+// face-api's crop puts them on average for an upright face: centroid at
+// (0.5, 0.43) of the chip and mean eye-mouth distance 0.45 of it
+// (§8.1), with an interocular distance of 0.9 times the eye-mouth height.
+static void canonical_points(ft_point *le, ft_point *re, ft_point *mo)
+{
+    double d = 0.45 * REC_SIZE;
+    // Eye-mouth vertical distance v and half interocular e: e = 0.45 v,
+    // d^2 = e^2 + v^2.
+    double v = d / sqrt(1 + 0.45 * 0.45), e = 0.45 * v;
+    double cy = 0.43 * REC_SIZE, cx = 0.5 * REC_SIZE;
+    double ye = cy - v / 3, ym = cy + 2 * v / 3;
+    *le = (ft_point){cx - e, ye};
+    *re = (ft_point){cx + e, ye};
+    *mo = (ft_point){cx, ym};
+}
+
+// Least-squares similarity (scale+rotation+translation) from src to dst
+// points; returns the inverse map chip -> image as a 2x3 matrix.
+static void similarity_inverse(const ft_point *src, const ft_point *dst, int n, double m[6])
+{
+    double sx = 0, sy = 0, dx = 0, dy = 0;
+    for (int i = 0; i < n; i++) {
+        sx += src[i].x / n;
+        sy += src[i].y / n;
+        dx += dst[i].x / n;
+        dy += dst[i].y / n;
+    }
+    // Map dst (chip) -> src (image): src = s*R*(dst - dmean) + smean.
+    double num_a = 0, num_b = 0, den = 0;
+    for (int i = 0; i < n; i++) {
+        double px = dst[i].x - dx, py = dst[i].y - dy;
+        double qx = src[i].x - sx, qy = src[i].y - sy;
+        num_a += px * qx + py * qy;
+        num_b += px * qy - py * qx;
+        den += px * px + py * py;
+    }
+    double a = num_a / den, b = num_b / den; // s*cos, s*sin
+    m[0] = a;
+    m[1] = -b;
+    m[2] = sx - a * dx + b * dy;
+    m[3] = b;
+    m[4] = a;
+    m[5] = sy - b * dx - a * dy;
+}
+
+// Warps the chip with bilinear sampling (zero outside) and normalises it.
+static void warp_chip(const ft_image *im, const double m[6], float *out)
+{
+    static const float mean[3] = {122.782f, 117.001f, 104.298f};
+    for (int32_t r = 0; r < REC_SIZE; r++)
+        for (int32_t c = 0; c < REC_SIZE; c++) {
+            double x = m[0] * c + m[1] * r + m[2], y = m[3] * c + m[4] * r + m[5];
+            int32_t x0 = (int32_t)floor(x), y0 = (int32_t)floor(y);
+            double fx = x - x0, fy = y - y0;
+            for (int ch = 0; ch < 3; ch++) {
+                double v[4];
+                for (int k = 0; k < 4; k++) {
+                    int32_t xx = x0 + (k & 1), yy = y0 + (k >> 1);
+                    v[k] = (xx < 0 || yy < 0 || xx >= im->w || yy >= im->h)
+                               ? 0.0
+                               : im->rgb[((size_t)yy * im->w + xx) * 3 + ch];
+                }
+                double top = v[0] + (v[1] - v[0]) * fx, bot = v[2] + (v[3] - v[2]) * fx;
+                float p = (float)(top + (bot - top) * fy);
+                out[((size_t)r * REC_SIZE + c) * 3 + ch] = (p - mean[ch]) / 255.0f;
+            }
+        }
+}
+
+ft_status ft_descriptor(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                        const ft_face_box *box, const ft_point lm[FT_LANDMARKS], ft_align_mode mode,
+                        float out[FT_DESCRIPTOR_DIM], ft_err *err)
+{
+    if (!m->has_rec)
+        return ft_err_set(err, FT_E_INVALID, "the face recognition model is not loaded");
+    ft_arena *ar = ft_nn_ctx_arena(ctx);
+    size_t map = (size_t)72 * 72 * 32; // the stem's output, the largest map
+    ft_status st = ft_arena_reserve(ar, (REC_SIZE * REC_SIZE * 3 + 4 * map) * sizeof(float) +
+                                            6 * FT_ALIGN * 4);
+    if (st != FT_OK)
+        return ft_err_set(err, st, "descriptor: %s", ft_status_str(st));
+    float *in = ft_arena_floats(ar, REC_SIZE * REC_SIZE * 3);
+    float *bufs[4];
+    for (int i = 0; i < 4; i++)
+        bufs[i] = ft_arena_floats(ar, map);
+    FT_ASSERT(in && bufs[3]);
+
+    if (mode == FT_ALIGN_FACEAPI) {
+        int32_t r[4];
+        if (faceapi_rect(im, box, lm, r) != FT_OK)
+            return ft_err_set(err, FT_E_INVALID, "face alignment rectangle is outside the image");
+        ft_face__prepare(im, r[0], r[1], r[2], r[3], FT_PADMODE_CENTRED, FT_NORM_FACE, REC_SIZE,
+                         in);
+    } else {
+        ft_point src[3], dst[3];
+        eye_mouth(lm, &src[0], &src[1], &src[2]);
+        canonical_points(&dst[0], &dst[1], &dst[2]);
+        double mat[6];
+        similarity_inverse(src, dst, 3, mat);
+        warp_chip(im, mat, in);
+    }
+    st = rec_forward(&m->rec, ctx, in, bufs, out);
+    if (st != FT_OK)
+        return ft_err_set(err, st, "recognition net: %s", ft_status_str(st));
+    return FT_OK;
+}

@@ -1,0 +1,397 @@
+// SSD MobileNetV1 face detector (faceapi-models.md §5): graph, anchors,
+// box decoding and NMS.
+#include "face/face_internal.h"
+
+#include "core/clock.h"
+#include "core/mem.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SSD_SIZE 512
+
+static const int32_t dw_stride[13] = {1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1};
+static const int32_t pw_out[13] = {64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024};
+static const int32_t extra_k[8] = {1, 3, 1, 3, 1, 3, 1, 3};
+static const int32_t extra_out[8] = {256, 512, 128, 256, 128, 256, 64, 128};
+static const int32_t head_cin[6] = {512, 1024, 512, 256, 256, 128};
+static const int32_t head_anchors[6] = {3, 6, 6, 6, 6, 6};
+static const int32_t head_grid[6] = {32, 16, 8, 4, 2, 1};
+static const int32_t head_first[6] = {0, 3072, 4608, 4992, 5088, 5112};
+
+// ---- Building the layers ----
+
+static ft_status build_dw(const ft_tfjs *w, int i, int32_t c, ft_conv **out, ft_err *err)
+{
+    char n[128];
+    const float *dw, *gamma, *beta, *mean, *var;
+    ft_status st;
+#define GET1(field, dst)                                                                           \
+    snprintf(n, sizeof n, "MobilenetV1/Conv2d_%d_depthwise/%s", i, field);                         \
+    st = ft_face__get(w, n, 1, c, 0, 0, 0, dst, err);                                              \
+    if (st != FT_OK)                                                                               \
+        return st;
+    snprintf(n, sizeof n, "MobilenetV1/Conv2d_%d_depthwise/depthwise_weights", i);
+    st = ft_face__get(w, n, 4, 3, 3, c, 1, &dw, err);
+    if (st != FT_OK)
+        return st;
+    GET1("BatchNorm/gamma", &gamma);
+    GET1("BatchNorm/beta", &beta);
+    GET1("BatchNorm/moving_mean", &mean);
+    GET1("BatchNorm/moving_variance", &var);
+#undef GET1
+    // Batch norm folded into the depthwise weights at load:
+    // y = beta + (x*w - mean) * s with s = gamma / sqrt(var + eps).
+    float *fw = ft_malloc(sizeof(float) * 9 * (size_t)c);
+    float *fb = ft_malloc(sizeof(float) * (size_t)c);
+    if (!fw || !fb) {
+        ft_free(fw);
+        ft_free(fb);
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    }
+    for (int32_t ch = 0; ch < c; ch++) {
+        double s = (double)gamma[ch] / sqrt((double)var[ch] + 0.0010000000474974513);
+        for (int k = 0; k < 9; k++)
+            fw[k * c + ch] = (float)(dw[k * c + ch] * s);
+        fb[ch] = (float)(beta[ch] - mean[ch] * s);
+    }
+    snprintf(n, sizeof n, "SSD L%d depthwise", i);
+    st = ft_face__conv(n, 3, c, c, dw_stride[i - 1], FT_PAD_SAME, true, FT_ACT_RELU6, fw, fb, out,
+                       err);
+    ft_free(fw);
+    ft_free(fb);
+    return st;
+}
+
+static ft_status build_conv(const ft_tfjs *w, const char *prefix, int32_t k, int32_t cin,
+                            int32_t cout, int32_t stride, ft_conv **out, ft_err *err)
+{
+    char n[128], nb[128];
+    const float *wt, *b;
+    snprintf(n, sizeof n, "%s/weights", prefix);
+    snprintf(nb, sizeof nb, "%s/convolution_bn_offset", prefix);
+    ft_status st = ft_face__get(w, n, 4, k, k, cin, cout, &wt, err);
+    if (st == FT_OK)
+        st = ft_face__get(w, nb, 1, cout, 0, 0, 0, &b, err);
+    if (st == FT_OK)
+        st = ft_face__conv(prefix, k, cin, cout, stride, FT_PAD_SAME, false, FT_ACT_RELU6, wt, b,
+                           out, err);
+    return st;
+}
+
+static ft_status build_head(const ft_tfjs *w, int i, ft_conv **out, ft_err *err)
+{
+    char n[128];
+    int32_t cin = head_cin[i], a = head_anchors[i];
+    const float *bw, *bb, *cw, *cb;
+    ft_status st;
+    snprintf(n, sizeof n, "Prediction/BoxPredictor_%d/BoxEncodingPredictor/weights", i);
+    if ((st = ft_face__get(w, n, 4, 1, 1, cin, a * 4, &bw, err)) != FT_OK)
+        return st;
+    snprintf(n, sizeof n, "Prediction/BoxPredictor_%d/BoxEncodingPredictor/biases", i);
+    if ((st = ft_face__get(w, n, 1, a * 4, 0, 0, 0, &bb, err)) != FT_OK)
+        return st;
+    snprintf(n, sizeof n, "Prediction/BoxPredictor_%d/ClassPredictor/weights", i);
+    if ((st = ft_face__get(w, n, 4, 1, 1, cin, a * 3, &cw, err)) != FT_OK)
+        return st;
+    snprintf(n, sizeof n, "Prediction/BoxPredictor_%d/ClassPredictor/biases", i);
+    if ((st = ft_face__get(w, n, 1, a * 3, 0, 0, 0, &cb, err)) != FT_OK)
+        return st;
+    // Both heads read the same map: one 1x1 conv with the box channels
+    // first, then the class channels.
+    int32_t cout = a * 7;
+    float *wt = ft_malloc(sizeof(float) * (size_t)cin * (size_t)cout);
+    float *b = ft_malloc(sizeof(float) * (size_t)cout);
+    if (!wt || !b) {
+        ft_free(wt);
+        ft_free(b);
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    }
+    for (int32_t ci = 0; ci < cin; ci++) {
+        memcpy(wt + (size_t)ci * cout, bw + (size_t)ci * a * 4, sizeof(float) * a * 4);
+        memcpy(wt + (size_t)ci * cout + a * 4, cw + (size_t)ci * a * 3, sizeof(float) * a * 3);
+    }
+    memcpy(b, bb, sizeof(float) * a * 4);
+    memcpy(b + a * 4, cb, sizeof(float) * a * 3);
+    snprintf(n, sizeof n, "SSD head %d", i);
+    st = ft_face__conv(n, 1, cin, cout, 1, FT_PAD_SAME, false, FT_ACT_NONE, wt, b, out, err);
+    ft_free(wt);
+    ft_free(b);
+    return st;
+}
+
+ft_status ft_face__ssd_build(const ft_tfjs *w, ft_ssd_net *net, ft_err *err)
+{
+    ft_status st;
+    char n[64];
+    const float *anchors;
+
+    memset(net, 0, sizeof *net);
+    st = build_conv(w, "MobilenetV1/Conv2d_0_pointwise", 3, 3, 32, 2, &net->l0, err);
+    int32_t c = 32;
+    for (int i = 1; i <= 13 && st == FT_OK; i++) {
+        st = build_dw(w, i, c, &net->dw[i - 1], err);
+        if (st != FT_OK)
+            break;
+        snprintf(n, sizeof n, "MobilenetV1/Conv2d_%d_pointwise", i);
+        st = build_conv(w, n, 1, c, pw_out[i - 1], 1, &net->pw[i - 1], err);
+        c = pw_out[i - 1];
+    }
+    for (int i = 0; i < 8 && st == FT_OK; i++) {
+        snprintf(n, sizeof n, "Prediction/Conv2d_%d_pointwise", i);
+        st = build_conv(w, n, extra_k[i], c, extra_out[i], extra_k[i] == 3 ? 2 : 1,
+                        &net->extra[i], err);
+        c = extra_out[i];
+    }
+    for (int i = 0; i < 6 && st == FT_OK; i++)
+        st = build_head(w, i, &net->head[i], err);
+    if (st == FT_OK)
+        st = ft_face__get(w, "Output/extra_dim", 3, 1, FT_SSD_ANCHORS, 4, 0, &anchors, err);
+    if (st == FT_OK) {
+        net->anchors = ft_malloc(sizeof(float) * FT_SSD_ANCHORS * 4);
+        if (!net->anchors)
+            st = ft_err_set(err, FT_E_NOMEM, "out of memory");
+        else
+            memcpy(net->anchors, anchors, sizeof(float) * FT_SSD_ANCHORS * 4);
+    }
+    if (st != FT_OK)
+        ft_face__ssd_free(net);
+    return st;
+}
+
+void ft_face__ssd_free(ft_ssd_net *net)
+{
+    ft_conv_free(net->l0);
+    for (int i = 0; i < 13; i++) {
+        ft_conv_free(net->dw[i]);
+        ft_conv_free(net->pw[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        ft_conv_free(net->extra[i]);
+    for (int i = 0; i < 6; i++)
+        ft_conv_free(net->head[i]);
+    ft_free(net->anchors);
+    memset(net, 0, sizeof *net);
+}
+
+// ---- Running the network ----
+
+static ft_status run_conv(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y, float *buf)
+{
+    int32_t oh, ow;
+    ft_status st = ft_conv_out_shape(c, x->h, x->w, &oh, &ow);
+    if (st != FT_OK)
+        return st;
+    y->h = oh;
+    y->w = ow;
+    y->c = ft_conv_get_desc(c)->c_out;
+    y->d = buf;
+    return ft_conv_forward(ctx, c, x, y);
+}
+
+// Writes scores and codes of feature map i's anchors.
+static ft_status run_head(ft_nn_ctx *ctx, const ft_ssd_net *net, int i, const ft_map *f,
+                          float *tmp, float *scores, float *codes)
+{
+    ft_map y;
+    ft_status st = run_conv(ctx, net->head[i], f, &y, tmp);
+    if (st != FT_OK)
+        return st;
+    int32_t a = head_anchors[i], g = head_grid[i];
+    for (int32_t cell = 0; cell < g * g; cell++) {
+        const float *p = y.d + (size_t)cell * a * 7;
+        for (int32_t k = 0; k < a; k++) {
+            size_t j = (size_t)head_first[i] + (size_t)cell * a + k;
+            for (int q = 0; q < 4; q++)
+                codes[j * 4 + q] = p[k * 4 + q];
+            double logit = p[a * 4 + k * 3 + 1];
+            scores[j] = (float)(1.0 / (1.0 + exp(-logit)));
+        }
+    }
+    return FT_OK;
+}
+
+// Largest activation: L1's 256x256x64 output.
+#define SSD_MAX_MAP ((size_t)256 * 256 * 64)
+
+static ft_status ssd_forward(const ft_ssd_net *net, ft_nn_ctx *ctx, const ft_image *im,
+                             float *scores, float *codes, ft_detect_timing *t)
+{
+    ft_arena *ar = ft_nn_ctx_arena(ctx);
+    size_t need = (SSD_SIZE * SSD_SIZE * 3 + 2 * SSD_MAX_MAP + 32 * 32 * 3 * 7) * sizeof(float) +
+                  8 * FT_ALIGN * 4;
+    ft_status st = ft_arena_reserve(ar, need);
+    if (st != FT_OK)
+        return st;
+    float *in = ft_arena_floats(ar, SSD_SIZE * SSD_SIZE * 3);
+    float *buf[2] = {ft_arena_floats(ar, SSD_MAX_MAP), ft_arena_floats(ar, SSD_MAX_MAP)};
+    float *tmp = ft_arena_floats(ar, 32 * 32 * 3 * 7);
+    FT_ASSERT(in && buf[0] && buf[1] && tmp);
+
+    double t0 = ft_now_ms();
+    ft_face__prepare(im, 0, 0, im->w, im->h, FT_PADMODE_BOTTOM_RIGHT, FT_NORM_SSD, SSD_SIZE, in);
+    double t1 = ft_now_ms();
+
+    ft_map x = {SSD_SIZE, SSD_SIZE, 3, in}, y;
+    int cur = 0;
+    if ((st = run_conv(ctx, net->l0, &x, &y, buf[cur])) != FT_OK)
+        return st;
+    for (int i = 0; i < 13; i++) {
+        x = y;
+        cur ^= 1;
+        if ((st = run_conv(ctx, net->dw[i], &x, &y, buf[cur])) != FT_OK)
+            return st;
+        x = y;
+        cur ^= 1;
+        if ((st = run_conv(ctx, net->pw[i], &x, &y, buf[cur])) != FT_OK)
+            return st;
+        if (i == 10 && (st = run_head(ctx, net, 0, &y, tmp, scores, codes)) != FT_OK)
+            return st;
+    }
+    if ((st = run_head(ctx, net, 1, &y, tmp, scores, codes)) != FT_OK)
+        return st;
+    for (int i = 0; i < 8; i++) {
+        x = y;
+        cur ^= 1;
+        if ((st = run_conv(ctx, net->extra[i], &x, &y, buf[cur])) != FT_OK)
+            return st;
+        if (i % 2 == 1 && (st = run_head(ctx, net, 2 + i / 2, &y, tmp, scores, codes)) != FT_OK)
+            return st;
+    }
+    if (t) {
+        t->preprocess_ms = t1 - t0;
+        t->network_ms = ft_now_ms() - t1;
+    }
+    return FT_OK;
+}
+
+// ---- Decoding and NMS (§5.3, §5.4) ----
+
+typedef struct cand {
+    float score;
+    int32_t idx;
+    float ymin, xmin, ymax, xmax;
+} cand;
+
+static void decode_box(const float *anchor, const float *code, cand *c)
+{
+    // Each step is a float32 operation, as in tfjs.
+    float ha = anchor[2] - anchor[0], wa = anchor[3] - anchor[1];
+    float cya = anchor[0] + ha / 2.0f, cxa = anchor[1] + wa / 2.0f;
+    float cy = code[0] / 10.0f * ha + cya;
+    float cx = code[1] / 10.0f * wa + cxa;
+    float hh = (float)exp((double)(code[2] / 5.0f)) * ha / 2.0f;
+    float hw = (float)exp((double)(code[3] / 5.0f)) * wa / 2.0f;
+    c->ymin = cy - hh;
+    c->xmin = cx - hw;
+    c->ymax = cy + hh;
+    c->xmax = cx + hw;
+}
+
+static double iou(const cand *a, const cand *b)
+{
+    double ay0 = fmin(a->ymin, a->ymax), ay1 = fmax(a->ymin, a->ymax);
+    double ax0 = fmin(a->xmin, a->xmax), ax1 = fmax(a->xmin, a->xmax);
+    double by0 = fmin(b->ymin, b->ymax), by1 = fmax(b->ymin, b->ymax);
+    double bx0 = fmin(b->xmin, b->xmax), bx1 = fmax(b->xmin, b->xmax);
+    double area_a = (ay1 - ay0) * (ax1 - ax0), area_b = (by1 - by0) * (bx1 - bx0);
+    if (area_a <= 0 || area_b <= 0)
+        return 0.0;
+    double iy = fmax(0.0, fmin(ay1, by1) - fmax(ay0, by0));
+    double ix = fmax(0.0, fmin(ax1, bx1) - fmax(ax0, bx0));
+    double inter = iy * ix;
+    return inter / (area_a + area_b - inter);
+}
+
+// Descending score, ties in anchor order (a stable sort).
+static int cand_cmp(const void *pa, const void *pb)
+{
+    const cand *a = pa, *b = pb;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return a->idx - b->idx;
+}
+
+ft_status ft_ssd_raw(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im, float *scores,
+                     float *codes, ft_err *err)
+{
+    if (!m->has_ssd)
+        return ft_err_set(err, FT_E_INVALID, "the SSD model is not loaded");
+    ft_status st = ssd_forward(&m->ssd, ctx, im, scores, codes, NULL);
+    if (st != FT_OK)
+        return ft_err_set(err, st, "SSD network: %s", ft_status_str(st));
+    return FT_OK;
+}
+
+const float *ft_ssd_anchors(const ft_face_models *m)
+{
+    return m->has_ssd ? m->ssd.anchors : NULL;
+}
+
+ft_status ft_face__ssd_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                              const ft_detect_opts *o, ft_face_box *out, size_t cap,
+                              size_t *n_out, ft_detect_timing *t, ft_err *err);
+
+ft_status ft_face__ssd_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                              const ft_detect_opts *o, ft_face_box *out, size_t cap,
+                              size_t *n_out, ft_detect_timing *t, ft_err *err)
+{
+    float *scores = ft_malloc(sizeof(float) * FT_SSD_ANCHORS * 5);
+    cand *cands = ft_malloc(sizeof(cand) * FT_SSD_ANCHORS);
+    int32_t *kept = ft_malloc(sizeof(int32_t) * FT_SSD_ANCHORS);
+    ft_status st = FT_OK;
+    if (!scores || !cands || !kept) {
+        st = ft_err_set(err, FT_E_NOMEM, "out of memory");
+        goto done;
+    }
+    float *codes = scores + FT_SSD_ANCHORS;
+    st = ssd_forward(&m->ssd, ctx, im, scores, codes, t);
+    if (st != FT_OK) {
+        ft_err_set(err, st, "SSD network: %s", ft_status_str(st));
+        goto done;
+    }
+    double t0 = ft_now_ms();
+    size_t n = 0;
+    for (int32_t j = 0; j < FT_SSD_ANCHORS; j++) {
+        if (!(scores[j] > o->min_score))
+            continue;
+        cands[n].score = scores[j];
+        cands[n].idx = j;
+        decode_box(m->ssd.anchors + (size_t)j * 4, codes + (size_t)j * 4, &cands[n]);
+        n++;
+    }
+    qsort(cands, n, sizeof *cands, cand_cmp);
+    size_t n_kept = 0;
+    size_t max_keep = o->max_faces > 0 ? (size_t)o->max_faces : SIZE_MAX;
+    for (size_t i = 0; i < n && n_kept < max_keep; i++) {
+        bool ok = true;
+        for (size_t k = 0; k < n_kept && ok; k++)
+            ok = iou(&cands[i], &cands[kept[k]]) <= 0.5;
+        if (ok)
+            kept[n_kept++] = (int32_t)i;
+    }
+    // Map to the image (§5.4): the clip is to the padded square.
+    double scale = (double)SSD_SIZE / (double)(im->w > im->h ? im->w : im->h);
+    double rw = ft_face__js_round(im->w * scale), rh = ft_face__js_round(im->h * scale);
+    double pad_x = SSD_SIZE / rw, pad_y = SSD_SIZE / rh;
+    for (size_t k = 0; k < n_kept && k < cap; k++) {
+        const cand *c = &cands[kept[k]];
+        double top = fmax(0.0, c->ymin) * pad_y, bottom = fmin(1.0, c->ymax) * pad_y;
+        double left = fmax(0.0, c->xmin) * pad_x, right = fmin(1.0, c->xmax) * pad_x;
+        out[k].x = left * im->w;
+        out[k].y = top * im->h;
+        out[k].w = (right - left) * im->w;
+        out[k].h = (bottom - top) * im->h;
+        out[k].score = c->score;
+    }
+    *n_out = n_kept;
+    if (t)
+        t->postprocess_ms = ft_now_ms() - t0;
+done:
+    ft_free(scores);
+    ft_free(cands);
+    ft_free(kept);
+    return st;
+}
