@@ -1,0 +1,31 @@
+// Reference depthwise convolution (dwconv2d.h): plain loops in the order of
+// the formula, double accumulation, then bias and activation in float.
+#include "nn/kern/dwconv2d.h"
+
+#include "nn/kern/act.h"
+
+#include <stddef.h>
+
+void ft_kern_dwconv2d_f32_ref(const ft_conv_geom *g, const float *x, const float *w,
+                              const float *bias, ft_act act, float *y, int32_t oy0, int32_t oy1)
+{
+    int32_t c = g->c_in;
+    for (int32_t oy = oy0; oy < oy1; oy++)
+        for (int32_t ox = 0; ox < g->out_w; ox++)
+            for (int32_t ch = 0; ch < c; ch++) {
+                double acc = 0.0;
+                for (int32_t ky = 0; ky < g->kh; ky++)
+                    for (int32_t kx = 0; kx < g->kw; kx++) {
+                        int32_t iy = oy * g->stride - g->pad_top + ky;
+                        int32_t ix = ox * g->stride - g->pad_left + kx;
+                        if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
+                            continue;
+                        acc += (double)x[((size_t)iy * g->in_w + ix) * c + ch] *
+                               (double)w[((size_t)ky * g->kw + kx) * c + ch];
+                    }
+                float v = (float)acc;
+                if (bias)
+                    v += bias[ch];
+                y[((size_t)oy * g->out_w + ox) * c + ch] = ft_act_apply(v, act);
+            }
+}

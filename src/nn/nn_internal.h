@@ -1,0 +1,46 @@
+// Declarations shared by the files of src/nn (and its own tests and
+// benchmarks); no other module includes this.
+#ifndef FT_NN_NN_INTERNAL_H
+#define FT_NN_NN_INTERNAL_H
+
+#include "core/cpu.h"
+#include "nn/kern/dwconv2d.h"
+#include "nn/kern/gemm.h"
+#include "nn/nn.h"
+
+// The kernels one context runs: the dispatcher's choice by default.
+typedef struct ft_nn_kernels {
+    ft_kern_gemm_fn gemm;
+    const char *gemm_variant;
+    ft_kern_dwconv2d_fn dwconv2d;
+    const char *dwconv2d_variant;
+    const char *level; // "avx512", "avx2" or "ref": the GEMM's variant
+} ft_nn_kernels;
+
+// The dispatched table (calls ft_nn_init). Never NULL; read-only.
+const ft_nn_kernels *ft_nn__kernels(void);
+
+struct ft_nn_ctx {
+    ft_pool *pool;
+    int n_threads;
+    ft_arena arena;
+    float *scratch; // kernel workspace, grows to the largest request
+    size_t scratch_bytes;
+    const ft_nn_kernels *kern;
+};
+
+// Tests and benchmarks: run this context with another kernel table (which
+// must outlive it); NULL restores the dispatched one.
+void ft_nn__ctx_set_kernels(ft_nn_ctx *ctx, const ft_nn_kernels *k);
+
+// A workspace of at least `bytes`, 64-byte aligned, valid until the next
+// call; NULL when it had to grow and could not.
+float *ft_nn__scratch(ft_nn_ctx *ctx, size_t bytes);
+
+// Rows [row0, row0 + rows) of the im2col matrix of x for geometry g (row =
+// output position, kh*kw*c_in patch in (ky, kx, ci) order, zero padding),
+// written contiguously to buf.
+void ft_nn__im2col(const ft_conv_geom *g, const float *x, int32_t row0, int32_t rows,
+                   float *buf);
+
+#endif

@@ -1,0 +1,646 @@
+// Unit tests for src/nn: reference kernels against hand-computed cases,
+// every registered SIMD variant (kern/kernels.inc) against the reference
+// over edge-case shape sweeps with canaries around the outputs, and the
+// layers (threaded, 1..3 threads) against the direct reference convolution.
+#include "core/cpu.h"
+#include "core/mem.h"
+#include "ft_test.h"
+#include "nn/kern/act.h"
+#include "nn/kern/conv2d.h"
+#include "nn/kern/dwconv2d.h"
+#include "nn/kern/gemm.h"
+#include "nn/nn.h"
+#include "nn/nn_internal.h"
+
+#include <stdint.h>
+
+// ---- Variant tables, expanded from the registry ----
+
+typedef struct gemm_variant {
+    const char *name;
+    unsigned feat;
+    ft_kern_gemm_fn fn;
+} gemm_variant;
+
+typedef struct dw_variant {
+    const char *name;
+    unsigned feat;
+    ft_kern_dwconv2d_fn fn;
+} dw_variant;
+
+#define FT_KERNEL(op, variant, feat, fn) FT_KERNEL_##op(variant, feat, fn)
+#define FT_KERNEL_gemm(v, f, fn) {#v, f, fn},
+#define FT_KERNEL_dwconv2d(v, f, fn)
+static const gemm_variant gemm_variants[] = {
+#include "nn/kern/kernels.inc"
+};
+#undef FT_KERNEL_gemm
+#undef FT_KERNEL_dwconv2d
+#define FT_KERNEL_gemm(v, f, fn)
+#define FT_KERNEL_dwconv2d(v, f, fn) {#v, f, fn},
+static const dw_variant dw_variants[] = {
+#include "nn/kern/kernels.inc"
+};
+#undef FT_KERNEL_gemm
+#undef FT_KERNEL_dwconv2d
+#undef FT_KERNEL
+
+#define N_GEMM (sizeof gemm_variants / sizeof gemm_variants[0])
+#define N_DW (sizeof dw_variants / sizeof dw_variants[0])
+
+static bool supported(unsigned feat)
+{
+    return (ft_cpu_features() & feat) == feat;
+}
+
+// A kernel table for one level: that level's GEMM and depthwise variants
+// (the reference where a level lacks one).
+static ft_nn_kernels table_for(const char *level)
+{
+    ft_nn_kernels k = {ft_kern_gemm_f32_ref, "ref", ft_kern_dwconv2d_f32_ref, "ref", level};
+    for (size_t i = 0; i < N_GEMM; i++)
+        if (strcmp(gemm_variants[i].name, level) == 0) {
+            k.gemm = gemm_variants[i].fn;
+            k.gemm_variant = gemm_variants[i].name;
+        }
+    for (size_t i = 0; i < N_DW; i++)
+        if (strcmp(dw_variants[i].name, level) == 0) {
+            k.dwconv2d = dw_variants[i].fn;
+            k.dwconv2d_variant = dw_variants[i].name;
+        }
+    return k;
+}
+
+static const char *const levels[] = {"ref", "avx2", "avx512"};
+static const unsigned level_feat[] = {0, FT_CPU_AVX2, FT_CPU_AVX512};
+
+// ---- Helpers: random data, canaries, comparison ----
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static float frand(void)
+{
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(rng >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+}
+
+static float *rand_buf(size_t n)
+{
+    float *p = ft_aligned_alloc(n * sizeof(float));
+    FT_ASSERT(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = frand();
+    return p;
+}
+
+// Canary: XNNPACK's 0xA5 bytes; as a float it is a small negative number
+// that no kernel produces by accident at these positions.
+#define CANARY_PAD 64
+static float *canary_buf(size_t n)
+{
+    float *p = ft_aligned_alloc((n + CANARY_PAD) * sizeof(float));
+    FT_ASSERT(p);
+    memset(p, 0xA5, (n + CANARY_PAD) * sizeof(float));
+    return p;
+}
+
+static bool is_canary(const float *p)
+{
+    uint32_t u;
+    memcpy(&u, p, 4);
+    return u == 0xA5A5A5A5u;
+}
+
+static bool tail_intact(const float *p, size_t n)
+{
+    for (size_t i = n; i < n + CANARY_PAD; i++)
+        if (!is_canary(p + i))
+            return false;
+    return true;
+}
+
+// |got - want| <= tol * max(1, |want|); reports the first few mismatches.
+static int compare(const char *what, const float *got, const float *want, size_t n, double tol)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]), s = fabs(want[i]) > 1 ? fabs(want[i]) : 1;
+        if (!(d <= tol * s)) {
+            if (bad < 3)
+                fprintf(stderr, "  %s: [%zu] got %.9g want %.9g\n", what, i, got[i], want[i]);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+// ---- Geometry ----
+
+static void test_geom(void)
+{
+    ft_conv_geom g;
+    // SAME, stride 2, even size: 0 before, 1 after (faceapi-models.md §3.1).
+    FT_CHECK_OK(ft_conv_geom_make(4, 4, 1, 1, 3, 3, 2, FT_PAD_SAME, &g), NULL);
+    FT_CHECK_EQ(g.out_h, 2);
+    FT_CHECK_EQ(g.pad_top, 0);
+    FT_CHECK_EQ(g.pad_left, 0);
+    FT_CHECK_OK(ft_conv_geom_make(512, 512, 3, 32, 3, 3, 2, FT_PAD_SAME, &g), NULL);
+    FT_CHECK_EQ(g.out_w, 256);
+    FT_CHECK_EQ(g.pad_left, 0);
+    // SAME stride 1 pads 1 on every side; 2x2 -> 1x1 for E7.
+    FT_CHECK_OK(ft_conv_geom_make(5, 7, 1, 1, 3, 3, 1, FT_PAD_SAME, &g), NULL);
+    FT_CHECK(g.out_h == 5 && g.out_w == 7 && g.pad_top == 1 && g.pad_left == 1);
+    FT_CHECK_OK(ft_conv_geom_make(2, 2, 1, 1, 3, 3, 2, FT_PAD_SAME, &g), NULL);
+    FT_CHECK(g.out_h == 1 && g.out_w == 1 && g.pad_top == 0);
+    // Odd size, stride 2: total 2 -> 1 before.
+    FT_CHECK_OK(ft_conv_geom_make(5, 5, 1, 1, 3, 3, 2, FT_PAD_SAME, &g), NULL);
+    FT_CHECK(g.out_h == 3 && g.pad_top == 1);
+    // Max pool 2x2 s1 SAME (tiny detector L5): 0 before, 1 after.
+    FT_CHECK_OK(ft_conv_geom_make(13, 13, 1, 1, 2, 2, 1, FT_PAD_SAME, &g), NULL);
+    FT_CHECK(g.out_h == 13 && g.pad_top == 0);
+    // VALID: recognition stem 150 -> 72 (7x7 s2), 35 -> 17 (3x3 s2).
+    FT_CHECK_OK(ft_conv_geom_make(150, 150, 3, 32, 7, 7, 2, FT_PAD_VALID, &g), NULL);
+    FT_CHECK(g.out_h == 72 && g.pad_top == 0);
+    FT_CHECK_OK(ft_conv_geom_make(35, 35, 3, 32, 3, 3, 2, FT_PAD_VALID, &g), NULL);
+    FT_CHECK_EQ(g.out_h, 17);
+    FT_CHECK_EQ(ft_conv_geom_make(2, 2, 1, 1, 3, 3, 1, FT_PAD_VALID, &g), FT_E_INVALID);
+    FT_CHECK_EQ(ft_conv_geom_make(0, 2, 1, 1, 1, 1, 1, FT_PAD_SAME, &g), FT_E_INVALID);
+    FT_CHECK_EQ(ft_conv_geom_make(2, 2, 1, 1, 1, 1, 0, FT_PAD_SAME, &g), FT_E_INVALID);
+}
+
+// ---- Reference kernels against hand-computed values ----
+
+static void test_conv_ref_hand(void)
+{
+    // x = 1..16 on a 4x4 map, one channel; 3x3 stride-2 SAME, all-ones
+    // weights: padding is 0 before and 1 after, so output (0,0) sums rows
+    // and columns 0..2, and output (1,1) rows/cols 2..3 only.
+    float x[16], w[9], y[4];
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i + 1);
+    for (int i = 0; i < 9; i++)
+        w[i] = 1.0f;
+    ft_conv_geom g;
+    FT_CHECK_OK(ft_conv_geom_make(4, 4, 1, 1, 3, 3, 2, FT_PAD_SAME, &g), NULL);
+    ft_kern_conv2d_f32_ref(&g, x, w, NULL, FT_ACT_NONE, y);
+    FT_CHECK_NEAR(y[0], 1 + 2 + 3 + 5 + 6 + 7 + 9 + 10 + 11, 0);  // 54
+    FT_CHECK_NEAR(y[1], 3 + 4 + 7 + 8 + 11 + 12, 0);               // 45
+    FT_CHECK_NEAR(y[2], 9 + 10 + 11 + 13 + 14 + 15, 0);            // 72
+    FT_CHECK_NEAR(y[3], 11 + 12 + 15 + 16, 0);                     // 54
+
+    // Two input channels, two outputs, 1x1 kernel with bias and ReLU:
+    // HWIO w[ci][co] = {{1, -1}, {2, 0.5}}.
+    float x2[4] = {1, 2, -3, 1}; // two pixels
+    float w2[4] = {1, -1, 2, 0.5f}, b2[2] = {0.5f, -1}, y2[4];
+    FT_CHECK_OK(ft_conv_geom_make(1, 2, 2, 2, 1, 1, 1, FT_PAD_VALID, &g), NULL);
+    ft_kern_conv2d_f32_ref(&g, x2, w2, b2, FT_ACT_RELU, y2);
+    FT_CHECK_NEAR(y2[0], 1 * 1 + 2 * 2 + 0.5, 0);  // 5.5
+    FT_CHECK_NEAR(y2[1], 0, 0);                    // -1 + 1 - 1 = -1 -> 0
+    FT_CHECK_NEAR(y2[2], 0, 0);                    // -3 + 2 + 0.5 = -0.5 -> 0
+    FT_CHECK_NEAR(y2[3], 3 + 0.5 - 1, 0);          // 2.5
+}
+
+static void test_dwconv_ref_hand(void)
+{
+    // 3x3 map, 2 channels (channel 1 = -channel 0), 3x3 SAME stride 1,
+    // weight 1 on channel 0 and the centre-only tap 2 on channel 1.
+    float x[18], w[18] = {0}, b[2] = {0, 1}, y[18];
+    for (int i = 0; i < 9; i++) {
+        x[i * 2] = (float)(i + 1);
+        x[i * 2 + 1] = -(float)(i + 1);
+        w[i * 2] = 1.0f;
+    }
+    w[4 * 2 + 1] = 2.0f;
+    ft_conv_geom g;
+    FT_CHECK_OK(ft_conv_geom_make(3, 3, 2, 2, 3, 3, 1, FT_PAD_SAME, &g), NULL);
+    ft_kern_dwconv2d_f32_ref(&g, x, w, b, FT_ACT_NONE, y, 0, 3);
+    FT_CHECK_NEAR(y[0], 1 + 2 + 4 + 5, 0);     // corner: 4 taps
+    FT_CHECK_NEAR(y[4 * 2], 45, 0);            // centre: all 9
+    FT_CHECK_NEAR(y[5 * 2], 2 + 3 + 5 + 6 + 8 + 9, 0);
+    FT_CHECK_NEAR(y[4 * 2 + 1], -10 + 1, 0);   // 2 * -5 + bias
+    // Stride 2 SAME on 4x4: out 2x2, rows/cols {0,1,2} and {2,3}.
+    float x4[16], w4[9], y4[4];
+    for (int i = 0; i < 16; i++)
+        x4[i] = (float)(i + 1);
+    for (int i = 0; i < 9; i++)
+        w4[i] = 1.0f;
+    FT_CHECK_OK(ft_conv_geom_make(4, 4, 1, 1, 3, 3, 2, FT_PAD_SAME, &g), NULL);
+    ft_kern_dwconv2d_f32_ref(&g, x4, w4, NULL, FT_ACT_RELU6, y4, 0, 2);
+    FT_CHECK_NEAR(y4[0], 6, 0); // 54 clipped by ReLU6
+    ft_kern_dwconv2d_f32_ref(&g, x4, w4, NULL, FT_ACT_NONE, y4, 0, 2);
+    FT_CHECK_NEAR(y4[3], 54, 0);
+    FT_CHECK_NEAR(y4[1], 45, 0);
+}
+
+static void test_gemm_ref_hand(void)
+{
+    // A 2x3, B 3x2, bias, leaky: C = A B + b.
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, -1, -2}, bias[2] = {0.5f, 0};
+    float bp[3 * FT_GEMM_NR], c[4];
+    FT_CHECK_EQ(ft_kern_gemm_packed_count(3, 2), 3 * FT_GEMM_NR);
+    ft_kern_gemm_pack_b(3, 2, b, 2, bp);
+    FT_CHECK_NEAR(bp[1 * FT_GEMM_NR + 1], 1, 0);
+    FT_CHECK_NEAR(bp[2 * FT_GEMM_NR + 0], -1, 0);
+    FT_CHECK_NEAR(bp[5], 0, 0); // zero padding of the panel
+    ft_gemm_args g = {2, 2, 3, a, 3, bp, bias, c, 2, FT_ACT_LEAKY};
+    ft_kern_gemm_f32_ref(&g, 0, 2, 0, 2);
+    // Pre-activation: [1-3+0.5, 2-6, 4-6+0.5, 5-12] = [-1.5, -4, -1.5, -7],
+    // all exact in float, then leaky 0.1 in face-api's form.
+    FT_CHECK_NEAR(c[0], ft_act_apply(-1.5f, FT_ACT_LEAKY), 0);
+    FT_CHECK_NEAR(c[1], ft_act_apply(-4.0f, FT_ACT_LEAKY), 0);
+    FT_CHECK_NEAR(c[2], ft_act_apply(-1.5f, FT_ACT_LEAKY), 0);
+    FT_CHECK_NEAR(c[3], ft_act_apply(-7.0f, FT_ACT_LEAKY), 0);
+    FT_CHECK_NEAR(c[3], -0.7, 1e-6);
+}
+
+static void test_act(void)
+{
+    FT_CHECK_NEAR(ft_act_apply(-2.0f, FT_ACT_RELU), 0, 0);
+    FT_CHECK_NEAR(ft_act_apply(7.0f, FT_ACT_RELU6), 6, 0);
+    FT_CHECK_NEAR(ft_act_apply(-7.0f, FT_ACT_RELU6), 0, 0);
+    FT_CHECK_NEAR(ft_act_apply(3.0f, FT_ACT_LEAKY), 3, 1e-6);
+    FT_CHECK_NEAR(ft_act_apply(-3.0f, FT_ACT_LEAKY), -0.3, 1e-6);
+    FT_CHECK_NEAR(ft_act_apply(0.0f, FT_ACT_SIGMOID), 0.5, 0);
+    FT_CHECK_NEAR(ft_act_apply(2.0f, FT_ACT_SIGMOID), 0.8807970779778823, 1e-7);
+
+    float d[4] = {-1, 2, -3, 4}, e[4] = {0.5f, -3, 1, 1};
+    ft_map a = {1, 2, 2, d}, b = {1, 2, 2, e};
+    ft_add(NULL, &a, &b, FT_ACT_RELU, &a); // aliasing y = a
+    FT_CHECK(d[0] == 0 && d[1] == 0 && d[2] == 0 && d[3] == 5);
+    ft_activate(NULL, &b, FT_ACT_RELU6);
+    FT_CHECK(e[0] == 0.5f && e[1] == 0 && e[2] == 1 && e[3] == 1);
+}
+
+static void test_pool_hand(void)
+{
+    // 3x3, one channel, all negative: maxpool 2x2 s2 SAME gives 2x2 with
+    // the padding ignored (a zero-padded version would return 0 at the
+    // borders).
+    float x[9] = {-1, -2, -3, -4, -5, -6, -7, -8, -9}, y[4];
+    ft_map xm = {3, 3, 1, x}, ym = {2, 2, 1, y};
+    FT_CHECK_OK(ft_maxpool(NULL, &xm, 2, 2, FT_PAD_SAME, &ym), NULL);
+    FT_CHECK(y[0] == -1 && y[1] == -3 && y[2] == -7 && y[3] == -9);
+    // 2x2 stride 1 SAME: pad 0 before, 1 after.
+    float y9[9];
+    ft_map y9m = {3, 3, 1, y9};
+    FT_CHECK_OK(ft_maxpool(NULL, &xm, 2, 1, FT_PAD_SAME, &y9m), NULL);
+    FT_CHECK(y9[0] == -1 && y9[2] == -3 && y9[8] == -9 && y9[4] == -5);
+    ft_map bad = {3, 3, 1, y9};
+    FT_CHECK_EQ(ft_maxpool(NULL, &xm, 2, 2, FT_PAD_SAME, &bad), FT_E_INVALID);
+    // avg 2x2 s2 VALID on 3x3 -> 1x1: mean of the top-left 2x2.
+    float ya;
+    ft_map yam = {1, 1, 1, &ya};
+    FT_CHECK_OK(ft_avgpool(NULL, &xm, 2, 2, &yam), NULL);
+    FT_CHECK_NEAR(ya, -3.0, 0);
+    // Global: two channels.
+    float z[8] = {1, -1, 2, -2, 3, -3, 6, -6}, gm[2], gx[2];
+    ft_map zm = {2, 2, 2, z};
+    ft_global_avgpool(&zm, gm);
+    ft_global_maxpool(&zm, gx);
+    FT_CHECK(gm[0] == 3 && gm[1] == -3 && gx[0] == 6 && gx[1] == -1);
+}
+
+static void test_resize_hand(void)
+{
+    // 2x2 -> 3x3, §3.4: ratio 2/3, source coords 0, 2/3, 4/3; the upper
+    // neighbour clamps to 1. Image [[0, 30], [60, 90]].
+    uint8_t img[4] = {0, 30, 60, 90};
+    float y[9];
+    ft_map ym = {3, 3, 1, y};
+    ft_resize_bilinear_u8(img, 2, 2, 2, 1, &ym);
+    FT_CHECK_NEAR(y[0], 0, 0);
+    FT_CHECK_NEAR(y[1], 20, 1e-5);             // 30 * 2/3
+    FT_CHECK_NEAR(y[2], 30, 0);                // x0 = 1, x1 = min(1, 2)
+    FT_CHECK_NEAR(y[3], 40, 1e-5);             // 60 * 2/3
+    FT_CHECK_NEAR(y[4], 60, 1e-5);             // 20 + (80 - 20) * 2/3
+    FT_CHECK_NEAR(y[8], 90, 0);
+    FT_CHECK_NEAR(y[5], 30 + 60 * (2.0 / 3), 1e-5); // 70
+    // Downscale 4 -> 3 on one row, two channels, with a row stride > w*c:
+    // ratio 4/3, coords 0, 4/3, 8/3.
+    uint8_t row[12] = {0, 100, 30, 100, 60, 100, 90, 200, 0xEE, 0xEE, 0xEE, 0xEE};
+    float z[6];
+    ft_map zm = {1, 3, 2, z};
+    ft_resize_bilinear_u8(row, 1, 4, 12, 2, &zm);
+    FT_CHECK_NEAR(z[0], 0, 0);
+    FT_CHECK_NEAR(z[2], 30 + 30.0 / 3, 1e-5);       // 40
+    FT_CHECK_NEAR(z[4], 60 + 30 * (2.0 / 3), 1e-5); // 80
+    FT_CHECK_NEAR(z[5], 100 + 100 * (2.0 / 3), 1e-4);
+    // The float version gives the same on the same values.
+    float f[4] = {0, 30, 60, 90}, yf[9];
+    ft_map fm = {2, 2, 1, f}, yfm = {3, 3, 1, yf};
+    ft_resize_bilinear_f32(&fm, &yfm);
+    FT_CHECK(memcmp(yf, y, sizeof y) == 0);
+}
+
+// ---- GEMM variants ----
+
+static void test_gemm_variants(void)
+{
+    static const int32_t ms[] = {1, 2, 5, 13, 14, 15, 29, 64, 97};
+    static const int32_t ns[] = {1, 3, 16, 17, 31, 32, 33, 64, 100};
+    static const int32_t ks[] = {1, 2, 7, 27, 64, 300, 600};
+    int checked = 0;
+    for (size_t v = 0; v < N_GEMM; v++) {
+        if (!supported(gemm_variants[v].feat))
+            continue;
+        for (size_t im = 0; im < sizeof ms / sizeof *ms; im++)
+            for (size_t in = 0; in < sizeof ns / sizeof *ns; in++)
+                for (size_t ik = 0; ik < sizeof ks / sizeof *ks; ik++) {
+                    int32_t m = ms[im], n = ns[in], k = ks[ik];
+                    size_t lda = (size_t)k + (im & 1), ldc = (size_t)n + (in % 3);
+                    float *a = rand_buf((size_t)m * lda), *b = rand_buf((size_t)k * n);
+                    float *bias = rand_buf((size_t)n);
+                    float *bp = ft_aligned_alloc(ft_kern_gemm_packed_count(k, n) * 4);
+                    ft_kern_gemm_pack_b(k, n, b, (size_t)n, bp);
+                    size_t cn = (size_t)m * ldc;
+                    float *want = canary_buf(cn), *got = canary_buf(cn);
+                    ft_act act = (ft_act)((im + in + ik) % 5);
+                    ft_gemm_args g = {m, n, k, a, lda, bp, (ik & 1) ? NULL : bias,
+                                      want, ldc, act};
+                    ft_kern_gemm_f32_ref(&g, 0, m, 0, n);
+                    g.c = got;
+                    // Whole matrix in two column blocks and two row blocks,
+                    // as threads would call it.
+                    int32_t mh = m / 2, nh = (n / 2) / FT_GEMM_NR * FT_GEMM_NR;
+                    gemm_variants[v].fn(&g, 0, mh, 0, nh);
+                    gemm_variants[v].fn(&g, 0, mh, nh, n);
+                    gemm_variants[v].fn(&g, mh, m, 0, n);
+                    double tol = 1e-5 * sqrt((double)k);
+                    int bad = 0;
+                    for (int32_t i = 0; i < m; i++) {
+                        bad += compare(gemm_variants[v].name, got + i * ldc, want + i * ldc,
+                                       (size_t)n, tol);
+                        for (size_t j = (size_t)n; j < ldc; j++)
+                            bad += !is_canary(got + i * ldc + j);
+                    }
+                    bad += !tail_intact(got, cn);
+                    if (bad) {
+                        fprintf(stderr, "gemm %s m=%d n=%d k=%d act=%d: %d bad\n",
+                                gemm_variants[v].name, m, n, k, act, bad);
+                        ft_test_failures++;
+                    }
+                    checked++;
+                    ft_aligned_free(a);
+                    ft_aligned_free(b);
+                    ft_aligned_free(bias);
+                    ft_aligned_free(bp);
+                    ft_aligned_free(want);
+                    ft_aligned_free(got);
+                }
+    }
+    FT_CHECK(checked > 0);
+}
+
+// ---- Depthwise variants ----
+
+static void test_dwconv_variants(void)
+{
+    static const int32_t sizes[][2] = {{1, 1}, {2, 2}, {3, 5}, {4, 4}, {7, 6}, {17, 9}, {16, 16}};
+    static const int32_t chans[] = {1, 3, 8, 16, 17, 32, 40, 64};
+    static const int32_t kers[] = {3, 1, 5};
+    int checked = 0;
+    for (size_t v = 0; v < N_DW; v++) {
+        if (!supported(dw_variants[v].feat))
+            continue;
+        for (size_t is = 0; is < sizeof sizes / sizeof *sizes; is++)
+            for (size_t ic = 0; ic < sizeof chans / sizeof *chans; ic++)
+                for (size_t ik = 0; ik < sizeof kers / sizeof *kers; ik++)
+                    for (int stride = 1; stride <= 2; stride++)
+                        for (int pad = 0; pad < 2; pad++) {
+                            int32_t h = sizes[is][0], w = sizes[is][1], c = chans[ic];
+                            int32_t kk = kers[ik];
+                            ft_conv_geom g;
+                            if (ft_conv_geom_make(h, w, c, c, kk, kk, stride, (ft_pad)pad, &g) !=
+                                FT_OK)
+                                continue;
+                            float *x = rand_buf((size_t)h * w * c);
+                            float *wt = rand_buf((size_t)kk * kk * c), *bias = rand_buf((size_t)c);
+                            size_t yn = (size_t)g.out_h * g.out_w * c;
+                            float *want = canary_buf(yn), *got = canary_buf(yn);
+                            ft_act act = (ft_act)((is + ic + ik + stride) % 5);
+                            const float *b = (ic & 1) ? NULL : bias;
+                            ft_kern_dwconv2d_f32_ref(&g, x, wt, b, act, want, 0, g.out_h);
+                            // Rows in two calls, the way threads split them.
+                            int32_t half = g.out_h / 2;
+                            dw_variants[v].fn(&g, x, wt, b, act, got, 0, half);
+                            dw_variants[v].fn(&g, x, wt, b, act, got, half, g.out_h);
+                            int bad = compare(dw_variants[v].name, got, want, yn,
+                                              1e-6 * kk * kk + 1e-7);
+                            bad += !tail_intact(got, yn);
+                            if (bad) {
+                                fprintf(stderr, "dwconv %s %dx%dx%d k%d s%d pad%d: %d bad\n",
+                                        dw_variants[v].name, h, w, c, kk, stride, pad, bad);
+                                ft_test_failures++;
+                            }
+                            checked++;
+                            ft_aligned_free(x);
+                            ft_aligned_free(wt);
+                            ft_aligned_free(bias);
+                            ft_aligned_free(want);
+                            ft_aligned_free(got);
+                        }
+    }
+    FT_CHECK(checked > 0);
+}
+
+// ---- Layers (threads x variants) against the direct reference ----
+
+typedef struct conv_case {
+    int32_t h, w, c_in, c_out, k, stride;
+    ft_pad pad;
+    bool dw;
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    {1, 1, 3, 5, 1, 1, FT_PAD_SAME, false},      {1, 1, 16, 33, 3, 1, FT_PAD_SAME, false},
+    {5, 7, 3, 16, 3, 1, FT_PAD_VALID, false},    {8, 8, 3, 32, 3, 2, FT_PAD_SAME, false},
+    {9, 11, 17, 40, 1, 1, FT_PAD_SAME, false},   {16, 16, 32, 64, 1, 1, FT_PAD_SAME, false},
+    {2, 2, 64, 128, 3, 2, FT_PAD_SAME, false},   {23, 23, 3, 32, 7, 2, FT_PAD_VALID, false},
+    {17, 17, 32, 64, 3, 2, FT_PAD_VALID, false}, {12, 10, 24, 19, 3, 1, FT_PAD_SAME, false},
+    {4, 4, 96, 70, 3, 1, FT_PAD_SAME, false},    {40, 3, 8, 8, 1, 2, FT_PAD_SAME, false},
+    {16, 16, 32, 32, 3, 1, FT_PAD_SAME, true},   {15, 13, 17, 17, 3, 2, FT_PAD_SAME, true},
+    {6, 6, 64, 64, 3, 2, FT_PAD_VALID, true},    {1, 1, 8, 8, 3, 1, FT_PAD_SAME, true},
+};
+
+static void test_conv_layers(void)
+{
+    for (size_t lv = 0; lv < 3; lv++) {
+        if (!supported(level_feat[lv]))
+            continue;
+        ft_nn_kernels kt = table_for(levels[lv]);
+        for (int nth = 1; nth <= 3; nth++) {
+            ft_nn_ctx *ctx;
+            FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
+            ft_nn__ctx_set_kernels(ctx, &kt);
+            for (size_t ci = 0; ci < sizeof conv_cases / sizeof *conv_cases; ci++) {
+                const conv_case *cc = &conv_cases[ci];
+                ft_conv_desc d = {cc->k, cc->k, cc->c_in, cc->c_out, cc->stride, cc->pad, cc->dw,
+                                  (ft_act)(ci % 5)};
+                size_t wn = (size_t)cc->k * cc->k * cc->c_in * (cc->dw ? 1 : cc->c_out);
+                float *w = rand_buf(wn), *bias = rand_buf((size_t)cc->c_out);
+                float *x = rand_buf((size_t)cc->h * cc->w * cc->c_in);
+                ft_conv *conv;
+                FT_CHECK_OK(ft_conv_new(&d, w, (ci & 1) ? bias : NULL, &conv), NULL);
+                int32_t oh, ow;
+                FT_CHECK_OK(ft_conv_out_shape(conv, cc->h, cc->w, &oh, &ow), NULL);
+                ft_conv_geom g;
+                ft_conv_geom_make(cc->h, cc->w, cc->c_in, cc->c_out, cc->k, cc->k, cc->stride,
+                                  cc->pad, &g);
+                FT_CHECK(oh == g.out_h && ow == g.out_w);
+                size_t yn = (size_t)oh * ow * cc->c_out;
+                float *want = canary_buf(yn), *got = canary_buf(yn);
+                if (cc->dw)
+                    ft_kern_dwconv2d_f32_ref(&g, x, w, (ci & 1) ? bias : NULL, d.act, want, 0,
+                                             oh);
+                else
+                    ft_kern_conv2d_f32_ref(&g, x, w, (ci & 1) ? bias : NULL, d.act, want);
+                ft_map xm = {cc->h, cc->w, cc->c_in, x}, ym = {oh, ow, cc->c_out, got};
+                FT_CHECK_OK(ft_conv_forward(ctx, conv, &xm, &ym), NULL);
+                double k = (double)cc->k * cc->k * (cc->dw ? 1 : cc->c_in);
+                int bad = compare(levels[lv], got, want, yn, 1e-5 * sqrt(k));
+                bad += !tail_intact(got, yn);
+                if (bad) {
+                    fprintf(stderr, "conv %s nth=%d case %zu: %d bad\n", levels[lv], nth, ci,
+                            bad);
+                    ft_test_failures++;
+                }
+                // Wrong output shapes are refused.
+                ft_map wrong = {oh + 1, ow, cc->c_out, got};
+                FT_CHECK_EQ(ft_conv_forward(ctx, conv, &xm, &wrong), FT_E_INVALID);
+                ft_conv_free(conv);
+                ft_aligned_free(w);
+                ft_aligned_free(bias);
+                ft_aligned_free(x);
+                ft_aligned_free(want);
+                ft_aligned_free(got);
+            }
+            ft_nn_ctx_free(ctx);
+        }
+    }
+}
+
+static void test_dense(void)
+{
+    static const int32_t dims[][2] = {{1, 1}, {256, 128}, {256, 136}, {7, 33}, {100, 5}};
+    for (size_t lv = 0; lv < 3; lv++) {
+        if (!supported(level_feat[lv]))
+            continue;
+        ft_nn_kernels kt = table_for(levels[lv]);
+        ft_nn_ctx *ctx;
+        FT_CHECK_OK(ft_nn_ctx_new(1, &ctx), NULL);
+        ft_nn__ctx_set_kernels(ctx, &kt);
+        for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) {
+            int32_t ni = dims[i][0], no = dims[i][1];
+            float *w = rand_buf((size_t)ni * no), *b = rand_buf((size_t)no);
+            float *x = rand_buf((size_t)ni), *y = canary_buf((size_t)no);
+            ft_dense *d;
+            FT_CHECK_OK(ft_dense_new(ni, no, w, (i & 1) ? b : NULL, FT_ACT_NONE, &d), NULL);
+            ft_dense_forward(ctx, d, x, y);
+            int bad = 0;
+            for (int32_t o = 0; o < no; o++) {
+                double acc = (i & 1) ? b[o] : 0.0;
+                for (int32_t k = 0; k < ni; k++)
+                    acc += (double)x[k] * w[(size_t)k * no + o];
+                float want = (float)acc;
+                bad += compare(levels[lv], &y[o], &want, 1, 1e-5 * sqrt((double)ni));
+            }
+            bad += !tail_intact(y, (size_t)no);
+            if (bad) {
+                fprintf(stderr, "dense %s %dx%d: %d bad\n", levels[lv], ni, no, bad);
+                ft_test_failures++;
+            }
+            ft_dense_free(d);
+            ft_aligned_free(w);
+            ft_aligned_free(b);
+            ft_aligned_free(x);
+            ft_aligned_free(y);
+        }
+        ft_nn_ctx_free(ctx);
+    }
+}
+
+// ---- Context, scratch, dispatch ----
+
+static void test_scratch(void)
+{
+    // The workspace grows to the largest request and is then reused.
+    ft_nn_ctx *ctx;
+    FT_CHECK_OK(ft_nn_ctx_new(2, &ctx), NULL);
+    FT_CHECK_EQ(ft_nn_ctx_threads(ctx), 2);
+    FT_CHECK(ft_nn_ctx_pool(ctx) != NULL && ft_nn_ctx_arena(ctx) != NULL);
+    ft_conv_desc d = {3, 3, 8, 16, 1, FT_PAD_SAME, false, FT_ACT_RELU};
+    float *w = rand_buf(3 * 3 * 8 * 16), *x = rand_buf(20 * 20 * 8), *y = canary_buf(20 * 20 * 16);
+    ft_conv *c;
+    FT_CHECK_OK(ft_conv_new(&d, w, NULL, &c), NULL);
+    ft_map xm = {20, 20, 8, x}, ym = {20, 20, 16, y};
+    FT_CHECK_OK(ft_conv_forward(ctx, c, &xm, &ym), NULL);
+    float *s1 = ctx->scratch;
+    size_t b1 = ctx->scratch_bytes;
+    FT_CHECK(s1 != NULL && b1 > 0);
+    ft_map xs = {10, 10, 8, x}, ys = {10, 10, 16, y};
+    FT_CHECK_OK(ft_conv_forward(ctx, c, &xs, &ys), NULL);
+    FT_CHECK_OK(ft_conv_forward(ctx, c, &xm, &ym), NULL);
+    FT_CHECK(ctx->scratch == s1 && ctx->scratch_bytes == b1);
+    // Invalid descriptors and wrong channel counts are refused.
+    ft_conv_desc bad = d;
+    bad.stride = 0;
+    ft_conv *c2 = (ft_conv *)1;
+    FT_CHECK_EQ(ft_conv_new(&bad, w, NULL, &c2), FT_E_INVALID);
+    FT_CHECK(c2 == NULL);
+    bad = d;
+    bad.depthwise = true;
+    FT_CHECK_EQ(ft_conv_new(&bad, w, NULL, &c2), FT_E_INVALID);
+    ft_map xc = {20, 20, 7, x};
+    FT_CHECK_EQ(ft_conv_forward(ctx, c, &xc, &ym), FT_E_INVALID);
+    ft_conv_free(c);
+    ft_conv_free(NULL);
+    ft_dense_free(NULL);
+    ft_nn_ctx_free(ctx);
+    ft_nn_ctx_free(NULL);
+    ft_aligned_free(w);
+    ft_aligned_free(x);
+    ft_aligned_free(y);
+}
+
+static void test_dispatch(void)
+{
+    // The dispatched level is the best the CPU and FT_KERNELS allow; with
+    // FT_KERNELS=ref (the nn.dispatch_ref entry) every op is the reference.
+    const char *level = ft_nn_init();
+    FT_CHECK_STREQ(level, ft_nn_init());
+    const ft_nn_kernels *k = ft_nn__kernels();
+    const char *env = getenv("FT_KERNELS");
+    if (env && strcmp(env, "ref") == 0) {
+        FT_CHECK_STREQ(level, "ref");
+        FT_CHECK(k->gemm == ft_kern_gemm_f32_ref);
+        FT_CHECK(k->dwconv2d == ft_kern_dwconv2d_f32_ref);
+    }
+    // Every registered variant is reachable: the level reported is one
+    // the CPU allows and has a registered GEMM.
+    bool found = false;
+    for (size_t i = 0; i < N_GEMM; i++)
+        if (strcmp(gemm_variants[i].name, level) == 0) {
+            found = true;
+            FT_CHECK((ft_cpu_features_allowed() & gemm_variants[i].feat) == gemm_variants[i].feat);
+        }
+    FT_CHECK(found);
+    fprintf(stderr, "dispatch: level %s (gemm %s, dwconv2d %s), cpu allows %s\n", level,
+            k->gemm_variant, k->dwconv2d_variant, ft_cpu_level_name());
+}
+
+static const ft_test_case cases[] = {
+    {"geom", test_geom},
+    {"conv_ref_hand", test_conv_ref_hand},
+    {"dwconv_ref_hand", test_dwconv_ref_hand},
+    {"gemm_ref_hand", test_gemm_ref_hand},
+    {"act", test_act},
+    {"pool_hand", test_pool_hand},
+    {"resize_hand", test_resize_hand},
+    {"gemm_variants", test_gemm_variants},
+    {"dwconv_variants", test_dwconv_variants},
+    {"conv_layers", test_conv_layers},
+    {"dense", test_dense},
+    {"scratch", test_scratch},
+    {"dispatch", test_dispatch},
+};
+FT_TEST_MAIN(cases)
