@@ -53,7 +53,7 @@ ft_status ft_conv_geom_make(int32_t in_h, int32_t in_w, int32_t c_in, int32_t c_
 
 static float *bias_copy(const float *bias, int32_t n)
 {
-    size_t cap = ((size_t)n + FT_GEMM_NR - 1) / FT_GEMM_NR * FT_GEMM_NR;
+    size_t cap = ((size_t)n + FT_PGEMM_NR - 1) / FT_PGEMM_NR * FT_PGEMM_NR;
     float *b = ft_aligned_alloc(cap * sizeof(float));
     if (!b)
         return NULL;
@@ -80,7 +80,7 @@ ft_status ft_conv_new(const ft_conv_desc *d, const float *w, const float *bias, 
         return FT_E_LIMIT;
     if (d->depthwise)
         count = k;
-    else if ((count = ft_kern_gemm_packed_count((int32_t)k, d->c_out)) == 0)
+    else if ((count = ft_kern_pgemm_packed_count((int32_t)k, d->c_out)) == 0)
         return FT_E_LIMIT;
     if (!ft_size_mul(count, sizeof(float), &bytes))
         return FT_E_LIMIT;
@@ -98,7 +98,7 @@ ft_status ft_conv_new(const ft_conv_desc *d, const float *w, const float *bias, 
     if (d->depthwise)
         memcpy(c->w, w, bytes);
     else
-        ft_kern_gemm_pack_b((int32_t)k, d->c_out, w, (size_t)d->c_out, c->w);
+        ft_kern_pgemm_pack_b((int32_t)k, d->c_out, w, (size_t)d->c_out, c->w);
     *out = c;
     return FT_OK;
 }
@@ -170,8 +170,8 @@ void ft_nn__im2col(const ft_conv_geom *g, const float *x, int32_t row0, int32_t 
 // ---- Threaded GEMM driver ----
 
 typedef struct gemm_job {
-    ft_kern_gemm_fn gemm;
-    ft_gemm_args args;
+    ft_kern_pgemm_fn gemm;
+    ft_pgemm_args args;
     const ft_conv_geom *g; // im2col source geometry, NULL for a direct GEMM
     const float *x;
     float *buf;      // im2col: one block of `block` rows per thread
@@ -183,14 +183,14 @@ typedef struct gemm_job {
 static void gemm_slice(void *p, int ith, int nth)
 {
     const gemm_job *j = p;
-    const ft_gemm_args *a = &j->args;
+    const ft_pgemm_args *a = &j->args;
     long lo, hi;
     int32_t m0 = 0, m1 = a->m, n0 = 0, n1 = a->n;
     if (j->split_n) {
-        long panels = (a->n + FT_GEMM_NR - 1) / FT_GEMM_NR;
+        long panels = (a->n + FT_PGEMM_NR - 1) / FT_PGEMM_NR;
         ft_pool_range(panels, ith, nth, &lo, &hi);
-        n0 = (int32_t)lo * FT_GEMM_NR;
-        n1 = (int32_t)hi * FT_GEMM_NR < a->n ? (int32_t)hi * FT_GEMM_NR : a->n;
+        n0 = (int32_t)lo * FT_PGEMM_NR;
+        n1 = (int32_t)hi * FT_PGEMM_NR < a->n ? (int32_t)hi * FT_PGEMM_NR : a->n;
     } else {
         ft_pool_range(a->m, ith, nth, &lo, &hi);
         m0 = (int32_t)lo;
@@ -206,7 +206,7 @@ static void gemm_slice(void *p, int ith, int nth)
     for (int32_t r = m0; r < m1; r += j->block) {
         int32_t rows = m1 - r < j->block ? m1 - r : j->block;
         ft_nn__im2col(j->g, j->x, r, rows, buf);
-        ft_gemm_args b = *a;
+        ft_pgemm_args b = *a;
         b.a = buf;
         b.lda = (size_t)a->k;
         b.m = rows;
@@ -219,7 +219,7 @@ static void gemm_slice(void *p, int ith, int nth)
 // panels (small maps with many channels: the deep SSD and ResNet layers).
 static bool prefer_split_n(int32_t m, int32_t n, int nth)
 {
-    int32_t panels = (n + FT_GEMM_NR - 1) / FT_GEMM_NR;
+    int32_t panels = (n + FT_PGEMM_NR - 1) / FT_PGEMM_NR;
     return nth > 1 && m < 64 * nth && panels >= nth;
 }
 
@@ -258,7 +258,7 @@ ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_
     }
 
     int32_t m = g.out_h * g.out_w, k = g.kh * g.kw * g.c_in;
-    gemm_job j = {.gemm = kern->gemm,
+    gemm_job j = {.gemm = kern->pgemm,
                   .args = {.m = m, .n = g.c_out, .k = k, .a = x->d, .lda = (size_t)g.c_in,
                            .bp = c->w, .bias = c->bias, .c = y->d, .ldc = (size_t)g.c_out,
                            .act = c->d.act}};
@@ -298,7 +298,7 @@ ft_status ft_dense_new(int32_t n_in, int32_t n_out, const float *w, const float 
     *out = NULL;
     if (n_in <= 0 || n_out <= 0 || !act_valid(act))
         return FT_E_INVALID;
-    if ((count = ft_kern_gemm_packed_count(n_in, n_out)) == 0 ||
+    if ((count = ft_kern_pgemm_packed_count(n_in, n_out)) == 0 ||
         !ft_size_mul(count, sizeof(float), &bytes))
         return FT_E_LIMIT;
     ft_nn_init();
@@ -314,7 +314,7 @@ ft_status ft_dense_new(int32_t n_in, int32_t n_out, const float *w, const float 
         ft_dense_free(d);
         return FT_E_NOMEM;
     }
-    ft_kern_gemm_pack_b(n_in, n_out, w, (size_t)n_out, d->bp);
+    ft_kern_pgemm_pack_b(n_in, n_out, w, (size_t)n_out, d->bp);
     *out = d;
     return FT_OK;
 }
@@ -331,8 +331,8 @@ void ft_dense_free(ft_dense *d)
 void ft_dense_forward(ft_nn_ctx *ctx, const ft_dense *d, const float *x, float *y)
 {
     const ft_nn_kernels *kern = ctx ? ctx->kern : ft_nn__kernels();
-    ft_gemm_args a = {.m = 1, .n = d->n_out, .k = d->n_in, .a = x, .lda = (size_t)d->n_in,
+    ft_pgemm_args a = {.m = 1, .n = d->n_out, .k = d->n_in, .a = x, .lda = (size_t)d->n_in,
                       .bp = d->bp, .bias = d->bias, .c = y, .ldc = (size_t)d->n_out,
                       .act = d->act};
-    kern->gemm(&a, 0, 1, 0, d->n_out);
+    kern->pgemm(&a, 0, 1, 0, d->n_out);
 }

@@ -5,16 +5,16 @@
 
 #include "core/cpu.h"
 #include "nn/kern/dwconv2d.h"
-#include "nn/kern/gemm.h"
+#include "nn/kern/pgemm.h"
 #include "nn/nn.h"
 
 // The kernels one context runs: the dispatcher's choice by default.
 typedef struct ft_nn_kernels {
-    ft_kern_gemm_fn gemm;
-    const char *gemm_variant;
+    ft_kern_pgemm_fn pgemm;
+    const char *pgemm_variant;
     ft_kern_dwconv2d_fn dwconv2d;
     const char *dwconv2d_variant;
-    const char *level; // "avx512", "avx2" or "ref": the GEMM's variant
+    const char *level; // "avx512", "avx2" or "ref": the pgemm variant
 } ft_nn_kernels;
 
 // The dispatched table (calls ft_nn_init). Never NULL; read-only.

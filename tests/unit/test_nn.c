@@ -8,7 +8,7 @@
 #include "nn/kern/act.h"
 #include "nn/kern/conv2d.h"
 #include "nn/kern/dwconv2d.h"
-#include "nn/kern/gemm.h"
+#include "nn/kern/pgemm.h"
 #include "nn/nn.h"
 #include "nn/nn_internal.h"
 
@@ -19,7 +19,7 @@
 typedef struct gemm_variant {
     const char *name;
     unsigned feat;
-    ft_kern_gemm_fn fn;
+    ft_kern_pgemm_fn fn;
 } gemm_variant;
 
 typedef struct dw_variant {
@@ -29,19 +29,19 @@ typedef struct dw_variant {
 } dw_variant;
 
 #define FT_KERNEL(op, variant, feat, fn) FT_KERNEL_##op(variant, feat, fn)
-#define FT_KERNEL_gemm(v, f, fn) {#v, f, fn},
+#define FT_KERNEL_pgemm(v, f, fn) {#v, f, fn},
 #define FT_KERNEL_dwconv2d(v, f, fn)
 static const gemm_variant gemm_variants[] = {
 #include "nn/kern/kernels.inc"
 };
-#undef FT_KERNEL_gemm
+#undef FT_KERNEL_pgemm
 #undef FT_KERNEL_dwconv2d
-#define FT_KERNEL_gemm(v, f, fn)
+#define FT_KERNEL_pgemm(v, f, fn)
 #define FT_KERNEL_dwconv2d(v, f, fn) {#v, f, fn},
 static const dw_variant dw_variants[] = {
 #include "nn/kern/kernels.inc"
 };
-#undef FT_KERNEL_gemm
+#undef FT_KERNEL_pgemm
 #undef FT_KERNEL_dwconv2d
 #undef FT_KERNEL
 
@@ -57,11 +57,11 @@ static bool supported(unsigned feat)
 // (the reference where a level lacks one).
 static ft_nn_kernels table_for(const char *level)
 {
-    ft_nn_kernels k = {ft_kern_gemm_f32_ref, "ref", ft_kern_dwconv2d_f32_ref, "ref", level};
+    ft_nn_kernels k = {ft_kern_pgemm_f32_ref, "ref", ft_kern_dwconv2d_f32_ref, "ref", level};
     for (size_t i = 0; i < N_GEMM; i++)
         if (strcmp(gemm_variants[i].name, level) == 0) {
-            k.gemm = gemm_variants[i].fn;
-            k.gemm_variant = gemm_variants[i].name;
+            k.pgemm = gemm_variants[i].fn;
+            k.pgemm_variant = gemm_variants[i].name;
         }
     for (size_t i = 0; i < N_DW; i++)
         if (strcmp(dw_variants[i].name, level) == 0) {
@@ -236,14 +236,14 @@ static void test_gemm_ref_hand(void)
 {
     // A 2x3, B 3x2, bias, leaky: C = A B + b.
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, -1, -2}, bias[2] = {0.5f, 0};
-    float bp[3 * FT_GEMM_NR], c[4];
-    FT_CHECK_EQ(ft_kern_gemm_packed_count(3, 2), 3 * FT_GEMM_NR);
-    ft_kern_gemm_pack_b(3, 2, b, 2, bp);
-    FT_CHECK_NEAR(bp[1 * FT_GEMM_NR + 1], 1, 0);
-    FT_CHECK_NEAR(bp[2 * FT_GEMM_NR + 0], -1, 0);
+    float bp[3 * FT_PGEMM_NR], c[4];
+    FT_CHECK_EQ(ft_kern_pgemm_packed_count(3, 2), 3 * FT_PGEMM_NR);
+    ft_kern_pgemm_pack_b(3, 2, b, 2, bp);
+    FT_CHECK_NEAR(bp[1 * FT_PGEMM_NR + 1], 1, 0);
+    FT_CHECK_NEAR(bp[2 * FT_PGEMM_NR + 0], -1, 0);
     FT_CHECK_NEAR(bp[5], 0, 0); // zero padding of the panel
-    ft_gemm_args g = {2, 2, 3, a, 3, bp, bias, c, 2, FT_ACT_LEAKY};
-    ft_kern_gemm_f32_ref(&g, 0, 2, 0, 2);
+    ft_pgemm_args g = {2, 2, 3, a, 3, bp, bias, c, 2, FT_ACT_LEAKY};
+    ft_kern_pgemm_f32_ref(&g, 0, 2, 0, 2);
     // Pre-activation: [1-3+0.5, 2-6, 4-6+0.5, 5-12] = [-1.5, -4, -1.5, -7],
     // all exact in float, then leaky 0.1 in face-api's form.
     FT_CHECK_NEAR(c[0], ft_act_apply(-1.5f, FT_ACT_LEAKY), 0);
@@ -350,18 +350,18 @@ static void test_gemm_variants(void)
                     size_t lda = (size_t)k + (im & 1), ldc = (size_t)n + (in % 3);
                     float *a = rand_buf((size_t)m * lda), *b = rand_buf((size_t)k * n);
                     float *bias = rand_buf((size_t)n);
-                    float *bp = ft_aligned_alloc(ft_kern_gemm_packed_count(k, n) * 4);
-                    ft_kern_gemm_pack_b(k, n, b, (size_t)n, bp);
+                    float *bp = ft_aligned_alloc(ft_kern_pgemm_packed_count(k, n) * 4);
+                    ft_kern_pgemm_pack_b(k, n, b, (size_t)n, bp);
                     size_t cn = (size_t)m * ldc;
                     float *want = canary_buf(cn), *got = canary_buf(cn);
                     ft_act act = (ft_act)((im + in + ik) % 5);
-                    ft_gemm_args g = {m, n, k, a, lda, bp, (ik & 1) ? NULL : bias,
+                    ft_pgemm_args g = {m, n, k, a, lda, bp, (ik & 1) ? NULL : bias,
                                       want, ldc, act};
-                    ft_kern_gemm_f32_ref(&g, 0, m, 0, n);
+                    ft_kern_pgemm_f32_ref(&g, 0, m, 0, n);
                     g.c = got;
                     // Whole matrix in two column blocks and two row blocks,
                     // as threads would call it.
-                    int32_t mh = m / 2, nh = (n / 2) / FT_GEMM_NR * FT_GEMM_NR;
+                    int32_t mh = m / 2, nh = (n / 2) / FT_PGEMM_NR * FT_PGEMM_NR;
                     gemm_variants[v].fn(&g, 0, mh, 0, nh);
                     gemm_variants[v].fn(&g, 0, mh, nh, n);
                     gemm_variants[v].fn(&g, mh, m, 0, n);
@@ -612,7 +612,7 @@ static void test_dispatch(void)
     const char *env = getenv("FT_KERNELS");
     if (env && strcmp(env, "ref") == 0) {
         FT_CHECK_STREQ(level, "ref");
-        FT_CHECK(k->gemm == ft_kern_gemm_f32_ref);
+        FT_CHECK(k->pgemm == ft_kern_pgemm_f32_ref);
         FT_CHECK(k->dwconv2d == ft_kern_dwconv2d_f32_ref);
     }
     // Every registered variant is reachable: the level reported is one
@@ -624,8 +624,8 @@ static void test_dispatch(void)
             FT_CHECK((ft_cpu_features_allowed() & gemm_variants[i].feat) == gemm_variants[i].feat);
         }
     FT_CHECK(found);
-    fprintf(stderr, "dispatch: level %s (gemm %s, dwconv2d %s), cpu allows %s\n", level,
-            k->gemm_variant, k->dwconv2d_variant, ft_cpu_level_name());
+    fprintf(stderr, "dispatch: level %s (pgemm %s, dwconv2d %s), cpu allows %s\n", level,
+            k->pgemm_variant, k->dwconv2d_variant, ft_cpu_level_name());
 }
 
 static const ft_test_case cases[] = {

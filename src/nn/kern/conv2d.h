@@ -7,7 +7,7 @@
 // NULL; y: HWC [out_h][out_w][c_out]. Taps outside the input are skipped.
 //
 // Only the reference exists as a kernel: it is the specification. The fast
-// path (src/nn/conv.c) lowers the convolution to the GEMM kernels (gemm.h)
+// path (src/nn/conv.c) lowers the convolution to the GEMM kernels (pgemm.h)
 // through im2col, so its tolerance is the GEMM's with k = kh*kw*c_in.
 #ifndef FT_NN_KERN_CONV2D_H
 #define FT_NN_KERN_CONV2D_H

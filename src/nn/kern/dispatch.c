@@ -16,7 +16,7 @@ static int feature_rank(unsigned f)
 static void dispatch_once(void)
 {
     unsigned allowed = ft_cpu_features_allowed();
-    int best_gemm = -1, best_dwconv2d = -1;
+    int best_pgemm = -1, best_dwconv2d = -1;
 #define FT_KERNEL(op, variant, feat, fn)                                                          \
     if (((unsigned)(feat) & allowed) == (unsigned)(feat) && feature_rank(feat) > best_##op) {    \
         best_##op = feature_rank(feat);                                                           \
@@ -25,7 +25,7 @@ static void dispatch_once(void)
     }
 #include "nn/kern/kernels.inc"
 #undef FT_KERNEL
-    g_kern.level = g_kern.gemm_variant;
+    g_kern.level = g_kern.pgemm_variant;
 }
 
 const char *ft_nn_init(void)
