@@ -107,6 +107,43 @@ ft_status ft_descriptor(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image 
                         const ft_face_box *box, const ft_point lm[FT_LANDMARKS], ft_align_mode mode,
                         float out[FT_DESCRIPTOR_DIM], ft_err *err);
 
+// ---- The whole pipeline ----
+
+typedef struct ft_describe_opts {
+    ft_detect_opts detect;
+    bool landmarks;      // compute 68 points (needed for descriptors)
+    bool tiny_landmarks; // use the tiny landmark net
+    bool descriptors;    // compute 128-d descriptors
+    ft_align_mode align;
+} ft_describe_opts;
+
+// SSD defaults, full landmarks, descriptors with the default alignment
+// (ft_align_default()).
+ft_describe_opts ft_describe_opts_default(void);
+ft_align_mode ft_align_default(void);
+const char *ft_align_name(ft_align_mode a); // "faceapi" / "similarity"
+bool ft_align_parse(const char *s, ft_align_mode *out);
+
+typedef struct ft_describe_timing {
+    double detect_ms, landmarks_ms, descriptor_ms;
+} ft_describe_timing;
+
+// Detects every face, then landmarks and descriptors as asked. At most
+// `cap` faces are described; *n_out is how many were.
+ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                            const ft_describe_opts *o, ft_face *out, size_t cap, size_t *n_out,
+                            ft_describe_timing *timing, ft_err *err);
+
+// For enrolment and verification, which expect exactly one face: more
+// than one face above the threshold is FT_E_MANY_FACES; none above it
+// falls back to the best candidate scoring above `floor` (face-api's
+// pipeline scores some ordinary single-face photos 0.24-0.38), reported
+// through *below_threshold; none above the floor is FT_E_NO_FACE.
+#define FT_SINGLE_FACE_FLOOR 0.2
+ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                         const ft_describe_opts *o, double floor, ft_face *out,
+                         bool *below_threshold, ft_err *err);
+
 // Euclidean distance between two descriptors (face-api compares raw,
 // unnormalised descriptors; its default threshold is 0.6).
 float ft_descriptor_distance(const float *a, const float *b);

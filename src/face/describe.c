@@ -1,0 +1,130 @@
+// The whole pipeline: detection, landmarks, descriptors; and the
+// one-face-per-photo rule of enrolment and verification.
+#include "face/face_internal.h"
+
+#include "core/clock.h"
+#include "core/mem.h"
+
+#include <string.h>
+
+ft_align_mode ft_align_default(void)
+{
+    // Measured on every recognition set (docs/ACCURACY.md): see there for
+    // the numbers behind this choice.
+    return FT_ALIGN_SIMILARITY;
+}
+
+const char *ft_align_name(ft_align_mode a)
+{
+    return a == FT_ALIGN_SIMILARITY ? "similarity" : "faceapi";
+}
+
+bool ft_align_parse(const char *s, ft_align_mode *out)
+{
+    if (strcmp(s, "faceapi") == 0)
+        *out = FT_ALIGN_FACEAPI;
+    else if (strcmp(s, "similarity") == 0)
+        *out = FT_ALIGN_SIMILARITY;
+    else
+        return false;
+    return true;
+}
+
+ft_describe_opts ft_describe_opts_default(void)
+{
+    return (ft_describe_opts){ft_detect_opts_default(), true, false, true, ft_align_default()};
+}
+
+static ft_status describe_one(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                              const ft_describe_opts *o, ft_face *f, ft_describe_timing *t,
+                              ft_err *err)
+{
+    f->has_landmarks = f->has_descriptor = false;
+    if (!o->landmarks && !o->descriptors)
+        return FT_OK;
+    double t0 = ft_now_ms();
+    ft_status st = ft_landmarks(m, ctx, im, &f->box, o->tiny_landmarks, f->landmarks, err);
+    double t1 = ft_now_ms();
+    if (t)
+        t->landmarks_ms += t1 - t0;
+    if (st != FT_OK)
+        return st;
+    f->has_landmarks = true;
+    if (!o->descriptors)
+        return FT_OK;
+    st = ft_descriptor(m, ctx, im, &f->box, f->landmarks, o->align, f->descriptor, err);
+    if (t)
+        t->descriptor_ms += ft_now_ms() - t1;
+    if (st == FT_OK)
+        f->has_descriptor = true;
+    return st;
+}
+
+ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                            const ft_describe_opts *o, ft_face *out, size_t cap, size_t *n_out,
+                            ft_describe_timing *timing, ft_err *err)
+{
+    ft_describe_opts def = ft_describe_opts_default();
+    if (!o)
+        o = &def;
+    if (timing)
+        *timing = (ft_describe_timing){0, 0, 0};
+    size_t bcap = cap ? cap : 1;
+    ft_face_box *boxes = ft_malloc(sizeof *boxes * bcap);
+    if (!boxes)
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    size_t n = 0;
+    double t0 = ft_now_ms();
+    ft_status st = ft_detect(m, ctx, im, &o->detect, boxes, bcap, &n, NULL, err);
+    if (timing)
+        timing->detect_ms = ft_now_ms() - t0;
+    if (n > cap)
+        n = cap;
+    size_t k = 0;
+    for (size_t i = 0; i < n && st == FT_OK; i++) {
+        memset(&out[k], 0, sizeof out[k]);
+        out[k].box = boxes[i];
+        st = describe_one(m, ctx, im, o, &out[k], timing, err);
+        if (st == FT_E_INVALID) {
+            // A box that does not overlap the image has no crop (face-api
+            // drops such boxes too).
+            st = FT_OK;
+            ft_err_clear(err);
+            continue;
+        }
+        k++;
+    }
+    ft_free(boxes);
+    if (st == FT_OK)
+        *n_out = k;
+    return st;
+}
+
+ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                         const ft_describe_opts *o, double floor, ft_face *out,
+                         bool *below_threshold, ft_err *err)
+{
+    ft_describe_opts lo = *o;
+    double thr = o->detect.min_score;
+    if (floor < thr)
+        lo.detect.min_score = floor;
+    lo.landmarks = lo.descriptors = false;
+    ft_face faces[16];
+    size_t n = 0;
+    ft_status st = ft_faces_describe(m, ctx, im, &lo, faces, 16, &n, NULL, err);
+    if (st != FT_OK)
+        return st;
+    size_t above = 0;
+    for (size_t i = 0; i < n; i++)
+        above += faces[i].box.score > thr;
+    if (above > 1)
+        return ft_err_set(err, FT_E_MANY_FACES, "%zu faces found (score > %.2f); one is expected",
+                          above, thr);
+    if (n == 0)
+        return ft_err_set(err, FT_E_NO_FACE, "no face found (not even scoring above %.2f)", floor);
+    // Detections come best first: faces[0] is the one face above the
+    // threshold, or the best candidate above the floor.
+    *out = faces[0];
+    *below_threshold = above == 0;
+    return describe_one(m, ctx, im, o, out, NULL, err);
+}
