@@ -1,0 +1,390 @@
+// The gallery: one SQLite file holding the enrolled people, their face
+// descriptors (samples), the access events, settings and API keys, plus the
+// in-memory descriptor matrix used for 1:N matching and the threshold
+// calibration. Sits on core only (and sqlite3); src/access builds the access
+// decision on top of it.
+//
+// Threading: an ft_gallery is one SQLite connection. Use it from one thread
+// at a time; give every thread (HTTP worker, CLI, camera loop) its own
+// handle from ft_gallery_open(). Any number of handles, in any number of
+// processes, may share one file: the file is in WAL mode, writers wait up to
+// busy_timeout_ms for each other and then fail with FT_E_BUSY. A loaded
+// ft_match_matrix is immutable and may be read by many threads at once.
+//
+// Errors: FT_E_INVALID (bad argument: name, key, threshold...), FT_E_NOT_FOUND,
+// FT_E_EXISTS (duplicate name or external id), FT_E_BUSY (locked by another
+// connection past the busy timeout), FT_E_DB (corrupt or foreign file,
+// read-only database, SQL failure), FT_E_UNSUPPORTED (schema newer than this
+// build), FT_E_IO (cannot open/create the file, disk full), FT_E_NOMEM.
+// Every message in ft_err names what failed.
+#ifndef FT_GALLERY_GALLERY_H
+#define FT_GALLERY_GALLERY_H
+
+#include "core/buf.h"
+#include "core/status.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FT_GALLERY_DEFAULT_PATH "./facetracker.db"
+#define FT_GALLERY_DIM 128 // descriptor length (= FT_DESCRIPTOR_DIM in face/face.h)
+#define FT_GALLERY_SCHEMA_VERSION 2
+
+#define FT_GALLERY_NAME_MAX 100   // bytes of UTF-8, for people, keys, sources
+#define FT_GALLERY_NOTES_MAX 1000 // bytes
+#define FT_GALLERY_MODEL_MAX 63   // bytes
+#define FT_GALLERY_DEFAULT_MODEL "face_recognition_model@face-api-1.7.15"
+
+typedef struct ft_gallery ft_gallery;
+
+// ---- Opening ----
+
+enum {
+    FT_GALLERY_READONLY = 1u << 0,  // open read-only; every write fails with FT_E_DB
+    FT_GALLERY_NO_CREATE = 1u << 1, // fail with FT_E_NOT_FOUND if the file does not exist
+};
+
+typedef struct ft_gallery_opts {
+    unsigned flags;       // FT_GALLERY_*
+    int busy_timeout_ms;  // default 5000
+    // Test hook: called inside write transactions at named points
+    // ("enroll:person", after the person row; "enroll:samples", after the
+    // samples, before COMMIT) so crash tests can kill the process there.
+    // NULL in production.
+    void (*test_hook)(const char *point, void *arg);
+    void *test_hook_arg;
+} ft_gallery_opts;
+
+ft_gallery_opts ft_gallery_opts_default(void);
+
+// Opens (creating if needed, unless READONLY/NO_CREATE) the gallery at
+// `path` (NULL = FT_GALLERY_DEFAULT_PATH), turns on WAL, foreign keys and
+// secure_delete, and migrates an older schema to FT_GALLERY_SCHEMA_VERSION
+// one version per transaction. A file written by a newer facetracker fails
+// with FT_E_UNSUPPORTED; a non-database or corrupt file with FT_E_DB. A
+// read-only file (permissions) opens as if READONLY was given, if its schema
+// is current. `o` may be NULL for defaults.
+ft_status ft_gallery_open(const char *path, const ft_gallery_opts *o, ft_gallery **out,
+                          ft_err *err);
+void ft_gallery_close(ft_gallery *g); // NULL is a no-op
+
+bool ft_gallery_readonly(const ft_gallery *g);
+const char *ft_gallery_path(const ft_gallery *g); // borrowed, lives as long as g
+int ft_gallery_schema_version(const ft_gallery *g);
+
+// Row counts, for status pages and tests.
+typedef struct ft_gallery_counts {
+    int64_t people, samples, events, api_keys;
+} ft_gallery_counts;
+ft_status ft_gallery_counts_get(ft_gallery *g, ft_gallery_counts *out, ft_err *err);
+
+// PRAGMA integrity_check (and foreign_key_check): FT_OK, or FT_E_DB with
+// the first problem reported.
+ft_status ft_gallery_check(ft_gallery *g, ft_err *err);
+
+// Validates a display name: non-empty, at most FT_GALLERY_NAME_MAX bytes,
+// valid UTF-8 (no overlongs or surrogates), no control characters (C0, DEL,
+// C1), no leading or trailing space. FT_E_INVALID with the reason.
+ft_status ft_gallery_name_check(const char *name, ft_err *err);
+
+// ---- People ----
+
+// Names are unique (exact bytes): enrolment by name must find one person.
+typedef struct ft_person {
+    int64_t id;
+    char name[FT_GALLERY_NAME_MAX + 1];
+    char external_id[FT_GALLERY_NAME_MAX + 1]; // "" = none
+    char notes[FT_GALLERY_NOTES_MAX + 1];
+    double created_at, updated_at; // Unix seconds
+    int64_t n_samples;
+} ft_person;
+
+// external_id and notes may be NULL or "". FT_E_EXISTS if the name or the
+// external id is taken.
+ft_status ft_gallery_person_add(ft_gallery *g, const char *name, const char *external_id,
+                                const char *notes, int64_t *id_out, ft_err *err);
+ft_status ft_gallery_person_get(ft_gallery *g, int64_t id, ft_person *out, ft_err *err);
+// By exact name; FT_E_NOT_FOUND if nobody has it.
+ft_status ft_gallery_person_find(ft_gallery *g, const char *name, ft_person *out, ft_err *err);
+// All people ordered by name; *out is an ft_malloc'd array the caller frees
+// with ft_free (NULL when *n == 0).
+ft_status ft_gallery_people_list(ft_gallery *g, ft_person **out, size_t *n, ft_err *err);
+ft_status ft_gallery_person_rename(ft_gallery *g, int64_t id, const char *name, ft_err *err);
+// NULL leaves a field unchanged; "" clears it.
+ft_status ft_gallery_person_update(ft_gallery *g, int64_t id, const char *external_id,
+                                   const char *notes, ft_err *err);
+// Deletes the person, all their samples (descriptors and thumbnails) and
+// the thumbnails of their events, in one transaction. Their events stay,
+// with person_id NULL and name_at_time kept. secure_delete zeroes the freed
+// pages.
+ft_status ft_gallery_person_delete(ft_gallery *g, int64_t id, ft_err *err);
+
+// ---- Samples and enrolment ----
+
+typedef struct ft_sample {
+    int64_t id, person_id; // output only
+    float descriptor[FT_GALLERY_DIM]; // raw, unnormalised (face-api)
+    char model[FT_GALLERY_MODEL_MAX + 1]; // "" = FT_GALLERY_DEFAULT_MODEL on input
+    char alignment[16];   // "faceapi" or "similarity"; "" = "faceapi" on input
+    double detector_score;
+    int32_t face_w, face_h; // detection box in pixels
+    char source_sha256[65]; // hex of the source image bytes, "" = unknown
+    double created_at;      // output only
+    // Input: borrowed JPEG bytes (may be NULL). Output of list: NULL, with
+    // thumbnail_len set; fetch the bytes with ft_gallery_sample_thumbnail.
+    const uint8_t *thumbnail;
+    size_t thumbnail_len;
+} ft_sample;
+
+#define FT_GALLERY_THUMB_MAX (1u << 20) // 1 MiB per thumbnail
+
+// Enrols `n` >= 1 samples of one person in ONE transaction: the person is
+// `person_id` if > 0 (FT_E_NOT_FOUND if missing), else the person called
+// `name`, created if new. Either everything is written or nothing: a crash
+// never leaves a person without samples. Descriptors must be finite.
+// *person_out (may be NULL) receives the person's id, sample_ids (may be
+// NULL, else n entries) the new samples' ids. Callers apply the quality
+// gate (ft_access_quality) before enrolling.
+ft_status ft_gallery_enroll(ft_gallery *g, int64_t person_id, const char *name,
+                            const ft_sample *samples, size_t n, int64_t *person_out,
+                            int64_t *sample_ids, ft_err *err);
+// Samples of one person (person_id > 0) or of everyone (0), ordered by id;
+// free *out with ft_free.
+ft_status ft_gallery_samples_list(ft_gallery *g, int64_t person_id, ft_sample **out, size_t *n,
+                                  ft_err *err);
+ft_status ft_gallery_sample_delete(ft_gallery *g, int64_t sample_id, ft_err *err);
+// Replaces the contents of `out` with the thumbnail bytes (empty if none).
+ft_status ft_gallery_sample_thumbnail(ft_gallery *g, int64_t sample_id, ft_buf *out, ft_err *err);
+
+// ---- Events ----
+
+typedef enum ft_decision {
+    FT_DECISION_DENIED = 0,
+    FT_DECISION_GRANTED = 1,
+} ft_decision;
+
+const char *ft_decision_str(ft_decision d); // "denied" / "granted"
+
+typedef struct ft_event {
+    int64_t id;  // output
+    double time; // Unix seconds; 0 on input = now
+    char source[FT_GALLERY_NAME_MAX + 1]; // the door / camera
+    ft_decision decision;
+    char reason[32];       // "match", "unknown", "ambiguous", ...
+    int64_t person_id;     // 0 = unknown
+    char name_at_time[FT_GALLERY_NAME_MAX + 1]; // "" when unknown
+    double distance, margin, detector_score;    // NaN = not applicable; margin may be +inf
+    const uint8_t *thumbnail; // as for ft_sample
+    size_t thumbnail_len;
+} ft_event;
+
+// Adds one event; fills ev->id. If person_id > 0 and name_at_time is empty
+// the current name is recorded.
+ft_status ft_gallery_event_add(ft_gallery *g, ft_event *ev, ft_err *err);
+
+typedef struct ft_event_query {
+    double since, until;  // time >= since and time < until; 0 = unbounded
+    int64_t person_id;    // > 0: that person; 0: anyone; -1: unknown faces only
+    int decision;         // -1 any, else an ft_decision
+    const char *source;   // NULL = any
+    size_t limit, offset; // limit 0 = no limit
+    bool oldest_first;    // default newest first (time, then id)
+} ft_event_query;
+
+ft_event_query ft_event_query_default(void);
+
+// Matching events (thumbnails not loaded, thumbnail_len set); free *out with
+// ft_free. *total (may be NULL) gets the count ignoring limit/offset.
+ft_status ft_gallery_events_query(ft_gallery *g, const ft_event_query *q, ft_event **out,
+                                  size_t *n, int64_t *total, ft_err *err);
+ft_status ft_gallery_event_thumbnail(ft_gallery *g, int64_t event_id, ft_buf *out, ft_err *err);
+// Appends the matching events to `out` as CSV (RFC 4180: CRLF, quoted
+// fields where needed, header row): id,time,time_utc,source,decision,reason,
+// person_id,name,distance,margin,detector_score. Text cells starting with
+// = + - @ get a leading ' so spreadsheets do not run them as formulas.
+ft_status ft_gallery_events_csv(ft_gallery *g, const ft_event_query *q, ft_buf *out,
+                                ft_err *err);
+
+// ---- Settings ----
+
+// Keys: 1..64 bytes of [a-z0-9_.]. Values: text up to 4096 bytes. The key
+// "generation" is reserved (the change counter for matrix reloads).
+// get: FT_E_NOT_FOUND if unset; FT_E_LIMIT if the value does not fit `cap`.
+ft_status ft_gallery_setting_get(ft_gallery *g, const char *key, char *out, size_t cap,
+                                 ft_err *err);
+ft_status ft_gallery_setting_set(ft_gallery *g, const char *key, const char *value, ft_err *err);
+ft_status ft_gallery_setting_delete(ft_gallery *g, const char *key, ft_err *err);
+// Typed: unset -> `def`; a value that does not parse fully -> FT_E_FORMAT.
+ft_status ft_gallery_setting_get_double(ft_gallery *g, const char *key, double def, double *out,
+                                        ft_err *err);
+ft_status ft_gallery_setting_set_double(ft_gallery *g, const char *key, double v, ft_err *err);
+ft_status ft_gallery_setting_get_int(ft_gallery *g, const char *key, int64_t def, int64_t *out,
+                                     ft_err *err);
+ft_status ft_gallery_setting_set_int(ft_gallery *g, const char *key, int64_t v, ft_err *err);
+
+// The access policy, stored as settings "threshold", "margin",
+// "min_face_px", "min_detector_score".
+//
+// Defaults: threshold 0.5, stricter than face-api's 0.6 (which was tuned on
+// LFW for equal error, not for a door where a false accept costs more than
+// a retry) until ft_gallery_calibrate() stores a measured value; margin
+// 0.05; faces at least 80 px on their shorter side (the recogniser's input
+// is 150x150; smaller faces are upsampled blur); detector score >= 0.8.
+typedef struct ft_gallery_policy {
+    double threshold;          // known iff best distance < threshold; (0, 10]
+    double margin;             // known iff next other person >= best + margin; [0, 10]
+    double min_face_px;        // min(face w, h) >= this; [0, 10000]
+    double min_detector_score; // detector score >= this; [0, 1]
+} ft_gallery_policy;
+
+#define FT_GALLERY_DEFAULT_THRESHOLD 0.5
+#define FT_GALLERY_DEFAULT_MARGIN 0.05
+#define FT_GALLERY_DEFAULT_MIN_FACE_PX 80.0
+#define FT_GALLERY_DEFAULT_MIN_SCORE 0.8
+
+ft_gallery_policy ft_gallery_policy_default(void);
+// Unset settings take the defaults; out-of-range values are FT_E_INVALID.
+ft_status ft_gallery_policy_load(ft_gallery *g, ft_gallery_policy *out, ft_err *err);
+ft_status ft_gallery_policy_check(const ft_gallery_policy *p, ft_err *err);
+ft_status ft_gallery_policy_save(ft_gallery *g, const ft_gallery_policy *p, ft_err *err);
+
+// ---- API keys ----
+
+typedef enum ft_key_role {
+    FT_ROLE_ADMIN = 0,
+    FT_ROLE_DEVICE,
+    FT_ROLE_VIEWER,
+} ft_key_role;
+
+const char *ft_key_role_str(ft_key_role r); // "admin", "device", "viewer"
+// FT_E_INVALID for anything else.
+ft_status ft_key_role_parse(const char *s, ft_key_role *out, ft_err *err);
+
+typedef struct ft_api_key {
+    int64_t id;
+    char name[FT_GALLERY_NAME_MAX + 1];
+    ft_key_role role;
+    double created_at;
+    double revoked_at;   // 0 = active
+    double last_used_at; // 0 = never (updated at most once a minute)
+} ft_api_key;
+
+// A token is "ftk_<id>_<64 hex digits>": the hex digits are 32 random bytes
+// from the kernel (getrandom, i.e. /dev/urandom's pool). Only
+// SHA-256(salt || token) is stored, with a random 16-byte salt per key.
+#define FT_KEY_TOKEN_MAX 96
+
+// Creates a key and writes its token (shown once, never stored) to `token`.
+ft_status ft_gallery_key_create(ft_gallery *g, const char *name, ft_key_role role,
+                                char token[FT_KEY_TOKEN_MAX], int64_t *id_out, ft_err *err);
+// All keys, revoked ones included, by id; free *out with ft_free.
+ft_status ft_gallery_keys_list(ft_gallery *g, ft_api_key **out, size_t *n, ft_err *err);
+// FT_E_NOT_FOUND if no such key; revoking twice is fine.
+ft_status ft_gallery_key_revoke(ft_gallery *g, int64_t id, ft_err *err);
+// Checks a presented token (constant-time hash compare). FT_E_AUTH for a
+// malformed, unknown, wrong or revoked token (one message for all, so
+// callers cannot leak which). On success fills `out` (may be NULL) and
+// records last_used_at (skipped on a read-only gallery).
+ft_status ft_gallery_key_verify(ft_gallery *g, const char *token, ft_api_key *out, ft_err *err);
+
+// ---- Matching ----
+
+// All descriptors of the gallery as one row-major [n, 128] float matrix
+// (64-byte aligned), rows grouped by person, with person and sample ids.
+typedef struct ft_match_matrix ft_match_matrix;
+
+// Loads the samples whose model is `model` (NULL = all models; descriptors
+// of different models are not comparable, so pass the one in use).
+ft_status ft_gallery_matrix_load(ft_gallery *g, const char *model, ft_match_matrix **out,
+                                 ft_err *err);
+// Builds a matrix from arrays (n rows of 128 floats, a person id per row;
+// ids > 0) without a database: for the evaluator and tests. sample_ids may
+// be NULL (rows are then numbered 1..n).
+ft_status ft_match_matrix_new(const float *desc, const int64_t *person_ids,
+                              const int64_t *sample_ids, size_t n, ft_match_matrix **out,
+                              ft_err *err);
+void ft_match_matrix_free(ft_match_matrix *m);
+size_t ft_match_matrix_rows(const ft_match_matrix *m);
+size_t ft_match_matrix_people(const ft_match_matrix *m);
+const char *ft_match_matrix_kernel(const ft_match_matrix *m); // "avx512", "avx2", "ref"
+
+// Whether the gallery's people/samples changed since `m` was loaded, by
+// this connection or any other, in any process (PRAGMA data_version plus
+// the "generation" counter that triggers bump on every samples/people
+// change). Cheap: no query at all when nothing was committed anywhere.
+ft_status ft_gallery_matrix_stale(ft_gallery *g, const ft_match_matrix *m, bool *stale,
+                                  ft_err *err);
+// Reloads *m (same model filter) if stale; on failure *m is left as is.
+ft_status ft_gallery_matrix_refresh(ft_gallery *g, ft_match_matrix **m, ft_err *err);
+
+typedef enum ft_match_status {
+    FT_MATCH_KNOWN = 0,  // best < threshold and margin >= required margin
+    FT_MATCH_UNKNOWN,    // best >= threshold, or the gallery is empty
+    FT_MATCH_AMBIGUOUS,  // best < threshold but another person is within the margin
+} ft_match_status;
+
+typedef struct ft_match_result {
+    ft_match_status status;
+    int64_t person_id;  // the closest person (also when unknown); 0 if empty gallery
+    int64_t sample_id;  // that person's closest sample
+    double distance;    // Euclidean; +inf if empty
+    int64_t second_person_id; // closest OTHER person; 0 if none
+    double second_distance;   // +inf if none
+    double margin;            // second_distance - distance; +inf with < 2 people
+} ft_match_result;
+
+// 1:N search: per person the minimum distance over their samples; the best
+// person, and the margin to the next-best other person. Margin rule: with
+// only one enrolled person the margin is +inf, so the margin never rejects
+// (there is no one to confuse them with; the threshold still applies).
+// FT_E_INVALID if the query has a non-finite value. Allocates nothing;
+// thread-safe for concurrent calls on one matrix.
+ft_status ft_match(const ft_match_matrix *m, const float *query, double threshold,
+                   double min_margin, ft_match_result *out, ft_err *err);
+
+// ---- Calibration ----
+
+typedef struct ft_calib_opts {
+    double t_min, t_max, t_step; // threshold grid, default 0.30..0.80 step 0.01
+    double target_far;           // default 0.001 (0.1 %)
+} ft_calib_opts;
+
+ft_calib_opts ft_calib_opts_default(void);
+
+typedef struct ft_calib_row {
+    double threshold;
+    double far, frr; // fractions in [0, 1]; NaN if there were no trials of that kind
+} ft_calib_row;
+
+typedef struct ft_calib_result {
+    size_t n_samples, n_people;
+    size_t n_genuine, n_impostor; // trials
+    ft_calib_row *rows;           // owned; ft_calib_result_deinit
+    size_t n_rows;
+    // The largest grid threshold with FAR <= target_far, its FAR and FRR;
+    // NaN if no grid threshold qualifies or there are no impostor trials.
+    double threshold, far, frr;
+} ft_calib_result;
+
+// Leave-one-out calibration over n descriptors with person labels (> 0),
+// the same rule ft_match applies. Each sample in turn is the probe and the
+// other n-1 samples the gallery:
+//  - genuine trial: the probe's distance to the nearest OTHER sample of its
+//    own person (one per sample whose person has >= 2 samples);
+//  - impostor trials: for every other person, the probe's distance to that
+//    person's nearest sample (one per sample and other person).
+// At threshold t a genuine trial is falsely rejected if d >= t, an impostor
+// trial falsely accepted if d < t. FAR resolution is 1/n_impostor: with few
+// people a 0.1 % target is not measurable, and the result says NaN.
+ft_status ft_calibrate(const float *desc, const int64_t *labels, size_t n,
+                       const ft_calib_opts *o, ft_calib_result *out, ft_err *err);
+void ft_calib_result_deinit(ft_calib_result *r);
+
+// Calibrates over the gallery's samples of `model` (NULL = all); with
+// `store`, saves the threshold setting (fails with FT_E_INVALID and stores
+// nothing if no threshold met the target).
+ft_status ft_gallery_calibrate(ft_gallery *g, const char *model, const ft_calib_opts *o,
+                               bool store, ft_calib_result *out, ft_err *err);
+
+#endif

@@ -1,0 +1,329 @@
+// The in-memory descriptor matrix and 1:N matching (see gallery.h); the
+// distance kernels are in sqdist_*.c.
+#include "gallery/gallery_internal.h"
+
+#include "core/mem.h"
+#include "gallery/sqdist.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ft_status matrix_alloc(size_t n, ft_match_matrix **out, ft_err *err)
+{
+    size_t bytes;
+    ft_match_matrix *m = ft_calloc(1, sizeof *m);
+    if (!m)
+        return ft_err_set(err, FT_E_NOMEM, "descriptor matrix: out of memory");
+    if (!ft_size_mul(n, FT_GALLERY_DIM * sizeof(float), &bytes)) {
+        ft_free(m);
+        return ft_err_set(err, FT_E_LIMIT, "descriptor matrix: %zu rows is too many", n);
+    }
+    m->desc = ft_aligned_alloc(bytes);
+    m->person = ft_malloc((n ? n : 1) * sizeof(int64_t));
+    m->sample = ft_malloc((n ? n : 1) * sizeof(int64_t));
+    if (!m->desc || !m->person || !m->sample) {
+        ft_match_matrix_free(m);
+        return ft_err_set(err, FT_E_NOMEM, "descriptor matrix of %zu rows: out of memory", n);
+    }
+    m->n = n;
+    m->kern = ft_sqdist_best();
+    *out = m;
+    return FT_OK;
+}
+
+static void count_people(ft_match_matrix *m)
+{
+    m->n_people = 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (i == 0 || m->person[i] != m->person[i - 1])
+            m->n_people++;
+}
+
+void ft_match_matrix_free(ft_match_matrix *m)
+{
+    if (!m)
+        return;
+    ft_aligned_free(m->desc);
+    ft_free(m->person);
+    ft_free(m->sample);
+    ft_free(m->model);
+    ft_free(m);
+}
+
+size_t ft_match_matrix_rows(const ft_match_matrix *m)
+{
+    return m->n;
+}
+
+size_t ft_match_matrix_people(const ft_match_matrix *m)
+{
+    return m->n_people;
+}
+
+const char *ft_match_matrix_kernel(const ft_match_matrix *m)
+{
+    return m->kern->name;
+}
+
+// ---- From arrays ----
+
+typedef struct row_key {
+    int64_t person, sample;
+    size_t i;
+} row_key;
+
+static int row_key_cmp(const void *a, const void *b)
+{
+    const row_key *x = a, *y = b;
+    if (x->person != y->person)
+        return x->person < y->person ? -1 : 1;
+    if (x->sample != y->sample)
+        return x->sample < y->sample ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+ft_status ft_match_matrix_new(const float *desc, const int64_t *person_ids,
+                              const int64_t *sample_ids, size_t n, ft_match_matrix **out,
+                              ft_err *err)
+{
+    ft_match_matrix *m = NULL;
+    row_key *keys = NULL;
+    size_t bytes;
+    *out = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (person_ids[i] <= 0)
+            return ft_err_set(err, FT_E_INVALID, "row %zu: person id must be > 0", i);
+    for (size_t i = 0; i < n * FT_GALLERY_DIM; i++)
+        if (!isfinite(desc[i]))
+            return ft_err_set(err, FT_E_INVALID, "row %zu: descriptor is not finite",
+                              i / FT_GALLERY_DIM);
+    if (!ft_size_mul(n ? n : 1, sizeof *keys, &bytes) || !(keys = ft_malloc(bytes)))
+        return ft_err_set(err, FT_E_NOMEM, "descriptor matrix: out of memory");
+    ft_status st = matrix_alloc(n, &m, err);
+    if (st != FT_OK) {
+        ft_free(keys);
+        return st;
+    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (row_key){person_ids[i], sample_ids ? sample_ids[i] : (int64_t)i + 1, i};
+    qsort(keys, n, sizeof *keys, row_key_cmp);
+    for (size_t r = 0; r < n; r++) {
+        memcpy(m->desc + r * FT_GALLERY_DIM, desc + keys[r].i * FT_GALLERY_DIM,
+               FT_GALLERY_DIM * sizeof(float));
+        m->person[r] = keys[r].person;
+        m->sample[r] = keys[r].sample;
+    }
+    ft_free(keys);
+    count_people(m);
+    *out = m;
+    return FT_OK;
+}
+
+// ---- From the gallery ----
+
+static ft_status pragma_int(ft_gallery *g, const char *sql, int64_t *out, ft_err *err)
+{
+    sqlite3_stmt *s;
+    *out = 0;
+    ft_status st = ft_gallery__prepare(g, sql, &s, err);
+    if (st != FT_OK)
+        return st;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else
+        st = ft_gallery__dberr(g, rc, err, sql);
+    sqlite3_finalize(s);
+    return st;
+}
+
+static ft_status load_rows(ft_gallery *g, const char *model, ft_match_matrix **out, ft_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    ft_match_matrix *m = NULL;
+    int64_t n = 0, dv = 0, gen = 0;
+    ft_status st;
+    int rc;
+    // Count, generation and rows come from one read snapshot.
+    if ((st = pragma_int(g, "PRAGMA data_version", &dv, err)) != FT_OK ||
+        (st = ft_gallery__exec(g, "BEGIN", err)) != FT_OK)
+        return st;
+    if ((st = ft_gallery__generation(g, &gen, err)) != FT_OK)
+        goto done;
+    if ((st = ft_gallery__prepare(g, "SELECT count(*) FROM samples WHERE ?1 IS NULL OR model = ?1",
+                                  &s, err)) != FT_OK)
+        goto done;
+    if (model)
+        sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        st = ft_gallery__dberr(g, rc, err, "load descriptors");
+        goto done;
+    }
+    n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    if ((st = matrix_alloc((size_t)n, &m, err)) != FT_OK)
+        goto done;
+    if ((st = ft_gallery__prepare(g,
+                                  "SELECT person_id, id, descriptor FROM samples "
+                                  "WHERE ?1 IS NULL OR model = ?1 ORDER BY person_id, id",
+                                  &s, err)) != FT_OK)
+        goto done;
+    if (model)
+        sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+    size_t r = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const void *blob = sqlite3_column_blob(s, 2);
+        if (r >= (size_t)n || !blob || sqlite3_column_bytes(s, 2) != FT_GALLERY_DIM * 4) {
+            st = ft_err_set(err, FT_E_DB, "%s: sample %lld has a malformed descriptor", g->path,
+                            (long long)sqlite3_column_int64(s, 1));
+            goto done;
+        }
+        m->person[r] = sqlite3_column_int64(s, 0);
+        m->sample[r] = sqlite3_column_int64(s, 1);
+        ft_gallery__desc_from_le(blob, m->desc + r * FT_GALLERY_DIM);
+        for (size_t k = 0; k < FT_GALLERY_DIM; k++)
+            if (!isfinite(m->desc[r * FT_GALLERY_DIM + k])) {
+                st = ft_err_set(err, FT_E_DB, "%s: sample %lld has a non-finite descriptor",
+                                g->path, (long long)m->sample[r]);
+                goto done;
+            }
+        r++;
+    }
+    if (rc != SQLITE_DONE) {
+        st = ft_gallery__dberr(g, rc, err, "load descriptors");
+        goto done;
+    }
+    m->n = r;
+    count_people(m);
+    m->owner = g;
+    m->data_version = dv;
+    m->generation = gen;
+    m->local_seq = g->local_seq;
+    if (model && !(m->model = ft_strdup(model))) {
+        st = ft_err_set(err, FT_E_NOMEM, "descriptor matrix: out of memory");
+        goto done;
+    }
+done:
+    sqlite3_finalize(s);
+    ft_gallery__exec(g, "COMMIT", NULL); // ends the read transaction
+    if (st != FT_OK) {
+        ft_match_matrix_free(m);
+        return st;
+    }
+    *out = m;
+    return FT_OK;
+}
+
+ft_status ft_gallery_matrix_load(ft_gallery *g, const char *model, ft_match_matrix **out,
+                                 ft_err *err)
+{
+    *out = NULL;
+    return load_rows(g, model, out, err);
+}
+
+ft_status ft_gallery_matrix_stale(ft_gallery *g, const ft_match_matrix *m, bool *stale,
+                                  ft_err *err)
+{
+    int64_t dv = 0, gen = 0;
+    ft_status st;
+    if (m->owner == g) {
+        // data_version moves only when another connection commits; our own
+        // commits bump local_seq.
+        if ((st = pragma_int(g, "PRAGMA data_version", &dv, err)) != FT_OK)
+            return st;
+        if (dv == m->data_version && g->local_seq == m->local_seq) {
+            *stale = false;
+            return FT_OK;
+        }
+    }
+    if ((st = ft_gallery__generation(g, &gen, err)) != FT_OK)
+        return st;
+    *stale = gen != m->generation;
+    return FT_OK;
+}
+
+ft_status ft_gallery_matrix_refresh(ft_gallery *g, ft_match_matrix **m, ft_err *err)
+{
+    bool stale = true;
+    ft_match_matrix *nm;
+    ft_status st;
+    if (*m && (st = ft_gallery_matrix_stale(g, *m, &stale, err)) != FT_OK)
+        return st;
+    if (!stale) {
+        // Something else changed (events, keys): remember we looked, so
+        // the next check is a single PRAGMA again.
+        if ((*m)->owner == g && pragma_int(g, "PRAGMA data_version", &(*m)->data_version, NULL) ==
+                                    FT_OK)
+            (*m)->local_seq = g->local_seq;
+        return FT_OK;
+    }
+    if ((st = load_rows(g, *m ? (*m)->model : NULL, &nm, err)) != FT_OK)
+        return st;
+    ft_match_matrix_free(*m);
+    *m = nm;
+    return FT_OK;
+}
+
+// ---- Matching ----
+
+#define BLOCK 256 // distances per kernel call: a stack buffer, no allocation
+
+ft_status ft_match(const ft_match_matrix *m, const float *query, double threshold,
+                   double min_margin, ft_match_result *out, ft_err *err)
+{
+    for (size_t k = 0; k < FT_GALLERY_DIM; k++)
+        if (!isfinite(query[k]))
+            return ft_err_set(err, FT_E_INVALID, "query descriptor value %zu is not finite", k);
+    if (!(threshold > 0) || !(min_margin >= 0))
+        return ft_err_set(err, FT_E_INVALID, "threshold must be > 0 and margin >= 0");
+
+    // Rows of one person are contiguous, so the per-person minimum is a
+    // running minimum over each run, and the two best people are kept as
+    // runs end.
+    float d2[BLOCK];
+    float best = INFINITY, second = INFINITY, cur = INFINITY;
+    int64_t best_p = 0, second_p = 0, cur_p = 0, best_s = 0, cur_s = 0;
+    for (size_t i0 = 0; i0 < m->n; i0 += BLOCK) {
+        size_t nb = m->n - i0 < BLOCK ? m->n - i0 : BLOCK;
+        m->kern->fn(m->desc + i0 * FT_GALLERY_DIM, nb, query, d2);
+        for (size_t j = 0; j < nb; j++) {
+            int64_t p = m->person[i0 + j];
+            if (p != cur_p) {
+                if (cur_p && cur < best) {
+                    second = best, second_p = best_p;
+                    best = cur, best_p = cur_p, best_s = cur_s;
+                } else if (cur_p && cur < second) {
+                    second = cur, second_p = cur_p;
+                }
+                cur_p = p, cur = INFINITY;
+            }
+            if (d2[j] < cur)
+                cur = d2[j], cur_s = m->sample[i0 + j];
+        }
+    }
+    if (cur_p && cur < best) {
+        second = best, second_p = best_p;
+        best = cur, best_p = cur_p, best_s = cur_s;
+    } else if (cur_p && cur < second) {
+        second = cur, second_p = cur_p;
+    }
+    // best_p == 0: an empty matrix (or distances that overflowed to +inf).
+    ft_match_result r;
+    r.person_id = best_p;
+    r.sample_id = best_s;
+    r.distance = best_p ? sqrt((double)best) : INFINITY;
+    r.second_person_id = second_p;
+    r.second_distance = second_p ? sqrt((double)second) : INFINITY;
+    r.margin = second_p ? r.second_distance - r.distance : INFINITY;
+    if (!best_p || r.distance >= threshold)
+        r.status = FT_MATCH_UNKNOWN;
+    else if (r.margin < min_margin)
+        r.status = FT_MATCH_AMBIGUOUS;
+    else
+        r.status = FT_MATCH_KNOWN;
+    *out = r;
+    return FT_OK;
+}

@@ -1,0 +1,669 @@
+// Unit and reliability tests for src/gallery: the SQLite store (people,
+// samples, enrolment, events, settings, keys, migrations), crash and
+// concurrency behaviour across processes, 1:N matching and its kernels,
+// and calibration. Every case works in its own mkdtemp() directory.
+#define _GNU_SOURCE
+#include "core/cpu.h"
+#include "core/mem.h"
+#include "ft_test.h"
+#include "gallery/gallery.h"
+#include "gallery/sqdist.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// ---- Helpers ----
+
+static char tmp_dir[256];
+
+static const char *tmp_path(const char *name)
+{
+    static char p[512];
+    if (!tmp_dir[0]) {
+        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/ft_gallery_XXXXXX");
+        if (!mkdtemp(tmp_dir)) {
+            perror("mkdtemp");
+            exit(1);
+        }
+    }
+    snprintf(p, sizeof p, "%s/%s", tmp_dir, name);
+    return p;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    chmod(path, 0700);
+    return remove(path);
+}
+
+static void tmp_cleanup(void)
+{
+    if (tmp_dir[0])
+        nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static void rng_seed(uint64_t s)
+{
+    rng_state = s * 0x9e3779b97f4a7c15ull + 1;
+}
+
+static double rng_uniform(void) // [0, 1)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+// A face-api-like descriptor: a person's centre in [-0.1, 0.1]^128 (random
+// pairs are ~0.9 apart) plus per-sample noise of `noise` per component.
+static void person_centre(int person, float *c)
+{
+    uint64_t saved = rng_state;
+    rng_seed(1000 + (uint64_t)person);
+    for (int k = 0; k < FT_GALLERY_DIM; k++)
+        c[k] = (float)(rng_uniform() * 0.2 - 0.1);
+    rng_state = saved;
+}
+
+static void make_sample(ft_sample *s, int person, double noise)
+{
+    memset(s, 0, sizeof *s);
+    person_centre(person, s->descriptor);
+    for (int k = 0; k < FT_GALLERY_DIM; k++)
+        s->descriptor[k] += (float)((rng_uniform() * 2 - 1) * noise);
+    s->detector_score = 0.95;
+    s->face_w = s->face_h = 120;
+}
+
+static ft_gallery *open_db(const char *name)
+{
+    ft_gallery *g = NULL;
+    ft_err err = {0};
+    FT_CHECK_OK(ft_gallery_open(tmp_path(name), NULL, &g, &err), &err);
+    FT_ASSERT(g != NULL);
+    return g;
+}
+
+static int64_t enroll(ft_gallery *g, const char *name, int person, int n_samples)
+{
+    ft_sample s[8];
+    int64_t pid = 0;
+    ft_err err = {0};
+    FT_ASSERT(n_samples <= 8);
+    for (int i = 0; i < n_samples; i++)
+        make_sample(&s[i], person, 0.005);
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, name, s, (size_t)n_samples, &pid, NULL, &err), &err);
+    return pid;
+}
+
+static ft_gallery_counts counts(ft_gallery *g)
+{
+    ft_gallery_counts c = {-1, -1, -1, -1};
+    ft_err err = {0};
+    FT_CHECK_OK(ft_gallery_counts_get(g, &c, &err), &err);
+    return c;
+}
+
+// Count of rows from a raw SQL query on a separate plain connection.
+static long long sql_count(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    long long v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+// ---- Store ----
+
+static void test_open(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_db("a.db");
+    FT_CHECK_EQ(ft_gallery_schema_version(g), FT_GALLERY_SCHEMA_VERSION);
+    FT_CHECK(!ft_gallery_readonly(g));
+    FT_CHECK_OK(ft_gallery_check(g, &err), &err);
+    ft_gallery_close(g);
+    FT_CHECK_EQ(sql_count(tmp_path("a.db"), "PRAGMA user_version"), FT_GALLERY_SCHEMA_VERSION);
+    // WAL is persistent in the file.
+    sqlite3 *db;
+    FT_CHECK_EQ(sqlite3_open(tmp_path("a.db"), &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    FT_CHECK_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    FT_CHECK_EQ(sqlite3_step(s), SQLITE_ROW);
+    FT_CHECK_STREQ((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    // Reopening an existing gallery works; NO_CREATE on a missing one fails.
+    g = open_db("a.db");
+    ft_gallery_close(g);
+    ft_gallery_opts o = ft_gallery_opts_default();
+    o.flags = FT_GALLERY_NO_CREATE;
+    FT_CHECK_EQ(ft_gallery_open(tmp_path("missing.db"), &o, &g, &err), FT_E_NOT_FOUND);
+    FT_CHECK(g == NULL);
+    o.flags = FT_GALLERY_READONLY;
+    FT_CHECK_EQ(ft_gallery_open(tmp_path("missing.db"), &o, &g, &err), FT_E_NOT_FOUND);
+    FT_CHECK(access(tmp_path("missing.db"), F_OK) != 0);
+    // Someone else's SQLite file is refused, not migrated.
+    FT_CHECK_EQ(sqlite3_open(tmp_path("other.db"), &db), SQLITE_OK);
+    FT_CHECK_EQ(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    FT_CHECK_EQ(ft_gallery_open(tmp_path("other.db"), NULL, &g, &err), FT_E_DB);
+    FT_CHECK(strstr(err.msg, "not a facetracker database") != NULL);
+    ft_gallery_close(NULL);
+}
+
+static void test_names(void)
+{
+    ft_err err = {0};
+    FT_CHECK_OK(ft_gallery_name_check("Zoë Ångström-李", &err), &err);
+    FT_CHECK_EQ(ft_gallery_name_check("", &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_gallery_name_check(NULL, &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_gallery_name_check("a\tb", &err), FT_E_INVALID);
+    FT_CHECK(strstr(err.msg, "control") != NULL);
+    FT_CHECK_EQ(ft_gallery_name_check("a\x7f", &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_gallery_name_check("a\xc2\x85", &err), FT_E_INVALID); // C1 NEL
+    FT_CHECK_EQ(ft_gallery_name_check("\xc3\x28", &err), FT_E_INVALID);  // bad continuation
+    FT_CHECK_EQ(ft_gallery_name_check("\xc0\xaf", &err), FT_E_INVALID);  // overlong '/'
+    FT_CHECK_EQ(ft_gallery_name_check("\xed\xa0\x80", &err), FT_E_INVALID); // surrogate
+    FT_CHECK_EQ(ft_gallery_name_check("\xf4\x90\x80\x80", &err), FT_E_INVALID); // > U+10FFFF
+    FT_CHECK_EQ(ft_gallery_name_check("\xe2\x82", &err), FT_E_INVALID); // truncated
+    FT_CHECK_EQ(ft_gallery_name_check(" Ann", &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_gallery_name_check("Ann ", &err), FT_E_INVALID);
+    char n[FT_GALLERY_NAME_MAX + 2];
+    memset(n, 'x', sizeof n);
+    n[FT_GALLERY_NAME_MAX] = '\0';
+    FT_CHECK_OK(ft_gallery_name_check(n, &err), &err);
+    n[FT_GALLERY_NAME_MAX] = 'x';
+    n[FT_GALLERY_NAME_MAX + 1] = '\0';
+    FT_CHECK_EQ(ft_gallery_name_check(n, &err), FT_E_INVALID);
+}
+
+static void test_people(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_db("p.db");
+    int64_t a = 0, b = 0;
+    FT_CHECK_OK(ft_gallery_person_add(g, "Ann", "E-1", "first floor", &a, &err), &err);
+    FT_CHECK_OK(ft_gallery_person_add(g, "Bob", NULL, NULL, &b, &err), &err);
+    FT_CHECK(a > 0 && b > 0 && a != b);
+    FT_CHECK_EQ(ft_gallery_person_add(g, "Ann", NULL, NULL, NULL, &err), FT_E_EXISTS);
+    FT_CHECK(strstr(err.msg, "named \"Ann\"") != NULL);
+    FT_CHECK_EQ(ft_gallery_person_add(g, "Cy", "E-1", NULL, NULL, &err), FT_E_EXISTS);
+    FT_CHECK(strstr(err.msg, "external id") != NULL);
+    FT_CHECK_EQ(ft_gallery_person_add(g, "bad\nname", NULL, NULL, NULL, &err), FT_E_INVALID);
+
+    ft_person p;
+    FT_CHECK_OK(ft_gallery_person_get(g, a, &p, &err), &err);
+    FT_CHECK_STREQ(p.name, "Ann");
+    FT_CHECK_STREQ(p.external_id, "E-1");
+    FT_CHECK_STREQ(p.notes, "first floor");
+    FT_CHECK_EQ(p.n_samples, 0);
+    FT_CHECK(p.created_at > 1.6e9 && p.updated_at >= p.created_at);
+    FT_CHECK_OK(ft_gallery_person_find(g, "Bob", &p, &err), &err);
+    FT_CHECK_EQ(p.id, b);
+    FT_CHECK_STREQ(p.external_id, "");
+    FT_CHECK_EQ(ft_gallery_person_find(g, "bob", &p, &err), FT_E_NOT_FOUND);
+    FT_CHECK_EQ(ft_gallery_person_get(g, 999, &p, &err), FT_E_NOT_FOUND);
+
+    FT_CHECK_OK(ft_gallery_person_rename(g, b, "Bea", &err), &err);
+    FT_CHECK_EQ(ft_gallery_person_rename(g, b, "Ann", &err), FT_E_EXISTS);
+    FT_CHECK_EQ(ft_gallery_person_rename(g, 999, "Zed", &err), FT_E_NOT_FOUND);
+    FT_CHECK_OK(ft_gallery_person_update(g, b, "E-2", NULL, &err), &err);
+    FT_CHECK_OK(ft_gallery_person_update(g, a, "", "moved", &err), &err);
+    FT_CHECK_EQ(ft_gallery_person_update(g, a, "E-2", NULL, &err), FT_E_EXISTS);
+    FT_CHECK_OK(ft_gallery_person_get(g, a, &p, &err), &err);
+    FT_CHECK_STREQ(p.external_id, "");
+    FT_CHECK_STREQ(p.notes, "moved");
+
+    ft_person *list = NULL;
+    size_t n = 0;
+    FT_CHECK_OK(ft_gallery_people_list(g, &list, &n, &err), &err);
+    FT_CHECK_EQ(n, 2);
+    if (n == 2) {
+        FT_CHECK_STREQ(list[0].name, "Ann");
+        FT_CHECK_STREQ(list[1].name, "Bea");
+        FT_CHECK_STREQ(list[1].external_id, "E-2");
+    }
+    ft_free(list);
+    FT_CHECK_OK(ft_gallery_person_delete(g, a, &err), &err);
+    FT_CHECK_EQ(ft_gallery_person_delete(g, a, &err), FT_E_NOT_FOUND);
+    FT_CHECK_EQ(counts(g).people, 1);
+    ft_gallery_close(g);
+}
+
+static void test_enroll(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_db("e.db");
+    ft_sample s[3];
+    int64_t pid = 0, ids[3] = {0};
+    for (int i = 0; i < 3; i++)
+        make_sample(&s[i], 1, 0.01);
+    static const uint8_t jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9};
+    s[0].thumbnail = jpeg;
+    s[0].thumbnail_len = sizeof jpeg;
+    snprintf(s[1].model, sizeof s[1].model, "other-model");
+    snprintf(s[1].alignment, sizeof s[1].alignment, "similarity");
+    memset(s[2].source_sha256, 'a', 64);
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, "Ann", s, 3, &pid, ids, &err), &err);
+    FT_CHECK(pid > 0 && ids[0] > 0 && ids[1] == ids[0] + 1 && ids[2] == ids[1] + 1);
+    // By id, and by existing name, adds to the same person.
+    int64_t pid2 = 0;
+    FT_CHECK_OK(ft_gallery_enroll(g, pid, NULL, s, 1, &pid2, NULL, &err), &err);
+    FT_CHECK_EQ(pid2, pid);
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, "Ann", s + 2, 1, &pid2, NULL, &err), &err);
+    FT_CHECK_EQ(pid2, pid);
+    FT_CHECK_EQ(ft_gallery_enroll(g, 777, NULL, s, 1, NULL, NULL, &err), FT_E_NOT_FOUND);
+    FT_CHECK_EQ(ft_gallery_enroll(g, 0, "Ann", s, 0, NULL, NULL, &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_gallery_enroll(g, 0, "", s, 1, NULL, NULL, &err), FT_E_INVALID);
+    ft_sample bad = s[0];
+    bad.descriptor[5] = NAN;
+    FT_CHECK_EQ(ft_gallery_enroll(g, 0, "Nan", &bad, 1, NULL, NULL, &err), FT_E_INVALID);
+    bad = s[0];
+    snprintf(bad.alignment, sizeof bad.alignment, "tilted");
+    FT_CHECK_EQ(ft_gallery_enroll(g, 0, "Tilt", &bad, 1, NULL, NULL, &err), FT_E_INVALID);
+    bad = s[0];
+    snprintf(bad.source_sha256, sizeof bad.source_sha256, "xyz");
+    FT_CHECK_EQ(ft_gallery_enroll(g, 0, "Sha", &bad, 1, NULL, NULL, &err), FT_E_INVALID);
+    // A rejected enrolment of a new name leaves no person behind.
+    ft_sample two[2] = {s[0], bad};
+    FT_CHECK_EQ(ft_gallery_enroll(g, 0, "Half", two, 2, NULL, NULL, &err), FT_E_INVALID);
+    ft_person p;
+    FT_CHECK_EQ(ft_gallery_person_find(g, "Half", &p, &err), FT_E_NOT_FOUND);
+
+    ft_sample *list = NULL;
+    size_t n = 0;
+    FT_CHECK_OK(ft_gallery_samples_list(g, pid, &list, &n, &err), &err);
+    FT_CHECK_EQ(n, 5);
+    if (n == 5) {
+        FT_CHECK_EQ(list[0].id, ids[0]);
+        FT_CHECK_EQ(list[0].person_id, pid);
+        FT_CHECK(memcmp(list[0].descriptor, s[0].descriptor, sizeof s[0].descriptor) == 0);
+        FT_CHECK_STREQ(list[0].model, FT_GALLERY_DEFAULT_MODEL);
+        FT_CHECK_STREQ(list[0].alignment, "faceapi");
+        FT_CHECK_EQ(list[0].thumbnail_len, sizeof jpeg);
+        FT_CHECK(list[0].thumbnail == NULL);
+        FT_CHECK_STREQ(list[1].model, "other-model");
+        FT_CHECK_STREQ(list[1].alignment, "similarity");
+        FT_CHECK_EQ(list[1].thumbnail_len, 0);
+        FT_CHECK_EQ(strlen(list[2].source_sha256), 64);
+        FT_CHECK_EQ(list[2].face_w, 120);
+        FT_CHECK_NEAR(list[2].detector_score, 0.95, 1e-12);
+    }
+    ft_free(list);
+    ft_buf b;
+    ft_buf_init(&b, 0);
+    FT_CHECK_OK(ft_gallery_sample_thumbnail(g, ids[0], &b, &err), &err);
+    FT_CHECK(b.len == sizeof jpeg && memcmp(b.data, jpeg, sizeof jpeg) == 0);
+    FT_CHECK_OK(ft_gallery_sample_thumbnail(g, ids[1], &b, &err), &err);
+    FT_CHECK_EQ(b.len, 0);
+    FT_CHECK_EQ(ft_gallery_sample_thumbnail(g, 12345, &b, &err), FT_E_NOT_FOUND);
+    ft_buf_deinit(&b);
+
+    // Stored little-endian, exactly 512 bytes.
+    FT_CHECK_EQ(sql_count(tmp_path("e.db"), "SELECT count(*) FROM samples WHERE "
+                                            "length(descriptor) = 512"),
+                5);
+    FT_CHECK_OK(ft_gallery_sample_delete(g, ids[1], &err), &err);
+    FT_CHECK_EQ(ft_gallery_sample_delete(g, ids[1], &err), FT_E_NOT_FOUND);
+    FT_CHECK_OK(ft_gallery_samples_list(g, 0, &list, &n, &err), &err);
+    FT_CHECK_EQ(n, 4);
+    ft_free(list);
+    ft_gallery_close(g);
+}
+
+// (e) Deleting a person removes every sample and thumbnail of theirs; their
+// events stay, anonymised in person_id but with name_at_time, and lose
+// their thumbnails; secure_delete leaves no copy of the bytes in the file.
+static void test_delete_cascade(void)
+{
+    ft_err err = {0};
+    const char *path = tmp_path("d.db");
+    ft_gallery *g = open_db("d.db");
+    static const char marker[] = "THUMB-MARKER-5c0e8d1b";
+    ft_sample s[3];
+    for (int i = 0; i < 3; i++) {
+        make_sample(&s[i], 1, 0.01);
+        s[i].thumbnail = (const uint8_t *)marker;
+        s[i].thumbnail_len = sizeof marker;
+    }
+    int64_t ann = 0;
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, "Ann", s, 3, &ann, NULL, &err), &err);
+    int64_t bob = enroll(g, "Bob", 2, 2);
+    ft_event ev = {0};
+    snprintf(ev.source, sizeof ev.source, "front door");
+    snprintf(ev.reason, sizeof ev.reason, "match");
+    ev.decision = FT_DECISION_GRANTED;
+    ev.person_id = ann;
+    ev.distance = 0.3, ev.margin = 0.4, ev.detector_score = 0.9;
+    ev.thumbnail = (const uint8_t *)marker;
+    ev.thumbnail_len = sizeof marker;
+    FT_CHECK_OK(ft_gallery_event_add(g, &ev, &err), &err);
+    FT_CHECK_OK(ft_gallery_person_delete(g, ann, &err), &err);
+    ft_gallery_counts c = counts(g);
+    FT_CHECK_EQ(c.people, 1);
+    FT_CHECK_EQ(c.samples, 2);
+    FT_CHECK_EQ(c.events, 1);
+    ft_sample *list;
+    size_t n;
+    FT_CHECK_OK(ft_gallery_samples_list(g, 0, &list, &n, &err), &err);
+    for (size_t i = 0; i < n; i++)
+        FT_CHECK_EQ(list[i].person_id, bob);
+    ft_free(list);
+    ft_event *evs;
+    FT_CHECK_OK(ft_gallery_events_query(g, &(ft_event_query){.decision = -1}, &evs, &n, NULL,
+                                        &err),
+                &err);
+    FT_CHECK_EQ(n, 1);
+    if (n == 1) {
+        FT_CHECK_EQ(evs[0].person_id, 0);
+        FT_CHECK_STREQ(evs[0].name_at_time, "Ann");
+        FT_CHECK_EQ(evs[0].thumbnail_len, 0);
+    }
+    ft_free(evs);
+    FT_CHECK_OK(ft_gallery_check(g, &err), &err);
+    ft_gallery_close(g); // the last connection checkpoints and removes the WAL
+
+    // No copy of the thumbnail bytes remains anywhere in the file.
+    ft_buf f;
+    ft_buf_init(&f, 0);
+    FT_CHECK_OK(ft_file_read(path, 0, &f, &err), &err);
+    FT_CHECK(memmem(f.data, f.len, marker, sizeof marker - 1) == NULL);
+    ft_buf_deinit(&f);
+}
+
+static void test_settings(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_db("s.db");
+    char v[64];
+    FT_CHECK_EQ(ft_gallery_setting_get(g, "door.name", v, sizeof v, &err), FT_E_NOT_FOUND);
+    FT_CHECK_OK(ft_gallery_setting_set(g, "door.name", "lobby", &err), &err);
+    FT_CHECK_OK(ft_gallery_setting_get(g, "door.name", v, sizeof v, &err), &err);
+    FT_CHECK_STREQ(v, "lobby");
+    FT_CHECK_OK(ft_gallery_setting_set(g, "door.name", "lobby 2", &err), &err);
+    FT_CHECK_OK(ft_gallery_setting_get(g, "door.name", v, sizeof v, &err), &err);
+    FT_CHECK_STREQ(v, "lobby 2");
+    FT_CHECK_EQ(ft_gallery_setting_get(g, "door.name", v, 4, &err), FT_E_LIMIT);
+    FT_CHECK_EQ(ft_gallery_setting_set(g, "Bad Key", "x", &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_gallery_setting_set(g, "generation", "7", &err), FT_E_INVALID);
+    FT_CHECK_OK(ft_gallery_setting_delete(g, "door.name", &err), &err);
+    FT_CHECK_EQ(ft_gallery_setting_get(g, "door.name", v, sizeof v, &err), FT_E_NOT_FOUND);
+
+    double d;
+    int64_t i;
+    FT_CHECK_OK(ft_gallery_setting_get_double(g, "x", 1.5, &d, &err), &err);
+    FT_CHECK_EQ(d, 1.5);
+    FT_CHECK_OK(ft_gallery_setting_set_double(g, "x", 0.1, &err), &err);
+    FT_CHECK_OK(ft_gallery_setting_get_double(g, "x", 1.5, &d, &err), &err);
+    FT_CHECK(d == 0.1); // %.17g round-trips exactly
+    FT_CHECK_EQ(ft_gallery_setting_set_double(g, "x", NAN, &err), FT_E_INVALID);
+    FT_CHECK_OK(ft_gallery_setting_set(g, "x", "0.5abc", &err), &err);
+    FT_CHECK_EQ(ft_gallery_setting_get_double(g, "x", 1.5, &d, &err), FT_E_FORMAT);
+    FT_CHECK_OK(ft_gallery_setting_set_int(g, "n", -42, &err), &err);
+    FT_CHECK_OK(ft_gallery_setting_get_int(g, "n", 0, &i, &err), &err);
+    FT_CHECK_EQ(i, -42);
+    FT_CHECK_EQ(ft_gallery_setting_get_int(g, "x", 0, &i, &err), FT_E_FORMAT);
+
+    ft_gallery_policy p;
+    FT_CHECK_OK(ft_gallery_policy_load(g, &p, &err), &err);
+    FT_CHECK_EQ(p.threshold, FT_GALLERY_DEFAULT_THRESHOLD);
+    FT_CHECK_EQ(p.margin, FT_GALLERY_DEFAULT_MARGIN);
+    FT_CHECK_EQ(p.min_face_px, FT_GALLERY_DEFAULT_MIN_FACE_PX);
+    FT_CHECK_EQ(p.min_detector_score, FT_GALLERY_DEFAULT_MIN_SCORE);
+    p.threshold = 0.55;
+    p.min_face_px = 64;
+    FT_CHECK_OK(ft_gallery_policy_save(g, &p, &err), &err);
+    ft_gallery_policy q;
+    FT_CHECK_OK(ft_gallery_policy_load(g, &q, &err), &err);
+    FT_CHECK(q.threshold == 0.55 && q.min_face_px == 64 && q.margin == p.margin);
+    p.threshold = -1;
+    FT_CHECK_EQ(ft_gallery_policy_save(g, &p, &err), FT_E_INVALID);
+    p.threshold = 0.5;
+    p.min_detector_score = 2;
+    FT_CHECK_EQ(ft_gallery_policy_save(g, &p, &err), FT_E_INVALID);
+    FT_CHECK_OK(ft_gallery_setting_set(g, "margin", "5000", &err), &err);
+    FT_CHECK_EQ(ft_gallery_policy_load(g, &q, &err), FT_E_INVALID);
+    ft_gallery_close(g);
+}
+
+// ---- Events ----
+
+static void add_event(ft_gallery *g, double t, const char *src, ft_decision d, const char *reason,
+                      int64_t person)
+{
+    ft_err err = {0};
+    ft_event ev = {0};
+    ev.time = t;
+    snprintf(ev.source, sizeof ev.source, "%s", src);
+    snprintf(ev.reason, sizeof ev.reason, "%s", reason);
+    ev.decision = d;
+    ev.person_id = person;
+    ev.distance = person ? 0.25 : NAN;
+    ev.margin = person ? INFINITY : NAN;
+    ev.detector_score = 0.875;
+    FT_CHECK_OK(ft_gallery_event_add(g, &ev, &err), &err);
+    FT_CHECK(ev.id > 0);
+}
+
+static void test_events(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_db("ev.db");
+    int64_t ann = enroll(g, "Ann", 1, 1), bob = enroll(g, "Bob", 2, 1);
+    // 30 events: t = 1000 + i, alternating doors, every third unknown.
+    for (int i = 0; i < 30; i++) {
+        bool unknown = i % 3 == 0;
+        add_event(g, 1000 + i, i % 2 ? "back" : "front",
+                  unknown ? FT_DECISION_DENIED : FT_DECISION_GRANTED,
+                  unknown ? "unknown" : "match", unknown ? 0 : (i % 3 == 1 ? ann : bob));
+    }
+    ft_event *ev = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    ft_event_query q = ft_event_query_default();
+    FT_CHECK_OK(ft_gallery_events_query(g, &q, &ev, &n, &total, &err), &err);
+    FT_CHECK_EQ(n, 30);
+    FT_CHECK_EQ(total, 30);
+    FT_CHECK(n == 30 && ev[0].time == 1029 && ev[29].time == 1000); // newest first
+    ft_free(ev);
+
+    q.since = 1010, q.until = 1020; // [1010, 1020)
+    q.oldest_first = true;
+    FT_CHECK_OK(ft_gallery_events_query(g, &q, &ev, &n, &total, &err), &err);
+    FT_CHECK_EQ(n, 10);
+    FT_CHECK(n == 10 && ev[0].time == 1010 && ev[9].time == 1019);
+    ft_free(ev);
+
+    q = ft_event_query_default();
+    q.person_id = -1; // unknown faces: i = 0, 3, ..., 27
+    FT_CHECK_OK(ft_gallery_events_query(g, &q, &ev, &n, &total, &err), &err);
+    FT_CHECK_EQ(n, 10);
+    for (size_t i = 0; i < n; i++) {
+        FT_CHECK_EQ(ev[i].person_id, 0);
+        FT_CHECK_EQ(ev[i].decision, FT_DECISION_DENIED);
+        FT_CHECK(isnan(ev[i].distance));
+    }
+    ft_free(ev);
+
+    q = ft_event_query_default();
+    q.person_id = ann; // i % 3 == 1: 10 events
+    q.source = "back"; // odd i: i = 1, 7, 13, 19, 25
+    FT_CHECK_OK(ft_gallery_events_query(g, &q, &ev, &n, &total, &err), &err);
+    FT_CHECK_EQ(n, 5);
+    FT_CHECK_EQ(total, 5);
+    if (n == 5) {
+        FT_CHECK_STREQ(ev[0].name_at_time, "Ann");
+        FT_CHECK(isinf(ev[0].margin) && ev[0].margin > 0);
+        FT_CHECK_NEAR(ev[0].distance, 0.25, 0);
+        FT_CHECK_EQ(ev[0].time, 1025);
+    }
+    ft_free(ev);
+
+    q = ft_event_query_default();
+    q.decision = FT_DECISION_GRANTED;
+    FT_CHECK_OK(ft_gallery_events_query(g, &q, &ev, &n, &total, &err), &err);
+    FT_CHECK_EQ(n, 20);
+    ft_free(ev);
+
+    // Pagination: pages of 7 cover all 30 in order, without overlap.
+    q = ft_event_query_default();
+    q.limit = 7;
+    double last = 1e18;
+    size_t seen = 0;
+    for (q.offset = 0; q.offset < 35; q.offset += 7) {
+        FT_CHECK_OK(ft_gallery_events_query(g, &q, &ev, &n, &total, &err), &err);
+        FT_CHECK_EQ(total, 30);
+        FT_CHECK_EQ(n, q.offset + 7 <= 30 ? 7 : q.offset < 30 ? 30 - q.offset : 0);
+        for (size_t i = 0; i < n; i++) {
+            FT_CHECK(ev[i].time < last);
+            last = ev[i].time;
+        }
+        seen += n;
+        ft_free(ev);
+    }
+    FT_CHECK_EQ(seen, 30);
+
+    // Invalid events.
+    ft_event bad = {0};
+    snprintf(bad.source, sizeof bad.source, "door");
+    snprintf(bad.reason, sizeof bad.reason, "match");
+    bad.decision = FT_DECISION_GRANTED;
+    FT_CHECK_EQ(ft_gallery_event_add(g, &bad, &err), FT_E_INVALID); // granted, no person
+    bad.person_id = 4242;
+    FT_CHECK_EQ(ft_gallery_event_add(g, &bad, &err), FT_E_NOT_FOUND);
+    bad.person_id = ann;
+    bad.source[0] = '\0';
+    FT_CHECK_EQ(ft_gallery_event_add(g, &bad, &err), FT_E_INVALID);
+    q = ft_event_query_default();
+    q.decision = 5;
+    FT_CHECK_EQ(ft_gallery_events_query(g, &q, &ev, &n, NULL, &err), FT_E_INVALID);
+    ft_gallery_close(g);
+}
+
+static void test_events_csv(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_db("csv.db");
+    int64_t p = enroll(g, "O'Neil, \"Jo\"", 1, 1);
+    int64_t f = enroll(g, "=HYPERLINK(1)", 2, 1);
+    add_event(g, 1700000000.25, "door,1", FT_DECISION_GRANTED, "match", p);
+    add_event(g, 1700000001.5, "lobby", FT_DECISION_DENIED, "unknown", 0);
+    add_event(g, 1700000002.0, "hall \"B\"", FT_DECISION_GRANTED, "match", f);
+    ft_buf b;
+    ft_buf_init(&b, 0);
+    ft_event_query q = ft_event_query_default();
+    q.oldest_first = true;
+    FT_CHECK_OK(ft_gallery_events_csv(g, &q, &b, &err), &err);
+    const char *want =
+        "id,time,time_utc,source,decision,reason,person_id,name,distance,margin,"
+        "detector_score\r\n"
+        "1,1700000000.250,2023-11-14T22:13:20.250Z,\"door,1\",granted,match,1,"
+        "\"O'Neil, \"\"Jo\"\"\",0.250000,inf,0.8750\r\n"
+        "2,1700000001.500,2023-11-14T22:13:21.500Z,lobby,denied,unknown,,,,,0.8750\r\n"
+        "3,1700000002.000,2023-11-14T22:13:22.000Z,\"hall \"\"B\"\"\",granted,match,2,"
+        "'=HYPERLINK(1),0.250000,inf,0.8750\r\n";
+    FT_CHECK_STREQ((const char *)b.data, want);
+    // Filters apply to the export too.
+    b.len = 0;
+    q.decision = FT_DECISION_DENIED;
+    FT_CHECK_OK(ft_gallery_events_csv(g, &q, &b, &err), &err);
+    FT_CHECK(strstr((const char *)b.data, "lobby") && !strstr((const char *)b.data, "door"));
+    ft_buf_deinit(&b);
+    ft_gallery_close(g);
+}
+
+// ---- API keys ----
+
+static void test_keys(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_db("k.db");
+    char tok[FT_KEY_TOKEN_MAX], tok2[FT_KEY_TOKEN_MAX];
+    int64_t id = 0, id2 = 0;
+    FT_CHECK_OK(ft_gallery_key_create(g, "door 1", FT_ROLE_DEVICE, tok, &id, &err), &err);
+    FT_CHECK_OK(ft_gallery_key_create(g, "admin", FT_ROLE_ADMIN, tok2, &id2, &err), &err);
+    FT_CHECK(strncmp(tok, "ftk_", 4) == 0 && strlen(tok) == 4 + 1 + 1 + 64);
+    FT_CHECK(strcmp(tok, tok2) != 0);
+    ft_api_key k;
+    FT_CHECK_OK(ft_gallery_key_verify(g, tok, &k, &err), &err);
+    FT_CHECK_EQ(k.id, id);
+    FT_CHECK_EQ(k.role, FT_ROLE_DEVICE);
+    FT_CHECK_STREQ(k.name, "door 1");
+    FT_CHECK(k.last_used_at > 0 && k.revoked_at == 0);
+    FT_CHECK_OK(ft_gallery_key_verify(g, tok2, &k, &err), &err);
+    FT_CHECK_EQ(k.role, FT_ROLE_ADMIN);
+
+    // Wrong keys: one flipped digit, another key's id, garbage, empty.
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s", tok);
+    bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+    FT_CHECK_EQ(ft_gallery_key_verify(g, bad, &k, &err), FT_E_AUTH);
+    FT_CHECK_STREQ(err.msg, "invalid or revoked API key");
+    snprintf(bad, sizeof bad, "ftk_%lld_%s", (long long)id2, strrchr(tok, '_') + 1);
+    FT_CHECK_EQ(ft_gallery_key_verify(g, bad, &k, &err), FT_E_AUTH);
+    FT_CHECK_EQ(ft_gallery_key_verify(g, "ftk_99_x", &k, &err), FT_E_AUTH);
+    FT_CHECK_EQ(ft_gallery_key_verify(g, "", &k, &err), FT_E_AUTH);
+    FT_CHECK_EQ(ft_gallery_key_verify(g, NULL, &k, &err), FT_E_AUTH);
+    snprintf(bad, sizeof bad, "ftk_%lld_%s", (long long)id + 100, strrchr(tok, '_') + 1);
+    FT_CHECK_EQ(ft_gallery_key_verify(g, bad, &k, &err), FT_E_AUTH);
+
+    ft_api_key *list;
+    size_t n;
+    FT_CHECK_OK(ft_gallery_keys_list(g, &list, &n, &err), &err);
+    FT_CHECK_EQ(n, 2);
+    ft_free(list);
+
+    FT_CHECK_OK(ft_gallery_key_revoke(g, id, &err), &err);
+    FT_CHECK_OK(ft_gallery_key_revoke(g, id, &err), &err);
+    FT_CHECK_EQ(ft_gallery_key_revoke(g, 555, &err), FT_E_NOT_FOUND);
+    FT_CHECK_EQ(ft_gallery_key_verify(g, tok, &k, &err), FT_E_AUTH);
+    FT_CHECK_OK(ft_gallery_key_verify(g, tok2, &k, &err), &err);
+    FT_CHECK_OK(ft_gallery_keys_list(g, &list, &n, &err), &err);
+    FT_CHECK(n == 2 && list[0].revoked_at > 0 && list[1].revoked_at == 0);
+    ft_free(list);
+    ft_key_role r;
+    FT_CHECK_OK(ft_key_role_parse("viewer", &r, &err), &err);
+    FT_CHECK_EQ(r, FT_ROLE_VIEWER);
+    FT_CHECK_EQ(ft_key_role_parse("root", &r, &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_gallery_key_create(g, "", FT_ROLE_ADMIN, tok, &id, &err), FT_E_INVALID);
+    ft_gallery_close(g);
+    // The secret itself is nowhere in the file, only its salted hash.
+    ft_buf f;
+    ft_buf_init(&f, 0);
+    FT_CHECK_OK(ft_file_read(tmp_path("k.db"), 0, &f, &err), &err);
+    FT_CHECK(memmem(f.data, f.len, tok2 + strlen(tok2) - 64, 64) == NULL);
+    FT_CHECK(memmem(f.data, f.len, tok + strlen(tok) - 64, 64) == NULL);
+    ft_buf_deinit(&f);
+}
+
+static const ft_test_case cases[] = {
+    {"open", test_open},         {"names", test_names},   {"people", test_people},
+    {"enroll", test_enroll},     {"delete_cascade", test_delete_cascade},
+    {"settings", test_settings}, {"events", test_events}, {"events_csv", test_events_csv},
+    {"keys", test_keys},
+};
+
+int main(int argc, char **argv)
+{
+    int rc = ft_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+    tmp_cleanup();
+    return rc;
+}
