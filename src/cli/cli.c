@@ -192,3 +192,101 @@ void ft_cli_draw_path(const char *out, const char *image, char *path, size_t cap
     int len = dot ? (int)(dot - base) : (int)strlen(base);
     snprintf(path, cap, "%s%s%.*s.jpg", out, out[n - 1] == '/' ? "" : "/", len, base);
 }
+
+ft_status ft_cli_json_face(ft_buf *b, const ft_face *f, bool landmarks, bool descriptor)
+{
+    ft_buf_puts(b, "{\"box\": [");
+    ft_cli_json_num(b, f->box.x);
+    ft_buf_puts(b, ", ");
+    ft_cli_json_num(b, f->box.y);
+    ft_buf_puts(b, ", ");
+    ft_cli_json_num(b, f->box.w);
+    ft_buf_puts(b, ", ");
+    ft_cli_json_num(b, f->box.h);
+    ft_buf_puts(b, "], \"score\": ");
+    ft_cli_json_num(b, f->box.score);
+    if (landmarks && f->has_landmarks) {
+        ft_buf_puts(b, ", \"landmarks\": [");
+        for (int i = 0; i < FT_LANDMARKS; i++)
+            ft_buf_printf(b, "%s[%.2f, %.2f]", i ? ", " : "", f->landmarks[i].x, f->landmarks[i].y);
+        ft_buf_puts(b, "]");
+    }
+    if (descriptor && f->has_descriptor) {
+        ft_buf_puts(b, ", \"descriptor\": [");
+        for (int i = 0; i < FT_DESCRIPTOR_DIM; i++) {
+            if (i)
+                ft_buf_puts(b, ", ");
+            ft_buf_printf(b, "%.9g", f->descriptor[i]);
+        }
+        ft_buf_puts(b, "]");
+    }
+    return ft_buf_puts(b, "}");
+}
+
+void ft_cli_face_opts_init(ft_cli_face_opts *o)
+{
+    o->d = ft_describe_opts_default();
+    o->models = NULL;
+    o->threads = 0;
+}
+
+int ft_cli_face_opt(int argc, char **argv, int *i, ft_cli_face_opts *o)
+{
+    const char *a = argv[*i], *v;
+    double d;
+    if (strcmp(a, "--detector") == 0) {
+        if (!ft_cli_str(argc, argv, i, &v))
+            return -1;
+        if (strcmp(v, "ssd") == 0)
+            o->d.detect.kind = FT_DETECTOR_SSD;
+        else if (strcmp(v, "tiny") == 0)
+            o->d.detect.kind = FT_DETECTOR_TINY;
+        else {
+            fprintf(stderr, "facetracker: --detector %s: expected ssd or tiny\n", v);
+            return -1;
+        }
+        return 1;
+    }
+    if (strcmp(a, "--min-score") == 0) {
+        if (!ft_cli_double(argc, argv, i, 0, 1, &d))
+            return -1;
+        o->d.detect.min_score = d;
+        return 1;
+    }
+    if (strcmp(a, "--align") == 0) {
+        if (!ft_cli_str(argc, argv, i, &v))
+            return -1;
+        if (!ft_align_parse(v, &o->d.align)) {
+            fprintf(stderr, "facetracker: --align %s: expected faceapi or similarity\n", v);
+            return -1;
+        }
+        return 1;
+    }
+    if (strcmp(a, "--tiny-landmarks") == 0) {
+        o->d.tiny_landmarks = true;
+        return 1;
+    }
+    if (strcmp(a, "--threads") == 0)
+        return ft_cli_int(argc, argv, i, 1, 256, &o->threads) ? 1 : -1;
+    if (strcmp(a, "--models") == 0)
+        return ft_cli_str(argc, argv, i, &o->models) ? 1 : -1;
+    return 0;
+}
+
+ft_status ft_cli_face_setup(const char *cmd, const ft_cli_face_opts *o, ft_face_models **m,
+                            ft_nn_ctx **ctx)
+{
+    bool ssd = o->d.detect.kind == FT_DETECTOR_SSD;
+    ft_status st = ft_cli_load_models(cmd, o->models, ssd, !ssd,
+                                      o->d.landmarks && !o->d.tiny_landmarks,
+                                      o->d.landmarks && o->d.tiny_landmarks, o->d.descriptors, m);
+    if (st != FT_OK)
+        return st;
+    st = ft_nn_ctx_new((int)o->threads, ctx);
+    if (st != FT_OK) {
+        ft_cli_errorf(cmd, "out of memory");
+        ft_face_models_free(*m);
+        *m = NULL;
+    }
+    return st;
+}

@@ -62,4 +62,36 @@ int ft_cmd_detect(int argc, char **argv);
 int ft_cmd_convert(int argc, char **argv);
 int ft_cmd_evaluate_detection(int argc, char **argv);
 
+
+// Appends a face as JSON: {"box": [...], "score": s[, "landmarks": [[x,
+// y]...]][, "descriptor": [...]]}.
+ft_status ft_cli_json_face(ft_buf *b, const ft_face *f, bool landmarks, bool descriptor);
+
+// Parses the options shared by the commands that compute descriptors
+// (--detector, --min-score, --align, --tiny-landmarks, --models,
+// --threads). Returns 1 if argv[*i] was one of them (consumed), 0 if not,
+// -1 on a bad value.
+typedef struct ft_cli_face_opts {
+    ft_describe_opts d;
+    const char *models;
+    long threads;
+} ft_cli_face_opts;
+void ft_cli_face_opts_init(ft_cli_face_opts *o);
+int ft_cli_face_opt(int argc, char **argv, int *i, ft_cli_face_opts *o);
+#define FT_CLI_FACE_OPTS_HELP                                                                      \
+    "  --detector ssd|tiny   face detector (default ssd)\n"                                       \
+    "  --min-score S         detector threshold (default 0.5)\n"                                  \
+    "  --align faceapi|similarity  descriptor crop: face-api's (conforms to the reference) or\n"   \
+    "                        a similarity warp from eyes and mouth (default similarity)\n"        \
+    "  --tiny-landmarks      use the tiny 68-point net\n"                                         \
+    "  --threads N           threads per inference (default: all cores)\n"                        \
+    "  --models DIR          folder with the model files\n"
+
+// Loads the nets these options need and an inference context.
+ft_status ft_cli_face_setup(const char *cmd, const ft_cli_face_opts *o, ft_face_models **m,
+                            ft_nn_ctx **ctx);
+
+int ft_cmd_describe(int argc, char **argv);
+int ft_cmd_verify(int argc, char **argv);
+
 #endif

@@ -17,6 +17,8 @@ static const command commands[] = {
     {"detect", ft_cmd_detect, "find faces in photos (JSON lines, optional annotated copies)"},
     {"evaluate-detection", ft_cmd_evaluate_detection,
      "precision, recall, AP and IoU of a detector on annotated photos"},
+    {"describe", ft_cmd_describe, "every face with box, score, 68 landmarks and 128-d descriptor"},
+    {"verify", ft_cmd_verify, "are the faces in two photos the same person?"},
     {"convert", ft_cmd_convert, "decode a photo (EXIF applied) and write JPEG/PNG/PPM"},
 };
 
