@@ -434,8 +434,14 @@ ft_status ft_gallery_open(const char *path, const ft_gallery_opts *o, ft_gallery
         }
         if ((st = ft_gallery__exec(g, "PRAGMA synchronous = NORMAL", err)) != FT_OK)
             goto fail;
-        if ((st = migrate(g, err)) != FT_OK)
-            goto fail;
+        // Only take the write lock when there is something to migrate, so
+        // opening never waits for another connection's write.
+        if (version < FT_GALLERY_SCHEMA_VERSION) {
+            if ((st = migrate(g, err)) != FT_OK)
+                goto fail;
+        } else {
+            g->version = (int)version;
+        }
     }
     *out = g;
     return FT_OK;

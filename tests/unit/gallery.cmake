@@ -1,3 +1,3 @@
 ft_test_binary(test_gallery ${CMAKE_CURRENT_LIST_DIR}/test_gallery.c)
 ft_test_cases(test_gallery unit gallery open names people enroll delete_cascade settings events
-  events_csv keys)
+  events_csv keys concurrent crash readonly busy corrupt migrate oom)
