@@ -1195,13 +1195,401 @@ static void test_oom(void)
     ft_gallery_close(g);
 }
 
+// ---- Matching ----
+
+// A descriptor with value v in component k, zero elsewhere.
+static void axis(float *d, int k, float v)
+{
+    memset(d, 0, FT_GALLERY_DIM * sizeof *d);
+    d[k] = v;
+}
+
+static void test_match_rules(void)
+{
+    ft_err err = {0};
+    // Rows deliberately out of person order: the matrix groups them.
+    // Person 7: distances 0.5 and 0.25 from the zero query; person 3: 0.375
+    // and 0.875; person 9: 1.5. Values are exact in binary.
+    float d[5 * FT_GALLERY_DIM];
+    int64_t pid[5] = {7, 3, 9, 7, 3}, sid[5] = {70, 30, 90, 71, 31};
+    axis(d + 0 * FT_GALLERY_DIM, 0, 0.5f);
+    axis(d + 1 * FT_GALLERY_DIM, 1, 0.375f);
+    axis(d + 2 * FT_GALLERY_DIM, 2, -1.5f);
+    axis(d + 3 * FT_GALLERY_DIM, 3, -0.25f);
+    axis(d + 4 * FT_GALLERY_DIM, 4, 0.875f);
+    ft_match_matrix *m;
+    FT_CHECK_OK(ft_match_matrix_new(d, pid, sid, 5, &m, &err), &err);
+    FT_CHECK_EQ(ft_match_matrix_rows(m), 5);
+    FT_CHECK_EQ(ft_match_matrix_people(m), 3);
+    float q[FT_GALLERY_DIM] = {0};
+    ft_match_result r;
+    FT_CHECK_OK(ft_match(m, q, 0.5, 0.05, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
+    FT_CHECK_EQ(r.person_id, 7);
+    FT_CHECK_EQ(r.sample_id, 71);
+    FT_CHECK_EQ(r.distance, 0.25); // exact: one non-zero component
+    FT_CHECK_EQ(r.second_person_id, 3);
+    FT_CHECK_EQ(r.second_distance, 0.375);
+    FT_CHECK_EQ(r.margin, 0.125);
+    // Threshold is strict: best >= threshold is unknown.
+    FT_CHECK_OK(ft_match(m, q, 0.25, 0.05, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_UNKNOWN);
+    FT_CHECK_EQ(r.person_id, 7); // still reported, for the event
+    FT_CHECK_OK(ft_match(m, q, 0.2500001, 0.05, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
+    // Margin: 0.125 < 0.2 -> ambiguous; exactly 0.125 passes.
+    FT_CHECK_OK(ft_match(m, q, 0.5, 0.2, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_AMBIGUOUS);
+    FT_CHECK_OK(ft_match(m, q, 0.5, 0.125, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
+    // Unknown wins over ambiguous.
+    FT_CHECK_OK(ft_match(m, q, 0.2, 0.2, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_UNKNOWN);
+    // A query near person 9.
+    axis(q, 2, -1.25f);
+    FT_CHECK_OK(ft_match(m, q, 0.5, 0.05, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
+    FT_CHECK_EQ(r.person_id, 9);
+    FT_CHECK_NEAR(r.distance, 0.25, 1e-7); // float rounding in (x - y)^2 sums
+    q[0] = NAN;
+    FT_CHECK_EQ(ft_match(m, q, 0.5, 0.05, &r, &err), FT_E_INVALID);
+    q[0] = 0;
+    FT_CHECK_EQ(ft_match(m, q, 0, 0.05, &r, &err), FT_E_INVALID);
+    ft_match_matrix_free(m);
+
+    // One person: margin +inf, never ambiguous.
+    FT_CHECK_OK(ft_match_matrix_new(d, pid, NULL, 1, &m, &err), &err);
+    axis(q, 0, 0.25f);
+    FT_CHECK_OK(ft_match(m, q, 0.5, 10.0, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
+    FT_CHECK(isinf(r.margin) && r.margin > 0 && r.second_person_id == 0);
+    FT_CHECK_EQ(r.sample_id, 1);
+    ft_match_matrix_free(m);
+    // Empty gallery: unknown, no person.
+    FT_CHECK_OK(ft_match_matrix_new(d, pid, NULL, 0, &m, &err), &err);
+    FT_CHECK_OK(ft_match(m, q, 0.5, 0.05, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_UNKNOWN);
+    FT_CHECK(r.person_id == 0 && isinf(r.distance));
+    ft_match_matrix_free(m);
+    // Bad input rows.
+    int64_t zero = 0;
+    FT_CHECK_EQ(ft_match_matrix_new(d, &zero, NULL, 1, &m, &err), FT_E_INVALID);
+}
+
+// ft_match against a brute force in double over a random gallery large
+// enough to span several kernel blocks.
+static void test_match_brute(void)
+{
+    ft_err err = {0};
+    enum { N = 1237, P = 97 };
+    float *d = ft_malloc(sizeof(float) * N * FT_GALLERY_DIM);
+    int64_t *pid = ft_malloc(sizeof(int64_t) * N);
+    rng_seed(11);
+    for (int i = 0; i < N; i++) {
+        ft_sample s;
+        int p = (int)(rng_uniform() * P);
+        make_sample(&s, p, 0.05);
+        memcpy(d + (size_t)i * FT_GALLERY_DIM, s.descriptor, sizeof s.descriptor);
+        pid[i] = p + 1;
+    }
+    ft_match_matrix *m;
+    FT_CHECK_OK(ft_match_matrix_new(d, pid, NULL, N, &m, &err), &err);
+    for (int t = 0; t < 50; t++) {
+        ft_sample qs;
+        make_sample(&qs, (int)(rng_uniform() * P), 0.08);
+        double best[P + 1];
+        for (int p = 0; p <= P; p++)
+            best[p] = INFINITY;
+        for (int i = 0; i < N; i++) {
+            double acc = 0;
+            for (int k = 0; k < FT_GALLERY_DIM; k++) {
+                double x = (double)d[(size_t)i * FT_GALLERY_DIM + k] - qs.descriptor[k];
+                acc += x * x;
+            }
+            if (sqrt(acc) < best[pid[i]])
+                best[pid[i]] = sqrt(acc);
+        }
+        int b1 = 0, b2 = 0;
+        for (int p = 1; p <= P; p++) {
+            if (best[p] < best[b1])
+                b2 = b1, b1 = p;
+            else if (best[p] < best[b2])
+                b2 = p;
+        }
+        ft_match_result r;
+        FT_CHECK_OK(ft_match(m, qs.descriptor, 0.6, 0.05, &r, &err), &err);
+        FT_CHECK_EQ(r.person_id, b1);
+        FT_CHECK_EQ(r.second_person_id, b2);
+        // Float kernels vs double: relative 1e-5 (sqdist.h), halved by sqrt.
+        FT_CHECK_NEAR(r.distance, best[b1], 1e-5);
+        FT_CHECK_NEAR(r.second_distance, best[b2], 1e-5);
+    }
+    ft_match_matrix_free(m);
+    ft_free(d);
+    ft_free(pid);
+}
+
+// Every variant the CPU has against the reference: n not a multiple of the
+// vector width or the unroll, canaries after the output.
+static void test_kernels(void)
+{
+    size_t nv;
+    const ft_sqdist_variant *v = ft_sqdist_variants(&nv);
+    FT_CHECK(nv >= 1 && strcmp(v[0].name, "ref") == 0);
+    const size_t sizes[] = {0, 1, 2, 3, 7, 15, 16, 17, 31, 33, 255, 256, 257, 1001};
+    enum { MAXN = 1001, CANARY = 16 };
+    float *rows = ft_aligned_alloc(sizeof(float) * MAXN * FT_GALLERY_DIM);
+    float q[FT_GALLERY_DIM + 1];
+    float ref[MAXN], out[MAXN + CANARY];
+    rng_seed(3);
+    for (size_t i = 0; i < (size_t)MAXN * FT_GALLERY_DIM; i++)
+        rows[i] = (float)(rng_uniform() * 0.4 - 0.2);
+    // A misaligned query: the contract allows any alignment.
+    float *qu = q + 1;
+    for (int k = 0; k < FT_GALLERY_DIM; k++)
+        qu[k] = (float)(rng_uniform() * 0.4 - 0.2);
+    unsigned cpu = ft_cpu_features();
+    int tested = 0;
+    for (size_t vi = 0; vi < nv; vi++) {
+        if ((v[vi].cpu & cpu) != v[vi].cpu) {
+            fprintf(stderr, "  kernel %s: not supported by this CPU, skipped\n", v[vi].name);
+            continue;
+        }
+        tested++;
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            size_t n = sizes[si];
+            ft_kern_sqdist128_f32_ref(rows, n, qu, ref);
+            memset(out, 0xA5, sizeof out);
+            v[vi].fn(rows, n, qu, out);
+            for (size_t i = 0; i < n; i++) {
+                double tol = 1e-5 * fmax(1.0, ref[i]); // sqdist.h
+                if (!(fabs(out[i] - ref[i]) <= tol)) {
+                    fprintf(stderr, "  %s n=%zu row %zu: %.9g vs ref %.9g\n", v[vi].name, n, i,
+                            out[i], ref[i]);
+                    ft_test_failures++;
+                    break;
+                }
+            }
+            const uint8_t *c = (const uint8_t *)(out + n);
+            for (size_t b = 0; b < CANARY * sizeof(float); b++)
+                if (c[b] != 0xA5) {
+                    fprintf(stderr, "  %s n=%zu: wrote past the output\n", v[vi].name, n);
+                    ft_test_failures++;
+                    break;
+                }
+        }
+    }
+    FT_CHECK(tested >= 1);
+    // The dispatcher honours FT_KERNELS=ref.
+    setenv("FT_KERNELS", "ref", 1);
+    FT_CHECK_STREQ(ft_sqdist_best()->name, "ref");
+    unsetenv("FT_KERNELS");
+    fprintf(stderr, "  best kernel here: %s\n", ft_sqdist_best()->name);
+    ft_aligned_free(rows);
+}
+
+static void child_enroll(void *p)
+{
+    ft_err err = {0};
+    ft_gallery *g = NULL;
+    FT_CHECK_OK(ft_gallery_open((const char *)p, NULL, &g, &err), &err);
+    if (!g)
+        return;
+    ft_sample s;
+    make_sample(&s, 42, 0.01);
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, "From Child", &s, 1, NULL, NULL, &err), &err);
+    ft_gallery_close(g);
+}
+
+// The matrix notices changes made by this connection, by another
+// connection, and by another process; other writes (events) do not force
+// a reload.
+static void test_match_reload(void)
+{
+    ft_err err = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s", tmp_path("reload.db"));
+    ft_gallery *g = open_db("reload.db"), *g2 = open_db("reload.db");
+    int64_t ann = enroll(g, "Ann", 1, 2);
+    ft_match_matrix *m = NULL;
+    FT_CHECK_OK(ft_gallery_matrix_load(g, FT_GALLERY_DEFAULT_MODEL, &m, &err), &err);
+    FT_ASSERT(m);
+    FT_CHECK_EQ(ft_match_matrix_rows(m), 2);
+    bool stale = true;
+    FT_CHECK_OK(ft_gallery_matrix_stale(g, m, &stale, &err), &err);
+    FT_CHECK(!stale);
+
+    // Another connection enrols.
+    int64_t bob = enroll(g2, "Bob", 2, 3);
+    FT_CHECK_OK(ft_gallery_matrix_stale(g, m, &stale, &err), &err);
+    FT_CHECK(stale);
+    FT_CHECK_OK(ft_gallery_matrix_refresh(g, &m, &err), &err);
+    FT_CHECK_EQ(ft_match_matrix_rows(m), 5);
+    FT_CHECK_EQ(ft_match_matrix_people(m), 2);
+    ft_sample q;
+    make_sample(&q, 2, 0.01);
+    ft_match_result r;
+    FT_CHECK_OK(ft_match(m, q.descriptor, 0.5, 0.05, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
+    FT_CHECK_EQ(r.person_id, bob);
+
+    // Events from another connection: data_version moves, samples do not.
+    add_event(g2, 0, "door", FT_DECISION_GRANTED, "match", bob);
+    FT_CHECK_OK(ft_gallery_matrix_stale(g, m, &stale, &err), &err);
+    FT_CHECK(!stale);
+    ft_match_matrix *before = m;
+    FT_CHECK_OK(ft_gallery_matrix_refresh(g, &m, &err), &err);
+    FT_CHECK(m == before);
+
+    // This connection deletes a person (cascade to samples).
+    FT_CHECK_OK(ft_gallery_person_delete(g, bob, &err), &err);
+    FT_CHECK_OK(ft_gallery_matrix_stale(g, m, &stale, &err), &err);
+    FT_CHECK(stale);
+    FT_CHECK_OK(ft_gallery_matrix_refresh(g, &m, &err), &err);
+    FT_CHECK_EQ(ft_match_matrix_rows(m), 2);
+    FT_CHECK_OK(ft_match(m, q.descriptor, 0.5, 0.05, &r, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_UNKNOWN);
+    FT_CHECK_EQ(r.person_id, ann);
+
+    // Another process.
+    FT_CHECK_EQ(in_child(child_enroll, path), 0);
+    FT_CHECK_OK(ft_gallery_matrix_stale(g, m, &stale, &err), &err);
+    FT_CHECK(stale);
+    FT_CHECK_OK(ft_gallery_matrix_refresh(g, &m, &err), &err);
+    FT_CHECK_EQ(ft_match_matrix_rows(m), 3);
+    // The model filter survives a refresh; other models are left out.
+    ft_sample other;
+    make_sample(&other, 5, 0.01);
+    snprintf(other.model, sizeof other.model, "another-model");
+    FT_CHECK_OK(ft_gallery_enroll(g2, 0, "Other", &other, 1, NULL, NULL, &err), &err);
+    FT_CHECK_OK(ft_gallery_matrix_refresh(g, &m, &err), &err);
+    FT_CHECK_EQ(ft_match_matrix_rows(m), 3);
+    ft_match_matrix *all;
+    FT_CHECK_OK(ft_gallery_matrix_load(g2, NULL, &all, &err), &err);
+    FT_CHECK_EQ(ft_match_matrix_rows(all), 4);
+    // A matrix checked through a different connection compares generations.
+    FT_CHECK_OK(ft_gallery_matrix_stale(g, all, &stale, &err), &err);
+    FT_CHECK(!stale);
+    ft_match_matrix_free(all);
+    ft_match_matrix_free(m);
+    ft_gallery_close(g2);
+    ft_gallery_close(g);
+}
+
+// ---- Calibration ----
+
+// Points on one axis, chosen so every distance is at least 0.0025 from a
+// grid threshold (float rounding cannot move a trial across one):
+//   P1 {0, 0.3425}, P2 {0.7075, 1.4625}, P3 {3.0}.
+// Genuine: 0.3425 (x2, P1), 0.755 (x2, P2); P3 has one sample, none.
+// Impostor (10 trials): 0 vs P2 0.7075, 0.3425 vs P2 0.365, 0.7075 vs P1
+// 0.365, and seven more above 0.8.
+static void test_calibrate(void)
+{
+    ft_err err = {0};
+    float d[5 * FT_GALLERY_DIM];
+    const float x[5] = {0.0f, 0.3425f, 0.7075f, 1.4625f, 3.0f};
+    const int64_t lab[5] = {1, 1, 2, 2, 3};
+    for (int i = 0; i < 5; i++)
+        axis(d + i * FT_GALLERY_DIM, 0, x[i]);
+    ft_calib_opts o = ft_calib_opts_default();
+    ft_calib_result r;
+    FT_CHECK_OK(ft_calibrate(d, lab, 5, &o, &r, &err), &err);
+    FT_CHECK_EQ(r.n_samples, 5);
+    FT_CHECK_EQ(r.n_people, 3);
+    FT_CHECK_EQ(r.n_genuine, 4);
+    FT_CHECK_EQ(r.n_impostor, 10);
+    FT_CHECK_EQ(r.n_rows, 51);
+    for (size_t k = 0; k < r.n_rows; k++) {
+        const ft_calib_row *row = &r.rows[k];
+        double t = row->threshold;
+        double far = t < 0.365 ? 0.0 : t < 0.7075 ? 0.2 : 0.3;
+        double frr = t < 0.3425 ? 1.0 : t < 0.755 ? 0.5 : 0.0;
+        FT_CHECK_NEAR(t, 0.30 + 0.01 * (double)k, 1e-12);
+        FT_CHECK_EQ(row->far * 10, far * 10);
+        FT_CHECK_EQ(row->frr * 4, frr * 4);
+    }
+    // 0.1 % needs >= 1000 impostor trials: not measurable here.
+    FT_CHECK(isnan(r.threshold));
+    ft_calib_result_deinit(&r);
+    o.target_far = 0.1;
+    FT_CHECK_OK(ft_calibrate(d, lab, 5, &o, &r, &err), &err);
+    FT_CHECK_NEAR(r.threshold, 0.36, 1e-12);
+    FT_CHECK_EQ(r.far, 0.0);
+    FT_CHECK_EQ(r.frr, 0.5);
+    ft_calib_result_deinit(&r);
+    o.target_far = 0.25;
+    FT_CHECK_OK(ft_calibrate(d, lab, 5, &o, &r, &err), &err);
+    FT_CHECK_NEAR(r.threshold, 0.70, 1e-12);
+    FT_CHECK_NEAR(r.far, 0.2, 1e-12);
+    ft_calib_result_deinit(&r);
+    // Order of the input does not matter.
+    float dr[5 * FT_GALLERY_DIM];
+    int64_t labr[5];
+    for (int i = 0; i < 5; i++) {
+        memcpy(dr + i * FT_GALLERY_DIM, d + (4 - i) * FT_GALLERY_DIM, sizeof(float) * FT_GALLERY_DIM);
+        labr[i] = lab[4 - i];
+    }
+    FT_CHECK_OK(ft_calibrate(dr, labr, 5, &o, &r, &err), &err);
+    FT_CHECK_NEAR(r.threshold, 0.70, 1e-12);
+    FT_CHECK_EQ(r.n_impostor, 10);
+    ft_calib_result_deinit(&r);
+    // Bad options.
+    o = ft_calib_opts_default();
+    o.t_step = 0;
+    FT_CHECK_EQ(ft_calibrate(d, lab, 5, &o, &r, &err), FT_E_INVALID);
+    o = ft_calib_opts_default();
+    o.target_far = 1.5;
+    FT_CHECK_EQ(ft_calibrate(d, lab, 5, &o, &r, &err), FT_E_INVALID);
+    // Nothing enrolled: no trials, NaN rates.
+    FT_CHECK_OK(ft_calibrate(d, lab, 0, NULL, &r, &err), &err);
+    FT_CHECK(r.n_genuine == 0 && r.n_impostor == 0 && isnan(r.rows[0].far));
+    ft_calib_result_deinit(&r);
+}
+
+// Over the gallery, storing the threshold on request.
+static void test_calibrate_store(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_db("cal.db");
+    rng_seed(21);
+    for (int p = 0; p < 40; p++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%02d", p);
+        enroll(g, name, p, 3); // noise 0.005: genuine ~0.05, impostor ~0.9
+    }
+    ft_calib_opts o = ft_calib_opts_default();
+    ft_calib_result r;
+    FT_CHECK_OK(ft_gallery_calibrate(g, NULL, &o, true, &r, &err), &err);
+    FT_CHECK_EQ(r.n_genuine, 120);
+    FT_CHECK_EQ(r.n_impostor, 120 * 39);
+    // The answer is the last grid row within the target.
+    FT_CHECK(r.threshold >= 0.5 && r.far <= 0.001);
+    for (size_t k = 0; k < r.n_rows; k++)
+        FT_CHECK(r.rows[k].threshold <= r.threshold ? r.rows[k].far <= 0.001
+                                                    : r.rows[k].far > 0.001);
+    FT_CHECK_EQ(r.frr, 0.0); // genuine distances ~0.05
+    double t = 0;
+    FT_CHECK_OK(ft_gallery_setting_get_double(g, "threshold", 0, &t, &err), &err);
+    FT_CHECK_EQ(t, r.threshold);
+    ft_calib_result_deinit(&r);
+    // Unmeasurable target: nothing stored, clear error.
+    o.target_far = 1e-6;
+    FT_CHECK_EQ(ft_gallery_calibrate(g, NULL, &o, true, &r, &err), FT_E_INVALID);
+    FT_CHECK(strstr(err.msg, "nothing stored") != NULL);
+    ft_gallery_close(g);
+}
+
 static const ft_test_case cases[] = {
     {"open", test_open},         {"names", test_names},   {"people", test_people},
     {"enroll", test_enroll},     {"delete_cascade", test_delete_cascade},
     {"settings", test_settings}, {"events", test_events}, {"events_csv", test_events_csv},
     {"keys", test_keys},         {"concurrent", test_concurrent}, {"crash", test_crash},
     {"readonly", test_readonly}, {"busy", test_busy},     {"corrupt", test_corrupt},
-    {"migrate", test_migrate},   {"oom", test_oom},
+    {"migrate", test_migrate},   {"oom", test_oom},       {"match_rules", test_match_rules},
+    {"match_brute", test_match_brute}, {"kernels", test_kernels},
+    {"match_reload", test_match_reload}, {"calibrate", test_calibrate},
+    {"calibrate_store", test_calibrate_store},
 };
 
 int main(int argc, char **argv)
