@@ -1,0 +1,245 @@
+// Declarations shared by the files of src/http and by its tests: the
+// request a handler sees, the route table, the HTTP core (libmicrohttpd
+// glue: limits, timeouts, suspend/resume around the worker queues), the
+// worker queue, metrics and reply helpers. No other module includes this.
+#ifndef FT_HTTP_INTERNAL_H
+#define FT_HTTP_INTERNAL_H
+
+#include "core/buf.h"
+#include "core/status.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// ---- Roles ----
+
+// Bits of a route's `roles` mask. Admin is allowed everywhere; a mask of 0
+// marks a public route (no key needed even when keys exist).
+enum {
+    FT_HTTP_VIEWER = 1u << 0,
+    FT_HTTP_DEVICE = 1u << 1,
+    FT_HTTP_ADMIN = 1u << 2,
+};
+#define FT_HTTP_READ (FT_HTTP_VIEWER | FT_HTTP_DEVICE | FT_HTTP_ADMIN)
+
+// Which thread runs a route's handler.
+typedef enum ft_route_pool {
+    FT_POOL_INLINE = 0, // the HTTP thread itself: cheap, no I/O, no locks held long
+    FT_POOL_DB,         // the database worker(s): SQLite reads and writes
+    FT_POOL_INFER,      // the inference workers: decoding and networks (bounded queue)
+    FT_POOL_COUNT_
+} ft_route_pool;
+
+// ---- Requests ----
+
+#define FT_ROUTE_MAX_PARAMS 4
+#define FT_PARAM_MAX 128
+
+typedef struct ft_http_kv {
+    char *key, *val;
+} ft_http_kv;
+
+typedef struct ft_route ft_route;
+
+typedef struct ft_http_req {
+    // Set by the core before the handler runs; read-only for handlers.
+    const char *method;
+    const char *path;
+    const ft_route *route;
+    int route_index;
+    char params[FT_ROUTE_MAX_PARAMS][FT_PARAM_MAX];
+    size_t n_params;
+    ft_http_kv *query; // decoded query arguments
+    size_t n_query;
+    char *content_type; // NULL if absent
+    const uint8_t *body;
+    size_t body_len;
+    unsigned role;  // the caller's role bit (FT_HTTP_*), 0 for public access
+    void *app;      // the application's context (ft_http_app.ctx)
+    void *tctx;     // the running thread's context (worker_init), NULL inline
+    double t_start; // ft_now_ms() when the headers were complete
+
+    // Filled by the handler.
+    int status;
+    ft_buf out;
+    const char *out_type; // default application/json
+    char hdr_name[2][32];
+    char hdr_val[2][256];
+    int n_hdr;
+} ft_http_req;
+
+typedef void (*ft_route_fn)(ft_http_req *r);
+
+// Body kinds, for the OpenAPI document and the core's Content-Type check.
+typedef enum ft_body_kind {
+    FT_BODY_NONE = 0,
+    FT_BODY_JSON,
+    FT_BODY_MULTIPART,
+} ft_body_kind;
+
+// One line of the route table: method + path pattern ("/api/v1/people/{id}",
+// each {name} one path segment) -> handler, allowed roles, thread pool. The
+// same table produces /api/v1/openapi.json.
+struct ft_route {
+    const char *method;
+    const char *pattern;
+    ft_route_fn fn;
+    unsigned roles; // 0 = public
+    ft_route_pool pool;
+    ft_body_kind body;
+    const char *produces; // response media type; NULL = application/json
+    const char *tag;
+    const char *summary;
+    const char *query_doc; // "name:type:description|..." for OpenAPI parameters
+};
+
+// Matches `method` + `path` against the table. Returns the index, or -1;
+// *path_matched tells whether some route had the path but not the method
+// (405). Params are copied into r->params (segments longer than
+// FT_PARAM_MAX - 1 do not match).
+int ft_http__route_match(const ft_route *routes, size_t n, const char *method, const char *path,
+                         ft_http_req *r, bool *path_matched);
+
+// The OpenAPI 3 document for a table (new reference).
+json_t *ft_http__openapi(const ft_route *routes, size_t n, const char *version);
+
+// ---- Replies ----
+
+// Sets r->status and the JSON body; steals the reference to `j`.
+void ft_http_reply_json(ft_http_req *r, int status, json_t *j);
+// {"error": {"code": code, "message": ...}} with `status`.
+void ft_http_reply_error(ft_http_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+// The HTTP status for a failure status (400, 404, 413, 415, 422, 500...).
+int ft_http_status_for(ft_status st);
+// An error reply for `st`, with the message from `err`.
+void ft_http_reply_status(ft_http_req *r, ft_status st, const ft_err *err);
+// Adds a response header (at most two per response).
+void ft_http_reply_header(ft_http_req *r, const char *name, const char *val);
+// The decoded query argument `key`, or NULL.
+const char *ft_http_query(const ft_http_req *r, const char *key);
+// Parses the body as a JSON object (FT_E_FORMAT with the parser's message
+// and position, FT_E_UNSUPPORTED if the Content-Type is not JSON).
+ft_status ft_http_body_json(const ft_http_req *r, json_t **out, ft_err *err);
+
+// ---- Worker queues ----
+
+// A fixed pool of threads, each with its own context, taking jobs from a
+// bounded FIFO. ft_workq_reserve() claims a slot without blocking (false
+// when the queue is full); the claimed slot is then used by exactly one
+// ft_workq_push(), which never fails.
+typedef struct ft_workq ft_workq;
+typedef struct ft_job ft_job;
+struct ft_job {
+    void (*run)(ft_job *job, void *tctx);
+    void (*cancel)(ft_job *job); // queued but never run (shutdown)
+    ft_job *next;
+};
+typedef ft_status (*ft_workq_init_fn)(void *ctx, int pool, int index, void **tctx, ft_err *err);
+typedef void (*ft_workq_deinit_fn)(void *ctx, int pool, void *tctx);
+
+ft_status ft_workq_new(int pool, int n_threads, size_t max_queued, ft_workq_init_fn init,
+                       ft_workq_deinit_fn deinit, void *ctx, ft_workq **out, ft_err *err);
+bool ft_workq_reserve(ft_workq *q);
+void ft_workq_push(ft_workq *q, ft_job *job);
+// Jobs waiting (not yet running) and running right now.
+size_t ft_workq_depth(ft_workq *q);
+size_t ft_workq_threads(const ft_workq *q);
+// Stops the threads after the running jobs; queued jobs are cancelled.
+void ft_workq_free(ft_workq *q);
+
+// ---- Metrics (Prometheus text exposition) ----
+
+#define FT_HIST_BUCKETS 14
+extern const double ft_hist_bounds[FT_HIST_BUCKETS]; // seconds, ascending
+
+typedef struct ft_hist {
+    _Atomic uint64_t bucket[FT_HIST_BUCKETS + 1]; // last = +Inf
+    _Atomic uint64_t sum_ns;
+    _Atomic uint64_t count;
+} ft_hist;
+
+void ft_hist_observe(ft_hist *h, double seconds);
+
+#define FT_METRICS_MAX_ROUTES 64
+#define FT_METRICS_CODES 6 // 1xx..5xx, and other
+#define FT_METRICS_OUTCOMES 8
+#define FT_METRICS_NETS 6
+
+typedef struct ft_metrics {
+    size_t n_routes;
+    const char *route_method[FT_METRICS_MAX_ROUTES + 1];
+    const char *route_name[FT_METRICS_MAX_ROUTES + 1]; // last: "unmatched"
+    _Atomic uint64_t requests[FT_METRICS_MAX_ROUTES + 1][FT_METRICS_CODES];
+    ft_hist latency[FT_METRICS_MAX_ROUTES + 1];
+    _Atomic uint64_t faces_detected;
+    _Atomic uint64_t rejected_busy; // 503 from a full queue
+    _Atomic uint64_t timeouts;      // 408
+    const char *outcome_name[FT_METRICS_OUTCOMES];
+    _Atomic uint64_t decisions[FT_METRICS_OUTCOMES];
+    const char *net_name[FT_METRICS_NETS];
+    ft_hist inference[FT_METRICS_NETS];
+    double started_ms;
+} ft_metrics;
+
+// Names come from static storage (the route table, string literals).
+void ft_metrics_init(ft_metrics *m, const ft_route *routes, size_t n_routes);
+// route -1 = unmatched.
+void ft_metrics_request(ft_metrics *m, int route, int status, double seconds);
+void ft_metrics_decision(ft_metrics *m, const char *outcome);
+void ft_metrics_inference(ft_metrics *m, const char *net, double seconds);
+// Appends the exposition text; `gauges` (may be NULL) adds preformatted
+// lines (queue depths and the like).
+ft_status ft_metrics_render(ft_metrics *m, const char *gauges, ft_buf *out);
+
+// ---- The HTTP core ----
+
+typedef struct ft_http_app {
+    const ft_route *routes;
+    size_t n_routes;
+    void *ctx;
+    // Thread contexts for the pools (called on each worker thread).
+    ft_workq_init_fn worker_init;
+    ft_workq_deinit_fn worker_deinit;
+    // Authenticates a request for a non-public route, on a pool thread
+    // (tctx is that thread's context; inline routes are public). `key` is
+    // the presented key or NULL. Sets *role to one FT_HTTP_* bit; FT_E_AUTH
+    // means 401 (missing or wrong key).
+    ft_status (*auth)(void *ctx, void *tctx, const char *key, unsigned *role, ft_err *err);
+    // Extra gauge lines for /metrics (may be NULL).
+    void (*gauges)(void *ctx, ft_buf *out);
+} ft_http_app;
+
+typedef struct ft_http_limits {
+    size_t max_body_bytes;       // default 10 MiB
+    unsigned conn_timeout_s;     // idle connection timeout; default 30
+    unsigned header_timeout_ms;  // whole request head; default 10000
+    unsigned body_timeout_ms;    // whole body after the head; default 60000
+    size_t conn_memory;          // per-connection header memory; default 64 KiB
+    unsigned max_connections;    // default 256
+    size_t queue_max[FT_POOL_COUNT_]; // per pool; 0 = default
+    int threads[FT_POOL_COUNT_];      // per pool; 0 = default (infer: cores, db: 1)
+} ft_http_limits;
+
+ft_http_limits ft_http_limits_default(void);
+
+typedef struct ft_httpd ft_httpd;
+
+// Starts the daemon on bind_addr:port (port 0 = a free one, see
+// ft_httpd_port) and the worker pools. `app` and the route table must
+// outlive the daemon.
+ft_status ft_httpd_start(const ft_http_app *app, const char *bind_addr, uint16_t port,
+                         const ft_http_limits *lim, ft_httpd **out, ft_err *err);
+uint16_t ft_httpd_port(const ft_httpd *h);
+ft_metrics *ft_httpd_metrics(ft_httpd *h);
+size_t ft_httpd_queue_depth(ft_httpd *h, ft_route_pool pool);
+void ft_httpd_stop(ft_httpd *h);
+
+// The embedded page: the asset called `name` ("index.html"), or NULL.
+const uint8_t *ft_http__asset(const char *name, size_t *len);
+const char *ft_http__mime(const char *name);
+
+#endif
