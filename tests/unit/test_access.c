@@ -1,0 +1,275 @@
+// Unit tests for src/access: the quality gate, the decision rules and
+// ft_access_check writing events into a gallery in a mkdtemp() directory.
+#define _GNU_SOURCE
+#include "access/access.h"
+#include "core/mem.h"
+#include "ft_test.h"
+
+#include <ftw.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmp_dir[256];
+
+static const char *tmp_path(const char *name)
+{
+    static char p[512];
+    if (!tmp_dir[0]) {
+        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/ft_access_XXXXXX");
+        FT_ASSERT(mkdtemp(tmp_dir) != NULL);
+    }
+    snprintf(p, sizeof p, "%s/%s", tmp_dir, name);
+    return p;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static ft_face_box box(double side, double score)
+{
+    ft_face_box b = {10, 20, side, side * 1.2, score};
+    return b;
+}
+
+static ft_match_result match(int64_t person, double dist, double margin)
+{
+    ft_match_result r = {FT_MATCH_KNOWN, person, 1, dist, person + 1, dist + margin, margin};
+    return r;
+}
+
+static void test_reasons(void)
+{
+    FT_CHECK_STREQ(ft_access_reason_str(FT_REASON_MATCH), "match");
+    FT_CHECK_STREQ(ft_access_reason_str(FT_REASON_UNKNOWN), "unknown");
+    FT_CHECK_STREQ(ft_access_reason_str(FT_REASON_AMBIGUOUS), "ambiguous");
+    FT_CHECK_STREQ(ft_access_reason_str(FT_REASON_FACE_TOO_SMALL), "face too small");
+    FT_CHECK_STREQ(ft_access_reason_str(FT_REASON_LOW_SCORE), "low detector score");
+}
+
+static void test_quality(void)
+{
+    ft_err err = {0};
+    ft_gallery_policy p = ft_gallery_policy_default(); // 80 px, score 0.8
+    ft_access_reason r = FT_REASON_MATCH;
+    ft_face_box b = box(80, 0.8); // both exactly at the limit: pass
+    FT_CHECK_OK(ft_access_quality(&b, &p, &r, &err), &err);
+    b = box(79.5, 0.99);
+    FT_CHECK_EQ(ft_access_quality(&b, &p, &r, &err), FT_E_QUALITY);
+    FT_CHECK_EQ(r, FT_REASON_FACE_TOO_SMALL);
+    FT_CHECK(strstr(err.msg, "face too small") && strstr(err.msg, "80 px"));
+    b = box(200, 0.6);
+    FT_CHECK_EQ(ft_access_quality(&b, &p, &r, &err), FT_E_QUALITY);
+    FT_CHECK_EQ(r, FT_REASON_LOW_SCORE);
+    // The shorter side counts.
+    b = box(200, 0.9);
+    b.h = 50;
+    FT_CHECK_EQ(ft_access_quality(&b, &p, NULL, &err), FT_E_QUALITY);
+    // Small AND low score: size is reported first.
+    b = box(10, 0.1);
+    FT_CHECK_EQ(ft_access_quality(&b, &p, &r, &err), FT_E_QUALITY);
+    FT_CHECK_EQ(r, FT_REASON_FACE_TOO_SMALL);
+    b = box(NAN, 0.9);
+    FT_CHECK_EQ(ft_access_quality(&b, &p, &r, &err), FT_E_QUALITY);
+    b = box(100, NAN);
+    FT_CHECK_EQ(ft_access_quality(&b, &p, &r, &err), FT_E_QUALITY);
+}
+
+static void test_decide(void)
+{
+    ft_gallery_policy p = ft_gallery_policy_default(); // 0.5, margin 0.05
+    ft_access_decision d;
+    ft_face_box good = box(120, 0.95);
+    ft_match_result m = match(7, 0.3, 0.2);
+    ft_access_decide(&good, &m, &p, &d);
+    FT_CHECK_EQ(d.decision, FT_DECISION_GRANTED);
+    FT_CHECK_EQ(d.reason, FT_REASON_MATCH);
+    FT_CHECK_EQ(d.person_id, 7);
+    FT_CHECK_EQ(d.distance, 0.3);
+    FT_CHECK_EQ(d.detector_score, 0.95);
+    // The policy decides, not the status ft_match computed.
+    m.status = FT_MATCH_UNKNOWN;
+    ft_access_decide(&good, &m, &p, &d);
+    FT_CHECK_EQ(d.decision, FT_DECISION_GRANTED);
+    // Threshold is strict.
+    m = match(7, 0.5, 0.2);
+    ft_access_decide(&good, &m, &p, &d);
+    FT_CHECK_EQ(d.decision, FT_DECISION_DENIED);
+    FT_CHECK_EQ(d.reason, FT_REASON_UNKNOWN);
+    FT_CHECK_EQ(d.person_id, 0);
+    FT_CHECK_EQ(d.nearest_person_id, 7);
+    FT_CHECK_EQ(d.distance, 0.5);
+    // Margin.
+    m = match(7, 0.3, 0.04);
+    ft_access_decide(&good, &m, &p, &d);
+    FT_CHECK_EQ(d.reason, FT_REASON_AMBIGUOUS);
+    FT_CHECK_EQ(d.decision, FT_DECISION_DENIED);
+    m = match(7, 0.3, 0.05);
+    ft_access_decide(&good, &m, &p, &d);
+    FT_CHECK_EQ(d.reason, FT_REASON_MATCH);
+    // Unknown beats ambiguous.
+    m = match(7, 0.7, 0.0);
+    ft_access_decide(&good, &m, &p, &d);
+    FT_CHECK_EQ(d.reason, FT_REASON_UNKNOWN);
+    // One enrolled person: margin +inf, granted.
+    m = match(7, 0.3, INFINITY);
+    ft_access_decide(&good, &m, &p, &d);
+    FT_CHECK_EQ(d.reason, FT_REASON_MATCH);
+    // Empty gallery, NaN distance.
+    ft_match_result empty = {FT_MATCH_UNKNOWN, 0, 0, INFINITY, 0, INFINITY, INFINITY};
+    ft_access_decide(&good, &empty, &p, &d);
+    FT_CHECK_EQ(d.reason, FT_REASON_UNKNOWN);
+    m = match(7, NAN, 1);
+    ft_access_decide(&good, &m, &p, &d);
+    FT_CHECK_EQ(d.reason, FT_REASON_UNKNOWN);
+    // The gate comes first, and needs no match.
+    ft_face_box small = box(40, 0.99), weak = box(120, 0.5);
+    ft_access_decide(&small, NULL, &p, &d);
+    FT_CHECK_EQ(d.reason, FT_REASON_FACE_TOO_SMALL);
+    FT_CHECK(isnan(d.distance) && d.person_id == 0);
+    m = match(7, 0.1, 1);
+    ft_access_decide(&weak, &m, &p, &d);
+    FT_CHECK_EQ(d.reason, FT_REASON_LOW_SCORE);
+    FT_CHECK_EQ(d.decision, FT_DECISION_DENIED);
+}
+
+// Descriptor for person k: 0.3 in component k (people are 0.42 apart).
+static void desc(float *d, int k, float v)
+{
+    memset(d, 0, sizeof(float) * FT_GALLERY_DIM);
+    d[k] = v;
+}
+
+static void test_check(void)
+{
+    ft_err err = {0};
+    const char *path = tmp_path("door.db");
+    char db[512];
+    snprintf(db, sizeof db, "%s", path);
+    ft_gallery *g = NULL;
+    FT_CHECK_OK(ft_gallery_open(db, NULL, &g, &err), &err);
+    FT_ASSERT(g);
+    ft_sample s;
+    memset(&s, 0, sizeof s);
+    s.detector_score = 0.9;
+    s.face_w = s.face_h = 100;
+    int64_t ann = 0, bob = 0, cy = 0;
+    desc(s.descriptor, 0, 0.3f);
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, "Ann", &s, 1, &ann, NULL, &err), &err);
+    desc(s.descriptor, 1, 0.3f);
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, "Bob", &s, 1, &bob, NULL, &err), &err);
+    // Cy sits close to Bob: a face between them is ambiguous.
+    desc(s.descriptor, 1, 0.3f);
+    s.descriptor[2] = 0.1f;
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, "Cy", &s, 1, &cy, NULL, &err), &err);
+    ft_match_matrix *m = NULL;
+    FT_CHECK_OK(ft_gallery_matrix_load(g, NULL, &m, &err), &err);
+    ft_gallery_policy p;
+    FT_CHECK_OK(ft_gallery_policy_load(g, &p, &err), &err);
+
+    static const uint8_t thumb[] = {0xff, 0xd8, 0xff, 0xd9};
+    float q[FT_GALLERY_DIM];
+    ft_access_request rq = {box(120, 0.95), q, "front door", 1700000000.0, thumb, sizeof thumb};
+    ft_access_decision d;
+
+    desc(q, 0, 0.25f); // 0.05 from Ann
+    FT_CHECK_OK(ft_access_check(g, m, &p, &rq, &d, &err), &err);
+    FT_CHECK_EQ(d.decision, FT_DECISION_GRANTED);
+    FT_CHECK_EQ(d.person_id, ann);
+    FT_CHECK_STREQ(d.name, "Ann");
+    FT_CHECK_NEAR(d.distance, 0.05, 1e-6); // float descriptors
+    FT_CHECK(d.event_id > 0);
+
+    desc(q, 5, 0.4f); // nobody
+    FT_CHECK_OK(ft_access_check(g, m, &p, &rq, &d, &err), &err);
+    FT_CHECK_EQ(d.reason, FT_REASON_UNKNOWN);
+
+    desc(q, 1, 0.3f); // Bob exactly; Cy 0.1 away... margin 0.1 passes
+    q[2] = 0.05f;     // halfway: margin 0
+    FT_CHECK_OK(ft_access_check(g, m, &p, &rq, &d, &err), &err);
+    FT_CHECK_EQ(d.reason, FT_REASON_AMBIGUOUS);
+
+    rq.box = box(50, 0.95);
+    FT_CHECK_OK(ft_access_check(g, m, &p, &rq, &d, &err), &err);
+    FT_CHECK_EQ(d.reason, FT_REASON_FACE_TOO_SMALL);
+    rq.box = box(120, 0.95);
+
+    // A stale matrix still holding a deleted person: not let in.
+    FT_CHECK_OK(ft_gallery_person_delete(g, ann, &err), &err);
+    desc(q, 0, 0.3f);
+    FT_CHECK_OK(ft_access_check(g, m, &p, &rq, &d, &err), &err);
+    FT_CHECK_EQ(d.decision, FT_DECISION_DENIED);
+    FT_CHECK_EQ(d.reason, FT_REASON_UNKNOWN);
+
+    // The events, oldest first.
+    ft_event *ev;
+    size_t n;
+    ft_event_query eq = ft_event_query_default();
+    eq.oldest_first = true;
+    FT_CHECK_OK(ft_gallery_events_query(g, &eq, &ev, &n, NULL, &err), &err);
+    FT_CHECK_EQ(n, 5);
+    if (n == 5) {
+        const char *reasons[5] = {"match", "unknown", "ambiguous", "face too small", "unknown"};
+        for (int i = 0; i < 5; i++) {
+            FT_CHECK_STREQ(ev[i].reason, reasons[i]);
+            FT_CHECK_STREQ(ev[i].source, "front door");
+            FT_CHECK_EQ(ev[i].time, 1700000000.0);
+            FT_CHECK_EQ(ev[i].thumbnail_len, i == 0 ? 0 : sizeof thumb); // Ann's went with her
+            FT_CHECK_EQ(ev[i].decision, i == 0 ? FT_DECISION_GRANTED : FT_DECISION_DENIED);
+            FT_CHECK_EQ(ev[i].person_id, 0); // Ann deleted; the rest unknown
+        }
+        FT_CHECK_STREQ(ev[0].name_at_time, "Ann");
+        FT_CHECK_NEAR(ev[0].distance, 0.05, 1e-6);
+        FT_CHECK(!isnan(ev[1].distance) && ev[1].distance > 0.4);
+        FT_CHECK(isnan(ev[3].distance));
+        FT_CHECK_NEAR(ev[3].detector_score, 0.95, 1e-12);
+    }
+    ft_free(ev);
+
+    // Fail closed: when the event cannot be written there is no decision.
+    sqlite3 *other;
+    FT_CHECK_EQ(sqlite3_open(db, &other), SQLITE_OK);
+    FT_CHECK_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE; DELETE FROM settings WHERE key = 'x'",
+                             NULL, NULL, NULL),
+                SQLITE_OK);
+    ft_gallery *g2 = NULL;
+    ft_gallery_opts o = ft_gallery_opts_default();
+    o.busy_timeout_ms = 50;
+    FT_CHECK_OK(ft_gallery_open(db, &o, &g2, &err), &err);
+    desc(q, 1, 0.3f);
+    memset(&d, 0x5a, sizeof d);
+    FT_CHECK_EQ(ft_access_check(g2, m, &p, &rq, &d, &err), FT_E_BUSY);
+    FT_CHECK_EQ(d.event_id, 0x5a5a5a5a5a5a5a5a); // untouched
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    FT_CHECK_OK(ft_access_check(g2, m, &p, &rq, &d, &err), &err);
+    FT_CHECK_EQ(d.person_id, bob);
+    ft_gallery_close(g2);
+
+    // Bad policy or request.
+    ft_gallery_policy bad = p;
+    bad.threshold = 0;
+    FT_CHECK_EQ(ft_access_check(g, m, &bad, &rq, &d, &err), FT_E_INVALID);
+    rq.source = "";
+    FT_CHECK_EQ(ft_access_check(g, m, &p, &rq, &d, &err), FT_E_INVALID);
+    ft_match_matrix_free(m);
+    ft_gallery_close(g);
+}
+
+static const ft_test_case cases[] = {
+    {"reasons", test_reasons},
+    {"quality", test_quality},
+    {"decide", test_decide},
+    {"check", test_check},
+};
+
+int main(int argc, char **argv)
+{
+    int rc = ft_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+    if (tmp_dir[0])
+        nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}
