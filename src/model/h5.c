@@ -655,9 +655,16 @@ static ft_status open_and_load(const char *path, const uint8_t *image, size_t im
         return ft_err_set(err, errno == ENOENT ? FT_E_NOT_FOUND : FT_E_IO, "%s: %s", name,
                           strerror(errno));
     session_begin(&s);
+    // A strong close degree makes H5Fclose close whatever a failed read
+    // left open, so a damaged file cannot leak HDF5 objects.
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+        st = ft_err_set(err, FT_E_NOMEM, "%s: cannot set up HDF5: %s", name,
+                        h5_detail(detail, sizeof detail));
+        goto done;
+    }
     if (image) {
-        fapl = H5Pcreate(H5P_FILE_ACCESS);
-        if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 ||
+        if (H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 ||
             H5Pset_file_image(fapl, (void *)image, image_len) < 0) {
             st = ft_err_set(err, FT_E_NOMEM, "%s: cannot set up the file image: %s", name,
                             h5_detail(detail, sizeof detail));
@@ -670,7 +677,7 @@ static ft_status open_and_load(const char *path, const uint8_t *image, size_t im
             st = ft_err_set(err, FT_E_FORMAT, "%s: not an HDF5 file (or a damaged one)", name);
             goto done;
         }
-        r.f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        r.f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     }
     if (r.f < 0) {
         st = ft_err_set(err, FT_E_FORMAT, "%s: cannot open as HDF5 (truncated or damaged?): %s",

@@ -782,7 +782,7 @@ static json_t *graph_json(const ft_graph *g)
         json_decref(outs);
         return NULL;
     }
-    return json_pack("{ssbsosososo}", "name", g->name, "trainable", 1, "layers", layers,
+    return json_pack("{sssbsososo}", "name", g->name, "trainable", 1, "layers", layers,
                      "input_layers", ins, "output_layers", outs);
 }
 
