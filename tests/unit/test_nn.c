@@ -395,7 +395,8 @@ static void test_gemm_variants(void)
 
 static void test_dwconv_variants(void)
 {
-    static const int32_t sizes[][2] = {{1, 1}, {2, 2}, {3, 5}, {4, 4}, {7, 6}, {17, 9}, {16, 16}};
+    static const int32_t sizes[][2] = {{1, 1}, {2, 2}, {3, 5}, {4, 4}, {7, 6},
+                                         {5, 2}, {9, 1}, {17, 9}, {16, 16}};
     static const int32_t chans[] = {1, 3, 8, 16, 17, 32, 40, 64};
     static const int32_t kers[] = {3, 1, 5};
     int checked = 0;

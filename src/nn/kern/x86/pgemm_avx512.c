@@ -1,0 +1,189 @@
+// AVX-512 packed GEMM (kern/pgemm.h): a 14 x 32 register-tiled micro-kernel
+// (28 zmm accumulators, 2 zmm of B, 1 broadcast of A), B read from the
+// 32-column panels packed at layer creation, A read in place (no packing:
+// for 1x1 convolutions A is the input map itself). Blocking: K in chunks of
+// at most KC so a 14-row strip of A stays in L1 while the micro-kernel
+// sweeps up to NC columns of panels, whose KC x NC block stays in L2.
+// Partial sums of a K-chunk go through C; bias and activation are applied
+// in registers after the last chunk.
+#include "nn/kern/act.h"
+#include "nn/kern/pgemm.h"
+
+#include <immintrin.h>
+
+#define MR 14
+#define NR FT_PGEMM_NR
+#ifndef KC
+#define KC 256
+#endif
+#ifndef NC
+#define NC 512
+#endif
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE __m512 act_zmm(__m512 x, ft_act act)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    switch (act) {
+    case FT_ACT_RELU:
+        return _mm512_max_ps(x, zero);
+    case FT_ACT_RELU6:
+        return _mm512_min_ps(_mm512_max_ps(x, zero), _mm512_set1_ps(6.0f));
+    case FT_ACT_LEAKY: {
+        __m512 m = _mm512_mul_ps(x, _mm512_set1_ps(0.1f));
+        return _mm512_add_ps(_mm512_max_ps(_mm512_sub_ps(x, m), zero), m);
+    }
+    default: // NONE; SIGMOID is applied in scalar after the store
+        return x;
+    }
+}
+
+typedef struct tile {
+    const float *a; // A rows (lda apart), or a packed strip [kc][MR] (lda = 0)
+    size_t lda;
+    const float *b;
+    int32_t kc;
+    float *c;
+    size_t ldc;
+    const float *bias; // this panel's 32 biases or NULL
+    int32_t ncols;     // valid columns, 1..32
+    bool first, last;
+    ft_act act;
+} tile;
+
+// C[0..mr, 0..ncols) (+)= A[0..mr, 0..kc) * Bpanel[0..kc, 0..32); nv = 1 when
+// only the first 16 columns are valid; packed: A is a [kc][MR] strip.
+static ALWAYS_INLINE void ukernel(const int mr, const int nv, const bool packed, const tile *t)
+{
+    __m512 acc[MR][2];
+    const float *ar[MR];
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        acc[i][0] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps();
+        ar[i] = t->a + (size_t)i * t->lda;
+        // The C tile is written at the end: fetch its lines meanwhile.
+        __builtin_prefetch(t->c + (size_t)i * t->ldc, 1, 3);
+        if (nv > 1)
+            __builtin_prefetch(t->c + (size_t)i * t->ldc + 16, 1, 3);
+    }
+    const float *b = t->b, *ap = t->a;
+    for (int32_t k = 0; k < t->kc; k++, b += NR, ap += MR) {
+        __m512 b0 = _mm512_load_ps(b);
+        __m512 b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
+#pragma GCC unroll 14
+        for (int i = 0; i < mr; i++) {
+            __m512 av = _mm512_set1_ps(packed ? ap[i] : ar[i][k]);
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+            if (nv > 1)
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+        }
+    }
+
+    __mmask16 mk[2];
+    mk[0] = t->ncols >= 16 ? 0xFFFF : (__mmask16)((1u << t->ncols) - 1);
+    mk[1] = t->ncols >= 32 ? 0xFFFF : t->ncols > 16 ? (__mmask16)((1u << (t->ncols - 16)) - 1) : 0;
+    __m512 bias[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    if (t->last && t->bias) {
+        bias[0] = _mm512_maskz_loadu_ps(mk[0], t->bias);
+        if (nv > 1)
+            bias[1] = _mm512_maskz_loadu_ps(mk[1], t->bias + 16);
+    }
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        float *c = t->c + (size_t)i * t->ldc;
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) {
+            __m512 x = acc[i][v];
+            if (!t->first)
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], c + 16 * v));
+            if (t->last)
+                x = act_zmm(_mm512_add_ps(x, bias[v]), t->act);
+            _mm512_mask_storeu_ps(c + 16 * v, mk[v], x);
+        }
+    }
+    if (t->last && t->act == FT_ACT_SIGMOID)
+        for (int i = 0; i < mr; i++)
+            for (int32_t j = 0; j < t->ncols; j++)
+                t->c[(size_t)i * t->ldc + j] = ft_act_apply(t->c[(size_t)i * t->ldc + j], t->act);
+}
+
+#define UK(mr)                                                                                     \
+    case mr:                                                                                       \
+        if (nv == 2)                                                                               \
+            ukernel(mr, 2, false, t);                                                              \
+        else                                                                                       \
+            ukernel(mr, 1, false, t);                                                              \
+        break;
+
+static void ukernel_any(int mr, const tile *t)
+{
+    int nv = t->ncols > 16 ? 2 : 1;
+    if (t->lda == 0) { // packed strips are always full height
+        if (nv == 2)
+            ukernel(MR, 2, true, t);
+        else
+            ukernel(MR, 1, true, t);
+        return;
+    }
+    switch (mr) {
+        UK(1) UK(2) UK(3) UK(4) UK(5) UK(6) UK(7) UK(8) UK(9) UK(10) UK(11) UK(12) UK(13)
+    default:
+        UK(14)
+    }
+}
+
+// Rows of A a multiple of 2 KiB apart map to the same few L1 sets (4K
+// aliasing): 14 of them thrash an 8-way L1. Such strips are copied to a
+// contiguous [kc][MR] buffer first when enough panels reuse the copy.
+static bool pack_a_pays(size_t lda, int32_t panels)
+{
+    return lda % 512 == 0 && panels >= 4;
+}
+
+static void pack_a(const float *a, size_t lda, int32_t kc, float *ap)
+{
+    for (int i = 0; i < MR; i++)
+        for (int32_t k = 0; k < kc; k++)
+            ap[k * MR + i] = a[(size_t)i * lda + k];
+}
+
+void ft_kern_pgemm_f32_avx512(const ft_pgemm_args *g, int32_t m0, int32_t m1, int32_t n0,
+                              int32_t n1)
+{
+    int32_t k = g->k;
+    int32_t n_kb = (k + KC - 1) / KC, kc_max = (k + n_kb - 1) / n_kb; // even K chunks
+    float apack[KC * MR] __attribute__((aligned(64)));
+    for (int32_t nb = n0; nb < n1; nb += NC) {
+        int32_t nb_end = n1 - nb < NC ? n1 : nb + NC;
+        for (int32_t k0 = 0; k0 < k; k0 += kc_max) {
+            int32_t kc = k - k0 < kc_max ? k - k0 : kc_max;
+            bool pack = pack_a_pays(g->lda, (nb_end - nb + NR - 1) / NR);
+            for (int32_t i = m0; i < m1; i += MR) {
+                int mr = m1 - i < MR ? m1 - i : MR;
+                const float *a = g->a + (size_t)i * g->lda + k0;
+                size_t lda = g->lda;
+                if (pack && mr == MR) {
+                    pack_a(a, lda, kc, apack);
+                    a = apack;
+                    lda = 0;
+                }
+                for (int32_t j = nb; j < nb_end; j += NR) {
+                    tile t = {.a = a,
+                              .lda = lda,
+                              .b = g->bp + ((size_t)(j / NR) * k + k0) * NR,
+                              .kc = kc,
+                              .c = g->c + (size_t)i * g->ldc + j,
+                              .ldc = g->ldc,
+                              .bias = g->bias ? g->bias + j : NULL,
+                              .ncols = nb_end - j < NR ? nb_end - j : NR,
+                              .first = k0 == 0,
+                              .last = k0 + kc == k,
+                              .act = g->act};
+                    ukernel_any(mr, &t);
+                }
+            }
+        }
+    }
+}
