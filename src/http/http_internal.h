@@ -238,6 +238,45 @@ ft_metrics *ft_httpd_metrics(ft_httpd *h);
 size_t ft_httpd_queue_depth(ft_httpd *h, ft_route_pool pool);
 void ft_httpd_stop(ft_httpd *h);
 
+// ---- The facetracker application (server.c, api.c) ----
+
+#include "access/access.h"
+#include "face/face.h"
+#include "gallery/gallery.h"
+#include "http/server.h"
+
+#include <pthread.h>
+
+struct ft_server {
+    ft_server_opts o;
+    char *bind, *db_path, *models_dir;
+    ft_face_models *models;
+    ft_httpd *httpd;
+    ft_http_app app;
+    double t_start_ms;
+    pthread_rwlock_t mx_lock; // guards `matrix` (readers match, the writer reloads)
+    ft_match_matrix *matrix;
+    pthread_mutex_t cool_mu; // event cooldown table
+    struct ft_cooldown {
+        char source[FT_GALLERY_NAME_MAX + 1];
+        int64_t person_id;
+        int decision;
+        double time;
+        int64_t event_id;
+    } cool[32];
+};
+
+// A pool thread's context: its own inference context (inference pool
+// only) and its own gallery connection.
+typedef struct ft_wctx {
+    int pool;
+    ft_nn_ctx *nn;
+    ft_gallery *g;
+} ft_wctx;
+
+extern const ft_route ft_http__routes[];
+extern const size_t ft_http__n_routes;
+
 // The embedded page: the asset called `name` ("index.html"), or NULL.
 const uint8_t *ft_http__asset(const char *name, size_t *len);
 const char *ft_http__mime(const char *name);

@@ -1,0 +1,220 @@
+// The facetracker server's lifecycle: options, the bind rule for API keys,
+// models, per-thread contexts (an inference context and a gallery
+// connection per worker), authentication against the gallery's hashed
+// keys, and the HTTP core started with the route table of api.c.
+#include "http/http_internal.h"
+
+#include "core/clock.h"
+#include "core/mem.h"
+#include "core/pool.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+ft_server_opts ft_server_opts_default(void)
+{
+    ft_server_opts o;
+    memset(&o, 0, sizeof o);
+    o.bind = "127.0.0.1";
+    o.port = 8080;
+    o.detector = FT_DETECTOR_SSD;
+    o.max_body_bytes = 10u << 20;
+    o.max_pixels = 40000000;
+    o.header_timeout_ms = 10000;
+    o.body_timeout_ms = 60000;
+    o.conn_timeout_s = 30;
+    o.event_cooldown_s = 5;
+    return o;
+}
+
+bool ft_server_is_loopback(const char *addr)
+{
+    if (!addr || !*addr || strcmp(addr, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+// ---- Thread contexts ----
+
+static ft_status worker_init(void *ctx, int pool, int index, void **tctx, ft_err *err)
+{
+    ft_server *s = ctx;
+    ft_wctx *w = ft_calloc(1, sizeof *w);
+    if (!w)
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    w->pool = pool;
+    ft_status st = FT_OK;
+    // One thread per inference: two single-thread inferences side by side
+    // beat one inference on two threads on this kind of machine.
+    if (pool == FT_POOL_INFER)
+        st = ft_nn_ctx_new(1, &w->nn);
+    if (st == FT_OK)
+        st = ft_gallery_open(s->db_path, NULL, &w->g, err);
+    if (st != FT_OK) {
+        ft_nn_ctx_free(w->nn);
+        ft_free(w);
+        return st == FT_E_NOMEM ? ft_err_set(err, st, "out of memory") : st;
+    }
+    *tctx = w;
+    return FT_OK;
+}
+
+static void worker_deinit(void *ctx, int pool, void *tctx)
+{
+    ft_wctx *w = tctx;
+    if (!w)
+        return;
+    ft_gallery_close(w->g);
+    ft_nn_ctx_free(w->nn);
+    ft_free(w);
+}
+
+// No key defined: everyone is admin (the bind rule keeps such a server on
+// loopback). Any key row, even revoked: a valid key is required.
+static ft_status auth(void *ctx, void *tctx, const char *key, unsigned *role, ft_err *err)
+{
+    ft_wctx *w = tctx;
+    ft_gallery_counts c;
+    ft_status st = ft_gallery_counts_get(w->g, &c, err);
+    if (st != FT_OK)
+        return st;
+    if (c.api_keys == 0) {
+        *role = FT_HTTP_ADMIN;
+        return FT_OK;
+    }
+    if (!key || !*key)
+        return ft_err_set(err, FT_E_AUTH,
+                          "an API key is required (X-API-Key or Authorization: Bearer)");
+    ft_api_key k;
+    st = ft_gallery_key_verify(w->g, key, &k, err);
+    if (st != FT_OK)
+        return st;
+    *role = k.role == FT_ROLE_ADMIN    ? FT_HTTP_ADMIN
+            : k.role == FT_ROLE_DEVICE ? FT_HTTP_DEVICE
+                                       : FT_HTTP_VIEWER;
+    return FT_OK;
+}
+
+static void gauges(void *ctx, ft_buf *out)
+{
+    ft_server *s = ctx;
+    ft_buf_printf(out,
+                  "# HELP facetracker_queue_depth Jobs queued or running per worker pool.\n"
+                  "# TYPE facetracker_queue_depth gauge\n"
+                  "facetracker_queue_depth{pool=\"inference\"} %zu\n"
+                  "facetracker_queue_depth{pool=\"db\"} %zu\n"
+                  "# HELP facetracker_workers Inference worker threads.\n"
+                  "# TYPE facetracker_workers gauge\n"
+                  "facetracker_workers %d\n",
+                  ft_httpd_queue_depth(s->httpd, FT_POOL_INFER),
+                  ft_httpd_queue_depth(s->httpd, FT_POOL_DB), s->o.threads);
+}
+
+// ---- Start and stop ----
+
+ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
+{
+    ft_status st;
+    ft_server *s = ft_calloc(1, sizeof *s);
+    if (!s)
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    s->t_start_ms = ft_now_ms();
+    s->o = o ? *o : ft_server_opts_default();
+    if (s->o.threads <= 0)
+        s->o.threads = ft_cpu_count();
+    if (s->o.max_body_bytes == 0)
+        s->o.max_body_bytes = 10u << 20;
+    if (s->o.max_pixels == 0)
+        s->o.max_pixels = 40000000;
+    pthread_rwlock_init(&s->mx_lock, NULL);
+    pthread_mutex_init(&s->cool_mu, NULL);
+    s->bind = ft_strdup(s->o.bind && *s->o.bind ? s->o.bind : "127.0.0.1");
+    s->db_path = ft_strdup(s->o.db_path ? s->o.db_path : FT_GALLERY_DEFAULT_PATH);
+    s->models_dir = ft_strdup(s->o.models_dir ? s->o.models_dir : ft_models_default_dir());
+    if (!s->bind || !s->db_path || !s->models_dir) {
+        st = ft_err_set(err, FT_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    s->o.bind = s->bind;
+    s->o.db_path = s->db_path;
+    s->o.models_dir = s->models_dir;
+
+    // The bind rule: without any key, loopback only (unless --insecure).
+    {
+        ft_gallery *g = NULL;
+        ft_gallery_counts c;
+        st = ft_gallery_open(s->db_path, NULL, &g, err);
+        if (st == FT_OK)
+            st = ft_gallery_counts_get(g, &c, err);
+        ft_gallery_close(g);
+        if (st != FT_OK)
+            goto fail;
+        if (c.api_keys == 0 && !ft_server_is_loopback(s->bind) && !s->o.insecure) {
+            st = ft_err_set(err, FT_E_AUTH,
+                            "refusing to listen on %s with no API key defined: create one with "
+                            "`facetracker keys create NAME --role admin`, bind to 127.0.0.1, "
+                            "or pass --insecure",
+                            s->bind);
+            goto fail;
+        }
+    }
+
+    ft_models_opts mo = ft_models_opts_default();
+    mo.dir = s->models_dir;
+    st = ft_face_models_load(&mo, &s->models, err);
+    if (st != FT_OK)
+        goto fail;
+
+    s->app.routes = ft_http__routes;
+    s->app.n_routes = ft_http__n_routes;
+    s->app.ctx = s;
+    s->app.worker_init = worker_init;
+    s->app.worker_deinit = worker_deinit;
+    s->app.auth = auth;
+    s->app.gauges = gauges;
+
+    ft_http_limits lim = ft_http_limits_default();
+    // Multipart framing adds a little to the largest accepted file.
+    lim.max_body_bytes = s->o.max_body_bytes + 64 * 1024;
+    lim.header_timeout_ms = s->o.header_timeout_ms ? s->o.header_timeout_ms : 10000;
+    lim.body_timeout_ms = s->o.body_timeout_ms ? s->o.body_timeout_ms : 60000;
+    lim.conn_timeout_s = s->o.conn_timeout_s ? s->o.conn_timeout_s : 30;
+    lim.threads[FT_POOL_INFER] = s->o.threads;
+    lim.queue_max[FT_POOL_INFER] = s->o.queue_max ? s->o.queue_max : 2 * (size_t)s->o.threads + 2;
+    lim.threads[FT_POOL_DB] = 1;
+    st = ft_httpd_start(&s->app, s->bind, s->o.port, &lim, &s->httpd, err);
+    if (st != FT_OK)
+        goto fail;
+    *out = s;
+    return FT_OK;
+fail:
+    ft_server_stop(s);
+    return st;
+}
+
+uint16_t ft_server_port(const ft_server *s)
+{
+    return ft_httpd_port(s->httpd);
+}
+
+void ft_server_stop(ft_server *s)
+{
+    if (!s)
+        return;
+    ft_httpd_stop(s->httpd);
+    ft_match_matrix_free(s->matrix);
+    ft_face_models_free(s->models);
+    pthread_rwlock_destroy(&s->mx_lock);
+    pthread_mutex_destroy(&s->cool_mu);
+    ft_free(s->bind);
+    ft_free(s->db_path);
+    ft_free(s->models_dir);
+    ft_free(s);
+}

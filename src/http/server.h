@@ -1,0 +1,53 @@
+// The facetracker HTTP server: the page (embedded web/ files), the
+// prototype's POST /api/prediction, the REST API under /api/v1/ (described
+// by /api/v1/openapi.json), /healthz and /metrics, on libmicrohttpd with a
+// fixed pool of inference workers and a bounded queue (503 + Retry-After
+// when full). `facetracker serve` is a thin wrapper around this.
+#ifndef FT_HTTP_SERVER_H
+#define FT_HTTP_SERVER_H
+
+#include "core/status.h"
+#include "face/face.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ft_server_opts {
+    const char *bind;       // IP address; default "127.0.0.1"
+    uint16_t port;          // 0 = pick a free port (see ft_server_port)
+    const char *db_path;    // NULL = FT_GALLERY_DEFAULT_PATH
+    const char *models_dir; // NULL = ft_models_default_dir()
+    int threads;            // inference workers; <= 0 = one per core
+    ft_detector_kind detector;
+    bool insecure;          // allow a non-loopback bind with no API key defined
+    size_t max_body_bytes;  // upload limit; default 10 MiB
+    uint64_t max_pixels;    // decoded image limit; default 40 megapixels
+    size_t queue_max;       // inference jobs waiting beyond the running ones; 0 = 2*threads+2
+    unsigned header_timeout_ms; // request head deadline; default 10 s
+    unsigned body_timeout_ms;   // request body deadline; default 60 s
+    unsigned conn_timeout_s;    // idle keep-alive timeout; default 30 s
+    double event_cooldown_s;    // same source+person+decision within this is not logged again; default 5
+    bool verbose;               // log each request to stderr
+} ft_server_opts;
+
+ft_server_opts ft_server_opts_default(void);
+
+typedef struct ft_server ft_server;
+
+// Loads the models, opens (or creates) the gallery, checks the bind rule
+// (a non-loopback address needs at least one API key in the gallery, or
+// `insecure`), starts the workers and the listener. Errors: FT_E_AUTH (bind
+// refused), FT_E_IO (cannot listen), model and gallery errors as they
+// come. Strings in `o` are copied.
+ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err);
+// The port actually bound (useful with port 0).
+uint16_t ft_server_port(const ft_server *s);
+// Stops listening, answers queued requests 503, waits for running ones and
+// frees everything. NULL is a no-op.
+void ft_server_stop(ft_server *s);
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool ft_server_is_loopback(const char *addr);
+
+#endif
