@@ -276,8 +276,8 @@ int ft_cli_face_opt(int argc, char **argv, int *i, ft_cli_face_opts *o)
 ft_status ft_cli_face_setup(const char *cmd, const ft_cli_face_opts *o, ft_face_models **m,
                             ft_nn_ctx **ctx)
 {
-    bool ssd = o->d.detect.kind == FT_DETECTOR_SSD;
-    ft_status st = ft_cli_load_models(cmd, o->models, ssd, !ssd,
+    // Both detectors: the one-face rule falls back to the other one.
+    ft_status st = ft_cli_load_models(cmd, o->models, true, true,
                                       o->d.landmarks && !o->d.tiny_landmarks,
                                       o->d.landmarks && o->d.tiny_landmarks, o->d.descriptors, m);
     if (st != FT_OK)

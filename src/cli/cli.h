@@ -93,5 +93,6 @@ ft_status ft_cli_face_setup(const char *cmd, const ft_cli_face_opts *o, ft_face_
 
 int ft_cmd_describe(int argc, char **argv);
 int ft_cmd_verify(int argc, char **argv);
+int ft_cmd_evaluate_recognition(int argc, char **argv);
 
 #endif

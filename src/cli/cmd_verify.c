@@ -26,7 +26,7 @@ static ft_status one_face(const char *cmd, const char *path, const ft_face_model
     ft_err err = {0};
     ft_status st = ft_image_load(path, &lim, &im, &err);
     if (st == FT_OK) {
-        st = ft_face_single(m, ctx, &im, o, FT_SINGLE_FACE_FLOOR, f, low, &err);
+        st = ft_face_single(m, ctx, &im, o, FT_SINGLE_FACE_FLOOR, false, f, low, &err);
         ft_image_deinit(&im);
     }
     if (st != FT_OK)

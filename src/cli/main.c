@@ -19,6 +19,8 @@ static const command commands[] = {
      "precision, recall, AP and IoU of a detector on annotated photos"},
     {"describe", ft_cmd_describe, "every face with box, score, 68 landmarks and 128-d descriptor"},
     {"verify", ft_cmd_verify, "are the faces in two photos the same person?"},
+    {"evaluate-recognition", ft_cmd_evaluate_recognition,
+     "verification accuracy, ROC and open-set identification on labelled photos"},
     {"convert", ft_cmd_convert, "decode a photo (EXIF applied) and write JPEG/PNG/PPM"},
 };
 

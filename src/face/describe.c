@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 
+#include <math.h>
 #include <string.h>
 
 ft_align_mode ft_align_default(void)
@@ -101,7 +102,7 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
 }
 
 ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
-                         const ft_describe_opts *o, double floor, ft_face *out,
+                         const ft_describe_opts *o, double floor, bool central, ft_face *out,
                          bool *below_threshold, ft_err *err)
 {
     ft_describe_opts lo = *o;
@@ -109,22 +110,49 @@ ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image
     if (floor < thr)
         lo.detect.min_score = floor;
     lo.landmarks = lo.descriptors = false;
-    ft_face faces[16];
+    ft_face faces[32];
     size_t n = 0;
-    ft_status st = ft_faces_describe(m, ctx, im, &lo, faces, 16, &n, NULL, err);
+    ft_status st = ft_faces_describe(m, ctx, im, &lo, faces, 32, &n, NULL, err);
     if (st != FT_OK)
         return st;
+    if (n == 0) {
+        // Second chance with the other detector, when it is loaded: the SSD
+        // misses some faces the tiny detector finds and the other way round.
+        ft_detector_kind other = o->detect.kind == FT_DETECTOR_SSD ? FT_DETECTOR_TINY
+                                                                   : FT_DETECTOR_SSD;
+        if (ft_face_models_has(m, other == FT_DETECTOR_SSD ? "ssd" : "tiny")) {
+            lo.detect = ft_detect_opts_default();
+            lo.detect.kind = other;
+            lo.detect.min_score = floor;
+            st = ft_faces_describe(m, ctx, im, &lo, faces, 32, &n, NULL, err);
+            if (st != FT_OK)
+                return st;
+        }
+    }
     size_t above = 0;
     for (size_t i = 0; i < n; i++)
         above += faces[i].box.score > thr;
-    if (above > 1)
+    if (above > 1 && !central)
         return ft_err_set(err, FT_E_MANY_FACES, "%zu faces found (score > %.2f); one is expected",
                           above, thr);
     if (n == 0)
         return ft_err_set(err, FT_E_NO_FACE, "no face found (not even scoring above %.2f)", floor);
     // Detections come best first: faces[0] is the one face above the
-    // threshold, or the best candidate above the floor.
-    *out = faces[0];
-    *below_threshold = above == 0;
+    // threshold, or the best candidate above the floor. In central mode the
+    // candidate nearest the photo's centre wins, whatever its score.
+    size_t pick = 0;
+    if (central) {
+        double best = INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            double dx = faces[i].box.x + faces[i].box.w / 2 - im->w / 2.0;
+            double dy = faces[i].box.y + faces[i].box.h / 2 - im->h / 2.0;
+            if (dx * dx + dy * dy < best) {
+                best = dx * dx + dy * dy;
+                pick = i;
+            }
+        }
+    }
+    *out = faces[pick];
+    *below_threshold = !(out->box.score > thr);
     return describe_one(m, ctx, im, o, out, NULL, err);
 }

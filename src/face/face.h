@@ -139,9 +139,13 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
 // falls back to the best candidate scoring above `floor` (face-api's
 // pipeline scores some ordinary single-face photos 0.24-0.38), reported
 // through *below_threshold; none above the floor is FT_E_NO_FACE.
+// When the detector finds nothing above the floor, the other detector (if
+// loaded) is tried. With `central`, several faces are not an error: the
+// candidate above the floor whose centre is nearest the image centre is
+// taken (for face-centred sets such as LFW).
 #define FT_SINGLE_FACE_FLOOR 0.2
 ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
-                         const ft_describe_opts *o, double floor, ft_face *out,
+                         const ft_describe_opts *o, double floor, bool central, ft_face *out,
                          bool *below_threshold, ft_err *err);
 
 // Euclidean distance between two descriptors (face-api compares raw,

@@ -1,0 +1,140 @@
+// `facetracker train`: trains the face tracker model on a dataset.
+#include "cli/cli.h"
+
+#include "core/mem.h"
+#include "train/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ft_cmd_train(int argc, char **argv);
+
+static const char usage[] =
+    "usage: facetracker train DS --out MODEL.h5 [options]\n"
+    "\n"
+    "Trains the face tracker model (MobileNetV1 backbone from the SSD detector, a face/no-face\n"
+    "head and a box head; see docs/TRAINING.md) on DS's augmented train split (or its photos),\n"
+    "validating every epoch on the val split. Keeps the best validation weights. Writes\n"
+    "MODEL.h5 (Keras layout), MODEL.h5.history.csv and MODEL.h5.history.svg; prints a JSON\n"
+    "summary.\n"
+    "\n"
+    "options:\n"
+    "  --epochs N          at most N epochs (default 20)\n"
+    "  --patience P        stop after P epochs without a better validation loss (default 5)\n"
+    "  --freeze-backbone   train the heads only, backbone features computed once (default)\n"
+    "  --fine-tune         backpropagate into the backbone too\n"
+    "  --fine-tune-from K  with --fine-tune: train backbone convs K..26 only (default 0)\n"
+    "  --identities        add a softmax head over the person names used as labels\n"
+    "  --seed N            same seed, same model (default 1)\n"
+    "  --threads N         threads (default: all cores); the result does not depend on it\n"
+    "  --lr X              Adam learning rate (default 1e-4, inverse-time decay)\n"
+    "  --batch N           batch size (default 10)\n"
+    "  --models DIR        folder with ssd_mobilenetv1_model-weights_manifest.json\n"
+    "  --quiet             no progress bar\n";
+
+int ft_cmd_train(int argc, char **argv)
+{
+    const char *ds = NULL, *out = NULL, *models = NULL;
+    ft_train_opts o = ft_train_opts_default();
+    long v;
+    double d;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (ft_cli_is_help(a)) {
+            fputs(usage, stdout);
+            return FT_EXIT_OK;
+        } else if (strcmp(a, "--out") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &out))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--models") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &models))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--epochs") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 100000, &v))
+                return FT_EXIT_USAGE;
+            o.epochs = (int32_t)v;
+        } else if (strcmp(a, "--patience") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 0, 100000, &v))
+                return FT_EXIT_USAGE;
+            o.patience = (int32_t)v;
+        } else if (strcmp(a, "--batch") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 64, &v))
+                return FT_EXIT_USAGE;
+            o.batch = (int32_t)v;
+        } else if (strcmp(a, "--seed") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 0, 0x7fffffffL, &v))
+                return FT_EXIT_USAGE;
+            o.seed = (uint64_t)v;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 256, &v))
+                return FT_EXIT_USAGE;
+            o.threads = (int)v;
+        } else if (strcmp(a, "--lr") == 0) {
+            if (!ft_cli_double(argc, argv, &i, 1e-9, 1, &d))
+                return FT_EXIT_USAGE;
+            o.lr = d;
+        } else if (strcmp(a, "--fine-tune-from") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 0, FT_FM_CONVS - 1, &v))
+                return FT_EXIT_USAGE;
+            o.fine_tune_from = (int32_t)v;
+        } else if (strcmp(a, "--freeze-backbone") == 0) {
+            o.fine_tune = false;
+        } else if (strcmp(a, "--fine-tune") == 0) {
+            o.fine_tune = true;
+        } else if (strcmp(a, "--identities") == 0) {
+            o.identities = true;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o.progress = false;
+        } else if (a[0] == '-' && a[1]) {
+            ft_cli_errorf("train", "unknown option %s (see --help)", a);
+            return FT_EXIT_USAGE;
+        } else if (!ds) {
+            ds = a;
+        } else {
+            ft_cli_errorf("train", "one dataset only (got %s and %s)", ds, a);
+            return FT_EXIT_USAGE;
+        }
+    }
+    if (!ds || !out) {
+        ft_cli_errorf("train", "needs DS and --out MODEL.h5 (see --help)");
+        return FT_EXIT_USAGE;
+    }
+    char manifest[4096], p2[4200];
+    snprintf(manifest, sizeof manifest, "%s/ssd_mobilenetv1_model-weights_manifest.json",
+             models ? models : ft_models_default_dir());
+    ft_err err = {0};
+    ft_fmodel *m = NULL;
+    ft_train_result r;
+    memset(&r, 0, sizeof r);
+    ft_status st = ft_train_run(ds, manifest, &o, &m, &r, &err);
+    if (st == FT_OK)
+        st = ft_fmodel_save(m, out, &err);
+    if (st == FT_OK) {
+        snprintf(p2, sizeof p2, "%s.history.csv", out);
+        st = ft_train_history_csv(&r, p2, &err);
+    }
+    if (st == FT_OK) {
+        snprintf(p2, sizeof p2, "%s.history.svg", out);
+        st = ft_train_history_svg(&r, p2, &err);
+    }
+    if (st != FT_OK) {
+        ft_cli_errorf("train", "%s", ft_err_msg(&err, st));
+        ft_fmodel_free(m);
+        ft_free(r.history);
+        return st == FT_E_INVALID || st == FT_E_NOT_FOUND || st == FT_E_FORMAT ||
+                       st == FT_E_UNSUPPORTED || st == FT_E_IO || st == FT_E_NOMEM
+                   ? FT_EXIT_INPUT
+                   : FT_EXIT_INPUT;
+    }
+    const ft_epoch_stats *b = &r.history[r.best_epoch > 0 ? r.best_epoch - 1 : 0];
+    printf("{\"model\": \"%s\", \"epochs\": %d, \"best_epoch\": %d, \"val_loss\": %.6f, "
+           "\"val_class_loss\": %.6f, \"val_box_loss\": %.6f, \"train_samples\": %zu, "
+           "\"val_samples\": %zu, \"seconds\": %.1f, \"feature_seconds\": %.1f, "
+           "\"train_images_per_s\": %.1f, \"mode\": \"%s\", \"params\": %zu}\n",
+           out, r.n_epochs, r.best_epoch, b->val_loss, b->val_class_loss, b->val_box_loss,
+           r.n_train, r.n_val, r.seconds, r.feature_seconds, r.images_per_s,
+           o.fine_tune ? "fine-tune" : "frozen", ft_fmodel_n_params(m));
+    ft_fmodel_free(m);
+    ft_free(r.history);
+    return FT_EXIT_OK;
+}
