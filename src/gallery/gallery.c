@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -288,6 +289,8 @@ ft_gallery_opts ft_gallery_opts_default(void)
     return o;
 }
 
+static ft_status check_identity(ft_gallery *g, int64_t version, bool in_tx, ft_err *err);
+
 // Runs the migrations still missing, each in its own write transaction.
 // The version is re-read inside the transaction: another process may have
 // migrated the file meanwhile.
@@ -298,7 +301,8 @@ static ft_status migrate(ft_gallery *g, ft_err *err)
         int64_t v;
         if ((st = ft_gallery__begin(g, err)) != FT_OK)
             return st;
-        if ((st = query_int(g, "PRAGMA user_version", &v, err)) != FT_OK)
+        if ((st = query_int(g, "PRAGMA user_version", &v, err)) != FT_OK ||
+            (st = check_identity(g, v, true, err)) != FT_OK)
             goto fail;
         if (v >= FT_GALLERY_SCHEMA_VERSION) {
             g->version = (int)v;
@@ -327,10 +331,17 @@ fail:
 
 // Refuses files that are SQLite but not ours (someone else's tables) and
 // schemas newer than this build.
-static ft_status check_identity(ft_gallery *g, int64_t version, ft_err *err)
+static ft_status check_identity(ft_gallery *g, int64_t version, bool in_tx, ft_err *err)
 {
-    int64_t app_id, n_tables;
-    ft_status st = query_int(g, "PRAGMA application_id", &app_id, err);
+    int64_t app_id = 0, n_tables = 0;
+    ft_status st;
+    // A new file (version 0) is checked in the migration transaction, not
+    // at open: another process may be creating the schema right now, and
+    // user_version, application_id and the tables read outside one
+    // transaction come from different moments.
+    if (version == 0 && !in_tx)
+        return FT_OK;
+    st = query_int(g, "PRAGMA application_id", &app_id, err);
     if (st != FT_OK)
         return st;
     if (app_id != 0 && app_id != FT_GALLERY_APP_ID)
@@ -351,6 +362,36 @@ static ft_status check_identity(ft_gallery *g, int64_t version, ft_err *err)
                           "supports (%d); upgrade facetracker",
                           g->path, (long long)version, FT_GALLERY_SCHEMA_VERSION);
     return FT_OK;
+}
+
+// WAL: readers never block the writer, and a crash mid-transaction leaves
+// the last committed state. Switching a new file to WAL needs a lock that
+// SQLite does not wait for (it returns BUSY at once when another process
+// is opening the same new file), so retry until the busy timeout.
+static ft_status enable_wal(ft_gallery *g, ft_err *err)
+{
+    double deadline = ft_now_ms() + g->busy_ms;
+    for (;;) {
+        sqlite3_stmt *s;
+        char mode[16] = "";
+        ft_status st = ft_gallery__prepare(g, "PRAGMA journal_mode = WAL", &s, err);
+        if (st != FT_OK)
+            return st;
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            ft_gallery__col_text(s, 0, mode, sizeof mode);
+        sqlite3_finalize(s);
+        if (rc == SQLITE_ROW) {
+            if (strcmp(mode, "wal") == 0 || strcmp(mode, "memory") == 0)
+                return FT_OK;
+            return ft_err_set(err, FT_E_DB, "%s: cannot switch to WAL (journal mode stays %s)",
+                              g->path, mode);
+        }
+        if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) ||
+            ft_now_ms() > deadline)
+            return ft_gallery__dberr(g, rc, err, "enable WAL");
+        usleep(5000);
+    }
 }
 
 ft_status ft_gallery_open(const char *path, const ft_gallery_opts *o, ft_gallery **out,
@@ -382,6 +423,10 @@ ft_status ft_gallery_open(const char *path, const ft_gallery_opts *o, ft_gallery
         goto fail;
     }
     g->busy_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 0;
+    // Not a secret: only needs to differ between handles. If getrandom
+    // fails, the clock still makes a clash unlikely.
+    if (getrandom(&g->nonce, sizeof g->nonce, GRND_NONBLOCK) != (ssize_t)sizeof g->nonce)
+        g->nonce = (uint64_t)(ft_now_ms() * 1e6) ^ (uint64_t)(uintptr_t)g;
     g->hook = o->test_hook;
     g->hook_arg = o->test_hook_arg;
 
@@ -402,7 +447,7 @@ ft_status ft_gallery_open(const char *path, const ft_gallery_opts *o, ft_gallery
         goto fail;
     if ((st = query_int(g, "PRAGMA user_version", &version, err)) != FT_OK)
         goto fail;
-    if ((st = check_identity(g, version, err)) != FT_OK)
+    if ((st = check_identity(g, version, g->readonly, err)) != FT_OK)
         goto fail;
 
     if (g->readonly) {
@@ -419,19 +464,8 @@ ft_status ft_gallery_open(const char *path, const ft_gallery_opts *o, ft_gallery
         }
         g->version = (int)version;
     } else {
-        // WAL: readers never block the writer, and a crash mid-transaction
-        // leaves the last committed state. synchronous=NORMAL keeps every
-        // commit safe from process crashes; a power cut may lose the last
-        // few commits, never consistency.
-        sqlite3_stmt *s;
-        if ((st = ft_gallery__prepare(g, "PRAGMA journal_mode = WAL", &s, err)) != FT_OK)
+        if ((st = enable_wal(g, err)) != FT_OK)
             goto fail;
-        rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-        if (rc != SQLITE_ROW) {
-            st = ft_gallery__dberr(g, rc, err, "enable WAL");
-            goto fail;
-        }
         if ((st = ft_gallery__exec(g, "PRAGMA synchronous = NORMAL", err)) != FT_OK)
             goto fail;
         // Only take the write lock when there is something to migrate, so

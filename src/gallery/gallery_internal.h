@@ -15,6 +15,7 @@ struct ft_gallery {
     // Bumped by every write transaction this connection commits: PRAGMA
     // data_version only reports other connections' commits.
     uint64_t local_seq;
+    uint64_t nonce; // random per open: matrices remember which connection loaded them
     void (*hook)(const char *point, void *arg);
     void *hook_arg;
 };
@@ -29,6 +30,7 @@ struct ft_match_matrix {
     const ft_sqdist_variant *kern;
     // Where it came from, for staleness checks (NULL owner: built from arrays).
     const ft_gallery *owner;
+    uint64_t owner_nonce; // tells a reopened handle at the same address apart
     char *model; // the model filter (NULL = all)
     int64_t data_version, generation;
     uint64_t local_seq;

@@ -199,6 +199,7 @@ static ft_status load_rows(ft_gallery *g, const char *model, ft_match_matrix **o
     m->n = r;
     count_people(m);
     m->owner = g;
+    m->owner_nonce = g->nonce;
     m->data_version = dv;
     m->generation = gen;
     m->local_seq = g->local_seq;
@@ -224,12 +225,16 @@ ft_status ft_gallery_matrix_load(ft_gallery *g, const char *model, ft_match_matr
     return load_rows(g, model, out, err);
 }
 
-ft_status ft_gallery_matrix_stale(ft_gallery *g, const ft_match_matrix *m, bool *stale,
-                                  ft_err *err)
+// *dv_seen gets the data_version read BEFORE the generation, so a commit
+// racing with the check moves data_version again and is seen next time.
+static ft_status stale_check(ft_gallery *g, const ft_match_matrix *m, bool *stale,
+                             int64_t *dv_seen, ft_err *err)
 {
     int64_t dv = 0, gen = 0;
     ft_status st;
-    if (m->owner == g) {
+    bool mine = m->owner == g && m->owner_nonce == g->nonce;
+    *dv_seen = -1;
+    if (mine) {
         // data_version moves only when another connection commits; our own
         // commits bump local_seq.
         if ((st = pragma_int(g, "PRAGMA data_version", &dv, err)) != FT_OK)
@@ -238,6 +243,7 @@ ft_status ft_gallery_matrix_stale(ft_gallery *g, const ft_match_matrix *m, bool 
             *stale = false;
             return FT_OK;
         }
+        *dv_seen = dv;
     }
     if ((st = ft_gallery__generation(g, &gen, err)) != FT_OK)
         return st;
@@ -245,19 +251,28 @@ ft_status ft_gallery_matrix_stale(ft_gallery *g, const ft_match_matrix *m, bool 
     return FT_OK;
 }
 
+ft_status ft_gallery_matrix_stale(ft_gallery *g, const ft_match_matrix *m, bool *stale,
+                                  ft_err *err)
+{
+    int64_t dv;
+    return stale_check(g, m, stale, &dv, err);
+}
+
 ft_status ft_gallery_matrix_refresh(ft_gallery *g, ft_match_matrix **m, ft_err *err)
 {
     bool stale = true;
+    int64_t dv = -1;
     ft_match_matrix *nm;
     ft_status st;
-    if (*m && (st = ft_gallery_matrix_stale(g, *m, &stale, err)) != FT_OK)
+    if (*m && (st = stale_check(g, *m, &stale, &dv, err)) != FT_OK)
         return st;
     if (!stale) {
         // Something else changed (events, keys): remember we looked, so
         // the next check is a single PRAGMA again.
-        if ((*m)->owner == g && pragma_int(g, "PRAGMA data_version", &(*m)->data_version, NULL) ==
-                                    FT_OK)
+        if (dv >= 0) {
+            (*m)->data_version = dv;
             (*m)->local_seq = g->local_seq;
+        }
         return FT_OK;
     }
     if ((st = load_rows(g, *m ? (*m)->model : NULL, &nm, err)) != FT_OK)

@@ -746,6 +746,57 @@ static void test_concurrent(void)
     ft_gallery_close(g);
 }
 
+// Four processes create the same new file at the same moment (released
+// together through a pipe) and enrol 10 people each: creation, WAL switch
+// and migration race safely.
+static void test_concurrent_create(void)
+{
+    ft_err err = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s", tmp_path("race.db"));
+    int gate[2];
+    FT_ASSERT(pipe(gate) == 0);
+    pid_t pids[4];
+    fflush(NULL);
+    for (int c = 0; c < 4; c++) {
+        pids[c] = fork();
+        FT_ASSERT(pids[c] >= 0);
+        if (pids[c] == 0) {
+            char b;
+            close(gate[1]);
+            if (read(gate[0], &b, 1) != 0)
+                _exit(2);
+            ft_gallery *g = NULL;
+            int bad = ft_gallery_open(path, NULL, &g, &err) != FT_OK;
+            if (bad)
+                fprintf(stderr, "child %d: open: %s\n", c, err.msg);
+            for (int i = 0; i < 10 && !bad; i++) {
+                char name[32];
+                ft_sample s;
+                snprintf(name, sizeof name, "race%d-%d", c, i);
+                make_sample(&s, c * 10 + i, 0.01);
+                bad = ft_gallery_enroll(g, 0, name, &s, 1, NULL, NULL, &err) != FT_OK;
+                if (bad)
+                    fprintf(stderr, "child %d: enroll: %s\n", c, err.msg);
+            }
+            ft_gallery_close(g);
+            _exit(bad);
+        }
+    }
+    close(gate[0]);
+    close(gate[1]); // go
+    for (int c = 0; c < 4; c++) {
+        int ws;
+        FT_CHECK_EQ(waitpid(pids[c], &ws, 0), pids[c]);
+        FT_CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    }
+    ft_gallery *g = open_db("race.db");
+    FT_CHECK_EQ(counts(g).people, 40);
+    FT_CHECK_EQ(ft_gallery_schema_version(g), FT_GALLERY_SCHEMA_VERSION);
+    FT_CHECK_OK(ft_gallery_check(g, &err), &err);
+    ft_gallery_close(g);
+}
+
 static void kill_hook(const char *point, void *arg)
 {
     if (strcmp(point, (const char *)arg) == 0)
@@ -1584,7 +1635,8 @@ static const ft_test_case cases[] = {
     {"open", test_open},         {"names", test_names},   {"people", test_people},
     {"enroll", test_enroll},     {"delete_cascade", test_delete_cascade},
     {"settings", test_settings}, {"events", test_events}, {"events_csv", test_events_csv},
-    {"keys", test_keys},         {"concurrent", test_concurrent}, {"crash", test_crash},
+    {"keys", test_keys},         {"concurrent", test_concurrent}, {"concurrent_create", test_concurrent_create},
+    {"crash", test_crash},
     {"readonly", test_readonly}, {"busy", test_busy},     {"corrupt", test_corrupt},
     {"migrate", test_migrate},   {"oom", test_oom},       {"match_rules", test_match_rules},
     {"match_brute", test_match_brute}, {"kernels", test_kernels},
