@@ -5,7 +5,8 @@
 // layer stacks (random weights; the shapes are what matter). Prints the
 // median of N runs, GFLOP/s (2 flops per MAC) and a checksum of outputs.
 //
-// Usage: bench_nn [quick]   (quick: fewer repetitions)
+// Usage: bench_nn [quick]   (quick: 3 repetitions, no reference run of the
+// whole SSD)
 #include "core/clock.h"
 #include "core/cpu.h"
 #include "core/mem.h"
@@ -16,6 +17,7 @@
 #include "nn/nn_internal.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -233,8 +235,8 @@ static void bench_pgemm(void)
         float *c = ft_aligned_alloc((size_t)sh->m * sh->n * sizeof(float));
         float *cref = ft_aligned_alloc((size_t)sh->m * sh->n * sizeof(float));
         ft_kern_pgemm_pack_b(sh->k, sh->n, b, (size_t)sh->n, bp);
-        ft_pgemm_args g = {sh->m, sh->n, sh->k, a, (size_t)sh->k, bp, bias, c, (size_t)sh->n,
-                           FT_ACT_RELU6};
+        ft_pgemm_args g = {sh->m, sh->n, sh->k,         a,           (size_t)sh->k, bp,
+                           bias,  c,     (size_t)sh->n, FT_ACT_RELU6};
         // Validate on the first 64 rows against the reference.
         int32_t vm = sh->m < 64 ? sh->m : 64;
         ft_pgemm_args gr = g;
@@ -262,10 +264,403 @@ static void bench_pgemm(void)
     }
 }
 
+// ---- Depthwise ----
+
+typedef struct dw_shape {
+    const char *what;
+    int32_t h, w, c, stride;
+} dw_shape;
+
+static const dw_shape dw_shapes[] = {
+    {"ssd L1 dw 256x256x32 s1", 256, 256, 32, 1},   {"ssd L2 dw 256x256x64 s2", 256, 256, 64, 2},
+    {"ssd L3 dw 128x128x128 s1", 128, 128, 128, 1}, {"ssd L5 dw 64x64x256 s1", 64, 64, 256, 1},
+    {"ssd L7 dw 32x32x512 s1", 32, 32, 512, 1},     {"ssd L13 dw 16x16x1024 s1", 16, 16, 1024, 1},
+    {"tiny L1 dw 159x159x16 s1", 159, 159, 16, 1},
+};
+
+static void bench_dw(void)
+{
+    printf("\n== dwconv2d 3x3 SAME + bias + relu6 (1 thread) ==\n");
+    printf("%-30s %-7s %9s %9s %9s %14s\n", "shape", "variant", "ms", "GFLOP/s", "GB/s",
+           "checksum");
+    for (size_t s = 0; s < sizeof dw_shapes / sizeof *dw_shapes; s++) {
+        const dw_shape *sh = &dw_shapes[s];
+        ft_conv_geom g;
+        ft_conv_geom_make(sh->h, sh->w, sh->c, sh->c, 3, 3, sh->stride, FT_PAD_SAME, &g);
+        size_t xn = (size_t)sh->h * sh->w * sh->c, yn = (size_t)g.out_h * g.out_w * sh->c;
+        float *x = rand_buf(xn, 1), *w = rand_buf((size_t)9 * sh->c, 0.3f);
+        float *b = rand_buf((size_t)sh->c, 1), *y = ft_aligned_alloc(yn * 4),
+              *yr = ft_aligned_alloc(yn * 4);
+        ft_kern_dwconv2d_f32_ref(&g, x, w, b, FT_ACT_RELU6, yr, 0, g.out_h);
+        double flops = 2.0 * 9 * yn, bytes = 4.0 * (xn + yn);
+        for (size_t v = 0; v < N_DW; v++) {
+            if ((ft_cpu_features() & dw_variants[v].feat) != dw_variants[v].feat)
+                continue;
+            double t[64];
+            for (int r = 0; r < reps; r++) {
+                double t0 = cpu_ms();
+                dw_variants[v].fn(&g, x, w, b, FT_ACT_RELU6, y, 0, g.out_h);
+                t[r] = cpu_ms() - t0;
+            }
+            double ms = median(t, reps), err = max_rel_err(y, yr, yn);
+            printf("%-30s %-7s %9.3f %9.1f %9.1f %14.6e%s\n", sh->what, dw_variants[v].name, ms,
+                   flops / ms * 1e-6, bytes / ms * 1e-6, checksum(y, yn),
+                   err > 1e-5 ? "  MISMATCH vs ref" : "");
+        }
+        ft_aligned_free(x);
+        ft_aligned_free(w);
+        ft_aligned_free(b);
+        ft_aligned_free(y);
+        ft_aligned_free(yr);
+    }
+}
+
+// ---- Regular convolutions through the layer API ----
+
+typedef struct conv_shape {
+    const char *what;
+    int32_t h, w, c_in, c_out, k, stride;
+    ft_pad pad;
+} conv_shape;
+
+static const conv_shape conv_shapes[] = {
+    {"ssd L0 3x3 s2 512x512 3->32", 512, 512, 3, 32, 3, 2, FT_PAD_SAME},
+    {"ssd E1 3x3 s2 16x16 256->512", 16, 16, 256, 512, 3, 2, FT_PAD_SAME},
+    {"tiny L0 3x3 320x320 3->16", 320, 320, 3, 16, 3, 1, FT_PAD_VALID},
+    {"resnet stem 7x7 s2 150 3->32", 150, 150, 3, 32, 7, 2, FT_PAD_VALID},
+    {"resnet 3x3 35x35 32->32", 35, 35, 32, 32, 3, 1, FT_PAD_SAME},
+    {"resnet 3x3 17x17 64->64", 17, 17, 64, 64, 3, 1, FT_PAD_SAME},
+    {"resnet 3x3 8x8 128->128", 8, 8, 128, 128, 3, 1, FT_PAD_SAME},
+    {"resnet 3x3 4x4 256->256", 4, 4, 256, 256, 3, 1, FT_PAD_SAME},
+};
+
+static const char *const level_names[] = {"ref", "avx2", "avx512"};
+static const unsigned level_feats[] = {0, FT_CPU_AVX2, FT_CPU_AVX512};
+
+static ft_nn_kernels table_for(const char *level)
+{
+    ft_nn_kernels k = {ft_kern_pgemm_f32_ref, "ref", ft_kern_dwconv2d_f32_ref, "ref", level};
+    for (size_t i = 0; i < N_PGEMM; i++)
+        if (strcmp(pgemm_variants[i].name, level) == 0) {
+            k.pgemm = pgemm_variants[i].fn;
+            k.pgemm_variant = pgemm_variants[i].name;
+        }
+    for (size_t i = 0; i < N_DW; i++)
+        if (strcmp(dw_variants[i].name, level) == 0) {
+            k.dwconv2d = dw_variants[i].fn;
+            k.dwconv2d_variant = dw_variants[i].name;
+        }
+    return k;
+}
+
+static void bench_conv(void)
+{
+    printf("\n== conv2d layers (ft_conv_forward: im2col + pgemm, bias + relu; 1 thread) ==\n");
+    printf("%-30s %-7s %9s %9s %14s\n", "shape", "variant", "ms", "GFLOP/s", "checksum");
+    ft_nn_ctx *ctx;
+    if (ft_nn_ctx_new(1, &ctx) != FT_OK)
+        exit(1);
+    for (size_t s = 0; s < sizeof conv_shapes / sizeof *conv_shapes; s++) {
+        const conv_shape *sh = &conv_shapes[s];
+        ft_conv_desc d = {sh->k,      sh->k,   sh->c_in, sh->c_out,
+                          sh->stride, sh->pad, false,    FT_ACT_RELU};
+        float *w = rand_buf((size_t)sh->k * sh->k * sh->c_in * sh->c_out, 0.1f);
+        float *b = rand_buf((size_t)sh->c_out, 1),
+              *x = rand_buf((size_t)sh->h * sh->w * sh->c_in, 1);
+        ft_conv *conv;
+        if (ft_conv_new(&d, w, b, &conv) != FT_OK)
+            exit(1);
+        ft_conv_geom g;
+        ft_conv_geom_make(sh->h, sh->w, sh->c_in, sh->c_out, sh->k, sh->k, sh->stride, sh->pad, &g);
+        size_t yn = (size_t)g.out_h * g.out_w * sh->c_out;
+        float *y = ft_aligned_alloc(yn * 4), *yr = ft_aligned_alloc(yn * 4);
+        ft_kern_conv2d_f32_ref(&g, x, w, b, FT_ACT_RELU, yr);
+        double flops = 2.0 * yn * sh->k * sh->k * sh->c_in;
+        ft_map xm = {sh->h, sh->w, sh->c_in, x}, ym = {g.out_h, g.out_w, sh->c_out, y};
+        for (size_t lv = 1; lv < 3; lv++) {
+            if ((ft_cpu_features() & level_feats[lv]) != level_feats[lv])
+                continue;
+            ft_nn_kernels kt = table_for(level_names[lv]);
+            ft_nn__ctx_set_kernels(ctx, &kt);
+            double t[64];
+            for (int r = 0; r < reps; r++) {
+                double t0 = cpu_ms();
+                ft_conv_forward(ctx, conv, &xm, &ym);
+                t[r] = cpu_ms() - t0;
+            }
+            double ms = median(t, reps), err = max_rel_err(y, yr, yn);
+            printf("%-30s %-7s %9.3f %9.1f %14.6e%s\n", sh->what, level_names[lv], ms,
+                   flops / ms * 1e-6, checksum(y, yn),
+                   err > 1e-5 * sqrt((double)sh->k * sh->k * sh->c_in) ? "  MISMATCH vs ref" : "");
+        }
+        ft_nn__ctx_set_kernels(ctx, NULL);
+        ft_conv_free(conv);
+        ft_aligned_free(w);
+        ft_aligned_free(b);
+        ft_aligned_free(x);
+        ft_aligned_free(y);
+        ft_aligned_free(yr);
+    }
+    ft_nn_ctx_free(ctx);
+}
+
+// ---- Whole networks (random weights, real shapes) ----
+
+typedef enum { L_CONV, L_DW, L_MAXPOOL } layer_kind;
+
+typedef struct layer {
+    layer_kind kind;
+    int32_t k, stride, c_out;
+    ft_pad pad;
+    ft_act act;
+    ft_conv *conv;
+    double flops, ms[64];
+    int32_t out_h, out_w, out_c;
+} layer;
+
+typedef struct net {
+    const char *name;
+    int32_t in_h, in_w, in_c;
+    layer *l;
+    int n;
+    float *buf[2];
+    float *x;
+} net;
+
+static void net_build(net *nt)
+{
+    int32_t h = nt->in_h, w = nt->in_w, c = nt->in_c;
+    size_t biggest = (size_t)h * w * c;
+    for (int i = 0; i < nt->n; i++) {
+        layer *L = &nt->l[i];
+        int32_t co = L->kind == L_CONV ? L->c_out : c;
+        ft_conv_geom g;
+        if (ft_conv_geom_make(h, w, c, co, L->k, L->k, L->stride, L->pad, &g) != FT_OK)
+            exit(1);
+        if (L->kind != L_MAXPOOL) {
+            ft_conv_desc d = {L->k, L->k, c, co, L->stride, L->pad, L->kind == L_DW, L->act};
+            size_t wn = (size_t)L->k * L->k * c * (L->kind == L_DW ? 1 : co);
+            // He-like scale keeps activations O(1) through the stack.
+            float *wt =
+                rand_buf(wn, (float)sqrt(3.0 / ((double)L->k * L->k * (L->kind == L_DW ? 1 : c))));
+            float *b = rand_buf((size_t)co, 0.1f);
+            if (ft_conv_new(&d, wt, b, &L->conv) != FT_OK)
+                exit(1);
+            ft_aligned_free(wt);
+            ft_aligned_free(b);
+            L->flops = 2.0 * g.out_h * g.out_w * co * L->k * L->k * (L->kind == L_DW ? 1 : c);
+        }
+        h = g.out_h;
+        w = g.out_w;
+        c = co;
+        L->out_h = h;
+        L->out_w = w;
+        L->out_c = c;
+        if ((size_t)h * w * c > biggest)
+            biggest = (size_t)h * w * c;
+    }
+    nt->buf[0] = ft_aligned_alloc(biggest * 4);
+    nt->buf[1] = ft_aligned_alloc(biggest * 4);
+    nt->x = rand_buf((size_t)nt->in_h * nt->in_w * nt->in_c, 1);
+}
+
+static void net_free(net *nt)
+{
+    for (int i = 0; i < nt->n; i++)
+        ft_conv_free(nt->l[i].conv);
+    ft_aligned_free(nt->buf[0]);
+    ft_aligned_free(nt->buf[1]);
+    ft_aligned_free(nt->x);
+}
+
+// Runs the stack once; per-layer times (wall ms) go to ms[rep]. Returns the
+// final map.
+static ft_map net_run(net *nt, ft_nn_ctx *ctx, int rep)
+{
+    ft_map cur = {nt->in_h, nt->in_w, nt->in_c, nt->x};
+    for (int i = 0; i < nt->n; i++) {
+        layer *L = &nt->l[i];
+        ft_map out = {L->out_h, L->out_w, L->out_c, nt->buf[i & 1]};
+        double t0 = ft_now_ms();
+        if (L->kind == L_MAXPOOL)
+            ft_maxpool(ctx, &cur, L->k, L->stride, L->pad, &out);
+        else
+            ft_conv_forward(ctx, L->conv, &cur, &out);
+        if (rep >= 0)
+            L->ms[rep] = ft_now_ms() - t0;
+        cur = out;
+    }
+    return cur;
+}
+
+static void net_bench(net *nt, bool per_layer, bool validate)
+{
+    net_build(nt);
+    double total_flops = 0;
+    for (int i = 0; i < nt->n; i++)
+        total_flops += nt->l[i].flops;
+    printf("\n== %s: %d layers, %.3f GFLOP ==\n", nt->name, nt->n, total_flops * 1e-9);
+
+    float *ref_out = NULL;
+    size_t out_n = 0;
+    if (validate) {
+        ft_nn_ctx *rc;
+        ft_nn_kernels kt = table_for("ref");
+        if (ft_nn_ctx_new(1, &rc) != FT_OK)
+            exit(1);
+        ft_nn__ctx_set_kernels(rc, &kt);
+        ft_map o = net_run(nt, rc, -1);
+        out_n = ft_map_count(&o);
+        ref_out = ft_aligned_alloc(out_n * 4);
+        memcpy(ref_out, o.d, out_n * 4);
+        ft_nn_ctx_free(rc);
+    }
+    for (size_t lv = 1; lv < 3; lv++) {
+        if ((ft_cpu_features() & level_feats[lv]) != level_feats[lv])
+            continue;
+        ft_nn_kernels kt = table_for(level_names[lv]);
+        for (int nth = 1; nth <= 2; nth++) {
+            ft_nn_ctx *ctx;
+            if (ft_nn_ctx_new(nth, &ctx) != FT_OK)
+                exit(1);
+            ft_nn__ctx_set_kernels(ctx, &kt);
+            net_run(nt, ctx, -1); // warm-up: sizes the scratch
+            double t[64], c[64];
+            ft_map o = {0};
+            for (int r = 0; r < reps; r++) {
+                double t0 = ft_now_ms(), c0 = cpu_ms();
+                o = net_run(nt, ctx, r);
+                t[r] = ft_now_ms() - t0;
+                c[r] = cpu_ms() - c0;
+            }
+            double ms = median(t, reps), cms = median(c, reps);
+            double err = ref_out ? max_rel_err(o.d, ref_out, out_n) : 0;
+            printf("%-7s %d thread%s: %8.2f ms wall (%6.1f GFLOP/s)", level_names[lv], nth,
+                   nth > 1 ? "s" : " ", ms, total_flops / ms * 1e-6);
+            if (nth == 1)
+                printf(", %8.2f ms CPU (%6.1f GFLOP/s)", cms, total_flops / cms * 1e-6);
+            printf("  checksum %.6e%s%s\n", checksum(o.d, ft_map_count(&o)),
+                   ref_out ? (err < 1e-3 ? "  (matches ref)" : "  MISMATCH vs ref") : "", "");
+            if (per_layer && nth == 1 && lv == 2) {
+                printf("  %-4s %-8s %-16s %8s %8s\n", "#", "op", "out", "ms", "GFLOP/s");
+                for (int i = 0; i < nt->n; i++) {
+                    layer *L = &nt->l[i];
+                    double lm = median(L->ms, reps);
+                    char shape[32];
+                    snprintf(shape, sizeof shape, "%dx%dx%d", L->out_h, L->out_w, L->out_c);
+                    printf("  %-4d %-8s %-16s %8.3f %8.1f\n", i,
+                           L->kind == L_MAXPOOL ? "maxpool"
+                           : L->kind == L_DW    ? "dw3x3"
+                           : L->k == 1          ? "pw1x1"
+                                                : "conv",
+                           shape, lm, L->flops / lm * 1e-6);
+                }
+            }
+            ft_nn_ctx_free(ctx);
+        }
+    }
+    ft_aligned_free(ref_out);
+    net_free(nt);
+}
+
+#define CONV(k, s, co, act)                                                                        \
+    {                                                                                              \
+        L_CONV, k, s, co, FT_PAD_SAME, act, NULL, 0, {0}, 0, 0, 0                                  \
+    }
+#define CONVV(k, s, co, act)                                                                       \
+    {                                                                                              \
+        L_CONV, k, s, co, FT_PAD_VALID, act, NULL, 0, {0}, 0, 0, 0                                 \
+    }
+#define DW(s, act)                                                                                 \
+    {                                                                                              \
+        L_DW, 3, s, 0, FT_PAD_SAME, act, NULL, 0, {0}, 0, 0, 0                                     \
+    }
+#define POOL(k, s)                                                                                 \
+#define POOLV(k, s)                                                                                 \
+    {                                                                                              \
+        L_MAXPOOL, k, s, 0, FT_PAD_SAME, FT_ACT_NONE, NULL, 0, {0}, 0, 0, 0                        \
+    }
+#define R6 FT_ACT_RELU6
+#define LK FT_ACT_LEAKY
+#define NO FT_ACT_NONE
+
+static void bench_ssd(bool validate)
+{
+    // faceapi-models.md §5.1: backbone, extra layers and the 12 heads (the
+    // heads are run off the last map here; same cost, simpler plumbing).
+    static layer l[] = {
+        CONV(3, 2, 32, R6),   DW(1, R6),           CONV(1, 1, 64, R6),   DW(2, R6),
+        CONV(1, 1, 128, R6),  DW(1, R6),           CONV(1, 1, 128, R6),  DW(2, R6),
+        CONV(1, 1, 256, R6),  DW(1, R6),           CONV(1, 1, 256, R6),  DW(2, R6),
+        CONV(1, 1, 512, R6),  DW(1, R6),           CONV(1, 1, 512, R6),  DW(1, R6),
+        CONV(1, 1, 512, R6),  DW(1, R6),           CONV(1, 1, 512, R6),  DW(1, R6),
+        CONV(1, 1, 512, R6),  DW(1, R6),           CONV(1, 1, 512, R6),  DW(2, R6),
+        CONV(1, 1, 1024, R6), DW(1, R6),           CONV(1, 1, 1024, R6), CONV(1, 1, 256, R6),
+        CONV(3, 2, 512, R6),  CONV(1, 1, 128, R6), CONV(3, 2, 256, R6),  CONV(1, 1, 128, R6),
+        CONV(3, 2, 256, R6),  CONV(1, 1, 64, R6),  CONV(3, 2, 128, R6),
+    };
+    net nt = {"SSD MobileNetV1 512x512 (backbone + extras)",
+              512,
+              512,
+              3,
+              l,
+              (int)(sizeof l / sizeof *l),
+              {0},
+              NULL};
+    net_bench(&nt, true, validate);
+}
+
+static void bench_tiny(int size)
+{
+    static layer l[] = {
+        CONVV(3, 1, 16, LK), POOL(2, 2),          DW(1, NO),          CONV(1, 1, 32, LK),
+        POOL(2, 2),          DW(1, NO),           CONV(1, 1, 64, LK), POOL(2, 2),
+        DW(1, NO),           CONV(1, 1, 128, LK), POOL(2, 2),         DW(1, NO),
+        CONV(1, 1, 256, LK), POOL(2, 2),          DW(1, NO),          CONV(1, 1, 512, LK),
+        POOL(2, 1),          CONV(1, 1, 25, NO),
+    };
+    char name[64];
+    snprintf(name, sizeof name, "Tiny face detector %dx%d", size, size);
+    net nt = {name, size, size, 3, l, (int)(sizeof l / sizeof *l), {0}, NULL};
+    net_bench(&nt, size == 320, true);
+}
+
+static void bench_resnet(void)
+{
+    // The recognition net's convolutions in order (faceapi-models.md §8.2),
+    // without the shortcut adds and pools (a few microseconds).
+    static layer l[] = {
+        CONVV(7, 2, 32, FT_ACT_RELU),  POOL(3, 2),
+        CONV(3, 1, 32, FT_ACT_RELU),   CONV(3, 1, 32, NO),
+        CONV(3, 1, 32, FT_ACT_RELU),   CONV(3, 1, 32, NO),
+        CONV(3, 1, 32, FT_ACT_RELU),   CONV(3, 1, 32, NO),
+        CONVV(3, 2, 64, FT_ACT_RELU),  CONV(3, 1, 64, NO),
+        CONV(3, 1, 64, FT_ACT_RELU),   CONV(3, 1, 64, NO),
+        CONV(3, 1, 64, FT_ACT_RELU),   CONV(3, 1, 64, NO),
+        CONV(3, 1, 64, FT_ACT_RELU),   CONV(3, 1, 64, NO),
+        CONVV(3, 2, 128, FT_ACT_RELU), CONV(3, 1, 128, NO),
+        CONV(3, 1, 128, FT_ACT_RELU),  CONV(3, 1, 128, NO),
+        CONV(3, 1, 128, FT_ACT_RELU),  CONV(3, 1, 128, NO),
+        CONVV(3, 2, 256, FT_ACT_RELU), CONV(3, 1, 256, NO),
+        CONV(3, 1, 256, FT_ACT_RELU),  CONV(3, 1, 256, NO),
+        CONV(3, 1, 256, FT_ACT_RELU),  CONV(3, 1, 256, NO),
+    };
+    net nt = {"Recognition ResNet 150x150 (convolutions)",
+              150,
+              150,
+              3,
+              l,
+              (int)(sizeof l / sizeof *l),
+              {0},
+              NULL};
+    net_bench(&nt, true, true);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "quick") == 0)
         reps = 3;
+    bool quick = reps == 3;
     print_cpu();
 #if defined(__x86_64__)
     unsigned f = ft_cpu_features();
@@ -275,5 +670,11 @@ int main(int argc, char **argv)
         printf("fma peak:  %.1f GFLOP/s ymm\n", fma_peak_ymm());
 #endif
     bench_pgemm();
+    bench_dw();
+    bench_conv();
+    bench_ssd(!quick);
+    bench_tiny(320);
+    bench_tiny(416);
+    bench_resnet();
     return 0;
 }

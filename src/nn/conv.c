@@ -43,9 +43,17 @@ ft_status ft_conv_geom_make(int32_t in_h, int32_t in_w, int32_t c_in, int32_t c_
     } else {
         return FT_E_INVALID;
     }
-    *g = (ft_conv_geom){.in_h = in_h, .in_w = in_w, .c_in = c_in, .out_h = out_h,
-                        .out_w = out_w, .c_out = c_out, .kh = kh, .kw = kw, .stride = stride,
-                        .pad_top = pad_top, .pad_left = pad_left};
+    *g = (ft_conv_geom){.in_h = in_h,
+                        .in_w = in_w,
+                        .c_in = c_in,
+                        .out_h = out_h,
+                        .out_w = out_w,
+                        .c_out = c_out,
+                        .kh = kh,
+                        .kw = kw,
+                        .stride = stride,
+                        .pad_top = pad_top,
+                        .pad_left = pad_left};
     return FT_OK;
 }
 
@@ -141,8 +149,7 @@ ft_status ft_conv_out_shape(const ft_conv *c, int32_t in_h, int32_t in_w, int32_
 // position r (oy = r / out_w, ox = r % out_w) and holds the kh x kw x c_in
 // input patch in (ky, kx, ci) order, zeros for taps outside the input; the
 // same order as HWIO weights seen as a [kh*kw*c_in][c_out] matrix.
-void ft_nn__im2col(const ft_conv_geom *g, const float *x, int32_t row0, int32_t rows,
-                   float *buf)
+void ft_nn__im2col(const ft_conv_geom *g, const float *x, int32_t row0, int32_t rows, float *buf)
 {
     size_t k = (size_t)g->kh * g->kw * g->c_in, run = (size_t)g->c_in;
     for (int32_t r = 0; r < rows; r++) {
@@ -174,7 +181,7 @@ typedef struct gemm_job {
     ft_pgemm_args args;
     const ft_conv_geom *g; // im2col source geometry, NULL for a direct GEMM
     const float *x;
-    float *buf;      // im2col: one block of `block` rows per thread
+    float *buf;       // im2col: one block of `block` rows per thread
     size_t buf_pitch; // floats between two threads' blocks
     int32_t block;
     bool split_n;
@@ -259,8 +266,15 @@ ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_
 
     int32_t m = g.out_h * g.out_w, k = g.kh * g.kw * g.c_in;
     gemm_job j = {.gemm = kern->pgemm,
-                  .args = {.m = m, .n = g.c_out, .k = k, .a = x->d, .lda = (size_t)g.c_in,
-                           .bp = c->w, .bias = c->bias, .c = y->d, .ldc = (size_t)g.c_out,
+                  .args = {.m = m,
+                           .n = g.c_out,
+                           .k = k,
+                           .a = x->d,
+                           .lda = (size_t)g.c_in,
+                           .bp = c->w,
+                           .bias = c->bias,
+                           .c = y->d,
+                           .ldc = (size_t)g.c_out,
                            .act = c->d.act}};
     j.split_n = prefer_split_n(m, g.c_out, nth);
     bool direct = g.kh == 1 && g.kw == 1 && g.stride == 1;
@@ -331,8 +345,15 @@ void ft_dense_free(ft_dense *d)
 void ft_dense_forward(ft_nn_ctx *ctx, const ft_dense *d, const float *x, float *y)
 {
     const ft_nn_kernels *kern = ctx ? ctx->kern : ft_nn__kernels();
-    ft_pgemm_args a = {.m = 1, .n = d->n_out, .k = d->n_in, .a = x, .lda = (size_t)d->n_in,
-                      .bp = d->bp, .bias = d->bias, .c = y, .ldc = (size_t)d->n_out,
-                      .act = d->act};
+    ft_pgemm_args a = {.m = 1,
+                       .n = d->n_out,
+                       .k = d->n_in,
+                       .a = x,
+                       .lda = (size_t)d->n_in,
+                       .bp = d->bp,
+                       .bias = d->bias,
+                       .c = y,
+                       .ldc = (size_t)d->n_out,
+                       .act = d->act};
     kern->pgemm(&a, 0, 1, 0, d->n_out);
 }

@@ -92,8 +92,8 @@ void ft_resize_bilinear_u8(const uint8_t *src, int32_t src_h, int32_t src_w, siz
             axis_sample sx = axis_at(q, src_w, y->w);
             size_t x0 = (size_t)sx.i0 * c, x1 = (size_t)sx.i1 * c;
             for (int32_t k = 0; k < c; k++)
-                *dst++ = (float)lerp2(row0[x0 + k], row0[x1 + k], row1[x0 + k], row1[x1 + k],
-                                      sx.f, sy.f);
+                *dst++ = (float)lerp2(row0[x0 + k], row0[x1 + k], row1[x0 + k], row1[x1 + k], sx.f,
+                                      sy.f);
         }
     }
 }
@@ -110,8 +110,8 @@ void ft_resize_bilinear_f32(const ft_map *x, ft_map *y)
             axis_sample sx = axis_at(q, x->w, y->w);
             size_t x0 = (size_t)sx.i0 * c, x1 = (size_t)sx.i1 * c;
             for (size_t k = 0; k < c; k++)
-                *dst++ = (float)lerp2(row0[x0 + k], row0[x1 + k], row1[x0 + k], row1[x1 + k],
-                                      sx.f, sy.f);
+                *dst++ = (float)lerp2(row0[x0 + k], row0[x1 + k], row1[x0 + k], row1[x1 + k], sx.f,
+                                      sy.f);
         }
     }
 }

@@ -40,7 +40,6 @@ float *ft_nn__scratch(ft_nn_ctx *ctx, size_t bytes);
 // Rows [row0, row0 + rows) of the im2col matrix of x for geometry g (row =
 // output position, kh*kw*c_in patch in (ky, kx, ci) order, zero padding),
 // written contiguously to buf.
-void ft_nn__im2col(const ft_conv_geom *g, const float *x, int32_t row0, int32_t rows,
-                   float *buf);
+void ft_nn__im2col(const ft_conv_geom *g, const float *x, int32_t row0, int32_t rows, float *buf);
 
 #endif

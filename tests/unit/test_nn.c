@@ -183,10 +183,10 @@ static void test_conv_ref_hand(void)
     ft_conv_geom g;
     FT_CHECK_OK(ft_conv_geom_make(4, 4, 1, 1, 3, 3, 2, FT_PAD_SAME, &g), NULL);
     ft_kern_conv2d_f32_ref(&g, x, w, NULL, FT_ACT_NONE, y);
-    FT_CHECK_NEAR(y[0], 1 + 2 + 3 + 5 + 6 + 7 + 9 + 10 + 11, 0);  // 54
-    FT_CHECK_NEAR(y[1], 3 + 4 + 7 + 8 + 11 + 12, 0);               // 45
-    FT_CHECK_NEAR(y[2], 9 + 10 + 11 + 13 + 14 + 15, 0);            // 72
-    FT_CHECK_NEAR(y[3], 11 + 12 + 15 + 16, 0);                     // 54
+    FT_CHECK_NEAR(y[0], 1 + 2 + 3 + 5 + 6 + 7 + 9 + 10 + 11, 0); // 54
+    FT_CHECK_NEAR(y[1], 3 + 4 + 7 + 8 + 11 + 12, 0);             // 45
+    FT_CHECK_NEAR(y[2], 9 + 10 + 11 + 13 + 14 + 15, 0);          // 72
+    FT_CHECK_NEAR(y[3], 11 + 12 + 15 + 16, 0);                   // 54
 
     // Two input channels, two outputs, 1x1 kernel with bias and ReLU:
     // HWIO w[ci][co] = {{1, -1}, {2, 0.5}}.
@@ -194,10 +194,10 @@ static void test_conv_ref_hand(void)
     float w2[4] = {1, -1, 2, 0.5f}, b2[2] = {0.5f, -1}, y2[4];
     FT_CHECK_OK(ft_conv_geom_make(1, 2, 2, 2, 1, 1, 1, FT_PAD_VALID, &g), NULL);
     ft_kern_conv2d_f32_ref(&g, x2, w2, b2, FT_ACT_RELU, y2);
-    FT_CHECK_NEAR(y2[0], 1 * 1 + 2 * 2 + 0.5, 0);  // 5.5
-    FT_CHECK_NEAR(y2[1], 0, 0);                    // -1 + 1 - 1 = -1 -> 0
-    FT_CHECK_NEAR(y2[2], 0, 0);                    // -3 + 2 + 0.5 = -0.5 -> 0
-    FT_CHECK_NEAR(y2[3], 3 + 0.5 - 1, 0);          // 2.5
+    FT_CHECK_NEAR(y2[0], 1 * 1 + 2 * 2 + 0.5, 0); // 5.5
+    FT_CHECK_NEAR(y2[1], 0, 0);                   // -1 + 1 - 1 = -1 -> 0
+    FT_CHECK_NEAR(y2[2], 0, 0);                   // -3 + 2 + 0.5 = -0.5 -> 0
+    FT_CHECK_NEAR(y2[3], 3 + 0.5 - 1, 0);         // 2.5
 }
 
 static void test_dwconv_ref_hand(void)
@@ -214,10 +214,10 @@ static void test_dwconv_ref_hand(void)
     ft_conv_geom g;
     FT_CHECK_OK(ft_conv_geom_make(3, 3, 2, 2, 3, 3, 1, FT_PAD_SAME, &g), NULL);
     ft_kern_dwconv2d_f32_ref(&g, x, w, b, FT_ACT_NONE, y, 0, 3);
-    FT_CHECK_NEAR(y[0], 1 + 2 + 4 + 5, 0);     // corner: 4 taps
-    FT_CHECK_NEAR(y[4 * 2], 45, 0);            // centre: all 9
+    FT_CHECK_NEAR(y[0], 1 + 2 + 4 + 5, 0); // corner: 4 taps
+    FT_CHECK_NEAR(y[4 * 2], 45, 0);        // centre: all 9
     FT_CHECK_NEAR(y[5 * 2], 2 + 3 + 5 + 6 + 8 + 9, 0);
-    FT_CHECK_NEAR(y[4 * 2 + 1], -10 + 1, 0);   // 2 * -5 + bias
+    FT_CHECK_NEAR(y[4 * 2 + 1], -10 + 1, 0); // 2 * -5 + bias
     // Stride 2 SAME on 4x4: out 2x2, rows/cols {0,1,2} and {2,3}.
     float x4[16], w4[9], y4[4];
     for (int i = 0; i < 16; i++)
@@ -309,10 +309,10 @@ static void test_resize_hand(void)
     ft_map ym = {3, 3, 1, y};
     ft_resize_bilinear_u8(img, 2, 2, 2, 1, &ym);
     FT_CHECK_NEAR(y[0], 0, 0);
-    FT_CHECK_NEAR(y[1], 20, 1e-5);             // 30 * 2/3
-    FT_CHECK_NEAR(y[2], 30, 0);                // x0 = 1, x1 = min(1, 2)
-    FT_CHECK_NEAR(y[3], 40, 1e-5);             // 60 * 2/3
-    FT_CHECK_NEAR(y[4], 60, 1e-5);             // 20 + (80 - 20) * 2/3
+    FT_CHECK_NEAR(y[1], 20, 1e-5); // 30 * 2/3
+    FT_CHECK_NEAR(y[2], 30, 0);    // x0 = 1, x1 = min(1, 2)
+    FT_CHECK_NEAR(y[3], 40, 1e-5); // 60 * 2/3
+    FT_CHECK_NEAR(y[4], 60, 1e-5); // 20 + (80 - 20) * 2/3
     FT_CHECK_NEAR(y[8], 90, 0);
     FT_CHECK_NEAR(y[5], 30 + 60 * (2.0 / 3), 1e-5); // 70
     // Downscale 4 -> 3 on one row, two channels, with a row stride > w*c:
@@ -355,8 +355,7 @@ static void test_gemm_variants(void)
                     size_t cn = (size_t)m * ldc;
                     float *want = canary_buf(cn), *got = canary_buf(cn);
                     ft_act act = (ft_act)((im + in + ik) % 5);
-                    ft_pgemm_args g = {m, n, k, a, lda, bp, (ik & 1) ? NULL : bias,
-                                      want, ldc, act};
+                    ft_pgemm_args g = {m, n, k, a, lda, bp, (ik & 1) ? NULL : bias, want, ldc, act};
                     ft_kern_pgemm_f32_ref(&g, 0, m, 0, n);
                     g.c = got;
                     // Whole matrix in two column blocks and two row blocks,
@@ -395,8 +394,8 @@ static void test_gemm_variants(void)
 
 static void test_dwconv_variants(void)
 {
-    static const int32_t sizes[][2] = {{1, 1}, {2, 2}, {3, 5}, {4, 4}, {7, 6},
-                                         {5, 2}, {9, 1}, {17, 9}, {16, 16}};
+    static const int32_t sizes[][2] = {{1, 1}, {2, 2}, {3, 5},  {4, 4},  {7, 6},
+                                       {5, 2}, {9, 1}, {17, 9}, {16, 16}};
     static const int32_t chans[] = {1, 3, 8, 16, 17, 32, 40, 64};
     static const int32_t kers[] = {3, 1, 5};
     int checked = 0;
@@ -425,8 +424,8 @@ static void test_dwconv_variants(void)
                             int32_t half = g.out_h / 2;
                             dw_variants[v].fn(&g, x, wt, b, act, got, 0, half);
                             dw_variants[v].fn(&g, x, wt, b, act, got, half, g.out_h);
-                            int bad = compare(dw_variants[v].name, got, want, yn,
-                                              1e-6 * kk * kk + 1e-7);
+                            int bad =
+                                compare(dw_variants[v].name, got, want, yn, 1e-6 * kk * kk + 1e-7);
                             bad += !tail_intact(got, yn);
                             if (bad) {
                                 fprintf(stderr, "dwconv %s %dx%dx%d k%d s%d pad%d: %d bad\n",
@@ -475,8 +474,8 @@ static void test_conv_layers(void)
             ft_nn__ctx_set_kernels(ctx, &kt);
             for (size_t ci = 0; ci < sizeof conv_cases / sizeof *conv_cases; ci++) {
                 const conv_case *cc = &conv_cases[ci];
-                ft_conv_desc d = {cc->k, cc->k, cc->c_in, cc->c_out, cc->stride, cc->pad, cc->dw,
-                                  (ft_act)(ci % 5)};
+                ft_conv_desc d = {cc->k,      cc->k,   cc->c_in, cc->c_out,
+                                  cc->stride, cc->pad, cc->dw,   (ft_act)(ci % 5)};
                 size_t wn = (size_t)cc->k * cc->k * cc->c_in * (cc->dw ? 1 : cc->c_out);
                 float *w = rand_buf(wn), *bias = rand_buf((size_t)cc->c_out);
                 float *x = rand_buf((size_t)cc->h * cc->w * cc->c_in);
@@ -491,8 +490,7 @@ static void test_conv_layers(void)
                 size_t yn = (size_t)oh * ow * cc->c_out;
                 float *want = canary_buf(yn), *got = canary_buf(yn);
                 if (cc->dw)
-                    ft_kern_dwconv2d_f32_ref(&g, x, w, (ci & 1) ? bias : NULL, d.act, want, 0,
-                                             oh);
+                    ft_kern_dwconv2d_f32_ref(&g, x, w, (ci & 1) ? bias : NULL, d.act, want, 0, oh);
                 else
                     ft_kern_conv2d_f32_ref(&g, x, w, (ci & 1) ? bias : NULL, d.act, want);
                 ft_map xm = {cc->h, cc->w, cc->c_in, x}, ym = {oh, ow, cc->c_out, got};
@@ -501,8 +499,7 @@ static void test_conv_layers(void)
                 int bad = compare(levels[lv], got, want, yn, 1e-5 * sqrt(k));
                 bad += !tail_intact(got, yn);
                 if (bad) {
-                    fprintf(stderr, "conv %s nth=%d case %zu: %d bad\n", levels[lv], nth, ci,
-                            bad);
+                    fprintf(stderr, "conv %s nth=%d case %zu: %d bad\n", levels[lv], nth, ci, bad);
                     ft_test_failures++;
                 }
                 // Wrong output shapes are refused.

@@ -17,11 +17,11 @@ static void dispatch_once(void)
 {
     unsigned allowed = ft_cpu_features_allowed();
     int best_pgemm = -1, best_dwconv2d = -1;
-#define FT_KERNEL(op, variant, feat, fn)                                                          \
-    if (((unsigned)(feat) & allowed) == (unsigned)(feat) && feature_rank(feat) > best_##op) {    \
-        best_##op = feature_rank(feat);                                                           \
-        g_kern.op = fn;                                                                           \
-        g_kern.op##_variant = #variant;                                                           \
+#define FT_KERNEL(op, variant, feat, fn)                                                           \
+    if (((unsigned)(feat)&allowed) == (unsigned)(feat) && feature_rank(feat) > best_##op) {        \
+        best_##op = feature_rank(feat);                                                            \
+        g_kern.op = fn;                                                                            \
+        g_kern.op##_variant = #variant;                                                            \
     }
 #include "nn/kern/kernels.inc"
 #undef FT_KERNEL

@@ -27,7 +27,6 @@ void ft_kern_dwconv2d_f32_ref(const ft_conv_geom *g, const float *x, const float
 void ft_kern_dwconv2d_f32_avx2(const ft_conv_geom *g, const float *x, const float *w,
                                const float *bias, ft_act act, float *y, int32_t oy0, int32_t oy1);
 void ft_kern_dwconv2d_f32_avx512(const ft_conv_geom *g, const float *x, const float *w,
-                                 const float *bias, ft_act act, float *y, int32_t oy0,
-                                 int32_t oy1);
+                                 const float *bias, ft_act act, float *y, int32_t oy0, int32_t oy1);
 
 #endif

@@ -47,7 +47,7 @@ typedef struct ft_pgemm_args {
 } ft_pgemm_args;
 
 typedef void (*ft_kern_pgemm_fn)(const ft_pgemm_args *g, int32_t m0, int32_t m1, int32_t n0,
-                                int32_t n1);
+                                 int32_t n1);
 
 // Floats in the packed form of a k x n matrix (0 on overflow).
 size_t ft_kern_pgemm_packed_count(int32_t k, int32_t n);
@@ -57,6 +57,6 @@ void ft_kern_pgemm_pack_b(int32_t k, int32_t n, const float *b, size_t ldb, floa
 void ft_kern_pgemm_f32_ref(const ft_pgemm_args *g, int32_t m0, int32_t m1, int32_t n0, int32_t n1);
 void ft_kern_pgemm_f32_avx2(const ft_pgemm_args *g, int32_t m0, int32_t m1, int32_t n0, int32_t n1);
 void ft_kern_pgemm_f32_avx512(const ft_pgemm_args *g, int32_t m0, int32_t m1, int32_t n0,
-                             int32_t n1);
+                              int32_t n1);
 
 #endif

@@ -21,9 +21,10 @@ void ft_kern_conv2d_f32_ref(const ft_conv_geom *g, const float *x, const float *
                         if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
                             continue;
                         for (int32_t ci = 0; ci < g->c_in; ci++)
-                            acc += (double)x[((size_t)iy * g->in_w + ix) * g->c_in + ci] *
-                                   (double)w[(((size_t)ky * g->kw + kx) * g->c_in + ci) *
-                                                 g->c_out + co];
+                            acc +=
+                                (double)x[((size_t)iy * g->in_w + ix) * g->c_in + ci] *
+                                (double)
+                                    w[(((size_t)ky * g->kw + kx) * g->c_in + ci) * g->c_out + co];
                     }
                 float v = (float)acc;
                 if (bias)

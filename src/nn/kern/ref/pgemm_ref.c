@@ -21,7 +21,8 @@ void ft_kern_pgemm_pack_b(int32_t k, int32_t n, const float *b, size_t ldb, floa
         for (int32_t kk = 0; kk < k; kk++)
             for (int32_t jj = 0; jj < FT_PGEMM_NR; jj++) {
                 int32_t j = p * FT_PGEMM_NR + jj;
-                bp[((size_t)p * k + kk) * FT_PGEMM_NR + jj] = j < n ? b[(size_t)kk * ldb + j] : 0.0f;
+                bp[((size_t)p * k + kk) * FT_PGEMM_NR + jj] =
+                    j < n ? b[(size_t)kk * ldb + j] : 0.0f;
             }
 }
 

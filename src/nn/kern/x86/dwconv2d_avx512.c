@@ -69,8 +69,8 @@ static ALWAYS_INLINE __m512 pixel_general(const ft_conv_geom *g, const float *x,
 }
 
 static ALWAYS_INLINE void row_block(const ft_conv_geom *g, const float *x, const float *w,
-                                    const float *bias, ft_act act, float *y, int32_t oy,
-                                    int32_t cb, bool full)
+                                    const float *bias, ft_act act, float *y, int32_t oy, int32_t cb,
+                                    bool full)
 {
     size_t c = (size_t)g->c_in;
     int n = g->c_in - cb < 16 ? g->c_in - cb : 16;
@@ -98,7 +98,8 @@ static ALWAYS_INLINE void row_block(const ft_conv_geom *g, const float *x, const
     if (x_lo < x_hi) {
         size_t rs = (size_t)g->in_w * c; // input row stride
         const float *wp = w + cb;
-        __m512 w00 = load(wp, m, full), w01 = load(wp + c, m, full), w02 = load(wp + 2 * c, m, full);
+        __m512 w00 = load(wp, m, full), w01 = load(wp + c, m, full),
+               w02 = load(wp + 2 * c, m, full);
         __m512 w10 = load(wp + 3 * c, m, full), w11 = load(wp + 4 * c, m, full);
         __m512 w12 = load(wp + 5 * c, m, full), w20 = load(wp + 6 * c, m, full);
         __m512 w21 = load(wp + 7 * c, m, full), w22 = load(wp + 8 * c, m, full);
@@ -137,8 +138,7 @@ static ALWAYS_INLINE void rows_act(const ft_conv_geom *g, const float *x, const 
 }
 
 void ft_kern_dwconv2d_f32_avx512(const ft_conv_geom *g, const float *x, const float *w,
-                                 const float *bias, ft_act act, float *y, int32_t oy0,
-                                 int32_t oy1)
+                                 const float *bias, ft_act act, float *y, int32_t oy0, int32_t oy1)
 {
     // One copy of the loops per activation keeps the switch out of them.
     switch (act) {

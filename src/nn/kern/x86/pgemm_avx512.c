@@ -13,12 +13,8 @@
 
 #define MR 14
 #define NR FT_PGEMM_NR
-#ifndef KC
 #define KC 256
-#endif
-#ifndef NC
 #define NC 512
-#endif
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -128,9 +124,8 @@ static void ukernel_any(int mr, const tile *t)
         return;
     }
     switch (mr) {
-        UK(1) UK(2) UK(3) UK(4) UK(5) UK(6) UK(7) UK(8) UK(9) UK(10) UK(11) UK(12) UK(13)
-    default:
-        UK(14)
+        UK(1)
+        UK(2) UK(3) UK(4) UK(5) UK(6) UK(7) UK(8) UK(9) UK(10) UK(11) UK(12) UK(13) default : UK(14)
     }
 }
 
