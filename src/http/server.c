@@ -146,6 +146,15 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
     s->o.db_path = s->db_path;
     s->o.models_dir = s->models_dir;
 
+    {
+        struct in_addr a4;
+        struct in6_addr a6;
+        if (strcmp(s->bind, "localhost") != 0 && inet_pton(AF_INET, s->bind, &a4) != 1 &&
+            inet_pton(AF_INET6, s->bind, &a6) != 1) {
+            st = ft_err_set(err, FT_E_INVALID, "bind address '%s' is not an IP address", s->bind);
+            goto fail;
+        }
+    }
     // The bind rule: without any key, loopback only (unless --insecure).
     {
         ft_gallery *g = NULL;

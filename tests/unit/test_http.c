@@ -589,6 +589,699 @@ static void test_core_stop(void)
     }
 }
 
+
+// ---- The facetracker server ----
+
+#include "core/buf.h"
+#include "http/server.h"
+#include "io/image.h"
+#include "nn/nn.h"
+
+#include <sys/stat.h>
+
+static char app_db[256];
+
+static ft_server *start_app(const char *bind, ft_status want, size_t max_body)
+{
+    ft_nn_init();
+    snprintf(app_db, sizeof app_db, "/tmp/ft_http_test_%d.db", (int)getpid());
+    char p[300];
+    unlink(app_db);
+    snprintf(p, sizeof p, "%s-wal", app_db);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", app_db);
+    unlink(p);
+    ft_server_opts o = ft_server_opts_default();
+    o.bind = bind;
+    o.port = 0;
+    o.db_path = app_db;
+    o.threads = 2;
+    o.event_cooldown_s = 0;
+    if (max_body)
+        o.max_body_bytes = max_body;
+    char models[512];
+    snprintf(models, sizeof models, "%s/model", ft_test_assets());
+    o.models_dir = models;
+    ft_server *s = NULL;
+    ft_err err;
+    ft_err_clear(&err);
+    ft_status st = ft_server_start(&o, &s, &err);
+    if (st != want)
+        fprintf(stderr, "ft_server_start: %s (%s)\n", ft_status_str(st), ft_err_msg(&err, st));
+    FT_CHECK_EQ(st, want);
+    return s;
+}
+
+static void stop_app(ft_server *s)
+{
+    ft_server_stop(s);
+    unlink(app_db);
+}
+
+static bool read_file(const char *path, ft_buf *b)
+{
+    ft_buf_init(b, 0);
+    return ft_file_read(path, 0, b, NULL) == FT_OK;
+}
+
+static void demo_path(int i, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/demo/sample%d.jpg", ft_test_assets(), i);
+}
+
+// POSTs one file as multipart field `field`.
+static tc_resp post_file(uint16_t port, const char *path, const char *field, const void *data,
+                         size_t len, const char *extra_headers)
+{
+    size_t blen;
+    uint8_t *body = tc_multipart("----ftboundary42", field, "photo.jpg", data, len, &blen);
+    char hdr[512];
+    snprintf(hdr, sizeof hdr, "Content-Type: multipart/form-data; boundary=----ftboundary42\r\n%s",
+             extra_headers ? extra_headers : "");
+    tc_resp r = tc_req(port, "POST", path, hdr, body, blen);
+    free(body);
+    return r;
+}
+
+static json_t *body_json(const tc_resp *r)
+{
+    json_t *j = json_loads(r->body ? r->body : "", 0, NULL);
+    if (!j)
+        fprintf(stderr, "not JSON (%d): %.300s\n", r->status, r->body ? r->body : "");
+    return j;
+}
+
+// The error body's code, checked to have the {"error": {"code", "message"}} shape.
+static const char *err_code(const tc_resp *r)
+{
+    static char code[64];
+    code[0] = 0;
+    json_t *j = body_json(r);
+    json_t *e = json_object_get(j, "error");
+    const char *c = json_string_value(json_object_get(e, "code"));
+    const char *m = json_string_value(json_object_get(e, "message"));
+    FT_CHECK(c && m && *m);
+    snprintf(code, sizeof code, "%s", c ? c : "");
+    json_decref(j);
+    return code;
+}
+
+static void test_app_static(void)
+{
+    ft_server *s = start_app("127.0.0.1", FT_OK, 0);
+    if (!s)
+        return;
+    uint16_t port = ft_server_port(s);
+    tc_resp r = tc_get(port, "/", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "<!doctype html>") != NULL || strstr(r.body, "<!DOCTYPE html>"));
+    FT_CHECK(strncmp(tc_header(&r, "Content-Type"), "text/html", 9) == 0);
+    FT_CHECK(tc_header(&r, "Content-Security-Policy") != NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, "/index.html", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    r = tc_get(port, "/assets/app.js", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strncmp(tc_header(&r, "Content-Type"), "text/javascript", 15) == 0);
+    tc_resp_free(&r);
+    r = tc_get(port, "/assets/style.css", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    r = tc_get(port, "/assets/nope.js", NULL);
+    FT_CHECK_EQ(r.status, 404);
+    FT_CHECK_STREQ(err_code(&r), "E_NOT_FOUND");
+    tc_resp_free(&r);
+    r = tc_get(port, "/healthz", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"status\":\"ok\"") != NULL);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/healthz", NULL, "x", 1);
+    FT_CHECK_EQ(r.status, 405);
+    tc_resp_free(&r);
+    r = tc_get(port, "/metrics", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "facetracker_http_requests_total{method=\"GET\",route=\"/healthz\","
+                            "code=\"2xx\"} 1") != NULL);
+    FT_CHECK(strstr(r.body, "facetracker_queue_depth{pool=\"inference\"}") != NULL);
+    FT_CHECK(strncmp(tc_header(&r, "Content-Type"), "text/plain", 10) == 0);
+    tc_resp_free(&r);
+
+    // The OpenAPI document and the route table describe the same API.
+    r = tc_get(port, "/api/v1/openapi.json", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    json_t *doc = body_json(&r);
+    json_t *paths = json_object_get(doc, "paths");
+    size_t n_ops = 0;
+    const char *path;
+    json_t *item;
+    json_object_foreach(paths, path, item)
+    {
+        const char *m;
+        json_t *op;
+        json_object_foreach(item, m, op)
+        {
+            char up[16];
+            size_t k = 0;
+            for (; m[k] && k < 15; k++)
+                up[k] = (char)(m[k] - 32);
+            up[k] = 0;
+            bool found = false;
+            for (size_t i = 0; i < ft_http__n_routes; i++)
+                found |= strcmp(ft_http__routes[i].method, up) == 0 &&
+                         strcmp(ft_http__routes[i].pattern, path) == 0;
+            if (!found)
+                fprintf(stderr, "openapi lists %s %s, the router does not\n", up, path);
+            FT_CHECK(found);
+            FT_CHECK(json_object_get(op, "responses") != NULL);
+            n_ops++;
+        }
+    }
+    FT_CHECK_EQ(n_ops, ft_http__n_routes);
+    for (size_t i = 0; i < ft_http__n_routes; i++) {
+        char low[16];
+        size_t k = 0;
+        for (; ft_http__routes[i].method[k] && k < 15; k++)
+            low[k] = (char)(ft_http__routes[i].method[k] + 32);
+        low[k] = 0;
+        FT_CHECK(json_object_get(json_object_get(paths, ft_http__routes[i].pattern), low) != NULL);
+    }
+    json_decref(doc);
+    tc_resp_free(&r);
+    stop_app(s);
+}
+
+// A PNG whose IHDR claims w x h (valid CRC, no pixel data).
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
+}
+
+static size_t huge_png(uint8_t *out, uint32_t w, uint32_t h)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    memcpy(out, sig, 8);
+    uint8_t *c = out + 8;
+    c[0] = 0, c[1] = 0, c[2] = 0, c[3] = 13;
+    memcpy(c + 4, "IHDR", 4);
+    uint8_t *d = c + 8;
+    d[0] = (uint8_t)(w >> 24), d[1] = (uint8_t)(w >> 16), d[2] = (uint8_t)(w >> 8), d[3] = (uint8_t)w;
+    d[4] = (uint8_t)(h >> 24), d[5] = (uint8_t)(h >> 16), d[6] = (uint8_t)(h >> 8), d[7] = (uint8_t)h;
+    d[8] = 8, d[9] = 2, d[10] = 0, d[11] = 0, d[12] = 0;
+    uint32_t crc = crc32_of(c + 4, 17);
+    uint8_t *k = d + 13;
+    k[0] = (uint8_t)(crc >> 24), k[1] = (uint8_t)(crc >> 16), k[2] = (uint8_t)(crc >> 8), k[3] = (uint8_t)crc;
+    // An empty IEND so the file looks complete.
+    static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    memcpy(k + 4, iend, 12);
+    return 8 + 25 + 12;
+}
+
+static void test_app_prediction(void)
+{
+    ft_server *s = start_app("127.0.0.1", FT_OK, 2u << 20);
+    if (!s)
+        return;
+    uint16_t port = ft_server_port(s);
+    char path[512];
+    demo_path(1, path, sizeof path);
+    ft_buf img;
+    FT_CHECK(read_file(path, &img));
+    tc_resp r = post_file(port, "/api/prediction", "fileImg", img.data, img.len, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    json_t *j = body_json(&r);
+    FT_CHECK_EQ(json_integer_value(json_object_get(j, "width")), 1920);
+    FT_CHECK_EQ(json_integer_value(json_object_get(j, "height")), 1280);
+    json_t *faces = json_object_get(j, "faces");
+    FT_CHECK_EQ(json_array_size(faces), 3);
+    json_t *f0 = json_array_get(faces, 0);
+    FT_CHECK_STREQ(json_string_value(json_object_get(f0, "person")), "unknown");
+    FT_CHECK(json_number_value(json_object_get(json_object_get(f0, "box"), "width")) > 100);
+    FT_CHECK(json_number_value(json_object_get(f0, "score")) > 0.9);
+    json_decref(j);
+    tc_resp_free(&r);
+
+    // Bad requests: each a clear 4xx with the error shape.
+    r = tc_req(port, "POST", "/api/prediction", "Content-Type: application/json\r\n", "{}", 2);
+    FT_CHECK_EQ(r.status, 415); // no multipart
+    FT_CHECK_STREQ(err_code(&r), "E_UNSUPPORTED");
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/prediction", NULL, NULL, 0);
+    FT_CHECK_EQ(r.status, 415); // no body, no Content-Type
+    tc_resp_free(&r);
+    r = post_file(port, "/api/prediction", "photo", img.data, img.len, NULL);
+    FT_CHECK_EQ(r.status, 400); // no fileImg
+    FT_CHECK(strstr(r.body, "fileImg") != NULL);
+    tc_resp_free(&r);
+    r = post_file(port, "/api/prediction", "fileImg", "", 0, NULL);
+    FT_CHECK_EQ(r.status, 400); // empty file
+    FT_CHECK(strstr(r.body, "empty") != NULL);
+    tc_resp_free(&r);
+    {
+        size_t blen;
+        uint8_t *body = tc_multipart("bb", "fileImg", "a.jpg", img.data, 5000, &blen);
+        r = tc_req(port, "POST", "/api/prediction",
+                   "Content-Type: multipart/form-data; boundary=bb\r\n", body, 3000);
+        FT_CHECK_EQ(r.status, 400); // truncated body
+        FT_CHECK(strstr(r.body, "truncated") != NULL);
+        tc_resp_free(&r);
+        free(body);
+    }
+    {
+        size_t big = 3u << 20;
+        uint8_t *junk = calloc(1, big);
+        r = post_file(port, "/api/prediction", "fileImg", junk, big, NULL);
+        FT_CHECK_EQ(r.status, 413); // over the limit
+        FT_CHECK_STREQ(err_code(&r), "E_LIMIT");
+        tc_resp_free(&r);
+        free(junk);
+    }
+    r = post_file(port, "/api/prediction", "fileImg", "hello, not an image", 19, NULL);
+    FT_CHECK_EQ(r.status, 415); // not an image
+    FT_CHECK_STREQ(err_code(&r), "E_UNSUPPORTED");
+    tc_resp_free(&r);
+    {
+        uint8_t png[64];
+        size_t n = huge_png(png, 100000, 100000);
+        r = post_file(port, "/api/prediction", "fileImg", png, n, NULL);
+        FT_CHECK_EQ(r.status, 413); // 100k x 100k pixels claimed
+        FT_CHECK_STREQ(err_code(&r), "E_LIMIT");
+        tc_resp_free(&r);
+    }
+    r = post_file(port, "/api/prediction", "fileImg", img.data, img.len / 2, NULL);
+    FT_CHECK(r.status == 400 || r.status == 200); // a half JPEG may decode with grey rows
+    tc_resp_free(&r);
+    // Still serving.
+    r = tc_get(port, "/healthz", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+
+    // detect: multipart or raw image body; tiny detector by query.
+    r = post_file(port, "/api/v1/detect?detector=tiny", "photo", img.data, img.len, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"detector\":\"tiny\"") != NULL);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n", img.data, img.len);
+    FT_CHECK_EQ(r.status, 200);
+    j = body_json(&r);
+    FT_CHECK_EQ(json_array_size(json_object_get(j, "faces")), 3);
+    json_decref(j);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/detect", "Content-Type: text/plain\r\n", "x", 1);
+    FT_CHECK_EQ(r.status, 415);
+    tc_resp_free(&r);
+    r = tc_get(port, "/metrics", NULL);
+    FT_CHECK(strstr(r.body, "facetracker_faces_detected_total") != NULL);
+    FT_CHECK(strstr(r.body, "facetracker_inference_seconds_count{net=\"ssd\"}") != NULL);
+    FT_CHECK(strstr(r.body, "facetracker_inference_seconds_count{net=\"recognition\"}") != NULL);
+    tc_resp_free(&r);
+    ft_buf_deinit(&img);
+    stop_app(s);
+}
+
+// One face of a demo photo as a JPEG (the crop grown by 30 %).
+static bool face_crop(int sample, double x, double y, double w, double h, ft_buf *out)
+{
+    char path[512];
+    demo_path(sample, path, sizeof path);
+    ft_image im, c;
+    if (ft_image_load(path, NULL, &im, NULL) != FT_OK)
+        return false;
+    bool ok = ft_image_crop(&im, (int32_t)(x - 0.3 * w), (int32_t)(y - 0.3 * h),
+                            (int32_t)(1.6 * w), (int32_t)(1.6 * h), &c) == FT_OK;
+    ft_buf_init(out, 0);
+    ok = ok && ft_image_encode_jpeg(&c, 90, out, NULL) == FT_OK;
+    if (ok)
+        ft_image_deinit(&c);
+    ft_image_deinit(&im);
+    return ok;
+}
+
+static int64_t json_id(const tc_resp *r, const char *key)
+{
+    json_t *j = body_json(r);
+    int64_t v = json_integer_value(json_object_get(j, key));
+    json_decref(j);
+    return v;
+}
+
+static void test_app_people(void)
+{
+    ft_server *s = start_app("127.0.0.1", FT_OK, 0);
+    if (!s)
+        return;
+    uint16_t port = ft_server_port(s);
+    const char *jh = "Content-Type: application/json\r\n";
+    tc_resp r = tc_req(port, "POST", "/api/v1/people", jh, "{\"name\":\"Alice\"}", 16);
+    FT_CHECK_EQ(r.status, 201);
+    int64_t alice = json_id(&r, "id");
+    FT_CHECK(alice > 0);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/people", jh, "{\"name\":\"Alice\"}", 16);
+    FT_CHECK_EQ(r.status, 409);
+    FT_CHECK_STREQ(err_code(&r), "E_EXISTS");
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/people", jh, "{\"name\": ", 9);
+    FT_CHECK_EQ(r.status, 400); // bad JSON
+    FT_CHECK(strstr(r.body, "bad JSON") != NULL);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/people", jh, "{\"nom\":\"x\"}", 11);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/people", jh, "[1]", 3);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/people", "Content-Type: text/plain\r\n", "{}", 2);
+    FT_CHECK_EQ(r.status, 415);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/people", jh, "{\"name\":\" bad\"}", 15);
+    FT_CHECK_EQ(r.status, 400); // the gallery's name rule
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/people", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"name\":\"Alice\"") != NULL);
+    tc_resp_free(&r);
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/people/%lld", (long long)alice);
+    const char *patch = "{\"name\":\"Alicia\",\"notes\":\"desk 4\"}";
+    r = tc_req(port, "PATCH", path, jh, patch, strlen(patch));
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"name\":\"Alicia\"") != NULL);
+    FT_CHECK(strstr(r.body, "\"notes\":\"desk 4\"") != NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, path, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"samples\":[]") != NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/people/999", NULL);
+    FT_CHECK_EQ(r.status, 404); // unknown person id
+    FT_CHECK_STREQ(err_code(&r), "E_NOT_FOUND");
+    tc_resp_free(&r);
+    r = tc_req(port, "PATCH", "/api/v1/people/999", jh, "{\"name\":\"x\"}", 12);
+    FT_CHECK_EQ(r.status, 404);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/people/abc", NULL);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/people/999/samples", NULL);
+    FT_CHECK_EQ(r.status, 404);
+    tc_resp_free(&r);
+    r = tc_req(port, "DELETE", "/api/v1/people/999", NULL, NULL, 0);
+    FT_CHECK_EQ(r.status, 404);
+    tc_resp_free(&r);
+    r = tc_req(port, "DELETE", "/api/v1/samples/999", NULL, NULL, 0);
+    FT_CHECK_EQ(r.status, 404);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/samples/999/thumbnail", NULL);
+    FT_CHECK_EQ(r.status, 404);
+    tc_resp_free(&r);
+    r = tc_req(port, "DELETE", path, NULL, NULL, 0);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    r = tc_get(port, path, NULL);
+    FT_CHECK_EQ(r.status, 404);
+    tc_resp_free(&r);
+    stop_app(s);
+}
+
+static void test_app_enrol(void)
+{
+    ft_server *s = start_app("127.0.0.1", FT_OK, 0);
+    if (!s)
+        return;
+    uint16_t port = ft_server_port(s);
+    const char *jh = "Content-Type: application/json\r\n";
+    // The person on the right of sample1 (box 838,421 187x228) is the one on
+    // the right of sample2 (descriptor distance 0.475).
+    ft_buf crop;
+    FT_CHECK(face_crop(1, 838, 421, 187, 228, &crop));
+    tc_resp r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"threshold\":0.55}", 18);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"threshold\":0.55") != NULL);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/people", jh, "{\"name\":\"Rachel\"}", 17);
+    int64_t pid = json_id(&r, "id");
+    tc_resp_free(&r);
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/people/%lld/samples", (long long)pid);
+    r = post_file(port, path, "photo", crop.data, crop.len, NULL);
+    FT_CHECK_EQ(r.status, 201);
+    FT_CHECK(strstr(r.body, "\"sample_id\":") != NULL);
+    tc_resp_free(&r);
+    // A group photo is refused without ?pick=largest.
+    char demo[512];
+    demo_path(3, demo, sizeof demo);
+    ft_buf group;
+    FT_CHECK(read_file(demo, &group));
+    r = post_file(port, path, "photo", group.data, group.len, NULL);
+    FT_CHECK_EQ(r.status, 422);
+    FT_CHECK(strstr(r.body, "faces found") != NULL);
+    tc_resp_free(&r);
+    r = post_file(port, path, "photo", "nope", 4, NULL);
+    FT_CHECK_EQ(r.status, 422); // every photo rejected
+    tc_resp_free(&r);
+    r = post_file(port, "/api/v1/people/999/samples", "photo", crop.data, crop.len, NULL);
+    FT_CHECK_EQ(r.status, 404);
+    tc_resp_free(&r);
+    r = tc_get(port, path, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    int64_t sample_id = 0;
+    {
+        json_t *j = body_json(&r);
+        json_t *arr = json_object_get(j, "samples");
+        FT_CHECK_EQ(json_array_size(arr), 1);
+        sample_id = json_integer_value(json_object_get(json_array_get(arr, 0), "id"));
+        json_decref(j);
+    }
+    tc_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/samples/%lld/thumbnail", (long long)sample_id);
+    r = tc_get(port, path, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK_STREQ(tc_header(&r, "Content-Type"), "image/jpeg");
+    FT_CHECK(r.body_len > 100 && (uint8_t)r.body[0] == 0xff && (uint8_t)r.body[1] == 0xd8);
+    tc_resp_free(&r);
+
+    // A new photo: sample2, where she is the face at x ~ 1447.
+    demo_path(2, demo, sizeof demo);
+    ft_buf photo2;
+    FT_CHECK(read_file(demo, &photo2));
+    r = post_file(port, "/api/prediction", "fileImg", photo2.data, photo2.len, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"person\":\"Rachel\"") != NULL);
+    tc_resp_free(&r);
+    r = post_file(port, "/api/v1/identify", "photo", photo2.data, photo2.len, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"status\":\"known\"") != NULL);
+    tc_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/verify?person_id=%lld", (long long)pid);
+    r = post_file(port, path, "photo", crop.data, crop.len, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"verified\":true") != NULL);
+    tc_resp_free(&r);
+    r = post_file(port, "/api/v1/verify?person_id=999", "photo", crop.data, crop.len, NULL);
+    FT_CHECK_EQ(r.status, 404);
+    tc_resp_free(&r);
+    r = post_file(port, "/api/v1/verify", "photo", crop.data, crop.len, NULL);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+
+    // Access: granted for her crop, denied for someone else; both logged.
+    r = post_file(port, "/api/v1/access?source=front-door", "photo", crop.data, crop.len, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"decision\":\"granted\"") != NULL);
+    FT_CHECK(strstr(r.body, "\"logged\":true") != NULL);
+    tc_resp_free(&r);
+    ft_buf other;
+    FT_CHECK(face_crop(1, 414, 355, 178, 239, &other));
+    r = post_file(port, "/api/v1/access?source=front-door", "photo", other.data, other.len, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"decision\":\"denied\"") != NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/events?source=front-door", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    int64_t ev_id = 0;
+    {
+        json_t *j = body_json(&r);
+        FT_CHECK_EQ(json_integer_value(json_object_get(j, "total")), 2);
+        json_t *e0 = json_array_get(json_object_get(j, "events"), 0);
+        FT_CHECK_STREQ(json_string_value(json_object_get(e0, "decision")), "denied");
+        ev_id = json_integer_value(json_object_get(e0, "id"));
+        json_decref(j);
+    }
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/events?decision=granted&limit=1", NULL);
+    FT_CHECK(strstr(r.body, "\"total\":1") != NULL);
+    FT_CHECK(strstr(r.body, "\"name\":\"Rachel\"") != NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/events?decision=maybe", NULL);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/events?since=yesterday", NULL);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/events?since=2000-01-01&person_id=unknown", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"total\":1") != NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/events.csv", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strncmp(tc_header(&r, "Content-Type"), "text/csv", 8) == 0);
+    FT_CHECK(strstr(tc_header(&r, "Content-Disposition"), "events.csv") != NULL);
+    FT_CHECK(strncmp(r.body, "id,time,", 8) == 0);
+    FT_CHECK(strstr(r.body, "Rachel") != NULL);
+    tc_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/events/%lld/thumbnail", (long long)ev_id);
+    r = tc_get(port, path, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    r = tc_get(port, "/metrics", NULL);
+    FT_CHECK(strstr(r.body, "facetracker_access_decisions_total{outcome=\"granted\"} 1") != NULL);
+    tc_resp_free(&r);
+
+    // Settings and calibration.
+    r = tc_get(port, "/api/v1/settings", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"keys_required\":false") != NULL);
+    tc_resp_free(&r);
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"threshold\":-1}", 16);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"colour\":1}", 12);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"margin\":\"x\"}", 14);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/calibrate", jh, "{}", 2);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"rows\":[") != NULL);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/calibrate", jh, "{\"target_far\":2}", 16);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+
+    // Deleting the sample, then the person.
+    snprintf(path, sizeof path, "/api/v1/samples/%lld", (long long)sample_id);
+    r = tc_req(port, "DELETE", path, NULL, NULL, 0);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    r = post_file(port, "/api/prediction", "fileImg", photo2.data, photo2.len, NULL);
+    FT_CHECK(strstr(r.body, "Rachel") == NULL); // the matrix was reloaded
+    tc_resp_free(&r);
+    ft_buf_deinit(&crop);
+    ft_buf_deinit(&other);
+    ft_buf_deinit(&group);
+    ft_buf_deinit(&photo2);
+    stop_app(s);
+}
+
+static void test_app_keys(void)
+{
+    ft_server *s = start_app("127.0.0.1", FT_OK, 0);
+    if (!s)
+        return;
+    uint16_t port = ft_server_port(s);
+    const char *jh = "Content-Type: application/json\r\n";
+    // No key yet: open (loopback only).
+    tc_resp r = tc_get(port, "/api/v1/keys", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/keys", jh, "{\"name\":\"ops\",\"role\":\"root\"}", 28);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    char tok[3][128];
+    const char *roles[3] = {"admin", "viewer", "device"};
+    for (int i = 0; i < 3; i++) {
+        char body[128], hdr[256];
+        int n = snprintf(body, sizeof body, "{\"name\":\"k%d\",\"role\":\"%s\"}", i, roles[i]);
+        snprintf(hdr, sizeof hdr, "%sX-API-Key: %s\r\n", jh, i ? tok[0] : "");
+        r = tc_req(port, "POST", "/api/v1/keys", i ? hdr : jh, body, (size_t)n);
+        FT_CHECK_EQ(r.status, 201);
+        json_t *j = body_json(&r);
+        snprintf(tok[i], sizeof tok[i], "%s", json_string_value(json_object_get(j, "token")));
+        json_decref(j);
+        tc_resp_free(&r);
+    }
+    char h[3][256];
+    for (int i = 0; i < 3; i++)
+        snprintf(h[i], sizeof h[i], "X-API-Key: %s\r\n", tok[i]);
+    r = tc_get(port, "/api/v1/people", NULL);
+    FT_CHECK_EQ(r.status, 401); // keys exist now
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/people", "X-API-Key: ftk_1_00\r\n");
+    FT_CHECK_EQ(r.status, 401); // wrong key
+    FT_CHECK_STREQ(err_code(&r), "E_AUTH");
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/people", h[1]);
+    FT_CHECK_EQ(r.status, 200); // viewer reads
+    tc_resp_free(&r);
+    char hj[300];
+    snprintf(hj, sizeof hj, "%s%s", jh, h[1]);
+    r = tc_req(port, "POST", "/api/v1/people", hj, "{\"name\":\"V\"}", 12);
+    FT_CHECK_EQ(r.status, 403); // viewer may not write
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/people", h[2]);
+    FT_CHECK_EQ(r.status, 403); // device only checks access
+    tc_resp_free(&r);
+    r = post_file(port, "/api/v1/access", "photo", "x", 1, h[1]);
+    FT_CHECK_EQ(r.status, 403); // viewer may not ask the door
+    tc_resp_free(&r);
+    r = post_file(port, "/api/v1/access", "photo", "x", 1, h[2]);
+    FT_CHECK_EQ(r.status, 415); // device may (the photo is junk)
+    tc_resp_free(&r);
+    char auth[256];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", tok[0]);
+    r = tc_get(port, "/api/v1/keys", auth);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"role\":\"device\"") != NULL);
+    FT_CHECK(strstr(r.body, tok[2]) == NULL); // no secrets
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/keys", h[1]);
+    FT_CHECK_EQ(r.status, 403);
+    tc_resp_free(&r);
+    r = tc_get(port, "/healthz", NULL);
+    FT_CHECK_EQ(r.status, 200); // public
+    tc_resp_free(&r);
+    r = tc_get(port, "/", NULL);
+    FT_CHECK_EQ(r.status, 200); // the page asks for a key itself
+    tc_resp_free(&r);
+    // Revoke the viewer key.
+    r = tc_req(port, "DELETE", "/api/v1/keys/2", auth, NULL, 0);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/people", h[1]);
+    FT_CHECK_EQ(r.status, 401);
+    tc_resp_free(&r);
+    r = tc_req(port, "DELETE", "/api/v1/keys/99", auth, NULL, 0);
+    FT_CHECK_EQ(r.status, 404);
+    tc_resp_free(&r);
+    stop_app(s);
+}
+
+static void test_app_bind(void)
+{
+    FT_CHECK(ft_server_is_loopback("127.0.0.1"));
+    FT_CHECK(ft_server_is_loopback("127.1.2.3"));
+    FT_CHECK(ft_server_is_loopback("::1"));
+    FT_CHECK(ft_server_is_loopback("localhost"));
+    FT_CHECK(!ft_server_is_loopback("0.0.0.0"));
+    FT_CHECK(!ft_server_is_loopback("::"));
+    FT_CHECK(!ft_server_is_loopback("10.1.2.3"));
+    // No key: a non-loopback bind is refused before anything listens.
+    ft_server *s = start_app("0.0.0.0", FT_E_AUTH, 0);
+    FT_CHECK(s == NULL);
+    unlink(app_db);
+    s = start_app("not-an-ip", FT_E_INVALID, 0);
+    FT_CHECK(s == NULL);
+    unlink(app_db);
+}
+
 static const ft_test_case cases[] = {
     {"multipart", test_multipart},
     {"multipart_oom", test_multipart_oom},
@@ -600,6 +1293,12 @@ static const ft_test_case cases[] = {
     {"core_slow_headers", test_core_slow_headers},
     {"core_busy", test_core_busy},
     {"core_stop", test_core_stop},
+    {"app_static", test_app_static},
+    {"app_prediction", test_app_prediction},
+    {"app_people", test_app_people},
+    {"app_enrol", test_app_enrol},
+    {"app_keys", test_app_keys},
+    {"app_bind", test_app_bind},
 };
 
 FT_TEST_MAIN(cases)

@@ -1,0 +1,435 @@
+// facetracker page: tabs for Detect, Live, People, Access log and Settings,
+// talking to the server's /api/v1 (and the prototype's /api/prediction).
+// Plain JS, no libraries, nothing fetched from elsewhere.
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+const state = { key: localStorage.getItem('ft_key') || '', people: [], evOffset: 0, evLimit: 25 };
+
+// ---- API ----
+
+async function api(method, path, body, type) {
+  const headers = {};
+  if (state.key) headers['X-API-Key'] = state.key;
+  if (type) headers['Content-Type'] = type;
+  const res = await fetch(path, { method, headers, body });
+  const ct = res.headers.get('Content-Type') || '';
+  const data = ct.startsWith('application/json') ? await res.json() : await res.blob();
+  if (!res.ok) {
+    const msg = data && data.error ? data.error.message : res.statusText;
+    if (res.status === 401) notice('This server needs an API key: enter one under Settings.');
+    const e = new Error(msg);
+    e.status = res.status;
+    e.data = data;
+    throw e;
+  }
+  return data;
+}
+const apiJSON = (m, p, obj) => api(m, p, JSON.stringify(obj), 'application/json');
+
+function photoForm(blobs, field) {
+  const fd = new FormData();
+  blobs.forEach((b, i) => fd.append(field, b, b.name || `photo${i}.jpg`));
+  return fd;
+}
+
+// Thumbnails need the key too, so they come through fetch as blob URLs.
+async function imgSrc(img, url) {
+  try {
+    const blob = await api('GET', url);
+    img.src = URL.createObjectURL(blob);
+  } catch (e) { img.alt = 'no thumbnail'; }
+}
+
+function notice(text) {
+  const n = $('#notice');
+  n.textContent = text;
+  n.hidden = !text;
+}
+
+// ---- Tabs ----
+
+function showTab(name) {
+  document.querySelectorAll('#tabs button').forEach((b) => b.setAttribute('aria-selected', b.dataset.tab === name));
+  document.querySelectorAll('.panel').forEach((p) => { p.hidden = p.id !== 'panel-' + name; });
+  if (name !== 'live') live.stop();
+  if (name === 'people') loadPeople();
+  if (name === 'events') { loadPeopleOptions(); loadEvents(); }
+  if (name === 'settings') { loadSettings(); loadKeys(); }
+  history.replaceState(null, '', '#' + name);
+}
+document.querySelectorAll('#tabs button').forEach((b) => b.addEventListener('click', () => showTab(b.dataset.tab)));
+
+// ---- Drawing ----
+
+function faceLabel(f) {
+  const name = f.person && f.person !== 'unknown' ? f.person : 'unknown';
+  return f.distance != null ? `${name} ${f.distance.toFixed(2)}` : name;
+}
+
+// Draws boxes and names on ctx, scaling image pixels by sx, sy.
+function drawFaces(ctx, faces, sx, sy, highlight) {
+  const lw = Math.max(2, Math.round(ctx.canvas.width / 400));
+  ctx.lineWidth = lw;
+  ctx.font = `${Math.max(14, Math.round(ctx.canvas.width / 60))}px system-ui, sans-serif`;
+  faces.forEach((f, i) => {
+    const known = f.person && f.person !== 'unknown';
+    const colour = highlight != null && i === highlight ? (known ? '#22c55e' : '#ef4444') : (known ? '#22c55e' : '#f59e0b');
+    const b = f.box;
+    const x = b.x * sx, y = b.y * sy, w = b.width * sx, h = b.height * sy;
+    ctx.strokeStyle = colour;
+    ctx.strokeRect(x, y, w, h);
+    const text = faceLabel(f);
+    const tw = ctx.measureText(text).width + 8, th = parseInt(ctx.font, 10) + 6;
+    ctx.fillStyle = colour;
+    ctx.fillRect(x - lw / 2, Math.max(0, y - th), tw, th);
+    ctx.fillStyle = '#000';
+    ctx.fillText(text, x + 4 - lw / 2, Math.max(0, y - th) + th - 6);
+  });
+}
+
+// ---- Detect ----
+
+async function detectFile(file) {
+  const img = new Image();
+  img.src = URL.createObjectURL(file);
+  await img.decode();
+  const canvas = $('#detect-canvas');
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  $('#detect-result').textContent = 'Looking for faces…';
+  try {
+    const res = await api('POST', '/api/prediction', photoForm([file], 'fileImg'));
+    $('#detect-json').textContent = JSON.stringify(res, null, 2);
+    // The server reads EXIF orientation; the browser draws it the same way.
+    drawFaces(ctx, res.faces, canvas.width / res.width, canvas.height / res.height);
+    canvas.dataset.faces = res.faces.length;
+    const ul = $('#detect-result');
+    ul.textContent = '';
+    if (!res.faces.length) ul.textContent = 'No face found.';
+    res.faces.forEach((f) => {
+      const li = document.createElement('li');
+      li.textContent = faceLabel(f);
+      if (f.person !== 'unknown') li.className = 'known';
+      ul.appendChild(li);
+    });
+  } catch (e) {
+    $('#detect-result').textContent = 'Error: ' + e.message;
+    $('#detect-json').textContent = JSON.stringify(e.data || {}, null, 2);
+  }
+}
+
+$('#detect-file').addEventListener('change', (e) => { if (e.target.files[0]) detectFile(e.target.files[0]); });
+const drop = $('#drop');
+['dragenter', 'dragover'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add('over'); }));
+['dragleave', 'drop'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove('over'); }));
+drop.addEventListener('drop', (e) => { const f = e.dataTransfer.files[0]; if (f) detectFile(f); });
+
+// ---- Live ----
+
+const live = {
+  stream: null, running: false, frames: [], timer: null,
+  async start() {
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    } catch (e) {
+      $('#live-banner').textContent = 'Camera unavailable: ' + e.message;
+      return;
+    }
+    const v = $('#live-video');
+    v.srcObject = this.stream;
+    await v.play();
+    this.running = true;
+    $('#live-start').disabled = true;
+    $('#live-stop').disabled = false;
+    this.setBanner('idle', 'Looking…');
+    this.loop();
+  },
+  stop() {
+    this.running = false;
+    clearTimeout(this.timer);
+    if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
+    this.stream = null;
+    $('#live-start').disabled = false;
+    $('#live-stop').disabled = true;
+    this.setBanner('idle', 'Camera off');
+  },
+  setBanner(cls, text) {
+    const b = $('#live-banner');
+    b.className = 'banner ' + cls;
+    b.textContent = text;
+  },
+  // One request in flight at a time; the next frame is taken when the
+  // answer arrives, at most ~8 a second.
+  async loop() {
+    if (!this.running) return;
+    const v = $('#live-video');
+    const t0 = performance.now();
+    const w = v.videoWidth, h = v.videoHeight;
+    if (!w) { this.timer = setTimeout(() => this.loop(), 100); return; }
+    const grab = document.createElement('canvas');
+    const scale = Math.min(1, 640 / w);
+    grab.width = Math.round(w * scale);
+    grab.height = Math.round(h * scale);
+    grab.getContext('2d').drawImage(v, 0, 0, grab.width, grab.height);
+    const blob = await new Promise((r) => grab.toBlob(r, 'image/jpeg', 0.8));
+    try {
+      const src = encodeURIComponent($('#live-source').value || 'browser');
+      const res = await api('POST', '/api/v1/access?source=' + src, photoForm([blob], 'photo'));
+      if (!this.running) return;
+      this.draw(res);
+      const now = performance.now();
+      this.frames.push(now);
+      this.frames = this.frames.filter((t) => now - t < 2000);
+      const fps = this.frames.length / 2;
+      $('#live-stats').textContent = `${fps.toFixed(1)} fps · ${Math.round(now - t0)} ms`;
+      if (res.decision === 'granted') this.setBanner('granted', `Access granted: ${res.person.name}`);
+      else if (res.decision === 'denied') this.setBanner('denied', `Access denied (${res.reason})`);
+      else this.setBanner('idle', 'No face');
+    } catch (e) {
+      if (e.status === 503) { /* busy: try again shortly */ } else this.setBanner('denied', 'Error: ' + e.message);
+    }
+    const spent = performance.now() - t0;
+    this.timer = setTimeout(() => this.loop(), Math.max(0, 125 - spent));
+  },
+  draw(res) {
+    const c = $('#live-canvas');
+    const v = $('#live-video');
+    c.width = v.clientWidth;
+    c.height = v.clientHeight;
+    const ctx = c.getContext('2d');
+    ctx.clearRect(0, 0, c.width, c.height);
+    drawFaces(ctx, res.faces, c.width / res.width, c.height / res.height, res.face_index);
+    c.dataset.faces = res.faces.length;
+    c.dataset.names = res.faces.map((f) => f.person).join(',');
+  },
+};
+$('#live-start').addEventListener('click', () => live.start());
+$('#live-stop').addEventListener('click', () => live.stop());
+
+// ---- People ----
+
+async function loadPeople() {
+  const list = $('#people-list');
+  try {
+    const { people } = await api('GET', '/api/v1/people');
+    state.people = people;
+    list.textContent = '';
+    if (!people.length) list.textContent = 'Nobody enrolled yet.';
+    people.forEach((p) => {
+      const card = document.createElement('div');
+      card.className = 'person';
+      card.dataset.id = p.id;
+      let pic;
+      if (p.thumbnail) { pic = document.createElement('img'); pic.alt = p.name; imgSrc(pic, p.thumbnail); } else { pic = document.createElement('div'); pic.className = 'noimg'; }
+      const name = document.createElement('div');
+      name.className = 'name';
+      name.textContent = p.name;
+      const meta = document.createElement('small');
+      meta.textContent = `${p.n_samples} sample${p.n_samples === 1 ? '' : 's'}`;
+      const actions = document.createElement('div');
+      actions.className = 'actions';
+      const ren = document.createElement('button');
+      ren.textContent = 'Rename';
+      ren.addEventListener('click', async () => {
+        const nn = prompt('New name', p.name);
+        if (!nn || nn === p.name) return;
+        try { await apiJSON('PATCH', `/api/v1/people/${p.id}`, { name: nn }); loadPeople(); } catch (e) { alert(e.message); }
+      });
+      const del = document.createElement('button');
+      del.textContent = 'Delete';
+      del.addEventListener('click', async () => {
+        if (!confirm(`Delete ${p.name} and their samples?`)) return;
+        try { await api('DELETE', `/api/v1/people/${p.id}`); loadPeople(); } catch (e) { alert(e.message); }
+      });
+      actions.append(ren, del);
+      card.append(pic, name, meta, actions);
+      list.appendChild(card);
+    });
+  } catch (e) { list.textContent = 'Error: ' + e.message; }
+}
+
+const enrol = { shots: [], stream: null };
+$('#enrol-camera').addEventListener('click', async () => {
+  try {
+    enrol.stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+  } catch (e) { $('#enrol-status').textContent = 'Camera unavailable: ' + e.message; return; }
+  const v = $('#enrol-video');
+  v.hidden = false;
+  v.srcObject = enrol.stream;
+  await v.play();
+  $('#enrol-shot').disabled = false;
+});
+$('#enrol-shot').addEventListener('click', async () => {
+  const v = $('#enrol-video');
+  const c = document.createElement('canvas');
+  c.width = v.videoWidth;
+  c.height = v.videoHeight;
+  c.getContext('2d').drawImage(v, 0, 0);
+  const blob = await new Promise((r) => c.toBlob(r, 'image/jpeg', 0.9));
+  blob.name = `shot${enrol.shots.length + 1}.jpg`;
+  enrol.shots.push(blob);
+  const img = document.createElement('img');
+  img.src = URL.createObjectURL(blob);
+  $('#enrol-shots').appendChild(img);
+  $('#enrol-count').textContent = `${enrol.shots.length} shot${enrol.shots.length === 1 ? '' : 's'}`;
+});
+$('#enrol-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const name = $('#enrol-name').value.trim();
+  const files = [...$('#enrol-files').files, ...enrol.shots];
+  const status = $('#enrol-status');
+  if (!files.length) { status.textContent = 'Add photos or camera shots first.'; return; }
+  status.textContent = 'Enrolling…';
+  try {
+    let person = state.people.find((p) => p.name === name);
+    if (!person) person = await apiJSON('POST', '/api/v1/people', { name });
+    const res = await api('POST', `/api/v1/people/${person.id}/samples?pick=largest`, photoForm(files, 'photo'));
+    status.textContent = `${res.name}: ${res.added.length} sample(s) added` + (res.rejected.length ? `, ${res.rejected.length} rejected (${res.rejected.map((r) => r.error.message).join('; ')})` : '');
+    enrol.shots = [];
+    $('#enrol-shots').textContent = '';
+    $('#enrol-count').textContent = '0 shots';
+    $('#enrol-files').value = '';
+    if (enrol.stream) { enrol.stream.getTracks().forEach((t) => t.stop()); enrol.stream = null; $('#enrol-video').hidden = true; $('#enrol-shot').disabled = true; }
+    loadPeople();
+  } catch (err) { status.textContent = 'Error: ' + err.message; loadPeople(); }
+});
+
+// ---- Access log ----
+
+function eventQuery() {
+  const q = new URLSearchParams();
+  const since = $('#ev-since').value, until = $('#ev-until').value;
+  if (since) q.set('since', Math.floor(new Date(since).getTime() / 1000));
+  if (until) q.set('until', Math.floor(new Date(until).getTime() / 1000));
+  if ($('#ev-person').value) q.set('person_id', $('#ev-person').value);
+  if ($('#ev-decision').value) q.set('decision', $('#ev-decision').value);
+  if ($('#ev-source').value) q.set('source', $('#ev-source').value);
+  return q;
+}
+
+async function loadPeopleOptions() {
+  try {
+    const { people } = await api('GET', '/api/v1/people');
+    const sel = $('#ev-person');
+    const cur = sel.value;
+    [...sel.options].slice(2).forEach((o) => o.remove());
+    people.forEach((p) => { const o = document.createElement('option'); o.value = p.id; o.textContent = p.name; sel.appendChild(o); });
+    sel.value = cur;
+  } catch (e) { /* shown by loadEvents */ }
+}
+
+async function loadEvents() {
+  const q = eventQuery();
+  q.set('limit', state.evLimit);
+  q.set('offset', state.evOffset);
+  const body = $('#events-table tbody');
+  try {
+    const res = await api('GET', '/api/v1/events?' + q);
+    body.textContent = '';
+    res.events.forEach((ev) => {
+      const tr = document.createElement('tr');
+      const cells = [new Date(ev.time * 1000).toLocaleString(), ev.source, ev.name || 'unknown', ev.decision, ev.distance != null ? ev.distance.toFixed(3) : '–'];
+      cells.forEach((t, i) => { const td = document.createElement('td'); td.textContent = t; if (i === 3) td.className = ev.decision + '-t'; tr.appendChild(td); });
+      const td = document.createElement('td');
+      if (ev.thumbnail) { const img = document.createElement('img'); img.alt = ''; imgSrc(img, ev.thumbnail); td.appendChild(img); }
+      tr.appendChild(td);
+      body.appendChild(tr);
+    });
+    const end = Math.min(res.total, state.evOffset + res.events.length);
+    $('#ev-page').textContent = res.total ? `${state.evOffset + 1}–${end} of ${res.total}` : 'No events';
+    $('#ev-prev').disabled = state.evOffset === 0;
+    $('#ev-next').disabled = end >= res.total;
+  } catch (e) { body.textContent = ''; $('#ev-page').textContent = 'Error: ' + e.message; }
+}
+$('#events-filter').addEventListener('submit', (e) => { e.preventDefault(); state.evOffset = 0; loadEvents(); });
+$('#ev-prev').addEventListener('click', () => { state.evOffset = Math.max(0, state.evOffset - state.evLimit); loadEvents(); });
+$('#ev-next').addEventListener('click', () => { state.evOffset += state.evLimit; loadEvents(); });
+$('#events-csv').addEventListener('click', async () => {
+  try {
+    const blob = await api('GET', '/api/v1/events.csv?' + eventQuery());
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'events.csv';
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  } catch (e) { alert(e.message); }
+});
+
+// ---- Settings ----
+
+const policyFields = ['threshold', 'margin', 'min_face_px', 'min_detector_score'];
+async function loadSettings() {
+  try {
+    const s = await api('GET', '/api/v1/settings');
+    policyFields.forEach((k) => { $('#set-' + k).value = s[k]; });
+    $('#settings-status').textContent = `${s.people} people, ${s.samples} samples, ${s.events} events · detector ${s.detector}` + (s.keys_required ? ' · keys required' : ' · open (loopback only)');
+  } catch (e) { $('#settings-status').textContent = 'Error: ' + e.message; }
+}
+$('#settings-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const body = {};
+  policyFields.forEach((k) => { body[k] = parseFloat($('#set-' + k).value); });
+  try { await apiJSON('PATCH', '/api/v1/settings', body); loadSettings(); $('#settings-status').textContent = 'Saved.'; } catch (err) { $('#settings-status').textContent = 'Error: ' + err.message; }
+});
+$('#calibrate').addEventListener('click', async () => {
+  const pct = (v) => (v == null ? '–' : (v * 100).toFixed(2) + ' %');
+  try {
+    const r = await apiJSON('POST', '/api/v1/calibrate', {});
+    $('#calib-summary').textContent = `${r.n_samples} samples of ${r.n_people} people, ${r.n_genuine} genuine and ${r.n_impostor} impostor trials. ` +
+      (r.threshold != null ? `Largest threshold with FAR ≤ ${pct(r.target_far)}: ${r.threshold.toFixed(2)} (FRR ${pct(r.frr)}).` : 'Not enough data for the target false-accept rate.');
+    const body = $('#calib-table tbody');
+    body.textContent = '';
+    r.rows.forEach((row) => {
+      const tr = document.createElement('tr');
+      [row.threshold.toFixed(2), pct(row.far), pct(row.frr)].forEach((t) => { const td = document.createElement('td'); td.textContent = t; tr.appendChild(td); });
+      body.appendChild(tr);
+    });
+  } catch (e) { $('#calib-summary').textContent = 'Error: ' + e.message; }
+});
+
+async function loadKeys() {
+  const ul = $('#keys-list');
+  try {
+    const { keys } = await api('GET', '/api/v1/keys');
+    ul.textContent = '';
+    if (!keys.length) ul.textContent = 'No keys: the server is open to this machine only.';
+    keys.forEach((k) => {
+      const li = document.createElement('li');
+      const span = document.createElement('span');
+      span.textContent = `${k.name} · ${k.role}` + (k.revoked_at ? ' · revoked' : '');
+      li.appendChild(span);
+      if (!k.revoked_at) {
+        const b = document.createElement('button');
+        b.textContent = 'Revoke';
+        b.addEventListener('click', async () => { if (confirm(`Revoke ${k.name}?`)) { try { await api('DELETE', `/api/v1/keys/${k.id}`); loadKeys(); } catch (e) { alert(e.message); } } });
+        li.appendChild(b);
+      }
+      ul.appendChild(li);
+    });
+  } catch (e) { ul.textContent = e.status === 403 ? 'Only admin keys can manage keys.' : 'Error: ' + e.message; }
+}
+$('#key-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    const k = await apiJSON('POST', '/api/v1/keys', { name: $('#key-name').value, role: $('#key-role').value });
+    $('#key-token').textContent = `Token for ${k.name} (shown once): ${k.token}`;
+    // The first admin key is what this browser will need from now on.
+    if (!state.key && k.role === 'admin') { state.key = k.token; localStorage.setItem('ft_key', k.token); $('#my-key').value = k.token; }
+    loadKeys();
+  } catch (err) { $('#key-token').textContent = 'Error: ' + err.message; }
+});
+$('#my-key').value = state.key;
+$('#save-key').addEventListener('click', () => {
+  state.key = $('#my-key').value.trim();
+  localStorage.setItem('ft_key', state.key);
+  notice('');
+  loadSettings();
+  loadKeys();
+});
+
+const startTab = (location.hash || '').slice(1);
+showTab(['detect', 'live', 'people', 'events', 'settings'].includes(startTab) ? startTab : 'detect');
