@@ -1,0 +1,149 @@
+// The trainable face tracker model, its training loop and its evaluation.
+//
+// Architecture (the prototype's, with MobileNetV1 in place of VGG16):
+//   input 120x120 RGB scaled to [0, 1]
+//   backbone: MobileNetV1 L0..L13 of the SSD detector (faceapi-models.md
+//     §5.1): conv 3x3/2 + 13 x (depthwise 3x3 + pointwise 1x1), each + bias
+//     + ReLU6, 120x120x3 -> 4x4x1024. The depthwise batch norms are folded
+//     into the depthwise weights and a bias; the SSD's x/127.5 - 1 input
+//     normalisation is folded into L0 (w' = 2w, b' = b - sum w), so the
+//     model takes [0, 1] input and the pretrained features stay as they were
+//     (except at the zero padding of L0).
+//   global max pooling -> 1024
+//   class head: dense 2048 ReLU -> dense 1 sigmoid (face / no face)
+//   box head:   dense 2048 ReLU -> dense 4 sigmoid (x1, y1, x2, y2 in [0, 1])
+//   identity head (optional): dense K softmax over the person names.
+// Loss per batch: sum over face samples of the localisation loss
+// (ft_loss_box) + 0.5 * mean binary cross-entropy (+ mean softmax
+// cross-entropy over samples labelled with a person).
+#ifndef FT_TRAIN_MODEL_H
+#define FT_TRAIN_MODEL_H
+
+#include "core/status.h"
+#include "io/image.h"
+#include "train/dataset.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FT_FM_INPUT 120
+#define FT_FM_FEATURES 1024
+#define FT_FM_HIDDEN 2048
+#define FT_FM_CONVS 27
+
+typedef struct ft_fmodel ft_fmodel;
+
+// A new model: backbone from the SSD manifest (ssd_mobilenetv1_model-
+// weights_manifest.json), heads Glorot-uniform initialised from `seed`
+// (Keras's default), biases zero. `ids` (n_ids names, copied) adds the
+// identity head when n_ids > 0.
+ft_status ft_fmodel_new(const char *ssd_manifest, const char *const *ids, size_t n_ids,
+                        uint64_t seed, ft_fmodel **out, ft_err *err);
+void ft_fmodel_free(ft_fmodel *m);
+
+// Keras .h5 (src/model/h5.h): layers input_1, conv0, conv{i}_dw, conv{i}_pw,
+// global_max_pooling2d, dense, dense_1 (class), dense_2, dense_3 (box),
+// identity; outputs [dense_1, dense_3(, identity)]. Identity names go to
+// PATH.identities.txt, one a line. Loading checks that the file holds this
+// architecture: other layers, shapes or missing layers are FT_E_UNSUPPORTED
+// / FT_E_FORMAT naming the layer.
+ft_status ft_fmodel_save(const ft_fmodel *m, const char *path, ft_err *err);
+ft_status ft_fmodel_load(const char *path, ft_fmodel **out, ft_err *err);
+
+size_t ft_fmodel_n_params(const ft_fmodel *m);
+size_t ft_fmodel_n_ids(const ft_fmodel *m);
+const char *ft_fmodel_id_name(const ft_fmodel *m, size_t i);
+
+// One prediction on a whole photo (area-resized to 120x120).
+typedef struct ft_fm_pred {
+    float score;  // face probability
+    float box[4]; // x1, y1, x2, y2 as fractions of the photo
+    int32_t id;   // best identity or -1
+    float id_prob;
+} ft_fm_pred;
+
+// Not thread-safe per model (uses the model's scratch); one model per thread.
+ft_status ft_fmodel_predict(ft_fmodel *m, const ft_image *im, ft_fm_pred *out, ft_err *err);
+
+// ---- Training ----
+
+typedef struct ft_train_opts {
+    int32_t epochs;       // 20
+    int32_t patience;     // early stopping: epochs without a better val loss (5)
+    int32_t batch;        // 10
+    bool fine_tune;       // backpropagate into the backbone (else frozen, features cached)
+    int32_t fine_tune_from; // with fine_tune: first backbone conv that trains (0 = all)
+    uint64_t seed;        // 1
+    int threads;          // <= 0: all cores
+    double lr;            // 1e-4
+    double decay_epochs_factor; // decay = (1/0.75 - 1) / batches_per_epoch
+    bool identities;      // add the identity head
+    bool progress;        // progress bar on stderr
+    int32_t max_batches;  // > 0: stop each epoch after this many batches (benchmarks/tests)
+} ft_train_opts;
+
+ft_train_opts ft_train_opts_default(void);
+
+typedef struct ft_epoch_stats {
+    double loss, class_loss, box_loss, id_loss;
+    double val_loss, val_class_loss, val_box_loss, val_id_loss;
+    double lr, seconds;
+    double images_per_s;
+} ft_epoch_stats;
+
+typedef struct ft_train_result {
+    int32_t n_epochs, best_epoch; // 1-based
+    ft_epoch_stats *history;      // n_epochs entries, caller frees with ft_free
+    size_t n_train, n_val;
+    double seconds, feature_seconds;
+    double images_per_s; // training samples per second over all epochs (forward+backward+update)
+} ft_train_result;
+
+// Trains a new model on DS (augmented train/val samples when present,
+// else the split's photos) and returns it with the best validation weights
+// restored. Nothing is written; the caller saves.
+ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_train_opts *o,
+                       ft_fmodel **out, ft_train_result *res, ft_err *err);
+
+// History as CSV and as an SVG plot of total, class and box loss.
+ft_status ft_train_history_csv(const ft_train_result *r, const char *path, ft_err *err);
+ft_status ft_train_history_svg(const ft_train_result *r, const char *path, ft_err *err);
+
+// One training step on raw inputs, for tests and benchmarks: x is n
+// samples of 120x120x3 floats, face[i] 0/1, box 4 per sample, id -1 or an
+// identity. Returns the batch losses. `t` is the Adam step (from 1).
+typedef struct ft_fm_trainer ft_fm_trainer;
+ft_status ft_fm_trainer_new(ft_fmodel *m, const ft_train_opts *o, ft_fm_trainer **out);
+void ft_fm_trainer_free(ft_fm_trainer *t);
+ft_status ft_fm_trainer_step(ft_fm_trainer *t, const float *x, const float *face, const float *box,
+                             const int32_t *id, int32_t n, double *loss, double *class_loss,
+                             double *box_loss);
+// Gradients of the last step (n_params floats, same layout as the
+// parameters), for gradient checks; and direct access to the parameters.
+const float *ft_fm_trainer_grad(const ft_fm_trainer *t);
+float *ft_fmodel_params(ft_fmodel *m);
+// The loss of a batch without updating anything (double-checked by tests
+// against central differences of the gradient above).
+ft_status ft_fm_trainer_loss(ft_fm_trainer *t, const float *x, const float *face, const float *box,
+                             const int32_t *id, int32_t n, double *loss);
+// Builds a model with random backbone weights (no manifest), for tests and
+// benchmarks.
+ft_status ft_fmodel_new_random(const char *const *ids, size_t n_ids, uint64_t seed,
+                               ft_fmodel **out);
+
+// ---- Evaluation ----
+
+typedef struct ft_eval_result {
+    size_t n, n_face, tp, fp, tn, fn;
+    double accuracy, precision, recall, mean_iou; // IoU over photos with a face
+    size_t iou_hist[10];                          // [0, .1), ..., [.9, 1]
+    size_t n_id, id_correct;
+} ft_eval_result;
+
+// Evaluates on the split's photos (augmented == false) or its augmented
+// samples. A photo with several boxes is scored against its first box.
+ft_status ft_fmodel_evaluate(ft_fmodel *m, const char *ds_dir, ft_split split, bool augmented,
+                             ft_eval_result *out, ft_err *err);
+
+#endif

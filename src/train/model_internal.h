@@ -1,0 +1,48 @@
+// The model's layout, shared by model.c and trainer.c only.
+#ifndef FT_TRAIN_MODEL_INTERNAL_H
+#define FT_TRAIN_MODEL_INTERNAL_H
+
+#include "nn/train/grad.h"
+#include "train/model.h"
+
+typedef struct ft_fm_conv {
+    ft_conv_geom g;
+    bool dw;
+    size_t w_off, b_off, nw;
+} ft_fm_conv;
+
+typedef struct ft_fm_dense {
+    int32_t n_in, n_out;
+    size_t w_off, b_off;
+} ft_fm_dense;
+
+// Per-sample activations and scratch.
+typedef struct ft_fm_ws {
+    float *block;
+    float *act[FT_FM_CONVS + 1]; // act[0] = input, act[i+1] = output of conv i
+    float *scratch;
+    float *da[2]; // ping-pong activation gradients (backward only)
+    float *feat;  // pooled features
+    int32_t idx[FT_FM_FEATURES];
+} ft_fm_ws;
+
+struct ft_fmodel {
+    ft_fm_conv conv[FT_FM_CONVS];
+    ft_fm_dense d1c, d2c, d1b, d2b, did;
+    size_t n_backbone, n_params;
+    float *p;
+    size_t n_ids;
+    char **ids;
+    ft_fm_ws *ws; // prediction workspace, made on first use
+};
+
+void ft_fm__conv_name(int i, char *buf, size_t cap);
+ft_status ft_fm__ws_new(const ft_fmodel *m, bool backward, ft_fm_ws **out);
+void ft_fm__ws_free(ft_fm_ws *ws);
+void ft_fm__input(const uint8_t *rgb, float *x);
+void ft_fm__backbone_fwd(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws);
+void ft_fm__backbone_bwd(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws, int from,
+                         float *g, size_t base);
+void ft_fm__heads_one(const ft_fmodel *m, const float *feat, ft_fm_pred *out);
+
+#endif
