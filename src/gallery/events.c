@@ -154,7 +154,8 @@ static ft_status events_select(ft_gallery *g, const ft_event_query *q, sqlite3_s
     where_clause(q, w, sizeof w);
     const char *dir = q->oldest_first ? "ASC" : "DESC";
     snprintf(sql, sizeof sql,
-             "SELECT " EVENT_COLS " FROM events e %s ORDER BY e.time %s, e.id %s LIMIT ?6 OFFSET ?7",
+             "SELECT " EVENT_COLS " FROM events e %s ORDER BY e.time %s, e.id %s"
+             " LIMIT ?6 OFFSET ?7",
              w, dir, dir);
     ft_status st = ft_gallery__prepare(g, sql, s, err);
     if (st != FT_OK)

@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -1527,6 +1528,69 @@ static void test_match_reload(void)
     ft_gallery_close(g);
 }
 
+typedef struct {
+    const char *path;
+    const ft_match_matrix *m;
+    int id, failures;
+} thread_arg;
+
+static void *thread_main(void *p)
+{
+    thread_arg *a = p;
+    ft_err err = {0};
+    ft_gallery *g = NULL;
+    if (ft_gallery_open(a->path, NULL, &g, &err) != FT_OK) {
+        a->failures++;
+        return NULL;
+    }
+    for (int i = 0; i < 20; i++) {
+        char name[32];
+        ft_sample s;
+        memset(&s, 0, sizeof s);
+        // Deterministic per thread without the shared test RNG.
+        for (int k = 0; k < FT_GALLERY_DIM; k++)
+            s.descriptor[k] = (float)((a->id * 31 + i * 7 + k) % 17) * 0.01f;
+        s.detector_score = 0.9;
+        snprintf(name, sizeof name, "t%d-%d", a->id, i);
+        if (ft_gallery_enroll(g, 0, name, &s, 1, NULL, NULL, &err) != FT_OK)
+            a->failures++;
+        ft_match_result r;
+        if (ft_match(a->m, s.descriptor, 0.5, 0.05, &r, &err) != FT_OK)
+            a->failures++;
+    }
+    ft_gallery_close(g);
+    return NULL;
+}
+
+// One connection per thread, one shared read-only matrix (run under TSan
+// in CI).
+static void test_threads(void)
+{
+    ft_err err = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s", tmp_path("threads.db"));
+    ft_gallery *g = open_db("threads.db");
+    enroll(g, "Seed", 1, 3);
+    ft_match_matrix *m = NULL;
+    FT_CHECK_OK(ft_gallery_matrix_load(g, NULL, &m, &err), &err);
+    pthread_t th[4];
+    thread_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (thread_arg){path, m, i, 0};
+        FT_CHECK_EQ(pthread_create(&th[i], NULL, thread_main, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        FT_CHECK_EQ(a[i].failures, 0);
+    }
+    FT_CHECK_EQ(counts(g).people, 81);
+    bool stale = false;
+    FT_CHECK_OK(ft_gallery_matrix_stale(g, m, &stale, &err), &err);
+    FT_CHECK(stale);
+    ft_match_matrix_free(m);
+    ft_gallery_close(g);
+}
+
 // ---- Calibration ----
 
 // Points on one axis, chosen so every distance is at least 0.0025 from a
@@ -1578,7 +1642,8 @@ static void test_calibrate(void)
     float dr[5 * FT_GALLERY_DIM];
     int64_t labr[5];
     for (int i = 0; i < 5; i++) {
-        memcpy(dr + i * FT_GALLERY_DIM, d + (4 - i) * FT_GALLERY_DIM, sizeof(float) * FT_GALLERY_DIM);
+        memcpy(dr + i * FT_GALLERY_DIM, d + (4 - i) * FT_GALLERY_DIM,
+               sizeof(float) * FT_GALLERY_DIM);
         labr[i] = lab[4 - i];
     }
     FT_CHECK_OK(ft_calibrate(dr, labr, 5, &o, &r, &err), &err);
@@ -1632,15 +1697,29 @@ static void test_calibrate_store(void)
 }
 
 static const ft_test_case cases[] = {
-    {"open", test_open},         {"names", test_names},   {"people", test_people},
-    {"enroll", test_enroll},     {"delete_cascade", test_delete_cascade},
-    {"settings", test_settings}, {"events", test_events}, {"events_csv", test_events_csv},
-    {"keys", test_keys},         {"concurrent", test_concurrent}, {"concurrent_create", test_concurrent_create},
+    {"open", test_open},
+    {"names", test_names},
+    {"people", test_people},
+    {"enroll", test_enroll},
+    {"delete_cascade", test_delete_cascade},
+    {"settings", test_settings},
+    {"events", test_events},
+    {"events_csv", test_events_csv},
+    {"keys", test_keys},
+    {"concurrent", test_concurrent},
+    {"concurrent_create", test_concurrent_create},
     {"crash", test_crash},
-    {"readonly", test_readonly}, {"busy", test_busy},     {"corrupt", test_corrupt},
-    {"migrate", test_migrate},   {"oom", test_oom},       {"match_rules", test_match_rules},
-    {"match_brute", test_match_brute}, {"kernels", test_kernels},
-    {"match_reload", test_match_reload}, {"calibrate", test_calibrate},
+    {"readonly", test_readonly},
+    {"busy", test_busy},
+    {"corrupt", test_corrupt},
+    {"migrate", test_migrate},
+    {"oom", test_oom},
+    {"match_rules", test_match_rules},
+    {"match_brute", test_match_brute},
+    {"kernels", test_kernels},
+    {"match_reload", test_match_reload},
+    {"threads", test_threads},
+    {"calibrate", test_calibrate},
     {"calibrate_store", test_calibrate_store},
 };
 
