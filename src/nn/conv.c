@@ -152,23 +152,29 @@ ft_status ft_conv_out_shape(const ft_conv *c, int32_t in_h, int32_t in_w, int32_
 void ft_nn__im2col(const ft_conv_geom *g, const float *x, int32_t row0, int32_t rows, float *buf)
 {
     size_t k = (size_t)g->kh * g->kw * g->c_in, run = (size_t)g->c_in;
+    size_t span = (size_t)g->kw * run; // one kernel row of the patch
     for (int32_t r = 0; r < rows; r++) {
         int32_t oy = (row0 + r) / g->out_w, ox = (row0 + r) % g->out_w;
+        int32_t ix0 = ox * g->stride - g->pad_left;
+        bool inside = ix0 >= 0 && ix0 + g->kw <= g->in_w;
         float *dst = buf + (size_t)r * k;
-        for (int32_t ky = 0; ky < g->kh; ky++) {
+        for (int32_t ky = 0; ky < g->kh; ky++, dst += span) {
             int32_t iy = oy * g->stride - g->pad_top + ky;
-            for (int32_t kx = 0; kx < g->kw; kx++, dst += run) {
-                int32_t ix = ox * g->stride - g->pad_left + kx;
-                if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w) {
-                    memset(dst, 0, run * sizeof(float));
-                    continue;
-                }
-                const float *src = x + ((size_t)iy * g->in_w + ix) * run;
-                if (run < 8)
-                    for (size_t i = 0; i < run; i++)
-                        dst[i] = src[i];
+            if (iy < 0 || iy >= g->in_h) {
+                memset(dst, 0, span * sizeof(float));
+                continue;
+            }
+            const float *src = x + ((size_t)iy * g->in_w + ix0) * run;
+            if (inside) { // the kernel row is contiguous in HWC: one copy
+                memcpy(dst, src, span * sizeof(float));
+                continue;
+            }
+            for (int32_t kx = 0; kx < g->kw; kx++) {
+                int32_t ix = ix0 + kx;
+                if (ix < 0 || ix >= g->in_w)
+                    memset(dst + kx * run, 0, run * sizeof(float));
                 else
-                    memcpy(dst, src, run * sizeof(float));
+                    memcpy(dst + kx * run, src + kx * run, run * sizeof(float));
             }
         }
     }
