@@ -95,6 +95,8 @@ async function detectFile(file) {
   img.src = URL.createObjectURL(file);
   await img.decode();
   const canvas = $('#detect-canvas');
+  delete canvas.dataset.faces;
+  $('#detect-json').textContent = '';
   canvas.width = img.naturalWidth;
   canvas.height = img.naturalHeight;
   const ctx = canvas.getContext('2d');
