@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "core/clock.h"
+#include "gallery/gallery.h"
 
 #include <errno.h>
 #include <math.h>
@@ -288,5 +289,17 @@ ft_status ft_cli_face_setup(const char *cmd, const ft_cli_face_opts *o, ft_face_
         ft_face_models_free(*m);
         *m = NULL;
     }
+    return st;
+}
+
+ft_status ft_cli_gallery(const char *cmd, const char *path, bool read_only, ft_gallery **g)
+{
+    ft_gallery_opts o = ft_gallery_opts_default();
+    if (read_only)
+        o.flags = FT_GALLERY_READONLY | FT_GALLERY_NO_CREATE;
+    ft_err err = {0};
+    ft_status st = ft_gallery_open(path, &o, g, &err);
+    if (st != FT_OK)
+        ft_cli_errorf(cmd, "%s", ft_err_msg(&err, st));
     return st;
 }

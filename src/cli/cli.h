@@ -94,5 +94,21 @@ ft_status ft_cli_face_setup(const char *cmd, const ft_cli_face_opts *o, ft_face_
 int ft_cmd_describe(int argc, char **argv);
 int ft_cmd_verify(int argc, char **argv);
 int ft_cmd_evaluate_recognition(int argc, char **argv);
+int ft_cmd_enroll(int argc, char **argv);
+int ft_cmd_people(int argc, char **argv);
+int ft_cmd_identify(int argc, char **argv);
+int ft_cmd_access(int argc, char **argv);
+int ft_cmd_events(int argc, char **argv);
+int ft_cmd_calibrate(int argc, char **argv);
+int ft_cmd_keys(int argc, char **argv);
+int ft_cmd_model(int argc, char **argv);
+int ft_cmd_dataset(int argc, char **argv);
+int ft_cmd_train(int argc, char **argv);
+int ft_cmd_evaluate_model(int argc, char **argv);
+
+// Opens the gallery at `path` (NULL = ./facetracker.db), printing a clear
+// message on failure. `read_only` also refuses to create a missing file.
+struct ft_gallery;
+ft_status ft_cli_gallery(const char *cmd, const char *path, bool read_only, struct ft_gallery **g);
 
 #endif

@@ -21,6 +21,17 @@ static const command commands[] = {
     {"verify", ft_cmd_verify, "are the faces in two photos the same person?"},
     {"evaluate-recognition", ft_cmd_evaluate_recognition,
      "verification accuracy, ROC and open-set identification on labelled photos"},
+    {"enroll", ft_cmd_enroll, "enrol a person from photos showing one face each"},
+    {"people", ft_cmd_people, "list, show, rename or delete enrolled people"},
+    {"identify", ft_cmd_identify, "who is each face: a person, unknown or ambiguous"},
+    {"access", ft_cmd_access, "the door's decision for each face, written to the access log"},
+    {"events", ft_cmd_events, "read the access log (JSON or CSV)"},
+    {"calibrate", ft_cmd_calibrate, "threshold for a target false-accept rate from the gallery"},
+    {"keys", ft_cmd_keys, "API keys of the web server: create, list, revoke"},
+    {"dataset", ft_cmd_dataset, "labelme datasets: import, autolabel, split, augment"},
+    {"train", ft_cmd_train, "train a face/no-face + box model on a dataset (.h5 out)"},
+    {"evaluate-model", ft_cmd_evaluate_model, "accuracy and IoU of a trained model on a split"},
+    {"model", ft_cmd_model, "model info FILE.h5: the layers of a Keras-layout model"},
     {"convert", ft_cmd_convert, "decode a photo (EXIF applied) and write JPEG/PNG/PPM"},
 };
 

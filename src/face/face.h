@@ -148,6 +148,13 @@ ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image
                          const ft_describe_opts *o, double floor, bool central, ft_face *out,
                          bool *below_threshold, ft_err *err);
 
+// A small JPEG of a face for galleries and logs: the box grown by 25 % on
+// each side, clipped, scaled down (area average) so the longer side is at
+// most `max_side` px. Replaces the contents of `out`.
+#define FT_THUMB_PX 96
+ft_status ft_face_thumbnail(const ft_image *im, const ft_face_box *box, int32_t max_side,
+                            ft_buf *out, ft_err *err);
+
 // Euclidean distance between two descriptors (face-api compares raw,
 // unnormalised descriptors; its default threshold is 0.6).
 float ft_descriptor_distance(const float *a, const float *b);

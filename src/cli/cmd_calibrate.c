@@ -1,0 +1,85 @@
+// `facetracker calibrate`: the threshold for a target false-accept rate,
+// from the enrolled samples.
+#include "cli/cli.h"
+
+#include "gallery/gallery.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: facetracker calibrate [options]\n"
+    "\n"
+    "Leave-one-out over the enrolled samples: each sample in turn is the probe and the others\n"
+    "the gallery. Genuine distances (to the nearest other sample of the same person) and\n"
+    "impostor distances (to each other person's nearest sample) give a table of false-accept\n"
+    "(FAR) and false-reject (FRR) rates by threshold, and the largest threshold whose FAR is\n"
+    "at most the target, which is stored as the gallery's threshold setting.\n"
+    "\n"
+    "options:\n"
+    "  --target-far F        default 0.001 (0.1 %)\n"
+    "  --dry-run             print, store nothing\n"
+    "  --db PATH             the gallery (default ./facetracker.db)\n";
+
+int ft_cmd_calibrate(int argc, char **argv)
+{
+    const char *db = NULL;
+    bool dry = false;
+    ft_calib_opts o = ft_calib_opts_default();
+    for (int i = 1; i < argc; i++) {
+        if (ft_cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return FT_EXIT_OK;
+        } else if (strcmp(argv[i], "--target-far") == 0) {
+            if (!ft_cli_double(argc, argv, &i, 1e-9, 1, &o.target_far))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            dry = true;
+        } else if (strcmp(argv[i], "--db") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &db))
+                return FT_EXIT_USAGE;
+        } else {
+            ft_cli_errorf("calibrate", "unknown argument %s (see --help)", argv[i]);
+            return FT_EXIT_USAGE;
+        }
+    }
+    ft_gallery *g;
+    if (ft_cli_gallery("calibrate", db, dry, &g) != FT_OK)
+        return FT_EXIT_INPUT;
+    ft_err err = {0};
+    ft_calib_result r = {0};
+    ft_status st = ft_gallery_calibrate(g, FT_GALLERY_DEFAULT_MODEL, &o, !dry, &r, &err);
+    int rc = FT_EXIT_OK;
+    if (st == FT_OK || (st == FT_E_INVALID && r.rows)) {
+        ft_buf b;
+        ft_buf_init(&b, 0);
+        ft_buf_printf(&b, "{\"samples\": %zu, \"people\": %zu, \"genuine_trials\": %zu, "
+                          "\"impostor_trials\": %zu, \"target_far\": ",
+                      r.n_samples, r.n_people, r.n_genuine, r.n_impostor);
+        ft_cli_json_num(&b, o.target_far);
+        ft_buf_puts(&b, ", \"threshold\": ");
+        ft_cli_json_num(&b, r.threshold);
+        ft_buf_puts(&b, ", \"far\": ");
+        ft_cli_json_num(&b, r.far);
+        ft_buf_puts(&b, ", \"frr\": ");
+        ft_cli_json_num(&b, r.frr);
+        ft_buf_printf(&b, ", \"stored\": %s, \"table\": [", st == FT_OK && !dry ? "true" : "false");
+        for (size_t k = 0; k < r.n_rows; k++) {
+            ft_buf_printf(&b, "%s{\"threshold\": %.2f, \"far\": ", k ? ", " : "", r.rows[k].threshold);
+            ft_cli_json_num(&b, r.rows[k].far);
+            ft_buf_puts(&b, ", \"frr\": ");
+            ft_cli_json_num(&b, r.rows[k].frr);
+            ft_buf_puts(&b, "}");
+        }
+        ft_buf_puts(&b, "]}");
+        ft_cli_emit(&b);
+        ft_buf_deinit(&b);
+    }
+    if (st != FT_OK) {
+        ft_cli_errorf("calibrate", "%s", ft_err_msg(&err, st));
+        rc = FT_EXIT_INPUT;
+    }
+    ft_calib_result_deinit(&r);
+    ft_gallery_close(g);
+    return rc;
+}

@@ -1,0 +1,152 @@
+// `facetracker enroll NAME IMAGE...`: add a person (or more samples of
+// one) from photos showing exactly one face each.
+#include "cli/cli.h"
+
+#include "access/enroll.h"
+#include "core/mem.h"
+
+#include <string.h>
+
+static const char usage[] =
+    "usage: facetracker enroll [options] NAME IMAGE...\n"
+    "\n"
+    "Enrols NAME (created if new) from photos that each show one face. A photo with no face,\n"
+    "several faces, or a face below the quality gate (minimum face size and detector score,\n"
+    "`facetracker people`'s settings) is an error naming the photo, and nothing is written:\n"
+    "all the photos go in together, or none. Prints\n"
+    "  {\"person\": {\"id\": N, \"name\": S}, \"samples\": [{\"image\": P, \"sample_id\": N, ...}]}\n"
+    "\n"
+    "options:\n"
+    "  --db PATH             the gallery (default ./facetracker.db)\n"
+    "  --external-id ID      a badge or HR number for a new person\n"
+    "  --notes TEXT          notes for a new person\n" FT_CLI_FACE_OPTS_HELP;
+
+int ft_cmd_enroll(int argc, char **argv)
+{
+    ft_cli_face_opts fo;
+    ft_cli_face_opts_init(&fo);
+    const char *db = NULL, *ext = NULL, *notes = NULL;
+    int first = argc;
+    for (int i = 1; i < argc; i++) {
+        if (ft_cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return FT_EXIT_OK;
+        }
+        int r = ft_cli_face_opt(argc, argv, &i, &fo);
+        if (r < 0)
+            return FT_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (strcmp(argv[i], "--db") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &db))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(argv[i], "--external-id") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &ext))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(argv[i], "--notes") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &notes))
+                return FT_EXIT_USAGE;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            ft_cli_errorf("enroll", "unknown option %s (see --help)", argv[i]);
+            return FT_EXIT_USAGE;
+        } else {
+            first = i;
+            break;
+        }
+    }
+    if (argc - first < 2) {
+        fputs(usage, stderr);
+        return FT_EXIT_USAGE;
+    }
+    const char *name = argv[first];
+    ft_err err = {0};
+    if (ft_gallery_name_check(name, &err) != FT_OK) {
+        ft_cli_errorf("enroll", "%s", err.msg);
+        return FT_EXIT_USAGE;
+    }
+    ft_gallery *g = NULL;
+    if (ft_cli_gallery("enroll", db, false, &g) != FT_OK)
+        return FT_EXIT_INPUT;
+    ft_gallery_policy pol;
+    ft_face_models *m = NULL;
+    ft_nn_ctx *ctx = NULL;
+    int rc = FT_EXIT_OK;
+    if (ft_gallery_policy_load(g, &pol, &err) != FT_OK) {
+        ft_cli_errorf("enroll", "%s", err.msg);
+        ft_gallery_close(g);
+        return FT_EXIT_INPUT;
+    }
+    if (ft_cli_face_setup("enroll", &fo, &m, &ctx) != FT_OK) {
+        ft_gallery_close(g);
+        return FT_EXIT_INPUT;
+    }
+    size_t n = (size_t)(argc - first - 1);
+    ft_sample *smp = ft_calloc(n, sizeof *smp);
+    ft_buf *thumbs = ft_calloc(n, sizeof *thumbs);
+    bool *low = ft_calloc(n, sizeof *low);
+    int64_t *ids = ft_calloc(n, sizeof *ids);
+    if (!smp || !thumbs || !low || !ids) {
+        ft_cli_errorf("enroll", "out of memory");
+        rc = FT_EXIT_INPUT;
+    }
+    for (size_t k = 0; k < n && rc == FT_EXIT_OK; k++) {
+        const char *path = argv[first + 1 + (int)k];
+        ft_buf src;
+        ft_image im;
+        ft_image_limits lim = ft_image_limits_default();
+        ft_buf_init(&thumbs[k], 0);
+        ft_status st = ft_file_read(path, lim.max_bytes, &src, &err);
+        if (st == FT_OK) {
+            st = ft_image_decode(src.data, src.len, &lim, &im, &err);
+            if (st == FT_OK) {
+                st = ft_enroll_sample(m, ctx, &im, src.data, src.len, &fo.d, &pol, &smp[k],
+                                      &thumbs[k], &low[k], &err);
+                ft_image_deinit(&im);
+            }
+            ft_buf_deinit(&src);
+        }
+        if (st != FT_OK) {
+            ft_cli_errorf("enroll", "%s: %s; nothing was enrolled", path, ft_err_msg(&err, st));
+            rc = FT_EXIT_INPUT;
+        }
+    }
+    int64_t pid = 0;
+    if (rc == FT_EXIT_OK) {
+        ft_person existing;
+        bool is_new = ft_gallery_person_find(g, name, &existing, NULL) != FT_OK;
+        ft_status st = ft_gallery_enroll(g, 0, name, smp, n, &pid, ids, &err);
+        if (st == FT_OK && is_new && (ext || notes))
+            st = ft_gallery_person_update(g, pid, ext, notes, &err);
+        if (st != FT_OK) {
+            ft_cli_errorf("enroll", "%s", ft_err_msg(&err, st));
+            rc = FT_EXIT_INPUT;
+        } else {
+            ft_buf b;
+            ft_buf_init(&b, 0);
+            ft_buf_printf(&b, "{\"person\": {\"id\": %lld, \"name\": ", (long long)pid);
+            ft_buf_json_str(&b, name);
+            ft_buf_printf(&b, ", \"new\": %s}, \"samples\": [", is_new ? "true" : "false");
+            for (size_t k = 0; k < n; k++) {
+                ft_buf_puts(&b, k ? ", {\"image\": " : "{\"image\": ");
+                ft_buf_json_str(&b, argv[first + 1 + (int)k]);
+                ft_buf_printf(&b, ", \"sample_id\": %lld, \"score\": ", (long long)ids[k]);
+                ft_cli_json_num(&b, smp[k].detector_score);
+                ft_buf_printf(&b, ", \"face\": [%d, %d], \"below_threshold\": %s}", smp[k].face_w,
+                              smp[k].face_h, low[k] ? "true" : "false");
+            }
+            ft_buf_puts(&b, "]}");
+            ft_cli_emit(&b);
+            ft_buf_deinit(&b);
+        }
+    }
+    for (size_t k = 0; thumbs && k < n; k++)
+        ft_buf_deinit(&thumbs[k]);
+    ft_free(smp);
+    ft_free(thumbs);
+    ft_free(low);
+    ft_free(ids);
+    ft_nn_ctx_free(ctx);
+    ft_face_models_free(m);
+    ft_gallery_close(g);
+    return rc;
+}

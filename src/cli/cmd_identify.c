@@ -1,0 +1,195 @@
+// `facetracker identify` and `facetracker access`: who is each face, and
+// (access) the decision for the door, written to the access log.
+#include "cli/cli.h"
+
+#include "access/access.h"
+#include "core/mem.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char usage_identify[] =
+    "usage: facetracker identify [options] IMAGE...\n"
+    "\n"
+    "For each face: the closest enrolled person, or \"unknown\" when the distance is not under\n"
+    "the threshold, or \"ambiguous\" when another person is within the margin. One JSON line\n"
+    "per image: {\"image\": P, \"faces\": [{\"box\", \"score\", \"status\", \"person\", \"distance\",\n"
+    "\"margin\"}]}. Nothing is written to the gallery.\n"
+    "\n"
+    "options:\n"
+    "  --db PATH             the gallery (default ./facetracker.db)\n" FT_CLI_FACE_OPTS_HELP;
+
+static const char usage_access[] =
+    "usage: facetracker access [options] IMAGE...\n"
+    "\n"
+    "The door's decision for each face: granted (a match) or denied, and why (unknown,\n"
+    "ambiguous, face too small, low detector score). Every decision is written to the access\n"
+    "log with a thumbnail (`facetracker events` reads it). One JSON line per image.\n"
+    "\n"
+    "options:\n"
+    "  --source NAME         the door or camera (default \"cli\")\n"
+    "  --db PATH             the gallery (default ./facetracker.db)\n" FT_CLI_FACE_OPTS_HELP;
+
+static void num_or_null(ft_buf *b, double v)
+{
+    ft_cli_json_num(b, v); // NaN and inf become null
+}
+
+static int run(int argc, char **argv, bool access)
+{
+    const char *cmd = access ? "access" : "identify";
+    ft_cli_face_opts fo;
+    ft_cli_face_opts_init(&fo);
+    const char *db = NULL, *source = "cli";
+    int first = argc;
+    for (int i = 1; i < argc; i++) {
+        if (ft_cli_is_help(argv[i])) {
+            fputs(access ? usage_access : usage_identify, stdout);
+            return FT_EXIT_OK;
+        }
+        int r = ft_cli_face_opt(argc, argv, &i, &fo);
+        if (r < 0)
+            return FT_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (strcmp(argv[i], "--db") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &db))
+                return FT_EXIT_USAGE;
+        } else if (access && strcmp(argv[i], "--source") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &source))
+                return FT_EXIT_USAGE;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            ft_cli_errorf(cmd, "unknown option %s (see --help)", argv[i]);
+            return FT_EXIT_USAGE;
+        } else {
+            first = i;
+            break;
+        }
+    }
+    if (first >= argc) {
+        fputs(access ? usage_access : usage_identify, stderr);
+        return FT_EXIT_USAGE;
+    }
+    ft_gallery *g = NULL;
+    ft_err err = {0};
+    if (ft_cli_gallery(cmd, db, !access, &g) != FT_OK)
+        return FT_EXIT_INPUT;
+    ft_gallery_policy pol;
+    ft_match_matrix *mm = NULL;
+    ft_face_models *m = NULL;
+    ft_nn_ctx *ctx = NULL;
+    if (ft_gallery_policy_load(g, &pol, &err) != FT_OK ||
+        ft_gallery_matrix_load(g, FT_GALLERY_DEFAULT_MODEL, &mm, &err) != FT_OK) {
+        ft_cli_errorf(cmd, "%s", err.msg);
+        ft_gallery_close(g);
+        return FT_EXIT_INPUT;
+    }
+    if (ft_cli_face_setup(cmd, &fo, &m, &ctx) != FT_OK) {
+        ft_match_matrix_free(mm);
+        ft_gallery_close(g);
+        return FT_EXIT_INPUT;
+    }
+    int rc = FT_EXIT_OK;
+    static ft_face faces[256];
+    for (int i = first; i < argc; i++) {
+        ft_image_limits lim = ft_image_limits_default();
+        ft_image im;
+        size_t n = 0;
+        ft_status st = ft_image_load(argv[i], &lim, &im, &err);
+        if (st == FT_OK) {
+            st = ft_faces_describe(m, ctx, &im, &fo.d, faces, 256, &n, NULL, &err);
+            if (st != FT_OK)
+                ft_image_deinit(&im);
+        }
+        if (st != FT_OK) {
+            ft_cli_errorf(cmd, "%s", ft_err_msg(&err, st));
+            ft_cli_emit_error(argv[i], st, &err);
+            rc = FT_EXIT_INPUT;
+            continue;
+        }
+        ft_buf b, thumb;
+        ft_buf_init(&b, 0);
+        ft_buf_init(&thumb, 0);
+        ft_buf_puts(&b, "{\"image\": ");
+        ft_buf_json_str(&b, argv[i]);
+        ft_buf_printf(&b, ", \"width\": %d, \"height\": %d, \"faces\": [", im.w, im.h);
+        for (size_t k = 0; k < n && st == FT_OK; k++) {
+            if (k)
+                ft_buf_puts(&b, ", ");
+            ft_cli_json_face(&b, &faces[k], false, false);
+            b.len--; // reopen the face object
+            if (access) {
+                ft_face_thumbnail(&im, &faces[k].box, FT_THUMB_PX, &thumb, NULL);
+                ft_access_request rq = {faces[k].box, faces[k].descriptor, source, 0,
+                                        thumb.len ? thumb.data : NULL, thumb.len};
+                ft_access_decision d;
+                st = ft_access_check(g, mm, &pol, &rq, &d, &err);
+                if (st != FT_OK)
+                    break;
+                ft_buf_printf(&b, ", \"decision\": \"%s\", \"reason\": \"%s\", \"person\": ",
+                              ft_decision_str(d.decision), ft_access_reason_str(d.reason));
+                if (d.person_id > 0) {
+                    ft_buf_printf(&b, "{\"id\": %lld, \"name\": ", (long long)d.person_id);
+                    ft_buf_json_str(&b, d.name);
+                    ft_buf_puts(&b, "}");
+                } else
+                    ft_buf_puts(&b, "\"unknown\"");
+                ft_buf_puts(&b, ", \"distance\": ");
+                num_or_null(&b, d.distance);
+                ft_buf_puts(&b, ", \"margin\": ");
+                num_or_null(&b, d.margin);
+                ft_buf_printf(&b, ", \"event_id\": %lld}", (long long)d.event_id);
+            } else {
+                ft_match_result r;
+                st = ft_match(mm, faces[k].descriptor, pol.threshold, pol.margin, &r, &err);
+                if (st != FT_OK)
+                    break;
+                const char *status = r.status == FT_MATCH_KNOWN       ? "known"
+                                     : r.status == FT_MATCH_AMBIGUOUS ? "ambiguous"
+                                                                      : "unknown";
+                ft_buf_printf(&b, ", \"status\": \"%s\", \"person\": ", status);
+                ft_person p;
+                if (r.status == FT_MATCH_KNOWN &&
+                    ft_gallery_person_get(g, r.person_id, &p, NULL) == FT_OK) {
+                    ft_buf_printf(&b, "{\"id\": %lld, \"name\": ", (long long)p.id);
+                    ft_buf_json_str(&b, p.name);
+                    ft_buf_puts(&b, "}");
+                } else
+                    ft_buf_puts(&b, "\"unknown\"");
+                ft_buf_puts(&b, ", \"distance\": ");
+                num_or_null(&b, r.distance);
+                ft_buf_puts(&b, ", \"margin\": ");
+                num_or_null(&b, r.margin);
+                ft_buf_puts(&b, "}");
+            }
+        }
+        ft_buf_puts(&b, "]}");
+        if (st == FT_OK)
+            ft_cli_emit(&b);
+        else {
+            // Fail closed: an access decision that could not be logged is
+            // not reported as granted.
+            ft_cli_errorf(cmd, "%s: %s", argv[i], ft_err_msg(&err, st));
+            ft_cli_emit_error(argv[i], st, &err);
+            rc = FT_EXIT_INPUT;
+        }
+        ft_buf_deinit(&b);
+        ft_buf_deinit(&thumb);
+        ft_image_deinit(&im);
+    }
+    ft_match_matrix_free(mm);
+    ft_nn_ctx_free(ctx);
+    ft_face_models_free(m);
+    ft_gallery_close(g);
+    return rc;
+}
+
+int ft_cmd_identify(int argc, char **argv)
+{
+    return run(argc, argv, false);
+}
+
+int ft_cmd_access(int argc, char **argv)
+{
+    return run(argc, argv, true);
+}
