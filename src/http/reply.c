@@ -12,7 +12,8 @@ void ft_http_reply_json(ft_http_req *r, int status, json_t *j)
 {
     r->out.len = 0;
     r->out_type = "application/json";
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    // 15 significant digits: event times are Unix seconds with milliseconds.
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(j);
     if (!s || ft_buf_puts(&r->out, s) != FT_OK || ft_buf_puts(&r->out, "\n") != FT_OK) {
         free(s);
