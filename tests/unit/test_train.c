@@ -5,6 +5,13 @@
 
 #include "core/mem.h"
 #include "nn/train/grad.h"
+#include "model/graph.h"
+#include "model/h5.h"
+#include "train/dataset.h"
+#include "train/model.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdint.h>
 
@@ -479,6 +486,368 @@ static void test_adam_golden(void)
         ft_aligned_free(want);
 }
 
+
+// ---- labelme, split, augment ----
+
+static void tmpdir(char *buf, size_t cap, const char *tag)
+{
+    snprintf(buf, cap, "/tmp/ft_test_train_%s_%ld", tag, (long)getpid());
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", buf);
+    FT_CHECK(system(cmd) == 0);
+}
+
+static int n_problems;
+static char last_problem[600];
+static void count_problem(void *ctx, const char *file, const char *msg)
+{
+    (void)ctx;
+    n_problems++;
+    snprintf(last_problem, sizeof last_problem, "%s: %s", file, msg);
+}
+
+static void test_labelme_parse(void)
+{
+    ft_labelme_doc d;
+    ft_err err = {0};
+    const char *good = "{\"shapes\": [{\"label\": \"bob\", \"points\": [[9, 8], [1, 2]], "
+                       "\"shape_type\": \"rectangle\"}], \"imagePath\": \"x.jpg\", "
+                       "\"imageData\": null, \"imageWidth\": 10, \"imageHeight\": 10}";
+    FT_CHECK_OK(ft_labelme_parse("g.json", (const uint8_t *)good, strlen(good), &d, &err), &err);
+    FT_CHECK_EQ(d.n_boxes, 1);
+    if (d.n_boxes == 1) {
+        FT_CHECK_NEAR(d.boxes[0].x1, 1, 0); // corners sorted
+        FT_CHECK_NEAR(d.boxes[0].y2, 8, 0);
+        FT_CHECK_STREQ(d.boxes[0].label, "bob");
+    }
+    FT_CHECK_STREQ(d.image_path, "x.jpg");
+    ft_labelme_doc_deinit(&d);
+    const char *bad[] = {"{\"shapes\": [", "[1, 2]", "{\"imagePath\": \"x.jpg\"}",
+                         "{\"shapes\": [], \"imagePath\": 3}",
+                         "{\"shapes\": [{\"label\": \"f\", \"points\": [[1, 2]], "
+                         "\"shape_type\": \"rectangle\"}], \"imagePath\": \"x\"}",
+                         "{\"shapes\": [{\"label\": \"f\", \"points\": [[1, 2], [1, 5]], "
+                         "\"shape_type\": \"rectangle\"}], \"imagePath\": \"x\"}",
+                         "{\"shapes\": [], \"imageData\": \"!!notbase64\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ft_err e = {0};
+        FT_CHECK_EQ(ft_labelme_parse("b.json", (const uint8_t *)bad[i], strlen(bad[i]), &d, &e),
+                    FT_E_FORMAT);
+        FT_CHECK(strstr(e.msg, "b.json") != NULL);
+    }
+}
+
+static void test_labelme_import(void)
+{
+    char src[1024], out[256];
+    ft_err err = {0};
+    ft_import_report r;
+    snprintf(src, sizeof src, "%s/data/labelme/good", ft_test_srcdir());
+    tmpdir(out, sizeof out, "import");
+    n_problems = 0;
+    FT_CHECK_OK(ft_labelme_import(src, out, NULL, count_problem, NULL, &r, &err), &err);
+    FT_CHECK_EQ(n_problems, 0);
+    FT_CHECK_EQ(r.n_json, 2);
+    FT_CHECK_EQ(r.n_photos, 3);
+    FT_CHECK_EQ(r.n_with_faces, 2);
+    FT_CHECK_EQ(r.n_face_free, 1);
+    ft_dataset *ds = NULL;
+    FT_CHECK_OK(ft_dataset_load(out, &ds, &err), &err);
+    if (ds) {
+        FT_CHECK_EQ(ds->n, 3);
+        const char **ids;
+        size_t n_ids;
+        FT_CHECK_EQ(ft_dataset_identities(ds, &ids, &n_ids), FT_OK);
+        FT_CHECK_EQ(n_ids, 1);
+        if (n_ids == 1)
+            FT_CHECK_STREQ(ids[0], "alice");
+        ft_free(ids);
+        // The inline photo was written out as a PNG.
+        bool found = false;
+        for (size_t i = 0; i < ds->n; i++)
+            found = found || strcmp(ds->s[i].image, "images/inline.png") == 0;
+        FT_CHECK(found);
+    }
+    // A second import refuses to overwrite.
+    FT_CHECK_EQ(ft_labelme_import(src, out, NULL, NULL, NULL, &r, &err), FT_E_EXISTS);
+
+    // Split + augment, twice with the same seed: identical.
+    FT_CHECK_OK(ft_dataset_split(ds, 0.34, 0.33, 0.33, 5, &err), &err);
+    for (size_t i = 0; i < ds->n; i++)
+        ds->s[i].split = FT_SPLIT_TRAIN; // three photos: keep them all in train
+    FT_CHECK_OK(ft_dataset_save(ds, &err), &err);
+    ft_augment_opts o = ft_augment_opts_default();
+    o.per_image = 4;
+    o.crop_frac = 0.7;
+    o.out_size = 24;
+    ft_image_limits lim = ft_image_limits_default();
+    ft_augment_report ar;
+    char a1[1400], a2[1400];
+    ft_buf b1, b2;
+    FT_CHECK_OK(ft_dataset_augment(ds, &o, &lim, &ar, &err), &err);
+    FT_CHECK_EQ(ar.n_samples[FT_SPLIT_TRAIN], 12);
+    snprintf(a1, sizeof a1, "%s/aug/train.jsonl", out);
+    FT_CHECK_OK(ft_file_read(a1, 0, &b1, &err), &err);
+    FT_CHECK_OK(ft_dataset_augment(ds, &o, &lim, &ar, &err), &err);
+    FT_CHECK_OK(ft_file_read(a1, 0, &b2, &err), &err);
+    FT_CHECK(b1.len == b2.len && memcmp(b1.data, b2.data, b1.len) == 0);
+    ft_buf_deinit(&b1);
+    ft_buf_deinit(&b2);
+    ft_dataset *aug = NULL;
+    FT_CHECK_OK(ft_dataset_load_aug(out, FT_SPLIT_TRAIN, &aug, &err), &err);
+    for (size_t i = 0; aug && i < aug->n; i++)
+        for (size_t k = 0; k < aug->s[i].n_boxes; k++) {
+            const ft_ds_box *x = &aug->s[i].boxes[k];
+            FT_CHECK(x->x1 >= 0 && x->x2 <= 1 && x->y1 >= 0 && x->y2 <= 1 && x->x1 < x->x2);
+        }
+    snprintf(a2, sizeof a2, "%s/preview.png", out);
+    FT_CHECK_OK(ft_augment_preview(out, FT_SPLIT_TRAIN, 2, 2, 1, a2, &lim, &err), &err);
+    ft_dataset_free(aug);
+    ft_dataset_free(ds);
+}
+
+static void test_labelme_bad(void)
+{
+    const struct {
+        const char *dir, *needle;
+        ft_status st;
+    } cases[] = {
+        {"bad_json", "malformed JSON", FT_E_FORMAT},
+        {"bad_box", "outside", FT_E_FORMAT},
+        {"missing_photo", "missing", FT_E_FORMAT},
+        {"polygon", "only rectangles", FT_E_FORMAT},
+        {"", "empty dataset", FT_E_NOT_FOUND},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char src[1024], out[256];
+        ft_err err = {0};
+        ft_import_report r;
+        if (cases[i].dir[0])
+            snprintf(src, sizeof src, "%s/data/labelme/%s", ft_test_srcdir(), cases[i].dir);
+        else {
+            tmpdir(src, sizeof src, "empty_src");
+            FT_CHECK(mkdir(src, 0777) == 0);
+        }
+        tmpdir(out, sizeof out, "bad");
+        n_problems = 0;
+        last_problem[0] = '\0';
+        FT_CHECK_EQ(ft_labelme_import(src, out, NULL, count_problem, NULL, &r, &err),
+                    cases[i].st);
+        if (cases[i].st == FT_E_FORMAT) {
+            FT_CHECK_EQ(n_problems, 1);
+            FT_CHECK(strstr(last_problem, cases[i].needle) != NULL);
+            FT_CHECK(strstr(last_problem, ".json") != NULL); // names the file
+        } else {
+            FT_CHECK(strstr(err.msg, cases[i].needle) != NULL);
+        }
+        struct stat sb;
+        FT_CHECK(stat(out, &sb) != 0); // nothing written
+        if (!cases[i].dir[0])
+            rmdir(src);
+    }
+}
+
+// ---- Model ----
+
+static void make_batch(float *x, float *face, float *box, int32_t *id, int n)
+{
+    size_t px = (size_t)FT_FM_INPUT * FT_FM_INPUT * 3;
+    fill_f(x, px * n, 0, 1);
+    for (int i = 0; i < n; i++) {
+        face[i] = (float)(i % 2 == 0);
+        box[4 * i + 0] = 0.2f, box[4 * i + 1] = 0.25f, box[4 * i + 2] = 0.7f,
+                    box[4 * i + 3] = 0.8f;
+        id[i] = i % 2 == 0 ? 0 : -1;
+    }
+}
+
+// The whole model's gradient (fine-tune, identity head on) against central
+// differences of its loss, for a sample of parameters in every part.
+static void test_model_grad(void)
+{
+    rng_state = 11;
+    const char *ids[] = {"alice", "bob"};
+    ft_fmodel *m = NULL;
+    FT_CHECK_EQ(ft_fmodel_new_random(ids, 2, 3, &m), FT_OK);
+    if (!m)
+        return;
+    ft_train_opts o = ft_train_opts_default();
+    o.fine_tune = true;
+    o.batch = 2;
+    o.threads = 2;
+    o.lr = 0; // the step must not move the weights: we only want its gradient
+    ft_fm_trainer *t = NULL;
+    FT_CHECK_EQ(ft_fm_trainer_new(m, &o, &t), FT_OK);
+    enum { N = 2 };
+    float *x = falloc((size_t)N * FT_FM_INPUT * FT_FM_INPUT * 3), face[N], box[4 * N];
+    int32_t id[N];
+    make_batch(x, face, box, id, N);
+    double l, cl, bl;
+    FT_CHECK_EQ(ft_fm_trainer_step(t, x, face, box, id, N, &l, &cl, &bl), FT_OK);
+    const float *g = ft_fm_trainer_grad(t);
+    float *p = ft_fmodel_params(m);
+    size_t np = ft_fmodel_n_params(m);
+    // Probe the parameters with the largest gradients in spread-out chunks
+    // (small gradients drown in float rounding of the loss).
+    int checked = 0, bad = 0;
+    for (int chunk = 0; chunk < 24; chunk++) {
+        size_t lo = np / 24 * chunk, hi = np / 24 * (chunk + 1), best = lo;
+        for (size_t k = lo; k < hi; k++)
+            if (fabsf(g[k]) > fabsf(g[best]))
+                best = k;
+        if (fabsf(g[best]) < 1e-3f)
+            continue;
+        float keep = p[best];
+        double h = 1e-2 * fmax(1.0, fabs(keep));
+        double lp, lm;
+        p[best] = (float)(keep + h);
+        FT_CHECK_EQ(ft_fm_trainer_loss(t, x, face, box, id, N, &lp), FT_OK);
+        p[best] = (float)(keep - h);
+        FT_CHECK_EQ(ft_fm_trainer_loss(t, x, face, box, id, N, &lm), FT_OK);
+        p[best] = keep;
+        double num = (lp - lm) / (2 * h);
+        checked++;
+        // Float forward passes through 27 layers, ReLU6 kinks and max-pool
+        // switches within the step: 10% relative (+ 1e-3 absolute). The
+        // operator-level checks above are the tight ones.
+        if (fabs(num - g[best]) > 0.1 * fabs(g[best]) + 1e-3) {
+            if (bad++ < 5)
+                fprintf(stderr, "param %zu: analytic %.6g numeric %.6g\n", best, g[best], num);
+        }
+    }
+    FT_CHECK(checked >= 8);
+    FT_CHECK(bad <= checked / 8); // a kink may flip for one probe
+    ft_aligned_free(x);
+    ft_fm_trainer_free(t);
+    ft_fmodel_free(m);
+}
+
+// Training steps lower the loss on a fixed batch, and the same seed gives
+// the same weights whatever the thread count.
+static void test_model_train_determinism(void)
+{
+    enum { N = 4 };
+    float *x = falloc((size_t)N * FT_FM_INPUT * FT_FM_INPUT * 3), face[N], box[4 * N];
+    int32_t id[N];
+    rng_state = 12;
+    make_batch(x, face, box, id, N);
+    float *params[2] = {NULL, NULL};
+    size_t np = 0;
+    for (int run = 0; run < 2; run++) {
+        ft_fmodel *m = NULL;
+        FT_CHECK_EQ(ft_fmodel_new_random(NULL, 0, 9, &m), FT_OK);
+        ft_train_opts o = ft_train_opts_default();
+        o.fine_tune = true;
+        o.fine_tune_from = 20;
+        o.batch = N;
+        o.threads = run + 1;
+        o.lr = 1e-3;
+        ft_fm_trainer *t = NULL;
+        FT_CHECK_EQ(ft_fm_trainer_new(m, &o, &t), FT_OK);
+        double first = 0, l = 0, cl, bl;
+        for (int s = 0; s < 4; s++) {
+            FT_CHECK_EQ(ft_fm_trainer_step(t, x, face, box, id, N, &l, &cl, &bl), FT_OK);
+            if (s == 0)
+                first = l;
+        }
+        FT_CHECK(l < first);
+        np = ft_fmodel_n_params(m);
+        params[run] = falloc(np);
+        memcpy(params[run], ft_fmodel_params(m), np * sizeof(float));
+        ft_fm_trainer_free(t);
+        ft_fmodel_free(m);
+    }
+    FT_CHECK(memcmp(params[0], params[1], np * sizeof(float)) == 0);
+    ft_aligned_free(params[0]);
+    ft_aligned_free(params[1]);
+    ft_aligned_free(x);
+}
+
+static void test_model_h5(void)
+{
+    char dir[256], path[512], bad[512];
+    ft_err err = {0};
+    tmpdir(dir, sizeof dir, "h5");
+    FT_CHECK(mkdir(dir, 0777) == 0);
+    snprintf(path, sizeof path, "%s/m.h5", dir);
+    const char *ids[] = {"alice", "bob", "carol"};
+    ft_fmodel *m = NULL, *m2 = NULL;
+    FT_CHECK_EQ(ft_fmodel_new_random(ids, 3, 4, &m), FT_OK);
+    FT_CHECK_OK(ft_fmodel_save(m, path, &err), &err);
+    FT_CHECK_OK(ft_fmodel_load(path, &m2, &err), &err);
+    if (m && m2) {
+        FT_CHECK_EQ(ft_fmodel_n_ids(m2), 3);
+        FT_CHECK_STREQ(ft_fmodel_id_name(m2, 2), "carol");
+        // Same weights (padding between tensors aside): same predictions.
+        ft_image im;
+        FT_CHECK_EQ(ft_image_new(64, 48, &im), FT_OK);
+        for (size_t i = 0; i < (size_t)64 * 48 * 3; i++)
+            im.rgb[i] = (uint8_t)(i * 7);
+        ft_fm_pred a, b;
+        FT_CHECK_OK(ft_fmodel_predict(m, &im, &a, &err), &err);
+        FT_CHECK_OK(ft_fmodel_predict(m2, &im, &b, &err), &err);
+        FT_CHECK(a.score == b.score && memcmp(a.box, b.box, sizeof a.box) == 0 && a.id == b.id);
+        ft_image_deinit(&im);
+    }
+    // Truncated file: a clear error.
+    ft_buf fb;
+    FT_CHECK_OK(ft_file_read(path, 0, &fb, &err), &err);
+    snprintf(bad, sizeof bad, "%s/trunc.h5", dir);
+    FT_CHECK_OK(ft_file_write_atomic(bad, fb.data, fb.len / 3, &err), &err);
+    ft_buf_deinit(&fb);
+    ft_fmodel *m3 = NULL;
+    ft_err e1 = {0};
+    FT_CHECK(ft_fmodel_load(bad, &m3, &e1) != FT_OK && m3 == NULL);
+    FT_CHECK(strstr(e1.msg, "trunc.h5") != NULL);
+    // Foreign file.
+    snprintf(bad, sizeof bad, "%s/foreign.h5", dir);
+    FT_CHECK_OK(ft_file_write_atomic(bad, "{\"not\": \"hdf5\"}", 15, &err), &err);
+    ft_err e2 = {0};
+    FT_CHECK_EQ(ft_fmodel_load(bad, &m3, &e2), FT_E_FORMAT);
+    // A Keras model with a layer facetracker does not have.
+    ft_graph g;
+    memset(&g, 0, sizeof g);
+    ft_glayer layers[3];
+    memset(layers, 0, sizeof layers);
+    ft_gnode nodes[3];
+    ft_gref refs[3] = {{0, 0, 0}, {1, 0, 0}, {2, 0, 0}};
+    ft_gref gin = {0, 0, 0}, gout = {2, 0, 0};
+    const char *names[3] = {"input_1", "max_pooling2d", "global_max_pooling2d"};
+    ft_layer_kind kinds[3] = {FT_LAYER_INPUT, FT_LAYER_MAXPOOL2D, FT_LAYER_GLOBAL_MAXPOOL2D};
+    for (int i = 0; i < 3; i++) {
+        layers[i].name = (char *)names[i];
+        layers[i].kind = kinds[i];
+        layers[i].trainable = true;
+        layers[i].relu_max = -1;
+        layers[i].kernel[0] = layers[i].kernel[1] = 2;
+        layers[i].strides[0] = layers[i].strides[1] = 2;
+        layers[i].dilation[0] = layers[i].dilation[1] = 1;
+        nodes[i].n_inputs = i ? 1 : 0;
+        nodes[i].inputs = i ? &refs[i - 1] : NULL;
+        layers[i].nodes = &nodes[i];
+        layers[i].n_nodes = 1;
+    }
+    layers[0].input_rank = 3;
+    layers[0].input_shape[0] = layers[0].input_shape[1] = 8;
+    layers[0].input_shape[2] = 3;
+    g.name = (char *)"other";
+    g.layers = layers;
+    g.n_layers = 3;
+    g.inputs = &gin;
+    g.outputs = &gout;
+    g.n_inputs = g.n_outputs = 1;
+    snprintf(bad, sizeof bad, "%s/other.h5", dir);
+    FT_CHECK_OK(ft_h5_model_save(bad, &g, NULL, &err), &err);
+    ft_err e3 = {0};
+    FT_CHECK_EQ(ft_fmodel_load(bad, &m3, &e3), FT_E_UNSUPPORTED);
+    FT_CHECK(strstr(e3.msg, "max_pooling2d") != NULL);
+    ft_fmodel_free(m);
+    ft_fmodel_free(m2);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    FT_CHECK(system(cmd) == 0);
+}
+
 static const ft_test_case cases[] = {
     {"grad_conv", test_grad_conv},
     {"grad_dwconv", test_grad_dwconv},
@@ -489,5 +858,11 @@ static const ft_test_case cases[] = {
     {"variants", test_variants},
     {"ref_f32_f64", test_ref_f32_f64},
     {"adam_golden", test_adam_golden},
+    {"labelme_parse", test_labelme_parse},
+    {"labelme_import", test_labelme_import},
+    {"labelme_bad", test_labelme_bad},
+    {"model_grad", test_model_grad},
+    {"model_train_determinism", test_model_train_determinism},
+    {"model_h5", test_model_h5},
 };
 FT_TEST_MAIN(cases)
