@@ -21,7 +21,7 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p $out
 for i in 1 2 3 4 5 6; do
   jpg=.cache/face-api-1.7.15/demo/sample$i.jpg
-  "$build/facetracker" convert "$jpg" "$tmp/sample$i.ppm"
+  "${FT_BIN:-$build/facetracker}" convert "$jpg" "$tmp/sample$i.ppm"
   node $oracle/oracle.js "$jpg" --repeat 1 --compact --no-check --out "$tmp/jpg.json" 2>/dev/null
   node $oracle/oracle.js "$tmp/sample$i.ppm" --repeat 1 --compact --raw-top 100 \
        --out "$tmp/ppm.json" 2>/dev/null

@@ -52,6 +52,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# ---- Browser-test packages (playwright-core, pinned by the lock file) ----
+if [ $want_test = 1 ] && [ ! -d tests/e2e/node_modules/playwright-core ]; then
+  if ! npm ci --silent --prefix tests/e2e >/tmp/facetracker-npm.log 2>&1; then
+    tail -n 20 /tmp/facetracker-npm.log >&2
+    echo "setup: npm ci in tests/e2e failed (is the npm registry reachable?)" >&2
+    exit 1
+  fi
+fi
+
 # ---- Models and demo photos from npm ----
 ver=1.7.15
 dest=.cache/face-api-$ver

@@ -102,6 +102,7 @@ int ft_cmd_events(int argc, char **argv);
 int ft_cmd_calibrate(int argc, char **argv);
 int ft_cmd_keys(int argc, char **argv);
 int ft_cmd_model(int argc, char **argv);
+int ft_cmd_serve(int argc, char **argv);
 int ft_cmd_dataset(int argc, char **argv);
 int ft_cmd_train(int argc, char **argv);
 int ft_cmd_evaluate_model(int argc, char **argv);

@@ -32,6 +32,7 @@ static const command commands[] = {
     {"train", ft_cmd_train, "train a face/no-face + box model on a dataset (.h5 out)"},
     {"evaluate-model", ft_cmd_evaluate_model, "accuracy and IoU of a trained model on a split"},
     {"model", ft_cmd_model, "model info FILE.h5: the layers of a Keras-layout model"},
+    {"serve", ft_cmd_serve, "the web app and REST API (page, /api/prediction, /api/v1/...)"},
     {"convert", ft_cmd_convert, "decode a photo (EXIF applied) and write JPEG/PNG/PPM"},
 };
 

@@ -1,0 +1,131 @@
+// `facetracker serve`: the web app and REST API (src/http).
+#include "cli/cli.h"
+
+#include "http/server.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: facetracker serve [options]\n"
+    "\n"
+    "Serves the page (upload, live webcam tracking, people, access log, settings) and the\n"
+    "REST API: POST /api/prediction (multipart field fileImg), /api/v1/... (described at\n"
+    "/api/v1/openapi.json), /healthz, /metrics. Stops on Ctrl-C or SIGTERM.\n"
+    "\n"
+    "options:\n"
+    "  --bind ADDR           address to listen on (default 127.0.0.1); another address\n"
+    "                        needs an API key in the gallery (facetracker keys) or --insecure\n"
+    "  --port N              port (default: $PORT if set, else 8080)\n"
+    "  --db PATH             the gallery (default ./facetracker.db)\n"
+    "  --threads N           inference workers (default: one per core)\n"
+    "  --detector ssd|tiny   face detector (default ssd)\n"
+    "  --max-upload BYTES    upload limit (default 10000000)\n"
+    "  --max-pixels N        decoded image limit (default 40000000)\n"
+    "  --models DIR          folder with the model files\n"
+    "  --insecure            allow a non-loopback bind without API keys\n"
+    "  --verbose             log each request to stderr\n";
+
+static volatile sig_atomic_t stop_flag = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+int ft_cmd_serve(int argc, char **argv)
+{
+    ft_server_opts o = ft_server_opts_default();
+    long v;
+    bool port_set = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *s;
+        if (ft_cli_is_help(a)) {
+            fputs(usage, stdout);
+            return FT_EXIT_OK;
+        } else if (strcmp(a, "--bind") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.bind))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--port") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 0, 65535, &v))
+                return FT_EXIT_USAGE;
+            o.port = (uint16_t)v;
+            port_set = true;
+        } else if (strcmp(a, "--db") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.db_path))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 256, &v))
+                return FT_EXIT_USAGE;
+            o.threads = (int)v;
+        } else if (strcmp(a, "--detector") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &s))
+                return FT_EXIT_USAGE;
+            if (strcmp(s, "ssd") == 0)
+                o.detector = FT_DETECTOR_SSD;
+            else if (strcmp(s, "tiny") == 0)
+                o.detector = FT_DETECTOR_TINY;
+            else {
+                ft_cli_errorf("serve", "--detector %s: expected ssd or tiny", s);
+                return FT_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--max-upload") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1024, 1L << 30, &v))
+                return FT_EXIT_USAGE;
+            o.max_body_bytes = (size_t)v;
+        } else if (strcmp(a, "--max-pixels") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 1000000000L, &v))
+                return FT_EXIT_USAGE;
+            o.max_pixels = (uint64_t)v;
+        } else if (strcmp(a, "--models") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.models_dir))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--insecure") == 0) {
+            o.insecure = true;
+        } else if (strcmp(a, "--verbose") == 0) {
+            o.verbose = true;
+        } else {
+            ft_cli_errorf("serve", "unknown argument %s (see --help)", a);
+            return FT_EXIT_USAGE;
+        }
+    }
+    if (!port_set) {
+        const char *p = getenv("PORT");
+        o.port = 8080;
+        if (p && *p) {
+            char *end;
+            long pv = strtol(p, &end, 10);
+            if (*end || pv < 0 || pv > 65535) {
+                ft_cli_errorf("serve", "PORT=%s: not a port number", p);
+                return FT_EXIT_USAGE;
+            }
+            o.port = (uint16_t)pv;
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ft_server *srv = NULL;
+    ft_err err = {0};
+    ft_status st = ft_server_start(&o, &srv, &err);
+    if (st != FT_OK) {
+        ft_cli_errorf("serve", "%s", ft_err_msg(&err, st));
+        return st == FT_E_AUTH || st == FT_E_INVALID ? FT_EXIT_USAGE : FT_EXIT_INPUT;
+    }
+    const char *host = o.bind ? o.bind : "127.0.0.1";
+    bool v6 = strchr(host, ':') != NULL;
+    fprintf(stderr, "facetracker: serving on http://%s%s%s:%u/\n", v6 ? "[" : "", host, v6 ? "]" : "",
+            (unsigned)ft_server_port(srv));
+    while (!stop_flag)
+        pause();
+    fprintf(stderr, "facetracker: stopping\n");
+    ft_server_stop(srv);
+    return FT_EXIT_OK;
+}
