@@ -473,21 +473,22 @@ static void net_free(net *nt)
     ft_aligned_free(nt->x);
 }
 
-// Runs the stack once; per-layer times (wall ms) go to ms[rep]. Returns the
-// final map.
+// Runs the stack once; per-layer times go to ms[rep] (thread CPU time with
+// one thread, else wall time). Returns the final map.
 static ft_map net_run(net *nt, ft_nn_ctx *ctx, int rep)
 {
     ft_map cur = {nt->in_h, nt->in_w, nt->in_c, nt->x};
     for (int i = 0; i < nt->n; i++) {
         layer *L = &nt->l[i];
         ft_map out = {L->out_h, L->out_w, L->out_c, nt->buf[i & 1]};
-        double t0 = ft_now_ms();
+        bool one = ft_nn_ctx_threads(ctx) == 1;
+        double t0 = one ? cpu_ms() : ft_now_ms();
         if (L->kind == L_MAXPOOL)
             ft_maxpool(ctx, &cur, L->k, L->stride, L->pad, &out);
         else
             ft_conv_forward(ctx, L->conv, &cur, &out);
         if (rep >= 0)
-            L->ms[rep] = ft_now_ms() - t0;
+            L->ms[rep] = (one ? cpu_ms() : ft_now_ms()) - t0;
         cur = out;
     }
     return cur;
@@ -593,8 +594,12 @@ static void bench_ssd(bool validate)
         CONV(1, 1, 128, R6), CONV(3, 2, 256, R6), CONV(1, 1, 64, R6),  CONV(3, 2, 128, R6),
     };
     // clang-format on
-    net nt = {"SSD MobileNetV1 512x512 (backbone + extras)", 512, 512, 3, l,
-              (int)(sizeof l / sizeof *l), {0}, NULL};
+    net nt = {.name = "SSD MobileNetV1 512x512 (backbone + extras)",
+              .in_h = 512,
+              .in_w = 512,
+              .in_c = 3,
+              .l = l,
+              .n = (int)(sizeof l / sizeof *l)};
     net_bench(&nt, true, validate);
 }
 
@@ -614,7 +619,12 @@ static void bench_tiny(int size)
     // clang-format on
     char name[64];
     snprintf(name, sizeof name, "Tiny face detector %dx%d", size, size);
-    net nt = {name, size, size, 3, l, (int)(sizeof l / sizeof *l), {0}, NULL};
+    net nt = {.name = name,
+              .in_h = size,
+              .in_w = size,
+              .in_c = 3,
+              .l = l,
+              .n = (int)(sizeof l / sizeof *l)};
     net_bench(&nt, size == 320, true);
 }
 
@@ -636,8 +646,12 @@ static void bench_resnet(void)
         CONV(3, 1, 256, RL), CONV(3, 1, 256, NO), CONV(3, 1, 256, RL), CONV(3, 1, 256, NO),
     };
     // clang-format on
-    net nt = {"Recognition ResNet 150x150 (convolutions)", 150, 150, 3, l,
-              (int)(sizeof l / sizeof *l), {0}, NULL};
+    net nt = {.name = "Recognition ResNet 150x150 (convolutions)",
+              .in_h = 150,
+              .in_w = 150,
+              .in_c = 3,
+              .l = l,
+              .n = (int)(sizeof l / sizeof *l)};
     net_bench(&nt, true, true);
 }
 
