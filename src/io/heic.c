@@ -49,6 +49,14 @@ ft_status ft_io__decode_heic(const uint8_t *buf, size_t len, const ft_image_limi
     ctx = heif_context_alloc();
     if (!ctx)
         return ft_err_set(err, FT_E_NOMEM, "HEIC: out of memory");
+    // libheif checks every item's stored size (ispe) against a per-side
+    // limit while reading the file, including auxiliary images (alpha,
+    // depth) that it decodes along with the primary image and that we
+    // cannot size through the 1.15 API. Cap each side at our pixel limit
+    // (and libheif's own default of 32768), so no item can be larger than
+    // max_pixels on a side; the primary image's area is checked below.
+    uint64_t max_px = lim ? lim->max_pixels : ft_image_limits_default().max_pixels;
+    heif_context_set_maximum_image_size_limit(ctx, max_px >= 32767 ? 32768 : (int)max_px + 1);
     // The buffer outlives the context, so libheif need not copy it.
     e = heif_context_read_from_memory_without_copy(ctx, buf, len, NULL);
     if (e.code != heif_error_Ok) {
