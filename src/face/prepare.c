@@ -1,18 +1,37 @@
 // The input pipeline shared by all nets (faceapi-models.md §4): pad to a
 // square with zeros, TF-legacy bilinear resize, per-net normalisation.
+//
+// The padded square is never built: each output sample reads up to four
+// source pixels of the region and treats positions outside it as zero.
+// Per-column taps are computed once per call, so the inner loop is four
+// loads and two lerps per channel, evaluated in double and rounded once as
+// tfjs does.
 #include "face/face_internal.h"
+
+#include "core/mem.h"
 
 #include <math.h>
 
-// Reads channel c of padded-square pixel (py, px): zero outside the image
-// region.
-static inline double px_at(const ft_image *im, int32_t x0, int32_t y0, int32_t w, int32_t h,
-                           int32_t off_y, int32_t off_x, int32_t py, int32_t px, int c)
+typedef struct tap {
+    int32_t lo, hi; // source offsets (pixels) in the region; -1 = padding
+    double f;       // weight of hi
+} tap;
+
+// Taps along one axis: output i samples ratio*i in the padded square of
+// size m, where the region occupies [off, off + n).
+static void make_taps(tap *t, int32_t s, int32_t m, int32_t off, int32_t n, double ratio)
 {
-    int32_t ry = py - off_y, rx = px - off_x;
-    if (ry < 0 || ry >= h || rx < 0 || rx >= w)
-        return 0.0;
-    return im->rgb[((size_t)(y0 + ry) * (size_t)im->w + (size_t)(x0 + rx)) * 3 + (size_t)c];
+    for (int32_t i = 0; i < s; i++) {
+        double p = ratio * i;
+        int32_t lo = (int32_t)floor(p), hi = (int32_t)ceil(p);
+        if (hi > m - 1)
+            hi = m - 1;
+        t[i].f = p - lo;
+        lo -= off;
+        hi -= off;
+        t[i].lo = lo >= 0 && lo < n ? lo : -1;
+        t[i].hi = hi >= 0 && hi < n ? hi : -1;
+    }
 }
 
 void ft_face__prepare(const ft_image *im, int32_t x0, int32_t y0, int32_t w, int32_t h,
@@ -35,39 +54,50 @@ void ft_face__prepare(const ft_image *im, int32_t x0, int32_t y0, int32_t w, int
     const float *mean = norm == FT_NORM_TINY ? mean_tiny : mean_face;
     double ratio = (double)m / (double)s;
 
+    tap *tx = ft_malloc(sizeof(tap) * (size_t)s * 2);
+    FT_ASSERT(tx != NULL); // s <= 2048: a few tens of KB
+    tap *ty = tx + s;
+    make_taps(tx, s, m, off_x, w, ratio);
+    make_taps(ty, s, m, off_y, h, ratio);
+    static const uint8_t zero[3] = {0, 0, 0};
+    size_t stride = (size_t)im->w * 3;
+    const uint8_t *base = im->rgb + (size_t)y0 * stride + (size_t)x0 * 3;
+
     for (int32_t r = 0; r < s; r++) {
-        double sy = ratio * r;
-        int32_t yl = (int32_t)floor(sy);
-        int32_t yh = (int32_t)ceil(sy);
-        if (yh > m - 1)
-            yh = m - 1;
-        double fy = sy - yl;
-        for (int32_t col = 0; col < s; col++) {
-            double sx = ratio * col;
-            int32_t xl = (int32_t)floor(sx);
-            int32_t xh = (int32_t)ceil(sx);
-            if (xh > m - 1)
-                xh = m - 1;
-            double fx = sx - xl;
-            float *o = out + ((size_t)r * (size_t)s + (size_t)col) * 3;
-            for (int c = 0; c < 3; c++) {
-                double tl = px_at(im, x0, y0, w, h, off_y, off_x, yl, xl, c);
-                double tr = px_at(im, x0, y0, w, h, off_y, off_x, yl, xh, c);
-                double bl = px_at(im, x0, y0, w, h, off_y, off_x, yh, xl, c);
-                double br = px_at(im, x0, y0, w, h, off_y, off_x, yh, xh, c);
-                double top = tl + (tr - tl) * fx;
-                double bot = bl + (br - bl) * fx;
+        const uint8_t *row_lo = ty[r].lo >= 0 ? base + (size_t)ty[r].lo * stride : NULL;
+        const uint8_t *row_hi = ty[r].hi >= 0 ? base + (size_t)ty[r].hi * stride : NULL;
+        double fy = ty[r].f;
+        float *o = out + (size_t)r * (size_t)s * 3;
+        for (int32_t c = 0; c < s; c++, o += 3) {
+            const uint8_t *tl = zero, *tr = zero, *bl = zero, *br = zero;
+            if (row_lo) {
+                if (tx[c].lo >= 0)
+                    tl = row_lo + (size_t)tx[c].lo * 3;
+                if (tx[c].hi >= 0)
+                    tr = row_lo + (size_t)tx[c].hi * 3;
+            }
+            if (row_hi) {
+                if (tx[c].lo >= 0)
+                    bl = row_hi + (size_t)tx[c].lo * 3;
+                if (tx[c].hi >= 0)
+                    br = row_hi + (size_t)tx[c].hi * 3;
+            }
+            double fx = tx[c].f;
+            for (int ch = 0; ch < 3; ch++) {
+                double top = tl[ch] + (tr[ch] - (double)tl[ch]) * fx;
+                double bot = bl[ch] + (br[ch] - (double)bl[ch]) * fx;
                 float v = (float)(top + (bot - top) * fy);
                 // Two separate float32 steps, as tfjs does them.
                 if (norm == FT_NORM_SSD) {
                     v = v / 127.5f;
                     v = v - 1.0f;
                 } else {
-                    v = v - mean[c];
+                    v = v - mean[ch];
                     v = v / 255.0f;
                 }
-                o[c] = v;
+                o[ch] = v;
             }
         }
     }
+    ft_free(tx);
 }
