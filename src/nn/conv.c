@@ -164,17 +164,19 @@ void ft_nn__im2col(const ft_conv_geom *g, const float *x, int32_t row0, int32_t 
                 memset(dst, 0, span * sizeof(float));
                 continue;
             }
-            const float *src = x + ((size_t)iy * g->in_w + ix0) * run;
+            const float *row = x + (size_t)iy * g->in_w * run;
             if (inside) { // the kernel row is contiguous in HWC: one copy
-                memcpy(dst, src, span * sizeof(float));
+                memcpy(dst, row + (size_t)ix0 * run, span * sizeof(float));
                 continue;
             }
+            // Pointers are formed for columns inside the input only (one
+            // before the buffer would be undefined behaviour).
             for (int32_t kx = 0; kx < g->kw; kx++) {
                 int32_t ix = ix0 + kx;
                 if (ix < 0 || ix >= g->in_w)
                     memset(dst + kx * run, 0, run * sizeof(float));
                 else
-                    memcpy(dst + kx * run, src + kx * run, run * sizeof(float));
+                    memcpy(dst + kx * run, row + (size_t)ix * run, run * sizeof(float));
             }
         }
     }
