@@ -10,9 +10,21 @@
 #include "core/mem.h"
 #include "io/io_internal.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <libheif/heif.h>
+
+// libheif initialises itself lazily on first use, checking its counter
+// without a lock; decoders on several threads at once (the HTTP workers)
+// could race there. Initialise it once, first. It stays initialised for the
+// life of the process (heif_deinit is never called), as it would lazily.
+static pthread_once_t heif_once = PTHREAD_ONCE_INIT;
+
+static void heif_init_once(void)
+{
+    heif_init(NULL);
+}
 
 static ft_status heif_fail(struct heif_error e, const char *what, ft_err *err)
 {
@@ -46,6 +58,7 @@ ft_status ft_io__decode_heic(const uint8_t *buf, size_t len, const ft_image_limi
     struct heif_decoding_options *opts = NULL;
     struct heif_error e;
 
+    pthread_once(&heif_once, heif_init_once);
     ctx = heif_context_alloc();
     if (!ctx)
         return ft_err_set(err, FT_E_NOMEM, "HEIC: out of memory");

@@ -37,6 +37,9 @@ ft_image_limits ft_image_limits_default(void);
 ft_image_format ft_image_sniff(const uint8_t *buf, size_t len);
 const char *ft_image_format_name(ft_image_format f);
 
+// All functions here are thread-safe: no shared state (each call has its
+// own codec context).
+//
 // Decodes any supported format to RGB: grey is expanded, alpha dropped
 // (not composited, as face-api does), CMYK/YCCK converted, 16-bit reduced
 // to 8, EXIF orientation applied (JPEG, and HEIC/WebP/PNG where present).
@@ -63,7 +66,13 @@ ft_status ft_image_encode_ppm(const ft_image *im, ft_buf *out, ft_err *err);
 // Writes by the file name's extension (.jpg/.jpeg, .png, .ppm).
 ft_status ft_image_save(const ft_image *im, const char *path, ft_err *err);
 
-// Drawing (clipped to the image; coordinates may be outside).
+// Drawing (clipped to the image; coordinates may be outside). Colours are
+// 0xRRGGBB. A rectangle's outline of `thickness` pixels (< 1 counts as 1)
+// lies inside x..x+w-1, y..y+h-1; a point is a filled disc (radius 0: one
+// pixel). Text uses a 5x8 font (capitals on rows 0..6, descenders on row
+// 7), 6 dots of advance per character, '\n' starts a new line 10 dots
+// down, bytes outside printable ASCII draw as '?'. Width and height are
+// those of the drawn dots (no trailing spacing).
 void ft_draw_rect(ft_image *im, int32_t x, int32_t y, int32_t w, int32_t h, uint32_t rgb,
                   int32_t thickness);
 void ft_draw_fill(ft_image *im, int32_t x, int32_t y, int32_t w, int32_t h, uint32_t rgb);
