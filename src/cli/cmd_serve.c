@@ -123,6 +123,14 @@ int ft_cmd_serve(int argc, char **argv)
     bool v6 = strchr(host, ':') != NULL;
     fprintf(stderr, "facetracker: serving on http://%s%s%s:%u/\n", v6 ? "[" : "", host, v6 ? "]" : "",
             (unsigned)ft_server_port(srv));
+    // The models load in the background (/healthz answers meanwhile, see
+    // src/http/server.h); a model that fails to load still stops `serve`.
+    st = ft_server_wait_ready(srv, &err);
+    if (st != FT_OK) {
+        ft_cli_errorf("serve", "%s", ft_err_msg(&err, st));
+        ft_server_stop(srv);
+        return FT_EXIT_INPUT;
+    }
     while (!stop_flag)
         pause();
     fprintf(stderr, "facetracker: stopping\n");

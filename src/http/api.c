@@ -355,15 +355,41 @@ static void h_asset(ft_http_req *r)
     serve_asset(r, r->params[0]);
 }
 
+// Liveness: 200 as soon as the server listens, models loaded or not;
+// "ready" says whether the networks can run (see server.h).
 static void h_healthz(ft_http_req *r)
 {
     ft_server *s = srv(r);
-    ft_http_reply_json(
-        r, 200,
-        json_pack("{s:s, s:s, s:f, s:s, s:i, s:I}", "status", "ok", "version", FT_VERSION,
-                  "uptime_s", (ft_now_ms() - s->t_start_ms) / 1000.0, "detector",
-                  s->o.detector == FT_DETECTOR_TINY ? "tiny" : "ssd", "workers", s->o.threads,
-                  "queue", (json_int_t)ft_httpd_queue_depth(s->httpd, FT_POOL_INFER)));
+    ft_server_state state = ft_server_state_get(s);
+    json_t *j = json_pack(
+        "{s:s, s:b, s:s, s:f, s:s, s:i, s:I}", "status",
+        state == FT_SERVER_READY ? "ok" : state == FT_SERVER_LOADING ? "loading" : "error",
+        "ready", state == FT_SERVER_READY, "version", FT_VERSION, "uptime_s",
+        (ft_now_ms() - s->t_start_ms) / 1000.0, "detector",
+        s->o.detector == FT_DETECTOR_TINY ? "tiny" : "ssd", "workers", s->o.threads, "queue",
+        (json_int_t)ft_httpd_queue_depth(s->httpd, FT_POOL_INFER));
+    if (j && state == FT_SERVER_FAILED) {
+        ft_err err;
+        ft_err_clear(&err);
+        ft_status st = ft_server_wait_ready(s, &err); // returns at once: loading is over
+        json_object_set_new(j, "error", json_string(ft_err_msg(&err, st)));
+    }
+    ft_http_reply_json(r, 200, j);
+}
+
+// Readiness: 200 once the models are loaded, else 503 + Retry-After, so a
+// load balancer sends no traffic to a server that would answer 503.
+static void h_readyz(ft_http_req *r)
+{
+    ft_server_state state = ft_server_state_get(srv(r));
+    if (state == FT_SERVER_READY) {
+        ft_http_reply_json(r, 200, json_pack("{s:b}", "ready", 1));
+        return;
+    }
+    ft_http_reply_error(r, 503, state == FT_SERVER_LOADING ? "E_LOADING" : "E_MODELS",
+                        "%s", state == FT_SERVER_LOADING ? "the models are still loading"
+                                                         : "the models failed to load");
+    ft_http_reply_header(r, "Retry-After", "1");
 }
 
 static void h_metrics(ft_http_req *r)
@@ -590,8 +616,9 @@ static void h_verify(ft_http_req *r)
 }
 
 // Whether an identical decision (source, person, outcome) was logged within
-// the cooldown; if not, remembers this one. Live cameras send several
-// frames a second: the log gets one line per passage, not one per frame.
+// the cooldown; cooldown_note records a decision once it is logged. Live
+// cameras send several frames a second: the log gets one line per passage,
+// not one per frame.
 static bool cooldown(ft_server *s, const char *source, int64_t person, int decision,
                      int64_t *event_id)
 {
@@ -600,7 +627,6 @@ static bool cooldown(ft_server *s, const char *source, int64_t person, int decis
     double now = ft_now_ms() / 1000.0;
     bool hit = false;
     pthread_mutex_lock(&s->cool_mu);
-    size_t oldest = 0;
     for (size_t i = 0; i < sizeof s->cool / sizeof s->cool[0]; i++) {
         struct ft_cooldown *c = &s->cool[i];
         if (c->time > 0 && c->person_id == person && c->decision == decision &&
@@ -609,11 +635,8 @@ static bool cooldown(ft_server *s, const char *source, int64_t person, int decis
             *event_id = c->event_id;
             break;
         }
-        if (c->time < s->cool[oldest].time)
-            oldest = i;
     }
     pthread_mutex_unlock(&s->cool_mu);
-    (void)oldest;
     return hit;
 }
 
@@ -1474,7 +1497,11 @@ const ft_route ft_http__routes[] = {
     {"GET", "/index.html", h_index, 0, INL, NOB, "text/html", "page", "The web page", NULL},
     {"GET", "/assets/{file}", h_asset, 0, INL, NOB, "application/octet-stream", "page",
      "The page's scripts, styles and icons (embedded in the binary)", NULL},
-    {"GET", "/healthz", h_healthz, 0, INL, NOB, NULL, "ops", "Liveness and version", NULL},
+    {"GET", "/healthz", h_healthz, 0, INL, NOB, NULL, "ops",
+     "Liveness (200 from the first millisecond), version, and whether the models are loaded "
+     "(\"ready\")", NULL},
+    {"GET", "/readyz", h_readyz, 0, INL, NOB, NULL, "ops",
+     "Readiness: 200 once the models are loaded, 503 + Retry-After before", NULL},
     {"GET", "/metrics", h_metrics, 0, INL, NOB, "text/plain", "ops",
      "Prometheus metrics: requests and latency per route, faces, decisions, inference time",
      NULL},

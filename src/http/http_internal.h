@@ -211,6 +211,10 @@ typedef struct ft_http_app {
     ft_status (*auth)(void *ctx, void *tctx, const char *key, unsigned *role, ft_err *err);
     // Extra gauge lines for /metrics (may be NULL).
     void (*gauges)(void *ctx, ft_buf *out);
+    // Whether a pool's routes can run now (may be NULL = always): NULL if
+    // so, else why not; the request is then answered 503 E_LOADING with
+    // Retry-After: 1 without queueing it (the models are still loading).
+    const char *(*unavailable)(void *ctx, ft_route_pool pool);
 } ft_http_app;
 
 typedef struct ft_http_limits {
@@ -256,6 +260,16 @@ struct ft_server {
     double t_start_ms;
     pthread_rwlock_t mx_lock; // guards `matrix` (readers match, the writer reloads)
     ft_match_matrix *matrix;
+    // Model loading (ft_server_start): `state` (ft_server_state) is
+    // published with release order after `models` is set, so a reader that
+    // sees FT_SERVER_READY sees the models.
+    atomic_int state;
+    pthread_t loader;
+    bool loader_started;
+    pthread_mutex_t load_mu; // guards load_st/load_err; load_cv signals the end
+    pthread_cond_t load_cv;
+    ft_status load_st;
+    ft_err load_err;
     pthread_mutex_t cool_mu; // event cooldown table
     struct ft_cooldown {
         char source[FT_GALLERY_NAME_MAX + 1];

@@ -324,6 +324,9 @@ static enum MHD_Result dispatch(ft_httpd *h, req_ctx *x, struct MHD_Connection *
         rt->fn(r);
         return respond(x, c);
     }
+    const char *why = h->app->unavailable ? h->app->unavailable(h->app->ctx, rt->pool) : NULL;
+    if (why)
+        return respond_error(x, c, 503, "E_LOADING", why);
     pthread_mutex_lock(&h->dispatch_mu);
     if (h->stopping) {
         pthread_mutex_unlock(&h->dispatch_mu);

@@ -1,5 +1,6 @@
 // The facetracker server's lifecycle: options, the bind rule for API keys,
-// models, per-thread contexts (an inference context and a gallery
+// models (loaded on their own thread once the server listens, see
+// server.h), per-thread contexts (an inference context and a gallery
 // connection per worker), authentication against the gallery's hashed
 // keys, and the HTTP core started with the route table of api.c.
 #include "http/http_internal.h"
@@ -11,6 +12,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 ft_server_opts ft_server_opts_default(void)
 {
@@ -25,6 +27,7 @@ ft_server_opts ft_server_opts_default(void)
     o.body_timeout_ms = 60000;
     o.conn_timeout_s = 30;
     o.event_cooldown_s = 5;
+    o.load_in_background = true;
     return o;
 }
 
@@ -117,6 +120,94 @@ static void gauges(void *ctx, ft_buf *out)
                   ft_httpd_queue_depth(s->httpd, FT_POOL_DB), s->o.threads);
 }
 
+// ---- Models ----
+
+// The five face-api networks the server loads (ft_models_opts_default).
+static const char *const model_files[] = {
+    "ssd_mobilenetv1_model", "tiny_face_detector_model", "face_landmark_68_model",
+    "face_landmark_68_tiny_model", "face_recognition_model"};
+
+// A missing model file is the usual mistake (wrong --models, no setup):
+// report it from ft_server_start, before listening, even when the loading
+// itself happens in the background.
+static ft_status models_present(const char *dir, ft_err *err)
+{
+    for (size_t i = 0; i < sizeof model_files / sizeof model_files[0]; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s-weights_manifest.json", dir, model_files[i]);
+        if (access(p, R_OK) != 0)
+            return ft_err_set(err, FT_E_NOT_FOUND,
+                              "%s: no such model file (run tools/setup.sh, or point --models or "
+                              "FT_MODELS_DIR at the face-api model folder)",
+                              p);
+    }
+    return FT_OK;
+}
+
+static ft_status models_load(ft_server *s, ft_err *err)
+{
+    ft_models_opts mo = ft_models_opts_default();
+    mo.dir = s->models_dir;
+    ft_face_models *m = NULL;
+    ft_status st = ft_face_models_load(&mo, &m, err);
+    pthread_mutex_lock(&s->load_mu);
+    s->load_st = st;
+    if (st != FT_OK && err)
+        s->load_err = *err;
+    s->models = m;
+    atomic_store_explicit(&s->state, st == FT_OK ? FT_SERVER_READY : FT_SERVER_FAILED,
+                          memory_order_release);
+    pthread_cond_broadcast(&s->load_cv);
+    pthread_mutex_unlock(&s->load_mu);
+    return st;
+}
+
+static void *loader_main(void *p)
+{
+    ft_server *s = p;
+    ft_err err;
+    ft_err_clear(&err);
+    double t0 = ft_now_ms();
+    // A failure is reported by ft_server_wait_ready and /healthz.
+    ft_status st = models_load(s, &err);
+    if (st == FT_OK && s->o.verbose)
+        fprintf(stderr, "facetracker: models loaded in %.0f ms (ready %.0f ms after start)\n",
+                ft_now_ms() - t0, ft_now_ms() - s->t_start_ms);
+    return NULL;
+}
+
+static const char *unavailable(void *ctx, ft_route_pool pool)
+{
+    ft_server *s = ctx;
+    if (pool != FT_POOL_INFER)
+        return NULL;
+    switch (ft_server_state_get(s)) {
+    case FT_SERVER_READY:
+        return NULL;
+    case FT_SERVER_LOADING:
+        return "the models are still loading; retry in a second";
+    default:
+        return "the models failed to load (see /healthz and the server log)";
+    }
+}
+
+ft_server_state ft_server_state_get(const ft_server *s)
+{
+    return (ft_server_state)atomic_load_explicit(&((ft_server *)s)->state, memory_order_acquire);
+}
+
+ft_status ft_server_wait_ready(ft_server *s, ft_err *err)
+{
+    pthread_mutex_lock(&s->load_mu);
+    while (atomic_load(&s->state) == FT_SERVER_LOADING)
+        pthread_cond_wait(&s->load_cv, &s->load_mu);
+    ft_status st = s->load_st;
+    if (st != FT_OK && err)
+        *err = s->load_err;
+    pthread_mutex_unlock(&s->load_mu);
+    return st;
+}
+
 // ---- Start and stop ----
 
 ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
@@ -135,6 +226,10 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
         s->o.max_pixels = 40000000;
     pthread_rwlock_init(&s->mx_lock, NULL);
     pthread_mutex_init(&s->cool_mu, NULL);
+    pthread_mutex_init(&s->load_mu, NULL);
+    pthread_cond_init(&s->load_cv, NULL);
+    atomic_init(&s->state, FT_SERVER_LOADING);
+    ft_err_clear(&s->load_err);
     s->bind = ft_strdup(s->o.bind && *s->o.bind ? s->o.bind : "127.0.0.1");
     s->db_path = ft_strdup(s->o.db_path ? s->o.db_path : FT_GALLERY_DEFAULT_PATH);
     s->models_dir = ft_strdup(s->o.models_dir ? s->o.models_dir : ft_models_default_dir());
@@ -175,10 +270,9 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
         }
     }
 
-    ft_models_opts mo = ft_models_opts_default();
-    mo.dir = s->models_dir;
-    st = ft_face_models_load(&mo, &s->models, err);
-    if (st != FT_OK)
+    if ((st = models_present(s->models_dir, err)) != FT_OK)
+        goto fail;
+    if (!s->o.load_in_background && (st = models_load(s, err)) != FT_OK)
         goto fail;
 
     s->app.routes = ft_http__routes;
@@ -188,6 +282,7 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
     s->app.worker_deinit = worker_deinit;
     s->app.auth = auth;
     s->app.gauges = gauges;
+    s->app.unavailable = unavailable;
 
     ft_http_limits lim = ft_http_limits_default();
     // Multipart framing adds a little to the largest accepted file.
@@ -201,6 +296,13 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
     st = ft_httpd_start(&s->app, s->bind, s->o.port, &lim, &s->httpd, err);
     if (st != FT_OK)
         goto fail;
+    if (s->o.load_in_background) {
+        if (pthread_create(&s->loader, NULL, loader_main, s) != 0) {
+            st = ft_err_set(err, FT_E_INTERNAL, "cannot start the model loading thread");
+            goto fail;
+        }
+        s->loader_started = true;
+    }
     *out = s;
     return FT_OK;
 fail:
@@ -217,11 +319,16 @@ void ft_server_stop(ft_server *s)
 {
     if (!s)
         return;
+    // Loading cannot be interrupted; it takes well under a second.
+    if (s->loader_started)
+        pthread_join(s->loader, NULL);
     ft_httpd_stop(s->httpd);
     ft_match_matrix_free(s->matrix);
     ft_face_models_free(s->models);
     pthread_rwlock_destroy(&s->mx_lock);
     pthread_mutex_destroy(&s->cool_mu);
+    pthread_mutex_destroy(&s->load_mu);
+    pthread_cond_destroy(&s->load_cv);
     ft_free(s->bind);
     ft_free(s->db_path);
     ft_free(s->models_dir);

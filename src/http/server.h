@@ -29,18 +29,46 @@ typedef struct ft_server_opts {
     unsigned conn_timeout_s;    // idle keep-alive timeout; default 30 s
     double event_cooldown_s;    // same source+person+decision within this is not logged again; default 5
     bool verbose;               // log each request to stderr
+    bool load_in_background;    // listen first, load the models after; default true
 } ft_server_opts;
 
 ft_server_opts ft_server_opts_default(void);
 
 typedef struct ft_server ft_server;
 
-// Loads the models, opens (or creates) the gallery, checks the bind rule
-// (a non-loopback address needs at least one API key in the gallery, or
-// `insecure`), starts the workers and the listener. Errors: FT_E_AUTH (bind
-// refused), FT_E_IO (cannot listen), model and gallery errors as they
-// come. Strings in `o` are copied.
+// Opens (or creates) the gallery, checks the bind rule (a non-loopback
+// address needs at least one API key in the gallery, or `insecure`), starts
+// the workers and the listener, and loads the models. Errors: FT_E_AUTH
+// (bind refused), FT_E_IO (cannot listen), FT_E_NOT_FOUND (a model file is
+// missing), gallery and model errors as they come. Strings in `o` are copied.
+//
+// With `load_in_background` (the default) the models load on their own
+// thread after the server listens, so /healthz answers within a few
+// milliseconds of start (loading takes a few hundred more). Until they are
+// loaded:
+//   GET /healthz  200 {"status": "loading", "ready": false, ...}: liveness;
+//                 "ok" and true once loaded, "error" (+ "error") on failure.
+//   GET /readyz   503 + Retry-After: 1 (200 {"ready": true} once loaded):
+//                 readiness, for load balancers and systemd-style probes.
+//   routes that run a network (POST /api/prediction, /api/v1/detect,
+//   identify, verify, access, samples): 503 E_LOADING + Retry-After: 1.
+// Everything else (the page, people, events, settings, keys, /metrics)
+// works at once. Missing model files are still reported here; a file
+// that exists but fails to parse is reported by ft_server_wait_ready, on
+// stderr and by /healthz. Without `load_in_background`, this returns once
+// the models are loaded (ready at once).
 ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err);
+
+typedef enum ft_server_state {
+    FT_SERVER_LOADING = 0, // listening, the models are loading
+    FT_SERVER_READY,       // everything works
+    FT_SERVER_FAILED,      // the models failed to load: network routes answer 503
+} ft_server_state;
+
+ft_server_state ft_server_state_get(const ft_server *s);
+// Blocks until the models are loaded: FT_OK, or the load's error (the same
+// every time it is called). Thread-safe.
+ft_status ft_server_wait_ready(ft_server *s, ft_err *err);
 // The port actually bound (useful with port 0).
 uint16_t ft_server_port(const ft_server *s);
 // Stops listening, answers queued requests 503, waits for running ones and

@@ -59,6 +59,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "e2e_server: %s\n", ft_err_msg(&err, st));
         return 2;
     }
+    // The runner drives the page at once: wait for the models first.
+    st = ft_server_wait_ready(s, &err);
+    if (st != FT_OK) {
+        fprintf(stderr, "e2e_server: %s\n", ft_err_msg(&err, st));
+        ft_server_stop(s);
+        return 2;
+    }
     printf("PORT %u\n", (unsigned)ft_server_port(s));
     fflush(stdout);
     while (!stop_flag) {

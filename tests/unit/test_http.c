@@ -295,7 +295,7 @@ static ft_status test_auth(void *ctx, void *tctx, const char *key, unsigned *rol
 }
 
 static const ft_http_app test_app = {test_routes, N_TEST_ROUTES, NULL, NULL, NULL, test_auth,
-                                     NULL};
+                                     NULL, NULL};
 
 static ft_httpd *start_core(ft_http_limits *lim)
 {
@@ -629,6 +629,8 @@ static ft_server *start_app(const char *bind, ft_status want, size_t max_body)
     if (st != want)
         fprintf(stderr, "ft_server_start: %s (%s)\n", ft_status_str(st), ft_err_msg(&err, st));
     FT_CHECK_EQ(st, want);
+    if (s) // the models load in the background: these tests want them loaded
+        FT_CHECK_OK(ft_server_wait_ready(s, &err), &err);
     return s;
 }
 
@@ -1264,6 +1266,109 @@ static void test_app_keys(void)
     stop_app(s);
 }
 
+// Listening before the models are loaded (the default): /healthz answers
+// at once with "loading", /readyz and the network routes 503 + Retry-After,
+// database routes work. The SSD manifest is a FIFO here, so the loader
+// waits on it until the test writes: the loading phase lasts exactly as
+// long as the test needs. Then it gets bad JSON, and the failure shows.
+static void test_app_loading(void)
+{
+    char dir[128], p[256];
+    snprintf(dir, sizeof dir, "/tmp/ft_http_models_%d", (int)getpid());
+    FT_CHECK(mkdir(dir, 0700) == 0);
+    static const char *const files[] = {
+        "ssd_mobilenetv1_model", "tiny_face_detector_model", "face_landmark_68_model",
+        "face_landmark_68_tiny_model", "face_recognition_model"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s-weights_manifest.json", dir, files[i]);
+        if (i == 0) {
+            FT_CHECK(mkfifo(p, 0600) == 0);
+        } else {
+            FILE *f = fopen(p, "w");
+            FT_CHECK(f != NULL);
+            if (f)
+                fclose(f);
+        }
+    }
+    snprintf(app_db, sizeof app_db, "/tmp/ft_http_test_%d.db", (int)getpid());
+    unlink(app_db);
+    ft_server_opts o = ft_server_opts_default();
+    o.port = 0;
+    o.db_path = app_db;
+    o.threads = 1;
+    o.models_dir = dir;
+    FT_CHECK(o.load_in_background);
+    ft_server *s = NULL;
+    ft_err err;
+    ft_err_clear(&err);
+    FT_CHECK_OK(ft_server_start(&o, &s, &err), &err);
+    if (s) {
+        uint16_t port = ft_server_port(s);
+        FT_CHECK_EQ(ft_server_state_get(s), FT_SERVER_LOADING);
+        tc_resp r = tc_get(port, "/healthz", NULL);
+        FT_CHECK_EQ(r.status, 200);
+        FT_CHECK(strstr(r.body, "\"status\":\"loading\"") != NULL);
+        FT_CHECK(strstr(r.body, "\"ready\":false") != NULL);
+        tc_resp_free(&r);
+        r = tc_get(port, "/readyz", NULL);
+        FT_CHECK_EQ(r.status, 503);
+        FT_CHECK_STREQ(tc_header(&r, "Retry-After"), "1");
+        tc_resp_free(&r);
+        r = post_file(port, "/api/prediction", "fileImg", "x", 1, NULL);
+        FT_CHECK_EQ(r.status, 503);
+        FT_CHECK_STREQ(err_code(&r), "E_LOADING");
+        FT_CHECK_STREQ(tc_header(&r, "Retry-After"), "1");
+        tc_resp_free(&r);
+        r = tc_get(port, "/api/v1/people", NULL);
+        FT_CHECK_EQ(r.status, 200);
+        tc_resp_free(&r);
+
+        // Unblock the loader with a manifest that does not parse.
+        snprintf(p, sizeof p, "%s/%s-weights_manifest.json", dir, files[0]);
+        FILE *f = fopen(p, "w"); // blocks until the loader opens its end
+        FT_CHECK(f != NULL);
+        if (f) {
+            fputs("[{", f);
+            fclose(f);
+        }
+        FT_CHECK_EQ(ft_server_wait_ready(s, &err), FT_E_FORMAT);
+        FT_CHECK(strstr(err.msg, "ssd_mobilenetv1_model") != NULL);
+        FT_CHECK_EQ(ft_server_state_get(s), FT_SERVER_FAILED);
+        r = tc_get(port, "/healthz", NULL);
+        FT_CHECK_EQ(r.status, 200);
+        FT_CHECK(strstr(r.body, "\"status\":\"error\"") != NULL);
+        FT_CHECK(strstr(r.body, "invalid JSON") != NULL);
+        tc_resp_free(&r);
+        r = tc_get(port, "/readyz", NULL);
+        FT_CHECK_EQ(r.status, 503);
+        FT_CHECK_STREQ(err_code(&r), "E_MODELS");
+        tc_resp_free(&r);
+        r = post_file(port, "/api/v1/detect", "photo", "x", 1, NULL);
+        FT_CHECK_EQ(r.status, 503);
+        tc_resp_free(&r);
+        ft_server_stop(s);
+    }
+
+    // A missing model file is reported by ft_server_start itself.
+    snprintf(p, sizeof p, "%s/%s-weights_manifest.json", dir, files[4]);
+    unlink(p);
+    s = NULL;
+    FT_CHECK_EQ(ft_server_start(&o, &s, &err), FT_E_NOT_FOUND);
+    FT_CHECK(s == NULL);
+    FT_CHECK(strstr(err.msg, "face_recognition_model") != NULL);
+
+    for (int i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s-weights_manifest.json", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+    stop_app(NULL);
+    snprintf(p, sizeof p, "%s-wal", app_db);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", app_db);
+    unlink(p);
+}
+
 static void test_app_bind(void)
 {
     FT_CHECK(ft_server_is_loopback("127.0.0.1"));
@@ -1299,6 +1404,7 @@ static const ft_test_case cases[] = {
     {"app_enrol", test_app_enrol},
     {"app_keys", test_app_keys},
     {"app_bind", test_app_bind},
+    {"app_loading", test_app_loading},
 };
 
 FT_TEST_MAIN(cases)
