@@ -4,10 +4,12 @@
 #include "core/mem.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 ft_status ft_face__ssd_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
                               const ft_detect_opts *o, ft_face_box *out, size_t cap,
@@ -32,11 +34,42 @@ static bool is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// <dir of the executable>/../share/facetracker/model, when it exists: an
+// installed tree moved elsewhere (a .deb unpacked under another root,
+// `cmake --install --prefix` anywhere) finds its own models. Computed once;
+// the buffer never changes after that.
+static pthread_once_t exe_dir_once = PTHREAD_ONCE_INIT;
+static char exe_models_dir[4096];
+
+static void exe_dir_init(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = 0; // the bin folder
+    char p[sizeof exe_models_dir];
+    if (snprintf(p, sizeof p, "%s/../share/facetracker/model", exe) >= (int)sizeof p)
+        return;
+    if (is_dir(p))
+        memcpy(exe_models_dir, p, sizeof p);
+}
+
+// $FT_MODELS_DIR, else the models installed beside the executable, else
+// the build's fetched cache (a binary run from its build tree), else the
+// configured install prefix's share/facetracker/model.
 const char *ft_models_default_dir(void)
 {
     const char *e = getenv("FT_MODELS_DIR");
     if (e && *e)
         return e;
+    pthread_once(&exe_dir_once, exe_dir_init);
+    if (exe_models_dir[0])
+        return exe_models_dir;
     if (is_dir(FT_DEFAULT_MODELS_DIR))
         return FT_DEFAULT_MODELS_DIR;
     return FT_INSTALL_MODELS_DIR;
