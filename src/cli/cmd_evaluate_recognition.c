@@ -480,8 +480,19 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
         ft_calib_opts co = ft_calib_opts_default();
         ft_err err = {0};
         double cal_thr = NAN;
-        if (ft_calibrate(edesc, elab, n_enr, &co, &cr, &err) == FT_OK)
+        const char *cal_rule = "target FAR 0.1%";
+        if (ft_calibrate(edesc, elab, n_enr, &co, &cr, &err) == FT_OK) {
             cal_thr = cr.threshold;
+            if (isnan(cal_thr)) {
+                // Fewer impostor trials than 1/target: 0.1 % is below the
+                // resolution, so take the largest grid threshold with no
+                // false accept at all (FAR 0 at resolution 1/n_impostor).
+                for (size_t q = 0; q < cr.n_rows; q++)
+                    if (cr.rows[q].far == 0)
+                        cal_thr = cr.rows[q].threshold;
+                cal_rule = "no false accept (FAR 0.1% is below the resolution)";
+            }
+        }
         ft_match_matrix *mm = NULL;
         if (n_enr && ft_match_matrix_new(edesc, elab, NULL, n_enr, &mm, &err) == FT_OK) {
             double use_thr = isnan(cal_thr) ? stored : cal_thr;
@@ -506,6 +517,9 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
                               "\"calibrated_threshold\": ",
                           n_enr, ft_match_matrix_people(mm), n_known, n_str);
             ft_cli_json_num(&b, cal_thr);
+            ft_buf_puts(&b, ", \"calibration_rule\": ");
+            ft_buf_json_str(&b, cal_rule);
+            ft_buf_printf(&b, ", \"impostor_trials\": %zu", cr.n_impostor);
             ft_buf_printf(&b, ", \"threshold_used\": %.4f, \"margin\": %.4f, \"rank1_accuracy\": %.4f, "
                               "\"open_set_identification_rate\": %.4f, \"stranger_false_accept\": %.4f, "
                               "\"stranger_false_accepts\": %zu}",

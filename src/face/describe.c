@@ -101,6 +101,48 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
     return st;
 }
 
+// ft_face_single on a copy of `im` with a black border of its own size on
+// each side; boxes and landmarks are mapped back to `im`'s coordinates, the
+// descriptor is the one computed on the bordered copy.
+static ft_status single_padded(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                               const ft_describe_opts *o, double floor, ft_face *out,
+                               bool *below_threshold, ft_err *err)
+{
+    int32_t px = im->w, py = im->h;
+    ft_image big;
+    ft_status st = ft_image_new(im->w + 2 * px, im->h + 2 * py, &big);
+    if (st != FT_OK)
+        return ft_err_set(err, st, "out of memory");
+    memset(big.rgb, 0, (size_t)big.w * big.h * 3);
+    for (int32_t y = 0; y < im->h; y++)
+        memcpy(big.rgb + ((size_t)(y + py) * big.w + px) * 3, im->rgb + (size_t)y * im->w * 3,
+               (size_t)im->w * 3);
+    ft_describe_opts lo = *o;
+    lo.detect.min_score = floor < o->detect.min_score ? floor : o->detect.min_score;
+    ft_face faces[8];
+    size_t n = 0;
+    st = ft_faces_describe(m, ctx, &big, &lo, faces, 8, &n, NULL, err);
+    if (st == FT_OK && n == 0)
+        st = ft_err_set(err, FT_E_NO_FACE, "no face found (not even scoring above %.2f)", floor);
+    if (st == FT_OK) {
+        // The best candidate; recompute its landmarks and descriptor with
+        // the caller's options (lo only changed the threshold).
+        *out = faces[0];
+        st = describe_one(m, ctx, &big, o, out, NULL, err);
+    }
+    if (st == FT_OK) {
+        *below_threshold = !(out->box.score > o->detect.min_score);
+        out->box.x -= px;
+        out->box.y -= py;
+        for (int i = 0; i < FT_LANDMARKS; i++) {
+            out->landmarks[i].x -= px;
+            out->landmarks[i].y -= py;
+        }
+    }
+    ft_image_deinit(&big);
+    return st;
+}
+
 ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
                          const ft_describe_opts *o, double floor, bool central, ft_face *out,
                          bool *below_threshold, ft_err *err)
@@ -128,6 +170,13 @@ ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image
             if (st != FT_OK)
                 return st;
         }
+    }
+    if (n == 0 && im->w <= 2048 && im->h <= 2048) {
+        // Third chance, for photos that are tight face crops (the detectors
+        // were trained on scenes and miss a face that fills the frame):
+        // detect on a copy with a black border as wide as the photo on each
+        // side, then map the result back.
+        return single_padded(m, ctx, im, o, floor, out, below_threshold, err);
     }
     size_t above = 0;
     for (size_t i = 0; i < n; i++)

@@ -140,7 +140,9 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
 // pipeline scores some ordinary single-face photos 0.24-0.38), reported
 // through *below_threshold; none above the floor is FT_E_NO_FACE.
 // When the detector finds nothing above the floor, the other detector (if
-// loaded) is tried. With `central`, several faces are not an error: the
+// loaded) is tried, then detection on a copy with a black border (for
+// photos that are tight face crops; the box may then extend past the
+// photo). With `central`, several faces are not an error: the
 // candidate above the floor whose centre is nearest the image centre is
 // taken (for face-centred sets such as LFW).
 #define FT_SINGLE_FACE_FLOOR 0.2
