@@ -3,6 +3,7 @@
 
 #include "core/clock.h"
 #include "core/mem.h"
+#include "train/model.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,15 @@ static const char usage[] =
     "  --draw OUT            write an annotated copy (.jpg/.png); a directory for several images\n"
     "  --threads N           threads per inference (default: all cores)\n"
     "  --max-pixels N        refuse images over N pixels (default 50000000)\n"
-    "  --models DIR          folder with the face-api model files\n";
+    "  --models DIR          folder with the face-api model files\n"
+    "  --model MODEL.h5      use a model trained with `facetracker train` instead: it finds at\n"
+    "                        most one face, reported when its face score is over --min-score\n";
 
 int ft_cmd_detect(int argc, char **argv)
 {
     ft_detect_opts o = ft_detect_opts_default();
     ft_image_limits lim = ft_image_limits_default();
-    const char *draw = NULL, *models = NULL;
+    const char *draw = NULL, *models = NULL, *trained = NULL;
     long threads = 0, v;
     double d;
     int first = argc;
@@ -81,6 +84,9 @@ int ft_cmd_detect(int argc, char **argv)
         } else if (strcmp(a, "--models") == 0) {
             if (!ft_cli_str(argc, argv, &i, &models))
                 return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--model") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &trained))
+                return FT_EXIT_USAGE;
         } else if (a[0] == '-' && a[1] != '\0') {
             ft_cli_errorf("detect", "unknown option %s (see --help)", a);
             return FT_EXIT_USAGE;
@@ -100,8 +106,16 @@ int ft_cmd_detect(int argc, char **argv)
         }
 
     ft_face_models *m = NULL;
-    if (ft_cli_load_models("detect", models, o.kind == FT_DETECTOR_SSD,
-                           o.kind == FT_DETECTOR_TINY, false, false, false, &m) != FT_OK)
+    ft_fmodel *fm = NULL;
+    if (trained) {
+        ft_err e = {0};
+        ft_status s2 = ft_fmodel_load(trained, &fm, &e);
+        if (s2 != FT_OK) {
+            ft_cli_errorf("detect", "--model %s: %s", trained, ft_err_msg(&e, s2));
+            return FT_EXIT_INPUT;
+        }
+    } else if (ft_cli_load_models("detect", models, o.kind == FT_DETECTOR_SSD,
+                                  o.kind == FT_DETECTOR_TINY, false, false, false, &m) != FT_OK)
         return FT_EXIT_INPUT;
     ft_nn_ctx *ctx = NULL;
     if (ft_nn_ctx_new((int)threads, &ctx) != FT_OK) {
@@ -123,7 +137,16 @@ int ft_cmd_detect(int argc, char **argv)
         double t1 = ft_now_ms();
         size_t n = 0;
         ft_detect_timing tm;
-        if (st == FT_OK)
+        if (st == FT_OK && fm) {
+            ft_fm_pred pr;
+            st = ft_fmodel_predict(fm, &im, &pr, &err);
+            if (st == FT_OK && pr.score > o.min_score && cap > 0) {
+                boxes[0] = (ft_face_box){pr.box[0] * im.w, pr.box[1] * im.h,
+                                         (pr.box[2] - pr.box[0]) * im.w,
+                                         (pr.box[3] - pr.box[1]) * im.h, pr.score};
+                n = 1;
+            }
+        } else if (st == FT_OK)
             st = ft_detect(m, ctx, &im, &o, boxes, cap, &n, &tm, &err);
         double t2 = ft_now_ms();
         if (st != FT_OK) {
@@ -179,5 +202,6 @@ int ft_cmd_detect(int argc, char **argv)
     ft_free(boxes);
     ft_nn_ctx_free(ctx);
     ft_face_models_free(m);
+    ft_fmodel_free(fm);
     return rc;
 }
