@@ -130,12 +130,15 @@ ft_status ft_http_body_json(const ft_http_req *r, json_t **out, ft_err *err);
 // A fixed pool of threads, each with its own context, taking jobs from a
 // bounded FIFO. ft_workq_reserve() claims a slot without blocking (false
 // when the queue is full); the claimed slot is then used by exactly one
-// ft_workq_push(), which never fails.
+// ft_workq_push(), which never fails. A worker calls run(), frees the
+// slot, then calls done(): whoever done() wakes (a client getting its
+// answer and sending the next request) finds the slot free again.
 typedef struct ft_workq ft_workq;
 typedef struct ft_job ft_job;
 struct ft_job {
-    void (*run)(ft_job *job, void *tctx);
-    void (*cancel)(ft_job *job); // queued but never run (shutdown)
+    void (*run)(ft_job *job, void *tctx); // the work; must not free the job
+    void (*done)(ft_job *job);            // after run, slot released; may free the job
+    void (*cancel)(ft_job *job);          // queued but never run (shutdown)
     ft_job *next;
 };
 typedef ft_status (*ft_workq_init_fn)(void *ctx, int pool, int index, void **tctx, ft_err *err);

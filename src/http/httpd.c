@@ -193,6 +193,11 @@ static void job_finish(req_ctx *x)
     MHD_resume_connection(c); // x may be freed from here on
 }
 
+static void job_done(ft_job *j)
+{
+    job_finish((req_ctx *)j);
+}
+
 static void job_run(ft_job *j, void *tctx)
 {
     req_ctx *x = (req_ctx *)j;
@@ -221,7 +226,6 @@ static void job_run(ft_job *j, void *tctx)
         r->role = FT_HTTP_ADMIN;
         rt->fn(r);
     }
-    job_finish(x);
 }
 
 static void job_cancel(ft_job *j)
@@ -343,6 +347,7 @@ static enum MHD_Result dispatch(ft_httpd *h, req_ctx *x, struct MHD_Connection *
     // a suspended connection.
     x->conn = c;
     x->job.run = job_run;
+    x->job.done = job_done;
     x->job.cancel = job_cancel;
     atomic_store(&x->state, ST_QUEUED);
     atomic_fetch_add(&h->n_suspended, 1);

@@ -291,7 +291,11 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
     lim.body_timeout_ms = s->o.body_timeout_ms ? s->o.body_timeout_ms : 60000;
     lim.conn_timeout_s = s->o.conn_timeout_s ? s->o.conn_timeout_s : 30;
     lim.threads[FT_POOL_INFER] = s->o.threads;
-    lim.queue_max[FT_POOL_INFER] = s->o.queue_max ? s->o.queue_max : 2 * (size_t)s->o.threads + 2;
+    // The queue bounds the wait, not memory (MHD holds the bodies of all
+    // connections anyway): 16 jobs a worker is 1-2 s of work at ~100 ms of
+    // CPU a request, and lets 32 clients send back to back without a 503.
+    size_t qdef = 16 * (size_t)s->o.threads < 32 ? 32 : 16 * (size_t)s->o.threads;
+    lim.queue_max[FT_POOL_INFER] = s->o.queue_max ? s->o.queue_max : qdef;
     lim.threads[FT_POOL_DB] = 1;
     st = ft_httpd_start(&s->app, s->bind, s->o.port, &lim, &s->httpd, err);
     if (st != FT_OK)

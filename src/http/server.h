@@ -23,7 +23,7 @@ typedef struct ft_server_opts {
     bool insecure;          // allow a non-loopback bind with no API key defined
     size_t max_body_bytes;  // upload limit; default 10 MiB
     uint64_t max_pixels;    // decoded image limit; default 40 megapixels
-    size_t queue_max;       // inference jobs waiting beyond the running ones; 0 = 2*threads+2
+    size_t queue_max;       // inference jobs waiting beyond the running ones; 0 = 16 a worker, >= 32
     unsigned header_timeout_ms; // request head deadline; default 10 s
     unsigned body_timeout_ms;   // request body deadline; default 60 s
     unsigned conn_timeout_s;    // idle keep-alive timeout; default 30 s

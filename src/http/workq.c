@@ -65,9 +65,12 @@ static void *worker_main(void *p)
         if (!q->head)
             q->tail = NULL;
         pthread_mutex_unlock(&q->mu);
-        j->run(j, tctx); // may free j: do not touch it after
+        j->run(j, tctx);
         pthread_mutex_lock(&q->mu);
         q->reserved--;
+        pthread_mutex_unlock(&q->mu);
+        j->done(j); // may free j: do not touch it after
+        pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
     if (q->deinit)
