@@ -380,6 +380,15 @@ static ft_status load_json(const char *file, const uint8_t *json, size_t json_le
 
 // ---- Shard data ----
 
+// Shards are little-endian float32; on such a host they copy as they are.
+static bool is_little_endian(void)
+{
+    const uint32_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
 // `group_lens` (n_groups entries; NULL = unknown) gives the bytes of each
 // group's shards, so each group's entries must fill its own shards
 // exactly; without it only the total is checked.
@@ -431,9 +440,15 @@ static ft_status bind_data(ft_tfjs *m, const uint8_t *data, size_t data_len,
         slot += (e->n_elems + TFJS_FLOAT_ALIGN - 1) / TFJS_FLOAT_ALIGN * TFJS_FLOAT_ALIGN;
         if (e->quant_u8) {
             // face-api / tfjs: a double q*scale + min stored into a
-            // Float32Array, i.e. rounded once to float.
+            // Float32Array, i.e. rounded once to float. A byte has 256
+            // values: compute each once (same expression, same result).
+            float lut[256];
+            for (int q = 0; q < 256; q++)
+                lut[q] = (float)((double)q * e->scale + e->min);
             for (size_t i = 0; i < e->n_elems; i++)
-                e->data[i] = (float)((double)src[i] * e->scale + e->min);
+                e->data[i] = lut[src[i]];
+        } else if (is_little_endian()) {
+            memcpy(e->data, src, e->n_elems * sizeof(float));
         } else {
             for (size_t i = 0; i < e->n_elems; i++) {
                 uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 |
