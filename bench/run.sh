@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs the benchmarks side by side in one go and prints Markdown for
+# docs/BENCHMARKS.md: the machine, our pipeline (bench_face), face-api with
+# its wasm backend on the same photos (tools/faceapi-oracle), the engine
+# kernels (bench_nn) and 1:N search (bench_gallery).
+#   bench/run.sh [BUILD_DIR]      (configure with -DFT_BUILD_BENCH=ON; `make bench` does)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+assets=.cache/face-api-1.7.15
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "## Run of $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- compiler: $(cc --version | head -1); facetracker $("$build/facetracker" --version | cut -d' ' -f2-)"
+echo
+echo "### facetracker pipeline (bench_face; medians)"
+echo
+"$build/bench/bench_face" --runs "${RUNS:-9}" --ppm-out "$tmp" "$assets"
+echo
+echo "### face-api 1.7.15, tfjs wasm backend (SIMD, 1 thread), same photos, same run"
+echo
+[ -d tools/faceapi-oracle/node_modules ] || (cd tools/faceapi-oracle && npm ci --ignore-scripts --silent)
+echo "| photo | ssd ms | tiny 416 ms | tiny 320 ms |"
+echo "|---|---|---|---|"
+for p in vga sample1; do
+  node tools/faceapi-oracle/oracle.js "$tmp/$p.ppm" --backend wasm --repeat 4 --no-check \
+    --compact --out "$tmp/$p.416.json" 2>/dev/null
+  node tools/faceapi-oracle/oracle.js "$tmp/$p.ppm" --backend wasm --repeat 4 --no-check \
+    --tiny-input-size 320 --compact --out "$tmp/$p.320.json" 2>/dev/null
+  node -e '
+    const a = require(process.argv[1]), b = require(process.argv[2]);
+    const w = a.timings_ms.warm_median, w2 = b.timings_ms.warm_median;
+    console.log(`| ${process.argv[3]} | ${w.ssd.toFixed(1)} | ${w.tiny.toFixed(1)} | ${w2.tiny.toFixed(1)} |`);
+  ' "$tmp/$p.416.json" "$tmp/$p.320.json" "$p"
+done
+echo
+echo "(face-api's stage times include its pre- and post-processing, as facetracker's network+preprocess+NMS columns do; warm median of runs 2-4.)"
+echo
+if [ -x "$build/bench/bench_gallery" ]; then
+  echo "### 1:N search and enrolment (bench_gallery)"
+  echo
+  "$build/bench/bench_gallery"
+fi
