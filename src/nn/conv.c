@@ -7,12 +7,6 @@
 
 #include <string.h>
 
-struct ft_conv {
-    ft_conv_desc d;
-    float *w;    // packed GEMM panels (regular) or [kh][kw][c] (depthwise)
-    float *bias; // [c_out rounded up to 32], zero when the layer has none
-};
-
 struct ft_dense {
     int32_t n_in, n_out;
     ft_act act;

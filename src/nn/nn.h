@@ -103,6 +103,17 @@ ft_status ft_conv_out_shape(const ft_conv *c, int32_t in_h, int32_t in_w, int32_
 // the first time a larger workspace is needed.
 ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y);
 
+// A depthwise-separable pair run as one layer: y = pw(dw(x)), where `dw` is
+// a depthwise convolution and `pw` a 1x1 stride-1 regular convolution with
+// pw.c_in == dw.c_out. The depthwise output is computed a band of rows at a
+// time into a cache-resident workspace and fed straight to the GEMM, so it
+// never goes to memory; threads split the output rows. Same outputs as
+// ft_conv_forward(dw) then ft_conv_forward(pw) on the same kernels (each
+// element is summed in the same order). `y` has pw's channels and dw's
+// output size and must not alias `x`. FT_E_INVALID for any other pair.
+ft_status ft_sepconv_forward(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw, const ft_map *x,
+                             ft_map *y);
+
 // A fully connected layer: y[o] = sum_i x[i] * w[i*n_out + o] (+ bias[o]).
 typedef struct ft_dense ft_dense;
 ft_status ft_dense_new(int32_t n_in, int32_t n_out, const float *w, const float *bias, ft_act act,

@@ -8,6 +8,13 @@
 #include "nn/kern/pgemm.h"
 #include "nn/nn.h"
 
+// A prepared convolution (conv.c; sepconv.c reads it too).
+struct ft_conv {
+    ft_conv_desc d;
+    float *w;    // packed GEMM panels (regular) or [kh][kw][c] (depthwise)
+    float *bias; // [c_out rounded up to 32], zero when the layer has none
+};
+
 // The kernels one context runs: the dispatcher's choice by default.
 typedef struct ft_nn_kernels {
     ft_kern_pgemm_fn pgemm;

@@ -517,6 +517,104 @@ static void test_conv_layers(void)
     }
 }
 
+// ---- Fused separable layers against dw then pw ----
+
+typedef struct sep_case {
+    int32_t h, w, c, c_out, k, stride;
+    ft_pad pad;
+} sep_case;
+
+// Edges: 1x1 maps, one column, odd channel counts, c_out off the 32-column
+// panels, stride 2 on odd and even sizes, VALID, a 5x5 depthwise kernel
+// (general path), maps that take several bands with positions carried
+// between bands (60x37x64: 13 rows a band; 9x5x1024: one row a band).
+static const sep_case sep_cases[] = {
+    {1, 1, 8, 16, 3, 1, FT_PAD_SAME},     {1, 1, 3, 5, 3, 2, FT_PAD_SAME},
+    {16, 16, 32, 64, 3, 1, FT_PAD_SAME},  {15, 13, 17, 19, 3, 2, FT_PAD_SAME},
+    {6, 6, 64, 40, 3, 2, FT_PAD_VALID},   {60, 37, 64, 33, 3, 1, FT_PAD_SAME},
+    {61, 45, 64, 70, 3, 2, FT_PAD_SAME},  {9, 5, 1024, 64, 3, 1, FT_PAD_SAME},
+    {40, 1, 8, 8, 3, 1, FT_PAD_SAME},     {33, 200, 24, 32, 3, 1, FT_PAD_SAME},
+    {7, 7, 16, 16, 5, 1, FT_PAD_SAME},    {12, 10, 20, 24, 1, 1, FT_PAD_SAME},
+    {32, 32, 160, 96, 3, 1, FT_PAD_SAME}, {20, 20, 48, 48, 3, 2, FT_PAD_SAME},
+};
+
+static void test_sepconv_layers(void)
+{
+    static const ft_act dw_acts[] = {FT_ACT_RELU6, FT_ACT_NONE, FT_ACT_LEAKY};
+    static const ft_act pw_acts[] = {FT_ACT_RELU6, FT_ACT_LEAKY, FT_ACT_NONE, FT_ACT_SIGMOID,
+                                     FT_ACT_RELU};
+    for (size_t ci = 0; ci < sizeof sep_cases / sizeof *sep_cases; ci++) {
+        const sep_case *sc = &sep_cases[ci];
+        ft_conv_desc dd = {sc->k,      sc->k,   sc->c, sc->c,
+                           sc->stride, sc->pad, true,  dw_acts[ci % 3]};
+        ft_conv_desc pd = {1, 1, sc->c, sc->c_out, 1, FT_PAD_SAME, false, pw_acts[ci % 5]};
+        float *dw_w = rand_buf((size_t)sc->k * sc->k * sc->c), *dw_b = rand_buf((size_t)sc->c);
+        float *pw_w = rand_buf((size_t)sc->c * sc->c_out), *pw_b = rand_buf((size_t)sc->c_out);
+        float *x = rand_buf((size_t)sc->h * sc->w * sc->c);
+        ft_conv *dw, *pw;
+        FT_CHECK_OK(ft_conv_new(&dd, dw_w, (ci & 1) ? NULL : dw_b, &dw), NULL);
+        FT_CHECK_OK(ft_conv_new(&pd, pw_w, (ci & 2) ? NULL : pw_b, &pw), NULL);
+        ft_conv_geom g, gp;
+        FT_CHECK_OK(ft_conv_geom_make(sc->h, sc->w, sc->c, sc->c, sc->k, sc->k, sc->stride,
+                                      sc->pad, &g),
+                    NULL);
+        ft_conv_geom_make(g.out_h, g.out_w, sc->c, sc->c_out, 1, 1, 1, FT_PAD_SAME, &gp);
+        size_t tn = (size_t)g.out_h * g.out_w * sc->c, yn = (size_t)g.out_h * g.out_w * sc->c_out;
+        // The specification: reference depthwise, then reference 1x1 conv.
+        float *mid = canary_buf(tn), *want = canary_buf(yn);
+        ft_kern_dwconv2d_f32_ref(&g, x, dw_w, (ci & 1) ? NULL : dw_b, dd.act, mid, 0, g.out_h);
+        ft_kern_conv2d_f32_ref(&gp, mid, pw_w, (ci & 2) ? NULL : pw_b, pd.act, want);
+        ft_map xm = {sc->h, sc->w, sc->c, x};
+        for (size_t lv = 0; lv < 3; lv++) {
+            if (!supported(level_feat[lv]))
+                continue;
+            ft_nn_kernels kt = table_for(levels[lv]);
+            for (int nth = 1; nth <= 3; nth++) {
+                ft_nn_ctx *ctx;
+                FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
+                ft_nn__ctx_set_kernels(ctx, &kt);
+                float *got = canary_buf(yn), *unf = canary_buf(yn), *tmp = canary_buf(tn);
+                ft_map ym = {g.out_h, g.out_w, sc->c_out, got};
+                FT_CHECK_OK(ft_sepconv_forward(ctx, dw, pw, &xm, &ym), NULL);
+                // The same kernels unfused: dw to memory, then pw.
+                ft_map tm = {g.out_h, g.out_w, sc->c, tmp}, um = {g.out_h, g.out_w, sc->c_out, unf};
+                FT_CHECK_OK(ft_conv_forward(ctx, dw, &xm, &tm), NULL);
+                FT_CHECK_OK(ft_conv_forward(ctx, pw, &tm, &um), NULL);
+                // Tolerance: the depthwise one (kh*kw terms) carried through
+                // c products, plus the GEMM's.
+                double tol = 1e-5 * sqrt((double)sc->c) * sc->k * sc->k;
+                int bad = compare(levels[lv], got, want, yn, tol);
+                bad += !tail_intact(got, yn);
+                // Fusion changes no element's summation order.
+                bad += memcmp(got, unf, yn * sizeof(float)) != 0;
+                if (bad) {
+                    fprintf(stderr, "sepconv %s nth=%d case %zu: %d bad\n", levels[lv], nth, ci,
+                            bad);
+                    ft_test_failures++;
+                }
+                // Wrong shapes and pairs are refused.
+                ft_map wrong = {g.out_h, g.out_w, sc->c_out + 1, got};
+                FT_CHECK_EQ(ft_sepconv_forward(ctx, dw, pw, &xm, &wrong), FT_E_INVALID);
+                FT_CHECK_EQ(ft_sepconv_forward(ctx, pw, dw, &xm, &ym), FT_E_INVALID);
+                FT_CHECK_EQ(ft_sepconv_forward(ctx, dw, dw, &xm, &ym), FT_E_INVALID);
+                ft_aligned_free(got);
+                ft_aligned_free(unf);
+                ft_aligned_free(tmp);
+                ft_nn_ctx_free(ctx);
+            }
+        }
+        ft_conv_free(dw);
+        ft_conv_free(pw);
+        ft_aligned_free(dw_w);
+        ft_aligned_free(dw_b);
+        ft_aligned_free(pw_w);
+        ft_aligned_free(pw_b);
+        ft_aligned_free(x);
+        ft_aligned_free(mid);
+        ft_aligned_free(want);
+    }
+}
+
 static void test_dense(void)
 {
     static const int32_t dims[][2] = {{1, 1}, {256, 128}, {256, 136}, {7, 33}, {100, 5}};
@@ -637,6 +735,7 @@ static const ft_test_case cases[] = {
     {"gemm_variants", test_gemm_variants},
     {"dwconv_variants", test_dwconv_variants},
     {"conv_layers", test_conv_layers},
+    {"sepconv_layers", test_sepconv_layers},
     {"dense", test_dense},
     {"scratch", test_scratch},
     {"dispatch", test_dispatch},
