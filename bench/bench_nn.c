@@ -404,7 +404,7 @@ typedef struct layer {
     ft_pad pad;
     ft_act act;
     ft_conv *conv;
-    double flops, ms[64];
+    double flops, ms[64], fms[64]; // unfused and fused (pairs: on the pw row)
     int32_t out_h, out_w, out_c;
 } layer;
 
@@ -463,22 +463,38 @@ static void net_free(net *nt)
     ft_aligned_free(nt->x);
 }
 
-// Runs the stack once; per-layer times go to ms[rep] (thread CPU time with
-// one thread, else wall time). Returns the final map.
-static ft_map net_run(net *nt, ft_nn_ctx *ctx, int rep)
+// A depthwise layer followed by a 1x1 stride-1 conv: one ft_sepconv_forward.
+static bool fusible(const net *nt, int i)
+{
+    return nt->l[i].kind == L_DW && i + 1 < nt->n && nt->l[i + 1].kind == L_CONV &&
+           nt->l[i + 1].k == 1 && nt->l[i + 1].stride == 1;
+}
+
+// Runs the stack once; per-layer times go to ms[rep], or fms[rep] when
+// `fuse` runs each dw + pw pair as one fused layer (timed on the pw row);
+// thread CPU time with one thread, else wall time. Returns the final map.
+static ft_map net_run(net *nt, ft_nn_ctx *ctx, int rep, bool fuse)
 {
     ft_map cur = {nt->in_h, nt->in_w, nt->in_c, nt->x};
-    for (int i = 0; i < nt->n; i++) {
+    int b = 0; // output buffer of the next layer run
+    for (int i = 0; i < nt->n; i++, b ^= 1) {
         layer *L = &nt->l[i];
-        ft_map out = {L->out_h, L->out_w, L->out_c, nt->buf[i & 1]};
-        bool one = ft_nn_ctx_threads(ctx) == 1;
+        bool one = ft_nn_ctx_threads(ctx) == 1, pair = fuse && fusible(nt, i);
+        if (pair) {
+            if (rep >= 0)
+                L->fms[rep] = 0;
+            L = &nt->l[++i];
+        }
+        ft_map out = {L->out_h, L->out_w, L->out_c, nt->buf[b]};
         double t0 = one ? cpu_ms() : ft_now_ms();
-        if (L->kind == L_MAXPOOL)
+        if (pair)
+            ft_sepconv_forward(ctx, nt->l[i - 1].conv, L->conv, &cur, &out);
+        else if (L->kind == L_MAXPOOL)
             ft_maxpool(ctx, &cur, L->k, L->stride, L->pad, &out);
         else
             ft_conv_forward(ctx, L->conv, &cur, &out);
         if (rep >= 0)
-            L->ms[rep] = (one ? cpu_ms() : ft_now_ms()) - t0;
+            (fuse ? L->fms : L->ms)[rep] = (one ? cpu_ms() : ft_now_ms()) - t0;
         cur = out;
     }
     return cur;
@@ -500,7 +516,7 @@ static void net_bench(net *nt, bool per_layer, bool validate)
         if (ft_nn_ctx_new(1, &rc) != FT_OK)
             exit(1);
         ft_nn__ctx_set_kernels(rc, &kt);
-        ft_map o = net_run(nt, rc, -1);
+        ft_map o = net_run(nt, rc, -1, false);
         out_n = ft_map_count(&o);
         ref_out = ft_aligned_alloc(out_n * 4);
         memcpy(ref_out, o.d, out_n * 4);
@@ -515,36 +531,45 @@ static void net_bench(net *nt, bool per_layer, bool validate)
             if (ft_nn_ctx_new(nth, &ctx) != FT_OK)
                 exit(1);
             ft_nn__ctx_set_kernels(ctx, &kt);
-            net_run(nt, ctx, -1); // warm-up: sizes the scratch
-            double t[64], c[64];
-            ft_map o = {0};
-            for (int r = 0; r < reps; r++) {
-                double t0 = ft_now_ms(), c0 = cpu_ms();
-                o = net_run(nt, ctx, r);
-                t[r] = ft_now_ms() - t0;
-                c[r] = cpu_ms() - c0;
+            for (int fuse = 0; fuse <= 1; fuse++) {
+                net_run(nt, ctx, -1, fuse); // warm-up: sizes the scratch
+                double t[64], c[64];
+                ft_map o = {0};
+                for (int r = 0; r < reps; r++) {
+                    double t0 = ft_now_ms(), c0 = cpu_ms();
+                    o = net_run(nt, ctx, r, fuse);
+                    t[r] = ft_now_ms() - t0;
+                    c[r] = cpu_ms() - c0;
+                }
+                double ms = median(t, reps), cms = median(c, reps);
+                double err = ref_out ? max_rel_err(o.d, ref_out, out_n) : 0;
+                printf("%-7s %d thread%s %-7s: %8.2f ms wall (%6.1f GFLOP/s)", level_names[lv],
+                       nth, nth > 1 ? "s" : " ", fuse ? "fused" : "unfused", ms,
+                       total_flops / ms * 1e-6);
+                if (nth == 1)
+                    printf(", %8.2f ms CPU (%6.1f GFLOP/s)", cms, total_flops / cms * 1e-6);
+                printf("  checksum %.6e%s\n", checksum(o.d, ft_map_count(&o)),
+                       ref_out ? (err < 1e-3 ? "  (matches ref)" : "  MISMATCH vs ref") : "");
             }
-            double ms = median(t, reps), cms = median(c, reps);
-            double err = ref_out ? max_rel_err(o.d, ref_out, out_n) : 0;
-            printf("%-7s %d thread%s: %8.2f ms wall (%6.1f GFLOP/s)", level_names[lv], nth,
-                   nth > 1 ? "s" : " ", ms, total_flops / ms * 1e-6);
-            if (nth == 1)
-                printf(", %8.2f ms CPU (%6.1f GFLOP/s)", cms, total_flops / cms * 1e-6);
-            printf("  checksum %.6e%s%s\n", checksum(o.d, ft_map_count(&o)),
-                   ref_out ? (err < 1e-3 ? "  (matches ref)" : "  MISMATCH vs ref") : "", "");
             if (per_layer && nth == 1 && lv == 2) {
-                printf("  %-4s %-8s %-16s %8s %8s\n", "#", "op", "out", "ms", "GFLOP/s");
+                printf("  %-4s %-8s %-16s %8s %8s %10s %8s\n", "#", "op", "out", "ms", "GFLOP/s",
+                       "fused ms", "GFLOP/s");
                 for (int i = 0; i < nt->n; i++) {
                     layer *L = &nt->l[i];
-                    double lm = median(L->ms, reps);
+                    double lm = median(L->ms, reps), fm = median(L->fms, reps);
+                    double ff = L->flops + (i > 0 && fusible(nt, i - 1) ? nt->l[i - 1].flops : 0);
                     char shape[32];
                     snprintf(shape, sizeof shape, "%dx%dx%d", L->out_h, L->out_w, L->out_c);
-                    printf("  %-4d %-8s %-16s %8.3f %8.1f\n", i,
+                    printf("  %-4d %-8s %-16s %8.3f %8.1f", i,
                            L->kind == L_MAXPOOL ? "maxpool"
                            : L->kind == L_DW    ? "dw3x3"
                            : L->k == 1          ? "pw1x1"
                                                 : "conv",
                            shape, lm, L->flops / lm * 1e-6);
+                    if (fusible(nt, i))
+                        printf(" %10s\n", "(in next)");
+                    else
+                        printf(" %10.3f %8.1f\n", fm, ff / fm * 1e-6);
                 }
             }
             ft_nn_ctx_free(ctx);
@@ -555,11 +580,11 @@ static void net_bench(net *nt, bool per_layer, bool validate)
 }
 
 // clang-format off
-#define CONV(k, s, co, act) {L_CONV, k, s, co, FT_PAD_SAME, act, NULL, 0, {0}, 0, 0, 0}
-#define CONVV(k, s, co, act) {L_CONV, k, s, co, FT_PAD_VALID, act, NULL, 0, {0}, 0, 0, 0}
-#define DW(s, act) {L_DW, 3, s, 0, FT_PAD_SAME, act, NULL, 0, {0}, 0, 0, 0}
-#define POOL(k, s) {L_MAXPOOL, k, s, 0, FT_PAD_SAME, FT_ACT_NONE, NULL, 0, {0}, 0, 0, 0}
-#define POOLV(k, s) {L_MAXPOOL, k, s, 0, FT_PAD_VALID, FT_ACT_NONE, NULL, 0, {0}, 0, 0, 0}
+#define CONV(k, s, co, act) {L_CONV, k, s, co, FT_PAD_SAME, act, NULL, 0, {0}, {0}, 0, 0, 0}
+#define CONVV(k, s, co, act) {L_CONV, k, s, co, FT_PAD_VALID, act, NULL, 0, {0}, {0}, 0, 0, 0}
+#define DW(s, act) {L_DW, 3, s, 0, FT_PAD_SAME, act, NULL, 0, {0}, {0}, 0, 0, 0}
+#define POOL(k, s) {L_MAXPOOL, k, s, 0, FT_PAD_SAME, FT_ACT_NONE, NULL, 0, {0}, {0}, 0, 0, 0}
+#define POOLV(k, s) {L_MAXPOOL, k, s, 0, FT_PAD_VALID, FT_ACT_NONE, NULL, 0, {0}, {0}, 0, 0, 0}
 // clang-format on
 #define R6 FT_ACT_RELU6
 #define LK FT_ACT_LEAKY
