@@ -191,6 +191,19 @@ static ft_status run_conv(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_
     return ft_conv_forward(ctx, c, x, y);
 }
 
+// A depthwise + pointwise pair as one fused layer (the dw output stays in
+// cache); the output has dw's size and pw's channels.
+static ft_status run_sep(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw, const ft_map *x,
+                         ft_map *y, float *buf)
+{
+    int32_t oh, ow;
+    ft_status st = ft_conv_out_shape(dw, x->h, x->w, &oh, &ow);
+    if (st != FT_OK)
+        return st;
+    *y = (ft_map){oh, ow, ft_conv_get_desc(pw)->c_out, buf};
+    return ft_sepconv_forward(ctx, dw, pw, x, y);
+}
+
 // Writes scores and codes of feature map i's anchors.
 static ft_status run_head(ft_nn_ctx *ctx, const ft_ssd_net *net, int i, const ft_map *f,
                           float *tmp, float *scores, float *codes)
@@ -241,11 +254,7 @@ static ft_status ssd_forward(const ft_ssd_net *net, ft_nn_ctx *ctx, const ft_ima
     for (int i = 0; i < 13; i++) {
         x = y;
         cur ^= 1;
-        if ((st = run_conv(ctx, net->dw[i], &x, &y, buf[cur])) != FT_OK)
-            return st;
-        x = y;
-        cur ^= 1;
-        if ((st = run_conv(ctx, net->pw[i], &x, &y, buf[cur])) != FT_OK)
+        if ((st = run_sep(ctx, net->dw[i], net->pw[i], &x, &y, buf[cur])) != FT_OK)
             return st;
         if (i == 10 && (st = run_head(ctx, net, 0, &y, tmp, scores, codes)) != FT_OK)
             return st;
