@@ -2,8 +2,11 @@
 // against the reference, then times the packed GEMM on a large square
 // problem and on the SSD MobileNetV1 pointwise shapes, depthwise 3x3, the
 // ResNet 3x3 convolutions and whole SSD / tiny-detector / recognition-net
-// layer stacks (random weights; the shapes are what matter). Prints the
-// median of N runs, GFLOP/s (2 flops per MAC) and a checksum of outputs.
+// layer stacks (random weights; the shapes are what matter), each stack
+// with its dw + pw pairs run unfused and fused (ft_sepconv_forward). Prints
+// the median of N runs, GFLOP/s (2 flops per MAC) and a checksum of
+// outputs. If libopenblas.so.0 can be dlopen'ed, its single-thread sgemm is
+// timed on the same GEMM shapes for comparison (not linked: benchmark only).
 //
 // Usage: bench_nn [quick]   (quick: 3 repetitions, no reference run of the
 // whole SSD)
@@ -16,6 +19,7 @@
 #include "nn/nn.h"
 #include "nn/nn_internal.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -180,6 +184,30 @@ static void print_cpu(void)
            getenv("FT_KERNELS") ? getenv("FT_KERNELS") : "auto");
 }
 
+// ---- OpenBLAS, for comparison only (dlopen'ed if installed) ----
+
+// cblas_sgemm(CblasRowMajor = 101, CblasNoTrans = 111, ...).
+typedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                         int ldc);
+static sgemm_fn blas_sgemm;
+
+static void blas_open(void)
+{
+    void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return;
+    void (*set_threads)(int) = (void (*)(int))dlsym(h, "openblas_set_num_threads");
+    char *(*config)(void) = (char *(*)(void))dlsym(h, "openblas_get_config");
+    char *(*core)(void) = (char *(*)(void))dlsym(h, "openblas_get_corename");
+    blas_sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
+    if (set_threads)
+        set_threads(1);
+    printf("openblas:  %s, core %s (OPENBLAS_CORETYPE=%s), 1 thread, plain sgemm (no bias/act)\n",
+           config ? config() : "?", core ? core() : "?",
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "unset");
+}
+
 // ---- GEMM ----
 
 typedef struct gemm_shape {
@@ -244,6 +272,17 @@ static void bench_pgemm(void)
             printf("%-30s %-7s %9.3f %9.1f %14.6e%s\n", sh->what, pgemm_variants[v].name, ms,
                    flops / ms * 1e-6, checksum(c, (size_t)sh->m * sh->n),
                    err > 1e-5 * sqrt(sh->k) ? "  MISMATCH vs ref" : "");
+        }
+        if (blas_sgemm) {
+            double t[64];
+            for (int r = 0; r < reps; r++) {
+                double t0 = cpu_ms();
+                blas_sgemm(101, 111, 111, sh->m, sh->n, sh->k, 1.0f, a, sh->k, b, sh->n, 0.0f, c,
+                           sh->n);
+                t[r] = cpu_ms() - t0;
+            }
+            double ms = median(t, reps);
+            printf("%-30s %-7s %9.3f %9.1f\n", sh->what, "openblas", ms, flops / ms * 1e-6);
         }
         ft_aligned_free(a);
         ft_aligned_free(b);
@@ -683,6 +722,7 @@ int main(int argc, char **argv)
     if (f & FT_CPU_AVX2)
         printf("fma peak:  %.1f GFLOP/s ymm\n", fma_peak(false));
 #endif
+    blas_open();
     bench_pgemm();
     bench_dw();
     bench_conv();
