@@ -25,6 +25,8 @@ static const char usage[] =
     "  --max-upload BYTES    upload limit (default 10000000)\n"
     "  --max-pixels N        decoded image limit (default 40000000)\n"
     "  --models DIR          folder with the model files\n"
+    "  --model MODEL.h5      a model trained with `facetracker train`: POST /api/prediction and\n"
+    "                        /api/v1/detect report its one face when its score is over 0.5\n"
     "  --insecure            allow a non-loopback bind without API keys\n"
     "  --verbose             log each request to stderr\n";
 
@@ -82,6 +84,9 @@ int ft_cmd_serve(int argc, char **argv)
             o.max_pixels = (uint64_t)v;
         } else if (strcmp(a, "--models") == 0) {
             if (!ft_cli_str(argc, argv, &i, &o.models_dir))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--model") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.trained_model))
                 return FT_EXIT_USAGE;
         } else if (strcmp(a, "--insecure") == 0) {
             o.insecure = true;

@@ -163,6 +163,40 @@ static ft_detector_kind detector_for(ft_http_req *r)
     return srv(r)->o.detector;
 }
 
+// The trained single-face model (server option trained_model): one box
+// when its face score is over 0.5, as the prototype's real-time loop.
+static ft_status detect_trained(ft_http_req *r, const ft_image *im, ft_face_box *box, size_t *n,
+                                ft_err *err)
+{
+    ft_fm_pred p;
+    ft_status st = ft_fmodel_predict(wc(r)->fm, im, &p, err);
+    if (st != FT_OK)
+        return st;
+    *n = 0;
+    if (p.score > 0.5f) {
+        *box = (ft_face_box){p.box[0] * im->w, p.box[1] * im->h, (p.box[2] - p.box[0]) * im->w,
+                             (p.box[3] - p.box[1]) * im->h, p.score};
+        *n = 1;
+    }
+    return FT_OK;
+}
+
+// Only the prototype's routes use it; enrolment and identification keep the
+// detector.
+static bool use_trained(ft_http_req *r)
+{
+    return wc(r)->fm && r->route &&
+           (strcmp(r->route->pattern, "/api/prediction") == 0 ||
+            strcmp(r->route->pattern, "/api/v1/detect") == 0);
+}
+
+static const char *detector_name(ft_http_req *r)
+{
+    if (use_trained(r))
+        return "trained";
+    return detector_for(r) == FT_DETECTOR_TINY ? "tiny" : "ssd";
+}
+
 static ft_status analyse(ft_http_req *r, const ft_image *im, bool want_desc, face_res *faces,
                          size_t *n, double *ms_detect, double *ms_describe, ft_err *err)
 {
@@ -173,12 +207,14 @@ static ft_status analyse(ft_http_req *r, const ft_image *im, bool want_desc, fac
     ft_face_box boxes[MAX_FACES];
     size_t nf = 0;
     double t0 = ft_now_ms();
-    ft_status st = ft_detect(s->models, wc(r)->nn, im, &o, boxes, MAX_FACES, &nf, NULL, err);
+    ft_status st = use_trained(r)
+                       ? detect_trained(r, im, boxes, &nf, err)
+                       : ft_detect(s->models, wc(r)->nn, im, &o, boxes, MAX_FACES, &nf, NULL, err);
     if (st != FT_OK)
         return st;
     double t1 = ft_now_ms();
     *ms_detect = t1 - t0;
-    ft_metrics_inference(m, o.kind == FT_DETECTOR_TINY ? "tiny" : "ssd", (t1 - t0) / 1000.0);
+    ft_metrics_inference(m, detector_name(r), (t1 - t0) / 1000.0);
     if (nf > MAX_FACES)
         nf = MAX_FACES;
     atomic_fetch_add(&m->faces_detected, nf);
@@ -493,9 +529,7 @@ static void h_detect(ft_http_req *r)
                                                    "score", num(f[i].box.score)));
         ft_http_reply_json(r, 200,
                            json_pack("{s:i, s:i, s:s, s:o, s:{s:f}}", "width", im.w, "height",
-                                     im.h, "detector",
-                                     detector_for(r) == FT_DETECTOR_TINY ? "tiny" : "ssd",
-                                     "faces", faces, "timing_ms", "detect", td));
+                                     im.h, "detector", detector_name(r), "faces", faces, "timing_ms", "detect", td));
     }
     ft_image_deinit(&im);
     ft_multipart_deinit(&mp);

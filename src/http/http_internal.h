@@ -251,12 +251,13 @@ void ft_httpd_stop(ft_httpd *h);
 #include "face/face.h"
 #include "gallery/gallery.h"
 #include "http/server.h"
+#include "train/model.h"
 
 #include <pthread.h>
 
 struct ft_server {
     ft_server_opts o;
-    char *bind, *db_path, *models_dir;
+    char *bind, *db_path, *models_dir, *trained_model;
     ft_face_models *models;
     ft_httpd *httpd;
     ft_http_app app;
@@ -289,6 +290,7 @@ typedef struct ft_wctx {
     int pool;
     ft_nn_ctx *nn;
     ft_gallery *g;
+    ft_fmodel *fm; // the trained model (opts.trained_model), inference pool only
 } ft_wctx;
 
 extern const ft_route ft_http__routes[];

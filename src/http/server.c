@@ -58,10 +58,26 @@ static ft_status worker_init(void *ctx, int pool, int index, void **tctx, ft_err
     // beat one inference on two threads on this kind of machine.
     if (pool == FT_POOL_INFER)
         st = ft_nn_ctx_new(1, &w->nn);
+    // ft_fmodel is not thread-safe: one copy per inference worker.
+    if (st == FT_OK && pool == FT_POOL_INFER && s->trained_model) {
+        ft_err e;
+        ft_err_clear(&e);
+        if ((st = ft_fmodel_load(s->trained_model, &w->fm, &e)) != FT_OK) {
+            const char *msg = ft_err_msg(&e, st);
+            if (strstr(msg, s->trained_model) && err)
+                *err = e;
+            else
+                ft_err_set(err, st, "%s: %s", s->trained_model, msg);
+            ft_nn_ctx_free(w->nn);
+            ft_free(w);
+            return st;
+        }
+    }
     if (st == FT_OK)
         st = ft_gallery_open(s->db_path, NULL, &w->g, err);
     if (st != FT_OK) {
         ft_nn_ctx_free(w->nn);
+        ft_fmodel_free(w->fm);
         ft_free(w);
         return st == FT_E_NOMEM ? ft_err_set(err, st, "out of memory") : st;
     }
@@ -76,6 +92,7 @@ static void worker_deinit(void *ctx, int pool, void *tctx)
         return;
     ft_gallery_close(w->g);
     ft_nn_ctx_free(w->nn);
+    ft_fmodel_free(w->fm);
     ft_free(w);
 }
 
@@ -233,13 +250,15 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
     s->bind = ft_strdup(s->o.bind && *s->o.bind ? s->o.bind : "127.0.0.1");
     s->db_path = ft_strdup(s->o.db_path ? s->o.db_path : FT_GALLERY_DEFAULT_PATH);
     s->models_dir = ft_strdup(s->o.models_dir ? s->o.models_dir : ft_models_default_dir());
-    if (!s->bind || !s->db_path || !s->models_dir) {
+    s->trained_model = s->o.trained_model ? ft_strdup(s->o.trained_model) : NULL;
+    if (!s->bind || !s->db_path || !s->models_dir || (s->o.trained_model && !s->trained_model)) {
         st = ft_err_set(err, FT_E_NOMEM, "out of memory");
         goto fail;
     }
     s->o.bind = s->bind;
     s->o.db_path = s->db_path;
     s->o.models_dir = s->models_dir;
+    s->o.trained_model = s->trained_model;
 
     {
         struct in_addr a4;
@@ -336,5 +355,6 @@ void ft_server_stop(ft_server *s)
     ft_free(s->bind);
     ft_free(s->db_path);
     ft_free(s->models_dir);
+    ft_free(s->trained_model);
     ft_free(s);
 }

@@ -30,6 +30,13 @@ typedef struct ft_server_opts {
     double event_cooldown_s;    // same source+person+decision within this is not logged again; default 5
     bool verbose;               // log each request to stderr
     bool load_in_background;    // listen first, load the models after; default true
+    // A model trained with `facetracker train` (MODEL.h5), or NULL. When set,
+    // POST /api/prediction and /api/v1/detect find faces with it instead of
+    // the detector, as the prototype's real-time loop did: at most one box,
+    // when its face score is over 0.5 (/api/prediction still describes and
+    // identifies that face). Each inference worker loads its own copy at
+    // start; a file that does not load fails ft_server_start.
+    const char *trained_model;
 } ft_server_opts;
 
 ft_server_opts ft_server_opts_default(void);

@@ -1387,6 +1387,88 @@ static void test_app_bind(void)
     unlink(app_db);
 }
 
+// serve --model: a model trained with `facetracker train` answers
+// /api/prediction and /api/v1/detect with its one box (score > 0.5), the
+// same as ft_fmodel_predict; a model file that does not load fails start.
+#include "train/model.h"
+
+#include <math.h>
+
+static void test_app_trained(void)
+{
+    ft_nn_init();
+    char model[256], path[512], models[512];
+    snprintf(model, sizeof model, "/tmp/ft_http_trained_%d.h5", (int)getpid());
+    demo_path(1, path, sizeof path);
+    snprintf(models, sizeof models, "%s/model", ft_test_assets());
+    ft_err err;
+    ft_err_clear(&err);
+    ft_image im;
+    ft_image_limits lim = ft_image_limits_default();
+    FT_CHECK_OK(ft_image_load(path, &lim, &im, &err), &err);
+    // The first random model that sees a face in the photo.
+    ft_fm_pred want = {0};
+    ft_fmodel *fm = NULL;
+    for (uint64_t seed = 1; seed < 64 && want.score <= 0.5f; seed++) {
+        ft_fmodel_free(fm);
+        fm = NULL;
+        FT_CHECK_EQ(ft_fmodel_new_random(NULL, 0, seed, &fm), FT_OK);
+        FT_CHECK_OK(ft_fmodel_predict(fm, &im, &want, &err), &err);
+    }
+    FT_CHECK(want.score > 0.5f);
+    FT_CHECK_OK(ft_fmodel_save(fm, model, &err), &err);
+    ft_fmodel_free(fm);
+
+    snprintf(app_db, sizeof app_db, "/tmp/ft_http_test_%d.db", (int)getpid());
+    unlink(app_db);
+    ft_server_opts o = ft_server_opts_default();
+    o.port = 0;
+    o.db_path = app_db;
+    o.threads = 2;
+    o.models_dir = models;
+    o.trained_model = model;
+    ft_server *s = NULL;
+    FT_CHECK_OK(ft_server_start(&o, &s, &err), &err);
+    if (!s)
+        goto out;
+    FT_CHECK_OK(ft_server_wait_ready(s, &err), &err);
+    ft_buf img;
+    FT_CHECK(read_file(path, &img));
+    for (int route = 0; route < 2; route++) {
+        tc_resp r = post_file(ft_server_port(s), route ? "/api/v1/detect" : "/api/prediction",
+                              route ? "photo" : "fileImg", img.data, img.len, NULL);
+        FT_CHECK_EQ(r.status, 200);
+        json_t *j = body_json(&r);
+        json_t *faces = json_object_get(j, "faces");
+        FT_CHECK_EQ(json_array_size(faces), 1);
+        json_t *f0 = json_array_get(faces, 0), *b = json_object_get(f0, "box");
+        FT_CHECK(fabs(json_number_value(json_object_get(f0, "score")) - want.score) < 1e-6);
+        FT_CHECK(fabs(json_number_value(json_object_get(b, "x")) - want.box[0] * im.w) < 1e-3);
+        FT_CHECK(fabs(json_number_value(json_object_get(b, "height")) -
+                      (want.box[3] - want.box[1]) * im.h) < 1e-3);
+        if (route == 0)
+            FT_CHECK_STREQ(json_string_value(json_object_get(f0, "person")), "unknown");
+        else
+            FT_CHECK_STREQ(json_string_value(json_object_get(j, "detector")), "trained");
+        json_decref(j);
+        tc_resp_free(&r);
+    }
+    ft_buf_deinit(&img);
+    ft_server_stop(s);
+
+    // A file that is not a model: start fails and says which.
+    FT_CHECK_OK(ft_file_write_atomic(model, "not hdf5", 8, &err), &err);
+    s = NULL;
+    ft_err_clear(&err);
+    FT_CHECK(ft_server_start(&o, &s, &err) != FT_OK && s == NULL);
+    FT_CHECK(strstr(err.msg, model) != NULL);
+    ft_server_stop(s);
+out:
+    ft_image_deinit(&im);
+    unlink(model);
+    unlink(app_db);
+}
+
 static const ft_test_case cases[] = {
     {"multipart", test_multipart},
     {"multipart_oom", test_multipart_oom},
@@ -1405,6 +1487,7 @@ static const ft_test_case cases[] = {
     {"app_keys", test_app_keys},
     {"app_bind", test_app_bind},
     {"app_loading", test_app_loading},
+    {"app_trained", test_app_trained},
 };
 
 FT_TEST_MAIN(cases)
