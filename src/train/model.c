@@ -285,6 +285,14 @@ ft_status ft_fm__ws_new(const ft_fmodel *m, bool backward, ft_fm_ws **out)
     return FT_OK;
 }
 
+size_t ft_fm__act_size(const ft_fmodel *m, int i)
+{
+    if (i <= 0)
+        return (size_t)FT_FM_INPUT * FT_FM_INPUT * 3;
+    const ft_conv_geom *g = &m->conv[i - 1].g;
+    return (size_t)g->out_h * g->out_w * g->c_out;
+}
+
 static void bias_relu6(size_t n_pos, int32_t c, const float *b, float *y)
 {
     for (size_t p = 0; p < n_pos; p++) {
@@ -298,12 +306,22 @@ static void bias_relu6(size_t n_pos, int32_t c, const float *b, float *y)
 
 void ft_fm__backbone_fwd(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws)
 {
-    for (int i = 0; i < FT_FM_CONVS; i++) {
+    ft_fm__backbone_fwd_range(m, ops, ws, 0, FT_FM_CONVS);
+}
+
+// Convs lo..hi-1 from ws->act[lo]; the pooled features too when hi is the
+// last conv. Running 0..k then k..FT_FM_CONVS gives the same bits as one pass.
+void ft_fm__backbone_fwd_range(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws, int lo,
+                               int hi)
+{
+    for (int i = lo; i < hi; i++) {
         const ft_fm_conv *c = &m->conv[i];
         ft_grad_conv_fwd(ops, &c->g, c->dw, ws->act[i], m->p + c->w_off, ws->act[i + 1],
                          ws->scratch);
         bias_relu6((size_t)c->g.out_h * c->g.out_w, c->g.c_out, m->p + c->b_off, ws->act[i + 1]);
     }
+    if (hi < FT_FM_CONVS)
+        return;
     const ft_conv_geom *g = &m->conv[FT_FM_CONVS - 1].g;
     ft_kern_gmaxpool_fwd_f32_ref((size_t)g->out_h * g->out_w, g->c_out, ws->act[FT_FM_CONVS],
                                  ws->feat, ws->idx);

@@ -81,6 +81,11 @@ typedef struct ft_train_opts {
     bool identities;      // add the identity head
     bool progress;        // progress bar on stderr
     int32_t max_batches;  // > 0: stop each epoch after this many batches (benchmarks/tests)
+    // Fine-tune from conv K > 0: convs 0..K-1 are frozen, so ft_train_run
+    // computes their output (the input of conv K) once per sample and keeps
+    // it when all of them fit in this many MiB (4096; 0 = recompute every
+    // step). Same weights either way, bit for bit (tested).
+    size_t cache_mb;
 } ft_train_opts;
 
 ft_train_opts ft_train_opts_default(void);
@@ -102,7 +107,8 @@ typedef struct ft_train_result {
 
 // Trains a new model on DS (augmented train/val samples when present,
 // else the split's photos) and returns it with the best validation weights
-// restored. Nothing is written; the caller saves.
+// restored. Nothing is written; the caller saves. ssd_manifest NULL: a
+// random backbone (tests).
 ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_train_opts *o,
                        ft_fmodel **out, ft_train_result *res, ft_err *err);
 

@@ -41,6 +41,10 @@ ft_status ft_fm__ws_new(const ft_fmodel *m, bool backward, ft_fm_ws **out);
 void ft_fm__ws_free(ft_fm_ws *ws);
 void ft_fm__input(const uint8_t *rgb, float *x);
 void ft_fm__backbone_fwd(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws);
+void ft_fm__backbone_fwd_range(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws, int lo,
+                               int hi);
+// Floats of ws->act[i] (the input of conv i).
+size_t ft_fm__act_size(const ft_fmodel *m, int i);
 void ft_fm__backbone_bwd(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws, int from,
                          float *g, size_t base);
 void ft_fm__heads_one(const ft_fmodel *m, const float *feat, ft_fm_pred *out);

@@ -31,6 +31,7 @@ ft_train_opts ft_train_opts_default(void)
     o.lr = 1e-4;
     o.decay_epochs_factor = 1.0 / 0.75 - 1.0;
     o.progress = true;
+    o.cache_mb = 4096;
     return o;
 }
 
@@ -128,7 +129,8 @@ ft_status ft_fm_trainer_new(ft_fmodel *m, const ft_train_opts *o, ft_fm_trainer 
     t->dF = zalloc(B * Fd, &ok), t->dFc = zalloc(B * Fd, &ok);
     t->Ht = zalloc(2 * B * H, &ok);
     t->Wt = zalloc(H * Fd + Fd * (size_t)K, &ok), t->Wt2 = zalloc(H * Fd, &ok);
-    int n_ws = o->fine_tune ? B : t->nth;
+    int n_ws = o->fine_tune && B > t->nth ? B : t->nth;
+    n_ws = n_ws > MAXB ? MAXB : n_ws;
     for (int i = 0; i < n_ws && ok; i++)
         if (ft_fm__ws_new(m, o->fine_tune, &t->ws[i]) != FT_OK)
             ok = false;
@@ -257,9 +259,11 @@ typedef struct bb_job {
     ft_fm_trainer *t;
     const float *x; // n inputs
     const uint8_t *const *rgb; // or n 120x120 RGB images
+    const float *const *pre; // or n cached inputs of conv fine_tune_from
     int32_t n;
     bool backward;
-    float *feats; // n x 1024 out (forward)
+    float *feats;   // n x 1024 out (forward)
+    float *pre_out; // or: convs 0..fine_tune_from-1 only, n inputs of that conv out
 } bb_job;
 
 static void bb_slice(void *ctx, int ith, int nth)
@@ -269,14 +273,27 @@ static void bb_slice(void *ctx, int ith, int nth)
     long lo, hi;
     ft_pool_range(j->n, ith, nth, &lo, &hi);
     size_t in_n = (size_t)FT_FM_INPUT * FT_FM_INPUT * 3;
+    int from = t->o.fine_tune_from;
+    size_t pre_n = ft_fm__act_size(t->m, from);
     for (long i = lo; i < hi; i++) {
-        ft_fm_ws *ws = t->o.fine_tune ? t->ws[i] : t->ws[ith];
+        ft_fm_ws *ws = t->o.fine_tune && !j->pre_out ? t->ws[i] : t->ws[ith];
         if (!j->backward) {
-            if (j->x)
-                memcpy(ws->act[0], j->x + (size_t)i * in_n, in_n * sizeof(float));
-            else
-                ft_fm__input(j->rgb[i], ws->act[0]);
-            ft_fm__backbone_fwd(t->m, t->ops, ws);
+            if (j->pre) {
+                memcpy(ws->act[from], j->pre[i], pre_n * sizeof(float));
+                ft_fm__backbone_fwd_range(t->m, t->ops, ws, from, FT_FM_CONVS);
+            } else {
+                if (j->x)
+                    memcpy(ws->act[0], j->x + (size_t)i * in_n, in_n * sizeof(float));
+                else
+                    ft_fm__input(j->rgb[i], ws->act[0]);
+                if (j->pre_out) {
+                    ft_fm__backbone_fwd_range(t->m, t->ops, ws, 0, from);
+                    memcpy(j->pre_out + (size_t)i * pre_n, ws->act[from],
+                           pre_n * sizeof(float));
+                    continue;
+                }
+                ft_fm__backbone_fwd(t->m, t->ops, ws);
+            }
             memcpy(j->feats + (size_t)i * FT_FM_FEATURES, ws->feat,
                    FT_FM_FEATURES * sizeof(float));
         } else {
@@ -381,14 +398,15 @@ static double forward_losses(ft_fm_trainer *t, const float *face, const float *b
 
 // One step on features already in t->F (frozen) or inputs x (fine-tune).
 static ft_status step_common(ft_fm_trainer *t, const float *x, const uint8_t *const *rgb,
-                             const float *face, const float *box, const int32_t *id, int32_t n,
+                             const float *const *pre, const float *face, const float *box, const int32_t *id, int32_t n,
                              bool update, double *loss, double *cl, double *bl, double *il)
 {
     if (n <= 0 || n > t->o.batch)
         return FT_E_INVALID;
     t->n = n;
-    if (x || rgb) {
-        bb_job j = {t, x, rgb, n, false, t->F};
+    bool bb = x || rgb || pre;
+    if (bb) {
+        bb_job j = {t, x, rgb, pre, n, false, t->F, NULL};
         ft_pool_run(t->pool, bb_slice, &j);
     }
     transpose((size_t)n, FT_FM_FEATURES, t->F, t->Ft);
@@ -396,14 +414,14 @@ static ft_status step_common(ft_fm_trainer *t, const float *x, const uint8_t *co
     if (!update)
         return FT_OK;
     memset(t->grad, 0, t->m->n_params * sizeof(float));
-    t->need_dF = t->o.fine_tune && (x || rgb);
+    t->need_dF = t->o.fine_tune && bb;
     head_job hj = {t, 1};
     ft_pool_run(t->nth > 1 ? t->pool : NULL, heads_slice, &hj);
     size_t from = t->m->n_backbone;
     if (t->need_dF) {
         for (size_t i = 0; i < (size_t)n * FT_FM_FEATURES; i++)
             t->dF[i] += t->dFc[i];
-        bb_job j = {t, x, rgb, n, true, NULL};
+        bb_job j = {t, x, rgb, pre, n, true, NULL, NULL};
         ft_pool_run(t->pool, bb_slice, &j);
         reduce_job r = {t, n};
         ft_pool_run(t->pool, reduce_slice, &r);
@@ -420,14 +438,15 @@ ft_status ft_fm_trainer_step(ft_fm_trainer *t, const float *x, const float *face
                              double *box_loss)
 {
     double il;
-    return step_common(t, x, NULL, face, box, id, n, true, loss, class_loss, box_loss, &il);
+    return step_common(t, x, NULL, NULL, face, box, id, n, true, loss, class_loss, box_loss,
+                       &il);
 }
 
 ft_status ft_fm_trainer_loss(ft_fm_trainer *t, const float *x, const float *face, const float *box,
                              const int32_t *id, int32_t n, double *loss)
 {
     double cl, bl, il;
-    return step_common(t, x, NULL, face, box, id, n, false, loss, &cl, &bl, &il);
+    return step_common(t, x, NULL, NULL, face, box, id, n, false, loss, &cl, &bl, &il);
 }
 
 // ---- Samples ----
@@ -438,6 +457,8 @@ typedef struct samples {
     float *face, *box;
     int32_t *id;
     float *feat; // frozen mode: n x 1024
+    float *pre;  // fine-tune with a cached prefix: n x pre_n
+    size_t pre_n;
 } samples;
 
 static void samples_free(samples *s)
@@ -447,6 +468,7 @@ static void samples_free(samples *s)
     ft_free(s->box);
     ft_free(s->id);
     ft_aligned_free(s->feat);
+    ft_aligned_free(s->pre);
     memset(s, 0, sizeof *s);
 }
 
@@ -556,7 +578,26 @@ static ft_status compute_features(ft_fm_trainer *t, samples *s)
         int32_t k = (int32_t)(s->n - i0 < 256 ? s->n - i0 : 256);
         for (int32_t i = 0; i < k; i++)
             ptrs[i] = s->rgb + (i0 + (size_t)i) * px;
-        bb_job j = {t, NULL, ptrs, k, false, s->feat + i0 * FT_FM_FEATURES};
+        bb_job j = {t, NULL, ptrs, NULL, k, false, s->feat + i0 * FT_FM_FEATURES, NULL};
+        ft_pool_run(t->pool, bb_slice, &j);
+    }
+    return FT_OK;
+}
+
+// Fine-tune: the frozen convs 0..from-1 once per sample, their output kept.
+static ft_status compute_prefix(ft_fm_trainer *t, samples *s)
+{
+    s->pre_n = ft_fm__act_size(t->m, t->o.fine_tune_from);
+    s->pre = ft_aligned_alloc((s->n ? s->n : 1) * s->pre_n * sizeof(float));
+    if (!s->pre)
+        return FT_E_NOMEM;
+    size_t px = (size_t)FT_FM_INPUT * FT_FM_INPUT * 3;
+    const uint8_t *ptrs[256];
+    for (size_t i0 = 0; i0 < s->n; i0 += 256) {
+        int32_t k = (int32_t)(s->n - i0 < 256 ? s->n - i0 : 256);
+        for (int32_t i = 0; i < k; i++)
+            ptrs[i] = s->rgb + (i0 + (size_t)i) * px;
+        bb_job j = {t, NULL, ptrs, NULL, k, false, NULL, s->pre + i0 * s->pre_n};
         ft_pool_run(t->pool, bb_slice, &j);
     }
     return FT_OK;
@@ -569,6 +610,7 @@ static ft_status run_batch(ft_fm_trainer *t, const samples *s, const size_t *idx
     float face[MAXB], box[4 * MAXB];
     int32_t id[MAXB];
     const uint8_t *rgb[MAXB];
+    const float *pre[MAXB];
     size_t px = (size_t)FT_FM_INPUT * FT_FM_INPUT * 3;
     for (int32_t i = 0; i < n; i++) {
         size_t k = idx[i];
@@ -576,11 +618,14 @@ static ft_status run_batch(ft_fm_trainer *t, const samples *s, const size_t *idx
         memcpy(box + 4 * i, s->box + 4 * k, 4 * sizeof(float));
         id[i] = s->id[k];
         rgb[i] = s->rgb + k * px;
+        pre[i] = s->pre ? s->pre + k * s->pre_n : NULL;
         if (s->feat)
             memcpy(t->F + (size_t)i * FT_FM_FEATURES, s->feat + k * FT_FM_FEATURES,
                    FT_FM_FEATURES * sizeof(float));
     }
-    return step_common(t, NULL, s->feat ? NULL : rgb, face, box, id, n, update, loss, cl, bl, il);
+    bool bb = !s->feat;
+    return step_common(t, NULL, bb && !s->pre ? rgb : NULL, bb && s->pre ? pre : NULL, face, box,
+                       id, n, update, loss, cl, bl, il);
 }
 
 static void progress(int epoch, int epochs, size_t done, size_t total, double loss, double cl,
@@ -636,7 +681,10 @@ ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_tr
                         ds_dir);
         goto done;
     }
-    st = ft_fmodel_new(ssd_manifest, ids, n_ids, o->seed, &m, err);
+    if (ssd_manifest)
+        st = ft_fmodel_new(ssd_manifest, ids, n_ids, o->seed, &m, err);
+    else if ((st = ft_fmodel_new_random(ids, n_ids, o->seed, &m)) != FT_OK)
+        goto nomem;
     if (st != FT_OK)
         goto done;
     st = ft_fm_trainer_new(m, o, &t);
@@ -654,6 +702,19 @@ ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_tr
         st = compute_features(t, &tr);
         if (st == FT_OK)
             st = compute_features(t, &va);
+        if (st != FT_OK)
+            goto nomem;
+        r.feature_seconds = (ft_now_ms() - f0) / 1000;
+    } else if (t->o.fine_tune_from > 0 &&
+               (double)(tr.n + va.n) * ft_fm__act_size(m, t->o.fine_tune_from) * sizeof(float) <=
+                   (double)o->cache_mb * 1048576.0) {
+        double f0 = ft_now_ms();
+        if (o->progress)
+            fprintf(stderr, "computing frozen convs 0..%d of %zu + %zu samples...\n",
+                    t->o.fine_tune_from - 1, tr.n, va.n);
+        st = compute_prefix(t, &tr);
+        if (st == FT_OK)
+            st = compute_prefix(t, &va);
         if (st != FT_OK)
             goto nomem;
         r.feature_seconds = (ft_now_ms() - f0) / 1000;

@@ -763,6 +763,58 @@ static void test_model_train_determinism(void)
     ft_aligned_free(x);
 }
 
+// ft_train_run end to end on the labelme fixture (random backbone): fine-
+// tuning the last blocks with the frozen prefix cached gives the same
+// weights, bit for bit, as recomputing it every step, whatever the threads.
+static void test_train_run_cache(void)
+{
+    char src[1024], out[256];
+    ft_err err = {0};
+    ft_import_report rep;
+    snprintf(src, sizeof src, "%s/data/labelme/good", ft_test_srcdir());
+    tmpdir(out, sizeof out, "run");
+    FT_CHECK_OK(ft_labelme_import(src, out, NULL, NULL, NULL, &rep, &err), &err);
+    ft_dataset *ds = NULL;
+    FT_CHECK_OK(ft_dataset_load(out, &ds, &err), &err);
+    if (!ds)
+        return;
+    for (size_t i = 0; i < ds->n; i++)
+        ds->s[i].split = i == 0 ? FT_SPLIT_VAL : FT_SPLIT_TRAIN;
+    FT_CHECK_OK(ft_dataset_save(ds, &err), &err);
+    ft_dataset_free(ds);
+    float *params[3] = {NULL, NULL, NULL};
+    size_t np = 0;
+    for (int run = 0; run < 3; run++) {
+        ft_train_opts o = ft_train_opts_default();
+        o.fine_tune = true;
+        o.fine_tune_from = 23;
+        o.epochs = 2;
+        o.batch = 2;
+        o.lr = 1e-3;
+        o.progress = false;
+        o.threads = run == 2 ? 1 : 2;
+        o.cache_mb = run == 0 ? 0 : 4096;
+        ft_fmodel *m = NULL;
+        ft_train_result r;
+        FT_CHECK_OK(ft_train_run(out, NULL, &o, &m, &r, &err), &err);
+        if (!m)
+            return;
+        FT_CHECK_EQ(r.n_train, 2);
+        FT_CHECK_EQ(r.n_val, 1);
+        FT_CHECK_EQ(r.n_epochs, 2);
+        FT_CHECK(run == 0 ? r.feature_seconds == 0 : r.feature_seconds > 0);
+        np = ft_fmodel_n_params(m);
+        params[run] = falloc(np);
+        memcpy(params[run], ft_fmodel_params(m), np * sizeof(float));
+        ft_free(r.history);
+        ft_fmodel_free(m);
+    }
+    FT_CHECK(memcmp(params[0], params[1], np * sizeof(float)) == 0);
+    FT_CHECK(memcmp(params[0], params[2], np * sizeof(float)) == 0);
+    for (int i = 0; i < 3; i++)
+        ft_aligned_free(params[i]);
+}
+
 static void test_model_h5(void)
 {
     char dir[256], path[512], bad[512];
@@ -863,6 +915,7 @@ static const ft_test_case cases[] = {
     {"labelme_bad", test_labelme_bad},
     {"model_grad", test_model_grad},
     {"model_train_determinism", test_model_train_determinism},
+    {"train_run_cache", test_train_run_cache},
     {"model_h5", test_model_h5},
 };
 FT_TEST_MAIN(cases)
