@@ -238,6 +238,37 @@ static int cmd_augment(int argc, char **argv)
     return FT_EXIT_OK;
 }
 
+// `to` relative to the folder `from_dir` ("../photos/a.jpg"); both are
+// resolved first. Falls back to to's absolute path (or `to` itself).
+static void relative_path(const char *from_dir, const char *to, char *out, size_t cap)
+{
+    char *a = realpath(from_dir, NULL), *b = realpath(to, NULL);
+    if (!a || !b) {
+        snprintf(out, cap, "%s", b ? b : to);
+        free(a);
+        free(b);
+        return;
+    }
+    // Longest common prefix ending at a '/' boundary of both.
+    size_t i = 0, common = 0;
+    while (a[i] && a[i] == b[i]) {
+        i++;
+        if (a[i] == '/' || (a[i] == '\0' && b[i] == '/'))
+            common = i;
+    }
+    const char *rest = strcmp(a, "/") == 0 ? "" : a + common; // from's part below the prefix
+    size_t n = 0;
+    out[0] = '\0';
+    for (const char *p = rest; *p; p++)
+        if (*p == '/' && n + 4 < cap) {
+            memcpy(out + n, "../", 4);
+            n += 3;
+        }
+    snprintf(out + n, cap - n, "%s", b + common + 1);
+    free(a);
+    free(b);
+}
+
 static int cmd_autolabel(int argc, char **argv)
 {
     const char *out = NULL, *models = NULL;
@@ -314,7 +345,8 @@ static int cmd_autolabel(int argc, char **argv)
                 b[j].y2 = boxes[j].y + boxes[j].h > im.h ? im.h : boxes[j].y + boxes[j].h;
                 b[j].label = (char *)"face";
             }
-            // imagePath relative to DIR: absolute source paths stay absolute.
+            // imagePath relative to DIR, as labelme writes it (absolute if
+            // either path cannot be resolved).
             char rel[4096], json[4096], stem[1024];
             const char *base = strrchr(imgs[k], '/');
             base = base ? base + 1 : imgs[k];
@@ -322,13 +354,7 @@ static int cmd_autolabel(int argc, char **argv)
             char *dot = strrchr(stem, '.');
             if (dot)
                 *dot = '\0';
-            if (imgs[k][0] == '/') {
-                snprintf(rel, sizeof rel, "%s", imgs[k]);
-            } else {
-                char *ap = realpath(imgs[k], NULL);
-                snprintf(rel, sizeof rel, "%s", ap ? ap : imgs[k]);
-                free(ap);
-            }
+            relative_path(out, imgs[k], rel, sizeof rel);
             snprintf(json, sizeof json, "%s/%s.json", out, stem);
             st = ft_labelme_write(json, rel, im.w, im.h, b, n, &err);
             if (st == FT_OK)

@@ -5,7 +5,7 @@
 //   {"version": "5.x", "flags": {},
 //    "shapes": [{"label": "face" | name, "points": [[x1, y1], [x2, y2]],
 //                "shape_type": "rectangle", "group_id": null, "flags": {}}, ...],
-//    "imagePath": "photo.jpg" (relative to the JSON's folder),
+//    "imagePath": "photo.jpg" (relative to the JSON's folder, or absolute),
 //    "imageData": null | base64 of the photo file's bytes,
 //    "imageHeight": H, "imageWidth": W}
 // Rectangle points are two opposite corners in pixels, in either order.
@@ -329,6 +329,16 @@ static const char *basename_of(const char *p)
     return s ? s + 1 : p;
 }
 
+// The photo a JSON in `dir` names: imagePath relative to that folder, or
+// absolute.
+static void photo_path(const char *dir, const char *image_path, char *out, size_t cap)
+{
+    if (image_path[0] == '/')
+        snprintf(out, cap, "%s", image_path);
+    else
+        snprintf(out, cap, "%s/%s", dir, image_path);
+}
+
 // Decodes to check the photo and learn its size.
 static ft_status check_photo(const uint8_t *buf, size_t len, const ft_image_limits *lim,
                              int32_t *w, int32_t *h, ft_err *err)
@@ -415,7 +425,7 @@ ft_status ft_labelme_import(const char *src_dir, const char *out_dir, const ft_i
             bytes = d.image_data, nbytes = d.image_data_len;
             have = true;
         } else {
-            snprintf(path, sizeof path, "%s/%s", src_dir, d.image_path);
+            photo_path(src_dir, d.image_path, path, sizeof path);
             ft_status rs = ft_file_read(path, o->limits.max_bytes, &pb, &e);
             if (rs == FT_E_NOT_FOUND) {
                 snprintf(msg, sizeof msg, "the photo \"%s\" is missing", d.image_path);
@@ -482,7 +492,7 @@ ft_status ft_labelme_import(const char *src_dir, const char *out_dir, const ft_i
                 snprintf(path, sizeof path, "%s.%s", stem, ext_for(p->inline_data, p->inline_len));
                 p->base = ft_strdup(path);
             } else {
-                snprintf(path, sizeof path, "%s/%s", src_dir, d.image_path);
+                photo_path(src_dir, d.image_path, path, sizeof path);
                 p->src_path = ft_strdup(path);
                 p->base = ft_strdup(basename_of(d.image_path));
             }
