@@ -10,6 +10,9 @@
 #include "core/pool.h"
 
 #include <arpa/inet.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -234,6 +237,16 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
     if (!s)
         return ft_err_set(err, FT_E_NOMEM, "out of memory");
     s->t_start_ms = ft_now_ms();
+#ifdef __GLIBC__
+    // glibc raises its mmap threshold each time a large mmapped block is
+    // freed (up to 32 MiB), after which per-request buffers of a few MiB
+    // (decoded photos, resized copies) come from the heaps of the worker
+    // threads and are not given back: resident memory crept from 118 to
+    // 150 MiB over a few dozen 1920-px photos. A fixed threshold keeps
+    // them mmapped and returned on free, for ~400 page faults a request
+    // (no measurable CPU).
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     s->o = o ? *o : ft_server_opts_default();
     if (s->o.threads <= 0)
         s->o.threads = ft_cpu_count();

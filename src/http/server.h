@@ -61,9 +61,12 @@ typedef struct ft_server ft_server;
 //   identify, verify, access, samples): 503 E_LOADING + Retry-After: 1.
 // Everything else (the page, people, events, settings, keys, /metrics)
 // works at once. Missing model files are still reported here; a file
-// that exists but fails to parse is reported by ft_server_wait_ready, on
-// stderr and by /healthz. Without `load_in_background`, this returns once
-// the models are loaded (ready at once).
+// that exists but fails to parse is reported by ft_server_wait_ready and
+// by /healthz. Without `load_in_background`, this returns once the models
+// are loaded (ready at once).
+//
+// Process-wide (glibc): fixes malloc's mmap threshold at 128 KiB, so the
+// large per-request buffers go back to the system (see server.c).
 ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err);
 
 typedef enum ft_server_state {
