@@ -164,9 +164,13 @@ max() { printf '%s\n' "$@" | sort -n | tail -n 1; }
 
 # ---- CPU time of one request ----
 
-for i in 1 2 3; do
+# Warm-up: requests in pairs, so every worker has run the whole pipeline
+# (its inference arena at full size) before anything is measured.
+for i in 1 2 3 4; do
+    post_one >"$tmp/a" &
     s=$(post_one)
-    [ "$s" = 200 ] || { log "warm-up request answered $s"; exit 1; }
+    wait $!
+    [ "$s" = 200 ] && [ "$(<"$tmp/a")" = 200 ] || { log "warm-up request failed"; exit 1; }
 done
 rss_warm=$(rss_kb)
 c0=$(cpu_ticks)
@@ -266,6 +270,6 @@ Compute bound: $cores cores / $cpu_req_ms ms = **$bound requests/s**.
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${rows[@]}")
 
-"of bound": req/s over the compute bound. "server cores": the server's CPU time over the run's wall time; "others' cores": the rest of the machine's busy time (other processes, wrk), in cores. "of CPU got": req/s over (server cores / CPU time of one request), i.e. how much of the CPU the server did get became answers. Errors are wrk's connect/read/write/timeout errors plus 4xx/5xx answers. Resident memory: $((rss_warm / 1024)) MiB after warm-up (every model loaded, three requests answered), max $((rss_max / 1024)) MiB during the runs, $((rss_end / 1024)) MiB at the end ($growth % since warm-up), peak (VmHWM) $((hwm / 1024)) MiB.
+"of bound": req/s over the compute bound. "server cores": the server's CPU time over the run's wall time; "others' cores": the rest of the machine's busy time (other processes, wrk), in cores. "of CPU got": req/s over (server cores / CPU time of one request), i.e. how much of the CPU the server did get became answers. Errors are wrk's connect/read/write/timeout errors plus 4xx/5xx answers. Resident memory: $((rss_warm / 1024)) MiB after warm-up (every model loaded, four pairs of concurrent requests answered), max $((rss_max / 1024)) MiB during the runs, $((rss_end / 1024)) MiB at the end ($growth % since warm-up), peak (VmHWM) $((hwm / 1024)) MiB.
 EOF
 [ "$errors_total" = 0 ] || exit 1
