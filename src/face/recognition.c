@@ -5,6 +5,7 @@
 #include "core/mem.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -210,22 +211,28 @@ ft_status ft_face__descriptor_rect(const ft_image *im, const ft_face_box *box,
     return faceapi_rect(im, box, lm, r);
 }
 
-// Canonical positions of the left-eye, right-eye and mouth centres in the
-// 150x150 chip for the similarity warp. They put the three centres where
-// face-api's crop puts them on average for an upright face: centroid at
-// (0.5, 0.43) of the chip and mean eye-mouth distance 0.45 of it
-// (§8.1), with an interocular distance of 0.9 times the eye-mouth height.
-static void canonical_points(ft_point *le, ft_point *re, ft_point *mo)
+// The similarity warp cuts the chip the recognition net was trained on
+// (dlib's face chips: 150x150, padding 0.25): five landmarks (the eye
+// centres, the nose tip, the mouth corners) are fitted by least squares to
+// their mean positions in dlib's face template, given in a unit square;
+// template coordinate u maps to chip pixel (0.25 + u) / 1.5 * 150.
+#define N_ALIGN 5
+static void template_points(ft_point dst[N_ALIGN])
 {
-    double d = 0.45 * REC_SIZE;
-    // Eye-mouth vertical distance v and half interocular e: e = 0.45 v,
-    // d^2 = e^2 + v^2.
-    double v = d / sqrt(1 + 0.45 * 0.45), e = 0.45 * v;
-    double cy = 0.43 * REC_SIZE, cx = 0.5 * REC_SIZE;
-    double ye = cy - v / 3, ym = cy + 2 * v / 3;
-    *le = (ft_point){cx - e, ye};
-    *re = (ft_point){cx + e, ye};
-    *mo = (ft_point){cx, ym};
+    static const double u[N_ALIGN][2] = {
+        {0.224152, 0.2119465}, {0.75610125, 0.2119465}, {0.490127, 0.628106},
+        {0.254149, 0.780233},  {0.726104, 0.780233}};
+    for (int i = 0; i < N_ALIGN; i++)
+        dst[i] = (ft_point){(0.25 + u[i][0]) / 1.5 * REC_SIZE, (0.25 + u[i][1]) / 1.5 * REC_SIZE};
+}
+
+static void align_points(const ft_point lm[FT_LANDMARKS], ft_point src[N_ALIGN])
+{
+    ft_point mo;
+    eye_mouth(lm, &src[0], &src[1], &mo);
+    src[2] = lm[30]; // nose tip
+    src[3] = lm[48]; // mouth corners
+    src[4] = lm[54];
 }
 
 // Least-squares similarity (scale+rotation+translation) from src to dst
@@ -306,11 +313,11 @@ ft_status ft_descriptor(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image 
         ft_face__prepare(im, r[0], r[1], r[2], r[3], FT_PADMODE_CENTRED, FT_NORM_FACE, REC_SIZE,
                          in);
     } else {
-        ft_point src[3], dst[3];
-        eye_mouth(lm, &src[0], &src[1], &src[2]);
-        canonical_points(&dst[0], &dst[1], &dst[2]);
+        ft_point src[N_ALIGN], dst[N_ALIGN];
+        align_points(lm, src);
+        template_points(dst);
         double mat[6];
-        similarity_inverse(src, dst, 3, mat);
+        similarity_inverse(src, dst, N_ALIGN, mat);
         warp_chip(im, mat, in);
     }
     st = rec_forward(&m->rec, ctx, in, bufs, out);
