@@ -14,8 +14,8 @@ static const char usage[] =
     "usage: facetracker evaluate-recognition [options] DIR...\n"
     "\n"
     "Each DIR holds a folder per identity, identities.csv (identity,image) and pairs.csv\n"
-    "(image_a,image_b,same). Every photo is described: the face nearest the photo's centre\n"
-    "when there are several (sets like LFW are centred on their subject), the best candidate\n"
+    "(image_a,image_b,same). Every photo is described: its subject when there are several\n"
+    "faces (largest box times closeness to the centre: sets like LFW are portraits), the best candidate\n"
     "above 0.2 when none passes the detector threshold. Several DIRs are evaluated together.\n"
     "\n"
     "Verification (pairs.csv): accuracy at the best threshold and at the stored one,\n"
@@ -27,9 +27,9 @@ static const char usage[] =
     "rank-1 accuracy, open-set identification rate and stranger false-accept rate.\n"
     "\n"
     "options:\n"
-    "  --threshold T         the stored threshold (default: --db's, else 0.6)\n"
+    "  --threshold T         the stored threshold (default: --db's, else the product default 0.5)\n"
     "  --db PATH             gallery whose threshold and margin are the stored ones\n"
-    "  --margin M            margin for identification (default: --db's, else 0)\n"
+    "  --margin M            margin for identification (default: --db's, else 0.05)\n"
     "  --enroll K            photos enrolled per known identity (default 3, at most n-1)\n"
     "  --roc FILE.csv        write the ROC (threshold, far, tar)\n"
     "  --svg FILE.svg        plot the ROC\n"
@@ -267,9 +267,9 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
         ft_gallery_close(g);
     }
     if (stored < 0)
-        stored = 0.6;
+        stored = FT_GALLERY_DEFAULT_THRESHOLD;
     if (margin < 0)
-        margin = 0;
+        margin = FT_GALLERY_DEFAULT_MARGIN;
 
     // ---- Read the sets ----
     size_t np = 0, cap = 256, npr = 0, cap_pr = 1024;

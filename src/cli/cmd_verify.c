@@ -14,8 +14,8 @@ static const char usage[] =
     "is marked \"below_threshold\": true.\n"
     "\n"
     "options:\n"
-    "  --threshold T         distance under which the faces match (default: the database's\n"
-    "                        calibrated threshold if --db exists, else 0.6, face-api's)\n"
+    "  --threshold T         distance under which the faces match (default: the threshold of\n"
+    "                        --db, else the gallery's default 0.5; face-api uses 0.6)\n"
     "  --db PATH             gallery whose settings give the threshold\n" FT_CLI_FACE_OPTS_HELP;
 
 static ft_status one_face(const char *cmd, const char *path, const ft_face_models *m,
@@ -88,7 +88,7 @@ int ft_cmd_verify(int argc, char **argv)
         ft_gallery_close(g);
     }
     if (thr < 0)
-        thr = 0.6;
+        thr = FT_GALLERY_DEFAULT_THRESHOLD;
     ft_face_models *m;
     ft_nn_ctx *ctx;
     if (ft_cli_face_setup("verify", &fo, &m, &ctx) != FT_OK)

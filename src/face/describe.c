@@ -188,15 +188,19 @@ ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image
         return ft_err_set(err, FT_E_NO_FACE, "no face found (not even scoring above %.2f)", floor);
     // Detections come best first: faces[0] is the one face above the
     // threshold, or the best candidate above the floor. In central mode the
-    // candidate nearest the photo's centre wins, whatever its score.
+    // photo's subject wins whatever its score: the candidate with the
+    // largest box area times closeness to the centre (1 at the centre, 0 at
+    // a corner). A bystander's sharper face beside the subject, or a small
+    // false candidate near the centre, loses to the big central face.
     size_t pick = 0;
     if (central) {
-        double best = INFINITY;
+        double best = -1, half_diag = hypot(im->w / 2.0, im->h / 2.0);
         for (size_t i = 0; i < n; i++) {
             double dx = faces[i].box.x + faces[i].box.w / 2 - im->w / 2.0;
             double dy = faces[i].box.y + faces[i].box.h / 2 - im->h / 2.0;
-            if (dx * dx + dy * dy < best) {
-                best = dx * dx + dy * dy;
+            double v = faces[i].box.w * faces[i].box.h * (1 - hypot(dx, dy) / half_diag);
+            if (v > best) {
+                best = v;
                 pick = i;
             }
         }

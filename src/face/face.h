@@ -142,9 +142,9 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
 // When the detector finds nothing above the floor, the other detector (if
 // loaded) is tried, then detection on a copy with a black border (for
 // photos that are tight face crops; the box may then extend past the
-// photo). With `central`, several faces are not an error: the
-// candidate above the floor whose centre is nearest the image centre is
-// taken (for face-centred sets such as LFW).
+// photo). With `central`, several faces are not an error: the photo's
+// subject is taken, the candidate above the floor with the largest box
+// area times closeness to the centre (for portrait sets such as LFW).
 #define FT_SINGLE_FACE_FLOOR 0.2
 ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
                          const ft_describe_opts *o, double floor, bool central, ft_face *out,
