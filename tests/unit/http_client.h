@@ -138,10 +138,11 @@ static tc_resp tc_get(uint16_t port, const char *path, const char *headers)
     return r;
 }
 
-// A value from the response head ("Retry-After"), or NULL. Static buffer.
+// A value from the response head ("Retry-After"), or NULL. Per-thread
+// static buffer (the busy tests call this from several client threads).
 static const char *tc_header(const tc_resp *r, const char *name)
 {
-    static char val[256];
+    static _Thread_local char val[256];
     size_t nl = strlen(name);
     for (const char *p = r->head; p && *p;) {
         const char *eol = strstr(p, "\r\n");
