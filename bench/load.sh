@@ -217,6 +217,7 @@ for c in 1 2 8 32; do
     d=$dur
     [ "$c" = 32 ] && d=$long
     th=$((c < 2 ? c : 2))
+    rss0=$(rss_kb)
     c0=$(cpu_ticks)
     read -r mb0 mt0 <<<"$(machine_ticks)"
     w0=${EPOCHREALTIME/./}
@@ -241,7 +242,7 @@ for c in 1 2 8 32; do
     # Throughput over what the CPU the server got allows at the c = 1 cost.
     eff=$(awk -v x="${r[rps]}" -v u="$used" -v ms="$cpu_req_ms" \
         'BEGIN { printf "%.0f", (u > 0 ? 100 * x * ms / 1000 / u : 0) }')
-    rows+=("| $c | $d s | ${r[requests]} | $(printf '%.2f' "${r[rps]}") | $pct % | ${r[p50_ms]} | ${r[p95_ms]} | ${r[p99_ms]} | $errs | $used | $others | $eff % | $cpr | $(($(rss_kb) / 1024)) |")
+    rows+=("| $c | $d s | ${r[requests]} | $(printf '%.2f' "${r[rps]}") | $pct % | ${r[p50_ms]} | ${r[p95_ms]} | ${r[p99_ms]} | $errs | $used | $others | $eff % | $cpr | $((rss0 / 1024)) → $(($(rss_kb) / 1024)) |")
     unset r
 done
 rss_end=$(rss_kb)
@@ -266,7 +267,7 @@ Startup, exec to first answer (5 starts, median / max): /healthz $(median "${hea
 CPU time of one request: $cpu_req_ms ms (server CPU over $n_seq sequential requests; $wall_req_ms ms wall each).
 Compute bound: $cores cores / $cpu_req_ms ms = **$bound requests/s**.
 
-| concurrency | duration | requests | req/s | of bound | p50 ms | p95 ms | p99 ms | errors | server cores | others' cores | of CPU got | CPU ms/req | RSS MiB |
+| concurrency | duration | requests | req/s | of bound | p50 ms | p95 ms | p99 ms | errors | server cores | others' cores | of CPU got | CPU ms/req | RSS MiB, start → end |
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${rows[@]}")
 
