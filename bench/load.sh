@@ -258,14 +258,12 @@ stop_server
 
 growth=$(awk -v a="$rss_warm" -v b="$rss_end" 'BEGIN { printf "%+.1f", 100 * (b - a) / a }')
 cat <<EOF
-Date: $(date -u +%Y-%m-%d), $(uname -m), $cores cores ($cpu_model), ${compiler:-unknown compiler}.
-Load average (1/5/15 min) before: $load_before; after: $load_after.
-Image: 640x480 JPEG, $(stat -c %s "$img") bytes, one face. Server: \`facetracker serve\`, ${FT_BENCH_THREADS:-$cores} inference workers, SSD detector.
-
-Startup, exec to first answer (5 starts, median / max): /healthz $(median "${health[@]}") / $(max "${health[@]}") ms; /readyz (models loaded) $(median "${ready[@]}") / $(max "${ready[@]}") ms.
-
-CPU time of one request: $cpu_req_ms ms (server CPU over $n_seq sequential requests; $wall_req_ms ms wall each).
-Compute bound: $cores cores / $cpu_req_ms ms = **$bound requests/s**.
+- Date: $(date -u +%Y-%m-%d), $(uname -m), $cores cores ($cpu_model), ${compiler:-unknown compiler}.
+- Load average (1/5/15 min) before: $load_before; after: $load_after.
+- Image: 640x480 JPEG, $(stat -c %s "$img") bytes, one face. Server: \`facetracker serve\`, ${FT_BENCH_THREADS:-$cores} inference workers, SSD detector.
+- Startup, exec to first answer (5 starts, median / max): /healthz $(median "${health[@]}") / $(max "${health[@]}") ms; /readyz (models loaded) $(median "${ready[@]}") / $(max "${ready[@]}") ms.
+- CPU time of one request: $cpu_req_ms ms (server CPU over $n_seq sequential requests; $wall_req_ms ms wall each).
+- Compute bound: $cores cores / $cpu_req_ms ms = **$bound requests/s**.
 
 | concurrency | duration | requests | req/s | of bound | p50 ms | p95 ms | p99 ms | errors | server cores | others' cores | of CPU got | CPU ms/req | RSS MiB, start → end |
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
