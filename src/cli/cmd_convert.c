@@ -6,17 +6,30 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: facetracker convert IN OUT\n"
+    "usage: facetracker convert [--crop X,Y,W,H] IN OUT\n"
     "\n"
     "Decodes IN (JPEG, PNG, WebP, HEIC, PPM; '-' = stdin; EXIF orientation applied) and writes\n"
     "OUT as .jpg, .png or .ppm (by its extension). The pixels written to a .ppm or .png are\n"
-    "exactly the RGB values every facetracker command sees.\n";
+    "exactly the RGB values every facetracker command sees. --crop keeps a rectangle (pixels,\n"
+    "clipped to the image).\n";
 
 int ft_cmd_convert(int argc, char **argv)
 {
+    int crop[4] = {0, 0, 0, 0};
+    bool do_crop = false;
     if (argc == 2 && ft_cli_is_help(argv[1])) {
         fputs(usage, stdout);
         return FT_EXIT_OK;
+    }
+    if (argc == 5 && strcmp(argv[1], "--crop") == 0) {
+        if (sscanf(argv[2], "%d,%d,%d,%d", &crop[0], &crop[1], &crop[2], &crop[3]) != 4 ||
+            crop[2] <= 0 || crop[3] <= 0) {
+            ft_cli_errorf("convert", "--crop %s: expected X,Y,W,H with W, H > 0", argv[2]);
+            return FT_EXIT_USAGE;
+        }
+        do_crop = true;
+        argv += 2;
+        argc -= 2;
     }
     if (argc != 3) {
         fputs(usage, stderr);
@@ -26,6 +39,15 @@ int ft_cmd_convert(int argc, char **argv)
     ft_image im;
     ft_err err = {0};
     ft_status st = ft_image_load(argv[1], &lim, &im, &err);
+    if (st == FT_OK && do_crop) {
+        ft_image c;
+        st = ft_image_crop(&im, crop[0], crop[1], crop[2], crop[3], &c);
+        ft_image_deinit(&im);
+        if (st != FT_OK)
+            ft_err_set(&err, st, "--crop: the rectangle is outside the image");
+        else
+            im = c;
+    }
     if (st == FT_OK) {
         st = ft_image_save(&im, argv[2], &err);
         ft_image_deinit(&im);

@@ -1,0 +1,114 @@
+// End-to-end test of the CLI: runs the facetracker binary as a user would
+// and checks its JSON, exit codes and the gallery it writes. Expected face
+// counts come from face-api's goldens (tests/golden/faceapi), not from
+// facetracker. Usage: node cli.mjs FACETRACKER_BINARY
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const bin = process.argv[2];
+const assets = process.env.FT_ASSETS_DIR;
+const here = path.dirname(new URL(import.meta.url).pathname);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-cli-'));
+const db = path.join(tmp, 'g.db');
+let failures = 0, checks = 0;
+const check = (cond, what) => { checks++; if (!cond) { failures++; console.error('FAIL: ' + what); } };
+const run = (args, input) => {
+  const r = spawnSync(bin, args, { encoding: 'utf8', input, maxBuffer: 64 << 20 });
+  return { code: r.status, out: r.stdout, err: r.stderr, json: () => r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+};
+const demo = (i) => path.join(assets, 'demo', `sample${i}.jpg`);
+const golden = (i) => JSON.parse(fs.readFileSync(path.join(here, '..', 'golden', 'faceapi', `sample${i}.json`), 'utf8'));
+
+// ---- usage, help, exit codes ----
+check(run(['--version']).code === 0 && /^facetracker \d/.test(run(['--version']).out), '--version');
+check(run([]).code === 1, 'no command: exit 1');
+check(run(['no-such-command']).code === 1, 'unknown command: exit 1');
+for (const c of ['detect', 'describe', 'verify', 'enroll', 'people', 'identify', 'access', 'events',
+  'calibrate', 'keys', 'serve', 'evaluate-detection', 'evaluate-recognition', 'dataset', 'train',
+  'evaluate-model', 'model', 'convert']) {
+  const r = run([c, '--help']);
+  check(r.code === 0 && r.out.includes('usage'), `${c} --help`);
+}
+check(run(['detect']).code === 1, 'detect without images: exit 1');
+check(run(['detect', '--min-score', '7', demo(1)]).code === 1, 'detect --min-score 7: exit 1');
+
+// ---- detect: face-api's counts, JSON shape, bad input ----
+const dets = run(['detect', ...[1, 2, 3, 4, 5, 6].map(demo)]);
+check(dets.code === 0, 'detect on the demo photos: exit 0');
+dets.json().forEach((d, k) => {
+  const g = golden(k + 1);
+  check(d.width === g.width && d.height === g.height, `sample${k + 1}: size`);
+  check(d.faces.length === g.jpeg.ssd.length, `sample${k + 1}: ${d.faces.length} faces, face-api ${g.jpeg.ssd.length}`);
+  check(d.faces.every((f) => f.box.length === 4 && f.score > 0.5 && f.score <= 1), `sample${k + 1}: face fields`);
+  check(typeof d.ms.decode === 'number' && typeof d.ms.detect === 'number', `sample${k + 1}: ms`);
+});
+const tiny = run(['detect', '--detector', 'tiny', demo(5)]).json()[0];
+check(tiny.faces.length === golden(5).jpeg.tiny.length, 'tiny detector count');
+const bad = run(['detect', path.join(here, '..', 'data', 'images', 'bad', 'bad_huffman.jpg'), demo(2)]);
+check(bad.code === 2, 'corrupt image: exit 2');
+const badLines = bad.json();
+check(badLines.length === 2 && badLines[0].error && badLines[0].error.code === 'E_FORMAT' && badLines[1].faces, 'corrupt image: error line, next image still processed');
+check(run(['detect', '-'], fs.readFileSync(demo(2))).json()[0].faces.length === golden(2).jpeg.ssd.length, 'detect from stdin');
+const drawn = path.join(tmp, 'drawn.png');
+check(run(['detect', '--draw', drawn, demo(1)]).code === 0 && fs.statSync(drawn).size > 1000, '--draw writes a PNG');
+check(run(['detect', drawn]).json()[0].faces.length === 3, 'the annotated copy still has 3 faces');
+
+// ---- one-face crops for enrolment ----
+const s1 = dets.json()[0].faces;
+const cropOf = (img, f, name, grow = 0.6) => {
+  const [x, y, w, h] = f.box;
+  const out = path.join(tmp, name);
+  const r = run(['convert', '--crop', [x - w * grow, y - h * grow, w * (1 + 2 * grow), h * (1 + 2 * grow)].map(Math.round).join(','), img, out]);
+  check(r.code === 0, `crop ${name}`);
+  return out;
+};
+const alice = cropOf(demo(1), s1[0], 'alice.jpg');
+const alice2 = cropOf(demo(1), s1[0], 'alice2.png', 0.4);
+const bob = cropOf(demo(1), s1[1], 'bob.jpg');
+const d1 = run(['describe', alice]).json()[0];
+check(d1.faces.length === 1 && d1.faces[0].landmarks.length === 68 && d1.faces[0].descriptor.length === 128, 'describe: 68 landmarks, 128-d descriptor');
+
+// ---- verify ----
+const v = run(['verify', alice, alice2]);
+check(v.code === 0 && v.json()[0].same === true && v.json()[0].distance < 0.3, `verify same face: ${v.out.trim()}`);
+const vm = run(['verify', alice, demo(1)]);
+check(vm.code === 2 && /3 faces/.test(vm.err), 'verify with a 3-face photo: exit 2, says why');
+
+// ---- gallery: enrol, identify, access, events, people, keys ----
+const e1 = run(['enroll', '--db', db, 'Alice', alice, alice2]);
+check(e1.code === 0 && e1.json()[0].person.new === true && e1.json()[0].samples.length === 2, 'enroll Alice');
+check(run(['enroll', '--db', db, 'Bob', bob]).code === 0, 'enroll Bob');
+const many = run(['enroll', '--db', db, 'Carol', alice, demo(1)]);
+check(many.code === 2 && many.err.includes('sample1.jpg') && /nothing was enrolled/.test(many.err), 'enrolling a 3-face photo fails, names it');
+const people = run(['people', '--db', db, 'list']).json()[0].people;
+check(people.length === 2 && people.every((p) => p.name !== 'Carol'), 'the failed enrolment wrote nothing');
+const id = run(['identify', '--db', db, demo(1)]).json()[0].faces;
+const near = (a, b) => Math.abs(a.box[0] - b.box[0]) < 2 && Math.abs(a.box[1] - b.box[1]) < 2;
+const fa = id.find((f) => near(f, s1[0])), fb = id.find((f) => near(f, s1[1]));
+check(fa && fa.status === 'known' && fa.person.name === 'Alice' && fa.distance < 0.3, 'identify: Alice');
+check(fb && fb.status === 'known' && fb.person.name === 'Bob', 'identify: Bob');
+const acc = run(['access', '--db', db, '--source', 'door1', demo(1)]);
+check(acc.code === 0 && acc.json()[0].faces.length === 3, 'access: a decision per face');
+check(acc.json()[0].faces.filter((f) => f.decision === 'granted').length >= 1, 'access: somebody granted');
+const ev = run(['events', '--db', db, '--source', 'door1']).json()[0];
+check(ev.total === 3 && ev.events.every((e) => e.thumbnail_bytes > 0), 'events: 3 logged, with thumbnails');
+const csv = run(['events', '--db', db, '--csv']).out.trim().split(/\r?\n/);
+check(csv.length === 4 && csv[0].startsWith('id,time'), 'events --csv');
+check(run(['events', '--db', db, '--decision', 'granted', '--person', 'Alice']).json()[0].total === 1, 'events filter');
+check(run(['people', '--db', db, 'rename', 'Alice', 'Alicia']).code === 0, 'rename');
+check(run(['people', '--db', db, 'show', 'Alicia']).json()[0].samples.length === 2, 'show after rename');
+check(run(['people', '--db', db, 'delete', 'Bob']).code === 0, 'delete');
+check(run(['people', '--db', db, 'list']).json()[0].people.length === 1, 'one person left');
+check(run(['events', '--db', db]).json()[0].total === 3, 'events kept after delete');
+check(run(['people', '--db', db, 'show', 'Nobody']).code === 2, 'unknown person: exit 2');
+const key = run(['keys', '--db', db, 'create', 'door', '--role', 'device']).json()[0];
+check(/^ftk_/.test(key.token) && key.role === 'device', 'keys create');
+check(run(['keys', '--db', db, 'revoke', String(key.id)]).code === 0, 'keys revoke');
+check(run(['keys', '--db', db, 'list']).json()[0].keys[0].revoked === true, 'keys list');
+check(run(['identify', '--db', path.join(tmp, 'missing.db'), demo(1)]).code === 2, 'identify on a missing database: exit 2');
+
+fs.rmSync(tmp, { recursive: true, force: true });
+console.log(`${checks - failures} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);
