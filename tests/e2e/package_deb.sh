@@ -4,13 +4,14 @@
 # machine), and the unpacked binary runs: --version, then a detection that
 # loads the packaged models (found relative to the binary, FT_MODELS_DIR
 # unset). Also checks the control fields, the file list and the
-# maintainer scripts. Exit 77 (skip) when cpack or dpkg is missing.
+# maintainer scripts. Exit 77 (skip) when cpack or dpkg (dpkg-dev for
+# dpkg-shlibdeps) is missing.
 # usage: package_deb.sh BUILD_DIR SCRATCH_DIR DEMO_JPEG
 set -eu
 build=$1
 scratch=$2
 photo=$3
-for t in cpack dpkg dpkg-deb; do
+for t in cpack dpkg dpkg-deb dpkg-shlibdeps; do
     command -v "$t" >/dev/null 2>&1 || { echo "SKIP: no $t"; exit 77; }
 done
 fail() {
