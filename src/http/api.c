@@ -230,7 +230,9 @@ static ft_status analyse(ft_http_req *r, const ft_image *im, bool want_desc, fac
         if (st != FT_OK)
             return st;
         double b = ft_now_ms();
-        st = ft_descriptor(s->models, wc(r)->nn, im, &boxes[i], lm, FT_ALIGN_FACEAPI,
+        // The same alignment as every other enrolment and query path
+        // (the CLI's default), so descriptors in one gallery compare.
+        st = ft_descriptor(s->models, wc(r)->nn, im, &boxes[i], lm, ft_align_default(),
                            faces[i].desc, err);
         if (st != FT_OK)
             return st;
@@ -882,6 +884,7 @@ static void h_samples_add(ft_http_req *r)
             ft_sample *sm = &smp[n_ok];
             memcpy(sm->descriptor, f[k].desc, sizeof sm->descriptor);
             sm->detector_score = f[k].box.score;
+            snprintf(sm->alignment, sizeof sm->alignment, "%s", ft_align_name(ft_align_default()));
             sm->face_w = (int32_t)lround(f[k].box.w);
             sm->face_h = (int32_t)lround(f[k].box.h);
             ft_sha256_hex(p->data, p->len, sm->source_sha256);

@@ -67,8 +67,27 @@ int main(int argc, char **argv)
     if (crop_jpeg(&s1, 838 - 120, 421 - 140, 187 + 240, 228 + 280, path))
         return 1;
 
-    // The video: 40 frames at 10 fps of an 820x615 window of sample2
-    // panning left, scaled to 640x480. Her face is at (1447, 153).
+    // A new photo of her: the whole of sample1 resampled to 60 % (other
+    // pixels, other face size). The demo photos do not show one person
+    // twice for certain, so "her name on a new photo" uses this.
+    {
+        ft_image small;
+        int sw = s1.w * 6 / 10, sh = s1.h * 6 / 10;
+        if (ft_image_new(sw, sh, &small) != FT_OK)
+            return 1;
+        for (int py = 0; py < sh; py++)
+            for (int px = 0; px < sw; px++)
+                sample(&s1, (px + 0.5) / 0.6 - 0.5, (py + 0.5) / 0.6 - 0.5,
+                       small.rgb + ((size_t)py * sw + px) * 3);
+        snprintf(path, sizeof path, "%s/new.jpg", argv[1]);
+        ft_err e2;
+        if (ft_image_save(&small, path, &e2) != FT_OK)
+            return 1;
+        ft_image_deinit(&small);
+    }
+
+    // The video: 40 frames at 10 fps of an 820x615 window of sample1
+    // panning left and back around her face (at 838, 421), scaled to 640x480.
     const int W = 640, H = 480, N = 40;
     snprintf(path, sizeof path, "%s/camera.y4m", argv[1]);
     FILE *f = fopen(path, "wb");
@@ -78,10 +97,10 @@ int main(int argc, char **argv)
     uint8_t *y = malloc((size_t)W * H), *u = malloc((size_t)W * H / 4), *v = malloc((size_t)W * H / 4);
     uint8_t *rgb = malloc((size_t)W * H * 3);
     for (int i = 0; i < N; i++) {
-        double wx = 1920 - 820 - 6.0 * (i < N / 2 ? i : N - i), wy = 0, ww = 820, wh = 615;
+        double wx = 620 - 6.0 * (i < N / 2 ? i : N - i), wy = 230, ww = 820, wh = 615;
         for (int py = 0; py < H; py++)
             for (int px = 0; px < W; px++)
-                sample(&s2, wx + (px + 0.5) * ww / W - 0.5, wy + (py + 0.5) * wh / H - 0.5,
+                sample(&s1, wx + (px + 0.5) * ww / W - 0.5, wy + (py + 0.5) * wh / H - 0.5,
                        rgb + ((size_t)py * W + px) * 3);
         // BT.601 full range, as C420jpeg means.
         for (int py = 0; py < H; py++)

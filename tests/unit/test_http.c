@@ -925,6 +925,33 @@ static bool face_crop(int sample, double x, double y, double w, double h, ft_buf
     return ok;
 }
 
+// A demo photo at half size (2x2 averages) as a JPEG: the same people in
+// other pixels. The demo photos do not show one person twice for certain,
+// so recognition tests use this as the "new photo".
+static bool half_photo(int sample, ft_buf *out)
+{
+    char path[512];
+    demo_path(sample, path, sizeof path);
+    ft_image im, h;
+    if (ft_image_load(path, NULL, &im, NULL) != FT_OK)
+        return false;
+    bool ok = ft_image_new(im.w / 2, im.h / 2, &h) == FT_OK;
+    for (int32_t y = 0; ok && y < h.h; y++)
+        for (int32_t x = 0; x < h.w; x++)
+            for (int c = 0; c < 3; c++) {
+                unsigned v = 0;
+                for (int k = 0; k < 4; k++)
+                    v += im.rgb[((size_t)(2 * y + k / 2) * im.w + 2 * x + k % 2) * 3 + c];
+                h.rgb[((size_t)y * h.w + x) * 3 + c] = (uint8_t)((v + 2) / 4);
+            }
+    ft_buf_init(out, 0);
+    ok = ok && ft_image_encode_jpeg(&h, 90, out, NULL) == FT_OK;
+    if (ok)
+        ft_image_deinit(&h);
+    ft_image_deinit(&im);
+    return ok;
+}
+
 static int64_t json_id(const tc_resp *r, const char *key)
 {
     json_t *j = body_json(r);
@@ -1023,9 +1050,9 @@ static void test_app_enrol(void)
     // the right of sample2 (descriptor distance 0.475).
     ft_buf crop;
     FT_CHECK(face_crop(1, 838, 421, 187, 228, &crop));
-    tc_resp r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"threshold\":0.55}", 18);
+    tc_resp r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"threshold\":0.45}", 18);
     FT_CHECK_EQ(r.status, 200);
-    FT_CHECK(strstr(r.body, "\"threshold\":0.55") != NULL);
+    FT_CHECK(strstr(r.body, "\"threshold\":0.45") != NULL);
     tc_resp_free(&r);
     r = tc_req(port, "POST", "/api/v1/people", jh, "{\"name\":\"Rachel\"}", 17);
     int64_t pid = json_id(&r, "id");
@@ -1069,13 +1096,14 @@ static void test_app_enrol(void)
     FT_CHECK(r.body_len > 100 && (uint8_t)r.body[0] == 0xff && (uint8_t)r.body[1] == 0xd8);
     tc_resp_free(&r);
 
-    // A new photo: sample2, where she is the face at x ~ 1447.
-    demo_path(2, demo, sizeof demo);
+    // A new photo: sample1 at half size, where she is the face at x ~ 419.
     ft_buf photo2;
-    FT_CHECK(read_file(demo, &photo2));
+    FT_CHECK(half_photo(1, &photo2));
     r = post_file(port, "/api/prediction", "fileImg", photo2.data, photo2.len, NULL);
     FT_CHECK_EQ(r.status, 200);
-    FT_CHECK(strstr(r.body, "\"person\":\"Rachel\"") != NULL);
+    const char *hit = strstr(r.body, "\"person\":\"Rachel\"");
+    FT_CHECK(hit != NULL);
+    FT_CHECK(hit == NULL || strstr(hit + 1, "\"person\":\"Rachel\"") == NULL); // one face only
     tc_resp_free(&r);
     r = post_file(port, "/api/v1/identify", "photo", photo2.data, photo2.len, NULL);
     FT_CHECK_EQ(r.status, 200);
