@@ -25,7 +25,7 @@ ft_status ft_enroll_sample(const ft_face_models *m, ft_nn_ctx *ctx, const ft_ima
         return st;
     memset(sample, 0, sizeof *sample);
     memcpy(sample->descriptor, f.descriptor, sizeof f.descriptor);
-    snprintf(sample->model, sizeof sample->model, "%s", FT_GALLERY_DEFAULT_MODEL);
+    snprintf(sample->model, sizeof sample->model, "%s", ft_descriptor_space(o->align));
     snprintf(sample->alignment, sizeof sample->alignment, "%s", ft_align_name(o->align));
     sample->detector_score = f.box.score;
     sample->face_w = (int32_t)lround(f.box.w);

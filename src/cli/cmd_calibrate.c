@@ -48,7 +48,10 @@ int ft_cmd_calibrate(int argc, char **argv)
         return FT_EXIT_INPUT;
     ft_err err = {0};
     ft_calib_result r = {0};
-    ft_status st = ft_gallery_calibrate(g, FT_GALLERY_DEFAULT_MODEL, &o, !dry, &r, &err);
+    // Samples of the default descriptor space (the alignment every command
+    // uses unless told otherwise).
+    ft_status st = ft_gallery_calibrate(g, ft_descriptor_space(ft_align_default()), &o, !dry, &r,
+                                        &err);
     int rc = FT_EXIT_OK;
     if (st == FT_OK || (st == FT_E_INVALID && r.rows)) {
         ft_buf b;

@@ -79,7 +79,7 @@ static int run(int argc, char **argv, bool access)
     ft_face_models *m = NULL;
     ft_nn_ctx *ctx = NULL;
     if (ft_gallery_policy_load(g, &pol, &err) != FT_OK ||
-        ft_gallery_matrix_load(g, FT_GALLERY_DEFAULT_MODEL, &mm, &err) != FT_OK) {
+        ft_gallery_matrix_load(g, ft_descriptor_space(fo.d.align), &mm, &err) != FT_OK) {
         ft_cli_errorf(cmd, "%s", err.msg);
         ft_gallery_close(g);
         return FT_EXIT_INPUT;

@@ -20,6 +20,12 @@ const char *ft_align_name(ft_align_mode a)
     return a == FT_ALIGN_SIMILARITY ? "similarity" : "faceapi";
 }
 
+const char *ft_descriptor_space(ft_align_mode a)
+{
+    return a == FT_ALIGN_SIMILARITY ? "face_recognition_model@face-api-1.7.15/similarity"
+                                    : "face_recognition_model@face-api-1.7.15/faceapi";
+}
+
 bool ft_align_parse(const char *s, ft_align_mode *out)
 {
     if (strcmp(s, "faceapi") == 0)

@@ -122,6 +122,10 @@ typedef struct ft_describe_opts {
 ft_describe_opts ft_describe_opts_default(void);
 ft_align_mode ft_align_default(void);
 const char *ft_align_name(ft_align_mode a); // "faceapi" / "similarity"
+// The descriptor space an alignment produces, as galleries record it on
+// samples ("face_recognition_model@face-api-1.7.15/similarity"): only
+// descriptors of one space are compared.
+const char *ft_descriptor_space(ft_align_mode a);
 bool ft_align_parse(const char *s, ft_align_mode *out);
 
 typedef struct ft_describe_timing {

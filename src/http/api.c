@@ -272,7 +272,7 @@ static ft_status matrix_acquire(ft_server *s, ft_wctx *w, ft_err *err)
     pthread_rwlock_unlock(&s->mx_lock);
     pthread_rwlock_wrlock(&s->mx_lock);
     if (!s->matrix)
-        st = ft_gallery_matrix_load(w->g, FT_GALLERY_DEFAULT_MODEL, &s->matrix, err);
+        st = ft_gallery_matrix_load(w->g, ft_descriptor_space(ft_align_default()), &s->matrix, err);
     else
         st = ft_gallery_matrix_refresh(w->g, &s->matrix, err);
     pthread_rwlock_unlock(&s->mx_lock);
@@ -885,6 +885,7 @@ static void h_samples_add(ft_http_req *r)
             memcpy(sm->descriptor, f[k].desc, sizeof sm->descriptor);
             sm->detector_score = f[k].box.score;
             snprintf(sm->alignment, sizeof sm->alignment, "%s", ft_align_name(ft_align_default()));
+            snprintf(sm->model, sizeof sm->model, "%s", ft_descriptor_space(ft_align_default()));
             sm->face_w = (int32_t)lround(f[k].box.w);
             sm->face_h = (int32_t)lround(f[k].box.h);
             ft_sha256_hex(p->data, p->len, sm->source_sha256);
@@ -1422,7 +1423,8 @@ static void h_calibrate(ft_http_req *r)
     ft_calib_result res;
     memset(&res, 0, sizeof res);
     if (st == FT_OK)
-        st = ft_gallery_calibrate(wc(r)->g, FT_GALLERY_DEFAULT_MODEL, &o, store, &res, &err);
+        st = ft_gallery_calibrate(wc(r)->g, ft_descriptor_space(ft_align_default()), &o, store, &res,
+                                  &err);
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
         return;
