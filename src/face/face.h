@@ -49,8 +49,9 @@ ft_models_opts ft_models_opts_default(void); // all five, default dir
 
 typedef struct ft_face_models ft_face_models;
 
-// Default model folder: $FT_MODELS_DIR, else the build's fetched cache,
-// else the installed share/facetracker/model.
+// Default model folder: $FT_MODELS_DIR, else <executable's dir>/../share/
+// facetracker/model when it exists (an installed or unpacked package),
+// else the build's fetched cache, else the configured install prefix's.
 const char *ft_models_default_dir(void);
 
 ft_status ft_face_models_load(const ft_models_opts *o, ft_face_models **out, ft_err *err);
