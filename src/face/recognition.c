@@ -44,8 +44,9 @@ static ft_status rec_conv(const ft_tfjs *w, const char *prefix, int32_t k, int32
         ft_free(fb);
         return ft_err_set(err, FT_E_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < nw; i++)
-        fw[i] = (float)((double)f[i] * sw[i % (size_t)cout]);
+    for (size_t i = 0; i < nw; i += (size_t)cout) // HWIO: the output channel is innermost
+        for (int32_t c = 0; c < cout; c++)
+            fw[i + (size_t)c] = (float)((double)f[i + (size_t)c] * sw[c]);
     for (int32_t c = 0; c < cout; c++)
         fb[c] = (float)((double)b[c] * sw[c] + sb[c]);
     st = ft_face__conv(prefix, k, cin, cout, stride, pad, false, act, fw, fb, out, err);
