@@ -71,6 +71,15 @@ ft_status ft_face__conv(const char *what, int32_t k, int32_t cin, int32_t cout, 
                         ft_pad pad, bool depthwise, ft_act act, const float *w,
                         const float *bias, ft_conv **out, ft_err *err);
 
+// Runs one prepared conv from `x` into `buf`, setting `y` to the output
+// map (size from the layer, channels c_out).
+ft_status ft_face__run_conv(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y,
+                            float *buf);
+// A depthwise + pointwise pair as one fused layer (the depthwise output
+// stays in cache; bit-identical to running them one after the other).
+ft_status ft_face__run_sep(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw, const ft_map *x,
+                           ft_map *y, float *buf);
+
 // ---- Input pipeline (faceapi-models.md §4) ----
 
 typedef enum ft_pad_mode {

@@ -91,52 +91,30 @@ void ft_face__lm_free(ft_lm_net *net)
     memset(net, 0, sizeof *net);
 }
 
-static ft_status conv_to(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y, float *buf)
-{
-    int32_t oh, ow;
-    ft_status st = ft_conv_out_shape(c, x->h, x->w, &oh, &ow);
-    if (st != FT_OK)
-        return st;
-    *y = (ft_map){oh, ow, ft_conv_get_desc(c)->c_out, buf};
-    return ft_conv_forward(ctx, c, x, y);
-}
-
-// Separable conv: depthwise into `tmp`, pointwise into `buf`.
-static ft_status sep_to(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw, const ft_map *x,
-                        ft_map *y, float *tmp, float *buf)
-{
-    ft_map t;
-    ft_status st = conv_to(ctx, dw, x, &t, tmp);
-    if (st == FT_OK)
-        st = conv_to(ctx, pw, &t, y, buf);
-    return st;
-}
-
 // One dense block (§7.2); the block's output lands in `o[0]`'s buffer.
-// Buffers: o[0..3] for o1..o4, s for sums, t for depthwise temporaries.
+// Buffers: o[0..3] for o1..o4, s for sums (bufs[5] is spare).
 static ft_status dense_block(ft_nn_ctx *ctx, const ft_lm_net *net, const ft_lm_block *blk,
                              const ft_map *x, float *const bufs[6], ft_map *out)
 {
     ft_map o1, o2, o3, o4, s;
     ft_status st;
-    float *t = bufs[5];
     if (blk->conv0_dw)
-        st = sep_to(ctx, blk->conv0_dw, blk->conv0, x, &o1, t, bufs[0]);
+        st = ft_face__run_sep(ctx, blk->conv0_dw, blk->conv0, x, &o1, bufs[0]);
     else
-        st = conv_to(ctx, blk->conv0, x, &o1, bufs[0]);
+        st = ft_face__run_conv(ctx, blk->conv0, x, &o1, bufs[0]);
     if (st != FT_OK)
         return st;
-    if ((st = sep_to(ctx, blk->sep_dw[0], blk->sep_pw[0], &o1, &o2, t, bufs[1])) != FT_OK)
+    if ((st = ft_face__run_sep(ctx, blk->sep_dw[0], blk->sep_pw[0], &o1, &o2, bufs[1])) != FT_OK)
         return st;
     s = (ft_map){o1.h, o1.w, o1.c, bufs[4]};
     ft_add(ctx, &o1, &o2, FT_ACT_RELU, &s);
-    if ((st = sep_to(ctx, blk->sep_dw[1], blk->sep_pw[1], &s, &o3, t, bufs[2])) != FT_OK)
+    if ((st = ft_face__run_sep(ctx, blk->sep_dw[1], blk->sep_pw[1], &s, &o3, bufs[2])) != FT_OK)
         return st;
     if (net->n_convs == 4) {
         // s = ReLU(o1 + (o2 + o3)), o4 = sep3(s), out = ReLU(o1 + (o2 + (o3 + o4)))
         ft_add(ctx, &o2, &o3, FT_ACT_NONE, &s);
         ft_add(ctx, &o1, &s, FT_ACT_RELU, &s);
-        if ((st = sep_to(ctx, blk->sep_dw[2], blk->sep_pw[2], &s, &o4, t, bufs[3])) != FT_OK)
+        if ((st = ft_face__run_sep(ctx, blk->sep_dw[2], blk->sep_pw[2], &s, &o4, bufs[3])) != FT_OK)
             return st;
         ft_add(ctx, &o3, &o4, FT_ACT_NONE, &o4);
         ft_add(ctx, &o2, &o4, FT_ACT_NONE, &o4);

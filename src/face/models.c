@@ -93,6 +93,28 @@ ft_status ft_face__conv(const char *what, int32_t k, int32_t cin, int32_t cout, 
     return FT_OK;
 }
 
+ft_status ft_face__run_conv(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y,
+                            float *buf)
+{
+    int32_t oh, ow;
+    ft_status st = ft_conv_out_shape(c, x->h, x->w, &oh, &ow);
+    if (st != FT_OK)
+        return st;
+    *y = (ft_map){oh, ow, ft_conv_get_desc(c)->c_out, buf};
+    return ft_conv_forward(ctx, c, x, y);
+}
+
+ft_status ft_face__run_sep(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw, const ft_map *x,
+                           ft_map *y, float *buf)
+{
+    int32_t oh, ow;
+    ft_status st = ft_conv_out_shape(dw, x->h, x->w, &oh, &ow);
+    if (st != FT_OK)
+        return st;
+    *y = (ft_map){oh, ow, ft_conv_get_desc(pw)->c_out, buf};
+    return ft_sepconv_forward(ctx, dw, pw, x, y);
+}
+
 typedef ft_status (*build_fn)(const ft_tfjs *w, void *net, bool flag, ft_err *err);
 
 static ft_status load_one(const char *dir, const char *file, ft_tfjs **out, ft_err *err)

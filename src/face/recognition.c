@@ -96,22 +96,12 @@ void ft_face__rec_free(ft_rec_net *net)
     memset(net, 0, sizeof *net);
 }
 
-static ft_status conv_to(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y, float *buf)
-{
-    int32_t oh, ow;
-    ft_status st = ft_conv_out_shape(c, x->h, x->w, &oh, &ow);
-    if (st != FT_OK)
-        return st;
-    *y = (ft_map){oh, ow, ft_conv_get_desc(c)->c_out, buf};
-    return ft_conv_forward(ctx, c, x, y);
-}
-
 // Runs the net on a prepared 150x150x3 input.
 static ft_status rec_forward(const ft_rec_net *net, ft_nn_ctx *ctx, float *in, float *bufs[4],
                              float out[FT_DESCRIPTOR_DIM])
 {
     ft_map x = {REC_SIZE, REC_SIZE, 3, in}, y, t, p;
-    ft_status st = conv_to(ctx, net->stem, &x, &y, bufs[0]);
+    ft_status st = ft_face__run_conv(ctx, net->stem, &x, &y, bufs[0]);
     if (st != FT_OK)
         return st;
     x = (ft_map){0, 0, 32, bufs[1]};
@@ -121,9 +111,9 @@ static ft_status rec_forward(const ft_rec_net *net, ft_nn_ctx *ctx, float *in, f
     int cur = 1; // bufs[cur] holds x
     for (int i = 0; i < 14; i++) {
         float *b_t = bufs[(cur + 1) % 4], *b_y = bufs[(cur + 2) % 4], *b_p = bufs[(cur + 3) % 4];
-        if ((st = conv_to(ctx, net->a[i], &x, &t, b_t)) != FT_OK)
+        if ((st = ft_face__run_conv(ctx, net->a[i], &x, &t, b_t)) != FT_OK)
             return st;
-        if ((st = conv_to(ctx, net->b[i], &t, &y, b_y)) != FT_OK)
+        if ((st = ft_face__run_conv(ctx, net->b[i], &t, &y, b_y)) != FT_OK)
             return st;
         if (!net->down[i]) {
             ft_add(ctx, &y, &x, FT_ACT_RELU, &y);

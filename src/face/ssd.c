@@ -178,38 +178,12 @@ void ft_face__ssd_free(ft_ssd_net *net)
 
 // ---- Running the network ----
 
-static ft_status run_conv(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y, float *buf)
-{
-    int32_t oh, ow;
-    ft_status st = ft_conv_out_shape(c, x->h, x->w, &oh, &ow);
-    if (st != FT_OK)
-        return st;
-    y->h = oh;
-    y->w = ow;
-    y->c = ft_conv_get_desc(c)->c_out;
-    y->d = buf;
-    return ft_conv_forward(ctx, c, x, y);
-}
-
-// A depthwise + pointwise pair as one fused layer (the dw output stays in
-// cache); the output has dw's size and pw's channels.
-static ft_status run_sep(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw, const ft_map *x,
-                         ft_map *y, float *buf)
-{
-    int32_t oh, ow;
-    ft_status st = ft_conv_out_shape(dw, x->h, x->w, &oh, &ow);
-    if (st != FT_OK)
-        return st;
-    *y = (ft_map){oh, ow, ft_conv_get_desc(pw)->c_out, buf};
-    return ft_sepconv_forward(ctx, dw, pw, x, y);
-}
-
 // Writes scores and codes of feature map i's anchors.
 static ft_status run_head(ft_nn_ctx *ctx, const ft_ssd_net *net, int i, const ft_map *f,
                           float *tmp, float *scores, float *codes)
 {
     ft_map y;
-    ft_status st = run_conv(ctx, net->head[i], f, &y, tmp);
+    ft_status st = ft_face__run_conv(ctx, net->head[i], f, &y, tmp);
     if (st != FT_OK)
         return st;
     int32_t a = head_anchors[i], g = head_grid[i];
@@ -249,12 +223,12 @@ static ft_status ssd_forward(const ft_ssd_net *net, ft_nn_ctx *ctx, const ft_ima
 
     ft_map x = {SSD_SIZE, SSD_SIZE, 3, in}, y;
     int cur = 0;
-    if ((st = run_conv(ctx, net->l0, &x, &y, buf[cur])) != FT_OK)
+    if ((st = ft_face__run_conv(ctx, net->l0, &x, &y, buf[cur])) != FT_OK)
         return st;
     for (int i = 0; i < 13; i++) {
         x = y;
         cur ^= 1;
-        if ((st = run_sep(ctx, net->dw[i], net->pw[i], &x, &y, buf[cur])) != FT_OK)
+        if ((st = ft_face__run_sep(ctx, net->dw[i], net->pw[i], &x, &y, buf[cur])) != FT_OK)
             return st;
         if (i == 10 && (st = run_head(ctx, net, 0, &y, tmp, scores, codes)) != FT_OK)
             return st;
@@ -264,7 +238,7 @@ static ft_status ssd_forward(const ft_ssd_net *net, ft_nn_ctx *ctx, const ft_ima
     for (int i = 0; i < 8; i++) {
         x = y;
         cur ^= 1;
-        if ((st = run_conv(ctx, net->extra[i], &x, &y, buf[cur])) != FT_OK)
+        if ((st = ft_face__run_conv(ctx, net->extra[i], &x, &y, buf[cur])) != FT_OK)
             return st;
         if (i % 2 == 1 && (st = run_head(ctx, net, 2 + i / 2, &y, tmp, scores, codes)) != FT_OK)
             return st;

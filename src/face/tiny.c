@@ -75,29 +75,6 @@ void ft_face__tiny_free(ft_tiny_net *net)
     memset(net, 0, sizeof *net);
 }
 
-static ft_status conv_into(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y, float *buf)
-{
-    int32_t oh, ow;
-    ft_status st = ft_conv_out_shape(c, x->h, x->w, &oh, &ow);
-    if (st != FT_OK)
-        return st;
-    *y = (ft_map){oh, ow, ft_conv_get_desc(c)->c_out, buf};
-    return ft_conv_forward(ctx, c, x, y);
-}
-
-// A depthwise + pointwise pair as one fused layer (the dw output stays in
-// cache); the output has dw's size and pw's channels.
-static ft_status sep_into(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw, const ft_map *x,
-                          ft_map *y, float *buf)
-{
-    int32_t oh, ow;
-    ft_status st = ft_conv_out_shape(dw, x->h, x->w, &oh, &ow);
-    if (st != FT_OK)
-        return st;
-    *y = (ft_map){oh, ow, ft_conv_get_desc(pw)->c_out, buf};
-    return ft_sepconv_forward(ctx, dw, pw, x, y);
-}
-
 static ft_status pool_into(ft_nn_ctx *ctx, const ft_map *x, int32_t stride, ft_map *y, float *buf)
 {
     ft_conv_geom g;
@@ -168,7 +145,7 @@ ft_status ft_face__tiny_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft
 
     ft_map x = {s, s, 3, in}, y;
     int cur = 0;
-    st = conv_into(ctx, net->l0, &x, &y, buf[cur]);
+    st = ft_face__run_conv(ctx, net->l0, &x, &y, buf[cur]);
     for (int i = 0; i < 5 && st == FT_OK; i++) {
         x = y;
         cur ^= 1;
@@ -177,7 +154,7 @@ ft_status ft_face__tiny_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft
             break;
         x = y;
         cur ^= 1;
-        st = sep_into(ctx, net->dw[i], net->pw[i], &x, &y, buf[cur]);
+        st = ft_face__run_sep(ctx, net->dw[i], net->pw[i], &x, &y, buf[cur]);
     }
     if (st == FT_OK) {
         x = y;
@@ -187,7 +164,7 @@ ft_status ft_face__tiny_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft
     if (st == FT_OK) {
         x = y;
         cur ^= 1;
-        st = conv_into(ctx, net->head, &x, &y, buf[cur]);
+        st = ft_face__run_conv(ctx, net->head, &x, &y, buf[cur]);
     }
     if (st != FT_OK)
         return ft_err_set(err, st, "tiny detector network: %s", ft_status_str(st));
