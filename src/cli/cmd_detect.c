@@ -3,6 +3,8 @@
 
 #include "core/clock.h"
 #include "core/mem.h"
+#include "model/graph.h"
+#include "model/h5.h"
 #include "train/model.h"
 
 #include <stdlib.h>
@@ -28,6 +30,44 @@ static const char usage[] =
     "  --models DIR          folder with the face-api model files\n"
     "  --model MODEL.h5      use a model trained with `facetracker train` instead: it finds at\n"
     "                        most one face, reported when its face score is over --min-score\n";
+
+// A foreign Keras model in the prototype's layout (one H x W x 3 input
+// scaled to [0, 1], outputs [face score (1), box (4: x1, y1, x2, y2 as
+// fractions)]), run by the graph runner: for models not trained by
+// facetracker, e.g. the original prototype's facetracker.h5.
+static ft_status keras_predict(const ft_graph *g, const ft_image *im, ft_fm_pred *pr, ft_err *err)
+{
+    if (g->n_inputs != 1 || g->n_outputs < 2)
+        return ft_err_set(err, FT_E_UNSUPPORTED,
+                          "a single-face model has one image input and [score, box] outputs");
+    const ft_glayer *in = &g->layers[g->inputs[0].layer];
+    int32_t h = in->input_shape[0], w = in->input_shape[1];
+    if (in->input_rank != 3 || in->input_shape[2] != 3 || h <= 0 || w <= 0 || h > 4096 || w > 4096)
+        return ft_err_set(err, FT_E_UNSUPPORTED, "the model's input is not a fixed-size RGB image");
+    ft_gtensor x = {3, {h, w, 3}, ft_malloc(sizeof(float) * (size_t)h * w * 3)}, out[8];
+    size_t n_out = g->n_outputs < 8 ? g->n_outputs : 8;
+    if (!x.data)
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    ft_map m = {h, w, 3, x.data};
+    ft_resize_bilinear_u8(im->rgb, im->h, im->w, (size_t)im->w * 3, 3, &m);
+    for (size_t i = 0; i < (size_t)h * w * 3; i++)
+        x.data[i] /= 255.0f;
+    memset(out, 0, sizeof out);
+    ft_status st = n_out == g->n_outputs ? ft_graph_run(g, &x, 1, out, n_out, err)
+                                         : ft_err_set(err, FT_E_UNSUPPORTED, "too many outputs");
+    if (st == FT_OK && (ft_gtensor_count(&out[0]) != 1 || ft_gtensor_count(&out[1]) != 4))
+        st = ft_err_set(err, FT_E_UNSUPPORTED, "outputs are not [score (1), box (4)]");
+    if (st == FT_OK) {
+        pr->score = out[0].data[0];
+        memcpy(pr->box, out[1].data, sizeof pr->box);
+        pr->id = -1;
+        pr->id_prob = 0;
+    }
+    for (size_t i = 0; i < n_out; i++)
+        ft_gtensor_deinit(&out[i]);
+    ft_free(x.data);
+    return st;
+}
 
 int ft_cmd_detect(int argc, char **argv)
 {
@@ -107,9 +147,17 @@ int ft_cmd_detect(int argc, char **argv)
 
     ft_face_models *m = NULL;
     ft_fmodel *fm = NULL;
+    ft_graph *kg = NULL;
     if (trained) {
         ft_err e = {0};
         ft_status s2 = ft_fmodel_load(trained, &fm, &e);
+        if (s2 == FT_E_UNSUPPORTED || s2 == FT_E_FORMAT) {
+            // Not facetracker's architecture: any Keras model of the
+            // prototype's shape runs through the graph runner.
+            ft_err e2 = {0};
+            if (ft_h5_model_load(trained, NULL, &kg, &e2) == FT_OK)
+                s2 = FT_OK;
+        }
         if (s2 != FT_OK) {
             ft_cli_errorf("detect", "--model %s: %s", trained, ft_err_msg(&e, s2));
             return FT_EXIT_INPUT;
@@ -137,9 +185,9 @@ int ft_cmd_detect(int argc, char **argv)
         double t1 = ft_now_ms();
         size_t n = 0;
         ft_detect_timing tm;
-        if (st == FT_OK && fm) {
+        if (st == FT_OK && (fm || kg)) {
             ft_fm_pred pr;
-            st = ft_fmodel_predict(fm, &im, &pr, &err);
+            st = fm ? ft_fmodel_predict(fm, &im, &pr, &err) : keras_predict(kg, &im, &pr, &err);
             if (st == FT_OK && pr.score > o.min_score && cap > 0) {
                 boxes[0] = (ft_face_box){pr.box[0] * im.w, pr.box[1] * im.h,
                                          (pr.box[2] - pr.box[0]) * im.w,
@@ -203,5 +251,6 @@ int ft_cmd_detect(int argc, char **argv)
     ft_nn_ctx_free(ctx);
     ft_face_models_free(m);
     ft_fmodel_free(fm);
+    ft_graph_free(kg);
     return rc;
 }

@@ -109,6 +109,17 @@ check(run(['keys', '--db', db, 'revoke', String(key.id)]).code === 0, 'keys revo
 check(run(['keys', '--db', db, 'list']).json()[0].keys[0].revoked === true, 'keys list');
 check(run(['identify', '--db', path.join(tmp, 'missing.db'), demo(1)]).code === 2, 'identify on a missing database: exit 2');
 
+// ---- detect --model: a foreign Keras model of the prototype's shape ----
+// (tests/data/h5: the same random-weight VGG16-in-a-functional-model in the
+// Keras 2 and Keras 3 layouts, made by tools/gen_keras_h5.py)
+const h5 = (n) => path.join(here, '..', 'data', 'h5', n);
+const k2 = run(['detect', '--model', h5('k2_facetracker.h5'), '--min-score', '0', demo(1)]);
+const k3 = run(['detect', '--model', h5('k3_facetracker.h5'), '--min-score', '0', demo(1)]);
+check(k2.code === 0 && k2.json()[0].faces.length === 1, 'detect --model (Keras 2 layout): one box');
+check(k3.code === 0 && JSON.stringify(k3.json()[0].faces) === JSON.stringify(k2.json()[0].faces), 'Keras 3 layout: the same box');
+const kbad = run(['detect', '--model', h5('bad_truncated.h5'), demo(1)]);
+check(kbad.code === 2 && /bad_truncated/.test(kbad.err), 'detect --model on a truncated .h5: exit 2, names it');
+
 fs.rmSync(tmp, { recursive: true, force: true });
 console.log(`${checks - failures} passed, ${failures} failed`);
 process.exit(failures ? 1 : 0);
