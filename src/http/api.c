@@ -8,6 +8,8 @@
 #include "http/http_internal.h"
 #include "http/multipart.h"
 
+#include "access/enroll.h"
+
 #include "core/clock.h"
 #include "core/mem.h"
 #include "core/sha256.h"
@@ -313,54 +315,12 @@ static const char *match_status_str(ft_match_status s)
     return s == FT_MATCH_KNOWN ? "known" : s == FT_MATCH_AMBIGUOUS ? "ambiguous" : "unknown";
 }
 
-// A small JPEG of the face (box grown by 25 %, longest side THUMB_PX).
+// A small JPEG of the face for the gallery or the log (shared with the
+// CLI); empty when it cannot be made or would exceed the gallery's cap.
 static void thumbnail(const ft_image *im, const ft_face_box *b, ft_buf *out)
 {
-    double g = 0.25;
-    int32_t x = (int32_t)floor(b->x - b->w * g), y = (int32_t)floor(b->y - b->h * g);
-    int32_t w = (int32_t)ceil(b->w * (1 + 2 * g)), h = (int32_t)ceil(b->h * (1 + 2 * g));
-    ft_image crop, small;
-    memset(&small, 0, sizeof small);
-    if (ft_image_crop(im, x, y, w, h, &crop) != FT_OK)
-        return;
-    int32_t side = crop.w > crop.h ? crop.w : crop.h;
-    const ft_image *src = &crop;
-    if (side > THUMB_PX) {
-        int32_t nw = (int32_t)((int64_t)crop.w * THUMB_PX / side);
-        int32_t nh = (int32_t)((int64_t)crop.h * THUMB_PX / side);
-        if (nw < 1)
-            nw = 1;
-        if (nh < 1)
-            nh = 1;
-        if (ft_image_new(nw, nh, &small) == FT_OK) {
-            // Box filter: each output pixel averages its source rectangle.
-            for (int32_t oy = 0; oy < nh; oy++) {
-                int32_t y0 = (int32_t)((int64_t)oy * crop.h / nh);
-                int32_t y1 = (int32_t)((int64_t)(oy + 1) * crop.h / nh);
-                for (int32_t ox = 0; ox < nw; ox++) {
-                    int32_t x0 = (int32_t)((int64_t)ox * crop.w / nw);
-                    int32_t x1 = (int32_t)((int64_t)(ox + 1) * crop.w / nw);
-                    uint32_t acc[3] = {0, 0, 0}, cnt = 0;
-                    for (int32_t sy = y0; sy < y1; sy++)
-                        for (int32_t sx = x0; sx < x1; sx++) {
-                            const uint8_t *p = crop.rgb + ((size_t)sy * crop.w + sx) * 3;
-                            acc[0] += p[0];
-                            acc[1] += p[1];
-                            acc[2] += p[2];
-                            cnt++;
-                        }
-                    uint8_t *q = small.rgb + ((size_t)oy * nw + ox) * 3;
-                    for (int c = 0; c < 3; c++)
-                        q[c] = (uint8_t)(cnt ? acc[c] / cnt : 0);
-                }
-            }
-            src = &small;
-        }
-    }
-    if (ft_image_encode_jpeg(src, 80, out, NULL) != FT_OK || out->len > FT_GALLERY_THUMB_MAX)
+    if (ft_face_thumbnail(im, b, THUMB_PX, out, NULL) != FT_OK || out->len > FT_GALLERY_THUMB_MAX)
         out->len = 0;
-    ft_image_deinit(&small);
-    ft_image_deinit(&crop);
 }
 
 // ---- Page, health, metrics, OpenAPI (inline) ----
@@ -805,6 +765,45 @@ done:
 // POST /api/v1/people/{id}/samples: every file part is one photo; each must
 // hold one face (or ?pick=largest) passing the quality gate. All accepted
 // photos are enrolled in one transaction.
+// One photo into one enrolment sample. By default the rules the CLI applies
+// (access/enroll.c: exactly one face, the best candidate above 0.2 when none
+// passes the detector, the quality gate); with ?pick=largest the largest
+// face of a group photo, through the same quality gate.
+static ft_status enrol_one(ft_http_req *r, const ft_image *im, const ft_multipart_part *p,
+                           bool pick_largest, const ft_gallery_policy *pol, face_res *f,
+                           ft_sample *sm, ft_buf *thumb, ft_err *err)
+{
+    ft_buf_init(thumb, 0);
+    if (!pick_largest) {
+        ft_describe_opts o = ft_describe_opts_default();
+        o.detect.kind = detector_for(r);
+        return ft_enroll_sample(srv(r)->models, wc(r)->nn, im, p->data, p->len, &o, pol, sm,
+                                thumb, NULL, err);
+    }
+    size_t n = 0;
+    double td, tr;
+    ft_status st = analyse(r, im, true, f, &n, &td, &tr, err);
+    if (st == FT_OK && n == 0)
+        st = ft_err_set(err, FT_E_NO_FACE, "no face found");
+    size_t k = st == FT_OK ? largest(f, n) : 0;
+    if (st == FT_OK)
+        st = ft_access_quality(&f[k].box, pol, NULL, err);
+    if (st != FT_OK)
+        return st;
+    memset(sm, 0, sizeof *sm);
+    memcpy(sm->descriptor, f[k].desc, sizeof sm->descriptor);
+    sm->detector_score = f[k].box.score;
+    snprintf(sm->alignment, sizeof sm->alignment, "%s", ft_align_name(ft_align_default()));
+    snprintf(sm->model, sizeof sm->model, "%s", ft_descriptor_space(ft_align_default()));
+    sm->face_w = (int32_t)lround(f[k].box.w);
+    sm->face_h = (int32_t)lround(f[k].box.h);
+    ft_sha256_hex(p->data, p->len, sm->source_sha256);
+    thumbnail(im, &f[k].box, thumb);
+    sm->thumbnail = thumb->len ? thumb->data : NULL;
+    sm->thumbnail_len = thumb->len;
+    return FT_OK;
+}
+
 static void h_samples_add(ft_http_req *r)
 {
     ft_err err;
@@ -858,44 +857,20 @@ static void h_samples_add(ft_http_req *r)
         ft_err e2;
         ft_err_clear(&e2);
         ft_image im = {0, 0, NULL};
-        size_t n = 0;
-        double td, tr;
         ft_status s2 = p->len ? decode(r, p->data, p->len, &im, &e2)
                               : ft_err_set(&e2, FT_E_FORMAT, "the file is empty");
         if (s2 == FT_OK)
-            s2 = analyse(r, &im, true, f, &n, &td, &tr, &e2);
-        size_t k = 0;
-        if (s2 == FT_OK && n == 0)
-            s2 = ft_err_set(&e2, FT_E_NO_FACE, "no face found");
-        if (s2 == FT_OK && n > 1 && !pick_largest)
-            s2 = ft_err_set(&e2, FT_E_MANY_FACES,
-                            "%zu faces found; enrol from photos of one person (or ?pick=largest)",
-                            n);
-        if (s2 == FT_OK) {
-            k = largest(f, n);
-            s2 = ft_access_quality(&f[k].box, &pol, NULL, &e2);
-        }
+            s2 = enrol_one(r, &im, p, pick_largest, &pol, f, &smp[n_ok], &thumbs[n_ok], &e2);
         if (s2 != FT_OK) {
             json_array_append_new(rejected,
                                   json_pack("{s:s, s:{s:s, s:s}}", "filename", p->filename,
                                             "error", "code", ft_status_name(s2), "message",
                                             ft_err_msg(&e2, s2)));
         } else {
-            ft_sample *sm = &smp[n_ok];
-            memcpy(sm->descriptor, f[k].desc, sizeof sm->descriptor);
-            sm->detector_score = f[k].box.score;
-            snprintf(sm->alignment, sizeof sm->alignment, "%s", ft_align_name(ft_align_default()));
-            snprintf(sm->model, sizeof sm->model, "%s", ft_descriptor_space(ft_align_default()));
-            sm->face_w = (int32_t)lround(f[k].box.w);
-            sm->face_h = (int32_t)lround(f[k].box.h);
-            ft_sha256_hex(p->data, p->len, sm->source_sha256);
-            ft_buf_init(&thumbs[n_ok], 0);
-            thumbnail(&im, &f[k].box, &thumbs[n_ok]);
-            sm->thumbnail = thumbs[n_ok].len ? thumbs[n_ok].data : NULL;
-            sm->thumbnail_len = thumbs[n_ok].len;
             json_array_append_new(added, json_pack("{s:s, s:o, s:o}", "filename", p->filename,
-                                                   "box", box_json(&f[k].box), "score",
-                                                   num(f[k].box.score)));
+                                                   "face", json_pack("[ii]", smp[n_ok].face_w,
+                                                                     smp[n_ok].face_h),
+                                                   "score", num(smp[n_ok].detector_score)));
             n_ok++;
         }
         ft_image_deinit(&im);
