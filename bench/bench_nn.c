@@ -443,7 +443,7 @@ typedef struct layer {
     ft_pad pad;
     ft_act act;
     ft_conv *conv;
-    double flops, ms[64], fms[64]; // unfused and fused (pairs: on the pw row)
+    double flops, ms[64], fms[64], cms[64]; // unfused, fused pairs (on the pw row), chains
     int32_t out_h, out_w, out_c;
 } layer;
 
@@ -509,35 +509,61 @@ static bool fusible(const net *nt, int i)
            nt->l[i + 1].k == 1 && nt->l[i + 1].stride == 1;
 }
 
+// Two fusible pairs in a row whose intermediate map (the first pair's
+// output) has at least chain_min_bytes: one ft_sepconv2_forward.
+static size_t chain_min_bytes = 4u << 20;
+
+static bool chainable(const net *nt, int i)
+{
+    return fusible(nt, i) && fusible(nt, i + 2) &&
+           (size_t)nt->l[i + 1].out_h * nt->l[i + 1].out_w * nt->l[i + 1].out_c * 4 >=
+               chain_min_bytes;
+}
+
 // Runs the stack once; per-layer times go to ms[rep], or fms[rep] when
-// `fuse` runs each dw + pw pair as one fused layer (timed on the pw row);
-// thread CPU time with one thread, else wall time. Returns the final map.
-static ft_map net_run(net *nt, ft_nn_ctx *ctx, int rep, bool fuse)
+// `fuse` runs each dw + pw pair as one fused layer (timed on the pw row),
+// or cms[rep] when `fuse` is 2 and chainable pairs run as one chain (timed
+// on the second pw row); thread CPU time with one thread, else wall time.
+// Returns the final map.
+static ft_map net_run(net *nt, ft_nn_ctx *ctx, int rep, int fuse)
 {
     ft_map cur = {nt->in_h, nt->in_w, nt->in_c, nt->x};
     int b = 0; // output buffer of the next layer run
     for (int i = 0; i < nt->n; i++, b ^= 1) {
         layer *L = &nt->l[i];
+        double *slot = fuse == 2 ? L->cms : fuse ? L->fms : L->ms;
         bool one = ft_nn_ctx_threads(ctx) == 1, pair = fuse && fusible(nt, i);
-        if (pair) {
+        bool chain = fuse == 2 && chainable(nt, i);
+        if (chain) {
+            for (int q = 0; q < 3 && rep >= 0; q++)
+                nt->l[i + q].cms[rep] = 0;
+            i += 3;
+            L = &nt->l[i];
+        } else if (pair) {
             if (rep >= 0)
-                L->fms[rep] = 0;
+                slot[rep] = 0;
             L = &nt->l[++i];
         }
+        slot = fuse == 2 ? L->cms : fuse ? L->fms : L->ms;
         ft_map out = {L->out_h, L->out_w, L->out_c, nt->buf[b]};
         double t0 = one ? cpu_ms() : ft_now_ms();
-        if (pair)
+        if (chain)
+            ft_sepconv2_forward(ctx, nt->l[i - 3].conv, nt->l[i - 2].conv, nt->l[i - 1].conv,
+                                L->conv, &cur, &out);
+        else if (pair)
             ft_sepconv_forward(ctx, nt->l[i - 1].conv, L->conv, &cur, &out);
         else if (L->kind == L_MAXPOOL)
             ft_maxpool(ctx, &cur, L->k, L->stride, L->pad, &out);
         else
             ft_conv_forward(ctx, L->conv, &cur, &out);
         if (rep >= 0)
-            (fuse ? L->fms : L->ms)[rep] = (one ? cpu_ms() : ft_now_ms()) - t0;
+            slot[rep] = (one ? cpu_ms() : ft_now_ms()) - t0;
         cur = out;
     }
     return cur;
 }
+
+static bool ssd_only; // `bench_nn ssd`: the SSD alone, avx512, 1 thread
 
 static void net_bench(net *nt, bool per_layer, bool validate)
 {
@@ -561,16 +587,16 @@ static void net_bench(net *nt, bool per_layer, bool validate)
         memcpy(ref_out, o.d, out_n * 4);
         ft_nn_ctx_free(rc);
     }
-    for (size_t lv = 1; lv < 3; lv++) {
+    for (size_t lv = ssd_only ? 2 : 1; lv < 3; lv++) {
         if ((ft_cpu_features() & level_feats[lv]) != level_feats[lv])
             continue;
         ft_nn_kernels kt = table_for(level_names[lv]);
-        for (int nth = 1; nth <= 2; nth++) {
+        for (int nth = 1; nth <= (ssd_only ? 1 : 2); nth++) {
             ft_nn_ctx *ctx;
             if (ft_nn_ctx_new(nth, &ctx) != FT_OK)
                 exit(1);
             ft_nn__ctx_set_kernels(ctx, &kt);
-            for (int fuse = 0; fuse <= 1; fuse++) {
+            for (int fuse = 0; fuse <= 2; fuse++) {
                 net_run(nt, ctx, -1, fuse); // warm-up: sizes the scratch
                 double t[64], c[64];
                 ft_map o = {0};
@@ -583,7 +609,8 @@ static void net_bench(net *nt, bool per_layer, bool validate)
                 double ms = median(t, reps), cms = median(c, reps);
                 double err = ref_out ? max_rel_err(o.d, ref_out, out_n) : 0;
                 printf("%-7s %d thread%s %-7s: %8.2f ms wall (%6.1f GFLOP/s)", level_names[lv],
-                       nth, nth > 1 ? "s" : " ", fuse ? "fused" : "unfused", ms,
+                       nth, nth > 1 ? "s" : " ", fuse == 2 ? "chained" : fuse ? "fused" : "unfused",
+                       ms,
                        total_flops / ms * 1e-6);
                 if (nth == 1)
                     printf(", %8.2f ms CPU (%6.1f GFLOP/s)", cms, total_flops / cms * 1e-6);
@@ -591,11 +618,12 @@ static void net_bench(net *nt, bool per_layer, bool validate)
                        ref_out ? (err < 1e-3 ? "  (matches ref)" : "  MISMATCH vs ref") : "");
             }
             if (per_layer && nth == 1 && lv == 2) {
-                printf("  %-4s %-8s %-16s %8s %8s %10s %8s\n", "#", "op", "out", "ms", "GFLOP/s",
-                       "fused ms", "GFLOP/s");
+                printf("  %-4s %-8s %-16s %8s %8s %10s %8s %10s\n", "#", "op", "out", "ms",
+                       "GFLOP/s", "fused ms", "GFLOP/s", "chain ms");
                 for (int i = 0; i < nt->n; i++) {
                     layer *L = &nt->l[i];
-                    double lm = median(L->ms, reps), fm = median(L->fms, reps);
+                    double lm = median(L->ms, reps), fm = median(L->fms, reps),
+                           cm = median(L->cms, reps);
                     double ff = L->flops + (i > 0 && fusible(nt, i - 1) ? nt->l[i - 1].flops : 0);
                     char shape[32];
                     snprintf(shape, sizeof shape, "%dx%dx%d", L->out_h, L->out_w, L->out_c);
@@ -606,9 +634,13 @@ static void net_bench(net *nt, bool per_layer, bool validate)
                                                 : "conv",
                            shape, lm, L->flops / lm * 1e-6);
                     if (fusible(nt, i))
-                        printf(" %10s\n", "(in next)");
+                        printf(" %10s %8s", "(in next)", "");
                     else
-                        printf(" %10.3f %8.1f\n", fm, ff / fm * 1e-6);
+                        printf(" %10.3f %8.1f", fm, ff / fm * 1e-6);
+                    if (cm > 0)
+                        printf(" %10.3f\n", cm);
+                    else
+                        printf(" %10s\n", "(in next)");
                 }
             }
             ft_nn_ctx_free(ctx);
@@ -619,11 +651,11 @@ static void net_bench(net *nt, bool per_layer, bool validate)
 }
 
 // clang-format off
-#define CONV(k, s, co, act) {L_CONV, k, s, co, FT_PAD_SAME, act, NULL, 0, {0}, {0}, 0, 0, 0}
-#define CONVV(k, s, co, act) {L_CONV, k, s, co, FT_PAD_VALID, act, NULL, 0, {0}, {0}, 0, 0, 0}
-#define DW(s, act) {L_DW, 3, s, 0, FT_PAD_SAME, act, NULL, 0, {0}, {0}, 0, 0, 0}
-#define POOL(k, s) {L_MAXPOOL, k, s, 0, FT_PAD_SAME, FT_ACT_NONE, NULL, 0, {0}, {0}, 0, 0, 0}
-#define POOLV(k, s) {L_MAXPOOL, k, s, 0, FT_PAD_VALID, FT_ACT_NONE, NULL, 0, {0}, {0}, 0, 0, 0}
+#define CONV(k, s, co, act) {L_CONV, k, s, co, FT_PAD_SAME, act, NULL, 0, {0}, {0}, {0}, 0, 0, 0}
+#define CONVV(k, s, co, act) {L_CONV, k, s, co, FT_PAD_VALID, act, NULL, 0, {0}, {0}, {0}, 0, 0, 0}
+#define DW(s, act) {L_DW, 3, s, 0, FT_PAD_SAME, act, NULL, 0, {0}, {0}, {0}, 0, 0, 0}
+#define POOL(k, s) {L_MAXPOOL, k, s, 0, FT_PAD_SAME, FT_ACT_NONE, NULL, 0, {0}, {0}, {0}, 0, 0, 0}
+#define POOLV(k, s) {L_MAXPOOL, k, s, 0, FT_PAD_VALID, FT_ACT_NONE, NULL, 0, {0}, {0}, {0}, 0, 0, 0}
 // clang-format on
 #define R6 FT_ACT_RELU6
 #define LK FT_ACT_LEAKY
@@ -713,6 +745,10 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "quick") == 0)
         reps = 3;
+    if (argc > 1 && strcmp(argv[1], "ssd") == 0)
+        ssd_only = true;
+    if (getenv("FT_BENCH_CHAIN_MIN"))
+        chain_min_bytes = (size_t)strtoull(getenv("FT_BENCH_CHAIN_MIN"), NULL, 10);
     bool quick = reps == 3;
     print_cpu();
 #if defined(__x86_64__)
@@ -723,6 +759,10 @@ int main(int argc, char **argv)
         printf("fma peak:  %.1f GFLOP/s ymm\n", fma_peak(false));
 #endif
     blas_open();
+    if (ssd_only) {
+        bench_ssd(true);
+        return 0;
+    }
     bench_pgemm();
     bench_dw();
     bench_conv();

@@ -228,6 +228,20 @@ static ft_status ssd_forward(const ft_ssd_net *net, ft_nn_ctx *ctx, const ft_ima
     for (int i = 0; i < 13; i++) {
         x = y;
         cur ^= 1;
+        // Pairs 0-5 (256² to 32² maps) run as three chains: the 16, 8 and
+        // 4 MB maps between them are never stored.
+        if (i < 6) {
+            int32_t oh, ow, h2, w2;
+            if ((st = ft_conv_out_shape(net->dw[i], x.h, x.w, &oh, &ow)) != FT_OK ||
+                (st = ft_conv_out_shape(net->dw[i + 1], oh, ow, &h2, &w2)) != FT_OK)
+                return st;
+            y = (ft_map){h2, w2, ft_conv_get_desc(net->pw[i + 1])->c_out, buf[cur]};
+            if ((st = ft_sepconv2_forward(ctx, net->dw[i], net->pw[i], net->dw[i + 1],
+                                          net->pw[i + 1], &x, &y)) != FT_OK)
+                return st;
+            i++;
+            continue;
+        }
         if ((st = ft_face__run_sep(ctx, net->dw[i], net->pw[i], &x, &y, buf[cur])) != FT_OK)
             return st;
         if (i == 10 && (st = run_head(ctx, net, 0, &y, tmp, scores, codes)) != FT_OK)

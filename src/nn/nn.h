@@ -114,6 +114,16 @@ ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_
 ft_status ft_sepconv_forward(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw, const ft_map *x,
                              ft_map *y);
 
+// Two depthwise-separable pairs in a chain: y = pw2(dw2(pw1(dw1(x)))), each
+// pair as for ft_sepconv_forward. The intermediate map pw1(dw1(x)) is never
+// stored whole: each thread keeps a few of its rows in a cache-resident ring
+// (recomputing the rows two threads share), so on large maps neither it nor
+// the depthwise outputs go to memory. Same outputs as two ft_sepconv_forward
+// calls on the same kernels, bit for bit. FT_E_INVALID unless both pairs are
+// valid and chain (dw2.c_in == pw1.c_out).
+ft_status ft_sepconv2_forward(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv *pw1,
+                              const ft_conv *dw2, const ft_conv *pw2, const ft_map *x, ft_map *y);
+
 // A fully connected layer: y[o] = sum_i x[i] * w[i*n_out + o] (+ bias[o]).
 typedef struct ft_dense ft_dense;
 ft_status ft_dense_new(int32_t n_in, int32_t n_out, const float *w, const float *bias, ft_act act,

@@ -615,6 +615,124 @@ static void test_sepconv_layers(void)
     }
 }
 
+// ---- Two separable pairs in a chain against two fused pairs ----
+
+typedef struct chain_case {
+    int32_t h, w, c, c_mid, c_out, k1, s1, k2, s2;
+    ft_pad pad;
+} chain_case;
+
+// Edges: 1x1 maps, one column, odd channel counts, c_mid and c_out off the
+// 32-column panels, both strides in both places on odd and even sizes,
+// VALID, 5x5 and 1x1 depthwise kernels, and intermediate rows so wide that
+// the ring holds only the rows one final row needs (200x256: 200 KiB a
+// row), or a few (64x64, 90x33x128), or the whole map (small ones).
+static const chain_case chain_cases[] = {
+    {1, 1, 8, 16, 8, 3, 1, 3, 2, FT_PAD_SAME},     {1, 1, 3, 5, 7, 3, 2, 3, 1, FT_PAD_SAME},
+    {16, 16, 32, 64, 128, 3, 1, 3, 2, FT_PAD_SAME}, {15, 13, 17, 19, 21, 3, 2, 3, 2, FT_PAD_SAME},
+    {12, 12, 16, 40, 24, 3, 1, 3, 2, FT_PAD_VALID}, {64, 64, 32, 64, 128, 3, 1, 3, 2, FT_PAD_SAME},
+    {90, 33, 64, 128, 70, 3, 1, 3, 1, FT_PAD_SAME}, {9, 200, 16, 256, 40, 3, 1, 3, 2, FT_PAD_SAME},
+    {11, 201, 8, 256, 33, 3, 2, 3, 1, FT_PAD_SAME}, {40, 1, 8, 8, 8, 3, 1, 3, 2, FT_PAD_SAME},
+    {17, 19, 16, 24, 16, 5, 1, 5, 2, FT_PAD_SAME},  {12, 10, 20, 24, 20, 1, 1, 3, 1, FT_PAD_SAME},
+    {31, 29, 48, 96, 64, 3, 2, 5, 1, FT_PAD_SAME},  {33, 35, 64, 64, 32, 3, 1, 3, 2, FT_PAD_VALID},
+};
+
+static void test_sepconv_chain(void)
+{
+    static const ft_act acts[] = {FT_ACT_RELU6, FT_ACT_NONE, FT_ACT_LEAKY, FT_ACT_RELU,
+                                  FT_ACT_SIGMOID};
+    for (size_t ci = 0; ci < sizeof chain_cases / sizeof *chain_cases; ci++) {
+        const chain_case *cc = &chain_cases[ci];
+        ft_conv_desc d1 = {cc->k1, cc->k1, cc->c, cc->c, cc->s1, cc->pad, true, acts[ci % 3]};
+        ft_conv_desc p1 = {1, 1, cc->c, cc->c_mid, 1, FT_PAD_SAME, false, acts[(ci + 1) % 4]};
+        ft_conv_desc d2 = {cc->k2,   cc->k2,  cc->c_mid, cc->c_mid,
+                           cc->s2,   cc->pad, true,      acts[(ci + 2) % 3]};
+        ft_conv_desc p2 = {1, 1, cc->c_mid, cc->c_out, 1, FT_PAD_SAME, false, acts[ci % 5]};
+        float *w1 = rand_buf((size_t)cc->k1 * cc->k1 * cc->c), *b1 = rand_buf((size_t)cc->c);
+        float *v1 = rand_buf((size_t)cc->c * cc->c_mid), *e1 = rand_buf((size_t)cc->c_mid);
+        float *w2 = rand_buf((size_t)cc->k2 * cc->k2 * cc->c_mid),
+              *b2 = rand_buf((size_t)cc->c_mid);
+        float *v2 = rand_buf((size_t)cc->c_mid * cc->c_out), *e2 = rand_buf((size_t)cc->c_out);
+        float *x = rand_buf((size_t)cc->h * cc->w * cc->c);
+        ft_conv *dw1, *pw1, *dw2, *pw2;
+        FT_CHECK_OK(ft_conv_new(&d1, w1, (ci & 1) ? NULL : b1, &dw1), NULL);
+        FT_CHECK_OK(ft_conv_new(&p1, v1, (ci & 2) ? NULL : e1, &pw1), NULL);
+        FT_CHECK_OK(ft_conv_new(&d2, w2, (ci & 4) ? NULL : b2, &dw2), NULL);
+        FT_CHECK_OK(ft_conv_new(&p2, v2, (ci & 1) ? NULL : e2, &pw2), NULL);
+        ft_conv_geom g1, gp1, g2, gp2;
+        FT_CHECK_OK(ft_conv_geom_make(cc->h, cc->w, cc->c, cc->c, cc->k1, cc->k1, cc->s1, cc->pad,
+                                      &g1),
+                    NULL);
+        ft_conv_geom_make(g1.out_h, g1.out_w, cc->c, cc->c_mid, 1, 1, 1, FT_PAD_SAME, &gp1);
+        FT_CHECK_OK(ft_conv_geom_make(g1.out_h, g1.out_w, cc->c_mid, cc->c_mid, cc->k2, cc->k2,
+                                      cc->s2, cc->pad, &g2),
+                    NULL);
+        ft_conv_geom_make(g2.out_h, g2.out_w, cc->c_mid, cc->c_out, 1, 1, 1, FT_PAD_SAME, &gp2);
+        size_t n1 = (size_t)g1.out_h * g1.out_w * cc->c,
+               nm = (size_t)g1.out_h * g1.out_w * cc->c_mid,
+               n2 = (size_t)g2.out_h * g2.out_w * cc->c_mid,
+               yn = (size_t)g2.out_h * g2.out_w * cc->c_out;
+        // The specification: the four reference layers one after another.
+        float *t1 = canary_buf(n1), *tm = canary_buf(nm), *t2 = canary_buf(n2),
+              *want = canary_buf(yn);
+        ft_kern_dwconv2d_f32_ref(&g1, x, w1, (ci & 1) ? NULL : b1, d1.act, t1, 0, g1.out_h);
+        ft_kern_conv2d_f32_ref(&gp1, t1, v1, (ci & 2) ? NULL : e1, p1.act, tm);
+        ft_kern_dwconv2d_f32_ref(&g2, tm, w2, (ci & 4) ? NULL : b2, d2.act, t2, 0, g2.out_h);
+        ft_kern_conv2d_f32_ref(&gp2, t2, v2, (ci & 1) ? NULL : e2, p2.act, want);
+        ft_map xm = {cc->h, cc->w, cc->c, x};
+        for (size_t lv = 0; lv < 3; lv++) {
+            if (!supported(level_feat[lv]))
+                continue;
+            ft_nn_kernels kt = table_for(levels[lv]);
+            for (int nth = 1; nth <= 3; nth++) {
+                ft_nn_ctx *ctx;
+                FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
+                ft_nn__ctx_set_kernels(ctx, &kt);
+                float *got = canary_buf(yn), *two = canary_buf(yn), *mid = canary_buf(nm);
+                ft_map ym = {g2.out_h, g2.out_w, cc->c_out, got};
+                FT_CHECK_OK(ft_sepconv2_forward(ctx, dw1, pw1, dw2, pw2, &xm, &ym), NULL);
+                // The same kernels as two fused pairs, the map between in memory.
+                ft_map mm = {g1.out_h, g1.out_w, cc->c_mid, mid},
+                       tw = {g2.out_h, g2.out_w, cc->c_out, two};
+                FT_CHECK_OK(ft_sepconv_forward(ctx, dw1, pw1, &xm, &mm), NULL);
+                FT_CHECK_OK(ft_sepconv_forward(ctx, dw2, pw2, &mm, &tw), NULL);
+                // Tolerance: both pairs' (see test_sepconv_layers), the
+                // first carried through the second's sums.
+                double tol = 1e-4 * sqrt((double)cc->c + cc->c_mid) *
+                             (cc->k1 * cc->k1 + cc->k2 * cc->k2);
+                int bad = compare(levels[lv], got, want, yn, tol);
+                bad += !tail_intact(got, yn);
+                // Chaining changes no element's summation order.
+                bad += memcmp(got, two, yn * sizeof(float)) != 0;
+                if (bad) {
+                    fprintf(stderr, "sepconv2 %s nth=%d case %zu: %d bad\n", levels[lv], nth, ci,
+                            bad);
+                    ft_test_failures++;
+                }
+                // Wrong shapes and chains are refused.
+                ft_map wrong = {g2.out_h, g2.out_w, cc->c_out + 1, got};
+                FT_CHECK_EQ(ft_sepconv2_forward(ctx, dw1, pw1, dw2, pw2, &xm, &wrong),
+                            FT_E_INVALID);
+                FT_CHECK_EQ(ft_sepconv2_forward(ctx, dw1, pw1, pw2, dw2, &xm, &ym), FT_E_INVALID);
+                if (cc->c != cc->c_mid)
+                    FT_CHECK_EQ(ft_sepconv2_forward(ctx, dw2, pw2, dw1, pw1, &xm, &ym),
+                                FT_E_INVALID);
+                ft_aligned_free(got);
+                ft_aligned_free(two);
+                ft_aligned_free(mid);
+                ft_nn_ctx_free(ctx);
+            }
+        }
+        ft_conv_free(dw1);
+        ft_conv_free(pw1);
+        ft_conv_free(dw2);
+        ft_conv_free(pw2);
+        float *bufs[] = {w1, b1, v1, e1, w2, b2, v2, e2, x, t1, tm, t2, want};
+        for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+            ft_aligned_free(bufs[i]);
+    }
+}
+
 static void test_dense(void)
 {
     static const int32_t dims[][2] = {{1, 1}, {256, 128}, {256, 136}, {7, 33}, {100, 5}};
@@ -736,6 +854,7 @@ static const ft_test_case cases[] = {
     {"dwconv_variants", test_dwconv_variants},
     {"conv_layers", test_conv_layers},
     {"sepconv_layers", test_sepconv_layers},
+    {"sepconv_chain", test_sepconv_chain},
     {"dense", test_dense},
     {"scratch", test_scratch},
     {"dispatch", test_dispatch},
