@@ -160,7 +160,15 @@ void ft_nn__im2col(const ft_conv_geom *g, const float *x, int32_t row0, int32_t 
             }
             const float *row = x + (size_t)iy * g->in_w * run;
             if (inside) { // the kernel row is contiguous in HWC: one copy
-                memcpy(dst, row + (size_t)ix0 * run, span * sizeof(float));
+                const float *src = row + (size_t)ix0 * run;
+                // Constant sizes for the 3-channel first layers (3x3, 7x7)
+                // inline the copy: a third of the SSD's L0 im2col time.
+                if (span == 9)
+                    memcpy(dst, src, 9 * sizeof(float));
+                else if (span == 21)
+                    memcpy(dst, src, 21 * sizeof(float));
+                else
+                    memcpy(dst, src, span * sizeof(float));
                 continue;
             }
             // Pointers are formed for columns inside the input only (one
