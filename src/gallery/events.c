@@ -166,13 +166,16 @@ static ft_status events_select(ft_gallery *g, const ft_event_query *q, sqlite3_s
     return FT_OK;
 }
 
+static ft_status event_row_v(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *err)
+{
+    event_row(s, dst);
+    return FT_OK;
+}
+
 ft_status ft_gallery_events_query(ft_gallery *g, const ft_event_query *q, ft_event **out,
                                   size_t *n, int64_t *total, ft_err *err)
 {
     sqlite3_stmt *s = NULL;
-    ft_event *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
     ft_status st = query_check(q, err);
     if (st != FT_OK)
         return st;
@@ -183,41 +186,19 @@ ft_status ft_gallery_events_query(ft_gallery *g, const ft_event_query *q, ft_eve
         if ((st = ft_gallery__prepare(g, sql, &s, err)) != FT_OK)
             return st;
         bind_query(s, q);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            *total = sqlite3_column_int64(s, 0);
+        else
             st = ft_gallery__dberr(g, rc, err, "count events");
-            goto done;
-        }
-        *total = sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
-        s = NULL;
+        if (st != FT_OK)
+            return st;
     }
     if ((st = events_select(g, q, &s, err)) != FT_OK)
         return st;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t bytes, nc = cap ? cap * 2 : 16;
-            ft_event *nv;
-            if (!ft_size_mul(nc, sizeof *v, &bytes) || !(nv = ft_realloc(v, bytes))) {
-                st = ft_err_set(err, FT_E_NOMEM, "query events: out of memory");
-                goto done;
-            }
-            v = nv;
-            cap = nc;
-        }
-        event_row(s, &v[len++]);
-    }
-    if (rc != SQLITE_DONE)
-        st = ft_gallery__dberr(g, rc, err, "query events");
-done:
-    sqlite3_finalize(s);
-    if (st != FT_OK) {
-        ft_free(v);
-        return st;
-    }
-    *out = v;
-    *n = len;
-    return FT_OK;
+    return ft_gallery__collect(g, s, sizeof **out, event_row_v, "query events", (void **)out, n,
+                               err);
 }
 
 ft_status ft_gallery_event_thumbnail(ft_gallery *g, int64_t event_id, ft_buf *out, ft_err *err)

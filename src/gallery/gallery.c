@@ -761,31 +761,31 @@ ft_status ft_gallery_person_find(ft_gallery *g, const char *name, ft_person *out
     return person_get_where(g, "p.name = ?1", 0, name, out, err);
 }
 
-ft_status ft_gallery_people_list(ft_gallery *g, ft_person **out, size_t *n, ft_err *err)
+ft_status ft_gallery__collect(ft_gallery *g, sqlite3_stmt *s, size_t size, ft_gallery__row_fn row,
+                              const char *what, void **out, size_t *n, ft_err *err)
 {
-    sqlite3_stmt *s;
-    ft_person *v = NULL;
+    unsigned char *v = NULL;
     size_t len = 0, cap = 0;
-    ft_status st = ft_gallery__prepare(
-        g, "SELECT " PERSON_COLS " FROM people p ORDER BY p.name, p.id", &s, err);
-    if (st != FT_OK)
-        return st;
+    ft_status st = FT_OK;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (len == cap) {
             size_t bytes, nc = cap ? cap * 2 : 16;
-            ft_person *nv;
-            if (!ft_size_mul(nc, sizeof *v, &bytes) || !(nv = ft_realloc(v, bytes))) {
-                st = ft_err_set(err, FT_E_NOMEM, "list people: out of memory");
+            unsigned char *nv;
+            if (!ft_size_mul(nc, size, &bytes) || !(nv = ft_realloc(v, bytes))) {
+                st = ft_err_set(err, FT_E_NOMEM, "%s: out of memory", what);
                 goto done;
             }
             v = nv;
             cap = nc;
         }
-        person_row(s, &v[len++]);
+        memset(v + len * size, 0, size);
+        if ((st = row(g, s, v + len * size, err)) != FT_OK)
+            goto done;
+        len++;
     }
     if (rc != SQLITE_DONE)
-        st = ft_gallery__dberr(g, rc, err, "list people");
+        st = ft_gallery__dberr(g, rc, err, what);
 done:
     sqlite3_finalize(s);
     if (st != FT_OK) {
@@ -795,6 +795,23 @@ done:
     *out = v;
     *n = len;
     return FT_OK;
+}
+
+static ft_status person_row_v(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *err)
+{
+    person_row(s, dst);
+    return FT_OK;
+}
+
+ft_status ft_gallery_people_list(ft_gallery *g, ft_person **out, size_t *n, ft_err *err)
+{
+    sqlite3_stmt *s;
+    ft_status st = ft_gallery__prepare(
+        g, "SELECT " PERSON_COLS " FROM people p ORDER BY p.name, p.id", &s, err);
+    if (st != FT_OK)
+        return st;
+    return ft_gallery__collect(g, s, sizeof **out, person_row_v, "list people", (void **)out, n,
+                               err);
 }
 
 // Runs an UPDATE/DELETE on one person id in its own transaction;
@@ -1077,12 +1094,31 @@ fail:
     "id, person_id, descriptor, model, alignment, detector_score, face_w, face_h, "        \
     "source_sha256, created_at, length(thumbnail)"
 
+static ft_status sample_row(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *err)
+{
+    ft_sample *x = dst;
+    x->id = sqlite3_column_int64(s, 0);
+    x->person_id = sqlite3_column_int64(s, 1);
+    const void *blob = sqlite3_column_blob(s, 2);
+    if (!blob || sqlite3_column_bytes(s, 2) != FT_GALLERY_DIM * 4)
+        return ft_err_set(err, FT_E_DB, "%s: sample %lld has a malformed descriptor", g->path,
+                          (long long)x->id);
+    ft_gallery__desc_from_le(blob, x->descriptor);
+    ft_gallery__col_text(s, 3, x->model, sizeof x->model);
+    ft_gallery__col_text(s, 4, x->alignment, sizeof x->alignment);
+    x->detector_score = ft_gallery__col_real(s, 5);
+    x->face_w = sqlite3_column_int(s, 6);
+    x->face_h = sqlite3_column_int(s, 7);
+    ft_gallery__col_text(s, 8, x->source_sha256, sizeof x->source_sha256);
+    x->created_at = sqlite3_column_double(s, 9);
+    x->thumbnail_len = (size_t)sqlite3_column_int64(s, 10);
+    return FT_OK;
+}
+
 ft_status ft_gallery_samples_list(ft_gallery *g, int64_t person_id, ft_sample **out, size_t *n,
                                   ft_err *err)
 {
     sqlite3_stmt *s;
-    ft_sample *v = NULL;
-    size_t len = 0, cap = 0;
     ft_status st = ft_gallery__prepare(
         g,
         person_id > 0 ? "SELECT " SAMPLE_COLS " FROM samples WHERE person_id = ?1 ORDER BY id"
@@ -1092,50 +1128,8 @@ ft_status ft_gallery_samples_list(ft_gallery *g, int64_t person_id, ft_sample **
         return st;
     if (person_id > 0)
         sqlite3_bind_int64(s, 1, person_id);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t bytes, nc = cap ? cap * 2 : 16;
-            ft_sample *nv;
-            if (!ft_size_mul(nc, sizeof *v, &bytes) || !(nv = ft_realloc(v, bytes))) {
-                st = ft_err_set(err, FT_E_NOMEM, "list samples: out of memory");
-                goto done;
-            }
-            v = nv;
-            cap = nc;
-        }
-        ft_sample *x = &v[len];
-        memset(x, 0, sizeof *x);
-        x->id = sqlite3_column_int64(s, 0);
-        x->person_id = sqlite3_column_int64(s, 1);
-        const void *blob = sqlite3_column_blob(s, 2);
-        if (!blob || sqlite3_column_bytes(s, 2) != FT_GALLERY_DIM * 4) {
-            st = ft_err_set(err, FT_E_DB, "%s: sample %lld has a malformed descriptor", g->path,
-                            (long long)x->id);
-            goto done;
-        }
-        ft_gallery__desc_from_le(blob, x->descriptor);
-        ft_gallery__col_text(s, 3, x->model, sizeof x->model);
-        ft_gallery__col_text(s, 4, x->alignment, sizeof x->alignment);
-        x->detector_score = ft_gallery__col_real(s, 5);
-        x->face_w = sqlite3_column_int(s, 6);
-        x->face_h = sqlite3_column_int(s, 7);
-        ft_gallery__col_text(s, 8, x->source_sha256, sizeof x->source_sha256);
-        x->created_at = sqlite3_column_double(s, 9);
-        x->thumbnail_len = (size_t)sqlite3_column_int64(s, 10);
-        len++;
-    }
-    if (rc != SQLITE_DONE)
-        st = ft_gallery__dberr(g, rc, err, "list samples");
-done:
-    sqlite3_finalize(s);
-    if (st != FT_OK) {
-        ft_free(v);
-        return st;
-    }
-    *out = v;
-    *n = len;
-    return FT_OK;
+    return ft_gallery__collect(g, s, sizeof **out, sample_row, "list samples", (void **)out, n,
+                               err);
 }
 
 ft_status ft_gallery_sample_delete(ft_gallery *g, int64_t sample_id, ft_err *err)

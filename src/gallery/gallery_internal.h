@@ -54,6 +54,15 @@ void ft_gallery__rollback(ft_gallery *g);
 ft_status ft_gallery__exec(ft_gallery *g, const char *sql, ft_err *err);
 void ft_gallery__hook(ft_gallery *g, const char *point);
 
+// Converts one result row into the element at `dst` (FT_OK, or an error
+// for a malformed row).
+typedef ft_status (*ft_gallery__row_fn)(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *err);
+// Steps `s` to the end and collects its rows, converted by `row`, into a
+// new ft_malloc'd array of `size`-byte elements (*out NULL when empty);
+// finalizes `s` in every case. `what` names the query in messages.
+ft_status ft_gallery__collect(ft_gallery *g, sqlite3_stmt *s, size_t size, ft_gallery__row_fn row,
+                              const char *what, void **out, size_t *n, ft_err *err);
+
 // Copies a text column into dst (cap bytes with NUL), truncating; NULL -> "".
 void ft_gallery__col_text(sqlite3_stmt *st, int col, char *dst, size_t cap);
 // A REAL column; NULL -> NaN.

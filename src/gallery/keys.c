@@ -155,42 +155,22 @@ static void key_row(sqlite3_stmt *s, ft_api_key *k)
     k->last_used_at = sqlite3_column_double(s, 5); // NULL reads as 0
 }
 
+static ft_status key_row_v(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *err)
+{
+    key_row(s, dst);
+    return FT_OK;
+}
+
 ft_status ft_gallery_keys_list(ft_gallery *g, ft_api_key **out, size_t *n, ft_err *err)
 {
     sqlite3_stmt *s;
-    ft_api_key *v = NULL;
-    size_t len = 0, cap = 0;
     ft_status st = ft_gallery__prepare(
         g,
         "SELECT id, name, role, created_at, revoked_at, last_used_at FROM api_keys ORDER BY id",
         &s, err);
     if (st != FT_OK)
         return st;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t bytes, nc = cap ? cap * 2 : 8;
-            ft_api_key *nv;
-            if (!ft_size_mul(nc, sizeof *v, &bytes) || !(nv = ft_realloc(v, bytes))) {
-                st = ft_err_set(err, FT_E_NOMEM, "list keys: out of memory");
-                goto done;
-            }
-            v = nv;
-            cap = nc;
-        }
-        key_row(s, &v[len++]);
-    }
-    if (rc != SQLITE_DONE)
-        st = ft_gallery__dberr(g, rc, err, "list keys");
-done:
-    sqlite3_finalize(s);
-    if (st != FT_OK) {
-        ft_free(v);
-        return st;
-    }
-    *out = v;
-    *n = len;
-    return FT_OK;
+    return ft_gallery__collect(g, s, sizeof **out, key_row_v, "list keys", (void **)out, n, err);
 }
 
 ft_status ft_gallery_key_revoke(ft_gallery *g, int64_t id, ft_err *err)
