@@ -1108,6 +1108,19 @@ static ft_status info_layer(ft_buf *b, const ft_graph *g, const ft_glayer *l, si
     return st;
 }
 
+// A comma-separated list of graph references.
+static ft_status info_refs(ft_buf *b, const ft_graph *g, const ft_gref *refs, size_t n)
+{
+    ft_status st = FT_OK;
+    for (size_t i = 0; st == FT_OK && i < n; i++) {
+        if (i)
+            st = ft_buf_puts(b, ",");
+        if (st == FT_OK)
+            st = info_ref(b, g, &refs[i]);
+    }
+    return st;
+}
+
 static ft_status info_graph(ft_buf *b, const ft_graph *g, size_t *total)
 {
     ft_status st = ft_buf_puts(b, "{\"name\":");
@@ -1115,20 +1128,12 @@ static ft_status info_graph(ft_buf *b, const ft_graph *g, size_t *total)
         st = ft_buf_json_str(b, g->name);
     if (st == FT_OK)
         st = ft_buf_puts(b, ",\"inputs\":[");
-    for (size_t i = 0; st == FT_OK && i < g->n_inputs; i++) {
-        if (i)
-            st = ft_buf_puts(b, ",");
-        if (st == FT_OK)
-            st = info_ref(b, g, &g->inputs[i]);
-    }
+    if (st == FT_OK)
+        st = info_refs(b, g, g->inputs, g->n_inputs);
     if (st == FT_OK)
         st = ft_buf_puts(b, "],\"outputs\":[");
-    for (size_t i = 0; st == FT_OK && i < g->n_outputs; i++) {
-        if (i)
-            st = ft_buf_puts(b, ",");
-        if (st == FT_OK)
-            st = info_ref(b, g, &g->outputs[i]);
-    }
+    if (st == FT_OK)
+        st = info_refs(b, g, g->outputs, g->n_outputs);
     if (st == FT_OK)
         st = ft_buf_puts(b, "],\"layers\":[");
     for (size_t i = 0; st == FT_OK && i < g->n_layers; i++) {
