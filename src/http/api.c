@@ -323,6 +323,70 @@ static void thumbnail(const ft_image *im, const ft_face_box *b, ft_buf *out)
         out->len = 0;
 }
 
+// ---- One photo request ----
+
+// What the image endpoints share: the upload, the decoded photo and what the
+// pipeline found in it. photo_read takes the upload (handlers then read
+// their own form fields), photo_run decodes it and runs the pipeline as deep
+// as asked, photo_deinit frees everything whatever happened before.
+typedef enum photo_depth { PHOTO_DETECT, PHOTO_DESCRIBE, PHOTO_IDENTIFY } photo_depth;
+
+typedef struct photo {
+    ft_multipart mp;
+    const uint8_t *data;
+    size_t len;
+    ft_image im;
+    face_res *f;
+    ident *id; // PHOTO_IDENTIFY
+    size_t n;
+    double td, tr;          // ms: detection, landmarks + descriptors
+    ft_gallery_policy pol; // PHOTO_DESCRIBE and PHOTO_IDENTIFY
+} photo;
+
+static ft_status photo_read(ft_http_req *r, const char *field, photo *p, ft_err *err)
+{
+    memset(p, 0, sizeof *p);
+    p->f = ft_malloc(sizeof *p->f * MAX_FACES);
+    p->id = ft_malloc(sizeof *p->id * MAX_FACES);
+    if (!p->f || !p->id)
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    return image_input(r, field, &p->mp, &p->data, &p->len, err);
+}
+
+static ft_status photo_run(ft_http_req *r, photo *p, photo_depth depth, ft_err *err)
+{
+    ft_status st = decode(r, p->data, p->len, &p->im, err);
+    if (st == FT_OK)
+        st = analyse(r, &p->im, depth != PHOTO_DETECT, p->f, &p->n, &p->td, &p->tr, err);
+    if (st == FT_OK && depth != PHOTO_DETECT)
+        st = ft_gallery_policy_load(wc(r)->g, &p->pol, err);
+    if (st == FT_OK && depth == PHOTO_IDENTIFY)
+        st = identify_all(r, p->f, p->n, &p->pol, p->id, err);
+    return st;
+}
+
+// photo_read + photo_run for handlers with nothing in between; replies with
+// the error and returns false when either fails.
+static bool photo_take(ft_http_req *r, const char *field, photo_depth depth, photo *p)
+{
+    ft_err err;
+    ft_err_clear(&err);
+    ft_status st = photo_read(r, field, p, &err);
+    if (st == FT_OK)
+        st = photo_run(r, p, depth, &err);
+    if (st != FT_OK)
+        ft_http_reply_status(r, st, &err);
+    return st == FT_OK;
+}
+
+static void photo_deinit(photo *p)
+{
+    ft_image_deinit(&p->im);
+    ft_multipart_deinit(&p->mp);
+    ft_free(p->f);
+    ft_free(p->id);
+}
+
 // ---- Page, health, metrics, OpenAPI (inline) ----
 
 static void serve_asset(ft_http_req *r, const char *name)
@@ -418,197 +482,112 @@ static void h_openapi(ft_http_req *r)
 
 static void h_prediction(ft_http_req *r)
 {
-    ft_err err;
-    ft_err_clear(&err);
-    ft_multipart mp;
-    const uint8_t *data;
-    size_t len;
-    ft_image im = {0, 0, NULL};
-    face_res *f = ft_malloc(sizeof *f * MAX_FACES);
-    ident *id = ft_malloc(sizeof *id * MAX_FACES);
-    size_t n = 0;
-    double td, tr;
-    ft_gallery_policy pol;
-    ft_status st = !f || !id ? ft_err_set(&err, FT_E_NOMEM, "out of memory") : FT_OK;
-    if (st == FT_OK)
-        st = image_input(r, "fileImg", &mp, &data, &len, &err);
-    if (st == FT_OK)
-        st = decode(r, data, len, &im, &err);
-    if (st == FT_OK)
-        st = analyse(r, &im, true, f, &n, &td, &tr, &err);
-    if (st == FT_OK)
-        st = ft_gallery_policy_load(wc(r)->g, &pol, &err);
-    if (st == FT_OK)
-        st = identify_all(r, f, n, &pol, id, &err);
-    if (st != FT_OK) {
-        ft_http_reply_status(r, st, &err);
-    } else {
+    photo p;
+    if (photo_take(r, "fileImg", PHOTO_IDENTIFY, &p)) {
         json_t *faces = json_array();
-        for (size_t i = 0; i < n; i++) {
-            bool known = id[i].match.status == FT_MATCH_KNOWN;
+        for (size_t i = 0; i < p.n; i++) {
+            bool known = p.id[i].match.status == FT_MATCH_KNOWN;
             json_array_append_new(
-                faces, json_pack("{s:o, s:o, s:s, s:o, s:o}", "box", box_json(&f[i].box),
-                                 "score", num(f[i].box.score), "person",
-                                 known ? id[i].name : "unknown", "person_id",
-                                 known ? json_integer(id[i].match.person_id) : json_null(),
-                                 "distance", num(id[i].match.distance)));
+                faces, json_pack("{s:o, s:o, s:s, s:o, s:o}", "box", box_json(&p.f[i].box),
+                                 "score", num(p.f[i].box.score), "person",
+                                 known ? p.id[i].name : "unknown", "person_id",
+                                 known ? json_integer(p.id[i].match.person_id) : json_null(),
+                                 "distance", num(p.id[i].match.distance)));
         }
         ft_http_reply_json(r, 200,
-                           json_pack("{s:i, s:i, s:o, s:{s:f, s:f}}", "width", im.w, "height",
-                                     im.h, "faces", faces, "timing_ms", "detect", td, "describe",
-                                     tr));
+                           json_pack("{s:i, s:i, s:o, s:{s:f, s:f}}", "width", p.im.w, "height",
+                                     p.im.h, "faces", faces, "timing_ms", "detect", p.td,
+                                     "describe", p.tr));
     }
-    ft_image_deinit(&im);
-    ft_multipart_deinit(&mp);
-    ft_free(f);
-    ft_free(id);
+    photo_deinit(&p);
 }
 
 static void h_detect(ft_http_req *r)
 {
-    ft_err err;
-    ft_err_clear(&err);
-    ft_multipart mp;
-    const uint8_t *data;
-    size_t len;
-    ft_image im = {0, 0, NULL};
-    face_res *f = ft_malloc(sizeof *f * MAX_FACES);
-    size_t n = 0;
-    double td, tr;
-    ft_status st = f ? FT_OK : ft_err_set(&err, FT_E_NOMEM, "out of memory");
-    if (st == FT_OK)
-        st = image_input(r, NULL, &mp, &data, &len, &err);
-    if (st == FT_OK)
-        st = decode(r, data, len, &im, &err);
-    if (st == FT_OK)
-        st = analyse(r, &im, false, f, &n, &td, &tr, &err);
-    if (st != FT_OK) {
-        ft_http_reply_status(r, st, &err);
-    } else {
+    photo p;
+    if (photo_take(r, NULL, PHOTO_DETECT, &p)) {
         json_t *faces = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(faces, json_pack("{s:o, s:o}", "box", box_json(&f[i].box),
-                                                   "score", num(f[i].box.score)));
+        for (size_t i = 0; i < p.n; i++)
+            json_array_append_new(faces, json_pack("{s:o, s:o}", "box", box_json(&p.f[i].box),
+                                                   "score", num(p.f[i].box.score)));
         ft_http_reply_json(r, 200,
-                           json_pack("{s:i, s:i, s:s, s:o, s:{s:f}}", "width", im.w, "height",
-                                     im.h, "detector", detector_name(r), "faces", faces, "timing_ms", "detect", td));
+                           json_pack("{s:i, s:i, s:s, s:o, s:{s:f}}", "width", p.im.w, "height",
+                                     p.im.h, "detector", detector_name(r), "faces", faces,
+                                     "timing_ms", "detect", p.td));
     }
-    ft_image_deinit(&im);
-    ft_multipart_deinit(&mp);
-    ft_free(f);
+    photo_deinit(&p);
 }
 
 static void h_identify(ft_http_req *r)
 {
-    ft_err err;
-    ft_err_clear(&err);
-    ft_multipart mp;
-    const uint8_t *data;
-    size_t len;
-    ft_image im = {0, 0, NULL};
-    face_res *f = ft_malloc(sizeof *f * MAX_FACES);
-    ident *id = ft_malloc(sizeof *id * MAX_FACES);
-    size_t n = 0;
-    double td, tr;
-    ft_gallery_policy pol;
-    ft_status st = !f || !id ? ft_err_set(&err, FT_E_NOMEM, "out of memory") : FT_OK;
-    if (st == FT_OK)
-        st = image_input(r, NULL, &mp, &data, &len, &err);
-    if (st == FT_OK)
-        st = decode(r, data, len, &im, &err);
-    if (st == FT_OK)
-        st = analyse(r, &im, true, f, &n, &td, &tr, &err);
-    if (st == FT_OK)
-        st = ft_gallery_policy_load(wc(r)->g, &pol, &err);
-    if (st == FT_OK)
-        st = identify_all(r, f, n, &pol, id, &err);
-    if (st != FT_OK) {
-        ft_http_reply_status(r, st, &err);
-    } else {
+    photo p;
+    if (photo_take(r, NULL, PHOTO_IDENTIFY, &p)) {
         json_t *faces = json_array();
-        for (size_t i = 0; i < n; i++) {
-            const ft_match_result *m = &id[i].match;
+        for (size_t i = 0; i < p.n; i++) {
+            const ft_match_result *m = &p.id[i].match;
             json_array_append_new(
                 faces,
-                json_pack("{s:o, s:o, s:{s:s, s:o, s:o, s:o, s:o}}", "box", box_json(&f[i].box),
-                          "score", num(f[i].box.score), "match", "status",
+                json_pack("{s:o, s:o, s:{s:s, s:o, s:o, s:o, s:o}}", "box", box_json(&p.f[i].box),
+                          "score", num(p.f[i].box.score), "match", "status",
                           match_status_str(m->status), "person_id",
                           m->status == FT_MATCH_KNOWN ? json_integer(m->person_id) : json_null(),
-                          "name", id[i].name[0] ? json_string(id[i].name) : json_null(),
+                          "name", p.id[i].name[0] ? json_string(p.id[i].name) : json_null(),
                           "distance", num(m->distance), "margin", num(m->margin)));
         }
         ft_http_reply_json(r, 200,
-                           json_pack("{s:i, s:i, s:o, s:f, s:f, s:{s:f, s:f}}", "width", im.w,
-                                     "height", im.h, "faces", faces, "threshold", pol.threshold,
-                                     "margin", pol.margin, "timing_ms", "detect", td, "describe",
-                                     tr));
+                           json_pack("{s:i, s:i, s:o, s:f, s:f, s:{s:f, s:f}}", "width", p.im.w,
+                                     "height", p.im.h, "faces", faces, "threshold",
+                                     p.pol.threshold, "margin", p.pol.margin, "timing_ms",
+                                     "detect", p.td, "describe", p.tr));
     }
-    ft_image_deinit(&im);
-    ft_multipart_deinit(&mp);
-    ft_free(f);
-    ft_free(id);
+    photo_deinit(&p);
 }
 
 static void h_verify(ft_http_req *r)
 {
     ft_err err;
     ft_err_clear(&err);
-    ft_multipart mp;
-    const uint8_t *data;
-    size_t len;
-    ft_image im = {0, 0, NULL};
-    face_res *f = ft_malloc(sizeof *f * MAX_FACES);
-    size_t n = 0;
-    double td, tr;
-    ft_gallery_policy pol;
+    photo p;
     ft_person person;
     ft_sample *samples = NULL;
     size_t ns = 0;
     char buf[32];
     int64_t pid = 0;
-    ft_status st = f ? FT_OK : ft_err_set(&err, FT_E_NOMEM, "out of memory");
-    if (st == FT_OK)
-        st = image_input(r, NULL, &mp, &data, &len, &err);
+    ft_status st = photo_read(r, NULL, &p, &err);
     if (st == FT_OK) {
         const char *ps = ft_http_query(r, "person_id");
         if (!ps)
-            ps = form_text(&mp, "person_id", buf, sizeof buf);
+            ps = form_text(&p.mp, "person_id", buf, sizeof buf);
         if (!ps || !parse_i64(ps, &pid) || pid <= 0)
             st = ft_err_set(&err, FT_E_INVALID, "person_id (query or form field) is required");
     }
     if (st == FT_OK)
         st = ft_gallery_person_get(wc(r)->g, pid, &person, &err);
     if (st == FT_OK)
-        st = decode(r, data, len, &im, &err);
-    if (st == FT_OK)
-        st = analyse(r, &im, true, f, &n, &td, &tr, &err);
-    if (st == FT_OK && n == 0)
+        st = photo_run(r, &p, PHOTO_DESCRIBE, &err);
+    if (st == FT_OK && p.n == 0)
         st = ft_err_set(&err, FT_E_NO_FACE, "no face found in the photo");
-    if (st == FT_OK)
-        st = ft_gallery_policy_load(wc(r)->g, &pol, &err);
     if (st == FT_OK)
         st = ft_gallery_samples_list(wc(r)->g, pid, &samples, &ns, &err);
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
     } else {
-        size_t k = largest(f, n);
+        size_t k = largest(p.f, p.n);
         double best = INFINITY;
         for (size_t i = 0; i < ns; i++) {
-            double d = ft_descriptor_distance(f[k].desc, samples[i].descriptor);
+            double d = ft_descriptor_distance(p.f[k].desc, samples[i].descriptor);
             if (d < best)
                 best = d;
         }
         ft_http_reply_json(r, 200,
                            json_pack("{s:I, s:s, s:b, s:o, s:f, s:o, s:I}", "person_id",
                                      (json_int_t)pid, "name", person.name, "verified",
-                                     best < pol.threshold, "distance", num(best), "threshold",
-                                     pol.threshold, "box", box_json(&f[k].box), "n_samples",
+                                     best < p.pol.threshold, "distance", num(best), "threshold",
+                                     p.pol.threshold, "box", box_json(&p.f[k].box), "n_samples",
                                      (json_int_t)ns));
     }
     ft_free(samples);
-    ft_image_deinit(&im);
-    ft_multipart_deinit(&mp);
-    ft_free(f);
+    photo_deinit(&p);
 }
 
 // Whether an identical decision (source, person, outcome) was logged within
@@ -659,26 +638,16 @@ static void h_access(ft_http_req *r)
     ft_server *s = srv(r);
     ft_err err;
     ft_err_clear(&err);
-    ft_multipart mp;
-    const uint8_t *data;
-    size_t len;
-    ft_image im = {0, 0, NULL};
-    face_res *f = ft_malloc(sizeof *f * MAX_FACES);
-    ident *id = ft_malloc(sizeof *id * MAX_FACES);
-    size_t n = 0;
-    double td, tr;
-    ft_gallery_policy pol;
+    photo p;
     char srcbuf[FT_GALLERY_NAME_MAX + 1];
     const char *source = NULL;
     ft_buf thumb;
     ft_buf_init(&thumb, 0);
-    ft_status st = !f || !id ? ft_err_set(&err, FT_E_NOMEM, "out of memory") : FT_OK;
-    if (st == FT_OK)
-        st = image_input(r, NULL, &mp, &data, &len, &err);
+    ft_status st = photo_read(r, NULL, &p, &err);
     if (st == FT_OK) {
         source = ft_http_query(r, "source");
         if (!source)
-            source = form_text(&mp, "source", srcbuf, sizeof srcbuf);
+            source = form_text(&p.mp, "source", srcbuf, sizeof srcbuf);
         if (!source || !*source)
             source = "api";
         if (strlen(source) > FT_GALLERY_NAME_MAX)
@@ -686,17 +655,14 @@ static void h_access(ft_http_req *r)
                             FT_GALLERY_NAME_MAX);
     }
     if (st == FT_OK)
-        st = decode(r, data, len, &im, &err);
-    if (st == FT_OK)
-        st = analyse(r, &im, true, f, &n, &td, &tr, &err);
-    if (st == FT_OK)
-        st = ft_gallery_policy_load(wc(r)->g, &pol, &err);
-    if (st == FT_OK)
-        st = identify_all(r, f, n, &pol, id, &err);
+        st = photo_run(r, &p, PHOTO_IDENTIFY, &err);
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
         goto done;
     }
+    const face_res *f = p.f;
+    const ident *id = p.id;
+    size_t n = p.n;
     json_t *faces = json_array();
     for (size_t i = 0; i < n; i++) {
         const ft_match_result *m = &id[i].match;
@@ -715,7 +681,7 @@ static void h_access(ft_http_req *r)
         // The door decides for the largest face: the person in front of it.
         size_t k = largest(f, n);
         ft_access_decision d;
-        ft_access_decide(&f[k].box, &id[k].match, &pol, &d);
+        ft_access_decide(&f[k].box, &id[k].match, &p.pol, &d);
         if (d.decision == FT_DECISION_GRANTED)
             snprintf(d.name, sizeof d.name, "%s", id[k].name);
         else
@@ -724,7 +690,7 @@ static void h_access(ft_http_req *r)
         int64_t ev = 0;
         bool logged = false;
         if (!cooldown(s, source, d.person_id, (int)d.decision, &ev)) {
-            thumbnail(&im, &f[k].box, &thumb);
+            thumbnail(&p.im, &f[k].box, &thumb);
             st = ft_access_record(wc(r)->g, &d, source, 0, thumb.len ? thumb.data : NULL,
                                   thumb.len, &err);
             if (st != FT_OK) {
@@ -748,18 +714,15 @@ static void h_access(ft_http_req *r)
                         (json_int_t)ev, "logged", logged, "face_index", (int)k);
     }
     json_object_set_new(res, "source", json_string(source));
-    json_object_set_new(res, "width", json_integer(im.w));
-    json_object_set_new(res, "height", json_integer(im.h));
+    json_object_set_new(res, "width", json_integer(p.im.w));
+    json_object_set_new(res, "height", json_integer(p.im.h));
     json_object_set_new(res, "faces", faces);
     json_object_set_new(res, "timing_ms",
-                        json_pack("{s:f, s:f}", "detect", td, "describe", tr));
+                        json_pack("{s:f, s:f}", "detect", p.td, "describe", p.tr));
     ft_http_reply_json(r, 200, res);
 done:
     ft_buf_deinit(&thumb);
-    ft_image_deinit(&im);
-    ft_multipart_deinit(&mp);
-    ft_free(f);
-    ft_free(id);
+    photo_deinit(&p);
 }
 
 // POST /api/v1/people/{id}/samples: every file part is one photo; each must
