@@ -394,9 +394,10 @@ static void test_gemm_variants(void)
 
 static void test_dwconv_variants(void)
 {
-    static const int32_t sizes[][2] = {{1, 1}, {2, 2}, {3, 5},  {4, 4},  {7, 6},
-                                       {5, 2}, {9, 1}, {17, 9}, {16, 16}};
-    static const int32_t chans[] = {1, 3, 8, 16, 17, 32, 40, 64};
+    static const int32_t sizes[][2] = {{1, 1}, {2, 2}, {3, 5},  {4, 4},   {7, 6},
+                                       {5, 2}, {9, 1}, {17, 9}, {16, 16}, {4, 37}};
+    // 256 and 320: the AVX-512 variant's four-block sweep (c >= 256).
+    static const int32_t chans[] = {1, 3, 8, 16, 17, 32, 40, 64, 256, 320};
     static const int32_t kers[] = {3, 1, 5};
     int checked = 0;
     for (size_t v = 0; v < N_DW; v++) {

@@ -1,15 +1,19 @@
 // AVX-512 depthwise convolution (kern/dwconv2d.h): 16 channels per zmm.
-// For each output row and 16-channel block, a 3x3 kernel keeps its nine
-// weight vectors and the bias in registers while it sweeps the row; interior
-// pixels take no bounds checks, the border columns and rows (and other
-// kernel sizes) go through a general per-tap path. The channel tail uses
-// masked loads and stores, so nothing past c is written. Bias and the
-// activation are fused before the store.
+// A 3x3 kernel sweeps each output row as a sliding window: every input
+// column is loaded once and stays in registers for the outputs sharing it,
+// with zero columns and zero-weight rows standing in for the padding, so
+// border pixels take the same path. Up to c = 255 one 16-channel block is
+// swept at a time with its nine weights and bias in registers; wider layers
+// sweep four blocks together (see row3x3_group). Other kernel sizes go
+// through a general per-tap path. The channel tail uses masked loads and
+// stores, so nothing past c is written. Bias and the activation are fused
+// before the store.
 #include "nn/kern/act.h"
 #include "nn/kern/dwconv2d.h"
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -68,105 +72,184 @@ static ALWAYS_INLINE __m512 pixel_general(const ft_conv_geom *g, const float *x,
     return acc;
 }
 
+// ---- 3x3 rows: a sliding window ----
+//
+// One 16-channel block of one output row of a 3x3 kernel. Each input
+// column (its three rows) is loaded once and kept in registers for the
+// outputs that share it: 3 loads an output at stride 1, 6 at stride 2,
+// instead of 9. Columns left or right of the input are zero vectors; a row
+// above or below it is read from a row that exists, with its three weights
+// zeroed (the product is then +-0, which leaves the sum unchanged).
+
+typedef struct col3 {
+    __m512 r0, r1, r2;
+} col3;
+
+typedef struct rows3 {
+    const float *p0, *p1, *p2; // the three input rows at this channel block
+    int32_t in_w;
+    size_t c;
+    __mmask16 m;
+    bool full;
+} rows3;
+
+static ALWAYS_INLINE col3 column(const rows3 *r, int32_t ix)
+{
+    if ((uint32_t)ix >= (uint32_t)r->in_w) {
+        __m512 z = _mm512_setzero_ps();
+        return (col3){z, z, z};
+    }
+    size_t o = (size_t)ix * r->c;
+    return (col3){load(r->p0 + o, r->m, r->full), load(r->p1 + o, r->m, r->full),
+                  load(r->p2 + o, r->m, r->full)};
+}
+
+// One output from window columns l, mi, r: a partial sum per column.
+static ALWAYS_INLINE __m512 window3x3(col3 l, col3 mi, col3 r, const __m512 *wv, __m512 b)
+{
+    __m512 a0 = _mm512_fmadd_ps(l.r0, wv[0], b);
+    __m512 a1 = _mm512_mul_ps(mi.r0, wv[1]);
+    __m512 a2 = _mm512_mul_ps(r.r0, wv[2]);
+    a0 = _mm512_fmadd_ps(l.r1, wv[3], a0);
+    a1 = _mm512_fmadd_ps(mi.r1, wv[4], a1);
+    a2 = _mm512_fmadd_ps(r.r1, wv[5], a2);
+    a0 = _mm512_fmadd_ps(l.r2, wv[6], a0);
+    a1 = _mm512_fmadd_ps(mi.r2, wv[7], a1);
+    a2 = _mm512_fmadd_ps(r.r2, wv[8], a2);
+    return _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
+}
+
+static ALWAYS_INLINE void row3x3(const ft_conv_geom *g, const float *x, const float *w,
+                                 const float *bias, ft_act act, float *y, int32_t oy, int32_t cb,
+                                 bool full)
+{
+    size_t c = (size_t)g->c_in, rs = (size_t)g->in_w * c;
+    int nc = g->c_in - cb < 16 ? g->c_in - cb : 16;
+    __mmask16 m = (__mmask16)((1u << nc) - 1);
+    __m512 b = bias ? load(bias + cb, m, full) : _mm512_setzero_ps();
+    int32_t s = g->stride, iy0 = oy * s - g->pad_top;
+    __m512 wv[9];
+    const float *rp[3];
+    int32_t valid = iy0 + 1 >= 0 && iy0 + 1 < g->in_h ? iy0 + 1 : iy0 >= 0 ? iy0 : iy0 + 2;
+    for (int t = 0; t < 3; t++) {
+        int32_t iy = iy0 + t;
+        bool in = iy >= 0 && iy < g->in_h;
+        rp[t] = x + (size_t)(in ? iy : valid) * rs + cb;
+        for (int k = 0; k < 3; k++)
+            wv[3 * t + k] = in ? load(w + (size_t)(3 * t + k) * c + cb, m, full)
+                               : _mm512_setzero_ps();
+    }
+    rows3 r = {rp[0], rp[1], rp[2], g->in_w, c, m, full};
+    float *yp = y + (size_t)oy * g->out_w * c + cb;
+    int32_t ix = -g->pad_left, n = g->out_w;
+    col3 l = column(&r, ix);
+    if (s == 1) {
+        col3 mi = column(&r, ix + 1);
+        for (int32_t i = 0; i < n; i++, yp += c) {
+            col3 rc = column(&r, ix + 2 + i);
+            store(yp, act_zmm(window3x3(l, mi, rc, wv, b), act), m, full, act, nc);
+            l = mi;
+            mi = rc;
+        }
+    } else {
+        for (int32_t i = 0; i < n; i++, yp += c, ix += s) {
+            col3 mi = column(&r, ix + 1), rc = column(&r, ix + 2);
+            store(yp, act_zmm(window3x3(l, mi, rc, wv, b), act), m, full, act, nc);
+            l = s == 2 ? rc : column(&r, ix + s);
+        }
+    }
+}
+
+// Wide layers (c a multiple of 64, c >= 256): sweeping one 16-channel
+// block along a row steps by c floats (>= 1 KiB), so every column it loads
+// maps to the same two L1 sets. Four adjacent blocks are swept together
+// instead (their lines fill eight sets); their weights and biases are copied
+// to the stack first (the weight taps are c floats apart too) and read from
+// there by the FMAs, the windows of the four blocks stay in registers.
+#define GROUP 4
+static ALWAYS_INLINE void row3x3_group(const ft_conv_geom *g, const float *x, const float *w,
+                                       const float *bias, ft_act act, float *y, int32_t oy,
+                                       int32_t cb)
+{
+    size_t c = (size_t)g->c_in, rs = (size_t)g->in_w * c;
+    int32_t s = g->stride, iy0 = oy * s - g->pad_top;
+    float wl[10][GROUP * 16] __attribute__((aligned(64)));
+    const float *rp[3];
+    int32_t valid = iy0 + 1 >= 0 && iy0 + 1 < g->in_h ? iy0 + 1 : iy0 >= 0 ? iy0 : iy0 + 2;
+    for (int t = 0; t < 3; t++) {
+        int32_t iy = iy0 + t;
+        bool in = iy >= 0 && iy < g->in_h;
+        rp[t] = x + (size_t)(in ? iy : valid) * rs + cb;
+        for (int k = 0; k < 3; k++)
+            for (int v = 0; v < GROUP; v++)
+                _mm512_store_ps(&wl[3 * t + k][16 * v],
+                                in ? _mm512_loadu_ps(w + (size_t)(3 * t + k) * c + cb + 16 * v)
+                                   : _mm512_setzero_ps());
+    }
+    for (int v = 0; v < GROUP; v++)
+        _mm512_store_ps(&wl[9][16 * v],
+                        bias ? _mm512_loadu_ps(bias + cb + 16 * v) : _mm512_setzero_ps());
+    rows3 r = {rp[0], rp[1], rp[2], g->in_w, c, 0xFFFF, true};
+    float *yp = y + (size_t)oy * g->out_w * c + cb;
+    int32_t ix = -g->pad_left, n = g->out_w;
+    col3 l[GROUP], mi[GROUP];
+    for (int v = 0; v < GROUP; v++) {
+        rows3 rv = r;
+        rv.p0 += 16 * v;
+        rv.p1 += 16 * v;
+        rv.p2 += 16 * v;
+        l[v] = column(&rv, ix);
+        mi[v] = s == 1 ? column(&rv, ix + 1) : l[v]; // read at stride 1 only
+    }
+    for (int32_t i = 0; i < n; i++, yp += c, ix += s) {
+#pragma GCC unroll 4
+        for (int v = 0; v < GROUP; v++) {
+            rows3 rv = r;
+            rv.p0 += 16 * v;
+            rv.p1 += 16 * v;
+            rv.p2 += 16 * v;
+            col3 m2 = s == 1 ? mi[v] : column(&rv, ix + 1), rc = column(&rv, ix + 2);
+            __m512 a0 = _mm512_fmadd_ps(l[v].r0, _mm512_load_ps(&wl[0][16 * v]),
+                                        _mm512_load_ps(&wl[9][16 * v]));
+            __m512 a1 = _mm512_mul_ps(m2.r0, _mm512_load_ps(&wl[1][16 * v]));
+            __m512 a2 = _mm512_mul_ps(rc.r0, _mm512_load_ps(&wl[2][16 * v]));
+            a0 = _mm512_fmadd_ps(l[v].r1, _mm512_load_ps(&wl[3][16 * v]), a0);
+            a1 = _mm512_fmadd_ps(m2.r1, _mm512_load_ps(&wl[4][16 * v]), a1);
+            a2 = _mm512_fmadd_ps(rc.r1, _mm512_load_ps(&wl[5][16 * v]), a2);
+            a0 = _mm512_fmadd_ps(l[v].r2, _mm512_load_ps(&wl[6][16 * v]), a0);
+            a1 = _mm512_fmadd_ps(m2.r2, _mm512_load_ps(&wl[7][16 * v]), a1);
+            a2 = _mm512_fmadd_ps(rc.r2, _mm512_load_ps(&wl[8][16 * v]), a2);
+            __m512 o = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
+            store(yp + 16 * v, act_zmm(o, act), 0xFFFF, true, act, 16);
+            if (s == 1) {
+                l[v] = m2;
+                mi[v] = rc;
+            } else if (s == 2) {
+                l[v] = rc;
+            } else {
+                l[v] = column(&rv, ix + s);
+            }
+        }
+    }
+}
+
+// Any other kernel size: per pixel, taps outside the input skipped.
 static ALWAYS_INLINE void row_block(const ft_conv_geom *g, const float *x, const float *w,
                                     const float *bias, ft_act act, float *y, int32_t oy, int32_t cb,
                                     bool full)
 {
+    if (g->kh == 3 && g->kw == 3) {
+        row3x3(g, x, w, bias, act, y, oy, cb, full);
+        return;
+    }
     size_t c = (size_t)g->c_in;
     int n = g->c_in - cb < 16 ? g->c_in - cb : 16;
     __mmask16 m = (__mmask16)((1u << n) - 1);
     __m512 b = bias ? load(bias + cb, m, full) : _mm512_setzero_ps();
     float *yrow = y + (size_t)oy * g->out_w * c + cb;
-    int32_t iy0 = oy * g->stride - g->pad_top, s = g->stride;
-
-    // Interior output columns [x_lo, x_hi) take the 3x3 fast path; with
-    // x_lo = x_hi = out_w every column goes through the general one.
-    int32_t x_lo = g->out_w, x_hi = g->out_w;
-    if (g->kh == 3 && g->kw == 3 && iy0 >= 0 && iy0 + 2 < g->in_h) {
-        // First ox whose window starts inside, last whose window ends inside.
-        x_lo = (g->pad_left + s - 1) / s;
-        int32_t last = g->in_w - 3 + g->pad_left; // may be negative: floor, not truncate
-        x_hi = last < 0 ? 0 : last / s + 1;
-        if (x_hi > g->out_w)
-            x_hi = g->out_w;
-        if (x_lo > x_hi)
-            x_lo = x_hi;
-    }
-    for (int32_t ox = 0; ox < x_lo; ox++)
+    for (int32_t ox = 0; ox < g->out_w; ox++)
         store(yrow + (size_t)ox * c, act_zmm(pixel_general(g, x, w, b, oy, ox, cb, m, full), act),
               m, full, act, n);
-    if (x_lo < x_hi) {
-        size_t rs = (size_t)g->in_w * c; // input row stride
-        const float *wp = w + cb;
-        __m512 w00 = load(wp, m, full), w01 = load(wp + c, m, full),
-               w02 = load(wp + 2 * c, m, full);
-        __m512 w10 = load(wp + 3 * c, m, full), w11 = load(wp + 4 * c, m, full);
-        __m512 w12 = load(wp + 5 * c, m, full), w20 = load(wp + 6 * c, m, full);
-        __m512 w21 = load(wp + 7 * c, m, full), w22 = load(wp + 8 * c, m, full);
-        const float *xp = x + ((size_t)iy0 * g->in_w + (size_t)(x_lo * s - g->pad_left)) * c + cb;
-        size_t xs = (size_t)s * c;
-        for (int32_t ox = x_lo; ox < x_hi; ox++, xp += xs) {
-            __m512 a0 = _mm512_fmadd_ps(load(xp, m, full), w00, b);
-            __m512 a1 = _mm512_mul_ps(load(xp + rs, m, full), w10);
-            __m512 a2 = _mm512_mul_ps(load(xp + 2 * rs, m, full), w20);
-            a0 = _mm512_fmadd_ps(load(xp + c, m, full), w01, a0);
-            a1 = _mm512_fmadd_ps(load(xp + rs + c, m, full), w11, a1);
-            a2 = _mm512_fmadd_ps(load(xp + 2 * rs + c, m, full), w21, a2);
-            a0 = _mm512_fmadd_ps(load(xp + 2 * c, m, full), w02, a0);
-            a1 = _mm512_fmadd_ps(load(xp + rs + 2 * c, m, full), w12, a1);
-            a2 = _mm512_fmadd_ps(load(xp + 2 * rs + 2 * c, m, full), w22, a2);
-            __m512 v = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
-            store(yrow + (size_t)ox * c, act_zmm(v, act), m, full, act, n);
-        }
-    }
-    for (int32_t ox = x_hi; ox < g->out_w; ox++)
-        store(yrow + (size_t)ox * c, act_zmm(pixel_general(g, x, w, b, oy, ox, cb, m, full), act),
-              m, full, act, n);
-}
-
-// Pixel-major order for a 3x3 row whose three input rows all exist and
-// whose channel count is a multiple of 16: all channels of one pixel before
-// the next, weights re-read from L1. Input and output are then walked
-// sequentially, which the hardware prefetchers stream better than the
-// strided channel-block sweeps when the input does not fit in L2.
-static ALWAYS_INLINE void row_pixel_major(const ft_conv_geom *g, const float *x, const float *w,
-                                          const float *bias, ft_act act, float *y, int32_t oy)
-{
-    size_t c = (size_t)g->c_in, rs = (size_t)g->in_w * c;
-    int32_t s = g->stride, iy0 = oy * s - g->pad_top;
-    int32_t x_lo = (g->pad_left + s - 1) / s, last = g->in_w - 3 + g->pad_left;
-    int32_t x_hi = last < 0 ? 0 : last / s + 1;
-    x_hi = x_hi > g->out_w ? g->out_w : x_hi;
-    x_lo = x_lo > x_hi ? x_hi : x_lo;
-    float *yrow = y + (size_t)oy * g->out_w * c;
-    for (int32_t ox = 0; ox < g->out_w; ox++) {
-        float *yp = yrow + (size_t)ox * c;
-        if (ox < x_lo || ox >= x_hi) {
-            for (size_t cb = 0; cb < c; cb += 16) {
-                __m512 b = bias ? _mm512_loadu_ps(bias + cb) : _mm512_setzero_ps();
-                __m512 v = pixel_general(g, x, w, b, oy, ox, (int32_t)cb, 0xFFFF, true);
-                store(yp + cb, act_zmm(v, act), 0xFFFF, true, act, 16);
-            }
-            continue;
-        }
-        const float *xp = x + ((size_t)iy0 * g->in_w + (size_t)(ox * s - g->pad_left)) * c;
-        for (size_t cb = 0; cb < c; cb += 16) {
-            const float *xq = xp + cb, *wq = w + cb;
-            __m512 a0 = bias ? _mm512_loadu_ps(bias + cb) : _mm512_setzero_ps();
-            __m512 a1 = _mm512_mul_ps(_mm512_loadu_ps(xq + rs), _mm512_loadu_ps(wq + 3 * c));
-            __m512 a2 = _mm512_mul_ps(_mm512_loadu_ps(xq + 2 * rs), _mm512_loadu_ps(wq + 6 * c));
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xq), _mm512_loadu_ps(wq), a0);
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xq + c), _mm512_loadu_ps(wq + c), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xq + rs + c), _mm512_loadu_ps(wq + 4 * c), a1);
-            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(xq + 2 * rs + c), _mm512_loadu_ps(wq + 7 * c), a2);
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xq + 2 * c), _mm512_loadu_ps(wq + 2 * c), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xq + rs + 2 * c), _mm512_loadu_ps(wq + 5 * c), a1);
-            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(xq + 2 * rs + 2 * c), _mm512_loadu_ps(wq + 8 * c),
-                                 a2);
-            __m512 v = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
-            store(yp + cb, act_zmm(v, act), 0xFFFF, true, act, 16);
-        }
-    }
 }
 
 static ALWAYS_INLINE void rows_act(const ft_conv_geom *g, const float *x, const float *w,
@@ -174,13 +257,13 @@ static ALWAYS_INLINE void rows_act(const ft_conv_geom *g, const float *x, const 
                                    int32_t oy1)
 {
     int32_t c_full = g->c_in / 16 * 16;
-    // Measured on Zen 4: pixel-major wins for stride 2 (the input is twice
-    // the output and streams from L3), channel blocks win for stride 1.
-    bool pixel_major = g->stride == 2 && g->kh == 3 && g->kw == 3 && c_full == g->c_in;
+    // Measured on Zen 4: the grouped sweep wins from c = 256 on (both
+    // strides), the one-block sweep below.
+    bool grouped = g->kh == 3 && g->kw == 3 && g->c_in >= 256 && g->c_in % (GROUP * 16) == 0;
     for (int32_t oy = oy0; oy < oy1; oy++) {
-        int32_t iy0 = oy * g->stride - g->pad_top;
-        if (pixel_major && iy0 >= 0 && iy0 + 2 < g->in_h) {
-            row_pixel_major(g, x, w, bias, act, y, oy);
+        if (grouped) {
+            for (int32_t cb = 0; cb < g->c_in; cb += GROUP * 16)
+                row3x3_group(g, x, w, bias, act, y, oy, cb);
             continue;
         }
         for (int32_t cb = 0; cb < c_full; cb += 16)
