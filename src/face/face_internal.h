@@ -13,6 +13,7 @@ typedef struct ft_ssd_net {
     ft_conv *extra[8];        // E0..E7
     ft_conv *head[6];         // per feature map: box codes (A*4) then logits (A*3)
     float *anchors;           // [5118][4] (ymin, xmin, ymax, xmax)
+    struct ft_ssd_padrows *pad; // feature-map rows of the padding (ssd.c), filled as seen
 } ft_ssd_net;
 
 typedef struct ft_tiny_net {

@@ -6,6 +6,7 @@
 #include "core/mem.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,56 @@ static const int32_t head_cin[6] = {512, 1024, 512, 256, 256, 128};
 static const int32_t head_anchors[6] = {3, 6, 6, 6, 6, 6};
 static const int32_t head_grid[6] = {32, 16, 8, 4, 2, 1};
 static const int32_t head_first[6] = {0, 3072, 4608, 4992, 5088, 5112};
+
+// ---- The padding rows ----
+//
+// The SSD sees the photo anchored top-left in a square padded with black
+// (§5.1): a landscape photo leaves the bottom rows of the 512x512 input at
+// the padding value. Every layer computes each output position from its
+// receptive field alone, by the same kernel code in the same order, so a
+// feature-map row whose receptive field lies wholly in the padding holds
+// the same numbers for every photo, down to the bit. ssd_forward tracks,
+// stage by stage, how many leading rows the photo can reach (v), computes
+// only those (on a shorter view of the input map, sized so that SAME
+// padding and strides line up as in the full map) and copies the rest from
+// these saved rows. The rows are saved from the first photos that have
+// padding: a stage computed in full keeps its padding-only rows, so nothing
+// is run just to fill the store. Kept: rows [h/2, h) of each stage's
+// output (~17 MB at most), i.e. photos up to 2:1; wider ones compute the
+// rows above h/2 themselves.
+//
+// Stages: 0 = L0 (conv 3x3 s2), 1-3 = pairs (0,1) (2,3) (4,5) chained,
+// 4-10 = pairs 6..12 one by one. The extra layers (8x8 and smaller) always
+// run in full.
+#define SSD_STAGES 11
+
+typedef struct ft_ssd_padrows {
+    pthread_mutex_t mu;
+    int32_t from[SSD_STAGES]; // first saved row (the map's height: none); atomic
+    float *rows[SSD_STAGES];  // rows [h/2, h) of the stage's output, saved from `from` on
+} ft_ssd_padrows;
+
+static ft_status padrows_new(ft_ssd_padrows **out, ft_err *err)
+{
+    ft_ssd_padrows *p = ft_calloc(1, sizeof *p);
+    if (!p)
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    pthread_mutex_init(&p->mu, NULL);
+    for (int i = 0; i < SSD_STAGES; i++)
+        p->from[i] = INT32_MAX;
+    *out = p;
+    return FT_OK;
+}
+
+static void padrows_free(ft_ssd_padrows *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < SSD_STAGES; i++)
+        ft_free(p->rows[i]);
+    pthread_mutex_destroy(&p->mu);
+    ft_free(p);
+}
 
 // ---- Building the layers ----
 
@@ -156,6 +207,8 @@ ft_status ft_face__ssd_build(const ft_tfjs *w, ft_ssd_net *net, ft_err *err)
         else
             memcpy(net->anchors, anchors, sizeof(float) * FT_SSD_ANCHORS * 4);
     }
+    if (st == FT_OK)
+        st = padrows_new(&net->pad, err);
     if (st != FT_OK)
         ft_face__ssd_free(net);
     return st;
@@ -173,6 +226,7 @@ void ft_face__ssd_free(ft_ssd_net *net)
     for (int i = 0; i < 6; i++)
         ft_conv_free(net->head[i]);
     ft_free(net->anchors);
+    padrows_free(net->pad);
     memset(net, 0, sizeof *net);
 }
 
@@ -203,6 +257,117 @@ static ft_status run_head(ft_nn_ctx *ctx, const ft_ssd_net *net, int i, const ft
 // Largest activation: L1's 256x256x64 output.
 #define SSD_MAX_MAP ((size_t)256 * 256 * 64)
 
+// The strides of stage s's 3x3 layers (its 1x1 layers keep the rows).
+static int stage_strides(int s, int32_t st[2])
+{
+    if (s == 0) {
+        st[0] = 2;
+        return 1;
+    }
+    if (s <= 3) {
+        st[0] = dw_stride[2 * (s - 1)];
+        st[1] = dw_stride[2 * (s - 1) + 1];
+        return 2;
+    }
+    st[0] = dw_stride[s + 2];
+    return 1;
+}
+
+static ft_status run_stage(ft_nn_ctx *ctx, const ft_ssd_net *net, int s, const ft_map *x,
+                           ft_map *y, float *buf)
+{
+    if (s == 0)
+        return ft_face__run_conv(ctx, net->l0, x, y, buf);
+    if (s > 3)
+        return ft_face__run_sep(ctx, net->dw[s + 2], net->pw[s + 2], x, y, buf);
+    // Pairs 0-5 (256² to 32² maps) run as three chains: the 16, 8 and 4 MB
+    // maps between them are never stored.
+    int i = 2 * (s - 1);
+    int32_t oh, ow, h2, w2;
+    ft_status st;
+    if ((st = ft_conv_out_shape(net->dw[i], x->h, x->w, &oh, &ow)) != FT_OK ||
+        (st = ft_conv_out_shape(net->dw[i + 1], oh, ow, &h2, &w2)) != FT_OK)
+        return st;
+    *y = (ft_map){h2, w2, ft_conv_get_desc(net->pw[i + 1])->c_out, buf};
+    return ft_sepconv2_forward(ctx, net->dw[i], net->pw[i], net->dw[i + 1], net->pw[i + 1], x, y);
+}
+
+// Runs stage s on x, whose rows from *v on hold the padding's values (see
+// "The padding rows"); y receives the whole output map and *v its rows the
+// photo reaches.
+static ft_status run_stage_padded(ft_nn_ctx *ctx, const ft_ssd_net *net, int s, const ft_map *x,
+                                  int32_t *v, ft_map *y, float *buf)
+{
+    ft_ssd_padrows *pr = net->pad;
+    int32_t strides[2];
+    int n = stage_strides(s, strides);
+    int32_t h = x->h, reach = *v;
+    for (int k = 0; k < n; k++) {
+        h = strides[k] == 1 ? h : (h + 1) / 2;
+        reach = strides[k] == 1 ? reach + 1 : (reach + 1) / 2;
+        if (reach > h)
+            reach = h;
+    }
+    int32_t from = __atomic_load_n(&pr->from[s], __ATOMIC_ACQUIRE);
+    int32_t exact = reach > from ? reach : from; // rows computed; the rest are copied
+    if (exact > h)
+        exact = h;
+    ft_map xv = *x;
+    if (exact < h) {
+        // The input rows that output rows [0, exact) read. An even count
+        // keeps the top padding of a stride-2 SAME layer at 0, as in the
+        // full map (its stride-1 layers pad one row either way).
+        int32_t r = exact;
+        for (int k = n - 1; k >= 0; k--)
+            r = strides[k] == 1 ? r + 1 : 2 * r + 1;
+        r += r & 1;
+        if (r < x->h)
+            xv.h = r;
+    }
+    ft_status st = run_stage(ctx, net, s, &xv, y, buf);
+    if (st != FT_OK)
+        return st;
+    int32_t half = h / 2;
+    size_t row = (size_t)y->w * (size_t)y->c;
+    if (exact < h) // rows past the view's end were cut by its bottom padding: replace them
+        memcpy(y->d + (size_t)exact * row, pr->rows[s] + (size_t)(exact - half) * row,
+               sizeof(float) * (size_t)(h - exact) * row);
+    y->h = h;
+    // Rows [reach, exact) were computed and hold the padding's values: keep
+    // those the store does not have yet.
+    int32_t lo = reach > half ? reach : half;
+    if (lo < exact && lo < from) {
+        pthread_mutex_lock(&pr->mu);
+        int32_t cur = __atomic_load_n(&pr->from[s], __ATOMIC_RELAXED);
+        if (cur > h)
+            cur = h;
+        if (lo < cur && !pr->rows[s])
+            pr->rows[s] = ft_malloc(sizeof(float) * (size_t)(h - half) * row);
+        if (lo < cur && pr->rows[s]) { // no memory: no store, still correct
+            memcpy(pr->rows[s] + (size_t)(lo - half) * row, y->d + (size_t)lo * row,
+                   sizeof(float) * (size_t)(cur - lo) * row);
+            __atomic_store_n(&pr->from[s], lo, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&pr->mu);
+    }
+    *v = reach;
+    return FT_OK;
+}
+
+// Leading rows of the prepared input that are not wholly padding (-1, a
+// black pixel after the SSD's normalisation).
+static int32_t input_reach(const float *in)
+{
+    size_t row = (size_t)SSD_SIZE * 3;
+    for (int32_t r = SSD_SIZE; r > 0; r--) {
+        const float *p = in + (size_t)(r - 1) * row;
+        for (size_t i = 0; i < row; i++)
+            if (p[i] != -1.0f)
+                return r;
+    }
+    return 0;
+}
+
 static ft_status ssd_forward(const ft_ssd_net *net, ft_nn_ctx *ctx, const ft_image *im,
                              float *scores, float *codes, ft_detect_timing *t)
 {
@@ -222,33 +387,17 @@ static ft_status ssd_forward(const ft_ssd_net *net, ft_nn_ctx *ctx, const ft_ima
     double t1 = ft_now_ms();
 
     ft_map x = {SSD_SIZE, SSD_SIZE, 3, in}, y;
-    int cur = 0;
-    if ((st = ft_face__run_conv(ctx, net->l0, &x, &y, buf[cur])) != FT_OK)
-        return st;
-    for (int i = 0; i < 13; i++) {
+    int32_t reach = input_reach(in);
+    for (int s = 0; s < SSD_STAGES; s++) {
+        if ((st = run_stage_padded(ctx, net, s, &x, &reach, &y, buf[s & 1])) != FT_OK)
+            return st;
+        if (s == 8 && (st = run_head(ctx, net, 0, &y, tmp, scores, codes)) != FT_OK)
+            return st;
         x = y;
-        cur ^= 1;
-        // Pairs 0-5 (256² to 32² maps) run as three chains: the 16, 8 and
-        // 4 MB maps between them are never stored.
-        if (i < 6) {
-            int32_t oh, ow, h2, w2;
-            if ((st = ft_conv_out_shape(net->dw[i], x.h, x.w, &oh, &ow)) != FT_OK ||
-                (st = ft_conv_out_shape(net->dw[i + 1], oh, ow, &h2, &w2)) != FT_OK)
-                return st;
-            y = (ft_map){h2, w2, ft_conv_get_desc(net->pw[i + 1])->c_out, buf[cur]};
-            if ((st = ft_sepconv2_forward(ctx, net->dw[i], net->pw[i], net->dw[i + 1],
-                                          net->pw[i + 1], &x, &y)) != FT_OK)
-                return st;
-            i++;
-            continue;
-        }
-        if ((st = ft_face__run_sep(ctx, net->dw[i], net->pw[i], &x, &y, buf[cur])) != FT_OK)
-            return st;
-        if (i == 10 && (st = run_head(ctx, net, 0, &y, tmp, scores, codes)) != FT_OK)
-            return st;
     }
     if ((st = run_head(ctx, net, 1, &y, tmp, scores, codes)) != FT_OK)
         return st;
+    int cur = 0; // y is in buf[0] after stage 10
     for (int i = 0; i < 8; i++) {
         x = y;
         cur ^= 1;

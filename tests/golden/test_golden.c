@@ -236,6 +236,76 @@ static void ssd_raw(int i)
     json_decref(g);
 }
 
+// The SSD computes only the feature-map rows a landscape photo can reach and
+// copies the rest from rows saved off earlier photos' padding (ssd.c, "The
+// padding rows"). Whatever the store holds, the raw outputs must be the
+// bits a fresh model (empty store: every row computed) gives. The store is
+// primed with a 3:1 and a 16:9 strip of the photo (more padding than the
+// photo), then the photo itself runs twice.
+static void top_rows(const ft_image *im, int32_t h, ft_image *out)
+{
+    out->w = im->w;
+    out->h = h;
+    out->rgb = ft_malloc((size_t)im->w * (size_t)h * 3);
+    FT_ASSERT(out->rgb);
+    memcpy(out->rgb, im->rgb, (size_t)im->w * (size_t)h * 3);
+}
+
+static void ssd_padding_rows(int i)
+{
+    json_t *g;
+    ft_image im;
+    if (!setup(i, &g, &im))
+        return;
+    json_decref(g);
+    ft_err err = {0};
+    ft_face_models *fresh = NULL, *warm = NULL;
+    ft_models_opts o = ft_models_opts_default();
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/model", ft_test_assets());
+    o.dir = dir;
+    FT_CHECK_OK(ft_face_models_load(&o, &fresh, &err), &err);
+    FT_CHECK_OK(ft_face_models_load(&o, &warm, &err), &err);
+    size_t n = (size_t)FT_SSD_ANCHORS * 5;
+    float *ref = ft_malloc(sizeof(float) * n), *got = ft_malloc(sizeof(float) * n);
+    ft_image strip[2];
+    top_rows(&im, im.w / 3, &strip[0]);
+    top_rows(&im, im.w * 9 / 16, &strip[1]);
+    if (fresh && warm && ref && got) {
+        for (int s = 0; s < 2; s++)
+            FT_CHECK_OK(ft_ssd_raw(warm, ctx, &strip[s], got, got + FT_SSD_ANCHORS, &err), &err);
+        FT_CHECK_OK(ft_ssd_raw(fresh, ctx, &im, ref, ref + FT_SSD_ANCHORS, &err), &err);
+        for (int rep = 0; rep < 2; rep++) {
+            FT_CHECK_OK(ft_ssd_raw(warm, ctx, &im, got, got + FT_SSD_ANCHORS, &err), &err);
+            size_t diff = 0;
+            for (size_t k = 0; k < n; k++)
+                diff += memcmp(&ref[k], &got[k], sizeof(float)) != 0;
+            if (diff)
+                fprintf(stderr, "sample%d run %d: %zu of %zu raw outputs differ from a fresh model\n",
+                        i, rep, diff, n);
+            FT_CHECK_EQ(diff, 0);
+        }
+        // And the strips themselves, against a fresh model each.
+        for (int s = 0; s < 2; s++) {
+            ft_face_models *f2 = NULL;
+            FT_CHECK_OK(ft_face_models_load(&o, &f2, &err), &err);
+            if (!f2)
+                continue;
+            FT_CHECK_OK(ft_ssd_raw(f2, ctx, &strip[s], ref, ref + FT_SSD_ANCHORS, &err), &err);
+            FT_CHECK_OK(ft_ssd_raw(warm, ctx, &strip[s], got, got + FT_SSD_ANCHORS, &err), &err);
+            FT_CHECK(memcmp(ref, got, sizeof(float) * n) == 0);
+            ft_face_models_free(f2);
+        }
+    }
+    ft_image_deinit(&strip[0]);
+    ft_image_deinit(&strip[1]);
+    ft_free(ref);
+    ft_free(got);
+    ft_face_models_free(fresh);
+    ft_face_models_free(warm);
+    ft_image_deinit(&im);
+}
+
 // Landmarks (full and tiny) and descriptors on face-api's own boxes.
 static void recognition(int i)
 {
@@ -291,6 +361,7 @@ static void recognition(int i)
     static void ssd_px_##n(void) { detect_same_pixels(n, FT_DETECTOR_SSD); }                       \
     static void tiny_px_##n(void) { detect_same_pixels(n, FT_DETECTOR_TINY); }                     \
     static void ssd_raw_##n(void) { ssd_raw(n); }                                                  \
+    static void ssd_pad_##n(void) { ssd_padding_rows(n); }                                         \
     static void recognition_##n(void) { recognition(n); }
 SAMPLE_CASES(1)
 SAMPLE_CASES(2)
@@ -302,6 +373,7 @@ SAMPLE_CASES(6)
 #define SAMPLE_ENTRIES(n)                                                                          \
     {"ssd_sample" #n, ssd_##n}, {"tiny_sample" #n, tiny_##n}, {"ssd_px_sample" #n, ssd_px_##n},   \
         {"tiny_px_sample" #n, tiny_px_##n}, {"ssd_raw_sample" #n, ssd_raw_##n},                    \
+        {"ssd_padding_rows_sample" #n, ssd_pad_##n},                                               \
         {"recognition_sample" #n, recognition_##n},
 
 static const ft_test_case cases[] = {
