@@ -33,20 +33,25 @@ typedef struct sep_job {
 } sep_job;
 
 // Depthwise output rows [oy0, oy0 + rows) of geometry g into dst
-// ([rows][out_w][c]); x holds the input map from row x_row0 on (x_row0 > 0
-// only when the band needs no row above it).
+// ([rows][out_w][c]); x holds rows [x_row0, x_end) of the input map
+// (x_row0 > 0 only when the band needs no row above it; rows from x_end on
+// are never needed by the band). The kernel is told only those rows exist:
+// it may read (prefetch) any row it is given.
 static void dw_rows(const ft_nn_kernels *kern, const ft_conv *dw, const ft_conv_geom *g,
-                    const float *x, int32_t x_row0, int32_t oy0, int32_t rows, float *dst)
+                    const float *x, int32_t x_row0, int32_t x_end, int32_t oy0, int32_t rows,
+                    float *dst)
 {
     ft_conv_geom b = *g;
     int32_t off = oy0 * g->stride - g->pad_top; // first input row of the band
+    int32_t end = x_end < g->in_h ? x_end : g->in_h;
     if (off >= 0) {
-        FT_ASSERT(off >= x_row0);
+        FT_ASSERT(off >= x_row0 && end > off);
         x += (size_t)(off - x_row0) * g->in_w * g->c_in;
-        b.in_h = g->in_h - off;
+        b.in_h = end - off;
         b.pad_top = 0;
     } else {
         FT_ASSERT(x_row0 == 0);
+        b.in_h = end;
         b.pad_top = -off;
     }
     b.out_h = rows;
@@ -55,7 +60,7 @@ static void dw_rows(const ft_nn_kernels *kern, const ft_conv *dw, const ft_conv_
 
 static void dw_band(const sep_job *j, int32_t oy0, int32_t rows, float *dst)
 {
-    dw_rows(j->kern, j->dw, j->g, j->x, 0, oy0, rows, dst);
+    dw_rows(j->kern, j->dw, j->g, j->x, 0, j->g->in_h, oy0, rows, dst);
 }
 
 static void sep_slice(void *p, int ith, int nth)
@@ -216,13 +221,13 @@ static void chain_slice(void *p, int ith, int nth)
         }
         if (b > m_hi) {
             int32_t nr = b - m_hi;
-            dw_rows(j->kern, j->dw1, g1, j->x, 0, m_hi, nr, ws1);
+            dw_rows(j->kern, j->dw1, g1, j->x, 0, g1->in_h, m_hi, nr, ws1);
             a1.m = nr * g1->out_w;
             a1.c = mid + (size_t)(m_hi - m_lo) * rowm;
             j->kern->pgemm(&a1, 0, a1.m, 0, a1.n);
             m_hi = b;
         }
-        dw_rows(j->kern, j->dw2, g2, mid, m_lo, oy, rows, ws2 + (size_t)have * cm);
+        dw_rows(j->kern, j->dw2, g2, mid, m_lo, m_hi, oy, rows, ws2 + (size_t)have * cm);
         oy += rows;
         have += rows * g2->out_w;
         int32_t m = oy == hi ? have : have / SEP_GRANULE * SEP_GRANULE;

@@ -5,8 +5,10 @@
 // border pixels take the same path. Up to c = 255 one 16-channel block is
 // swept at a time with its nine weights and bias in registers; wider layers
 // sweep four blocks together (see row3x3_group). Other kernel sizes go
-// through a general per-tap path. The channel tail uses masked loads and
-// stores, so nothing past c is written. Bias and the activation are fused
+// through a general per-tap path. While a 3x3 row is computed, the input
+// rows the next output row adds are prefetched into L2 in address order
+// (rows_ahead). The channel tail uses masked loads and stores, so nothing
+// past c is written. Bias and the activation are fused
 // before the store.
 #include "nn/kern/act.h"
 #include "nn/kern/dwconv2d.h"
@@ -104,6 +106,43 @@ static ALWAYS_INLINE col3 column(const rows3 *r, int32_t ix)
                   load(r->p2 + o, r->m, r->full)};
 }
 
+// The input rows that output row oy + 1 adds below the window (stride of
+// them), prefetched into L2 while row oy is computed: output u of the row
+// (u = block * out_w + ox, in sweep order) prefetches lines [u*per,
+// u*per + per) of those rows, so they arrive in address order, a line or
+// a few per output. Without it a row's first sweep reads one line in c / 16
+// at a time, which the hardware prefetchers do not follow, and waits on
+// memory for each.
+typedef struct ahead {
+    const char *p; // NULL: nothing to prefetch
+    size_t lines;
+    int32_t per;
+} ahead;
+
+static ALWAYS_INLINE ahead rows_ahead(const ft_conv_geom *g, const float *x, int32_t oy)
+{
+    ahead a = {NULL, 0, 0};
+    int32_t s = g->stride, iy = oy * s - g->pad_top + 3;
+    int32_t n = g->in_h - iy < s ? g->in_h - iy : s;
+    if (iy < 0 || n <= 0)
+        return a;
+    size_t rs = (size_t)g->in_w * g->c_in;
+    size_t outs = (size_t)g->out_w * (size_t)((g->c_in + 15) / 16);
+    a.p = (const char *)(x + (size_t)iy * rs);
+    a.lines = (size_t)n * rs / 16;
+    a.per = (int32_t)((a.lines + outs - 1) / outs);
+    return a;
+}
+
+static ALWAYS_INLINE void prefetch_ahead(const ahead *a, size_t u)
+{
+    for (int32_t j = 0; j < a->per; j++) {
+        size_t i = u * (size_t)a->per + (size_t)j;
+        if (a->p && i < a->lines)
+            _mm_prefetch(a->p + i * 64, _MM_HINT_T1);
+    }
+}
+
 // One output from window columns l, mi, r: a partial sum per column.
 static ALWAYS_INLINE __m512 window3x3(col3 l, col3 mi, col3 r, const __m512 *wv, __m512 b)
 {
@@ -142,10 +181,13 @@ static ALWAYS_INLINE void row3x3(const ft_conv_geom *g, const float *x, const fl
     rows3 r = {rp[0], rp[1], rp[2], g->in_w, c, m, full};
     float *yp = y + (size_t)oy * g->out_w * c + cb;
     int32_t ix = -g->pad_left, n = g->out_w;
+    ahead pa = rows_ahead(g, x, oy);
+    size_t u = (size_t)(cb / 16) * (size_t)n;
     col3 l = column(&r, ix);
     if (s == 1) {
         col3 mi = column(&r, ix + 1);
         for (int32_t i = 0; i < n; i++, yp += c) {
+            prefetch_ahead(&pa, u + (size_t)i);
             col3 rc = column(&r, ix + 2 + i);
             store(yp, act_zmm(window3x3(l, mi, rc, wv, b), act), m, full, act, nc);
             l = mi;
@@ -153,6 +195,7 @@ static ALWAYS_INLINE void row3x3(const ft_conv_geom *g, const float *x, const fl
         }
     } else {
         for (int32_t i = 0; i < n; i++, yp += c, ix += s) {
+            prefetch_ahead(&pa, u + (size_t)i);
             col3 mi = column(&r, ix + 1), rc = column(&r, ix + 2);
             store(yp, act_zmm(window3x3(l, mi, rc, wv, b), act), m, full, act, nc);
             l = s == 2 ? rc : column(&r, ix + s);
@@ -192,6 +235,8 @@ static ALWAYS_INLINE void row3x3_group(const ft_conv_geom *g, const float *x, co
     rows3 r = {rp[0], rp[1], rp[2], g->in_w, c, 0xFFFF, true};
     float *yp = y + (size_t)oy * g->out_w * c + cb;
     int32_t ix = -g->pad_left, n = g->out_w;
+    ahead pa = rows_ahead(g, x, oy);
+    size_t u0 = (size_t)(cb / 16) * (size_t)n;
     col3 l[GROUP], mi[GROUP];
     for (int v = 0; v < GROUP; v++) {
         rows3 rv = r;
@@ -208,6 +253,7 @@ static ALWAYS_INLINE void row3x3_group(const ft_conv_geom *g, const float *x, co
             rv.p0 += 16 * v;
             rv.p1 += 16 * v;
             rv.p2 += 16 * v;
+            prefetch_ahead(&pa, u0 + (size_t)v * (size_t)n + (size_t)i);
             col3 m2 = s == 1 ? mi[v] : column(&rv, ix + 1), rc = column(&rv, ix + 2);
             __m512 a0 = _mm512_fmadd_ps(l[v].r0, _mm512_load_ps(&wl[0][16 * v]),
                                         _mm512_load_ps(&wl[9][16 * v]));
