@@ -44,6 +44,7 @@ typedef struct dw_variant {
 #define FT_KERNEL(op, variant, feat, fn) FT_KERNEL_##op(variant, feat, fn)
 #define FT_KERNEL_pgemm(v, f, fn) {#v, f, fn},
 #define FT_KERNEL_dwconv2d(v, f, fn)
+#define FT_KERNEL_dconv2d(v, f, fn)
 static const pgemm_variant pgemm_variants[] = {
 #include "nn/kern/kernels.inc"
 };
@@ -56,6 +57,7 @@ static const dw_variant dw_variants[] = {
 };
 #undef FT_KERNEL_pgemm
 #undef FT_KERNEL_dwconv2d
+#undef FT_KERNEL_dconv2d
 #undef FT_KERNEL
 
 #define N_PGEMM (sizeof pgemm_variants / sizeof pgemm_variants[0])
@@ -368,7 +370,19 @@ static const unsigned level_feats[] = {0, FT_CPU_AVX2, FT_CPU_AVX512};
 
 static ft_nn_kernels table_for(const char *level)
 {
-    ft_nn_kernels k = {ft_kern_pgemm_f32_ref, "ref", ft_kern_dwconv2d_f32_ref, "ref", level};
+    ft_nn_kernels k = {.pgemm = ft_kern_pgemm_f32_ref,
+                       .pgemm_variant = "ref",
+                       .dwconv2d = ft_kern_dwconv2d_f32_ref,
+                       .dwconv2d_variant = "ref",
+                       .level = level};
+    // The direct convolution where the level has one, as the dispatcher.
+    if (strcmp(level, "avx512") == 0) {
+        k.dconv2d = ft_kern_dconv2d_f32_avx512;
+        k.dconv2d_variant = "avx512";
+    } else if (strcmp(level, "ref") == 0) {
+        k.dconv2d = ft_kern_dconv2d_f32_ref;
+        k.dconv2d_variant = "ref";
+    }
     for (size_t i = 0; i < N_PGEMM; i++)
         if (strcmp(pgemm_variants[i].name, level) == 0) {
             k.pgemm = pgemm_variants[i].fn;
@@ -384,7 +398,8 @@ static ft_nn_kernels table_for(const char *level)
 
 static void bench_conv(void)
 {
-    printf("\n== conv2d layers (ft_conv_forward: im2col + pgemm, bias + relu; 1 thread) ==\n");
+    printf("\n== conv2d layers (ft_conv_forward: im2col + pgemm, direct dconv2d for c_in <= 4 at "
+           "avx512 and ref; bias + relu; 1 thread) ==\n");
     printf("%-30s %-7s %9s %9s %14s\n", "shape", "variant", "ms", "GFLOP/s", "checksum");
     ft_nn_ctx *ctx;
     if (ft_nn_ctx_new(1, &ctx) != FT_OK)

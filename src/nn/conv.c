@@ -1,7 +1,9 @@
 // Convolution and dense layers: weight preparation (GEMM packing) at
 // creation, and forward passes that lower regular convolutions to the GEMM
-// kernels (direct for 1x1 stride 1, blocked im2col otherwise) and run
-// depthwise ones on the dwconv2d kernels, split over the context's threads.
+// kernels (direct for 1x1 stride 1, blocked im2col otherwise; layers with
+// few input channels on the direct dconv2d kernel where the level has one)
+// and run depthwise ones on the dwconv2d kernels, split over the context's
+// threads.
 #include "core/mem.h"
 #include "nn/nn_internal.h"
 
@@ -257,6 +259,32 @@ static void dw_slice(void *p, int ith, int nth)
         j->fn(j->g, j->x, j->w, j->bias, j->act, j->y, (int32_t)lo, (int32_t)hi);
 }
 
+typedef struct dconv_job {
+    ft_kern_dconv2d_fn fn;
+    const ft_conv_geom *g;
+    const float *x, *bp, *bias;
+    ft_act act;
+    float *y;
+} dconv_job;
+
+static void dconv_slice(void *p, int ith, int nth)
+{
+    const dconv_job *j = p;
+    long lo, hi;
+    ft_pool_range(j->g->out_h, ith, nth, &lo, &hi);
+    if (lo < hi)
+        j->fn(j->g, j->x, j->bp, j->bias, j->act, j->y, (int32_t)lo, (int32_t)hi);
+}
+
+// Layers with few input channels (the 3-channel first layers) take the
+// direct kernel where the level has one: their im2col copy costs as much
+// as a third of the layer (its k = kh*kw*c_in is small).
+static bool dconv_fits(const ft_nn_kernels *kern, const ft_conv_geom *g)
+{
+    return kern->dconv2d && g->c_in <= 4 && g->kh <= FT_DCONV_MAX_KH &&
+           g->kh * g->kw * g->c_in <= FT_DCONV_MAX_K && !(g->kh == 1 && g->kw == 1);
+}
+
 ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y)
 {
     ft_conv_geom g;
@@ -271,6 +299,12 @@ ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_
     if (c->d.depthwise) {
         dw_job j = {kern->dwconv2d, &g, x->d, c->w, c->bias, c->d.act, y->d};
         ft_pool_run(nth > 1 && g.out_h > 1 ? ctx->pool : NULL, dw_slice, &j);
+        return FT_OK;
+    }
+
+    if (dconv_fits(kern, &g)) {
+        dconv_job j = {kern->dconv2d, &g, x->d, c->w, c->bias, c->d.act, y->d};
+        ft_pool_run(nth > 1 && g.out_h > 1 ? ctx->pool : NULL, dconv_slice, &j);
         return FT_OK;
     }
 

@@ -4,6 +4,7 @@
 #define FT_NN_NN_INTERNAL_H
 
 #include "core/cpu.h"
+#include "nn/kern/conv2d.h"
 #include "nn/kern/dwconv2d.h"
 #include "nn/kern/pgemm.h"
 #include "nn/nn.h"
@@ -22,6 +23,10 @@ typedef struct ft_nn_kernels {
     ft_kern_dwconv2d_fn dwconv2d;
     const char *dwconv2d_variant;
     const char *level; // "avx512", "avx2" or "ref": the pgemm variant
+    // Direct convolution for few input channels (kern/conv2d.h); NULL when
+    // the level has none (then im2col + pgemm).
+    ft_kern_dconv2d_fn dconv2d;
+    const char *dconv2d_variant;
 } ft_nn_kernels;
 
 // The dispatched table (calls ft_nn_init). Never NULL; read-only.

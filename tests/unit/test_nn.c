@@ -28,9 +28,16 @@ typedef struct dw_variant {
     ft_kern_dwconv2d_fn fn;
 } dw_variant;
 
+typedef struct dconv_variant {
+    const char *name;
+    unsigned feat;
+    ft_kern_dconv2d_fn fn;
+} dconv_variant;
+
 #define FT_KERNEL(op, variant, feat, fn) FT_KERNEL_##op(variant, feat, fn)
 #define FT_KERNEL_pgemm(v, f, fn) {#v, f, fn},
 #define FT_KERNEL_dwconv2d(v, f, fn)
+#define FT_KERNEL_dconv2d(v, f, fn)
 static const gemm_variant gemm_variants[] = {
 #include "nn/kern/kernels.inc"
 };
@@ -41,12 +48,21 @@ static const gemm_variant gemm_variants[] = {
 static const dw_variant dw_variants[] = {
 #include "nn/kern/kernels.inc"
 };
+#undef FT_KERNEL_dwconv2d
+#undef FT_KERNEL_dconv2d
+#define FT_KERNEL_dwconv2d(v, f, fn)
+#define FT_KERNEL_dconv2d(v, f, fn) {#v, f, fn},
+static const dconv_variant dconv_variants[] = {
+#include "nn/kern/kernels.inc"
+};
 #undef FT_KERNEL_pgemm
 #undef FT_KERNEL_dwconv2d
+#undef FT_KERNEL_dconv2d
 #undef FT_KERNEL
 
 #define N_GEMM (sizeof gemm_variants / sizeof gemm_variants[0])
 #define N_DW (sizeof dw_variants / sizeof dw_variants[0])
+#define N_DCONV (sizeof dconv_variants / sizeof dconv_variants[0])
 
 static bool supported(unsigned feat)
 {
@@ -54,10 +70,20 @@ static bool supported(unsigned feat)
 }
 
 // A kernel table for one level: that level's GEMM and depthwise variants
-// (the reference where a level lacks one).
+// (the reference where a level lacks one) and its direct convolution, if
+// it has one (as the dispatcher does).
 static ft_nn_kernels table_for(const char *level)
 {
-    ft_nn_kernels k = {ft_kern_pgemm_f32_ref, "ref", ft_kern_dwconv2d_f32_ref, "ref", level};
+    ft_nn_kernels k = {.pgemm = ft_kern_pgemm_f32_ref,
+                       .pgemm_variant = "ref",
+                       .dwconv2d = ft_kern_dwconv2d_f32_ref,
+                       .dwconv2d_variant = "ref",
+                       .level = level};
+    for (size_t i = 0; i < N_DCONV; i++)
+        if (strcmp(dconv_variants[i].name, level) == 0) {
+            k.dconv2d = dconv_variants[i].fn;
+            k.dconv2d_variant = dconv_variants[i].name;
+        }
     for (size_t i = 0; i < N_GEMM; i++)
         if (strcmp(gemm_variants[i].name, level) == 0) {
             k.pgemm = gemm_variants[i].fn;
@@ -444,6 +470,66 @@ static void test_dwconv_variants(void)
     FT_CHECK(checked > 0);
 }
 
+// Direct convolution variants against the HWIO reference: sizes around the
+// 14-pixel tiles, 1-4 input channels, 3x3 / 5x5 / 7x7 / 1x3, strides 1-3,
+// both paddings, c_out on and off the 32-column panels; rows in two calls.
+static void test_dconv_variants(void)
+{
+    static const int32_t sizes[][2] = {{1, 1}, {3, 5}, {5, 14}, {4, 15}, {9, 29}, {6, 43}, {2, 2}};
+    static const int32_t kers[][2] = {{3, 3}, {5, 5}, {7, 7}, {1, 3}};
+    static const int32_t couts[] = {1, 16, 17, 32, 40, 64};
+    int checked = 0;
+    for (size_t v = 0; v < N_DCONV; v++) {
+        if (!supported(dconv_variants[v].feat))
+            continue;
+        for (size_t is = 0; is < sizeof sizes / sizeof *sizes; is++)
+            for (int32_t c_in = 1; c_in <= 4; c_in++)
+                for (size_t ik = 0; ik < sizeof kers / sizeof *kers; ik++)
+                    for (int stride = 1; stride <= 3; stride++)
+                        for (int pad = 0; pad < 2; pad++) {
+                            size_t io = (is + (size_t)c_in + ik + (size_t)stride) %
+                                        (sizeof couts / sizeof *couts);
+                            int32_t h = sizes[is][0], w = sizes[is][1], c_out = couts[io];
+                            int32_t kh = kers[ik][0], kw = kers[ik][1];
+                            ft_conv_geom g;
+                            if (ft_conv_geom_make(h, w, c_in, c_out, kh, kw, stride, (ft_pad)pad,
+                                                  &g) != FT_OK)
+                                continue;
+                            int32_t k = kh * kw * c_in;
+                            float *x = rand_buf((size_t)h * w * c_in);
+                            float *wt = rand_buf((size_t)k * c_out), *bias = rand_buf((size_t)c_out);
+                            float *bp = ft_aligned_alloc(ft_kern_pgemm_packed_count(k, c_out) *
+                                                         sizeof(float));
+                            ft_kern_pgemm_pack_b(k, c_out, wt, (size_t)c_out, bp);
+                            size_t yn = (size_t)g.out_h * g.out_w * c_out;
+                            float *want = canary_buf(yn), *got = canary_buf(yn);
+                            ft_act act = (ft_act)((is + ik + (size_t)stride + (size_t)pad) % 5);
+                            const float *b = (io & 1) ? NULL : bias;
+                            ft_kern_conv2d_f32_ref(&g, x, wt, b, act, want);
+                            int32_t half = g.out_h / 2;
+                            dconv_variants[v].fn(&g, x, bp, b, act, got, 0, half);
+                            dconv_variants[v].fn(&g, x, bp, b, act, got, half, g.out_h);
+                            int bad = compare(dconv_variants[v].name, got, want, yn,
+                                              1e-5 * sqrt((double)k));
+                            bad += !tail_intact(got, yn);
+                            if (bad) {
+                                fprintf(stderr, "dconv %s %dx%dx%d k%dx%d s%d pad%d c_out %d: %d bad\n",
+                                        dconv_variants[v].name, h, w, c_in, kh, kw, stride, pad,
+                                        c_out, bad);
+                                ft_test_failures++;
+                            }
+                            checked++;
+                            ft_aligned_free(x);
+                            ft_aligned_free(wt);
+                            ft_aligned_free(bias);
+                            ft_aligned_free(bp);
+                            ft_aligned_free(want);
+                            ft_aligned_free(got);
+                        }
+    }
+    FT_CHECK(checked > 0);
+}
+
 // ---- Layers (threads x variants) against the direct reference ----
 
 typedef struct conv_case {
@@ -461,6 +547,10 @@ static const conv_case conv_cases[] = {
     {4, 4, 96, 70, 3, 1, FT_PAD_SAME, false},    {40, 3, 8, 8, 1, 2, FT_PAD_SAME, false},
     {16, 16, 32, 32, 3, 1, FT_PAD_SAME, true},   {15, 13, 17, 17, 3, 2, FT_PAD_SAME, true},
     {6, 6, 64, 64, 3, 2, FT_PAD_VALID, true},    {1, 1, 8, 8, 3, 1, FT_PAD_SAME, true},
+    // Few input channels (the direct dconv2d kernel): rows of several
+    // 14-pixel tiles with a partial one, both paddings, c_out off the panels.
+    {9, 37, 3, 32, 3, 2, FT_PAD_SAME, false},    {7, 30, 4, 40, 3, 1, FT_PAD_SAME, false},
+    {6, 33, 1, 8, 5, 1, FT_PAD_SAME, false},     {10, 31, 2, 64, 3, 2, FT_PAD_SAME, false},
 };
 
 static void test_conv_layers(void)
@@ -829,7 +919,13 @@ static void test_dispatch(void)
         FT_CHECK_STREQ(level, "ref");
         FT_CHECK(k->pgemm == ft_kern_pgemm_f32_ref);
         FT_CHECK(k->dwconv2d == ft_kern_dwconv2d_f32_ref);
+        FT_CHECK(k->dconv2d == ft_kern_dconv2d_f32_ref);
     }
+    // The direct convolution is dispatched only at its GEMM's level.
+    if (k->dconv2d)
+        FT_CHECK_STREQ(k->dconv2d_variant, k->pgemm_variant);
+    if (strcmp(level, "avx2") == 0)
+        FT_CHECK(k->dconv2d == NULL);
     // Every registered variant is reachable: the level reported is one
     // the CPU allows and has a registered GEMM.
     bool found = false;
@@ -839,8 +935,9 @@ static void test_dispatch(void)
             FT_CHECK((ft_cpu_features_allowed() & gemm_variants[i].feat) == gemm_variants[i].feat);
         }
     FT_CHECK(found);
-    fprintf(stderr, "dispatch: level %s (pgemm %s, dwconv2d %s), cpu allows %s\n", level,
-            k->pgemm_variant, k->dwconv2d_variant, ft_cpu_level_name());
+    fprintf(stderr, "dispatch: level %s (pgemm %s, dwconv2d %s, dconv2d %s), cpu allows %s\n",
+            level, k->pgemm_variant, k->dwconv2d_variant,
+            k->dconv2d_variant ? k->dconv2d_variant : "none", ft_cpu_level_name());
 }
 
 static const ft_test_case cases[] = {
@@ -853,6 +950,7 @@ static const ft_test_case cases[] = {
     {"resize_hand", test_resize_hand},
     {"gemm_variants", test_gemm_variants},
     {"dwconv_variants", test_dwconv_variants},
+    {"dconv_variants", test_dconv_variants},
     {"conv_layers", test_conv_layers},
     {"sepconv_layers", test_sepconv_layers},
     {"sepconv_chain", test_sepconv_chain},

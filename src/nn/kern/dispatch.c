@@ -16,7 +16,7 @@ static int feature_rank(unsigned f)
 static void dispatch_once(void)
 {
     unsigned allowed = ft_cpu_features_allowed();
-    int best_pgemm = -1, best_dwconv2d = -1;
+    int best_pgemm = -1, best_dwconv2d = -1, best_dconv2d = -1;
 #define FT_KERNEL(op, variant, feat, fn)                                                           \
     if (((unsigned)(feat)&allowed) == (unsigned)(feat) && feature_rank(feat) > best_##op) {        \
         best_##op = feature_rank(feat);                                                            \
@@ -26,6 +26,12 @@ static void dispatch_once(void)
 #include "nn/kern/kernels.inc"
 #undef FT_KERNEL
     g_kern.level = g_kern.pgemm_variant;
+    // The direct convolution only where it matches the GEMM's level: an
+    // AVX2 machine keeps im2col + the AVX2 GEMM rather than reference loops.
+    if (best_dconv2d != best_pgemm) {
+        g_kern.dconv2d = NULL;
+        g_kern.dconv2d_variant = NULL;
+    }
 }
 
 const char *ft_nn_init(void)
