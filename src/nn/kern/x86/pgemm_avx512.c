@@ -1,7 +1,8 @@
 // AVX-512 packed GEMM (kern/pgemm.h): a 14 x 32 register-tiled micro-kernel
 // (28 zmm accumulators, 2 zmm of B, 1 broadcast of A), B read from the
-// 32-column panels packed at layer creation, A read in place (no packing:
-// for 1x1 convolutions A is the input map itself). Blocking: K in chunks of
+// 32-column panels packed at layer creation, A read in place (for 1x1
+// convolutions A is the input map itself; see pack_a_pays for the one
+// exception). Blocking: K in chunks of
 // at most KC so a 14-row strip of A stays in L1 while the micro-kernel
 // sweeps up to NC columns of panels, whose KC x NC block stays in L2.
 // Partial sums of a K-chunk go through C; bias and activation are applied
@@ -10,6 +11,7 @@
 #include "nn/kern/pgemm.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define MR 14
 #define NR FT_PGEMM_NR
@@ -36,7 +38,7 @@ static ALWAYS_INLINE __m512 act_zmm(__m512 x, ft_act act)
 }
 
 typedef struct tile {
-    const float *a; // A rows (lda apart), or a packed strip [kc][MR] (lda = 0)
+    const float *a; // A rows, lda apart
     size_t lda;
     const float *b;
     int32_t kc;
@@ -49,8 +51,8 @@ typedef struct tile {
 } tile;
 
 // C[0..mr, 0..ncols) (+)= A[0..mr, 0..kc) * Bpanel[0..kc, 0..32); nv = 1 when
-// only the first 16 columns are valid; packed: A is a [kc][MR] strip.
-static ALWAYS_INLINE void ukernel(const int mr, const int nv, const bool packed, const tile *t)
+// only the first 16 columns are valid.
+static ALWAYS_INLINE void ukernel(const int mr, const int nv, const tile *t)
 {
     __m512 acc[MR][2];
     const float *ar[MR];
@@ -64,13 +66,13 @@ static ALWAYS_INLINE void ukernel(const int mr, const int nv, const bool packed,
         if (nv > 1)
             __builtin_prefetch(t->c + (size_t)i * t->ldc + 16, 1, 3);
     }
-    const float *b = t->b, *ap = t->a;
-    for (int32_t k = 0; k < t->kc; k++, b += NR, ap += MR) {
+    const float *b = t->b;
+    for (int32_t k = 0; k < t->kc; k++, b += NR) {
         __m512 b0 = _mm512_load_ps(b);
         __m512 b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
 #pragma GCC unroll 14
         for (int i = 0; i < mr; i++) {
-            __m512 av = _mm512_set1_ps(packed ? ap[i] : ar[i][k]);
+            __m512 av = _mm512_set1_ps(ar[i][k]);
             acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
             if (nv > 1)
                 acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
@@ -108,21 +110,14 @@ static ALWAYS_INLINE void ukernel(const int mr, const int nv, const bool packed,
 #define UK(mr)                                                                                     \
     case mr:                                                                                       \
         if (nv == 2)                                                                               \
-            ukernel(mr, 2, false, t);                                                              \
+            ukernel(mr, 2, t);                                                                     \
         else                                                                                       \
-            ukernel(mr, 1, false, t);                                                              \
+            ukernel(mr, 1, t);                                                                     \
         break;
 
 static void ukernel_any(int mr, const tile *t)
 {
     int nv = t->ncols > 16 ? 2 : 1;
-    if (t->lda == 0) { // packed strips are always full height
-        if (nv == 2)
-            ukernel(MR, 2, true, t);
-        else
-            ukernel(MR, 1, true, t);
-        return;
-    }
     switch (mr) {
         UK(1)
         UK(2) UK(3) UK(4) UK(5) UK(6) UK(7) UK(8) UK(9) UK(10) UK(11) UK(12) UK(13) default : UK(14)
@@ -130,8 +125,12 @@ static void ukernel_any(int mr, const tile *t)
 }
 
 // Rows of A a multiple of 2 KiB apart map to the same few L1 sets (4K
-// aliasing): 14 of them thrash an 8-way L1. Such strips are copied to a
-// contiguous [kc][MR] buffer first when enough panels reuse the copy.
+// aliasing): 14 of them thrash an 8-way L1. Such strips are copied first,
+// when enough panels reuse the copy, row by row to a buffer whose rows are
+// kc + APAD floats apart (a plain copy: transposing to [kc][MR] cost as
+// much again, 0.15 ms on a 1024 x 512 A).
+#define APAD 16
+
 static bool pack_a_pays(size_t lda, int32_t panels)
 {
     return lda % 512 == 0 && panels >= 4;
@@ -140,8 +139,8 @@ static bool pack_a_pays(size_t lda, int32_t panels)
 static void pack_a(const float *a, size_t lda, int32_t kc, float *ap)
 {
     for (int i = 0; i < MR; i++)
-        for (int32_t k = 0; k < kc; k++)
-            ap[k * MR + i] = a[(size_t)i * lda + k];
+        memcpy(ap + (size_t)i * (size_t)(kc + APAD), a + (size_t)i * lda,
+               (size_t)kc * sizeof(float));
 }
 
 void ft_kern_pgemm_f32_avx512(const ft_pgemm_args *g, int32_t m0, int32_t m1, int32_t n0,
@@ -149,7 +148,7 @@ void ft_kern_pgemm_f32_avx512(const ft_pgemm_args *g, int32_t m0, int32_t m1, in
 {
     int32_t k = g->k;
     int32_t n_kb = (k + KC - 1) / KC, kc_max = (k + n_kb - 1) / n_kb; // even K chunks
-    float apack[KC * MR] __attribute__((aligned(64)));
+    float apack[(KC + APAD) * MR] __attribute__((aligned(64)));
     for (int32_t nb = n0; nb < n1; nb += NC) {
         int32_t nb_end = n1 - nb < NC ? n1 : nb + NC;
         for (int32_t k0 = 0; k0 < k; k0 += kc_max) {
@@ -162,7 +161,7 @@ void ft_kern_pgemm_f32_avx512(const ft_pgemm_args *g, int32_t m0, int32_t m1, in
                 if (pack && mr == MR) {
                     pack_a(a, lda, kc, apack);
                     a = apack;
-                    lda = 0;
+                    lda = (size_t)kc + APAD;
                 }
                 for (int32_t j = nb; j < nb_end; j += NR) {
                     tile t = {.a = a,
