@@ -418,6 +418,53 @@ static void test_gemm_variants(void)
 
 // ---- Depthwise variants ----
 
+// Row strides the AVX-512 GEMM has dedicated tiles for (A as a map with 32
+// to 256 channels) and the 2 KiB-multiple ones whose strips it copies first
+// (with n >= 128, four panels or more), with K below and at the stride.
+static void test_gemm_strides(void)
+{
+    static const int32_t ldas[] = {32, 64, 128, 256, 512, 1024};
+    static const int32_t ms[] = {14, 29, 43};
+    static const int32_t ns[] = {32, 64, 160};
+    int checked = 0;
+    for (size_t v = 0; v < N_GEMM; v++) {
+        if (!supported(gemm_variants[v].feat))
+            continue;
+        for (size_t il = 0; il < sizeof ldas / sizeof *ldas; il++)
+            for (int kk = 0; kk < 2; kk++)
+                for (size_t im = 0; im < sizeof ms / sizeof *ms; im++) {
+                    int32_t lda = ldas[il], k = kk ? lda : lda / 2 + 3, m = ms[im];
+                    int32_t n = ns[(il + im) % (sizeof ns / sizeof *ns)];
+                    float *a = rand_buf((size_t)m * lda), *b = rand_buf((size_t)k * n);
+                    float *bias = rand_buf((size_t)n);
+                    float *bp = ft_aligned_alloc(ft_kern_pgemm_packed_count(k, n) * 4);
+                    ft_kern_pgemm_pack_b(k, n, b, (size_t)n, bp);
+                    size_t cn = (size_t)m * n;
+                    float *want = canary_buf(cn), *got = canary_buf(cn);
+                    ft_act act = (ft_act)((il + im + (size_t)kk) % 4);
+                    ft_pgemm_args g = {m, n, k, a, (size_t)lda, bp, bias, want, (size_t)n, act};
+                    ft_kern_pgemm_f32_ref(&g, 0, m, 0, n);
+                    g.c = got;
+                    gemm_variants[v].fn(&g, 0, m, 0, n);
+                    int bad = compare(gemm_variants[v].name, got, want, cn, 1e-5 * sqrt((double)k));
+                    bad += !tail_intact(got, cn);
+                    if (bad) {
+                        fprintf(stderr, "gemm %s lda=%d m=%d n=%d k=%d: %d bad\n",
+                                gemm_variants[v].name, lda, m, n, k, bad);
+                        ft_test_failures++;
+                    }
+                    checked++;
+                    ft_aligned_free(a);
+                    ft_aligned_free(b);
+                    ft_aligned_free(bias);
+                    ft_aligned_free(bp);
+                    ft_aligned_free(want);
+                    ft_aligned_free(got);
+                }
+    }
+    FT_CHECK(checked > 0);
+}
+
 static void test_dwconv_variants(void)
 {
     static const int32_t sizes[][2] = {{1, 1}, {2, 2}, {3, 5},  {4, 4},   {7, 6},
@@ -949,6 +996,7 @@ static const ft_test_case cases[] = {
     {"pool_hand", test_pool_hand},
     {"resize_hand", test_resize_hand},
     {"gemm_variants", test_gemm_variants},
+    {"gemm_strides", test_gemm_strides},
     {"dwconv_variants", test_dwconv_variants},
     {"dconv_variants", test_dconv_variants},
     {"conv_layers", test_conv_layers},
