@@ -99,6 +99,10 @@ typedef enum ft_norm {
 // rounded once) and normalises it into `out` (s x s x 3, caller storage).
 void ft_face__prepare(const ft_image *im, int32_t x0, int32_t y0, int32_t w, int32_t h,
                       ft_pad_mode pm, ft_norm norm, int32_t s, float *out);
+// The reference: the same samples computed one output pixel at a time;
+// ft_face__prepare must match it bit for bit (tests/unit/test_face.c).
+void ft_face__prepare_ref(const ft_image *im, int32_t x0, int32_t y0, int32_t w, int32_t h,
+                          ft_pad_mode pm, ft_norm norm, int32_t s, float *out);
 
 // JS Math.round: floor(x + 0.5).
 static inline double ft_face__js_round(double x)
