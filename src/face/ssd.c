@@ -292,51 +292,73 @@ static ft_status run_stage(ft_nn_ctx *ctx, const ft_ssd_net *net, int s, const f
     return ft_sepconv2_forward(ctx, net->dw[i], net->pw[i], net->dw[i + 1], net->pw[i + 1], x, y);
 }
 
-// Runs stage s on x, whose rows from *v on hold the padding's values (see
-// "The padding rows"); y receives the whole output map and *v its rows the
-// photo reaches.
-static ft_status run_stage_padded(ft_nn_ctx *ctx, const ft_ssd_net *net, int s, const ft_map *x,
-                                  int32_t *v, ft_map *y, float *buf)
+// What stage s computes for one photo (see "The padding rows").
+typedef struct stage_plan {
+    int32_t h;      // output rows (the full map)
+    int32_t reach;  // output rows the photo reaches; the rest equal the padding's
+    int32_t exact;  // output rows computed; rows [exact, h) come from the store
+    int32_t from;   // the store's first row when planned
+    int32_t view_h; // input rows read (the view of the input map)
+} stage_plan;
+
+static void plan_stage(const ft_ssd_padrows *pr, int s, int32_t h_in, int32_t reach_in,
+                       stage_plan *p)
 {
-    ft_ssd_padrows *pr = net->pad;
     int32_t strides[2];
     int n = stage_strides(s, strides);
-    int32_t h = x->h, reach = *v;
+    int32_t h = h_in, reach = reach_in;
     for (int k = 0; k < n; k++) {
         h = strides[k] == 1 ? h : (h + 1) / 2;
         reach = strides[k] == 1 ? reach + 1 : (reach + 1) / 2;
         if (reach > h)
             reach = h;
     }
-    int32_t from = __atomic_load_n(&pr->from[s], __ATOMIC_ACQUIRE);
-    int32_t exact = reach > from ? reach : from; // rows computed; the rest are copied
-    if (exact > h)
-        exact = h;
-    ft_map xv = *x;
-    if (exact < h) {
+    p->h = h;
+    p->reach = reach;
+    p->from = __atomic_load_n(&pr->from[s], __ATOMIC_ACQUIRE);
+    p->exact = reach > p->from ? reach : p->from;
+    if (p->exact > h)
+        p->exact = h;
+    p->view_h = h_in;
+    if (p->exact < h) {
         // The input rows that output rows [0, exact) read. An even count
         // keeps the top padding of a stride-2 SAME layer at 0, as in the
         // full map (its stride-1 layers pad one row either way).
-        int32_t r = exact;
+        int32_t r = p->exact;
         for (int k = n - 1; k >= 0; k--)
             r = strides[k] == 1 ? r + 1 : 2 * r + 1;
         r += r & 1;
-        if (r < x->h)
-            xv.h = r;
+        if (r < h_in)
+            p->view_h = r;
     }
+}
+
+// Runs stage s on the first p->view_h rows of x; y receives rows [0, keep)
+// of the output map, the computed ones and then the stored ones.
+static ft_status run_stage_padded(ft_nn_ctx *ctx, const ft_ssd_net *net, int s,
+                                  const stage_plan *p, int32_t keep, const ft_map *x, ft_map *y,
+                                  float *buf)
+{
+    ft_ssd_padrows *pr = net->pad;
+    ft_map xv = *x;
+    xv.h = p->view_h;
     ft_status st = run_stage(ctx, net, s, &xv, y, buf);
     if (st != FT_OK)
         return st;
-    int32_t half = h / 2;
+    int32_t h = p->h, half = h / 2, exact = p->exact;
     size_t row = (size_t)y->w * (size_t)y->c;
-    if (exact < h) // rows past the view's end were cut by its bottom padding: replace them
+    // Rows past the view's end were cut by its bottom padding: replace them
+    // with the stored rows, as far as the next stage reads.
+    if (keep > h)
+        keep = h;
+    if (exact < keep)
         memcpy(y->d + (size_t)exact * row, pr->rows[s] + (size_t)(exact - half) * row,
-               sizeof(float) * (size_t)(h - exact) * row);
+               sizeof(float) * (size_t)(keep - exact) * row);
     y->h = h;
     // Rows [reach, exact) were computed and hold the padding's values: keep
     // those the store does not have yet.
-    int32_t lo = reach > half ? reach : half;
-    if (lo < exact && lo < from) {
+    int32_t lo = p->reach > half ? p->reach : half;
+    if (lo < exact && lo < p->from) {
         pthread_mutex_lock(&pr->mu);
         int32_t cur = __atomic_load_n(&pr->from[s], __ATOMIC_RELAXED);
         if (cur > h)
@@ -350,7 +372,6 @@ static ft_status run_stage_padded(ft_nn_ctx *ctx, const ft_ssd_net *net, int s, 
         }
         pthread_mutex_unlock(&pr->mu);
     }
-    *v = reach;
     return FT_OK;
 }
 
@@ -387,9 +408,16 @@ static ft_status ssd_forward(const ft_ssd_net *net, ft_nn_ctx *ctx, const ft_ima
     double t1 = ft_now_ms();
 
     ft_map x = {SSD_SIZE, SSD_SIZE, 3, in}, y;
-    int32_t reach = input_reach(in);
+    stage_plan plan[SSD_STAGES];
+    for (int s = 0, h = SSD_SIZE, reach = input_reach(in); s < SSD_STAGES; s++) {
+        plan_stage(net->pad, s, h, reach, &plan[s]);
+        h = plan[s].h;
+        reach = plan[s].reach;
+    }
     for (int s = 0; s < SSD_STAGES; s++) {
-        if ((st = run_stage_padded(ctx, net, s, &x, &reach, &y, buf[s & 1])) != FT_OK)
+        // Stages 8 and 10 feed the heads, which read every row.
+        int32_t keep = s == 8 || s == SSD_STAGES - 1 ? plan[s].h : plan[s + 1].view_h;
+        if ((st = run_stage_padded(ctx, net, s, &plan[s], keep, &x, &y, buf[s & 1])) != FT_OK)
             return st;
         if (s == 8 && (st = run_head(ctx, net, 0, &y, tmp, scores, codes)) != FT_OK)
             return st;
