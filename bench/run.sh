@@ -26,7 +26,7 @@ echo
 [ -d tools/faceapi-oracle/node_modules ] || (cd tools/faceapi-oracle && npm ci --ignore-scripts --silent)
 echo "| photo | ssd ms | tiny 416 ms | tiny 320 ms |"
 echo "|---|---|---|---|"
-for p in vga sample1; do
+for p in vga sample1 square; do
   node tools/faceapi-oracle/oracle.js "$tmp/$p.ppm" --backend wasm --repeat "$fa_runs" --no-check \
     --compact --out "$tmp/$p.416.json" 2>/dev/null
   node tools/faceapi-oracle/oracle.js "$tmp/$p.ppm" --backend wasm --repeat "$fa_runs" --no-check \
@@ -44,8 +44,12 @@ echo "SSD, 1 thread, face-api wasm / facetracker (preprocess + network + NMS, wa
 echo
 echo "| photo | face-api ms | facetracker wall ms | CPU ms | ratio (wall) | ratio (CPU) |"
 echo "|---|---|---|---|---|---|"
-for p in vga sample1; do
-  case $p in vga) rowpat='^\| ssd 512 \| 640x480 \| 1 \|' ;; *) rowpat='^\| ssd 512 \| 1920x1280 \(sample1\) \| 1 \|' ;; esac
+for p in vga sample1 square; do
+  case $p in
+    vga) rowpat='^\| ssd 512 \| 640x480 \| 1 \|' ;;
+    sample1) rowpat='^\| ssd 512 \| 1920x1280 \(sample1\) \| 1 \|' ;;
+    *) rowpat='^\| ssd 512 \| 480x480 \(square\) \| 1 \|' ;;
+  esac
   grep -E "$rowpat" "$tmp/face.md" | awk -F'|' -v fa="$(cat "$tmp/$p.faceapi_ssd")" -v p="$p" '{
     wall = $7 + $8 + $9; cpu = $11;
     printf "| %s | %.1f | %.2f | %.2f | %.2fx | %.2fx |\n", p, fa, wall, cpu, fa / wall, fa / cpu }'
