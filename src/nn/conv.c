@@ -291,8 +291,9 @@ ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_
     FT_ASSERT(x->d && y->d && x->d != y->d);
     if (x->c != c->d.c_in || conv_geom(c, x->h, x->w, &g) != FT_OK)
         return FT_E_INVALID;
-    if (y->h != g.out_h || y->w != g.out_w || y->c != g.c_out)
+    if (y->h < 1 || y->h > g.out_h || y->w != g.out_w || y->c != g.c_out)
         return FT_E_INVALID;
+    g.out_h = y->h; // top rows only (nn.h); pad_top stays the full map's
     const ft_nn_kernels *kern = ctx->kern;
     int nth = ctx->n_threads;
 

@@ -101,6 +101,11 @@ ft_status ft_conv_out_shape(const ft_conv *c, int32_t in_h, int32_t in_w, int32_
 // Runs the layer. `y` must have the shape given by ft_conv_out_shape and
 // must not alias `x`. Uses the context's pool and scratch; allocates only
 // the first time a larger workspace is needed.
+//
+// Top rows only (here and in the two calls below): a `y` with fewer rows
+// than the output shape (1 <= y->h) receives the first y->h output rows of
+// the full map, bit for bit, and only the input rows those rows read are
+// touched (padding as for the whole map).
 ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y);
 
 // A depthwise-separable pair run as one layer: y = pw(dw(x)), where `dw` is

@@ -115,8 +115,9 @@ ft_status ft_sepconv_forward(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *p
     if (ft_conv_geom_make(x->h, x->w, dd->c_in, dd->c_out, dd->kh, dd->kw, dd->stride, dd->pad,
                           &g) != FT_OK)
         return FT_E_INVALID;
-    if (y->h != g.out_h || y->w != g.out_w || y->c != pd->c_out)
+    if (y->h < 1 || y->h > g.out_h || y->w != g.out_w || y->c != pd->c_out)
         return FT_E_INVALID;
+    g.out_h = y->h; // top rows only (nn.h)
 
     size_t cap = SEP_BAND_BYTES / sizeof(float) / (size_t)g.c_out;
     if (cap < (size_t)g.out_w + SEP_GRANULE)
@@ -276,8 +277,9 @@ ft_status ft_sepconv2_forward(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv 
         pair_geom(dw2, pw2, j.g1.out_h, j.g1.out_w, pw1->d.c_out, &j.g2) != FT_OK)
         return FT_E_INVALID;
     const ft_conv_geom *g1 = &j.g1, *g2 = &j.g2;
-    if (y->h != g2->out_h || y->w != g2->out_w || y->c != pw2->d.c_out)
+    if (y->h < 1 || y->h > g2->out_h || y->w != g2->out_w || y->c != pw2->d.c_out)
         return FT_E_INVALID;
+    j.g2.out_h = y->h; // top rows only (nn.h); dw1 keeps its full geometry
 
     // Rows of the ring: the taps of r2 final rows, r2 as large as the
     // target allows (at least 1).

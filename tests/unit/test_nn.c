@@ -871,6 +871,158 @@ static void test_sepconv_chain(void)
     }
 }
 
+// ---- Top rows only ----
+
+// Output rows [0, t) of a layer given a y of t rows (nn.h): the full map's
+// bits, nothing written past them, and no input row read beyond those the
+// rows need (the rest of x is NaN, which would spread into any sum).
+static int32_t rows_needed(const ft_conv_geom *g, int32_t t)
+{
+    int32_t r = (t - 1) * g->stride - g->pad_top + g->kh;
+    return r > g->in_h ? g->in_h : r;
+}
+
+static float *poisoned_copy(const float *x, int32_t h, int32_t w, int32_t c, int32_t keep)
+{
+    size_t n = (size_t)h * w * c, k = (size_t)keep * w * c;
+    float *p = canary_buf(n);
+    memcpy(p, x, k * sizeof(float));
+    for (size_t i = k; i < n; i++)
+        p[i] = NAN;
+    return p;
+}
+
+static int top_rows_check(const char *what, const float *full, const float *top, int32_t t,
+                          int32_t w, int32_t c)
+{
+    size_t n = (size_t)t * w * c;
+    int bad = memcmp(full, top, n * sizeof(float)) != 0;
+    bad += !tail_intact(top, n);
+    if (bad)
+        fprintf(stderr, "top rows %s: t=%d differs or writes past\n", what, t);
+    return bad;
+}
+
+static void test_top_rows(void)
+{
+    int bad = 0;
+    size_t runs = 0;
+    for (size_t lv = 0; lv < 3; lv++) {
+        if (!supported(level_feat[lv]))
+            continue;
+        ft_nn_kernels kt = table_for(levels[lv]);
+        for (int nth = 1; nth <= 3; nth += 2) {
+            ft_nn_ctx *ctx;
+            FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
+            ft_nn__ctx_set_kernels(ctx, &kt);
+            // Single layers: depthwise, direct, im2col and 1x1 paths.
+            for (size_t ci = 0; ci < sizeof conv_cases / sizeof *conv_cases; ci++) {
+                const conv_case *cc = &conv_cases[ci];
+                ft_conv_desc d = {cc->k,      cc->k,   cc->c_in, cc->c_out,
+                                  cc->stride, cc->pad, cc->dw,   FT_ACT_RELU6};
+                float *w = rand_buf((size_t)cc->k * cc->k * cc->c_in * (cc->dw ? 1 : cc->c_out));
+                float *x = rand_buf((size_t)cc->h * cc->w * cc->c_in);
+                ft_conv *conv;
+                FT_CHECK_OK(ft_conv_new(&d, w, NULL, &conv), NULL);
+                ft_conv_geom g;
+                ft_conv_geom_make(cc->h, cc->w, cc->c_in, cc->c_out, cc->k, cc->k, cc->stride,
+                                  cc->pad, &g);
+                size_t yn = (size_t)g.out_h * g.out_w * cc->c_out;
+                float *full = canary_buf(yn);
+                ft_map xm = {cc->h, cc->w, cc->c_in, x}, ym = {g.out_h, g.out_w, cc->c_out, full};
+                FT_CHECK_OK(ft_conv_forward(ctx, conv, &xm, &ym), NULL);
+                int32_t ts[3] = {1, g.out_h / 2, g.out_h - 1};
+                for (int q = 0; q < 3; q++) {
+                    int32_t t = ts[q];
+                    if (t < 1 || t >= g.out_h || (q && t == ts[q - 1]))
+                        continue;
+                    float *xp = poisoned_copy(x, cc->h, cc->w, cc->c_in, rows_needed(&g, t));
+                    float *top = canary_buf(yn);
+                    ft_map xq = {cc->h, cc->w, cc->c_in, xp}, yt = {t, g.out_w, cc->c_out, top};
+                    FT_CHECK_OK(ft_conv_forward(ctx, conv, &xq, &yt), NULL);
+                    bad += top_rows_check("conv", full, top, t, g.out_w, cc->c_out);
+                    runs++;
+                    ft_aligned_free(xp);
+                    ft_aligned_free(top);
+                }
+                ft_map none = {0, g.out_w, cc->c_out, full};
+                FT_CHECK_EQ(ft_conv_forward(ctx, conv, &xm, &none), FT_E_INVALID);
+                ft_conv_free(conv);
+                ft_aligned_free(w);
+                ft_aligned_free(x);
+                ft_aligned_free(full);
+            }
+            // Chains (and their first pair alone, through ft_sepconv_forward).
+            for (size_t ci = 0; ci < sizeof chain_cases / sizeof *chain_cases; ci++) {
+                const chain_case *cc = &chain_cases[ci];
+                ft_conv_desc d1 = {cc->k1, cc->k1, cc->c, cc->c, cc->s1, cc->pad, true,
+                                   FT_ACT_RELU6};
+                ft_conv_desc p1 = {1, 1, cc->c, cc->c_mid, 1, FT_PAD_SAME, false, FT_ACT_RELU6};
+                ft_conv_desc d2 = {cc->k2, cc->k2,  cc->c_mid, cc->c_mid,
+                                   cc->s2, cc->pad, true,      FT_ACT_RELU6};
+                ft_conv_desc p2 = {1, 1, cc->c_mid, cc->c_out, 1, FT_PAD_SAME, false, FT_ACT_NONE};
+                float *w1 = rand_buf((size_t)cc->k1 * cc->k1 * cc->c);
+                float *v1 = rand_buf((size_t)cc->c * cc->c_mid);
+                float *w2 = rand_buf((size_t)cc->k2 * cc->k2 * cc->c_mid);
+                float *v2 = rand_buf((size_t)cc->c_mid * cc->c_out);
+                float *x = rand_buf((size_t)cc->h * cc->w * cc->c);
+                ft_conv *dw1, *pw1, *dw2, *pw2;
+                FT_CHECK_OK(ft_conv_new(&d1, w1, NULL, &dw1), NULL);
+                FT_CHECK_OK(ft_conv_new(&p1, v1, NULL, &pw1), NULL);
+                FT_CHECK_OK(ft_conv_new(&d2, w2, NULL, &dw2), NULL);
+                FT_CHECK_OK(ft_conv_new(&p2, v2, NULL, &pw2), NULL);
+                ft_conv_geom g1, g2;
+                ft_conv_geom_make(cc->h, cc->w, cc->c, cc->c, cc->k1, cc->k1, cc->s1, cc->pad, &g1);
+                ft_conv_geom_make(g1.out_h, g1.out_w, cc->c_mid, cc->c_mid, cc->k2, cc->k2, cc->s2,
+                                  cc->pad, &g2);
+                size_t nm = (size_t)g1.out_h * g1.out_w * cc->c_mid,
+                       yn = (size_t)g2.out_h * g2.out_w * cc->c_out;
+                float *mid = canary_buf(nm), *full = canary_buf(yn);
+                ft_map xm = {cc->h, cc->w, cc->c, x}, mm = {g1.out_h, g1.out_w, cc->c_mid, mid},
+                       ym = {g2.out_h, g2.out_w, cc->c_out, full};
+                FT_CHECK_OK(ft_sepconv_forward(ctx, dw1, pw1, &xm, &mm), NULL);
+                FT_CHECK_OK(ft_sepconv2_forward(ctx, dw1, pw1, dw2, pw2, &xm, &ym), NULL);
+                int32_t ts[3] = {1, g2.out_h / 2, g2.out_h - 1};
+                for (int q = 0; q < 3; q++) {
+                    int32_t t = ts[q];
+                    if (t < 1 || t >= g2.out_h || (q && t == ts[q - 1]))
+                        continue;
+                    int32_t need = rows_needed(&g1, rows_needed(&g2, t));
+                    float *xp = poisoned_copy(x, cc->h, cc->w, cc->c, need);
+                    float *top = canary_buf(yn);
+                    ft_map xq = {cc->h, cc->w, cc->c, xp}, yt = {t, g2.out_w, cc->c_out, top};
+                    FT_CHECK_OK(ft_sepconv2_forward(ctx, dw1, pw1, dw2, pw2, &xq, &yt), NULL);
+                    bad += top_rows_check("sepconv2", full, top, t, g2.out_w, cc->c_out);
+                    ft_aligned_free(top);
+                    runs++;
+                    int32_t t1 = t < g1.out_h ? t : g1.out_h - 1;
+                    if (t1 >= 1) {
+                        ft_aligned_free(xp);
+                        xp = poisoned_copy(x, cc->h, cc->w, cc->c, rows_needed(&g1, t1));
+                        xq.d = xp;
+                        top = canary_buf(nm);
+                        ft_map mt = {t1, g1.out_w, cc->c_mid, top};
+                        FT_CHECK_OK(ft_sepconv_forward(ctx, dw1, pw1, &xq, &mt), NULL);
+                        bad += top_rows_check("sepconv", mid, top, t1, g1.out_w, cc->c_mid);
+                        ft_aligned_free(top);
+                        runs++;
+                    }
+                    ft_aligned_free(xp);
+                }
+                ft_conv *cv[] = {dw1, pw1, dw2, pw2};
+                for (int i = 0; i < 4; i++)
+                    ft_conv_free(cv[i]);
+                float *bufs[] = {w1, v1, w2, v2, x, mid, full};
+                for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+                    ft_aligned_free(bufs[i]);
+            }
+            ft_nn_ctx_free(ctx);
+        }
+    }
+    FT_CHECK_EQ(bad, 0);
+    FT_CHECK(runs > 100);
+}
+
 static void test_dense(void)
 {
     static const int32_t dims[][2] = {{1, 1}, {256, 128}, {256, 136}, {7, 33}, {100, 5}};
@@ -1002,6 +1154,7 @@ static const ft_test_case cases[] = {
     {"conv_layers", test_conv_layers},
     {"sepconv_layers", test_sepconv_layers},
     {"sepconv_chain", test_sepconv_chain},
+    {"top_rows", test_top_rows},
     {"dense", test_dense},
     {"scratch", test_scratch},
     {"dispatch", test_dispatch},
