@@ -30,10 +30,9 @@ static const int32_t head_first[6] = {0, 3072, 4608, 4992, 5088, 5112};
 // receptive field alone, by the same kernel code in the same order, so a
 // feature-map row whose receptive field lies wholly in the padding holds
 // the same numbers for every photo, down to the bit. ssd_forward tracks,
-// stage by stage, how many leading rows the photo can reach (v), computes
-// only those (on a shorter view of the input map, sized so that SAME
-// padding and strides line up as in the full map) and copies the rest from
-// these saved rows. The rows are saved from the first photos that have
+// stage by stage, how many leading rows the photo can reach, computes only
+// those (nn's top-rows-only calls: the full map's padding and strides) and
+// copies the rest from these saved rows, as far as the next stage reads. The rows are saved from the first photos that have
 // padding: a stage computed in full keeps its padding-only rows, so nothing
 // is run just to fill the store. Kept: rows [h/2, h) of each stage's
 // output (~17 MB at most), i.e. photos up to 2:1; wider ones compute the
@@ -273,32 +272,38 @@ static int stage_strides(int s, int32_t st[2])
     return 1;
 }
 
+// Runs stage s on x into buf: the top `rows` rows of its output (nn.h's
+// top rows only); y gets the whole map's shape.
 static ft_status run_stage(ft_nn_ctx *ctx, const ft_ssd_net *net, int s, const ft_map *x,
-                           ft_map *y, float *buf)
+                           int32_t rows, ft_map *y, float *buf)
 {
-    if (s == 0)
-        return ft_face__run_conv(ctx, net->l0, x, y, buf);
-    if (s > 3)
-        return ft_face__run_sep(ctx, net->dw[s + 2], net->pw[s + 2], x, y, buf);
-    // Pairs 0-5 (256² to 32² maps) run as three chains: the 16, 8 and 4 MB
-    // maps between them are never stored.
-    int i = 2 * (s - 1);
-    int32_t oh, ow, h2, w2;
-    ft_status st;
-    if ((st = ft_conv_out_shape(net->dw[i], x->h, x->w, &oh, &ow)) != FT_OK ||
-        (st = ft_conv_out_shape(net->dw[i + 1], oh, ow, &h2, &w2)) != FT_OK)
+    const ft_conv *first = s == 0 ? net->l0 : s > 3 ? net->dw[s + 2] : net->dw[2 * (s - 1)];
+    const ft_conv *last = s == 0 ? net->l0 : s > 3 ? net->pw[s + 2] : net->pw[2 * s - 1];
+    int32_t oh, ow;
+    ft_status st = ft_conv_out_shape(first, x->h, x->w, &oh, &ow);
+    if (st == FT_OK && s >= 1 && s <= 3)
+        st = ft_conv_out_shape(net->dw[2 * s - 1], oh, ow, &oh, &ow);
+    if (st != FT_OK)
         return st;
-    *y = (ft_map){h2, w2, ft_conv_get_desc(net->pw[i + 1])->c_out, buf};
-    return ft_sepconv2_forward(ctx, net->dw[i], net->pw[i], net->dw[i + 1], net->pw[i + 1], x, y);
+    ft_map top = {rows, ow, ft_conv_get_desc(last)->c_out, buf};
+    if (s == 0)
+        st = ft_conv_forward(ctx, net->l0, x, &top);
+    else if (s > 3)
+        st = ft_sepconv_forward(ctx, net->dw[s + 2], net->pw[s + 2], x, &top);
+    else // pairs 0-5 (256² to 32² maps) as three chains: the maps between are never stored
+        st = ft_sepconv2_forward(ctx, net->dw[2 * (s - 1)], net->pw[2 * (s - 1)],
+                                 net->dw[2 * s - 1], net->pw[2 * s - 1], x, &top);
+    *y = (ft_map){oh, ow, top.c, buf};
+    return st;
 }
 
 // What stage s computes for one photo (see "The padding rows").
 typedef struct stage_plan {
-    int32_t h;      // output rows (the full map)
-    int32_t reach;  // output rows the photo reaches; the rest equal the padding's
-    int32_t exact;  // output rows computed; rows [exact, h) come from the store
-    int32_t from;   // the store's first row when planned
-    int32_t view_h; // input rows read (the view of the input map)
+    int32_t h;     // output rows (the full map)
+    int32_t reach; // output rows the photo reaches; the rest equal the padding's
+    int32_t exact; // output rows computed; rows [exact, h) come from the store
+    int32_t from;  // the store's first row when planned
+    int32_t need;  // input rows the computed rows read
 } stage_plan;
 
 static void plan_stage(const ft_ssd_padrows *pr, int s, int32_t h_in, int32_t reach_in,
@@ -319,42 +324,33 @@ static void plan_stage(const ft_ssd_padrows *pr, int s, int32_t h_in, int32_t re
     p->exact = reach > p->from ? reach : p->from;
     if (p->exact > h)
         p->exact = h;
-    p->view_h = h_in;
-    if (p->exact < h) {
-        // The input rows that output rows [0, exact) read. An even count
-        // keeps the top padding of a stride-2 SAME layer at 0, as in the
-        // full map (its stride-1 layers pad one row either way).
-        int32_t r = p->exact;
-        for (int k = n - 1; k >= 0; k--)
-            r = strides[k] == 1 ? r + 1 : 2 * r + 1;
-        r += r & 1;
-        if (r < h_in)
-            p->view_h = r;
-    }
+    // The input rows that output rows [0, exact) read: a 3x3 SAME layer
+    // reads one row past its last output row at stride 1 (top padding 1)
+    // and two at stride 2 (top padding 0 on these even sizes).
+    int32_t r = p->exact;
+    for (int k = n - 1; k >= 0; k--)
+        r = strides[k] == 1 ? r + 1 : 2 * r + 1;
+    p->need = r < h_in ? r : h_in;
 }
 
-// Runs stage s on the first p->view_h rows of x; y receives rows [0, keep)
-// of the output map, the computed ones and then the stored ones.
+// Runs stage s for rows [0, p->exact) of its output; y receives rows
+// [0, keep) of the output map, the computed ones and then the stored ones.
 static ft_status run_stage_padded(ft_nn_ctx *ctx, const ft_ssd_net *net, int s,
                                   const stage_plan *p, int32_t keep, const ft_map *x, ft_map *y,
                                   float *buf)
 {
     ft_ssd_padrows *pr = net->pad;
-    ft_map xv = *x;
-    xv.h = p->view_h;
-    ft_status st = run_stage(ctx, net, s, &xv, y, buf);
+    ft_status st = run_stage(ctx, net, s, x, p->exact, y, buf);
     if (st != FT_OK)
         return st;
     int32_t h = p->h, half = h / 2, exact = p->exact;
     size_t row = (size_t)y->w * (size_t)y->c;
-    // Rows past the view's end were cut by its bottom padding: replace them
-    // with the stored rows, as far as the next stage reads.
+    // The stored rows, as far as the next stage reads.
     if (keep > h)
         keep = h;
     if (exact < keep)
         memcpy(y->d + (size_t)exact * row, pr->rows[s] + (size_t)(exact - half) * row,
                sizeof(float) * (size_t)(keep - exact) * row);
-    y->h = h;
     // Rows [reach, exact) were computed and hold the padding's values: keep
     // those the store does not have yet.
     int32_t lo = p->reach > half ? p->reach : half;
@@ -416,7 +412,7 @@ static ft_status ssd_forward(const ft_ssd_net *net, ft_nn_ctx *ctx, const ft_ima
     }
     for (int s = 0; s < SSD_STAGES; s++) {
         // Stages 8 and 10 feed the heads, which read every row.
-        int32_t keep = s == 8 || s == SSD_STAGES - 1 ? plan[s].h : plan[s + 1].view_h;
+        int32_t keep = s == 8 || s == SSD_STAGES - 1 ? plan[s].h : plan[s + 1].need;
         if ((st = run_stage_padded(ctx, net, s, &plan[s], keep, &x, &y, buf[s & 1])) != FT_OK)
             return st;
         if (s == 8 && (st = run_head(ctx, net, 0, &y, tmp, scores, codes)) != FT_OK)
