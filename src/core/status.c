@@ -55,10 +55,14 @@ void ft_err_prefix(ft_err *err, const char *fmt, ...)
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     // Truncating an over-long message is the intended behaviour here.
+#if defined(__GNUC__) && !defined(__clang__) // gcc's warning; clang has none by that name
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
     snprintf(err->msg, sizeof err->msg, "%s%s", pre, old);
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 }
 
 void ft_err_clear(ft_err *err)
