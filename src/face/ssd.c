@@ -32,11 +32,13 @@ static const int32_t head_first[6] = {0, 3072, 4608, 4992, 5088, 5112};
 // the same numbers for every photo, down to the bit. ssd_forward tracks,
 // stage by stage, how many leading rows the photo can reach, computes only
 // those (nn's top-rows-only calls: the full map's padding and strides) and
-// copies the rest from these saved rows, as far as the next stage reads. The rows are saved from the first photos that have
-// padding: a stage computed in full keeps its padding-only rows, so nothing
-// is run just to fill the store. Kept: rows [h/2, h) of each stage's
-// output (~17 MB at most), i.e. photos up to 2:1; wider ones compute the
-// rows above h/2 themselves.
+// copies the rest from these saved rows, as far as the next stage reads.
+// The rows are saved from the first photos that have padding: a stage
+// computed in full keeps its padding-only rows, so nothing is run just to
+// fill the store. Kept: rows [h/2, h) of each stage's output (~17 MB at
+// most), i.e. photos up to 2:1; wider ones compute the rows above h/2
+// themselves. A black band at the bottom of a photo counts as padding: its
+// samples are the padding's value, so its rows are the same bits too.
 //
 // Stages: 0 = L0 (conv 3x3 s2), 1-3 = pairs (0,1) (2,3) (4,5) chained,
 // 4-10 = pairs 6..12 one by one. The extra layers (8x8 and smaller) always
