@@ -14,6 +14,8 @@
 #include "nn/kern/conv2d.h"
 #include "nn/kern/pgemm.h"
 
+#include "nn/kern/x86/act_simd.h"
+
 #include <immintrin.h>
 #include <stddef.h>
 #include <string.h>
@@ -22,23 +24,6 @@
 #define NR FT_PGEMM_NR
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-
-static ALWAYS_INLINE __m512 act_zmm(__m512 x, ft_act act)
-{
-    const __m512 zero = _mm512_setzero_ps();
-    switch (act) {
-    case FT_ACT_RELU:
-        return _mm512_max_ps(x, zero);
-    case FT_ACT_RELU6:
-        return _mm512_min_ps(_mm512_max_ps(x, zero), _mm512_set1_ps(6.0f));
-    case FT_ACT_LEAKY: {
-        __m512 m = _mm512_mul_ps(x, _mm512_set1_ps(0.1f));
-        return _mm512_add_ps(_mm512_max_ps(_mm512_sub_ps(x, m), zero), m);
-    }
-    default: // NONE; SIGMOID is applied in scalar after the store
-        return x;
-    }
-}
 
 typedef struct dtile {
     const float *run[FT_DCONV_MAX_KH]; // per kernel row: pixel 0's run of taps
@@ -94,7 +79,7 @@ static ALWAYS_INLINE void dkernel(const int mr, const int nv, const size_t LDA, 
 #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
             _mm512_mask_storeu_ps(c + 16 * v, mk[v],
-                                  act_zmm(_mm512_add_ps(acc[i][v], bias[v]), t->act));
+                                  ft_act_zmm(_mm512_add_ps(acc[i][v], bias[v]), t->act));
     }
     if (t->act == FT_ACT_SIGMOID)
         for (int i = 0; i < mr; i++)

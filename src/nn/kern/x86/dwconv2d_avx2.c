@@ -9,27 +9,12 @@
 #include "nn/kern/act.h"
 #include "nn/kern/dwconv2d.h"
 
+#include "nn/kern/x86/act_simd.h"
+
 #include <immintrin.h>
 #include <stddef.h>
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-
-static ALWAYS_INLINE __m256 act_ymm(__m256 x, ft_act act)
-{
-    const __m256 zero = _mm256_setzero_ps();
-    switch (act) {
-    case FT_ACT_RELU:
-        return _mm256_max_ps(x, zero);
-    case FT_ACT_RELU6:
-        return _mm256_min_ps(_mm256_max_ps(x, zero), _mm256_set1_ps(6.0f));
-    case FT_ACT_LEAKY: {
-        __m256 m = _mm256_mul_ps(x, _mm256_set1_ps(0.1f));
-        return _mm256_add_ps(_mm256_max_ps(_mm256_sub_ps(x, m), zero), m);
-    }
-    default: // NONE; SIGMOID in scalar after the store
-        return x;
-    }
-}
 
 static ALWAYS_INLINE __m256 load(const float *p, __m256i m, bool full)
 {
@@ -94,7 +79,7 @@ static ALWAYS_INLINE void row_block(const ft_conv_geom *g, const float *x, const
             x_lo = x_hi;
     }
     for (int32_t ox = 0; ox < x_lo; ox++)
-        store(yrow + (size_t)ox * c, act_ymm(pixel_general(g, x, w, b, oy, ox, cb, m, full), act),
+        store(yrow + (size_t)ox * c, ft_act_ymm(pixel_general(g, x, w, b, oy, ox, cb, m, full), act),
               m, full, act, n);
     if (x_lo < x_hi) {
         size_t rs = (size_t)g->in_w * c; // input row stride
@@ -117,11 +102,11 @@ static ALWAYS_INLINE void row_block(const ft_conv_geom *g, const float *x, const
             a1 = _mm256_fmadd_ps(load(xp + rs + 2 * c, m, full), w12, a1);
             a2 = _mm256_fmadd_ps(load(xp + 2 * rs + 2 * c, m, full), w22, a2);
             __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a1), a2);
-            store(yrow + (size_t)ox * c, act_ymm(v, act), m, full, act, n);
+            store(yrow + (size_t)ox * c, ft_act_ymm(v, act), m, full, act, n);
         }
     }
     for (int32_t ox = x_hi; ox < g->out_w; ox++)
-        store(yrow + (size_t)ox * c, act_ymm(pixel_general(g, x, w, b, oy, ox, cb, m, full), act),
+        store(yrow + (size_t)ox * c, ft_act_ymm(pixel_general(g, x, w, b, oy, ox, cb, m, full), act),
               m, full, act, n);
 }
 
@@ -147,7 +132,7 @@ static ALWAYS_INLINE void row_pixel_major(const ft_conv_geom *g, const float *x,
             for (size_t cb = 0; cb < c; cb += 8) {
                 __m256 b = bias ? _mm256_loadu_ps(bias + cb) : _mm256_setzero_ps();
                 __m256 v = pixel_general(g, x, w, b, oy, ox, (int32_t)cb, ones, true);
-                store(yp + cb, act_ymm(v, act), ones, true, act, 8);
+                store(yp + cb, ft_act_ymm(v, act), ones, true, act, 8);
             }
             continue;
         }
@@ -166,7 +151,7 @@ static ALWAYS_INLINE void row_pixel_major(const ft_conv_geom *g, const float *x,
             a2 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + 2 * rs + 2 * c), _mm256_loadu_ps(wq + 8 * c),
                                  a2);
             __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a1), a2);
-            store(yp + cb, act_ymm(v, act), ones, true, act, 8);
+            store(yp + cb, ft_act_ymm(v, act), ones, true, act, 8);
         }
     }
 }

@@ -13,28 +13,13 @@
 #include "nn/kern/act.h"
 #include "nn/kern/dwconv2d.h"
 
+#include "nn/kern/x86/act_simd.h"
+
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-
-static ALWAYS_INLINE __m512 act_zmm(__m512 x, ft_act act)
-{
-    const __m512 zero = _mm512_setzero_ps();
-    switch (act) {
-    case FT_ACT_RELU:
-        return _mm512_max_ps(x, zero);
-    case FT_ACT_RELU6:
-        return _mm512_min_ps(_mm512_max_ps(x, zero), _mm512_set1_ps(6.0f));
-    case FT_ACT_LEAKY: {
-        __m512 m = _mm512_mul_ps(x, _mm512_set1_ps(0.1f));
-        return _mm512_add_ps(_mm512_max_ps(_mm512_sub_ps(x, m), zero), m);
-    }
-    default: // NONE; SIGMOID in scalar after the store
-        return x;
-    }
-}
 
 static ALWAYS_INLINE __m512 load(const float *p, __mmask16 m, bool full)
 {
@@ -189,7 +174,7 @@ static ALWAYS_INLINE void row3x3(const ft_conv_geom *g, const float *x, const fl
         for (int32_t i = 0; i < n; i++, yp += c) {
             prefetch_ahead(&pa, u + (size_t)i);
             col3 rc = column(&r, ix + 2 + i);
-            store(yp, act_zmm(window3x3(l, mi, rc, wv, b), act), m, full, act, nc);
+            store(yp, ft_act_zmm(window3x3(l, mi, rc, wv, b), act), m, full, act, nc);
             l = mi;
             mi = rc;
         }
@@ -197,7 +182,7 @@ static ALWAYS_INLINE void row3x3(const ft_conv_geom *g, const float *x, const fl
         for (int32_t i = 0; i < n; i++, yp += c, ix += s) {
             prefetch_ahead(&pa, u + (size_t)i);
             col3 mi = column(&r, ix + 1), rc = column(&r, ix + 2);
-            store(yp, act_zmm(window3x3(l, mi, rc, wv, b), act), m, full, act, nc);
+            store(yp, ft_act_zmm(window3x3(l, mi, rc, wv, b), act), m, full, act, nc);
             l = s == 2 ? rc : column(&r, ix + s);
         }
     }
@@ -266,7 +251,7 @@ static ALWAYS_INLINE void row3x3_group(const ft_conv_geom *g, const float *x, co
             a1 = _mm512_fmadd_ps(m2.r2, _mm512_load_ps(&wl[7][16 * v]), a1);
             a2 = _mm512_fmadd_ps(rc.r2, _mm512_load_ps(&wl[8][16 * v]), a2);
             __m512 o = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
-            store(yp + 16 * v, act_zmm(o, act), 0xFFFF, true, act, 16);
+            store(yp + 16 * v, ft_act_zmm(o, act), 0xFFFF, true, act, 16);
             if (s == 1) {
                 l[v] = m2;
                 mi[v] = rc;
@@ -294,7 +279,7 @@ static ALWAYS_INLINE void row_block(const ft_conv_geom *g, const float *x, const
     __m512 b = bias ? load(bias + cb, m, full) : _mm512_setzero_ps();
     float *yrow = y + (size_t)oy * g->out_w * c + cb;
     for (int32_t ox = 0; ox < g->out_w; ox++)
-        store(yrow + (size_t)ox * c, act_zmm(pixel_general(g, x, w, b, oy, ox, cb, m, full), act),
+        store(yrow + (size_t)ox * c, ft_act_zmm(pixel_general(g, x, w, b, oy, ox, cb, m, full), act),
               m, full, act, n);
 }
 

@@ -7,6 +7,8 @@
 #include "nn/kern/act.h"
 #include "nn/kern/pgemm.h"
 
+#include "nn/kern/x86/act_simd.h"
+
 #include <immintrin.h>
 
 #define MR 6
@@ -15,23 +17,6 @@
 #define NC 512
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-
-static ALWAYS_INLINE __m256 act_ymm(__m256 x, ft_act act)
-{
-    const __m256 zero = _mm256_setzero_ps();
-    switch (act) {
-    case FT_ACT_RELU:
-        return _mm256_max_ps(x, zero);
-    case FT_ACT_RELU6:
-        return _mm256_min_ps(_mm256_max_ps(x, zero), _mm256_set1_ps(6.0f));
-    case FT_ACT_LEAKY: {
-        __m256 m = _mm256_mul_ps(x, _mm256_set1_ps(0.1f));
-        return _mm256_add_ps(_mm256_max_ps(_mm256_sub_ps(x, m), zero), m);
-    }
-    default: // NONE; SIGMOID is applied in scalar after the store
-        return x;
-    }
-}
 
 // Lanes [0, n) set, n in 0..8.
 static ALWAYS_INLINE __m256i lane_mask(int n)
@@ -91,7 +76,7 @@ static ALWAYS_INLINE void ukernel(const int mr, const bool packed, const tile *t
                 x = _mm256_add_ps(x, full ? _mm256_loadu_ps(c + 8 * v)
                                           : _mm256_maskload_ps(c + 8 * v, mk[v]));
             if (t->last)
-                x = act_ymm(_mm256_add_ps(x, bias[v]), t->act);
+                x = ft_act_ymm(_mm256_add_ps(x, bias[v]), t->act);
             if (full)
                 _mm256_storeu_ps(c + 8 * v, x);
             else

@@ -10,6 +10,8 @@
 #include "nn/kern/act.h"
 #include "nn/kern/pgemm.h"
 
+#include "nn/kern/x86/act_simd.h"
+
 #include <immintrin.h>
 #include <string.h>
 
@@ -21,23 +23,6 @@
 #define APAD 16
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-
-static ALWAYS_INLINE __m512 act_zmm(__m512 x, ft_act act)
-{
-    const __m512 zero = _mm512_setzero_ps();
-    switch (act) {
-    case FT_ACT_RELU:
-        return _mm512_max_ps(x, zero);
-    case FT_ACT_RELU6:
-        return _mm512_min_ps(_mm512_max_ps(x, zero), _mm512_set1_ps(6.0f));
-    case FT_ACT_LEAKY: {
-        __m512 m = _mm512_mul_ps(x, _mm512_set1_ps(0.1f));
-        return _mm512_add_ps(_mm512_max_ps(_mm512_sub_ps(x, m), zero), m);
-    }
-    default: // NONE; SIGMOID is applied in scalar after the store
-        return x;
-    }
-}
 
 typedef struct tile {
     const float *a; // A rows, lda apart
@@ -101,7 +86,7 @@ static ALWAYS_INLINE void ukernel(const int mr, const int nv, const size_t LDA, 
             if (!t->first)
                 x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], c + 16 * v));
             if (t->last)
-                x = act_zmm(_mm512_add_ps(x, bias[v]), t->act);
+                x = ft_act_zmm(_mm512_add_ps(x, bias[v]), t->act);
             _mm512_mask_storeu_ps(c + 16 * v, mk[v], x);
         }
     }
