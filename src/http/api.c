@@ -923,22 +923,31 @@ static void h_people_list(ft_http_req *r)
     ft_free(s);
 }
 
-static void h_person_get(ft_http_req *r)
+// The person of the path's id and their samples (the caller frees *s);
+// replies with the error and returns false when either cannot be read.
+static bool person_samples(ft_http_req *r, int64_t *id, ft_person *p, ft_sample **s, size_t *ns)
 {
     ft_err err;
     ft_err_clear(&err);
-    int64_t id;
-    if (!path_id(r, 0, &id))
-        return;
-    ft_person p;
-    ft_sample *s = NULL;
-    size_t ns = 0;
-    ft_status st = ft_gallery_person_get(wc(r)->g, id, &p, &err);
+    *s = NULL;
+    *ns = 0;
+    if (!path_id(r, 0, id))
+        return false;
+    ft_status st = ft_gallery_person_get(wc(r)->g, *id, p, &err);
     if (st == FT_OK)
-        st = ft_gallery_samples_list(wc(r)->g, id, &s, &ns, &err);
-    if (st != FT_OK) {
+        st = ft_gallery_samples_list(wc(r)->g, *id, s, ns, &err);
+    if (st != FT_OK)
         ft_http_reply_status(r, st, &err);
-    } else {
+    return st == FT_OK;
+}
+
+static void h_person_get(ft_http_req *r)
+{
+    int64_t id;
+    ft_person p;
+    ft_sample *s;
+    size_t ns;
+    if (person_samples(r, &id, &p, &s, &ns)) {
         json_t *arr = json_array();
         int64_t th = 0;
         for (size_t i = 0; i < ns; i++) {
@@ -1046,20 +1055,11 @@ static void h_person_delete(ft_http_req *r)
 
 static void h_samples_list(ft_http_req *r)
 {
-    ft_err err;
-    ft_err_clear(&err);
     int64_t id;
-    if (!path_id(r, 0, &id))
-        return;
     ft_person p;
-    ft_sample *s = NULL;
-    size_t ns = 0;
-    ft_status st = ft_gallery_person_get(wc(r)->g, id, &p, &err);
-    if (st == FT_OK)
-        st = ft_gallery_samples_list(wc(r)->g, id, &s, &ns, &err);
-    if (st != FT_OK) {
-        ft_http_reply_status(r, st, &err);
-    } else {
+    ft_sample *s;
+    size_t ns;
+    if (person_samples(r, &id, &p, &s, &ns)) {
         json_t *arr = json_array();
         for (size_t i = 0; i < ns; i++)
             json_array_append_new(arr, sample_json(&s[i]));
