@@ -974,34 +974,59 @@ static const char *json_str_field(json_t *j, const char *key, bool *bad)
     return json_string_value(v);
 }
 
+// A person's fields from the request's JSON body (NULL when absent; the
+// strings live in j). False after replying when the body is not JSON;
+// *bad when a present field is not a string.
+typedef struct person_body {
+    json_t *j;
+    const char *name, *ext, *notes;
+    bool bad;
+} person_body;
+
+static bool person_body_read(ft_http_req *r, person_body *pb)
+{
+    ft_err err;
+    ft_err_clear(&err);
+    memset(pb, 0, sizeof *pb);
+    ft_status st = ft_http_body_json(r, &pb->j, &err);
+    if (st != FT_OK) {
+        ft_http_reply_status(r, st, &err);
+        return false;
+    }
+    pb->name = json_str_field(pb->j, "name", &pb->bad);
+    pb->ext = json_str_field(pb->j, "external_id", &pb->bad);
+    pb->notes = json_str_field(pb->j, "notes", &pb->bad);
+    return true;
+}
+
+// Replies with person `id` as stored now (HTTP `status`), or with st's error.
+static void reply_person(ft_http_req *r, ft_status st, int64_t id, int status, ft_err *err)
+{
+    ft_person p;
+    if (st == FT_OK)
+        st = ft_gallery_person_get(wc(r)->g, id, &p, err);
+    if (st != FT_OK)
+        ft_http_reply_status(r, st, err);
+    else
+        ft_http_reply_json(r, status, person_json(&p, 0));
+}
+
 static void h_person_create(ft_http_req *r)
 {
     ft_err err;
     ft_err_clear(&err);
-    json_t *j = NULL;
-    ft_status st = ft_http_body_json(r, &j, &err);
-    if (st != FT_OK) {
-        ft_http_reply_status(r, st, &err);
+    person_body pb;
+    if (!person_body_read(r, &pb))
         return;
-    }
-    bool bad = false;
-    const char *name = json_str_field(j, "name", &bad);
-    const char *ext = json_str_field(j, "external_id", &bad);
-    const char *notes = json_str_field(j, "notes", &bad);
+    ft_status st = FT_OK;
     int64_t id = 0;
-    ft_person p;
-    if (bad || !name)
+    if (pb.bad || !pb.name)
         st = ft_err_set(&err, FT_E_INVALID, "\"name\" (a string) is required; \"external_id\" "
                                             "and \"notes\" must be strings");
     if (st == FT_OK)
-        st = ft_gallery_person_add(wc(r)->g, name, ext, notes, &id, &err);
-    if (st == FT_OK)
-        st = ft_gallery_person_get(wc(r)->g, id, &p, &err);
-    if (st != FT_OK)
-        ft_http_reply_status(r, st, &err);
-    else
-        ft_http_reply_json(r, 201, person_json(&p, 0));
-    json_decref(j);
+        st = ft_gallery_person_add(wc(r)->g, pb.name, pb.ext, pb.notes, &id, &err);
+    reply_person(r, st, id, 201, &err);
+    json_decref(pb.j);
 }
 
 static void h_person_update(ft_http_req *r)
@@ -1011,32 +1036,21 @@ static void h_person_update(ft_http_req *r)
     int64_t id;
     if (!path_id(r, 0, &id))
         return;
-    json_t *j = NULL;
-    ft_status st = ft_http_body_json(r, &j, &err);
-    if (st != FT_OK) {
-        ft_http_reply_status(r, st, &err);
+    person_body pb;
+    if (!person_body_read(r, &pb))
         return;
-    }
-    bool bad = false;
-    const char *name = json_str_field(j, "name", &bad);
-    const char *ext = json_str_field(j, "external_id", &bad);
-    const char *notes = json_str_field(j, "notes", &bad);
+    ft_status st = FT_OK;
     ft_person p;
-    if (bad)
+    if (pb.bad)
         st = ft_err_set(&err, FT_E_INVALID, "name, external_id and notes must be strings");
     if (st == FT_OK)
         st = ft_gallery_person_get(wc(r)->g, id, &p, &err);
-    if (st == FT_OK && name && strcmp(name, p.name) != 0)
-        st = ft_gallery_person_rename(wc(r)->g, id, name, &err);
-    if (st == FT_OK && (ext || notes))
-        st = ft_gallery_person_update(wc(r)->g, id, ext, notes, &err);
-    if (st == FT_OK)
-        st = ft_gallery_person_get(wc(r)->g, id, &p, &err);
-    if (st != FT_OK)
-        ft_http_reply_status(r, st, &err);
-    else
-        ft_http_reply_json(r, 200, person_json(&p, 0));
-    json_decref(j);
+    if (st == FT_OK && pb.name && strcmp(pb.name, p.name) != 0)
+        st = ft_gallery_person_rename(wc(r)->g, id, pb.name, &err);
+    if (st == FT_OK && (pb.ext || pb.notes))
+        st = ft_gallery_person_update(wc(r)->g, id, pb.ext, pb.notes, &err);
+    reply_person(r, st, id, 200, &err);
+    json_decref(pb.j);
 }
 
 static void h_person_delete(ft_http_req *r)
