@@ -360,6 +360,47 @@ static void test_resize_hand(void)
 
 // ---- GEMM variants ----
 
+// One GEMM case: variant v against the reference on random A (rows lda
+// apart) and B, C rows ldc apart (the gap must keep its canaries); `split`
+// runs it in the two row and two column blocks threads would use. Returns
+// the number of bad elements.
+static int gemm_case(size_t v, int32_t m, int32_t n, int32_t k, size_t lda, size_t ldc,
+                     ft_act act, bool with_bias, bool split)
+{
+    float *a = rand_buf((size_t)m * lda), *b = rand_buf((size_t)k * n);
+    float *bias = rand_buf((size_t)n);
+    float *bp = ft_aligned_alloc(ft_kern_pgemm_packed_count(k, n) * 4);
+    ft_kern_pgemm_pack_b(k, n, b, (size_t)n, bp);
+    size_t cn = (size_t)m * ldc;
+    float *want = canary_buf(cn), *got = canary_buf(cn);
+    ft_pgemm_args g = {m, n, k, a, lda, bp, with_bias ? bias : NULL, want, ldc, act};
+    ft_kern_pgemm_f32_ref(&g, 0, m, 0, n);
+    g.c = got;
+    if (split) {
+        int32_t mh = m / 2, nh = (n / 2) / FT_PGEMM_NR * FT_PGEMM_NR;
+        gemm_variants[v].fn(&g, 0, mh, 0, nh);
+        gemm_variants[v].fn(&g, 0, mh, nh, n);
+        gemm_variants[v].fn(&g, mh, m, 0, n);
+    } else {
+        gemm_variants[v].fn(&g, 0, m, 0, n);
+    }
+    double tol = 1e-5 * sqrt((double)k);
+    int bad = 0;
+    for (int32_t i = 0; i < m; i++) {
+        bad += compare(gemm_variants[v].name, got + i * ldc, want + i * ldc, (size_t)n, tol);
+        for (size_t j = (size_t)n; j < ldc; j++)
+            bad += !is_canary(got + i * ldc + j);
+    }
+    bad += !tail_intact(got, cn);
+    if (bad)
+        fprintf(stderr, "gemm %s m=%d n=%d k=%d lda=%zu act=%d: %d bad\n", gemm_variants[v].name,
+                m, n, k, lda, act, bad);
+    float *bufs[] = {a, b, bias, bp, want, got};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        ft_aligned_free(bufs[i]);
+    return bad;
+}
+
 static void test_gemm_variants(void)
 {
     static const int32_t ms[] = {1, 2, 5, 13, 14, 15, 29, 64, 97};
@@ -374,49 +415,14 @@ static void test_gemm_variants(void)
                 for (size_t ik = 0; ik < sizeof ks / sizeof *ks; ik++) {
                     int32_t m = ms[im], n = ns[in], k = ks[ik];
                     size_t lda = (size_t)k + (im & 1), ldc = (size_t)n + (in % 3);
-                    float *a = rand_buf((size_t)m * lda), *b = rand_buf((size_t)k * n);
-                    float *bias = rand_buf((size_t)n);
-                    float *bp = ft_aligned_alloc(ft_kern_pgemm_packed_count(k, n) * 4);
-                    ft_kern_pgemm_pack_b(k, n, b, (size_t)n, bp);
-                    size_t cn = (size_t)m * ldc;
-                    float *want = canary_buf(cn), *got = canary_buf(cn);
                     ft_act act = (ft_act)((im + in + ik) % 5);
-                    ft_pgemm_args g = {m, n, k, a, lda, bp, (ik & 1) ? NULL : bias, want, ldc, act};
-                    ft_kern_pgemm_f32_ref(&g, 0, m, 0, n);
-                    g.c = got;
-                    // Whole matrix in two column blocks and two row blocks,
-                    // as threads would call it.
-                    int32_t mh = m / 2, nh = (n / 2) / FT_PGEMM_NR * FT_PGEMM_NR;
-                    gemm_variants[v].fn(&g, 0, mh, 0, nh);
-                    gemm_variants[v].fn(&g, 0, mh, nh, n);
-                    gemm_variants[v].fn(&g, mh, m, 0, n);
-                    double tol = 1e-5 * sqrt((double)k);
-                    int bad = 0;
-                    for (int32_t i = 0; i < m; i++) {
-                        bad += compare(gemm_variants[v].name, got + i * ldc, want + i * ldc,
-                                       (size_t)n, tol);
-                        for (size_t j = (size_t)n; j < ldc; j++)
-                            bad += !is_canary(got + i * ldc + j);
-                    }
-                    bad += !tail_intact(got, cn);
-                    if (bad) {
-                        fprintf(stderr, "gemm %s m=%d n=%d k=%d act=%d: %d bad\n",
-                                gemm_variants[v].name, m, n, k, act, bad);
+                    if (gemm_case(v, m, n, k, lda, ldc, act, !(ik & 1), true))
                         ft_test_failures++;
-                    }
                     checked++;
-                    ft_aligned_free(a);
-                    ft_aligned_free(b);
-                    ft_aligned_free(bias);
-                    ft_aligned_free(bp);
-                    ft_aligned_free(want);
-                    ft_aligned_free(got);
                 }
     }
     FT_CHECK(checked > 0);
 }
-
-// ---- Depthwise variants ----
 
 // Row strides the AVX-512 GEMM has dedicated tiles for (A as a map with 32
 // to 256 channels) and the 2 KiB-multiple ones whose strips it copies first
@@ -435,35 +441,16 @@ static void test_gemm_strides(void)
                 for (size_t im = 0; im < sizeof ms / sizeof *ms; im++) {
                     int32_t lda = ldas[il], k = kk ? lda : lda / 2 + 3, m = ms[im];
                     int32_t n = ns[(il + im) % (sizeof ns / sizeof *ns)];
-                    float *a = rand_buf((size_t)m * lda), *b = rand_buf((size_t)k * n);
-                    float *bias = rand_buf((size_t)n);
-                    float *bp = ft_aligned_alloc(ft_kern_pgemm_packed_count(k, n) * 4);
-                    ft_kern_pgemm_pack_b(k, n, b, (size_t)n, bp);
-                    size_t cn = (size_t)m * n;
-                    float *want = canary_buf(cn), *got = canary_buf(cn);
                     ft_act act = (ft_act)((il + im + (size_t)kk) % 4);
-                    ft_pgemm_args g = {m, n, k, a, (size_t)lda, bp, bias, want, (size_t)n, act};
-                    ft_kern_pgemm_f32_ref(&g, 0, m, 0, n);
-                    g.c = got;
-                    gemm_variants[v].fn(&g, 0, m, 0, n);
-                    int bad = compare(gemm_variants[v].name, got, want, cn, 1e-5 * sqrt((double)k));
-                    bad += !tail_intact(got, cn);
-                    if (bad) {
-                        fprintf(stderr, "gemm %s lda=%d m=%d n=%d k=%d: %d bad\n",
-                                gemm_variants[v].name, lda, m, n, k, bad);
+                    if (gemm_case(v, m, n, k, (size_t)lda, (size_t)n, act, true, false))
                         ft_test_failures++;
-                    }
                     checked++;
-                    ft_aligned_free(a);
-                    ft_aligned_free(b);
-                    ft_aligned_free(bias);
-                    ft_aligned_free(bp);
-                    ft_aligned_free(want);
-                    ft_aligned_free(got);
                 }
     }
     FT_CHECK(checked > 0);
 }
+
+// ---- Depthwise variants ----
 
 static void test_dwconv_variants(void)
 {
