@@ -814,8 +814,9 @@ ft_status ft_gallery_people_list(ft_gallery *g, ft_person **out, size_t *n, ft_e
                                err);
 }
 
-// Runs an UPDATE/DELETE on one person id in its own transaction;
-// FT_E_NOT_FOUND if no row changed.
+// Runs an UPDATE on one person id in its own transaction; FT_E_NOT_FOUND
+// if no row changed. ?1 id, ?2 now, ?3 a (a name, or with b_used an
+// external id), ?4 b (notes, with b_used), ?5 with b_used: a is NULL.
 static ft_status person_write(ft_gallery *g, const char *sql, int64_t id, const char *a,
                               const char *b, bool b_used, const char *what, ft_err *err)
 {
@@ -831,6 +832,8 @@ static ft_status person_write(ft_gallery *g, const char *sql, int64_t id, const 
         sqlite3_bind_text(s, 3, a, -1, SQLITE_STATIC);
     if (b_used && b)
         sqlite3_bind_text(s, 4, b, -1, SQLITE_STATIC);
+    if (b_used)
+        sqlite3_bind_int(s, 5, a == NULL);
     int rc = sqlite3_step(s);
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
         st = b_used ? person_exists(g, NULL, a, err) : person_exists(g, a, NULL, err);
@@ -867,41 +870,12 @@ ft_status ft_gallery_person_update(ft_gallery *g, int64_t id, const char *extern
     ft_status st = extid_notes_check(external_id, notes, err);
     if (st != FT_OK)
         return st;
-    // ?3 external id (NULL = keep, '' = clear), ?4 notes (NULL = keep).
-    const char *sql = "UPDATE people SET updated_at = ?2,"
-                      " external_id = CASE WHEN ?5 THEN external_id ELSE nullif(?3, '') END,"
-                      " notes = coalesce(?4, notes) WHERE id = ?1";
-    sqlite3_stmt *s = NULL;
-    if ((st = ft_gallery__begin(g, err)) != FT_OK)
-        return st;
-    if ((st = ft_gallery__prepare(g, sql, &s, err)) != FT_OK)
-        goto fail;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_double(s, 2, ft_wall_s());
-    if (external_id)
-        sqlite3_bind_text(s, 3, external_id, -1, SQLITE_STATIC);
-    if (notes)
-        sqlite3_bind_text(s, 4, notes, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 5, external_id == NULL);
-    int rc = sqlite3_step(s);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        st = person_exists(g, NULL, external_id, err);
-        goto fail;
-    }
-    if (rc != SQLITE_DONE) {
-        st = ft_gallery__dberr(g, rc, err, "update person");
-        goto fail;
-    }
-    if (sqlite3_changes(g->db) == 0) {
-        st = ft_err_set(err, FT_E_NOT_FOUND, "no person with id %lld", (long long)id);
-        goto fail;
-    }
-    sqlite3_finalize(s);
-    return ft_gallery__commit(g, err);
-fail:
-    sqlite3_finalize(s);
-    ft_gallery__rollback(g);
-    return st;
+    // ?3 external id (NULL = keep, '' = clear; ?5 = it is NULL), ?4 notes (NULL = keep).
+    return person_write(g,
+                        "UPDATE people SET updated_at = ?2,"
+                        " external_id = CASE WHEN ?5 THEN external_id ELSE nullif(?3, '') END,"
+                        " notes = coalesce(?4, notes) WHERE id = ?1",
+                        id, external_id, notes, true, "update person", err);
 }
 
 ft_status ft_gallery_person_delete(ft_gallery *g, int64_t id, ft_err *err)
