@@ -20,9 +20,16 @@ done
 
 pkgs=(build-essential cmake pkg-config
       libjpeg62-turbo-dev libspng-dev libwebp-dev libheif-dev libhdf5-dev
-      libsqlite3-dev libmicrohttpd-dev libjansson-dev)
+      libsqlite3-dev libmicrohttpd-dev libjansson-dev
+      libavformat-dev libavcodec-dev libavdevice-dev libswscale-dev libavutil-dev
+      libcurl4-openssl-dev libmosquitto-dev)
 if [ $want_test = 1 ]; then
-  pkgs+=(clang libclang-rt-14-dev python3-h5py python3-numpy chromium wrk)
+  # ffmpeg makes the test videos; gst-rtsp-server (with the x264 encoder in
+  # -plugins-ugly) is the test RTSP server; mosquitto the test MQTT broker.
+  pkgs+=(clang libclang-rt-14-dev python3-h5py python3-numpy chromium wrk
+         ffmpeg mosquitto libgstrtspserver-1.0-dev gstreamer1.0-plugins-base
+         gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
+         gstreamer1.0-libav)
 fi
 
 missing=()

@@ -29,7 +29,7 @@
 
 #define FT_GALLERY_DEFAULT_PATH "./facetracker.db"
 #define FT_GALLERY_DIM 128 // descriptor length (= FT_DESCRIPTOR_DIM in face/face.h)
-#define FT_GALLERY_SCHEMA_VERSION 2
+#define FT_GALLERY_SCHEMA_VERSION 3
 
 #define FT_GALLERY_NAME_MAX 100   // bytes of UTF-8, for people, keys, sources
 #define FT_GALLERY_NOTES_MAX 1000 // bytes
@@ -177,7 +177,20 @@ typedef struct ft_event {
     double distance, margin, detector_score;    // NaN = not applicable; margin may be +inf
     const uint8_t *thumbnail; // as for ft_sample
     size_t thumbnail_len;
+    // Schema 3 (the door pipeline):
+    char uid[33];          // idempotency key, 32 lowercase hex digits (random); "" on input = generated
+    int64_t track_id;      // the door's face track (0 = none)
+    int32_t frames;        // frames the decision was made from (0 = not recorded)
+    double first_seen;     // Unix seconds the face was first seen; NaN = not recorded
+    int64_t nearest_person_id;  // the closest enrolled person, also when denied (0 = none)
+    char nearest_name[FT_GALLERY_NAME_MAX + 1];
+    int64_t second_person_id;   // the closest OTHER person ("ambiguous": between these two)
+    char second_name[FT_GALLERY_NAME_MAX + 1];
+    double second_distance;     // NaN = none
 } ft_event;
+
+// An event with the schema-3 fields unset (NaN / 0 / "").
+void ft_event_init(ft_event *ev);
 
 // Adds one event; fills ev->id. If person_id > 0 and name_at_time is empty
 // the current name is recorded.
@@ -199,6 +212,56 @@ ft_event_query ft_event_query_default(void);
 ft_status ft_gallery_events_query(ft_gallery *g, const ft_event_query *q, ft_event **out,
                                   size_t *n, int64_t *total, ft_err *err);
 ft_status ft_gallery_event_thumbnail(ft_gallery *g, int64_t event_id, ft_buf *out, ft_err *err);
+// One event by id (thumbnail not loaded, thumbnail_len set); FT_E_NOT_FOUND.
+ft_status ft_gallery_event_get(ft_gallery *g, int64_t id, ft_event *out, ft_err *err);
+
+// The event as one JSON object, the one format of every place an event
+// leaves facetracker (watch's output, webhooks, MQTT, the door hook, the
+// API): {"event_id", "event_uid", "source", "track", "decision", "reason",
+// "person": {"id", "name"} or null, "distance", "margin", "detector_score",
+// "frames", "first_seen", "decided_at", "nearest": {"id", "name"} or null,
+// "second": {"id", "name", "distance"} or null}. Times are Unix seconds;
+// NaN and infinities are null. Appends to `out`.
+ft_status ft_gallery_event_json(const ft_event *ev, ft_buf *out);
+
+// ---- Outbox: events waiting to be delivered ----
+//
+// An event is stored first, together with one outbox row per sink that must
+// receive it (webhook, MQTT, door hook), in ONE transaction; src/deliver
+// then sends each row and marks it delivered. A crash between sending and
+// marking sends that one row again after the restart: receivers tell
+// repeats apart by the event's uid (the idempotency key).
+
+#define FT_OUTBOX_SINK_MAX 200 // bytes of a sink name ("webhook https://...", "mqtt host:1883", "hook")
+
+// Adds the event (as ft_gallery_event_add) and an outbox row for each of
+// the `n_sinks` sink names, in one transaction.
+ft_status ft_gallery_event_add_outbox(ft_gallery *g, ft_event *ev, const char *const *sinks,
+                                      size_t n_sinks, ft_err *err);
+
+typedef struct ft_outbox_item {
+    int64_t id, event_id;
+    char sink[FT_OUTBOX_SINK_MAX + 1];
+    int32_t attempts;
+    double created_at, next_at; // Unix seconds
+    char last_error[256];
+} ft_outbox_item;
+
+// Undelivered rows of `sink` with next_at <= now, oldest first (by id), at
+// most `limit`; free *out with ft_free.
+ft_status ft_gallery_outbox_due(ft_gallery *g, const char *sink, double now, size_t limit,
+                                ft_outbox_item **out, size_t *n, ft_err *err);
+// Marks a row delivered (it is never returned again).
+ft_status ft_gallery_outbox_done(ft_gallery *g, int64_t id, ft_err *err);
+// Records a failed attempt: attempts + 1, the error, the next try's time.
+ft_status ft_gallery_outbox_retry(ft_gallery *g, int64_t id, double next_at, const char *error,
+                                  ft_err *err);
+// Gives up on a row (delivered_at stays NULL, failed_at set): it is never
+// returned again, and counted as failed.
+ft_status ft_gallery_outbox_fail(ft_gallery *g, int64_t id, const char *error, ft_err *err);
+// Undelivered (pending) and given-up (failed) rows of `sink` (NULL = all).
+ft_status ft_gallery_outbox_count(ft_gallery *g, const char *sink, int64_t *pending,
+                                  int64_t *failed, ft_err *err);
 // Appends the matching events to `out` as CSV (RFC 4180: CRLF, quoted
 // fields where needed, header row): id,time,time_utc,source,decision,reason,
 // person_id,name,distance,margin,detector_score. Text cells starting with
