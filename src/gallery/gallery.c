@@ -80,6 +80,34 @@ static const char *const migrations[] = {
     "CREATE TRIGGER samples_gen_upd AFTER UPDATE ON samples BEGIN"
     "  UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';"
     "END;",
+    // 2 -> 3: the door pipeline. Events name their track, the frames and
+    // time span they were decided from, the nearest and second-nearest
+    // person, and carry a unique idempotency key (uid; older rows get a
+    // random one); the outbox holds one row per event and sink until it is
+    // delivered (src/deliver).
+    "ALTER TABLE events ADD COLUMN uid TEXT;"
+    "UPDATE events SET uid = lower(hex(randomblob(16)));"
+    "CREATE UNIQUE INDEX events_uid ON events(uid);"
+    "ALTER TABLE events ADD COLUMN track_id INTEGER;"
+    "ALTER TABLE events ADD COLUMN frames INTEGER;"
+    "ALTER TABLE events ADD COLUMN first_seen REAL;"
+    "ALTER TABLE events ADD COLUMN nearest_person_id INTEGER;"
+    "ALTER TABLE events ADD COLUMN nearest_name TEXT;"
+    "ALTER TABLE events ADD COLUMN second_person_id INTEGER;"
+    "ALTER TABLE events ADD COLUMN second_name TEXT;"
+    "ALTER TABLE events ADD COLUMN second_distance REAL;"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
+    "  sink TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  created_at REAL NOT NULL,"
+    "  next_at REAL NOT NULL,"
+    "  last_error TEXT,"
+    "  delivered_at REAL,"
+    "  failed_at REAL);"
+    "CREATE INDEX outbox_pending ON outbox(sink, id) WHERE delivered_at IS NULL AND failed_at IS NULL;"
+    "CREATE INDEX outbox_event ON outbox(event_id);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == FT_GALLERY_SCHEMA_VERSION,
