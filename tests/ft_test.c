@@ -3,6 +3,15 @@
 
 int ft_test_failures = 0;
 
+const char *ft_test__int_str(ft_test__int v, char *buf)
+{
+    if (v.neg)
+        snprintf(buf, 32, "-%llu", 0ULL - v.mag);
+    else
+        snprintf(buf, 32, "%llu", v.mag);
+    return buf;
+}
+
 const char *ft_test_assets(void)
 {
     const char *e = getenv("FT_ASSETS_DIR");

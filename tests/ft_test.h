@@ -7,6 +7,7 @@
 #include "core/status.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,70 @@ extern int ft_test_failures;
         }                                                                  \
     } while (0)
 
+// FT_CHECK_EQ(a, b): exact equality of two integers (any width or
+// signedness, bool, enum), printing both values on failure. Signed and
+// unsigned are compared by value, so -1 never equals UINT64_MAX.
+// Floating-point and pointer arguments are a compile error: a cast to an
+// integer would make FT_CHECK_EQ(0.3, 0.25) pass. Compare floats with
+// FT_CHECK_NEAR (and a comment saying why that tolerance), or with
+// FT_CHECK_DBL_EXACT where the bits must survive unchanged.
+// The controlling expressions are (x) + 0: integer promotion turns bool,
+// char, short, enums and bit-fields (which gcc types by their width) into
+// int or unsigned int, leaves floats floating and pointers pointers.
+#define FT_TEST__IS_INT(x)                                                 \
+    _Generic((x) + 0, _Bool: 1, char: 1, signed char: 1, unsigned char: 1, short: 1,           \
+             unsigned short: 1, int: 1, unsigned int: 1, long: 1, unsigned long: 1,       \
+             long long: 1, unsigned long long: 1, default: 0)
+#define FT_TEST__IS_FLOAT(x) _Generic((x) + 0, float: 1, double: 1, long double: 1, default: 0)
+// Signed types convert to long long without changing value; unsigned int,
+// long and long long take the unsigned path.
+#define FT_TEST__INT(x)                                                    \
+    _Generic((x) + 0, unsigned int: ft_test__int_u, unsigned long: ft_test__int_u,            \
+             unsigned long long: ft_test__int_u, default: ft_test__int_s)(x)
+
+typedef struct ft_test__int {
+    bool neg;                 // the value is mag - 2^64 (only from a negative signed)
+    unsigned long long mag;   // the value's two's complement bits
+} ft_test__int;
+
+static inline ft_test__int ft_test__int_s(long long v)
+{
+    ft_test__int r = {v < 0, (unsigned long long)v};
+    return r;
+}
+static inline ft_test__int ft_test__int_u(unsigned long long v)
+{
+    ft_test__int r = {false, v};
+    return r;
+}
+// Formats v as a decimal into buf[32]; returns buf.
+const char *ft_test__int_str(ft_test__int v, char *buf);
+
 #define FT_CHECK_EQ(a, b)                                                  \
     do {                                                                   \
-        long long va_ = (long long)(a), vb_ = (long long)(b);              \
-        if (va_ != vb_) {                                                  \
-            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, \
-                    #b, va_, vb_);                                         \
+        _Static_assert(FT_TEST__IS_INT(a) && FT_TEST__IS_INT(b),           \
+                       "FT_CHECK_EQ(" #a ", " #b ") takes integers, bools and enums only: "  \
+                       "use FT_CHECK_NEAR for floats or FT_CHECK_DBL_EXACT for exact bits"); \
+        ft_test__int va_ = FT_TEST__INT(a), vb_ = FT_TEST__INT(b);         \
+        if (va_.neg != vb_.neg || va_.mag != vb_.mag) {                    \
+            char ba_[32], bb_[32];                                         \
+            fprintf(stderr, "%s:%d: %s == %s failed: %s != %s\n", __FILE__, __LINE__, #a, #b, \
+                    ft_test__int_str(va_, ba_), ft_test__int_str(vb_, bb_)); \
+            ft_test_failures++;                                            \
+        }                                                                  \
+    } while (0)
+
+// FT_CHECK_DBL_EXACT(a, b): a and b (float or double) have the same bits as
+// doubles, e.g. a value stored in SQLite as a REAL and read back. Prints
+// both with %.17g, which round-trips a double.
+#define FT_CHECK_DBL_EXACT(a, b)                                           \
+    do {                                                                   \
+        _Static_assert(FT_TEST__IS_FLOAT(a) && FT_TEST__IS_FLOAT(b),       \
+                       "FT_CHECK_DBL_EXACT(" #a ", " #b ") takes floating-point values only"); \
+        double va_ = (double)(a), vb_ = (double)(b);                       \
+        if (memcmp(&va_, &vb_, sizeof va_) != 0) {                         \
+            fprintf(stderr, "%s:%d: %s == %s (exact) failed: %.17g != %.17g\n", __FILE__,   \
+                    __LINE__, #a, #b, va_, vb_);                           \
             ft_test_failures++;                                            \
         }                                                                  \
     } while (0)

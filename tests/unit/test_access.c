@@ -88,8 +88,9 @@ static void test_decide(void)
     FT_CHECK_EQ(d.decision, FT_DECISION_GRANTED);
     FT_CHECK_EQ(d.reason, FT_REASON_MATCH);
     FT_CHECK_EQ(d.person_id, 7);
-    FT_CHECK_EQ(d.distance, 0.3);
-    FT_CHECK_EQ(d.detector_score, 0.95);
+    // The decision copies the match's distance and the box's score: exact bits.
+    FT_CHECK_DBL_EXACT(d.distance, 0.3);
+    FT_CHECK_DBL_EXACT(d.detector_score, 0.95);
     // The policy decides, not the status ft_match computed.
     m.status = FT_MATCH_UNKNOWN;
     ft_access_decide(&good, &m, &p, &d);
@@ -101,7 +102,7 @@ static void test_decide(void)
     FT_CHECK_EQ(d.reason, FT_REASON_UNKNOWN);
     FT_CHECK_EQ(d.person_id, 0);
     FT_CHECK_EQ(d.nearest_person_id, 7);
-    FT_CHECK_EQ(d.distance, 0.5);
+    FT_CHECK_DBL_EXACT(d.distance, 0.5);
     // Margin.
     m = match(7, 0.3, 0.04);
     ft_access_decide(&good, &m, &p, &d);
@@ -216,7 +217,7 @@ static void test_check(void)
         for (int i = 0; i < 5; i++) {
             FT_CHECK_STREQ(ev[i].reason, reasons[i]);
             FT_CHECK_STREQ(ev[i].source, "front door");
-            FT_CHECK_EQ(ev[i].time, 1700000000.0);
+            FT_CHECK_DBL_EXACT(ev[i].time, 1700000000.0); // a REAL round trip through SQLite
             FT_CHECK_EQ(ev[i].thumbnail_len, i == 0 ? 0 : sizeof thumb); // Ann's went with her
             FT_CHECK_EQ(ev[i].decision, i == 0 ? FT_DECISION_GRANTED : FT_DECISION_DENIED);
             FT_CHECK_EQ(ev[i].person_id, 0); // Ann deleted; the rest unknown

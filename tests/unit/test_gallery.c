@@ -412,7 +412,7 @@ static void test_settings(void)
     double d;
     int64_t i;
     FT_CHECK_OK(ft_gallery_setting_get_double(g, "x", 1.5, &d, &err), &err);
-    FT_CHECK_EQ(d, 1.5);
+    FT_CHECK_DBL_EXACT(d, 1.5); // the default, handed back untouched
     FT_CHECK_OK(ft_gallery_setting_set_double(g, "x", 0.1, &err), &err);
     FT_CHECK_OK(ft_gallery_setting_get_double(g, "x", 1.5, &d, &err), &err);
     FT_CHECK(d == 0.1); // %.17g round-trips exactly
@@ -426,10 +426,11 @@ static void test_settings(void)
 
     ft_gallery_policy p;
     FT_CHECK_OK(ft_gallery_policy_load(g, &p, &err), &err);
-    FT_CHECK_EQ(p.threshold, FT_GALLERY_DEFAULT_THRESHOLD);
-    FT_CHECK_EQ(p.margin, FT_GALLERY_DEFAULT_MARGIN);
-    FT_CHECK_EQ(p.min_face_px, FT_GALLERY_DEFAULT_MIN_FACE_PX);
-    FT_CHECK_EQ(p.min_detector_score, FT_GALLERY_DEFAULT_MIN_SCORE);
+    // Nothing stored: the defaults themselves, bit for bit.
+    FT_CHECK_DBL_EXACT(p.threshold, FT_GALLERY_DEFAULT_THRESHOLD);
+    FT_CHECK_DBL_EXACT(p.margin, FT_GALLERY_DEFAULT_MARGIN);
+    FT_CHECK_DBL_EXACT(p.min_face_px, FT_GALLERY_DEFAULT_MIN_FACE_PX);
+    FT_CHECK_DBL_EXACT(p.min_detector_score, FT_GALLERY_DEFAULT_MIN_SCORE);
     p.threshold = 0.55;
     p.min_face_px = 64;
     FT_CHECK_OK(ft_gallery_policy_save(g, &p, &err), &err);
@@ -515,7 +516,7 @@ static void test_events(void)
         FT_CHECK_STREQ(ev[0].name_at_time, "Ann");
         FT_CHECK(isinf(ev[0].margin) && ev[0].margin > 0);
         FT_CHECK_NEAR(ev[0].distance, 0.25, 0);
-        FT_CHECK_EQ(ev[0].time, 1025);
+        FT_CHECK_DBL_EXACT(ev[0].time, 1025.0); // a REAL round trip through SQLite
     }
     ft_free(ev);
 
@@ -1178,7 +1179,7 @@ static void test_migrate(void)
     FT_CHECK_EQ(per.n_samples, 1);
     ft_gallery_policy pol;
     FT_CHECK_OK(ft_gallery_policy_load(g, &pol, &err), &err);
-    FT_CHECK_EQ(pol.threshold, 0.45);
+    FT_CHECK_DBL_EXACT(pol.threshold, 0.45); // stored by v1 as text, parsed by strtod
     FT_CHECK_EQ(counts(g).events, 1);
     // What v2 added works: the change counter moves on enrolment.
     int64_t gen0 = -1, gen1 = -1;
@@ -1279,10 +1280,10 @@ static void test_match_rules(void)
     FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
     FT_CHECK_EQ(r.person_id, 7);
     FT_CHECK_EQ(r.sample_id, 71);
-    FT_CHECK_EQ(r.distance, 0.25); // exact: one non-zero component
+    FT_CHECK_DBL_EXACT(r.distance, 0.25); // exact: one non-zero component
     FT_CHECK_EQ(r.second_person_id, 3);
-    FT_CHECK_EQ(r.second_distance, 0.375);
-    FT_CHECK_EQ(r.margin, 0.125);
+    FT_CHECK_DBL_EXACT(r.second_distance, 0.375);
+    FT_CHECK_DBL_EXACT(r.margin, 0.125);
     // Threshold is strict: best >= threshold is unknown.
     FT_CHECK_OK(ft_match(m, q, 0.25, 0.05, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_UNKNOWN);
@@ -1618,11 +1619,13 @@ static void test_calibrate(void)
     for (size_t k = 0; k < r.n_rows; k++) {
         const ft_calib_row *row = &r.rows[k];
         double t = row->threshold;
-        double far = t < 0.365 ? 0.0 : t < 0.7075 ? 0.2 : 0.3;
-        double frr = t < 0.3425 ? 1.0 : t < 0.755 ? 0.5 : 0.0;
+        // Rates are counts over trials, one correctly rounded division:
+        // exact.
+        double far = (t < 0.365 ? 0 : t < 0.7075 ? 2 : 3) / 10.0;
+        double frr = (t < 0.3425 ? 4 : t < 0.755 ? 2 : 0) / 4.0;
         FT_CHECK_NEAR(t, 0.30 + 0.01 * (double)k, 1e-12);
-        FT_CHECK_EQ(row->far * 10, far * 10);
-        FT_CHECK_EQ(row->frr * 4, frr * 4);
+        FT_CHECK_DBL_EXACT(row->far, far);
+        FT_CHECK_DBL_EXACT(row->frr, frr);
     }
     // 0.1 % needs >= 1000 impostor trials: not measurable here.
     FT_CHECK(isnan(r.threshold));
@@ -1630,8 +1633,8 @@ static void test_calibrate(void)
     o.target_far = 0.1;
     FT_CHECK_OK(ft_calibrate(d, lab, 5, &o, &r, &err), &err);
     FT_CHECK_NEAR(r.threshold, 0.36, 1e-12);
-    FT_CHECK_EQ(r.far, 0.0);
-    FT_CHECK_EQ(r.frr, 0.5);
+    FT_CHECK_DBL_EXACT(r.far, 0.0);
+    FT_CHECK_DBL_EXACT(r.frr, 0.5);
     ft_calib_result_deinit(&r);
     o.target_far = 0.25;
     FT_CHECK_OK(ft_calibrate(d, lab, 5, &o, &r, &err), &err);
@@ -1684,10 +1687,10 @@ static void test_calibrate_store(void)
     for (size_t k = 0; k < r.n_rows; k++)
         FT_CHECK(r.rows[k].threshold <= r.threshold ? r.rows[k].far <= 0.001
                                                     : r.rows[k].far > 0.001);
-    FT_CHECK_EQ(r.frr, 0.0); // genuine distances ~0.05
+    FT_CHECK_DBL_EXACT(r.frr, 0.0); // genuine distances ~0.05
     double t = 0;
     FT_CHECK_OK(ft_gallery_setting_get_double(g, "threshold", 0, &t, &err), &err);
-    FT_CHECK_EQ(t, r.threshold);
+    FT_CHECK_DBL_EXACT(t, r.threshold); // stored with %.17g, read back with strtod
     ft_calib_result_deinit(&r);
     // Unmeasurable target: nothing stored, clear error.
     o.target_far = 1e-6;
