@@ -19,6 +19,8 @@ const char *ft_access_reason_str(ft_access_reason r)
         return "face too small";
     case FT_REASON_LOW_SCORE:
         return "low detector score";
+    case FT_REASON_NOT_CONFIRMED:
+        return "not confirmed";
     }
     return "unknown";
 }

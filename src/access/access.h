@@ -31,9 +31,11 @@ typedef enum ft_access_reason {
     FT_REASON_AMBIGUOUS,
     FT_REASON_FACE_TOO_SMALL,
     FT_REASON_LOW_SCORE,
+    FT_REASON_NOT_CONFIRMED, // door tracks: matched someone in fewer than k frames
 } ft_access_reason;
 
-// "match", "unknown", "ambiguous", "face too small", "low detector score":
+// "match", "unknown", "ambiguous", "face too small", "low detector score",
+// "not confirmed":
 // the text stored in events.reason.
 const char *ft_access_reason_str(ft_access_reason r);
 
