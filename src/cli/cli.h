@@ -98,6 +98,7 @@ int ft_cmd_enroll(int argc, char **argv);
 int ft_cmd_people(int argc, char **argv);
 int ft_cmd_identify(int argc, char **argv);
 int ft_cmd_access(int argc, char **argv);
+int ft_cmd_watch(int argc, char **argv);
 int ft_cmd_events(int argc, char **argv);
 int ft_cmd_calibrate(int argc, char **argv);
 int ft_cmd_keys(int argc, char **argv);

@@ -3,7 +3,9 @@
 #include "cli/cli.h"
 
 #include "access/access.h"
+#include "core/clock.h"
 #include "core/mem.h"
+#include "door/door.h"
 
 #include <math.h>
 #include <string.h>
@@ -22,9 +24,13 @@ static const char usage_identify[] =
 static const char usage_access[] =
     "usage: facetracker access [options] IMAGE...\n"
     "\n"
-    "The door's decision for each face: granted (a match) or denied, and why (unknown,\n"
-    "ambiguous, face too small, low detector score). Every decision is written to the access\n"
-    "log with a thumbnail (`facetracker events` reads it). One JSON line per image.\n"
+    "The door's decision for each face, through the door pipeline (the rules: src/door/door.h):\n"
+    "each face of a photo is one passage, granted (a match) or denied with the reason (unknown,\n"
+    "ambiguous, face too small, low detector score). Every decision is one event in the access\n"
+    "log, with a thumbnail (`facetracker events` reads it). One JSON line per image: {\"image\",\n"
+    "\"faces\": [{\"box\", \"score\", \"event_id\", \"decision\", \"reason\", \"person\": {\"id\",\n"
+    "\"name\"} or null, \"distance\", \"margin\", \"nearest\", \"second\", ...}]}. For video and\n"
+    "cameras see `facetracker watch`.\n"
     "\n"
     "options:\n"
     "  --source NAME         the door or camera (default \"cli\")\n"
@@ -33,6 +39,51 @@ static const char usage_access[] =
 static void num_or_null(ft_buf *b, double v)
 {
     ft_cli_json_num(b, v); // NaN and inf become null
+}
+
+// One photo through the door pipeline (a still source: every face is its
+// own passage, decided and logged once).
+static ft_status access_image(ft_door *door, const ft_door_worker *wk, ft_door_source *ds,
+                              const char *path, const ft_image *im, ft_door_result *res,
+                              ft_buf *b, ft_err *err)
+{
+    ft_status st = ft_door_frame(door, wk, ds, im, ft_wall_s(), res, err);
+    if (st != FT_OK)
+        return st;
+    ft_buf_puts(b, "{\"image\": ");
+    ft_buf_json_str(b, path);
+    ft_buf_printf(b, ", \"width\": %d, \"height\": %d, \"faces\": [", im->w, im->h);
+    for (size_t k = 0; k < res->n_faces; k++) {
+        const ft_door_face *f = &res->faces[k];
+        const ft_event *ev = NULL;
+        for (size_t e = 0; e < res->n_events; e++)
+            if (res->events[e].track_id == f->track_id)
+                ev = &res->events[e];
+        ft_buf_puts(b, k ? ", {\"box\": [" : "{\"box\": [");
+        const double v[4] = {f->box.x, f->box.y, f->box.w, f->box.h};
+        for (int j = 0; j < 4; j++) {
+            if (j)
+                ft_buf_puts(b, ", ");
+            num_or_null(b, v[j]);
+        }
+        ft_buf_puts(b, "], \"score\": ");
+        num_or_null(b, f->box.score);
+        if (ev) {
+            // The event's own fields (ft_gallery_event_json) after the box.
+            ft_buf ej;
+            ft_buf_init(&ej, 0);
+            ft_gallery_event_json(ev, &ej);
+            if (ej.len > 2) {
+                ft_buf_puts(b, ", ");
+                ft_buf_append(b, ej.data + 1, ej.len - 1); // without its '{'
+                b->len--;                                  // reopen
+            }
+            ft_buf_deinit(&ej);
+        }
+        ft_buf_puts(b, "}");
+    }
+    ft_buf_puts(b, "]}");
+    return FT_OK;
 }
 
 static int run(int argc, char **argv, bool access)
@@ -91,11 +142,48 @@ static int run(int argc, char **argv, bool access)
     }
     int rc = FT_EXIT_OK;
     static ft_face faces[256];
+    ft_door *door = NULL;
+    ft_door_source *ds = NULL;
+    ft_door_result *res = NULL;
+    ft_door_worker wk = {ctx, g};
+    if (access) {
+        ft_door_opts dopt = ft_door_opts_default();
+        dopt.describe = fo.d;
+        dopt.describe.landmarks = dopt.describe.descriptors = true;
+        res = ft_malloc(sizeof *res);
+        ft_status st = res ? FT_OK : ft_err_set(&err, FT_E_NOMEM, "out of memory");
+        if (st == FT_OK)
+            st = ft_door_new(m, &dopt, NULL, &door, &err);
+        if (st == FT_OK)
+            st = ft_door_source_new(source, FT_DOOR_STILL, &ds, &err);
+        if (st != FT_OK) {
+            ft_cli_errorf(cmd, "%s", ft_err_msg(&err, st));
+            argc = first; // nothing to do
+            rc = FT_EXIT_USAGE;
+        }
+    }
     for (int i = first; i < argc; i++) {
         ft_image_limits lim = ft_image_limits_default();
         ft_image im;
         size_t n = 0;
         ft_status st = ft_image_load(argv[i], &lim, &im, &err);
+        if (st == FT_OK && access) {
+            ft_buf b;
+            ft_buf_init(&b, 0);
+            st = access_image(door, &wk, ds, argv[i], &im, res, &b, &err);
+            if (st == FT_OK) {
+                ft_cli_emit(&b);
+            } else {
+                // Fail closed: a decision that could not be logged is not
+                // reported.
+                ft_cli_errorf(cmd, "%s: %s", argv[i], ft_err_msg(&err, st));
+                ft_cli_emit_error(argv[i], st, &err);
+                rc = FT_EXIT_INPUT;
+            }
+            ft_buf_deinit(&b);
+            ft_image_deinit(&im);
+            continue;
+        }
         if (st == FT_OK) {
             st = ft_faces_describe(m, ctx, &im, &fo.d, faces, 256, &n, NULL, &err);
             if (st != FT_OK)
@@ -107,9 +195,8 @@ static int run(int argc, char **argv, bool access)
             rc = FT_EXIT_INPUT;
             continue;
         }
-        ft_buf b, thumb;
+        ft_buf b;
         ft_buf_init(&b, 0);
-        ft_buf_init(&thumb, 0);
         ft_buf_puts(&b, "{\"image\": ");
         ft_buf_json_str(&b, argv[i]);
         ft_buf_printf(&b, ", \"width\": %d, \"height\": %d, \"faces\": [", im.w, im.h);
@@ -118,28 +205,7 @@ static int run(int argc, char **argv, bool access)
                 ft_buf_puts(&b, ", ");
             ft_cli_json_face(&b, &faces[k], false, false);
             b.len--; // reopen the face object
-            if (access) {
-                ft_face_thumbnail(&im, &faces[k].box, FT_THUMB_PX, &thumb, NULL);
-                ft_access_request rq = {faces[k].box, faces[k].descriptor, source, 0,
-                                        thumb.len ? thumb.data : NULL, thumb.len};
-                ft_access_decision d;
-                st = ft_access_check(g, mm, &pol, &rq, &d, &err);
-                if (st != FT_OK)
-                    break;
-                ft_buf_printf(&b, ", \"decision\": \"%s\", \"reason\": \"%s\", \"person\": ",
-                              ft_decision_str(d.decision), ft_access_reason_str(d.reason));
-                if (d.person_id > 0) {
-                    ft_buf_printf(&b, "{\"id\": %lld, \"name\": ", (long long)d.person_id);
-                    ft_buf_json_str(&b, d.name);
-                    ft_buf_puts(&b, "}");
-                } else
-                    ft_buf_puts(&b, "\"unknown\"");
-                ft_buf_puts(&b, ", \"distance\": ");
-                num_or_null(&b, d.distance);
-                ft_buf_puts(&b, ", \"margin\": ");
-                num_or_null(&b, d.margin);
-                ft_buf_printf(&b, ", \"event_id\": %lld}", (long long)d.event_id);
-            } else {
+            {
                 ft_match_result r;
                 st = ft_match(mm, faces[k].descriptor, pol.threshold, pol.margin, &r, &err);
                 if (st != FT_OK)
@@ -174,9 +240,11 @@ static int run(int argc, char **argv, bool access)
             rc = FT_EXIT_INPUT;
         }
         ft_buf_deinit(&b);
-        ft_buf_deinit(&thumb);
         ft_image_deinit(&im);
     }
+    ft_door_source_free(ds);
+    ft_door_free(door);
+    ft_free(res);
     ft_match_matrix_free(mm);
     ft_nn_ctx_free(ctx);
     ft_face_models_free(m);

@@ -25,6 +25,7 @@ static const command commands[] = {
     {"people", ft_cmd_people, "list, show, rename or delete enrolled people"},
     {"identify", ft_cmd_identify, "who is each face: a person, unknown or ambiguous"},
     {"access", ft_cmd_access, "the door's decision for each face, written to the access log"},
+    {"watch", ft_cmd_watch, "cameras, videos, photos through the door: one decision per passage"},
     {"events", ft_cmd_events, "read the access log (JSON or CSV)"},
     {"calibrate", ft_cmd_calibrate, "threshold for a target false-accept rate from the gallery"},
     {"keys", ft_cmd_keys, "API keys of the web server: create, list, revoke"},

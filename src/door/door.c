@@ -94,6 +94,11 @@ const ft_door_opts *ft_door_opts_get(const ft_door *d)
     return &d->o;
 }
 
+struct ft_deliver *ft_door_deliver(const ft_door *d)
+{
+    return d->deliver;
+}
+
 // ---- The match matrix ----
 
 ft_status ft_door_matrix_acquire(ft_door *d, ft_gallery *g, const ft_match_matrix **out,

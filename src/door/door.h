@@ -180,8 +180,73 @@ ft_status ft_door_matrix_acquire(ft_door *d, ft_gallery *g, const ft_match_matri
                                  ft_err *err);
 void ft_door_matrix_release(ft_door *d);
 
+// The delivery the door was made with (NULL if none), borrowed.
+struct ft_deliver *ft_door_deliver(const ft_door *d);
+
 // Draws a result on `im`: a box per face (green granted, red denied,
 // amber pending) labelled with the track id and, when granted, the name.
 void ft_door_draw(ft_image *im, const ft_door_result *res);
+
+// ---- Watchers: a frame source run through the door on a thread ----
+//
+// The one loop behind `facetracker watch` and the server's cameras: open
+// the source (src/source), take frames until it ends, is stopped or hits
+// a limit, run each through ft_door_frame on a stream source of the same
+// name, report events and frames through callbacks, and flush the tracks
+// at the end. A source that fails at open fails the watcher; a live one
+// that is down keeps reconnecting (source.h).
+
+struct ft_source_frame;
+
+typedef struct ft_watcher_opts {
+    const char *db_path;   // the gallery (each watcher opens its own connection)
+    int threads;           // inference threads; default 1
+    int64_t max_frames;    // stop after this many frames; 0 = no limit
+    double duration_s;     // stop after this long; 0 = no limit
+    bool realtime;         // files at their own frame rate
+    // Keep the newest annotated frame as a JPEG (ft_watcher_snapshot), at
+    // most this many times a second (0 = never).
+    double snapshot_fps;
+    int32_t snapshot_max_side; // scale snapshots down to this; default 640
+    // Called on the watcher's thread: each event as it is decided, and each
+    // frame after it went through the door (may be NULL).
+    void (*on_event)(void *arg, const char *source, const ft_event *ev);
+    void (*on_frame)(void *arg, const char *source, const struct ft_source_frame *f, double t,
+                     const ft_door_result *res);
+    void *arg;
+} ft_watcher_opts;
+
+ft_watcher_opts ft_watcher_opts_default(void);
+
+typedef struct ft_watcher ft_watcher;
+
+// Opens `url` (source.h) and starts the thread. `name` as for sources.
+ft_status ft_watcher_start(ft_door *d, const char *name, const char *url,
+                           const ft_watcher_opts *o, ft_watcher **out, ft_err *err);
+
+typedef struct ft_watcher_health {
+    char name[FT_GALLERY_NAME_MAX + 1];
+    char url[512];      // without credentials
+    bool running;       // the thread is still taking frames
+    int source_state;   // ft_source_state
+    int source_kind;    // ft_source_kind
+    int64_t frames_decoded, frames_dropped, reconnects;
+    double fps;         // decoded
+    double processed_fps; // through the door, over the last seconds
+    ft_door_source_stats door;
+    char last_error[256];
+} ft_watcher_health;
+
+void ft_watcher_health_get(ft_watcher *w, ft_watcher_health *out);
+// The newest annotated JPEG (copied into `out`) and its sequence number;
+// FT_E_NOT_FOUND before the first one. With `after` > 0, waits up to
+// timeout_s for a snapshot newer than `after` (FT_E_BUSY if none came).
+ft_status ft_watcher_snapshot(ft_watcher *w, uint64_t after, double timeout_s, ft_buf *out,
+                              uint64_t *seq, ft_err *err);
+// Waits for the thread to end by itself (files); returns its status.
+ft_status ft_watcher_wait(ft_watcher *w, ft_err *err);
+// Stops (if running), flushes the tracks (undecided ones are denied and
+// recorded), joins and frees. NULL is a no-op.
+void ft_watcher_stop(ft_watcher *w);
 
 #endif
