@@ -23,7 +23,8 @@
     X(E_MANY_FACES, "more than one face")                                  \
     X(E_QUALITY, "face below the quality gate")                            \
     X(E_AUTH, "not authorised")                                            \
-    X(E_INTERNAL, "internal error")
+    X(E_INTERNAL, "internal error")                                        \
+    X(E_CONFIRM, "needs confirmation")
 
 typedef enum ft_status {
 #define FT_STATUS_ENUM(name, text) FT_##name,

@@ -10,7 +10,12 @@
 
 ft_calib_opts ft_calib_opts_default(void)
 {
-    ft_calib_opts o = {0.30, 0.80, 0.01, 0.001};
+    ft_calib_opts o;
+    memset(&o, 0, sizeof o);
+    o.t_min = 0.30;
+    o.t_max = 0.80;
+    o.t_step = 0.01;
+    o.target_far = 0.001;
     return o;
 }
 
@@ -173,21 +178,34 @@ ft_status ft_gallery_calibrate(ft_gallery *g, const char *model, const ft_calib_
     ft_match_matrix_free(m);
     if (st != FT_OK)
         return st;
-    if (store) {
-        if (isnan(r.threshold)) {
-            st = ft_err_set(err, FT_E_INVALID,
-                            "no threshold in %g..%g reaches FAR <= %g with %zu impostor trials "
-                            "(need at least %.0f); nothing stored",
-                            o->t_min, o->t_max, o->target_far, r.n_impostor,
-                            ceil(1.0 / o->target_far));
-        } else {
-            st = ft_gallery_setting_set_double(g, "threshold", r.threshold, err);
-        }
-        if (st != FT_OK) {
-            ft_calib_result_deinit(&r);
-            return st;
-        }
+    if (store && (st = ft_gallery_calibration_save(g, &r, o, err)) != FT_OK) {
+        ft_calib_result_deinit(&r);
+        return st;
     }
     *out = r;
     return FT_OK;
+}
+
+ft_status ft_gallery_calibration_save(ft_gallery *g, const ft_calib_result *r,
+                                      const ft_calib_opts *o, ft_err *err)
+{
+    ft_calib_opts def = ft_calib_opts_default();
+    if (!o)
+        o = &def;
+    if (isnan(r->threshold))
+        return ft_err_set(err, FT_E_INVALID,
+                          "no threshold in %g..%g reaches FAR <= %g with %zu impostor trials "
+                          "(need at least %.0f); nothing stored",
+                          o->t_min, o->t_max, o->target_far, r->n_impostor,
+                          ceil(1.0 / o->target_far));
+    // A measured threshold for a target of at most 1 % needs no
+    // confirmation, even above 0.6: the trials, not face-api's LFW tuning,
+    // say what it lets in. A looser target does.
+    if (!o->confirm && o->target_far > FT_GALLERY_SAFE_FAR)
+        return ft_err_set(err, FT_E_CONFIRM,
+                          "target FAR %g is above %g (1 %%): threshold %.2f would let up to "
+                          "%.2f %% of impostor trials in; confirm to store it (--force, "
+                          "\"confirm\": true); nothing stored",
+                          o->target_far, FT_GALLERY_SAFE_FAR, r->threshold, r->far * 100.0);
+    return ft_gallery__calibration_store(g, r, o, err);
 }

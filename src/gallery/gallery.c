@@ -108,6 +108,16 @@ static const char *const migrations[] = {
     "  failed_at REAL);"
     "CREATE INDEX outbox_pending ON outbox(sink, id) WHERE delivered_at IS NULL AND failed_at IS NULL;"
     "CREATE INDEX outbox_event ON outbox(event_id);",
+    // 3 -> 4: the audit trail of administrative actions (audit.c): who
+    // (actor), what (action), on what (target) and details (a JSON object).
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time REAL NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL DEFAULT '',"
+    "  detail TEXT NOT NULL DEFAULT '{}');"
+    "CREATE INDEX audit_time ON audit(time);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == FT_GALLERY_SCHEMA_VERSION,
@@ -643,7 +653,15 @@ static ft_status text_check(const char *what, const char *s, size_t max, bool al
 
 ft_status ft_gallery_name_check(const char *name, ft_err *err)
 {
-    return text_check("name", name, FT_GALLERY_NAME_MAX, false, err);
+    ft_status st = text_check("name", name, FT_GALLERY_NAME_MAX, false, err);
+    if (st != FT_OK)
+        return st;
+    // An all-digit name reads as an id wherever a person is named on a
+    // command line or in a URL: "people delete 1" must never be a question.
+    if (strspn(name, "0123456789") == strlen(name))
+        return ft_err_set(err, FT_E_INVALID,
+                          "name \"%s\" is all digits, which reads as an id; add a letter", name);
+    return FT_OK;
 }
 
 ft_status ft_gallery__text_check(const char *what, const char *s, size_t max, bool allow_empty,

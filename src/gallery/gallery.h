@@ -29,7 +29,7 @@
 
 #define FT_GALLERY_DEFAULT_PATH "./facetracker.db"
 #define FT_GALLERY_DIM 128 // descriptor length (= FT_DESCRIPTOR_DIM in face/face.h)
-#define FT_GALLERY_SCHEMA_VERSION 3
+#define FT_GALLERY_SCHEMA_VERSION 4
 
 #define FT_GALLERY_NAME_MAX 100   // bytes of UTF-8, for people, keys, sources
 #define FT_GALLERY_NOTES_MAX 1000 // bytes
@@ -189,11 +189,17 @@ typedef struct ft_event {
     double second_distance;     // NaN = none
 } ft_event;
 
-// An event with the schema-3 fields unset (NaN / 0 / "").
+// An event with every field unset: zero / "" everywhere, NaN in distance,
+// margin, detector_score, first_seen and second_distance.
 void ft_event_init(ft_event *ev);
 
-// Adds one event; fills ev->id. If person_id > 0 and name_at_time is empty
-// the current name is recorded.
+// Adds one event; fills ev->id, ev->time (if it was 0) and ev->uid (if it
+// was ""; a given uid must be 32 lowercase hex digits, FT_E_EXISTS if
+// taken). If person_id > 0 and name_at_time is empty the current name is
+// recorded (likewise nearest_name / second_name for their ids). Zero
+// track_id, frames, nearest/second person and a first_seen <= 0 or NaN are
+// stored as NULL ("not recorded"); second_distance is stored only with a
+// second person.
 ft_status ft_gallery_event_add(ft_gallery *g, ft_event *ev, ft_err *err);
 
 typedef struct ft_event_query {
@@ -203,6 +209,10 @@ typedef struct ft_event_query {
     const char *source;   // NULL = any
     size_t limit, offset; // limit 0 = no limit
     bool oldest_first;    // default newest first (time, then id)
+    // CSV only: append the schema-3 columns (uid ... second_distance) after
+    // the original eleven. Off by default so existing exports and their
+    // readers see exactly the old columns.
+    bool csv_door_columns;
 } ft_event_query;
 
 ft_event_query ft_event_query_default(void);
@@ -248,7 +258,9 @@ typedef struct ft_outbox_item {
 } ft_outbox_item;
 
 // Undelivered rows of `sink` with next_at <= now, oldest first (by id), at
-// most `limit`; free *out with ft_free.
+// most `limit`; free *out with ft_free. Stops before the first pending row
+// whose next_at is still in the future, so a sink never overtakes a row
+// waiting for its retry: its rows go out in order.
 ft_status ft_gallery_outbox_due(ft_gallery *g, const char *sink, double now, size_t limit,
                                 ft_outbox_item **out, size_t *n, ft_err *err);
 // Marks a row delivered (it is never returned again).
@@ -264,7 +276,9 @@ ft_status ft_gallery_outbox_count(ft_gallery *g, const char *sink, int64_t *pend
                                   int64_t *failed, ft_err *err);
 // Appends the matching events to `out` as CSV (RFC 4180: CRLF, quoted
 // fields where needed, header row): id,time,time_utc,source,decision,reason,
-// person_id,name,distance,margin,detector_score. Text cells starting with
+// person_id,name,distance,margin,detector_score (and, with
+// q->csv_door_columns, uid,track_id,frames,first_seen,nearest_person_id,
+// nearest_name,second_person_id,second_name,second_distance). Text cells starting with
 // = + - @ get a leading ' so spreadsheets do not run them as formulas.
 ft_status ft_gallery_events_csv(ft_gallery *g, const ft_event_query *q, ft_buf *out,
                                 ft_err *err);
@@ -294,12 +308,32 @@ ft_status ft_gallery_setting_set_int(ft_gallery *g, const char *key, int64_t v, 
 // a retry) until ft_gallery_calibrate() stores a measured value; margin
 // 0.05; faces at least 80 px on their shorter side (the recogniser's input
 // is 150x150; smaller faces are upsampled blur); detector score >= 0.8.
+//
+// Bounds (ft_gallery_policy_check): the descriptors are face-api's raw
+// 128-d vectors, whose Euclidean distances between different photos lie in
+// about [0, 1.4], with same-person pairs mostly under 0.5 and face-api's
+// equal-error point at 0.6. A threshold above 1.0 accepts most strangers
+// and a margin above 0.5 rejects nearly everyone, so neither means anything
+// for a door: threshold (0, 1.0], margin [0, 0.5]. min_face_px [20, 2000]:
+// the detectors find nothing usable under 20 px, and 2000 px is a
+// full-frame face at 4K. min_detector_score [0, 1].
 typedef struct ft_gallery_policy {
-    double threshold;          // known iff best distance < threshold; (0, 10]
-    double margin;             // known iff next other person >= best + margin; [0, 10]
-    double min_face_px;        // min(face w, h) >= this; [0, 10000]
+    double threshold;          // known iff best distance < threshold; (0, 1]
+    double margin;             // known iff next other person >= best + margin; [0, 0.5]
+    double min_face_px;        // min(face w, h) >= this; [20, 2000]
     double min_detector_score; // detector score >= this; [0, 1]
 } ft_gallery_policy;
+
+#define FT_GALLERY_THRESHOLD_MAX 1.0
+#define FT_GALLERY_MARGIN_MAX 0.5
+#define FT_GALLERY_MIN_FACE_PX_MIN 20.0
+#define FT_GALLERY_MIN_FACE_PX_MAX 2000.0
+// The documented safe maximum: face-api's own equal-error threshold
+// (tuned on LFW, where a false accept and a false reject cost the same). A
+// door threshold above it needs an explicit confirmation.
+#define FT_GALLERY_SAFE_THRESHOLD 0.6
+// The loosest calibration target that needs no confirmation (1 % FAR).
+#define FT_GALLERY_SAFE_FAR 0.01
 
 #define FT_GALLERY_DEFAULT_THRESHOLD 0.5
 #define FT_GALLERY_DEFAULT_MARGIN 0.05
@@ -311,6 +345,152 @@ ft_gallery_policy ft_gallery_policy_default(void);
 ft_status ft_gallery_policy_load(ft_gallery *g, ft_gallery_policy *out, ft_err *err);
 ft_status ft_gallery_policy_check(const ft_gallery_policy *p, ft_err *err);
 ft_status ft_gallery_policy_save(ft_gallery *g, const ft_gallery_policy *p, ft_err *err);
+
+// ---- Policy changes: bounds, confirmation, audit ----
+//
+// A change that loosens security needs an explicit confirmation: a
+// threshold above the calibrated one (setting "calibrated_threshold",
+// stored by ft_gallery_calibrate) or above FT_GALLERY_SAFE_THRESHOLD, when
+// it is also above the stored threshold (tightening or keeping a value
+// never needs one). Margin and quality-gate changes are bounded and
+// audited.
+
+typedef struct ft_policy_review {
+    bool loosens;               // the change needs a confirmation
+    char why[400];              // what it loosens and what to expect; "" if nothing
+    double calibrated_threshold; // NaN if never calibrated (with store)
+    double calibrated_far;       // FAR at the calibrated threshold; NaN if unknown
+    double expected_far;         // FAR the calibration table gives for the new threshold; NaN if unknown
+} ft_policy_review;
+
+// Says whether moving from the stored policy to `p` loosens security, and
+// what false-accept rate the stored calibration table expects at p's
+// threshold. Read-only.
+ft_status ft_gallery_policy_review(ft_gallery *g, const ft_gallery_policy *p,
+                                   ft_policy_review *out, ft_err *err);
+
+// The one way administrators change the policy: bounds check, review,
+// then (if it does not loosen, or `confirm`) the four settings and an
+// audit row ("settings.change", actor, old and new values, the review) in
+// one transaction. An unconfirmed loosening is FT_E_CONFIRM with the
+// review's text, and nothing is written. `review` (may be NULL) receives
+// the review either way.
+ft_status ft_gallery_policy_change(ft_gallery *g, const ft_gallery_policy *p, bool confirm,
+                                   const char *actor, ft_policy_review *review, ft_err *err);
+
+// The calibration stored with the threshold: the FAR table as text
+// "t:far t:far ..." (setting "calibration_far"). FAR at the smallest grid
+// threshold >= t, which bounds the FAR at t from above; NaN when there is
+// no table or t is past its end.
+ft_status ft_gallery_calibrated_far(ft_gallery *g, double threshold, double *far, ft_err *err);
+
+// ---- Retention ----
+//
+// Settings "retention_thumbnails_days" (default 90: face images of events
+// older than that are removed, the event rows stay) and
+// "retention_events_days" (default 0 = keep events forever). Integers >= 0.
+#define FT_GALLERY_DEFAULT_RETENTION_THUMBS_DAYS 90
+#define FT_GALLERY_DEFAULT_RETENTION_EVENTS_DAYS 0
+
+typedef struct ft_retention_result {
+    int64_t thumbnails_removed; // event thumbnails cleared
+    int64_t events_removed;     // event rows deleted (their outbox rows with them)
+    double thumbnails_before, events_before; // the cut-off times used (0 = none)
+} ft_retention_result;
+
+// Applies the retention settings as of `now` (Unix seconds; 0 = the wall
+// clock) in one transaction. Server and `events purge` call it. `out` may
+// be NULL. Not audited when nothing was removed.
+ft_status ft_gallery_retention_apply(ft_gallery *g, double now, ft_retention_result *out,
+                                     ft_err *err);
+
+typedef struct ft_erase_result {
+    char name[FT_GALLERY_NAME_MAX + 1]; // the name the person had
+    int64_t samples;     // samples deleted
+    int64_t events;      // events whose name and face image were removed
+} ft_erase_result;
+
+// Erasure of one person: the person, their samples (descriptors and
+// thumbnails), the face images of every event that names them (as the
+// granted, nearest or second person), and their name in those events
+// (blanked; the rows stay, with person_id NULL, so the log's counts stay
+// true). One transaction, with an audit row ("person.erase") that records
+// the id but not the name. FT_E_NOT_FOUND if there is no such person.
+ft_status ft_gallery_person_erase(ft_gallery *g, int64_t id, const char *actor,
+                                  ft_erase_result *out, ft_err *err);
+
+// ---- Audit ----
+//
+// Every administrative action (enrol, sample add/delete, person
+// delete/rename/update/erase, settings change, key create/revoke, camera
+// add/remove) as one row: time, actor ("key:ID:NAME" for an API key,
+// "local" for a key-less loopback server, "cli:USER" for the command
+// line), action ("person.delete", ...), target ("person:12") and a JSON
+// object of details. Rows are never changed or removed by facetracker.
+
+#define FT_AUDIT_ACTOR_MAX 160
+#define FT_AUDIT_ACTION_MAX 40
+#define FT_AUDIT_TARGET_MAX 160
+#define FT_AUDIT_DETAIL_MAX 4000
+
+typedef struct ft_audit_row {
+    int64_t id;
+    double time;
+    char actor[FT_AUDIT_ACTOR_MAX + 1];
+    char action[FT_AUDIT_ACTION_MAX + 1];
+    char target[FT_AUDIT_TARGET_MAX + 1];
+    char detail[FT_AUDIT_DETAIL_MAX + 1]; // JSON object text
+} ft_audit_row;
+
+// Adds one row in its own transaction. actor and action required
+// (non-empty, control-character free, bounded); target may be NULL or "";
+// detail_json NULL = "{}", else must be a JSON object text of at most
+// FT_AUDIT_DETAIL_MAX bytes (checked for a leading '{' only).
+ft_status ft_gallery_audit_add(ft_gallery *g, const char *actor, const char *action,
+                               const char *target, const char *detail_json, ft_err *err);
+
+// Rows with time >= since (0 = all), newest first, at most `limit` (0 = no
+// limit); free *out with ft_free. *total (may be NULL) ignores the limit.
+ft_status ft_gallery_audit_query(ft_gallery *g, double since, size_t limit, ft_audit_row **out,
+                                 size_t *n, int64_t *total, ft_err *err);
+
+// The same rows, oldest first, as CSV (id,time,time_utc,actor,action,
+// target,detail; quoted as RFC 4180, formula cells neutralised).
+ft_status ft_gallery_audit_csv(ft_gallery *g, double since, ft_buf *out, ft_err *err);
+
+// The command-line actor: "cli:" and the login name of the real user id
+// (or "cli:uid N").
+void ft_audit_cli_actor(char out[FT_AUDIT_ACTOR_MAX + 1]);
+
+// ---- Storage health, backup and restore ----
+
+// Whether the gallery can take writes now: FT_OK, or FT_E_DB (read-only
+// handle or file, or a folder where the -wal/-shm files cannot be made) or
+// FT_E_IO (under 1 MiB free on its file system: "disk full") with the
+// reason. Cheap (no SQL write): for readiness probes.
+ft_status ft_gallery_writable_probe(ft_gallery *g, ft_err *err);
+// The same checks for a gallery path without opening it (the HTTP
+// server's /readyz runs on a thread without a connection).
+ft_status ft_gallery_path_writable_probe(const char *path, ft_err *err);
+
+// A consistent copy of the whole gallery at `dest` (SQLite's online backup
+// in one step, under a read transaction, so the copy is one committed
+// state even while other connections write). Written to "dest.tmp-PID",
+// synced, checked with integrity_check, then renamed over `dest`: a
+// failure never leaves a partial `dest`. The copy is a standalone
+// rollback-journal file (no -wal needed).
+ft_status ft_gallery_backup(ft_gallery *g, const char *dest, ft_err *err);
+
+// Checks that `src` is a facetracker gallery (application_id, a schema
+// this build can open) that passes integrity_check; FT_E_DB /
+// FT_E_UNSUPPORTED / FT_E_NOT_FOUND with the reason otherwise.
+ft_status ft_gallery_backup_check(const char *src, ft_gallery_counts *counts, ft_err *err);
+
+// Replaces the gallery at `dest` with a checked copy of `src`
+// (ft_gallery_backup_check first; then a copy to a temporary file beside
+// dest, renamed over it, and dest's stale -wal/-shm removed). Nothing may
+// have `dest` open: stop the server first (the CLI says so).
+ft_status ft_gallery_restore(const char *src, const char *dest, ft_err *err);
 
 // ---- API keys ----
 
@@ -411,6 +591,8 @@ ft_status ft_match(const ft_match_matrix *m, const float *query, double threshol
 typedef struct ft_calib_opts {
     double t_min, t_max, t_step; // threshold grid, default 0.30..0.80 step 0.01
     double target_far;           // default 0.001 (0.1 %)
+    bool confirm;                // store even if it loosens security (see ft_gallery_calibrate)
+    const char *actor;           // who stores it, for the audit row (NULL = "unknown")
 } ft_calib_opts;
 
 ft_calib_opts ft_calib_opts_default(void);
@@ -445,9 +627,19 @@ ft_status ft_calibrate(const float *desc, const int64_t *labels, size_t n,
 void ft_calib_result_deinit(ft_calib_result *r);
 
 // Calibrates over the gallery's samples of `model` (NULL = all); with
-// `store`, saves the threshold setting (fails with FT_E_INVALID and stores
-// nothing if no threshold met the target).
+// `store`, then saves it as ft_gallery_calibration_save does. On failure
+// nothing is in *out.
 ft_status ft_gallery_calibrate(ft_gallery *g, const char *model, const ft_calib_opts *o,
                                bool store, ft_calib_result *out, ft_err *err);
+
+// Saves a calibration: the threshold setting together with the record of
+// the calibration (settings "calibrated_threshold", "calibrated_far",
+// "calibrated_target", "calibrated_at" and the FAR table
+// "calibration_far") and an audit row ("settings.calibrate", o->actor), in
+// one transaction. FT_E_INVALID (nothing stored) if no threshold met the
+// target; FT_E_CONFIRM (nothing stored) for a target above
+// FT_GALLERY_SAFE_FAR without o->confirm.
+ft_status ft_gallery_calibration_save(ft_gallery *g, const ft_calib_result *r,
+                                      const ft_calib_opts *o, ft_err *err);
 
 #endif

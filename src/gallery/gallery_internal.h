@@ -84,6 +84,16 @@ ft_status ft_gallery__blob_get(ft_gallery *g, const char *sql, int64_t id, ft_bu
 ft_status ft_gallery__text_check(const char *what, const char *s, size_t max, bool allow_empty,
                                  ft_err *err);
 
+// Adds an audit row inside the caller's write transaction (audit.c).
+// actor NULL or "" = "unknown"; detail NULL = "{}".
+ft_status ft_gallery__audit_tx(ft_gallery *g, const char *actor, const char *action,
+                               const char *target, const char *detail, ft_err *err);
+
+// Stores a calibration result (threshold, calibrated_*, the FAR table)
+// and its audit row in one transaction (settings.c).
+ft_status ft_gallery__calibration_store(ft_gallery *g, const ft_calib_result *r,
+                                        const ft_calib_opts *o, ft_err *err);
+
 // The generation counter (settings "generation").
 ft_status ft_gallery__generation(ft_gallery *g, int64_t *out, ft_err *err);
 

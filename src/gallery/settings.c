@@ -2,6 +2,8 @@
 // stored in them (see gallery.h).
 #include "gallery/gallery_internal.h"
 
+#include "core/clock.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -183,13 +185,19 @@ ft_gallery_policy ft_gallery_policy_default(void)
 
 ft_status ft_gallery_policy_check(const ft_gallery_policy *p, ft_err *err)
 {
-    if (!(p->threshold > 0.0 && p->threshold <= 10.0))
-        return ft_err_set(err, FT_E_INVALID, "threshold %g is outside (0, 10]", p->threshold);
-    if (!(p->margin >= 0.0 && p->margin <= 10.0))
-        return ft_err_set(err, FT_E_INVALID, "margin %g is outside [0, 10]", p->margin);
-    if (!(p->min_face_px >= 0.0 && p->min_face_px <= 10000.0))
-        return ft_err_set(err, FT_E_INVALID, "min_face_px %g is outside [0, 10000]",
-                          p->min_face_px);
+    // The reasons for each range are in gallery.h (ft_gallery_policy).
+    if (!(p->threshold > 0.0 && p->threshold <= FT_GALLERY_THRESHOLD_MAX))
+        return ft_err_set(err, FT_E_INVALID,
+                          "threshold %g is outside (0, %g]: face-api descriptor distances above "
+                          "%g match almost anyone",
+                          p->threshold, FT_GALLERY_THRESHOLD_MAX, FT_GALLERY_THRESHOLD_MAX);
+    if (!(p->margin >= 0.0 && p->margin <= FT_GALLERY_MARGIN_MAX))
+        return ft_err_set(err, FT_E_INVALID, "margin %g is outside [0, %g]", p->margin,
+                          FT_GALLERY_MARGIN_MAX);
+    if (!(p->min_face_px >= FT_GALLERY_MIN_FACE_PX_MIN &&
+          p->min_face_px <= FT_GALLERY_MIN_FACE_PX_MAX))
+        return ft_err_set(err, FT_E_INVALID, "min_face_px %g is outside [%g, %g]",
+                          p->min_face_px, FT_GALLERY_MIN_FACE_PX_MIN, FT_GALLERY_MIN_FACE_PX_MAX);
     if (!(p->min_detector_score >= 0.0 && p->min_detector_score <= 1.0))
         return ft_err_set(err, FT_E_INVALID, "min_detector_score %g is outside [0, 1]",
                           p->min_detector_score);
@@ -216,38 +224,251 @@ ft_status ft_gallery_policy_load(ft_gallery *g, ft_gallery_policy *out, ft_err *
     return FT_OK;
 }
 
-ft_status ft_gallery_policy_save(ft_gallery *g, const ft_gallery_policy *p, ft_err *err)
+// Writes the four policy settings inside the caller's transaction.
+static ft_status policy_write_tx(ft_gallery *g, const ft_gallery_policy *p, ft_err *err)
 {
-    ft_status st = ft_gallery_policy_check(p, err);
-    if (st != FT_OK)
-        return st;
-    // Four settings in one transaction: readers never see half a policy.
     const char *keys[4] = {"threshold", "margin", "min_face_px", "min_detector_score"};
     double vals[4] = {p->threshold, p->margin, p->min_face_px, p->min_detector_score};
     sqlite3_stmt *s = NULL;
-    if ((st = ft_gallery__begin(g, err)) != FT_OK)
+    ft_status st = ft_gallery__prepare(g,
+                                       "INSERT INTO settings(key, value) VALUES (?1, ?2) "
+                                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                                       &s, err);
+    if (st != FT_OK)
         return st;
-    if ((st = ft_gallery__prepare(g,
-                                  "INSERT INTO settings(key, value) VALUES (?1, ?2) "
-                                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                                  &s, err)) != FT_OK)
-        goto fail;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4 && st == FT_OK; i++) {
         char buf[64];
         snprintf(buf, sizeof buf, "%.17g", vals[i]);
         sqlite3_reset(s);
         sqlite3_bind_text(s, 1, keys[i], -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, buf, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) {
+        if (rc != SQLITE_DONE)
             st = ft_gallery__dberr(g, rc, err, "save policy");
-            goto fail;
-        }
     }
     sqlite3_finalize(s);
-    return ft_gallery__commit(g, err);
-fail:
-    sqlite3_finalize(s);
-    ft_gallery__rollback(g);
     return st;
+}
+
+ft_status ft_gallery_policy_save(ft_gallery *g, const ft_gallery_policy *p, ft_err *err)
+{
+    ft_status st = ft_gallery_policy_check(p, err);
+    if (st != FT_OK)
+        return st;
+    // Four settings in one transaction: readers never see half a policy.
+    if ((st = ft_gallery__begin(g, err)) != FT_OK)
+        return st;
+    if ((st = policy_write_tx(g, p, err)) != FT_OK) {
+        ft_gallery__rollback(g);
+        return st;
+    }
+    return ft_gallery__commit(g, err);
+}
+
+// ---- Calibration record and policy review ----
+
+// Writes one setting inside the caller's transaction.
+static ft_status setting_put_tx(ft_gallery *g, const char *key, const char *value, ft_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    ft_status st = ft_gallery__prepare(g,
+                                       "INSERT INTO settings(key, value) VALUES (?1, ?2) "
+                                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                                       &s, err);
+    if (st != FT_OK)
+        return st;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        st = ft_gallery__dberr(g, rc, err, "set setting");
+    sqlite3_finalize(s);
+    return st;
+}
+
+static ft_status setting_put_double_tx(ft_gallery *g, const char *key, double v, ft_err *err)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    return setting_put_tx(g, key, buf, err);
+}
+
+ft_status ft_gallery__calibration_store(ft_gallery *g, const ft_calib_result *r,
+                                        const ft_calib_opts *o, ft_err *err)
+{
+    ft_buf table;
+    ft_buf_init(&table, 0);
+    ft_status st = FT_OK;
+    // "t:far" pairs; rows without impostor trials have no FAR and are left
+    // out. 51 rows of about 12 bytes fit the 4096-byte setting easily; a
+    // finer grid is cut to what fits (the lookup then says "unknown" past
+    // the end).
+    for (size_t k = 0; k < r->n_rows && st == FT_OK; k++) {
+        if (isnan(r->rows[k].far))
+            continue;
+        char cell[48];
+        int len = snprintf(cell, sizeof cell, "%s%.4g:%.6g", table.len ? " " : "",
+                           r->rows[k].threshold, r->rows[k].far);
+        if (table.len + (size_t)len > VALUE_MAX)
+            break;
+        st = ft_buf_append(&table, cell, (size_t)len);
+    }
+    if (st == FT_OK)
+        st = ft_buf_append(&table, "", 1); // NUL
+    if (st != FT_OK) {
+        ft_buf_deinit(&table);
+        return ft_err_set(err, st, "calibration table: out of memory");
+    }
+    char detail[256];
+    snprintf(detail, sizeof detail,
+             "{\"threshold\": %.6g, \"far\": %.6g, \"frr\": %.6g, \"target_far\": %.6g, "
+             "\"impostor_trials\": %zu, \"confirmed\": %s}",
+             r->threshold, r->far, isnan(r->frr) ? -1.0 : r->frr, o->target_far, r->n_impostor,
+             o->confirm ? "true" : "false");
+    if ((st = ft_gallery__begin(g, err)) != FT_OK) {
+        ft_buf_deinit(&table);
+        return st;
+    }
+    if ((st = setting_put_double_tx(g, "threshold", r->threshold, err)) != FT_OK ||
+        (st = setting_put_double_tx(g, "calibrated_threshold", r->threshold, err)) != FT_OK ||
+        (st = setting_put_double_tx(g, "calibrated_far", r->far, err)) != FT_OK ||
+        (st = setting_put_double_tx(g, "calibrated_target", o->target_far, err)) != FT_OK ||
+        (st = setting_put_double_tx(g, "calibrated_at", ft_wall_s(), err)) != FT_OK ||
+        (st = setting_put_tx(g, "calibration_far", (const char *)table.data, err)) != FT_OK ||
+        (st = ft_gallery__audit_tx(g, o->actor, "settings.calibrate", "settings:threshold",
+                                   detail, err)) != FT_OK) {
+        ft_gallery__rollback(g);
+        ft_buf_deinit(&table);
+        return st;
+    }
+    ft_buf_deinit(&table);
+    return ft_gallery__commit(g, err);
+}
+
+ft_status ft_gallery_calibrated_far(ft_gallery *g, double threshold, double *far, ft_err *err)
+{
+    char table[VALUE_MAX + 1];
+    *far = NAN;
+    ft_status st = ft_gallery_setting_get(g, "calibration_far", table, sizeof table, err);
+    if (st == FT_E_NOT_FOUND)
+        return FT_OK;
+    if (st != FT_OK)
+        return st;
+    // FAR only grows with the threshold: the first grid point at or above
+    // `threshold` bounds the FAR at `threshold` from above.
+    const char *p = table;
+    while (*p) {
+        char *end;
+        double t = strtod(p, &end);
+        if (end == p || *end != ':')
+            return ft_err_set(err, FT_E_FORMAT, "setting calibration_far is malformed");
+        p = end + 1;
+        double f = strtod(p, &end);
+        if (end == p)
+            return ft_err_set(err, FT_E_FORMAT, "setting calibration_far is malformed");
+        p = end;
+        while (*p == ' ')
+            p++;
+        if (t >= threshold - 1e-9) {
+            *far = f;
+            return FT_OK;
+        }
+    }
+    return FT_OK;
+}
+
+ft_status ft_gallery_policy_review(ft_gallery *g, const ft_gallery_policy *p,
+                                   ft_policy_review *out, ft_err *err)
+{
+    ft_policy_review rv;
+    memset(&rv, 0, sizeof rv);
+    rv.calibrated_threshold = rv.calibrated_far = rv.expected_far = NAN;
+    ft_gallery_policy cur;
+    ft_status st = ft_gallery_policy_load(g, &cur, err);
+    if (st == FT_E_INVALID) {
+        // A stored policy out of today's bounds (written by an older
+        // version): any valid change is a repair, judged against the
+        // defaults.
+        cur = ft_gallery_policy_default();
+        st = FT_OK;
+    }
+    if (st == FT_OK)
+        st = ft_gallery_setting_get_double(g, "calibrated_threshold", NAN,
+                                           &rv.calibrated_threshold, err);
+    if (st == FT_OK)
+        st = ft_gallery_setting_get_double(g, "calibrated_far", NAN, &rv.calibrated_far, err);
+    if (st == FT_OK)
+        st = ft_gallery_calibrated_far(g, p->threshold, &rv.expected_far, err);
+    if (st != FT_OK)
+        return st;
+    bool raised = p->threshold > cur.threshold;
+    bool above_cal = !isnan(rv.calibrated_threshold) && p->threshold > rv.calibrated_threshold;
+    bool above_safe = p->threshold > FT_GALLERY_SAFE_THRESHOLD;
+    if (raised && (above_cal || above_safe)) {
+        char expect[160];
+        if (!isnan(rv.expected_far))
+            snprintf(expect, sizeof expect,
+                     "the calibration table expects a false-accept rate of up to %.2f %% at "
+                     "%.3g",
+                     rv.expected_far * 100.0, p->threshold);
+        else if (!isnan(rv.calibrated_threshold))
+            snprintf(expect, sizeof expect,
+                     "the calibration table does not reach %.3g: the false-accept rate there "
+                     "is unknown",
+                     p->threshold);
+        else
+            snprintf(expect, sizeof expect,
+                     "no calibration is stored, so the false-accept rate is unknown (run "
+                     "calibrate)");
+        rv.loosens = true;
+        if (above_cal)
+            snprintf(rv.why, sizeof rv.why,
+                     "threshold %.3g is above the calibrated %.3g (false-accept rate %.2f %%); "
+                     "%s",
+                     p->threshold, rv.calibrated_threshold, rv.calibrated_far * 100.0, expect);
+        else
+            snprintf(rv.why, sizeof rv.why,
+                     "threshold %.3g is above the safe maximum %.2g (face-api's equal-error "
+                     "point); %s",
+                     p->threshold, FT_GALLERY_SAFE_THRESHOLD, expect);
+    }
+    *out = rv;
+    return FT_OK;
+}
+
+ft_status ft_gallery_policy_change(ft_gallery *g, const ft_gallery_policy *p, bool confirm,
+                                   const char *actor, ft_policy_review *review, ft_err *err)
+{
+    ft_policy_review rv;
+    ft_gallery_policy cur;
+    ft_status st = ft_gallery_policy_check(p, err);
+    if (st != FT_OK)
+        return st;
+    if ((st = ft_gallery_policy_review(g, p, &rv, err)) != FT_OK)
+        return st;
+    if (review)
+        *review = rv;
+    if (rv.loosens && !confirm)
+        return ft_err_set(err, FT_E_CONFIRM, "%s; confirm to apply (--force, \"confirm\": true)",
+                          rv.why);
+    if (ft_gallery_policy_load(g, &cur, NULL) != FT_OK)
+        cur = ft_gallery_policy_default();
+    char detail[1024];
+    snprintf(detail, sizeof detail,
+             "{\"old\": {\"threshold\": %.6g, \"margin\": %.6g, \"min_face_px\": %.6g, "
+             "\"min_detector_score\": %.6g}, \"new\": {\"threshold\": %.6g, \"margin\": %.6g, "
+             "\"min_face_px\": %.6g, \"min_detector_score\": %.6g}, \"loosens\": %s, "
+             "\"confirmed\": %s}",
+             cur.threshold, cur.margin, cur.min_face_px, cur.min_detector_score, p->threshold,
+             p->margin, p->min_face_px, p->min_detector_score, rv.loosens ? "true" : "false",
+             confirm ? "true" : "false");
+    if ((st = ft_gallery__begin(g, err)) != FT_OK)
+        return st;
+    if ((st = policy_write_tx(g, p, err)) != FT_OK ||
+        (st = ft_gallery__audit_tx(g, actor, "settings.change", "settings:policy", detail,
+                                   err)) != FT_OK) {
+        ft_gallery__rollback(g);
+        return st;
+    }
+    return ft_gallery__commit(g, err);
 }
