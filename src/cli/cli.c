@@ -111,16 +111,29 @@ void ft_cli_emit_error(const char *image, ft_status st, const ft_err *err)
     ft_buf_deinit(&b);
 }
 
-ft_status ft_cli_load_models(const char *cmd, const char *dir, bool ssd, bool tiny, bool lm,
-                             bool lm_tiny, bool rec, ft_face_models **out)
+static ft_status load_models(const char *cmd, const char *dir, bool ssd, bool tiny, bool yunet,
+                             bool lm, bool lm_tiny, bool rec, ft_face_models **out)
 {
-    ft_models_opts o = {dir, ssd, tiny, lm, lm_tiny, rec};
+    ft_models_opts o = {dir, ssd, tiny, lm, lm_tiny, rec, yunet, NULL};
     ft_err err = {0};
     ft_status st = ft_face_models_load(&o, out, &err);
     if (st != FT_OK)
         ft_cli_errorf(cmd, "cannot load the models from %s: %s (run tools/setup.sh to fetch them)",
                       dir ? dir : ft_models_default_dir(), ft_err_msg(&err, st));
     return st;
+}
+
+ft_status ft_cli_load_models(const char *cmd, const char *dir, bool ssd, bool tiny, bool lm,
+                             bool lm_tiny, bool rec, ft_face_models **out)
+{
+    return load_models(cmd, dir, ssd, tiny, false, lm, lm_tiny, rec, out);
+}
+
+ft_status ft_cli_load_detector(const char *cmd, const char *dir, ft_detector_kind k, bool lm,
+                               bool lm_tiny, bool rec, ft_face_models **out)
+{
+    return load_models(cmd, dir, k == FT_DETECTOR_SSD, k == FT_DETECTOR_TINY,
+                       k == FT_DETECTOR_YUNET, lm, lm_tiny, rec, out);
 }
 
 void ft_progress_start(ft_progress *p, int n)
@@ -238,12 +251,8 @@ int ft_cli_face_opt(int argc, char **argv, int *i, ft_cli_face_opts *o)
     if (strcmp(a, "--detector") == 0) {
         if (!ft_cli_str(argc, argv, i, &v))
             return -1;
-        if (strcmp(v, "ssd") == 0)
-            o->d.detect.kind = FT_DETECTOR_SSD;
-        else if (strcmp(v, "tiny") == 0)
-            o->d.detect.kind = FT_DETECTOR_TINY;
-        else {
-            fprintf(stderr, "facetracker: --detector %s: expected ssd or tiny\n", v);
+        if (!ft_detector_parse(v, &o->d.detect.kind)) {
+            fprintf(stderr, "facetracker: --detector %s: expected ssd, tiny or yunet\n", v);
             return -1;
         }
         return 1;
@@ -278,7 +287,7 @@ ft_status ft_cli_face_setup(const char *cmd, const ft_cli_face_opts *o, ft_face_
                             ft_nn_ctx **ctx)
 {
     // Both detectors: the one-face rule falls back to the other one.
-    ft_status st = ft_cli_load_models(cmd, o->models, true, true,
+    ft_status st = load_models(cmd, o->models, true, true, o->d.detect.kind == FT_DETECTOR_YUNET,
                                       o->d.landmarks && !o->d.tiny_landmarks,
                                       o->d.landmarks && o->d.tiny_landmarks, o->d.descriptors, m);
     if (st != FT_OK)

@@ -38,6 +38,10 @@ void ft_cli_emit_error(const char *image, ft_status st, const ft_err *err);
 ft_status ft_cli_load_models(const char *cmd, const char *dir, bool ssd, bool tiny, bool lm,
                              bool lm_tiny, bool rec, ft_face_models **out);
 
+// The same for one detector (and YuNet's file when it is the one).
+ft_status ft_cli_load_detector(const char *cmd, const char *dir, ft_detector_kind k, bool lm,
+                               bool lm_tiny, bool rec, ft_face_models **out);
+
 // A progress line on stderr when it is a terminal and there are several
 // items: "[i/n] extra, T left".
 typedef struct ft_progress {
@@ -79,7 +83,7 @@ typedef struct ft_cli_face_opts {
 void ft_cli_face_opts_init(ft_cli_face_opts *o);
 int ft_cli_face_opt(int argc, char **argv, int *i, ft_cli_face_opts *o);
 #define FT_CLI_FACE_OPTS_HELP                                                                      \
-    "  --detector ssd|tiny   face detector (default ssd)\n"                                       \
+    "  --detector ssd|tiny|yunet  face detector (default ssd)\n"                                  \
     "  --min-score S         detector threshold (default 0.5)\n"                                  \
     "  --align faceapi|similarity  descriptor crop: face-api's (conforms to the reference) or\n"   \
     "                        a similarity warp from eyes and mouth (default similarity)\n"        \

@@ -20,7 +20,8 @@ static const char usage[] =
     "Boxes are in pixels of the orientation-corrected image, best score first.\n"
     "\n"
     "options:\n"
-    "  --detector ssd|tiny   SSD MobileNetV1 (accurate, default) or the tiny detector (fast)\n"
+    "  --detector ssd|tiny|yunet  SSD MobileNetV1 (accurate, default), the tiny detector (fast)\n"
+    "                        or YuNet-s (at the image's own size; boxes carry 5 keypoints)\n"
     "  --min-score S         keep faces scoring above S (default 0.5)\n"
     "  --max-faces N         at most N faces per image (default 100)\n"
     "  --input-size N        tiny detector input, a multiple of 32 (default 416)\n"
@@ -87,12 +88,8 @@ int ft_cmd_detect(int argc, char **argv)
             const char *k;
             if (!ft_cli_str(argc, argv, &i, &k))
                 return FT_EXIT_USAGE;
-            if (strcmp(k, "ssd") == 0)
-                o.kind = FT_DETECTOR_SSD;
-            else if (strcmp(k, "tiny") == 0)
-                o.kind = FT_DETECTOR_TINY;
-            else {
-                ft_cli_errorf("detect", "--detector %s: expected ssd or tiny", k);
+            if (!ft_detector_parse(k, &o.kind)) {
+                ft_cli_errorf("detect", "--detector %s: expected ssd, tiny or yunet", k);
                 return FT_EXIT_USAGE;
             }
         } else if (strcmp(a, "--min-score") == 0) {
@@ -162,8 +159,7 @@ int ft_cmd_detect(int argc, char **argv)
             ft_cli_errorf("detect", "--model %s: %s", trained, ft_err_msg(&e, s2));
             return FT_EXIT_INPUT;
         }
-    } else if (ft_cli_load_models("detect", models, o.kind == FT_DETECTOR_SSD,
-                                  o.kind == FT_DETECTOR_TINY, false, false, false, &m) != FT_OK)
+    } else if (ft_cli_load_detector("detect", models, o.kind, false, false, false, &m) != FT_OK)
         return FT_EXIT_INPUT;
     ft_nn_ctx *ctx = NULL;
     if (ft_nn_ctx_new((int)threads, &ctx) != FT_OK) {
@@ -173,10 +169,11 @@ int ft_cmd_detect(int argc, char **argv)
     }
     size_t cap = (size_t)(o.max_faces > 0 ? o.max_faces : 1000);
     ft_face_box *boxes = ft_malloc(sizeof *boxes * cap);
+    ft_face_kps *kps = ft_calloc(cap, sizeof *kps);
     int rc = FT_EXIT_OK, total_faces = 0;
     ft_progress prog;
     ft_progress_start(&prog, argc - first);
-    for (int i = first; i < argc && boxes; i++) {
+    for (int i = first; i < argc && boxes && kps; i++) {
         const char *path = argv[i];
         ft_err err = {0};
         ft_image im = {0};
@@ -195,7 +192,7 @@ int ft_cmd_detect(int argc, char **argv)
                 n = 1;
             }
         } else if (st == FT_OK)
-            st = ft_detect(m, ctx, &im, &o, boxes, cap, &n, &tm, &err);
+            st = ft_detect_kps(m, ctx, &im, &o, boxes, kps, cap, &n, &tm, &err);
         double t2 = ft_now_ms();
         if (st != FT_OK) {
             ft_cli_errorf("detect", "%s", ft_err_msg(&err, st));
@@ -223,6 +220,17 @@ int ft_cmd_detect(int argc, char **argv)
             ft_cli_json_num(&b, boxes[k].h);
             ft_buf_puts(&b, "], \"score\": ");
             ft_cli_json_num(&b, boxes[k].score);
+            if (!fm && !kg && kps[k].n > 0) {
+                ft_buf_puts(&b, ", \"keypoints\": [");
+                for (int j = 0; j < kps[k].n; j++) {
+                    ft_buf_puts(&b, j ? ", [" : "[");
+                    ft_cli_json_num(&b, kps[k].p[j].x);
+                    ft_buf_puts(&b, ", ");
+                    ft_cli_json_num(&b, kps[k].p[j].y);
+                    ft_buf_puts(&b, "]");
+                }
+                ft_buf_puts(&b, "]");
+            }
             ft_buf_puts(&b, "}");
         }
         ft_buf_printf(&b, "], \"ms\": {\"decode\": %.2f, \"detect\": %.2f}}", t1 - t0, t2 - t1);
@@ -243,11 +251,12 @@ int ft_cmd_detect(int argc, char **argv)
         ft_progress_step(&prog, i - first + 1, extra);
     }
     ft_progress_end(&prog);
-    if (!boxes) {
+    if (!boxes || !kps) {
         ft_cli_errorf("detect", "out of memory");
         rc = FT_EXIT_INPUT;
     }
     ft_free(boxes);
+    ft_free(kps);
     ft_nn_ctx_free(ctx);
     ft_face_models_free(m);
     ft_fmodel_free(fm);

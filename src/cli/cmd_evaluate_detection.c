@@ -22,7 +22,7 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  --iou T               overlap needed for a match (default 0.5)\n"
-    "  --detector ssd|tiny   (default ssd)\n"
+    "  --detector ssd|tiny|yunet  (default ssd)\n"
     "  --min-score S         detector threshold (default 0.5)\n"
     "  --input-size N        tiny detector input size (default 416)\n"
     "  --threads N           threads per inference (default: all cores)\n"
@@ -97,11 +97,11 @@ int ft_cmd_evaluate_detection(int argc, char **argv)
             const char *k;
             if (!ft_cli_str(argc, argv, &i, &k))
                 return FT_EXIT_USAGE;
-            if (strcmp(k, "ssd") != 0 && strcmp(k, "tiny") != 0) {
-                ft_cli_errorf("evaluate-detection", "--detector %s: expected ssd or tiny", k);
+            if (!ft_detector_parse(k, &o.kind)) {
+                ft_cli_errorf("evaluate-detection", "--detector %s: expected ssd, tiny or yunet",
+                              k);
                 return FT_EXIT_USAGE;
             }
-            o.kind = strcmp(k, "tiny") == 0 ? FT_DETECTOR_TINY : FT_DETECTOR_SSD;
         } else if (strcmp(a, "--min-score") == 0) {
             if (!ft_cli_double(argc, argv, &i, 0, 1, &d))
                 return FT_EXIT_USAGE;
@@ -147,8 +147,8 @@ int ft_cmd_evaluate_detection(int argc, char **argv)
 
     ft_face_models *m = NULL;
     ft_nn_ctx *ctx = NULL;
-    if (ft_cli_load_models("evaluate-detection", models, o.kind == FT_DETECTOR_SSD,
-                           o.kind == FT_DETECTOR_TINY, false, false, false, &m) != FT_OK) {
+    if (ft_cli_load_detector("evaluate-detection", models, o.kind, false, false, false, &m) !=
+        FT_OK) {
         fclose(f);
         return FT_EXIT_INPUT;
     }
@@ -284,8 +284,7 @@ int ft_cmd_evaluate_detection(int argc, char **argv)
         ft_buf_init(&b, 0);
         ft_buf_puts(&b, "{\"annotations\": ");
         ft_buf_json_str(&b, ann);
-        ft_buf_printf(&b, ", \"detector\": \"%s\", \"min_score\": ",
-                      o.kind == FT_DETECTOR_TINY ? "tiny" : "ssd");
+        ft_buf_printf(&b, ", \"detector\": \"%s\", \"min_score\": ", ft_detector_name(o.kind));
         ft_cli_json_num(&b, o.min_score);
         if (o.kind == FT_DETECTOR_TINY)
             ft_buf_printf(&b, ", \"input_size\": %d", o.input_size);

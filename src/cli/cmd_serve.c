@@ -22,7 +22,7 @@ static const char usage[] =
     "  --port N              port (default: $PORT if set, else 8080)\n"
     "  --db PATH             the gallery (default ./facetracker.db)\n"
     "  --threads N           inference workers (default: one per core)\n"
-    "  --detector ssd|tiny   face detector (default ssd)\n"
+    "  --detector ssd|tiny|yunet  face detector (default ssd)\n"
     "  --max-upload BYTES    upload limit (default 10000000)\n"
     "  --max-pixels N        decoded image limit (default 40000000)\n"
     "  --models DIR          folder with the model files\n"
@@ -67,12 +67,8 @@ int ft_cmd_serve(int argc, char **argv)
         } else if (strcmp(a, "--detector") == 0) {
             if (!ft_cli_str(argc, argv, &i, &s))
                 return FT_EXIT_USAGE;
-            if (strcmp(s, "ssd") == 0)
-                o.detector = FT_DETECTOR_SSD;
-            else if (strcmp(s, "tiny") == 0)
-                o.detector = FT_DETECTOR_TINY;
-            else {
-                ft_cli_errorf("serve", "--detector %s: expected ssd or tiny", s);
+            if (!ft_detector_parse(s, &o.detector)) {
+                ft_cli_errorf("serve", "--detector %s: expected ssd, tiny or yunet", s);
                 return FT_EXIT_USAGE;
             }
         } else if (strcmp(a, "--max-upload") == 0) {

@@ -22,7 +22,13 @@
 typedef enum ft_detector_kind {
     FT_DETECTOR_SSD = 0, // SSD MobileNetV1, input 512: accurate (default)
     FT_DETECTOR_TINY,    // tiny face detector, input 416 by default: fast
+    FT_DETECTOR_YUNET,   // YuNet-s (ONNX, models/yunet): at the image's own size, 5 keypoints
 } ft_detector_kind;
+
+// "ssd", "tiny", "yunet" -> the kind; false for anything else.
+bool ft_detector_parse(const char *s, ft_detector_kind *out);
+// The kind's name as ft_detector_parse takes it ("ssd" for unknown values).
+const char *ft_detector_name(ft_detector_kind k);
 
 typedef enum ft_align_mode {
     FT_ALIGN_FACEAPI = 0, // face-api's axis-aligned dlib-style crop (§8.1): conforms
@@ -39,13 +45,32 @@ typedef struct ft_point {
     double x, y;
 } ft_point;
 
+// Keypoints a detector gives with a box (YuNet: right eye, left eye, nose
+// tip, right mouth corner, left mouth corner, in image pixels; "right" is
+// the person's right, on the image's left). n = 0 for detectors without.
+#define FT_KEYPOINTS 5
+typedef struct ft_face_kps {
+    ft_point p[FT_KEYPOINTS];
+    int n;
+} ft_face_kps;
+
 // Which networks to load. Missing files for a requested net are an error.
 typedef struct ft_models_opts {
     const char *dir; // folder with the *-weights_manifest.json files; NULL = default
     bool ssd, tiny, landmarks, landmarks_tiny, recognition;
+    bool yunet;             // YuNet-s from yunet_path (checked against its SHA-256)
+    const char *yunet_path; // the .onnx file; NULL = ft_yunet_default_path()
 } ft_models_opts;
 
-ft_models_opts ft_models_opts_default(void); // all five, default dir
+ft_models_opts ft_models_opts_default(void); // all six, default paths
+
+// The YuNet-s file: $FT_YUNET_MODEL, else <executable's dir>/../share/
+// facetracker/models/yunet/yunet_s_640_640.onnx when it exists, else the
+// source tree's models/yunet/ (a binary run from its build tree), else
+// the configured install prefix's.
+const char *ft_yunet_default_path(void);
+// SHA-256 of the one YuNet-s file facetracker accepts (models/yunet/NOTICE).
+#define FT_YUNET_SHA256 "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 
 typedef struct ft_face_models ft_face_models;
 
@@ -62,8 +87,8 @@ bool ft_face_models_has(const ft_face_models *m, const char *net); // "ssd", "ti
 
 typedef struct ft_detect_opts {
     ft_detector_kind kind;
-    double min_score;  // strict: score > min_score; default 0.5 (both detectors)
-    int32_t max_faces; // SSD maxResults; default 100 (tiny: no limit unless set)
+    double min_score;  // strict: score > min_score; default 0.5 (every detector)
+    int32_t max_faces; // SSD maxResults, YuNet's too; default 100 (tiny: no limit unless set)
     int32_t input_size; // tiny only, multiple of 32; default 416
 } ft_detect_opts;
 
@@ -79,6 +104,24 @@ typedef struct ft_detect_timing {
 ft_status ft_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
                     const ft_detect_opts *o, ft_face_box *out, size_t cap, size_t *n_out,
                     ft_detect_timing *timing, ft_err *err);
+// The same, with each box's keypoints in kps[i] (caller array of `cap`;
+// n = 0 for detectors without keypoints). ft_detect is this with NULL.
+ft_status ft_detect_kps(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                        const ft_detect_opts *o, ft_face_box *out, ft_face_kps *kps, size_t cap,
+                        size_t *n_out, ft_detect_timing *timing, ft_err *err);
+
+// Raw YuNet head outputs, for conformance tests: for stride s = 8, 16, 32
+// (index 0..2) and N = (H/s)(W/s) cells of the input padded to multiples
+// of 32, cls[s] and obj[s] (N, after the sigmoid), bbox[s] (N x 4) and
+// kps[s] (N x 10), row-major as the ONNX outputs. Borrowed from the
+// context's arena: valid until its next inference.
+typedef struct ft_yunet_raw {
+    int32_t in_h, in_w; // padded input size
+    size_t n[3];
+    const float *cls[3], *obj[3], *bbox[3], *kps[3];
+} ft_yunet_raw;
+ft_status ft_yunet_run_raw(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                           ft_yunet_raw *out, ft_err *err);
 
 // Raw SSD outputs before NMS, for conformance tests: per anchor (5118) the
 // score sigmoid(logit[1]) and the 4 box codes (ty, tx, th, tw). Arrays are

@@ -45,8 +45,18 @@ typedef struct ft_rec_net {
     ft_dense *fc;                // 256 -> 128, no bias
 } ft_rec_net;
 
+typedef struct ft_yunet ft_yunet; // yunet.c
+#define FT_YUNET_FILE "yunet_s_640_640.onnx"
+#ifndef FT_YUNET_SOURCE_DIR // CMakeLists.txt sets both
+#define FT_YUNET_SOURCE_DIR "models/yunet"
+#endif
+#ifndef FT_YUNET_INSTALL_DIR
+#define FT_YUNET_INSTALL_DIR "/usr/share/facetracker/models/yunet"
+#endif
+
 struct ft_face_models {
-    bool has_ssd, has_tiny, has_lm, has_lm_tiny, has_rec;
+    bool has_ssd, has_tiny, has_lm, has_lm_tiny, has_rec, has_yunet;
+    ft_yunet *yunet;
     ft_ssd_net ssd;
     ft_tiny_net tiny;
     ft_lm_net lm, lm_tiny;
@@ -61,6 +71,13 @@ ft_status ft_face__lm_build(const ft_tfjs *w, bool tiny, ft_lm_net *net, ft_err 
 void ft_face__lm_free(ft_lm_net *net);
 ft_status ft_face__rec_build(const ft_tfjs *w, ft_rec_net *net, ft_err *err);
 void ft_face__rec_free(ft_rec_net *net);
+
+// YuNet-s (yunet.c): the ONNX file checked against FT_YUNET_SHA256.
+ft_status ft_face__yunet_load(const char *path, ft_yunet **out, ft_err *err);
+void ft_face__yunet_free(ft_yunet *y);
+ft_status ft_face__yunet_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                                const ft_detect_opts *o, ft_face_box *out, ft_face_kps *kps,
+                                size_t cap, size_t *n_out, ft_detect_timing *t, ft_err *err);
 
 // Looks up `name` with the given shape (rank <= 4) and reports errors
 // with the net's name.

@@ -1,4 +1,4 @@
-// Loading the five face-api networks and dispatching detection.
+// Loading the five face-api networks and YuNet-s, and dispatching detection.
 #include "face/face_internal.h"
 
 #include "core/mem.h"
@@ -20,7 +20,7 @@ ft_status ft_face__tiny_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft
 
 ft_models_opts ft_models_opts_default(void)
 {
-    return (ft_models_opts){NULL, true, true, true, true, true};
+    return (ft_models_opts){NULL, true, true, true, true, true, true, NULL};
 }
 
 ft_detect_opts ft_detect_opts_default(void)
@@ -40,6 +40,13 @@ static bool is_dir(const char *p)
 // the buffer never changes after that.
 static pthread_once_t exe_dir_once = PTHREAD_ONCE_INIT;
 static char exe_models_dir[4096];
+static char exe_yunet_path[4096];
+
+static bool is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
 
 static void exe_dir_init(void)
 {
@@ -57,6 +64,10 @@ static void exe_dir_init(void)
         return;
     if (is_dir(p))
         memcpy(exe_models_dir, p, sizeof p);
+    if (snprintf(p, sizeof p, "%s/../share/facetracker/models/yunet/" FT_YUNET_FILE, exe) <
+            (int)sizeof p &&
+        is_file(p))
+        memcpy(exe_yunet_path, p, sizeof p);
 }
 
 // $FT_MODELS_DIR, else the models installed beside the executable, else
@@ -73,6 +84,38 @@ const char *ft_models_default_dir(void)
     if (is_dir(FT_DEFAULT_MODELS_DIR))
         return FT_DEFAULT_MODELS_DIR;
     return FT_INSTALL_MODELS_DIR;
+}
+
+const char *ft_yunet_default_path(void)
+{
+    const char *e = getenv("FT_YUNET_MODEL");
+    if (e && *e)
+        return e;
+    pthread_once(&exe_dir_once, exe_dir_init);
+    if (exe_yunet_path[0])
+        return exe_yunet_path;
+    if (is_file(FT_YUNET_SOURCE_DIR "/" FT_YUNET_FILE))
+        return FT_YUNET_SOURCE_DIR "/" FT_YUNET_FILE;
+    return FT_YUNET_INSTALL_DIR "/" FT_YUNET_FILE;
+}
+
+bool ft_detector_parse(const char *s, ft_detector_kind *out)
+{
+    static const struct {
+        const char *name;
+        ft_detector_kind k;
+    } names[] = {{"ssd", FT_DETECTOR_SSD}, {"tiny", FT_DETECTOR_TINY}, {"yunet", FT_DETECTOR_YUNET}};
+    for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].k;
+            return true;
+        }
+    return false;
+}
+
+const char *ft_detector_name(ft_detector_kind k)
+{
+    return k == FT_DETECTOR_TINY ? "tiny" : k == FT_DETECTOR_YUNET ? "yunet" : "ssd";
 }
 
 ft_status ft_face__get(const ft_tfjs *w, const char *name, int rank, int32_t d0, int32_t d1,
@@ -178,6 +221,12 @@ ft_status ft_face_models_load(const ft_models_opts *o, ft_face_models **out, ft_
             goto fail;
         m->has_lm_tiny = true;
     }
+    if (o->yunet) {
+        const char *p = o->yunet_path ? o->yunet_path : ft_yunet_default_path();
+        if ((st = ft_face__yunet_load(p, &m->yunet, err)) != FT_OK)
+            goto fail;
+        m->has_yunet = true;
+    }
     if (o->recognition) {
         if ((st = load_one(dir, "face_recognition_model", &w, err)) != FT_OK)
             goto fail;
@@ -204,6 +253,7 @@ void ft_face_models_free(ft_face_models *m)
     ft_face__lm_free(&m->lm);
     ft_face__lm_free(&m->lm_tiny);
     ft_face__rec_free(&m->rec);
+    ft_face__yunet_free(m->yunet);
     ft_free(m);
 }
 
@@ -219,12 +269,21 @@ bool ft_face_models_has(const ft_face_models *m, const char *net)
         return m->has_lm_tiny;
     if (strcmp(net, "recognition") == 0)
         return m->has_rec;
+    if (strcmp(net, "yunet") == 0)
+        return m->has_yunet;
     return false;
 }
 
 ft_status ft_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
                     const ft_detect_opts *o, ft_face_box *out, size_t cap, size_t *n_out,
                     ft_detect_timing *timing, ft_err *err)
+{
+    return ft_detect_kps(m, ctx, im, o, out, NULL, cap, n_out, timing, err);
+}
+
+ft_status ft_detect_kps(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                        const ft_detect_opts *o, ft_face_box *out, ft_face_kps *kps, size_t cap,
+                        size_t *n_out, ft_detect_timing *timing, ft_err *err)
 {
     ft_detect_opts def = ft_detect_opts_default();
     if (!o)
@@ -236,6 +295,14 @@ ft_status ft_detect(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
     if (timing)
         *timing = (ft_detect_timing){0, 0, 0};
     ft_arena_reset(ft_nn_ctx_arena(ctx));
+    if (o->kind == FT_DETECTOR_YUNET) {
+        if (!m->has_yunet)
+            return ft_err_set(err, FT_E_INVALID, "the YuNet detector is not loaded");
+        return ft_face__yunet_detect(m, ctx, im, o, out, kps, cap, n_out, timing, err);
+    }
+    if (kps)
+        for (size_t i = 0; i < cap; i++)
+            kps[i].n = 0;
     if (o->kind == FT_DETECTOR_TINY) {
         if (!m->has_tiny)
             return ft_err_set(err, FT_E_INVALID, "the tiny face detector is not loaded");

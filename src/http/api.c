@@ -157,11 +157,9 @@ typedef struct face_res {
 
 static ft_detector_kind detector_for(ft_http_req *r)
 {
-    const char *d = ft_http_query(r, "detector");
-    if (d && strcmp(d, "tiny") == 0)
-        return FT_DETECTOR_TINY;
-    if (d && strcmp(d, "ssd") == 0)
-        return FT_DETECTOR_SSD;
+    ft_detector_kind k;
+    if (ft_detector_parse(ft_http_query(r, "detector"), &k))
+        return k;
     return srv(r)->o.detector;
 }
 
@@ -196,7 +194,7 @@ static const char *detector_name(ft_http_req *r)
 {
     if (use_trained(r))
         return "trained";
-    return detector_for(r) == FT_DETECTOR_TINY ? "tiny" : "ssd";
+    return ft_detector_name(detector_for(r));
 }
 
 static ft_status analyse(ft_http_req *r, const ft_image *im, bool want_desc, face_res *faces,
