@@ -1,6 +1,7 @@
 // Enrolment samples from photos.
 #include "access/enroll.h"
 
+#include "core/mem.h"
 #include "core/sha256.h"
 
 #include <math.h>
@@ -38,5 +39,115 @@ ft_status ft_enroll_sample(const ft_face_models *m, ft_nn_ctx *ctx, const ft_ima
     }
     if (below_threshold)
         *below_threshold = low;
+    return FT_OK;
+}
+
+// ---- Screening ----
+
+const char *ft_enroll_verdict_str(ft_enroll_verdict_kind k)
+{
+    return k == FT_ENROLL_DUPLICATE ? "duplicate" : k == FT_ENROLL_CONFLICT ? "conflict" : "new";
+}
+
+static const char *model_of(const ft_sample *s)
+{
+    return s->model[0] ? s->model : FT_GALLERY_DEFAULT_MODEL;
+}
+
+ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_policy *p,
+                           const ft_sample *samples, size_t n, ft_enroll_verdict *verdicts,
+                           ft_err *err)
+{
+    ft_sample *all = NULL;
+    size_t n_all = 0;
+    ft_status st = ft_gallery_samples_list(g, 0, &all, &n_all, err);
+    if (st != FT_OK)
+        return st;
+    double limit = p->threshold + p->margin;
+    for (size_t i = 0; i < n && st == FT_OK; i++) {
+        const ft_sample *x = &samples[i];
+        ft_enroll_verdict v;
+        memset(&v, 0, sizeof v);
+        v.kind = FT_ENROLL_NEW;
+        v.distance = NAN;
+        // Duplicates: the person's own samples, then earlier ones of this
+        // batch that are being kept.
+        for (size_t k = 0; k < n_all && person_id > 0 && v.kind == FT_ENROLL_NEW; k++) {
+            const ft_sample *y = &all[k];
+            if (y->person_id != person_id)
+                continue;
+            bool same_src = x->source_sha256[0] && strcmp(x->source_sha256, y->source_sha256) == 0;
+            double d = strcmp(model_of(x), model_of(y)) == 0
+                           ? ft_descriptor_distance(x->descriptor, y->descriptor)
+                           : INFINITY;
+            if (same_src || d < FT_ENROLL_DUP_DISTANCE) {
+                v.kind = FT_ENROLL_DUPLICATE;
+                v.dup_sample_id = y->id;
+                v.distance = same_src ? 0.0 : d;
+            }
+        }
+        for (size_t k = 0; k < i && v.kind == FT_ENROLL_NEW; k++) {
+            const ft_sample *y = &samples[k];
+            if (verdicts[k].kind != FT_ENROLL_NEW)
+                continue;
+            bool same_src = x->source_sha256[0] && strcmp(x->source_sha256, y->source_sha256) == 0;
+            double d = strcmp(model_of(x), model_of(y)) == 0
+                           ? ft_descriptor_distance(x->descriptor, y->descriptor)
+                           : INFINITY;
+            if (same_src || d < FT_ENROLL_DUP_DISTANCE) {
+                v.kind = FT_ENROLL_DUPLICATE;
+                v.distance = same_src ? 0.0 : d;
+            }
+        }
+        // Conflicts: the nearest sample of anyone else.
+        if (v.kind == FT_ENROLL_NEW) {
+            double best = INFINITY;
+            int64_t who = 0;
+            for (size_t k = 0; k < n_all; k++) {
+                const ft_sample *y = &all[k];
+                if (y->person_id == person_id || strcmp(model_of(x), model_of(y)) != 0)
+                    continue;
+                double d = ft_descriptor_distance(x->descriptor, y->descriptor);
+                if (d < best) {
+                    best = d;
+                    who = y->person_id;
+                }
+            }
+            if (who > 0 && best < limit) {
+                ft_person other;
+                v.kind = FT_ENROLL_CONFLICT;
+                v.other_person_id = who;
+                v.distance = best;
+                st = ft_gallery_person_get(g, who, &other, err);
+                if (st == FT_OK)
+                    snprintf(v.other_name, sizeof v.other_name, "%s", other.name);
+            }
+        }
+        verdicts[i] = v;
+    }
+    ft_free(all);
+    return st;
+}
+
+ft_status ft_enroll_conflict_error(const ft_enroll_verdict *verdicts, size_t n,
+                                   const char *const *labels, const ft_gallery_policy *p,
+                                   ft_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const ft_enroll_verdict *v = &verdicts[i];
+        if (v->kind != FT_ENROLL_CONFLICT)
+            continue;
+        char which[300];
+        if (labels && labels[i])
+            snprintf(which, sizeof which, "%s", labels[i]);
+        else
+            snprintf(which, sizeof which, "photo %zu", i + 1);
+        return ft_err_set(err, FT_E_EXISTS,
+                          "%s: the face matches %s (id %lld) at distance %.3f, under the "
+                          "threshold %.2f plus margin %.2f: it may be their photo; enrolling it "
+                          "would make both people ambiguous at the door (force to enrol anyway)",
+                          which, v->other_name, (long long)v->other_person_id, v->distance,
+                          p->threshold, p->margin);
+    }
     return FT_OK;
 }

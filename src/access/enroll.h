@@ -20,4 +20,64 @@ ft_status ft_enroll_sample(const ft_face_models *m, ft_nn_ctx *ctx, const ft_ima
                            const ft_gallery_policy *p, ft_sample *sample, ft_buf *thumb,
                            bool *below_threshold, ft_err *err);
 
+// ---- Screening new samples against the gallery ----
+//
+// Before samples are stored, each is compared with what is enrolled:
+//  - CONFLICT: its face matches ANOTHER person, i.e. its distance to that
+//    person's nearest sample is below the policy threshold plus the margin
+//    (the distance under which the door would grant that person, or call
+//    the two ambiguous). Enrolling it would make the real person's photos
+//    ambiguous (denied) or labelled with the wrong name. Refused unless the
+//    caller forces it.
+//  - DUPLICATE: it repeats a sample the person already has (or an earlier
+//    one of the same batch): the same source photo (source_sha256), or a
+//    descriptor closer than FT_ENROLL_DUP_DISTANCE. Never stored twice.
+//  - NEW otherwise.
+//
+// FT_ENROLL_DUP_DISTANCE: 0.05. The same pixels give distance 0 (the
+// pipeline is deterministic), and the same photo saved again as JPEG
+// (quality 90) lands at 0.06-0.07, two crops of one photo at about 0.16,
+// and two different photos of one person at 0.2-0.45 (measured with
+// `facetracker verify` on the demo photos). 0.05 is under all of these
+// but the same pixels: it skips re-uploads of the same image under
+// another file (other metadata, PNG/lossless copies, tiny re-crops), and
+// never discards a genuinely different photo, which is what the gallery
+// needs more of.
+#define FT_ENROLL_DUP_DISTANCE 0.05
+
+typedef enum ft_enroll_verdict_kind {
+    FT_ENROLL_NEW = 0,
+    FT_ENROLL_DUPLICATE,
+    FT_ENROLL_CONFLICT,
+} ft_enroll_verdict_kind;
+
+const char *ft_enroll_verdict_str(ft_enroll_verdict_kind k); // "new", "duplicate", "conflict"
+
+typedef struct ft_enroll_verdict {
+    ft_enroll_verdict_kind kind;
+    // CONFLICT: the other person and the distance to their nearest sample.
+    // DUPLICATE: the repeated sample (0 when it repeats one of the same
+    // batch) and the distance (0 for the same source photo).
+    int64_t other_person_id;
+    char other_name[FT_GALLERY_NAME_MAX + 1];
+    int64_t dup_sample_id;
+    double distance;
+} ft_enroll_verdict;
+
+// Screens `n` samples meant for `person_id` (0 = a new person) against
+// every enrolled sample of the same descriptor model. Fills verdicts[n].
+// Read-only; FT_OK whatever the verdicts (callers decide: refuse
+// conflicts unless forced, skip duplicates).
+ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_policy *p,
+                           const ft_sample *samples, size_t n, ft_enroll_verdict *verdicts,
+                           ft_err *err);
+
+// The first CONFLICT in verdicts as an FT_E_EXISTS error naming the other
+// person ("photo %s: the face matches Alice (id 3) at distance 0.31 ..."),
+// or FT_OK if there is none. `labels` (may be NULL) names each sample
+// (file names) in the message.
+ft_status ft_enroll_conflict_error(const ft_enroll_verdict *verdicts, size_t n,
+                                   const char *const *labels, const ft_gallery_policy *p,
+                                   ft_err *err);
+
 #endif

@@ -312,3 +312,24 @@ ft_status ft_cli_gallery(const char *cmd, const char *path, bool read_only, ft_g
         ft_cli_errorf(cmd, "%s", ft_err_msg(&err, st));
     return st;
 }
+
+bool ft_cli_confirm(const char *cmd, bool yes, const char *fmt, ...)
+{
+    if (yes)
+        return true;
+    char q[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof q, fmt, ap);
+    va_end(ap);
+    if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO)) {
+        ft_cli_errorf(cmd, "%s: refusing without --yes (not a terminal, nobody to ask)", q);
+        return false;
+    }
+    fprintf(stderr, "%s [y/N] ", q);
+    fflush(stderr);
+    char a[16];
+    if (!fgets(a, sizeof a, stdin))
+        return false;
+    return strcmp(a, "y\n") == 0 || strcmp(a, "Y\n") == 0 || strcmp(a, "yes\n") == 0;
+}

@@ -111,6 +111,18 @@ int ft_cmd_serve(int argc, char **argv);
 int ft_cmd_dataset(int argc, char **argv);
 int ft_cmd_train(int argc, char **argv);
 int ft_cmd_evaluate_model(int argc, char **argv);
+int ft_cmd_settings(int argc, char **argv);
+int ft_cmd_audit(int argc, char **argv);
+int ft_cmd_backup(int argc, char **argv);
+int ft_cmd_restore(int argc, char **argv);
+
+// Asks before a destructive step. With `yes` (the --yes option): true.
+// On a terminal (stdin and stderr): prints the question (printf-style,
+// " [y/N] " appended) to stderr and reads the answer; true only for y or
+// yes. Not on a terminal and no --yes: prints "facetracker CMD: refusing
+// to ... without --yes (not a terminal)" and returns false.
+bool ft_cli_confirm(const char *cmd, bool yes, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 // Opens the gallery at `path` (NULL = ./facetracker.db), printing a clear
 // message on failure. `read_only` also refuses to create a missing file.

@@ -14,10 +14,16 @@ static const char usage[] =
     "the gallery. Genuine distances (to the nearest other sample of the same person) and\n"
     "impostor distances (to each other person's nearest sample) give a table of false-accept\n"
     "(FAR) and false-reject (FRR) rates by threshold, and the largest threshold whose FAR is\n"
-    "at most the target, which is stored as the gallery's threshold setting.\n"
+    "at most the target, which is stored as the gallery's threshold setting, together with\n"
+    "the table (so later threshold changes can say which false-accept rate to expect) and a\n"
+    "row in `facetracker audit`.\n"
+    "\n"
+    "A target above 0.01 (1 %) lets more strangers in than a door should: it is stored only\n"
+    "with --force. A stored threshold above 0.6 (face-api's equal-error point) is reported.\n"
     "\n"
     "options:\n"
     "  --target-far F        default 0.001 (0.1 %)\n"
+    "  --force               store even a target above 0.01\n"
     "  --dry-run             print, store nothing\n"
     "  --db PATH             the gallery (default ./facetracker.db)\n";
 
@@ -33,6 +39,8 @@ int ft_cmd_calibrate(int argc, char **argv)
         } else if (strcmp(argv[i], "--target-far") == 0) {
             if (!ft_cli_double(argc, argv, &i, 1e-9, 1, &o.target_far))
                 return FT_EXIT_USAGE;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            o.confirm = true;
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             dry = true;
         } else if (strcmp(argv[i], "--db") == 0) {
@@ -48,12 +56,19 @@ int ft_cmd_calibrate(int argc, char **argv)
         return FT_EXIT_INPUT;
     ft_err err = {0};
     ft_calib_result r = {0};
+    char actor[FT_AUDIT_ACTOR_MAX + 1];
+    ft_audit_cli_actor(actor);
+    o.actor = actor;
     // Samples of the default descriptor space (the alignment every command
-    // uses unless told otherwise).
-    ft_status st = ft_gallery_calibrate(g, ft_descriptor_space(ft_align_default()), &o, !dry, &r,
+    // uses unless told otherwise). The table first, then the decision to
+    // store it: the table is printed whether or not it is stored.
+    ft_status st = ft_gallery_calibrate(g, ft_descriptor_space(ft_align_default()), &o, false, &r,
                                         &err);
+    bool have = st == FT_OK;
+    if (have && !dry)
+        st = ft_gallery_calibration_save(g, &r, &o, &err);
     int rc = FT_EXIT_OK;
-    if (st == FT_OK || (st == FT_E_INVALID && r.rows)) {
+    if (have) {
         ft_buf b;
         ft_buf_init(&b, 0);
         ft_buf_printf(&b, "{\"samples\": %zu, \"people\": %zu, \"genuine_trials\": %zu, "
@@ -77,10 +92,15 @@ int ft_cmd_calibrate(int argc, char **argv)
         ft_buf_puts(&b, "]}");
         ft_cli_emit(&b);
         ft_buf_deinit(&b);
+        if (st == FT_OK && !dry && r.threshold > FT_GALLERY_SAFE_THRESHOLD)
+            fprintf(stderr,
+                    "facetracker calibrate: note: the stored threshold %.2f is above 0.6, "
+                    "face-api's equal-error point; it rests on %zu impostor trials\n",
+                    r.threshold, r.n_impostor);
     }
     if (st != FT_OK) {
         ft_cli_errorf("calibrate", "%s", ft_err_msg(&err, st));
-        rc = FT_EXIT_INPUT;
+        rc = st == FT_E_CONFIRM ? FT_EXIT_USAGE : FT_EXIT_INPUT;
     }
     ft_calib_result_deinit(&r);
     ft_gallery_close(g);

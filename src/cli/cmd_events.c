@@ -12,8 +12,14 @@
 
 static const char usage[] =
     "usage: facetracker events [options]\n"
+    "       facetracker events purge [--db PATH]\n"
     "\n"
     "The access log, newest first, as JSON (default) or CSV.\n"
+    "\n"
+    "purge applies the retention settings now (the server does it every hour): face images\n"
+    "of events older than retention_thumbnails_days (default 90) and events older than\n"
+    "retention_events_days (default 0 = kept) are removed; see `facetracker settings`.\n"
+    "Prints {\"thumbnails_removed\": N, \"events_removed\": N}.\n"
     "\n"
     "options:\n"
     "  --since T / --until T  a time: Unix seconds, an ISO 8601 UTC date or time\n"
@@ -55,8 +61,45 @@ static bool parse_time(const char *s, double *out)
     return true;
 }
 
+static int purge(int argc, char **argv)
+{
+    const char *db = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (ft_cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return FT_EXIT_OK;
+        } else if (strcmp(argv[i], "--db") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &db))
+                return FT_EXIT_USAGE;
+        } else {
+            ft_cli_errorf("events", "purge: unknown argument %s (see --help)", argv[i]);
+            return FT_EXIT_USAGE;
+        }
+    }
+    ft_gallery *g;
+    if (ft_cli_gallery("events", db, false, &g) != FT_OK)
+        return FT_EXIT_INPUT;
+    ft_err err = {0};
+    ft_retention_result res;
+    ft_status st = ft_gallery_retention_apply(g, 0, &res, &err);
+    ft_gallery_close(g);
+    if (st != FT_OK) {
+        ft_cli_errorf("events", "purge: %s", ft_err_msg(&err, st));
+        return FT_EXIT_INPUT;
+    }
+    ft_buf b;
+    ft_buf_init(&b, 0);
+    ft_buf_printf(&b, "{\"thumbnails_removed\": %lld, \"events_removed\": %lld}",
+                  (long long)res.thumbnails_removed, (long long)res.events_removed);
+    ft_cli_emit(&b);
+    ft_buf_deinit(&b);
+    return FT_EXIT_OK;
+}
+
 int ft_cmd_events(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "purge") == 0)
+        return purge(argc, argv);
     const char *db = NULL, *person = NULL;
     ft_event_query q = ft_event_query_default();
     q.limit = 100;

@@ -64,6 +64,17 @@ int ft_cmd_keys(int argc, char **argv)
             ft_buf_json_str(&b, pos[1]);
             ft_buf_printf(&b, ", \"role\": \"%s\", \"token\": \"%s\"}", ft_key_role_str(role), token);
             fprintf(stderr, "facetracker keys: the token is shown only now; keep it safe\n");
+            char actor[FT_AUDIT_ACTOR_MAX + 1], target[48];
+            ft_audit_cli_actor(actor);
+            snprintf(target, sizeof target, "key:%lld", (long long)id);
+            ft_buf d;
+            ft_buf_init(&d, 0);
+            ft_buf_puts(&d, "{\"name\": ");
+            ft_buf_json_str(&d, pos[1]);
+            ft_buf_printf(&d, ", \"role\": \"%s\"}", ft_key_role_str(role));
+            ft_buf_append(&d, "", 1);
+            st = ft_gallery_audit_add(g, actor, "key.create", target, (const char *)d.data, &err);
+            ft_buf_deinit(&d);
         }
     } else if (strcmp(pos[0], "list") == 0) {
         ft_api_key *keys = NULL;
@@ -93,6 +104,12 @@ int ft_cmd_keys(int argc, char **argv)
             st = ft_err_set(&err, FT_E_INVALID, "revoke: %s is not a key id", pos[1]);
         else
             st = ft_gallery_key_revoke(g, id, &err);
+        if (st == FT_OK) {
+            char actor[FT_AUDIT_ACTOR_MAX + 1], target[48];
+            ft_audit_cli_actor(actor);
+            snprintf(target, sizeof target, "key:%lld", id);
+            st = ft_gallery_audit_add(g, actor, "key.revoke", target, NULL, &err);
+        }
         if (st == FT_OK)
             ft_buf_printf(&b, "{\"revoked\": %lld}", id);
     }
