@@ -141,7 +141,7 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status"; }
 
 post_one() {
-    curl -s -o /dev/null -w '%{http_code}' -F "fileImg=@$img;type=image/jpeg" \
+    curl -s -o /dev/null -w '%{http_code}' -H 'X-Requested-With: curl' -F "fileImg=@$img;type=image/jpeg" \
         "http://127.0.0.1:$port/api/prediction"
 }
 

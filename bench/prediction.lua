@@ -11,6 +11,7 @@ local boundary = "----ftbench7d3a9c41"
 wrk.method = "POST"
 wrk.path = "/api/prediction"
 wrk.headers["Content-Type"] = "multipart/form-data; boundary=" .. boundary
+wrk.headers["X-Requested-With"] = "wrk" -- a POST without Origin needs it (docs/SECURITY.md)
 wrk.body = "--" .. boundary .. "\r\n" ..
     "Content-Disposition: form-data; name=\"fileImg\"; filename=\"face.jpg\"\r\n" ..
     "Content-Type: image/jpeg\r\n\r\n" .. img .. "\r\n--" .. boundary .. "--\r\n"

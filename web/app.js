@@ -9,7 +9,9 @@ const state = { key: localStorage.getItem('ft_key') || '', people: [], evOffset:
 // ---- API ----
 
 async function api(method, path, body, type) {
-  const headers = {};
+  // X-Requested-With: a header no other site's page can add without the
+  // server's consent (a CORS preflight it never grants); see docs/SECURITY.md.
+  const headers = { 'X-Requested-With': 'facetracker' };
   if (state.key) headers['X-API-Key'] = state.key;
   if (type) headers['Content-Type'] = type;
   const res = await fetch(path, { method, headers, body });

@@ -4,6 +4,7 @@
 #include "http/server.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,7 +30,45 @@ static const char usage[] =
     "  --model MODEL.h5      a model trained with `facetracker train`: POST /api/prediction and\n"
     "                        /api/v1/detect report its one face when its score is over 0.5\n"
     "  --insecure            allow a non-loopback bind without API keys\n"
-    "  --verbose             log each request to stderr\n";
+    "  --verbose             log each request to stderr: time, client address, method, path\n"
+    "                        (no query string), status, ms, API key id (never the key)\n"
+    "\n"
+    "security (docs/SECURITY.md):\n"
+    "  --tls-cert FILE       serve HTTPS with this PEM certificate (chain); needs --tls-key;\n"
+    "                        responses then carry Strict-Transport-Security\n"
+    "  --tls-key FILE        the certificate's PEM private key\n"
+    "  --server-name NAME    a host name clients use for this server (repeatable); requests\n"
+    "                        with another Host are refused (421), which stops DNS rebinding.\n"
+    "                        The bind address, and localhost on loopback, need no flag\n"
+    "  --allow-origin URL    a site whose pages may change things here (repeatable), e.g.\n"
+    "                        https://door.example; other sites' POST/PUT/PATCH/DELETE get 403.\n"
+    "                        Scripts without Origin send X-Requested-With, a key, or JSON\n"
+    "  --trusted-proxy ADDR  a reverse proxy (IP or CIDR, repeatable) whose X-Forwarded-For,\n"
+    "                        -Proto and -Host are believed\n"
+    "  --max-key-failures N  wrong API keys from one address within a minute before it is\n"
+    "                        answered 429 for a minute (default 10; 0 = no limit)\n";
+
+#define MAX_LIST 16
+
+static void log_stderr(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line); // one call: stdio's lock keeps lines whole
+}
+
+// Appends the next argument to a repeatable option's list.
+static bool list_add(const char *flag, int argc, char **argv, int *i, const char **list, size_t *n)
+{
+    const char *v;
+    if (!ft_cli_str(argc, argv, i, &v))
+        return false;
+    if (*n >= MAX_LIST) {
+        ft_cli_errorf("serve", "%s: at most %d", flag, MAX_LIST);
+        return false;
+    }
+    list[(*n)++] = v;
+    return true;
+}
 
 static volatile sig_atomic_t stop_flag = 0;
 
@@ -44,6 +83,11 @@ int ft_cmd_serve(int argc, char **argv)
     ft_server_opts o = ft_server_opts_default();
     long v;
     bool port_set = false;
+    const char *origins[MAX_LIST], *names[MAX_LIST], *proxies[MAX_LIST];
+    o.allow_origins = origins;
+    o.server_names = names;
+    o.trusted_proxies = proxies;
+    o.log = log_stderr;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *s;
         if (ft_cli_is_help(a)) {
@@ -89,6 +133,25 @@ int ft_cmd_serve(int argc, char **argv)
             o.insecure = true;
         } else if (strcmp(a, "--verbose") == 0) {
             o.verbose = true;
+        } else if (strcmp(a, "--tls-cert") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.tls_cert))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--tls-key") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.tls_key))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--server-name") == 0) {
+            if (!list_add(a, argc, argv, &i, names, &o.n_server_names))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--allow-origin") == 0) {
+            if (!list_add(a, argc, argv, &i, origins, &o.n_allow_origins))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--trusted-proxy") == 0) {
+            if (!list_add(a, argc, argv, &i, proxies, &o.n_trusted_proxies))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--max-key-failures") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 0, 100000, &v))
+                return FT_EXIT_USAGE;
+            o.auth_fail_max = (unsigned)v;
         } else {
             ft_cli_errorf("serve", "unknown argument %s (see --help)", a);
             return FT_EXIT_USAGE;
@@ -123,8 +186,8 @@ int ft_cmd_serve(int argc, char **argv)
     }
     const char *host = o.bind ? o.bind : "127.0.0.1";
     bool v6 = strchr(host, ':') != NULL;
-    fprintf(stderr, "facetracker: serving on http://%s%s%s:%u/\n", v6 ? "[" : "", host, v6 ? "]" : "",
-            (unsigned)ft_server_port(srv));
+    fprintf(stderr, "facetracker: serving on %s://%s%s%s:%u/\n", o.tls_cert ? "https" : "http",
+            v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)ft_server_port(srv));
     // The models load in the background (/healthz answers meanwhile, see
     // src/http/server.h); a model that fails to load still stops `serve`.
     st = ft_server_wait_ready(srv, &err);

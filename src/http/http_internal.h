@@ -58,6 +58,7 @@ typedef struct ft_http_req {
     const uint8_t *body;
     size_t body_len;
     unsigned role;  // the caller's role bit (FT_HTTP_*), 0 for public access
+    int64_t key_id; // the API key that authenticated the request; 0 = none (key-less server)
     void *app;      // the application's context (ft_http_app.ctx)
     void *tctx;     // the running thread's context (worker_init), NULL inline
     double t_start; // ft_now_ms() when the headers were complete
@@ -211,13 +212,19 @@ typedef struct ft_http_app {
     // (tctx is that thread's context; inline routes are public). `key` is
     // the presented key or NULL. Sets *role to one FT_HTTP_* bit; FT_E_AUTH
     // means 401 (missing or wrong key).
-    ft_status (*auth)(void *ctx, void *tctx, const char *key, unsigned *role, ft_err *err);
+    // *key_id gets the key's id (0 = no key: key-less mode) for the log.
+    ft_status (*auth)(void *ctx, void *tctx, const char *key, unsigned *role, int64_t *key_id,
+                      ft_err *err);
     // Extra gauge lines for /metrics (may be NULL).
     void (*gauges)(void *ctx, ft_buf *out);
     // Whether a pool's routes can run now (may be NULL = always): NULL if
     // so, else why not; the request is then answered 503 E_LOADING with
     // Retry-After: 1 without queueing it (the models are still loading).
     const char *(*unavailable)(void *ctx, ft_route_pool pool);
+    // The request log (may be NULL = none): one line per answered request,
+    // no newline, called on the HTTP thread with `ctx` (see ft_httpd_start
+    // for the format); also gets libmicrohttpd's own error messages.
+    void (*log)(void *ctx, const char *line);
 } ft_http_app;
 
 typedef struct ft_http_limits {
@@ -229,6 +236,41 @@ typedef struct ft_http_limits {
     unsigned max_connections;    // default 256
     size_t queue_max[FT_POOL_COUNT_]; // per pool; 0 = default
     int threads[FT_POOL_COUNT_];      // per pool; 0 = default (infer: cores, db: 1)
+
+    // ---- Requests from elsewhere (docs/SECURITY.md); off by default ----
+    // check_host: a Host (or trusted X-Forwarded-Host) that is not one of
+    // ours is answered 421 E_HOST, which stops DNS rebinding. Ours: an IP
+    // literal equal to the bind address (any IP literal for a 0.0.0.0/::
+    // bind; any loopback one for a loopback bind), "localhost" for a
+    // loopback or wildcard bind, and `server_names`.
+    bool check_host;
+    // check_origin: a state-changing request (any method but GET, HEAD,
+    // OPTIONS) whose Origin, or without it Referer, is not the server's own
+    // origin (scheme://Host) nor one of `allowed_origins` is answered 403
+    // E_ORIGIN. With neither header, a POST that a page of another site
+    // could send without a CORS preflight (no X-Requested-With, X-API-Key
+    // or Authorization header, and a Content-Type that is absent or
+    // multipart/form-data, application/x-www-form-urlencoded or text/plain)
+    // is answered 403 E_ORIGIN too.
+    bool check_origin;
+    const char *const *allowed_origins; // "https://door.example:8443"; copied at start
+    size_t n_allowed_origins;
+    const char *const *server_names; // extra Host names ("door.example"); copied
+    size_t n_server_names;
+    // Peers whose X-Forwarded-For/-Proto/-Host are believed: IP addresses
+    // or CIDR ranges ("10.0.0.0/8", "::1"); copied. The client address (log,
+    // failed-key limit) is then the rightmost untrusted X-Forwarded-For hop.
+    const char *const *trusted_proxies;
+    size_t n_trusted_proxies;
+    // Failed API keys: after auth_fail_max wrong keys within
+    // auth_fail_window_s from one client address, that address's requests
+    // to non-public routes are answered 429 + Retry-After for auth_block_s.
+    // auth_fail_max 0 = off (the default).
+    unsigned auth_fail_max, auth_fail_window_s, auth_block_s;
+    // HTTPS: the PEM text of the certificate (chain) and its private key,
+    // both or neither; copied. Adds Strict-Transport-Security to every
+    // response. FT_E_UNSUPPORTED when libmicrohttpd has no TLS.
+    const char *tls_cert_pem, *tls_key_pem;
 } ft_http_limits;
 
 ft_http_limits ft_http_limits_default(void);
@@ -237,7 +279,11 @@ typedef struct ft_httpd ft_httpd;
 
 // Starts the daemon on bind_addr:port (port 0 = a free one, see
 // ft_httpd_port) and the worker pools. `app` and the route table must
-// outlive the daemon.
+// outlive the daemon. With app->log, each answered request is logged as
+//   2026-12-04T23:59:01.123Z 127.0.0.1 POST /api/v1/people/6/samples 201 153.2ms key=3
+// (UTC time, client address, method, path without the query string, with
+// bytes outside printable ASCII as \xHH, status, milliseconds, the id of
+// the API key that authenticated, or "-"). Never the key, the query or the body.
 ft_status ft_httpd_start(const ft_http_app *app, const char *bind_addr, uint16_t port,
                          const ft_http_limits *lim, ft_httpd **out, ft_err *err);
 uint16_t ft_httpd_port(const ft_httpd *h);

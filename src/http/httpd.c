@@ -5,7 +5,10 @@
 // resumes it; the HTTP thread never waits for a worker. A sweeper thread
 // answers 408 to connections whose request head or body is not complete
 // in time (one byte a second would otherwise keep a connection forever:
-// MHD's own timeout only measures idleness).
+// MHD's own timeout only measures idleness). Before a request is
+// dispatched it is checked against where it comes from (Host, Origin,
+// trusted proxies, failed-key blocks; docs/SECURITY.md); HTTPS through
+// libmicrohttpd's GnuTLS; one log line per answered request.
 #define _GNU_SOURCE
 #include "http/http_internal.h"
 
@@ -14,6 +17,7 @@
 #include "core/mem.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <microhttpd.h>
@@ -54,6 +58,21 @@ typedef struct conn_rec {
     bool killed;
 } conn_rec;
 
+// An IP address or CIDR range (trusted proxies).
+typedef struct cidr {
+    int family;
+    uint8_t a[16];
+    int bits;
+} cidr;
+
+// Failed API keys of one client address (ft_http_limits.auth_fail_*).
+#define FAIL_SLOTS 128
+typedef struct fail_rec {
+    char addr[INET6_ADDRSTRLEN];
+    double first, last, blocked_until; // ft_now_ms()
+    unsigned count;                    // failures since `first`
+} fail_rec;
+
 struct ft_httpd {
     const ft_http_app *app;
     ft_http_limits lim;
@@ -73,6 +92,22 @@ struct ft_httpd {
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
     bool sweeper_stop;
+
+    // Where requests may come from (copies of the limits' lists).
+    char bind[INET6_ADDRSTRLEN];
+    bool bind_loopback, bind_any;
+    char **origins; // normalised scheme://host[:port]
+    size_t n_origins;
+    char **names; // lowercase
+    size_t n_names;
+    cidr *proxies;
+    size_t n_proxies;
+    bool tls;
+    char *tls_cert, *tls_key;
+    pthread_mutex_t fail_mu;
+    fail_rec fails[FAIL_SLOTS];
+    atomic_bool running;   // MHD_start_daemon returned
+    char mhd_err[400];     // libmicrohttpd's messages while starting
 };
 
 // ---- Request contexts ----
@@ -93,7 +128,14 @@ typedef struct req_ctx {
     size_t discarded;
     char *api_key;
     int sent_status;
+    char client[INET6_ADDRSTRLEN]; // the peer, or the client a trusted proxy names
+    bool via_proxy;                // the peer is a trusted proxy
+    bool https;                    // TLS here, or X-Forwarded-Proto: https from a trusted proxy
+    int64_t key_id;                // the key that authenticated, 0 = none
+    unsigned retry_after;          // seconds, for a 429
 } req_ctx;
+
+static void fail_note(ft_httpd *h, const char *addr);
 
 static conn_rec *conn_of(struct MHD_Connection *c)
 {
@@ -154,6 +196,8 @@ static enum MHD_Result respond(req_ctx *x, struct MHD_Connection *c)
     const char *type = r->out_type ? r->out_type : "application/json";
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (x->https)
+        MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     if (strncmp(type, "text/html", 9) == 0)
         MHD_add_response_header(
             resp, "Content-Security-Policy",
@@ -181,6 +225,11 @@ static enum MHD_Result respond_error(req_ctx *x, struct MHD_Connection *c, int s
     ft_http_reply_error(&x->r, status, code, "%s", msg);
     if (status == 503)
         ft_http_reply_header(&x->r, "Retry-After", "1");
+    if (status == 429) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", x->retry_after ? x->retry_after : 1);
+        ft_http_reply_header(&x->r, "Retry-After", ra);
+    }
     return respond(x, c);
 }
 
@@ -207,9 +256,14 @@ static void job_run(ft_job *j, void *tctx)
     r->tctx = tctx;
     if (rt->roles && h->app->auth) {
         unsigned role = 0;
+        int64_t key_id = 0;
         ft_err err;
         ft_err_clear(&err);
-        ft_status st = h->app->auth(h->app->ctx, tctx, x->api_key, &role, &err);
+        ft_status st = h->app->auth(h->app->ctx, tctx, x->api_key, &role, &key_id, &err);
+        if (st == FT_OK)
+            x->key_id = r->key_id = key_id;
+        if (st == FT_E_AUTH && x->api_key)
+            fail_note(h, x->client);
         if (st == FT_E_AUTH) {
             ft_http_reply_error(r, 401, "E_AUTH", "%s", ft_err_msg(&err, st));
             ft_http_reply_header(r, "WWW-Authenticate", "Bearer");
@@ -268,6 +322,486 @@ static void set_early(req_ctx *x, int status, const char *code, const char *fmt,
     va_end(ap);
 }
 
+// ---- Where a request comes from (docs/SECURITY.md) ----
+
+static bool cidr_parse(const char *s, cidr *out)
+{
+    char buf[INET6_ADDRSTRLEN];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    memset(out, 0, sizeof *out);
+    if (inet_pton(AF_INET, buf, out->a) == 1) {
+        out->family = AF_INET;
+        out->bits = 32;
+    } else if (inet_pton(AF_INET6, buf, out->a) == 1) {
+        out->family = AF_INET6;
+        out->bits = 128;
+    } else {
+        return false;
+    }
+    if (slash) {
+        char *end;
+        errno = 0;
+        long b = strtol(slash + 1, &end, 10);
+        if (errno || *end || end == slash + 1 || b < 0 || b > out->bits)
+            return false;
+        out->bits = (int)b;
+    }
+    return true;
+}
+
+static bool cidr_has(const cidr *c, const char *ip)
+{
+    uint8_t a[16];
+    int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
+    if (fam != c->family || inet_pton(fam, ip, a) != 1)
+        return false;
+    size_t full = (size_t)c->bits / 8;
+    int rest = c->bits % 8;
+    if (memcmp(a, c->a, full) != 0)
+        return false;
+    if (rest) {
+        uint8_t m = (uint8_t)(0xffu << (8 - rest));
+        if ((a[full] & m) != (c->a[full] & m))
+            return false;
+    }
+    return true;
+}
+
+static bool proxy_trusted(const ft_httpd *h, const char *ip)
+{
+    for (size_t i = 0; i < h->n_proxies; i++)
+        if (cidr_has(&h->proxies[i], ip))
+            return true;
+    return false;
+}
+
+// The peer's address as text; IPv4-mapped IPv6 addresses as plain IPv4.
+static void peer_addr(struct MHD_Connection *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "-");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6))
+            inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)cap);
+        else
+            inet_ntop(AF_INET6, a6, out, (socklen_t)cap);
+    }
+}
+
+// All values of one request header, joined with ",".
+typedef struct hdr_cat {
+    const char *name;
+    char buf[2048];
+    size_t len;
+    bool overflow;
+} hdr_cat;
+
+static enum MHD_Result cat_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    hdr_cat *hc = cls;
+    if (!key || !value || strcasecmp(key, hc->name) != 0)
+        return MHD_YES;
+    size_t room = sizeof hc->buf - hc->len;
+    int n = snprintf(hc->buf + hc->len, room, "%s%s", hc->len ? "," : "", value);
+    if (n < 0 || (size_t)n >= room)
+        hc->overflow = true;
+    else
+        hc->len += (size_t)n;
+    return MHD_YES;
+}
+
+// The first comma-separated element of a header, trimmed, or "".
+static void first_elem(const char *v, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (!v)
+        return;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strcspn(v, ",");
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n >= cap)
+        return;
+    memcpy(out, v, n);
+    out[n] = 0;
+}
+
+// x->client, x->via_proxy and x->https. Behind trusted proxies the client
+// is the rightmost X-Forwarded-For hop that is not itself a trusted proxy
+// (the hops left of it are whatever the client sent, and can be forged).
+static void client_of(ft_httpd *h, req_ctx *x, struct MHD_Connection *c)
+{
+    peer_addr(c, x->client, sizeof x->client);
+    x->https = h->tls;
+    x->via_proxy = h->n_proxies && proxy_trusted(h, x->client);
+    if (!x->via_proxy)
+        return;
+    char proto[16];
+    first_elem(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Proto"), proto,
+               sizeof proto);
+    if (strcasecmp(proto, "https") == 0)
+        x->https = true;
+    hdr_cat xff = {.name = "X-Forwarded-For"};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, cat_header, &xff);
+    if (xff.overflow)
+        return;
+    size_t end = xff.len;
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && xff.buf[start - 1] != ',')
+            start--;
+        size_t a = start, b = end;
+        while (a < b && (xff.buf[a] == ' ' || xff.buf[a] == '\t'))
+            a++;
+        while (b > a && (xff.buf[b - 1] == ' ' || xff.buf[b - 1] == '\t'))
+            b--;
+        char hop[INET6_ADDRSTRLEN];
+        uint8_t bin[16];
+        if (b - a >= sizeof hop)
+            break;
+        memcpy(hop, xff.buf + a, b - a);
+        hop[b - a] = 0;
+        int fam = strchr(hop, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(fam, hop, bin) != 1)
+            break; // not an address: stop at the last trusted hop
+        inet_ntop(fam, bin, x->client, sizeof x->client);
+        if (!proxy_trusted(h, x->client))
+            break;
+        end = start ? start - 1 : 0;
+    }
+}
+
+// "host[:port]" or "[v6]:port" -> lowercase host (v6 without brackets, one
+// trailing dot dropped); false if malformed.
+static bool host_part(const char *hp, char *host, size_t cap)
+{
+    const char *end;
+    if (*hp == '[') {
+        hp++;
+        end = strchr(hp, ']');
+        if (!end || (end[1] && end[1] != ':'))
+            return false;
+    } else {
+        end = strchr(hp, ':');
+        if (!end)
+            end = hp + strlen(hp);
+    }
+    size_t n = (size_t)(end - hp);
+    if (n == 0 || n >= cap)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        host[i] = (char)tolower((unsigned char)hp[i]);
+    if (n > 1 && host[n - 1] == '.')
+        n--;
+    host[n] = 0;
+    return true;
+}
+
+static bool same_ip(const char *a, const char *b)
+{
+    uint8_t x[16], y[16];
+    int fa = strchr(a, ':') ? AF_INET6 : AF_INET, fb = strchr(b, ':') ? AF_INET6 : AF_INET;
+    return fa == fb && inet_pton(fa, a, x) == 1 && inet_pton(fb, b, y) == 1 &&
+           memcmp(x, y, fa == AF_INET ? 4 : 16) == 0;
+}
+
+// Whether `host` (from host_part) names this server. IP literals cannot be
+// rebound by DNS, so any that reaches the socket is fine for a wildcard
+// bind; names must be localhost (on loopback) or configured.
+static bool host_ours(const ft_httpd *h, const char *host)
+{
+    for (size_t i = 0; i < h->n_names; i++)
+        if (strcmp(host, h->names[i]) == 0)
+            return true;
+    uint8_t a[16];
+    if (inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1) {
+        if (h->bind_any)
+            return true;
+        if (h->bind_loopback && ft_server_is_loopback(host))
+            return true;
+        return same_ip(host, h->bind);
+    }
+    if (strcmp(host, "localhost") == 0)
+        return h->bind_loopback || h->bind_any;
+    return false;
+}
+
+// An origin ("https://Door.example:443/x" -> "https://door.example") in
+// `out`: lowercase, default port dropped, path dropped. False if `in` is
+// not http(s)://host[:port][/...] (so "null" never matches anything).
+static bool origin_norm(const char *in, char *out, size_t cap)
+{
+    const char *rest;
+    bool https;
+    if (strncasecmp(in, "http://", 7) == 0) {
+        https = false;
+        rest = in + 7;
+    } else if (strncasecmp(in, "https://", 8) == 0) {
+        https = true;
+        rest = in + 8;
+    } else {
+        return false;
+    }
+    size_t n = strcspn(rest, "/?#");
+    if (n == 0 || memchr(rest, '@', n))
+        return false;
+    char hp[300];
+    if (n >= sizeof hp)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)rest[i];
+        if (ch <= ' ' || ch >= 0x7f)
+            return false;
+        hp[i] = (char)tolower(ch);
+    }
+    hp[n] = 0;
+    const char *dport = https ? ":443" : ":80";
+    size_t dl = strlen(dport);
+    if (n > dl && strcmp(hp + n - dl, dport) == 0 && hp[n - dl - 1] != ':')
+        hp[n - dl] = 0;
+    int w = snprintf(out, cap, "%s://%s", https ? "https" : "http", hp);
+    return w > 0 && (size_t)w < cap;
+}
+
+// The three Content-Types a page may send to another origin without a
+// CORS preflight (or none at all).
+static bool simple_type(const char *ct)
+{
+    if (!ct)
+        return true;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    static const char *const simple[] = {"multipart/form-data",
+                                         "application/x-www-form-urlencoded", "text/plain"};
+    for (size_t i = 0; i < 3; i++)
+        if (strlen(simple[i]) == n && strncasecmp(ct, simple[i], n) == 0)
+            return true;
+    return false;
+}
+
+static bool safe_method(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
+}
+
+// The Host rule (ft_http_limits.check_host) and, with `origin`, the
+// Origin rule (check_origin); sets the early answer when the request is
+// refused.
+static void check_request(ft_httpd *h, req_ctx *x, struct MHD_Connection *c, const char *method,
+                          bool with_origin)
+{
+    char fwd_host[256];
+    const char *hosthdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (x->via_proxy) {
+        first_elem(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Host"), fwd_host,
+                   sizeof fwd_host);
+        if (fwd_host[0])
+            hosthdr = fwd_host;
+    }
+    char host[256];
+    bool host_ok = hosthdr && host_part(hosthdr, host, sizeof host) && host_ours(h, host);
+    if (h->lim.check_host && hosthdr && !host_ok) {
+        char shown[64];
+        first_elem(hosthdr, shown, sizeof shown);
+        for (char *p = shown; *p; p++)
+            if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f || *p == '"' || *p == '\\')
+                *p = '?';
+        set_early(x, 421, "E_HOST",
+                  "Host '%s' is not a name of this server (a DNS rebinding attempt, or a name "
+                  "it was not told about: start it with --server-name NAME)",
+                  shown);
+        return;
+    }
+    if (!with_origin || !h->lim.check_origin || safe_method(method))
+        return;
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *what = "Origin";
+    if (!origin) {
+        origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Referer");
+        what = "Referer";
+    }
+    if (!origin) {
+        // No browser sends a cross-site write without Origin today, but
+        // old ones did: accept only what a page could not have sent
+        // without a CORS preflight, which this server never grants.
+        if (strcmp(method, "POST") != 0 ||
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Requested-With") ||
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key") ||
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization") ||
+            !simple_type(x->r.content_type))
+            return;
+        set_early(x, 403, "E_ORIGIN",
+                  "a POST with neither Origin nor Referer must carry an X-Requested-With header "
+                  "(any value), an API key, or a JSON body, so that no other site's page can "
+                  "send it (curl: -H 'X-Requested-With: curl')");
+        return;
+    }
+    char norm[320], own[320];
+    if (origin_norm(origin, norm, sizeof norm)) {
+        for (size_t i = 0; i < h->n_origins; i++)
+            if (strcmp(norm, h->origins[i]) == 0)
+                return;
+        char ownraw[300];
+        if (hosthdr && (host_ok || !h->lim.check_host)) {
+            snprintf(ownraw, sizeof ownraw, "%s://%s", x->https ? "https" : "http", hosthdr);
+            if (origin_norm(ownraw, own, sizeof own) && strcmp(norm, own) == 0)
+                return;
+        }
+    } else {
+        snprintf(norm, sizeof norm, "%s", "(not an http(s) origin)");
+    }
+    for (char *p = norm; *p; p++)
+        if (*p == '"' || *p == '\\')
+            *p = '?';
+    set_early(x, 403, "E_ORIGIN",
+              "cross-site request refused: %s %.200s is not this server's origin; a page of "
+              "another site may not change anything here (allow a trusted site with "
+              "--allow-origin URL)",
+              what, norm);
+}
+
+// ---- Failed API keys ----
+
+// Seconds left of `addr`'s block, 0 if it is not blocked.
+static unsigned fail_blocked(ft_httpd *h, const char *addr)
+{
+    if (!h->lim.auth_fail_max)
+        return 0;
+    double now = ft_now_ms();
+    unsigned left = 0;
+    pthread_mutex_lock(&h->fail_mu);
+    for (size_t i = 0; i < FAIL_SLOTS; i++) {
+        fail_rec *f = &h->fails[i];
+        if (f->addr[0] && strcmp(f->addr, addr) == 0 && f->blocked_until > now) {
+            left = (unsigned)((f->blocked_until - now) / 1000.0) + 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->fail_mu);
+    return left;
+}
+
+// Counts one wrong key from `addr`; the auth_fail_max-th within the
+// window blocks the address. A full table forgets the entry idle longest,
+// preferring one that is not blocked.
+static void fail_note(ft_httpd *h, const char *addr)
+{
+    if (!h->lim.auth_fail_max)
+        return;
+    double now = ft_now_ms();
+    double window = 1000.0 * (h->lim.auth_fail_window_s ? h->lim.auth_fail_window_s : 60);
+    double block = 1000.0 * (h->lim.auth_block_s ? h->lim.auth_block_s : 60);
+    pthread_mutex_lock(&h->fail_mu);
+    fail_rec *f = NULL, *victim = NULL;
+    for (size_t i = 0; i < FAIL_SLOTS && !f; i++) {
+        fail_rec *e = &h->fails[i];
+        if (e->addr[0] && strcmp(e->addr, addr) == 0)
+            f = e;
+        else if (!victim || !e->addr[0] ||
+                 (victim->addr[0] && (victim->blocked_until > now) > (e->blocked_until > now)) ||
+                 (victim->addr[0] && (victim->blocked_until > now) == (e->blocked_until > now) &&
+                  e->last < victim->last))
+            victim = e;
+    }
+    if (!f) {
+        f = victim;
+        memset(f, 0, sizeof *f);
+        snprintf(f->addr, sizeof f->addr, "%s", addr);
+        f->first = now;
+    }
+    if (now - f->first > window) {
+        f->first = now;
+        f->count = 0;
+    }
+    f->count++;
+    f->last = now;
+    if (f->count >= h->lim.auth_fail_max) {
+        f->blocked_until = now + block;
+        f->first = now;
+        f->count = 0;
+    }
+    pthread_mutex_unlock(&h->fail_mu);
+}
+
+// ---- The request log ----
+
+static void log_request(ft_httpd *h, req_ctx *x)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[40];
+    size_t wl = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + wl, sizeof when - wl, ".%03ldZ", ts.tv_nsec / 1000000L);
+    // Method and path as the client sent them, bytes outside printable
+    // ASCII (and spaces, backslashes) escaped so one request is one line.
+    char mp[2][300];
+    const char *src[2] = {x->r.method ? x->r.method : "-", x->r.path ? x->r.path : "-"};
+    for (int k = 0; k < 2; k++) {
+        size_t o = 0, lim = k ? 256 : 24;
+        for (const unsigned char *p = (const unsigned char *)src[k]; *p && o + 5 < sizeof mp[k];
+             p++) {
+            if (o >= lim) {
+                memcpy(mp[k] + o, "...", 3);
+                o += 3;
+                break;
+            }
+            if (*p <= ' ' || *p >= 0x7f || *p == '\\')
+                o += (size_t)snprintf(mp[k] + o, sizeof mp[k] - o, "\\x%02x", *p);
+            else
+                mp[k][o++] = (char)*p;
+        }
+        mp[k][o] = 0;
+    }
+    char key[24] = "-";
+    if (x->key_id > 0)
+        snprintf(key, sizeof key, "%lld", (long long)x->key_id);
+    char line[800];
+    snprintf(line, sizeof line, "%s %s %s %s %d %.1fms key=%s", when, x->client, mp[0], mp[1],
+             x->sent_status, ft_now_ms() - x->r.t_start, key);
+    h->app->log(h->app->ctx, line);
+}
+
+// libmicrohttpd's messages: kept while starting (for the start error),
+// then passed to the request log.
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt,
+                                                             va_list ap)
+{
+    ft_httpd *h = cls;
+    char msg[300];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = 0;
+    if (!atomic_load(&h->running)) {
+        size_t l = strlen(h->mhd_err);
+        snprintf(h->mhd_err + l, sizeof h->mhd_err - l, "%s%s", l ? "; " : "", msg);
+    } else if (h->app->log) {
+        char line[340];
+        snprintf(line, sizeof line, "libmicrohttpd: %s", msg);
+        h->app->log(h->app->ctx, line);
+    }
+}
+
 static enum MHD_Result begin(ft_httpd *h, req_ctx *x, struct MHD_Connection *c, const char *url,
                              const char *method)
 {
@@ -290,6 +824,11 @@ static enum MHD_Result begin(ft_httpd *h, req_ctx *x, struct MHD_Connection *c, 
         return MHD_NO;
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, x);
 
+    // Host first (a rebinding page learns nothing, not even 404s), then
+    // the route (a request that matches none changes nothing), then the
+    // Origin and the failed-key block.
+    client_of(h, x, c);
+    check_request(h, x, c, method, false);
     bool path_matched;
     int ri = ft_http__route_match(h->app->routes, h->app->n_routes, method, url, r, &path_matched);
     if (ri < 0) {
@@ -297,6 +836,12 @@ static enum MHD_Result begin(ft_httpd *h, req_ctx *x, struct MHD_Connection *c, 
             set_early(x, 405, "E_METHOD", "method %s is not allowed on %s", method, url);
         else
             set_early(x, 404, "E_NOT_FOUND", "no route for %s %s", method, url);
+    } else {
+        check_request(h, x, c, method, true);
+    }
+    if (ri >= 0 && r->route->roles && (x->retry_after = fail_blocked(h, x->client)) > 0) {
+        set_early(x, 429, "E_RATE_LIMIT",
+                  "too many wrong API keys from %s; retry in %u s", x->client, x->retry_after);
     }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl) {
@@ -418,6 +963,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (x->sent_status)
         ft_metrics_request(&h->metrics, x->r.route_index, x->sent_status,
                            (ft_now_ms() - x->r.t_start) / 1000.0);
+    if (x->sent_status && h->app->log)
+        log_request(h, x);
     set_phase(h, c, PHASE_IDLE);
     req_free(x);
 }
@@ -508,8 +1055,11 @@ static void *sweeper_main(void *p)
             // so writing the answer here cannot interleave with its output.
             // The fd stays open while we hold conn_mu (MHD notifies CLOSED,
             // which takes the lock, before it closes the socket).
-            ssize_t w = send(rec->fd, msg[k], (size_t)n[k], MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)w;
+            // Over TLS a plain answer would only garble the stream: just close.
+            if (!h->tls) {
+                ssize_t w = send(rec->fd, msg[k], (size_t)n[k], MSG_NOSIGNAL | MSG_DONTWAIT);
+                (void)w;
+            }
             shutdown(rec->fd, SHUT_RDWR);
             rec->killed = true;
             ft_metrics_request(&h->metrics, -1, 408, (now - rec->t_start) / 1000.0);
@@ -521,6 +1071,50 @@ static void *sweeper_main(void *p)
 }
 
 // ---- Start and stop ----
+
+// Copies the limits' lists (checked and normalised) into h.
+static ft_status lists_copy(ft_httpd *h, const ft_http_limits *lim, ft_err *err)
+{
+    if (lim->n_allowed_origins &&
+        !(h->origins = ft_calloc(lim->n_allowed_origins, sizeof *h->origins)))
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < lim->n_allowed_origins; i++) {
+        char norm[320];
+        const char *o = lim->allowed_origins[i];
+        if (!o || !origin_norm(o, norm, sizeof norm) || strchr(norm + 8, '/'))
+            return ft_err_set(err, FT_E_INVALID,
+                              "allowed origin '%s' is not of the form http(s)://host[:port]",
+                              o ? o : "(null)");
+        if (!(h->origins[h->n_origins++] = ft_strdup(norm)))
+            return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    }
+    if (lim->n_server_names && !(h->names = ft_calloc(lim->n_server_names, sizeof *h->names)))
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < lim->n_server_names; i++) {
+        char host[256];
+        const char *n = lim->server_names[i];
+        bool ok = n && host_part(n, host, sizeof host) && strlen(n) < sizeof host;
+        for (const char *p = host; ok && *p; p++)
+            ok = isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == ':';
+        if (!ok)
+            return ft_err_set(err, FT_E_INVALID, "server name '%s' is not a host name",
+                              n ? n : "(null)");
+        if (!(h->names[h->n_names++] = ft_strdup(host)))
+            return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    }
+    if (lim->n_trusted_proxies &&
+        !(h->proxies = ft_calloc(lim->n_trusted_proxies, sizeof *h->proxies)))
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < lim->n_trusted_proxies; i++) {
+        const char *t = lim->trusted_proxies[i];
+        if (!t || !cidr_parse(t, &h->proxies[h->n_proxies]))
+            return ft_err_set(err, FT_E_INVALID,
+                              "trusted proxy '%s' is not an IP address or CIDR range",
+                              t ? t : "(null)");
+        h->n_proxies++;
+    }
+    return FT_OK;
+}
 
 ft_status ft_httpd_start(const ft_http_app *app, const char *bind_addr, uint16_t port,
                          const ft_http_limits *lim, ft_httpd **out, ft_err *err)
@@ -535,14 +1129,25 @@ ft_status ft_httpd_start(const ft_http_app *app, const char *bind_addr, uint16_t
     pthread_mutex_init(&h->conn_mu, NULL);
     pthread_mutex_init(&h->stop_mu, NULL);
     pthread_cond_init(&h->stop_cv, NULL);
+    pthread_mutex_init(&h->fail_mu, NULL);
+    atomic_init(&h->running, false);
     ft_metrics_init(&h->metrics, app->routes, app->n_routes);
+    // The limits keep pointers only until here.
+    h->lim.allowed_origins = h->lim.server_names = h->lim.trusted_proxies = NULL;
+    h->lim.tls_cert_pem = h->lim.tls_key_pem = NULL;
+    if (lim && (st = lists_copy(h, lim, err)) != FT_OK)
+        goto fail;
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     const char *a = bind_addr && *bind_addr ? bind_addr : "127.0.0.1";
     if (strcmp(a, "localhost") == 0)
         a = "127.0.0.1";
+    snprintf(h->bind, sizeof h->bind, "%s", a);
+    h->bind_loopback = ft_server_is_loopback(a);
+    h->bind_any = strcmp(a, "0.0.0.0") == 0 || strcmp(a, "::") == 0;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, a, &s4->sin_addr) == 1) {
@@ -552,9 +1157,40 @@ ft_status ft_httpd_start(const ft_http_app *app, const char *bind_addr, uint16_t
         s6->sin6_family = AF_INET6;
         s6->sin6_port = htons(port);
         flags |= MHD_USE_IPv6;
+        uint8_t any6[16] = {0};
+        h->bind_any = memcmp(&s6->sin6_addr, any6, 16) == 0;
     } else {
         st = ft_err_set(err, FT_E_INVALID, "bind address '%s' is not an IP address", a);
         goto fail;
+    }
+    if (!s4->sin_addr.s_addr && ss.ss_family == AF_INET)
+        h->bind_any = true;
+
+    // HTTPS: GnuTLS inside libmicrohttpd, the PEM text kept for its lifetime.
+    struct MHD_OptionItem tls_opts[3] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL},
+                                         {MHD_OPTION_END, 0, NULL}};
+    if (lim && (lim->tls_cert_pem || lim->tls_key_pem)) {
+        if (!lim->tls_cert_pem || !lim->tls_key_pem) {
+            st = ft_err_set(err, FT_E_INVALID, "HTTPS needs both a certificate and its key");
+            goto fail;
+        }
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            st = ft_err_set(err, FT_E_UNSUPPORTED,
+                            "this libmicrohttpd was built without TLS support: use a build "
+                            "with GnuTLS (Debian's libmicrohttpd12 has it) or a reverse proxy "
+                            "(docs/SECURITY.md)");
+            goto fail;
+        }
+        h->tls_cert = ft_strdup(lim->tls_cert_pem);
+        h->tls_key = ft_strdup(lim->tls_key_pem);
+        if (!h->tls_cert || !h->tls_key) {
+            st = ft_err_set(err, FT_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        h->tls = true;
+        flags |= MHD_USE_TLS;
+        tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+        tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
     }
 
     for (int p = FT_POOL_DB; p < FT_POOL_COUNT_; p++) {
@@ -576,12 +1212,20 @@ ft_status ft_httpd_start(const ft_http_app *app, const char *bind_addr, uint16_t
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)h->lim.conn_memory,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->lim.max_connections,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_END);
+        on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_logger, h, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!h->d) {
-        st = ft_err_set(err, FT_E_IO, "cannot listen on %s:%u (address in use or not local?)", a,
-                        (unsigned)port);
+        if (h->tls)
+            st = ft_err_set(err, FT_E_INVALID,
+                            "cannot start HTTPS on %s:%u: %s (is the key the certificate's, "
+                            "and are both PEM?)",
+                            a, (unsigned)port, h->mhd_err[0] ? h->mhd_err : "libmicrohttpd refused");
+        else
+            st = ft_err_set(err, FT_E_IO, "cannot listen on %s:%u (address in use or not local?)%s%s",
+                            a, (unsigned)port, h->mhd_err[0] ? ": " : "", h->mhd_err);
         goto fail;
     }
+    atomic_store(&h->running, true);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di ? di->port : port;
     if (pthread_create(&h->sweeper, NULL, sweeper_main, h) != 0) {
@@ -641,5 +1285,15 @@ void ft_httpd_stop(ft_httpd *h)
     pthread_mutex_destroy(&h->conn_mu);
     pthread_mutex_destroy(&h->stop_mu);
     pthread_cond_destroy(&h->stop_cv);
+    pthread_mutex_destroy(&h->fail_mu);
+    for (size_t i = 0; i < h->n_origins; i++)
+        ft_free(h->origins[i]);
+    ft_free(h->origins);
+    for (size_t i = 0; i < h->n_names; i++)
+        ft_free(h->names[i]);
+    ft_free(h->names);
+    ft_free(h->proxies);
+    ft_free(h->tls_cert);
+    ft_free(h->tls_key);
     ft_free(h);
 }

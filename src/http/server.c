@@ -31,6 +31,9 @@ ft_server_opts ft_server_opts_default(void)
     o.conn_timeout_s = 30;
     o.event_cooldown_s = 5;
     o.load_in_background = true;
+    o.auth_fail_max = 10;
+    o.auth_fail_window_s = 60;
+    o.auth_block_s = 60;
     return o;
 }
 
@@ -101,7 +104,8 @@ static void worker_deinit(void *ctx, int pool, void *tctx)
 
 // No key defined: everyone is admin (the bind rule keeps such a server on
 // loopback). Any key row, even revoked: a valid key is required.
-static ft_status auth(void *ctx, void *tctx, const char *key, unsigned *role, ft_err *err)
+static ft_status auth(void *ctx, void *tctx, const char *key, unsigned *role, int64_t *key_id,
+                      ft_err *err)
 {
     ft_wctx *w = tctx;
     ft_gallery_counts c;
@@ -119,6 +123,7 @@ static ft_status auth(void *ctx, void *tctx, const char *key, unsigned *role, ft
     st = ft_gallery_key_verify(w->g, key, &k, err);
     if (st != FT_OK)
         return st;
+    *key_id = k.id;
     *role = k.role == FT_ROLE_ADMIN    ? FT_HTTP_ADMIN
             : k.role == FT_ROLE_DEVICE ? FT_HTTP_DEVICE
                                        : FT_HTTP_VIEWER;
@@ -190,9 +195,12 @@ static void *loader_main(void *p)
     double t0 = ft_now_ms();
     // A failure is reported by ft_server_wait_ready and /healthz.
     ft_status st = models_load(s, &err);
-    if (st == FT_OK && s->o.verbose)
-        fprintf(stderr, "facetracker: models loaded in %.0f ms (ready %.0f ms after start)\n",
-                ft_now_ms() - t0, ft_now_ms() - s->t_start_ms);
+    if (st == FT_OK && s->o.verbose && s->o.log) {
+        char line[160];
+        snprintf(line, sizeof line, "facetracker: models loaded in %.0f ms (ready %.0f ms after start)",
+                 ft_now_ms() - t0, ft_now_ms() - s->t_start_ms);
+        s->o.log(s->o.log_ctx, line);
+    }
     return NULL;
 }
 
@@ -229,6 +237,30 @@ ft_status ft_server_wait_ready(ft_server *s, ft_err *err)
 }
 
 // ---- Start and stop ----
+
+static void request_log(void *ctx, const char *line)
+{
+    ft_server *s = ctx;
+    s->o.log(s->o.log_ctx, line);
+}
+
+// A PEM file for HTTPS, read whole into `b` (which the caller frees).
+static ft_status pem_read(const char *what, const char *path, ft_buf *b, ft_err *err)
+{
+    ft_err e;
+    ft_err_clear(&e);
+    ft_buf_init(b, 0);
+    ft_status st = ft_file_read(path, 1u << 20, b, &e);
+    if (st != FT_OK)
+        return ft_err_set(err, st == FT_E_NOMEM ? st : FT_E_IO, "cannot read %s %s: %s", what,
+                          path, ft_err_msg(&e, st));
+    if (ft_buf_append(b, "", 1) != FT_OK) // NUL-terminated for libmicrohttpd
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    if (!strstr((const char *)b->data, "-----BEGIN "))
+        return ft_err_set(err, FT_E_FORMAT, "%s %s is not a PEM file (-----BEGIN ... missing)",
+                          what, path);
+    return FT_OK;
+}
 
 ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
 {
@@ -316,7 +348,39 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
     s->app.gauges = gauges;
     s->app.unavailable = unavailable;
 
+    if (s->o.verbose && s->o.log)
+        s->app.log = request_log;
+
     ft_http_limits lim = ft_http_limits_default();
+    // Requests from elsewhere and failed keys (docs/SECURITY.md).
+    lim.check_host = true;
+    lim.check_origin = true;
+    lim.allowed_origins = s->o.allow_origins;
+    lim.n_allowed_origins = s->o.n_allow_origins;
+    lim.server_names = s->o.server_names;
+    lim.n_server_names = s->o.n_server_names;
+    lim.trusted_proxies = s->o.trusted_proxies;
+    lim.n_trusted_proxies = s->o.n_trusted_proxies;
+    lim.auth_fail_max = s->o.auth_fail_max;
+    lim.auth_fail_window_s = s->o.auth_fail_window_s;
+    lim.auth_block_s = s->o.auth_block_s;
+    ft_buf cert, key;
+    ft_buf_init(&cert, 0);
+    ft_buf_init(&key, 0);
+    if (s->o.tls_cert || s->o.tls_key) {
+        if (!s->o.tls_cert || !s->o.tls_key) {
+            st = ft_err_set(err, FT_E_INVALID, "HTTPS needs both --tls-cert and --tls-key");
+            goto fail;
+        }
+        if ((st = pem_read("certificate", s->o.tls_cert, &cert, err)) != FT_OK ||
+            (st = pem_read("key", s->o.tls_key, &key, err)) != FT_OK) {
+            ft_buf_deinit(&cert);
+            ft_buf_deinit(&key);
+            goto fail;
+        }
+        lim.tls_cert_pem = (const char *)cert.data;
+        lim.tls_key_pem = (const char *)key.data;
+    }
     // Multipart framing adds a little to the largest accepted file.
     lim.max_body_bytes = s->o.max_body_bytes + 64 * 1024;
     lim.header_timeout_ms = s->o.header_timeout_ms ? s->o.header_timeout_ms : 10000;
@@ -330,6 +394,15 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
     lim.queue_max[FT_POOL_INFER] = s->o.queue_max ? s->o.queue_max : qdef;
     lim.threads[FT_POOL_DB] = 1;
     st = ft_httpd_start(&s->app, s->bind, s->o.port, &lim, &s->httpd, err);
+    // The key's bytes do not outlive their use.
+    if (key.data)
+        memset(key.data, 0, key.len);
+    ft_buf_deinit(&cert);
+    ft_buf_deinit(&key);
+    // The lists were copied by ft_httpd_start; the caller's may go.
+    s->o.allow_origins = s->o.server_names = s->o.trusted_proxies = NULL;
+    s->o.n_allow_origins = s->o.n_server_names = s->o.n_trusted_proxies = 0;
+    s->o.tls_cert = s->o.tls_key = NULL;
     if (st != FT_OK)
         goto fail;
     if (s->o.load_in_background) {

@@ -37,6 +37,37 @@ typedef struct ft_server_opts {
     // identifies that face). Each inference worker loads its own copy at
     // start; a file that does not load fails ft_server_start.
     const char *trained_model;
+
+    // ---- Security (docs/SECURITY.md) ----
+    // HTTPS: PEM files of the certificate (chain) and its private key, both
+    // or neither. Unreadable, not PEM, or a key that is not the
+    // certificate's: ft_server_start fails saying which. Responses then
+    // carry Strict-Transport-Security: max-age=31536000.
+    const char *tls_cert, *tls_key;
+    // State-changing requests from pages of these origins are accepted
+    // besides the server's own ("https://door.example:8443"); copied.
+    const char *const *allow_origins;
+    size_t n_allow_origins;
+    // Host names the server answers to besides its bind address (and
+    // localhost on a loopback bind); any other Host gets 421 (DNS
+    // rebinding); copied.
+    const char *const *server_names;
+    size_t n_server_names;
+    // Reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For,
+    // -Proto and -Host are believed; copied.
+    const char *const *trusted_proxies;
+    size_t n_trusted_proxies;
+    // Failed API keys: after auth_fail_max (default 10) within
+    // auth_fail_window_s (60) from one client address, its requests are
+    // answered 429 + Retry-After for auth_block_s (60).
+    unsigned auth_fail_max, auth_fail_window_s, auth_block_s;
+    // The server's logger (NULL = silent): startup notes and, with
+    // `verbose`, one line per request (format in http_internal.h's
+    // ft_httpd_start: time, client, method, path, status, ms, key id).
+    // Called from the server's threads, one complete line (no newline) per
+    // call; must be thread-safe.
+    void (*log)(void *log_ctx, const char *line);
+    void *log_ctx;
 } ft_server_opts;
 
 ft_server_opts ft_server_opts_default(void);

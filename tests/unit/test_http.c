@@ -279,10 +279,12 @@ static void test_metrics(void)
 
 // ---- The HTTP core with the test table ----
 
-static ft_status test_auth(void *ctx, void *tctx, const char *key, unsigned *role, ft_err *err)
+static ft_status test_auth(void *ctx, void *tctx, const char *key, unsigned *role,
+                           int64_t *key_id, ft_err *err)
 {
     if (!key)
         return ft_err_set(err, FT_E_AUTH, "an API key is required");
+    *key_id = 7;
     if (strcmp(key, "admin-key") == 0)
         *role = FT_HTTP_ADMIN;
     else if (strcmp(key, "viewer-key") == 0)
@@ -294,8 +296,9 @@ static ft_status test_auth(void *ctx, void *tctx, const char *key, unsigned *rol
     return FT_OK;
 }
 
-static const ft_http_app test_app = {test_routes, N_TEST_ROUTES, NULL, NULL, NULL, test_auth,
-                                     NULL, NULL};
+static const ft_http_app test_app = {.routes = test_routes,
+                                     .n_routes = N_TEST_ROUTES,
+                                     .auth = test_auth};
 
 static ft_httpd *start_core(ft_http_limits *lim)
 {
@@ -651,14 +654,18 @@ static void demo_path(int i, char *out, size_t cap)
     snprintf(out, cap, "%s/demo/sample%d.jpg", ft_test_assets(), i);
 }
 
-// POSTs one file as multipart field `field`.
+// POSTs one file as multipart field `field`, as a script would: no
+// Origin, so with X-Requested-With (the server refuses a multipart POST
+// with neither Origin nor such a header: test_app_origin).
 static tc_resp post_file(uint16_t port, const char *path, const char *field, const void *data,
                          size_t len, const char *extra_headers)
 {
     size_t blen;
     uint8_t *body = tc_multipart("----ftboundary42", field, "photo.jpg", data, len, &blen);
     char hdr[512];
-    snprintf(hdr, sizeof hdr, "Content-Type: multipart/form-data; boundary=----ftboundary42\r\n%s",
+    snprintf(hdr, sizeof hdr,
+             "Content-Type: multipart/form-data; boundary=----ftboundary42\r\n"
+             "X-Requested-With: ft-test\r\n%s",
              extra_headers ? extra_headers : "");
     tc_resp r = tc_req(port, "POST", path, hdr, body, blen);
     free(body);
@@ -834,7 +841,7 @@ static void test_app_prediction(void)
     FT_CHECK_EQ(r.status, 415); // no multipart
     FT_CHECK_STREQ(err_code(&r), "E_UNSUPPORTED");
     tc_resp_free(&r);
-    r = tc_req(port, "POST", "/api/prediction", NULL, NULL, 0);
+    r = tc_req(port, "POST", "/api/prediction", "X-Requested-With: t\r\n", NULL, 0);
     FT_CHECK_EQ(r.status, 415); // no body, no Content-Type
     tc_resp_free(&r);
     r = post_file(port, "/api/prediction", "photo", img.data, img.len, NULL);
@@ -849,7 +856,8 @@ static void test_app_prediction(void)
         size_t blen;
         uint8_t *body = tc_multipart("bb", "fileImg", "a.jpg", img.data, 5000, &blen);
         r = tc_req(port, "POST", "/api/prediction",
-                   "Content-Type: multipart/form-data; boundary=bb\r\n", body, 3000);
+                   "Content-Type: multipart/form-data; boundary=bb\r\nX-Requested-With: t\r\n",
+                   body, 3000);
         FT_CHECK_EQ(r.status, 400); // truncated body
         FT_CHECK(strstr(r.body, "truncated") != NULL);
         tc_resp_free(&r);
@@ -895,7 +903,8 @@ static void test_app_prediction(void)
     FT_CHECK_EQ(json_array_size(json_object_get(j, "faces")), 3);
     json_decref(j);
     tc_resp_free(&r);
-    r = tc_req(port, "POST", "/api/v1/detect", "Content-Type: text/plain\r\n", "x", 1);
+    r = tc_req(port, "POST", "/api/v1/detect", "Content-Type: text/plain\r\nX-Requested-With: t\r\n",
+               "x", 1);
     FT_CHECK_EQ(r.status, 415);
     tc_resp_free(&r);
     r = tc_get(port, "/metrics", NULL);
@@ -986,7 +995,8 @@ static void test_app_people(void)
     r = tc_req(port, "POST", "/api/v1/people", jh, "[1]", 3);
     FT_CHECK_EQ(r.status, 400);
     tc_resp_free(&r);
-    r = tc_req(port, "POST", "/api/v1/people", "Content-Type: text/plain\r\n", "{}", 2);
+    r = tc_req(port, "POST", "/api/v1/people", "Content-Type: text/plain\r\nX-Requested-With: t\r\n",
+               "{}", 2);
     FT_CHECK_EQ(r.status, 415);
     tc_resp_free(&r);
     r = tc_req(port, "POST", "/api/v1/people", jh, "{\"name\":\" bad\"}", 15);
@@ -1497,6 +1507,674 @@ out:
     unlink(app_db);
 }
 
+// ---- Security: requests from elsewhere, failed keys, the request log, HTTPS ----
+
+// A raw request with the given Host (NULL = none) and header lines.
+static tc_resp sec_req(uint16_t port, const char *method, const char *path, const char *host,
+                       const char *headers, const void *body, size_t body_len)
+{
+    size_t cap = 1024 + (headers ? strlen(headers) : 0) + body_len;
+    char *req = malloc(cap);
+    char hl[300] = "";
+    if (host)
+        snprintf(hl, sizeof hl, "Host: %s\r\n", host);
+    int n = snprintf(req, cap, "%s %s HTTP/1.1\r\n%sConnection: close\r\n%sContent-Length: %zu\r\n\r\n",
+                     method, path, hl, headers ? headers : "", body_len);
+    if (body_len)
+        memcpy(req + n, body, body_len);
+    tc_resp r = tc_raw(port, req, (size_t)n + body_len);
+    free(req);
+    return r;
+}
+
+// POST /t/upload with a valid multipart body and extra header lines `h`
+// (Host 127.0.0.1:port unless `host`); returns the status, and the error
+// code (if any) in `code`.
+static int upload_as(uint16_t port, const char *host, const char *h, char code[64])
+{
+    size_t blen;
+    uint8_t *body = tc_multipart("bnd", "fileImg", "a.jpg", "JPEG", 4, &blen);
+    char hdr[1024], hostbuf[64];
+    if (!host) {
+        snprintf(hostbuf, sizeof hostbuf, "127.0.0.1:%u", (unsigned)port);
+        host = hostbuf;
+    }
+    snprintf(hdr, sizeof hdr, "Content-Type: multipart/form-data; boundary=bnd\r\n%s", h ? h : "");
+    tc_resp r = sec_req(port, "POST", "/t/upload", host, hdr, body, blen);
+    free(body);
+    code[0] = 0;
+    if (r.status >= 400) {
+        json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
+        const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+        const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+        FT_CHECK(c && m && *m); // always the JSON error shape
+        snprintf(code, 64, "%s", c ? c : "");
+        json_decref(j);
+    }
+    int st = r.status;
+    tc_resp_free(&r);
+    return st;
+}
+
+// The Host and Origin rules of the HTTP core, header by header.
+static void test_core_origin(void)
+{
+    const char *origins[] = {"https://Door.Example/", "http://127.0.0.1:1"};
+    const char *names[] = {"door.test"};
+    ft_http_limits lim = ft_http_limits_default();
+    lim.check_host = lim.check_origin = true;
+    lim.allowed_origins = origins;
+    lim.n_allowed_origins = 2;
+    lim.server_names = names;
+    lim.n_server_names = 1;
+    ft_httpd *h = start_core(&lim);
+    if (!h)
+        return;
+    uint16_t port = ft_httpd_port(h);
+    char own[64], hdr[512], code[64], host[64];
+    snprintf(own, sizeof own, "http://127.0.0.1:%u", (unsigned)port);
+
+    // Origin: the server's own, an allowed one, or refused.
+    snprintf(hdr, sizeof hdr, "Origin: %s\r\n", own);
+    FT_CHECK_EQ(upload_as(port, NULL, hdr, code), 200);
+    FT_CHECK_EQ(upload_as(port, NULL, "Origin: https://door.example\r\n", code), 200);
+    FT_CHECK_EQ(upload_as(port, NULL, "Origin: https://DOOR.example:443\r\n", code), 200);
+    FT_CHECK_EQ(upload_as(port, NULL, "Origin: http://127.0.0.1:1\r\n", code), 200);
+    snprintf(hdr, sizeof hdr, "Origin: http://127.0.0.1:%u\r\n", (unsigned)port + 1);
+    FT_CHECK_EQ(upload_as(port, NULL, hdr, code), 403); // another port is another origin
+    FT_CHECK_STREQ(code, "E_ORIGIN");
+    snprintf(hdr, sizeof hdr, "Origin: https://127.0.0.1:%u\r\n", (unsigned)port);
+    FT_CHECK_EQ(upload_as(port, NULL, hdr, code), 403); // another scheme too
+    FT_CHECK_EQ(upload_as(port, NULL, "Origin: http://evil.example\r\n", code), 403);
+    FT_CHECK_EQ(upload_as(port, NULL, "Origin: https://door.example.evil.example\r\n", code), 403);
+    FT_CHECK_EQ(upload_as(port, NULL, "Origin: null\r\n", code), 403);
+    // A foreign Origin is refused even with the headers scripts send.
+    FT_CHECK_EQ(upload_as(port, NULL,
+                          "Origin: http://evil.example\r\nX-Requested-With: x\r\n"
+                          "X-API-Key: admin-key\r\n",
+                          code),
+                403);
+    // The own origin follows the Host the request names.
+    snprintf(host, sizeof host, "localhost:%u", (unsigned)port);
+    snprintf(hdr, sizeof hdr, "Origin: http://localhost:%u\r\n", (unsigned)port);
+    FT_CHECK_EQ(upload_as(port, host, hdr, code), 200);
+    snprintf(host, sizeof host, "door.test:%u", (unsigned)port);
+    snprintf(hdr, sizeof hdr, "Origin: http://door.test:%u\r\n", (unsigned)port);
+    FT_CHECK_EQ(upload_as(port, host, hdr, code), 200);
+    snprintf(hdr, sizeof hdr, "Origin: %s\r\n", own);
+    FT_CHECK_EQ(upload_as(port, host, hdr, code), 403); // not door.test's origin
+
+    // Without Origin, the Referer's origin.
+    snprintf(hdr, sizeof hdr, "Referer: %s/people?x=1\r\n", own);
+    FT_CHECK_EQ(upload_as(port, NULL, hdr, code), 200);
+    FT_CHECK_EQ(upload_as(port, NULL, "Referer: http://evil.example/page.html\r\n", code), 403);
+    FT_CHECK_STREQ(code, "E_ORIGIN");
+    FT_CHECK_EQ(upload_as(port, NULL, "Referer: about:blank\r\n", code), 403);
+
+    // Neither: a POST a page could send without a preflight is refused;
+    // one no page could send without the server's consent is not.
+    FT_CHECK_EQ(upload_as(port, NULL, NULL, code), 403);
+    FT_CHECK_STREQ(code, "E_ORIGIN");
+    FT_CHECK_EQ(upload_as(port, NULL, "X-Requested-With: curl\r\n", code), 200);
+    FT_CHECK_EQ(upload_as(port, NULL, "X-API-Key: admin-key\r\n", code), 200);
+    FT_CHECK_EQ(upload_as(port, NULL, "Authorization: Bearer admin-key\r\n", code), 200);
+    snprintf(host, sizeof host, "127.0.0.1:%u", (unsigned)port);
+    const char *simple[] = {"Content-Type: text/plain\r\n",
+                            "Content-Type: TEXT/PLAIN ; charset=utf-8\r\n",
+                            "Content-Type: application/x-www-form-urlencoded\r\n", ""};
+    for (int i = 0; i < 4; i++) {
+        tc_resp r = sec_req(port, "POST", "/t/upload", host, simple[i], "a=b", 3);
+        FT_CHECK_EQ(r.status, 403);
+        FT_CHECK(strstr(r.body, "E_ORIGIN") != NULL);
+        tc_resp_free(&r);
+    }
+    tc_resp r = sec_req(port, "POST", "/t/upload", host, "Content-Type: application/json\r\n",
+                        "{}", 2);
+    FT_CHECK_EQ(r.status, 415); // past the check; the handler wants multipart
+    tc_resp_free(&r);
+    // Other methods always need a preflight: only a foreign Origin is refused.
+    r = sec_req(port, "DELETE", "/t/items/1", host, NULL, NULL, 0);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    r = sec_req(port, "DELETE", "/t/items/1", host, "Origin: http://evil.example\r\n", NULL, 0);
+    FT_CHECK_EQ(r.status, 403);
+    tc_resp_free(&r);
+    // Reads are not refused for their Origin (the browser keeps the answer
+    // from the other page).
+    r = sec_req(port, "GET", "/t/hello", host, "Origin: http://evil.example\r\n", NULL, 0);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+
+    // Host: ours, or 421 (DNS rebinding), before anything else.
+    const char *good[] = {"127.0.0.1", "localhost", "LOCALHOST.", "door.test", "Door.Test:1",
+                          "[::1]", "127.0.0.2:80"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        r = sec_req(port, "GET", "/t/hello", good[i], NULL, NULL, 0);
+        if (r.status != 200)
+            fprintf(stderr, "Host %s: %d\n", good[i], r.status);
+        FT_CHECK_EQ(r.status, 200);
+        tc_resp_free(&r);
+    }
+    const char *bad[] = {"attacker.example", "attacker.example:80", "10.1.2.3", "door.test.evil",
+                         "[::1", "", "localhost.evil.example"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char hh[128];
+        snprintf(hh, sizeof hh, "%s:%u", bad[i], (unsigned)port);
+        r = sec_req(port, "GET", "/t/hello", i % 2 ? bad[i] : hh, NULL, NULL, 0);
+        if (r.status != 421)
+            fprintf(stderr, "Host %s: %d\n", bad[i], r.status);
+        FT_CHECK_EQ(r.status, 421);
+        FT_CHECK(strstr(r.body, "\"E_HOST\"") != NULL);
+        FT_CHECK(strstr(r.body, "--server-name") != NULL);
+        tc_resp_free(&r);
+    }
+    snprintf(hdr, sizeof hdr, "Origin: http://attacker.example:%u\r\n", (unsigned)port);
+    snprintf(host, sizeof host, "attacker.example:%u", (unsigned)port);
+    FT_CHECK_EQ(upload_as(port, host, hdr, code), 421);
+    FT_CHECK_STREQ(code, "E_HOST");
+    ft_httpd_stop(h);
+
+    // Lists are checked at start.
+    const char *bad_origin[] = {"door.example"};
+    lim.allowed_origins = bad_origin;
+    lim.n_allowed_origins = 1;
+    ft_err err;
+    ft_err_clear(&err);
+    h = NULL;
+    FT_CHECK_EQ(ft_httpd_start(&test_app, "127.0.0.1", 0, &lim, &h, &err), FT_E_INVALID);
+    FT_CHECK(strstr(err.msg, "door.example") != NULL);
+    lim.n_allowed_origins = 0;
+    const char *bad_proxy[] = {"10.0.0.0/33"};
+    lim.trusted_proxies = bad_proxy;
+    lim.n_trusted_proxies = 1;
+    FT_CHECK_EQ(ft_httpd_start(&test_app, "127.0.0.1", 0, &lim, &h, &err), FT_E_INVALID);
+    FT_CHECK(h == NULL);
+}
+
+// GET /t/items/1 (a viewer route) with `key` and an X-Forwarded-For (NULL
+// = none); the status, and Retry-After in *retry.
+static int item_as(uint16_t port, const char *key, const char *xff, int *retry)
+{
+    char hdr[512];
+    snprintf(hdr, sizeof hdr, "X-API-Key: %s\r\n%s%s%s", key, xff ? "X-Forwarded-For: " : "",
+             xff ? xff : "", xff ? "\r\n" : "");
+    tc_resp r = tc_get(port, "/t/items/1", hdr);
+    const char *ra = tc_header(&r, "Retry-After");
+    *retry = ra ? atoi(ra) : -1;
+    if (r.status == 429)
+        FT_CHECK(strstr(r.body, "E_RATE_LIMIT") != NULL);
+    int st = r.status;
+    tc_resp_free(&r);
+    return st;
+}
+
+// Wrong keys from one address: 429 + Retry-After after the limit, for a
+// while; other addresses (as a trusted proxy names them) are not blocked.
+static void test_core_key_limit(void)
+{
+    ft_http_limits lim = ft_http_limits_default();
+    lim.auth_fail_max = 3;
+    lim.auth_fail_window_s = 60;
+    lim.auth_block_s = 2;
+    ft_httpd *h = start_core(&lim);
+    if (!h)
+        return;
+    uint16_t port = ft_httpd_port(h);
+    int retry;
+    FT_CHECK_EQ(item_as(port, "admin-key", NULL, &retry), 200);
+    for (int i = 0; i < 3; i++)
+        FT_CHECK_EQ(item_as(port, "guess", NULL, &retry), 401);
+    // Blocked now, the right key included; a trusted-proxy header from an
+    // untrusted peer changes nothing.
+    FT_CHECK_EQ(item_as(port, "admin-key", NULL, &retry), 429);
+    FT_CHECK(retry >= 1 && retry <= 2);
+    FT_CHECK_EQ(item_as(port, "admin-key", "10.9.9.9", &retry), 429);
+    tc_resp r = tc_get(port, "/t/hello", NULL);
+    FT_CHECK_EQ(r.status, 200); // public routes still answer
+    tc_resp_free(&r);
+    usleep(2200 * 1000);
+    FT_CHECK_EQ(item_as(port, "admin-key", NULL, &retry), 200);
+    ft_httpd_stop(h);
+
+    // Behind a trusted proxy, the client is the rightmost untrusted hop.
+    const char *proxies[] = {"127.0.0.0/8", "10.0.0.1"};
+    lim.trusted_proxies = proxies;
+    lim.n_trusted_proxies = 2;
+    lim.auth_block_s = 60;
+    h = start_core(&lim);
+    if (!h)
+        return;
+    port = ft_httpd_port(h);
+    for (int i = 0; i < 3; i++)
+        FT_CHECK_EQ(item_as(port, "guess", "10.9.9.9", &retry), 401);
+    FT_CHECK_EQ(item_as(port, "admin-key", "10.9.9.9", &retry), 429);
+    FT_CHECK(retry > 50 && retry <= 60);
+    // A forged left part does not help; a proxy hop on the right is skipped.
+    FT_CHECK_EQ(item_as(port, "admin-key", "1.2.3.4, 10.9.9.9", &retry), 429);
+    FT_CHECK_EQ(item_as(port, "admin-key", "10.9.9.9, 10.0.0.1", &retry), 429);
+    FT_CHECK_EQ(item_as(port, "admin-key", "10.9.9.8", &retry), 200);
+    FT_CHECK_EQ(item_as(port, "admin-key", "10.9.9.9, 10.9.9.8", &retry), 200);
+    FT_CHECK_EQ(item_as(port, "admin-key", NULL, &retry), 200); // the proxy itself
+    ft_httpd_stop(h);
+
+    // Thread-safe: many threads' failures from many addresses at once.
+    lim.auth_fail_max = 1000000;
+    h = start_core(&lim);
+    if (!h)
+        return;
+    port = ft_httpd_port(h);
+    for (int i = 0; i < 300; i++) {
+        char xff[32];
+        snprintf(xff, sizeof xff, "10.%d.%d.1", i / 200, i % 200);
+        FT_CHECK_EQ(item_as(port, "guess", xff, &retry), 401); // more addresses than slots
+    }
+    ft_httpd_stop(h);
+}
+
+// ---- The request log ----
+
+typedef struct log_cap {
+    pthread_mutex_t mu;
+    char lines[64][400];
+    int n;
+} log_cap;
+
+static void log_capture(void *ctx, const char *line)
+{
+    log_cap *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    if (c->n < 64)
+        snprintf(c->lines[c->n++], sizeof c->lines[0], "%s", line);
+    pthread_mutex_unlock(&c->mu);
+}
+
+// Waits (up to 2 s) for `n` lines: a line is written once the answer is sent.
+static int log_wait(log_cap *c, int n)
+{
+    for (int i = 0; i < 200; i++) {
+        pthread_mutex_lock(&c->mu);
+        int have = c->n;
+        pthread_mutex_unlock(&c->mu);
+        if (have >= n)
+            return have;
+        usleep(10000);
+    }
+    return c->n;
+}
+
+// Parses "TIME CLIENT METHOD PATH STATUS MSms key=ID"; false if it is not.
+typedef struct log_line {
+    char time[40], client[64], method[32], path[300], key[32];
+    int status;
+    double ms;
+} log_line;
+
+static bool log_parse(const char *s, log_line *l)
+{
+    char ms[32];
+    if (strchr(s, '\n') || strchr(s, '\r'))
+        return false;
+    if (sscanf(s, "%39s %63s %31s %299s %d %31s key=%31s", l->time, l->client, l->method, l->path,
+               &l->status, ms, l->key) != 7)
+        return false;
+    size_t n = strlen(ms);
+    if (n < 3 || strcmp(ms + n - 2, "ms") != 0)
+        return false;
+    l->ms = atof(ms);
+    // 2026-12-04T23:59:01.123Z
+    return strlen(l->time) == 24 && l->time[4] == '-' && l->time[10] == 'T' &&
+           l->time[19] == '.' && l->time[23] == 'Z' && l->ms >= 0;
+}
+
+static void test_core_log(void)
+{
+    static log_cap cap = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ft_http_app app = {.routes = test_routes, .n_routes = N_TEST_ROUTES, .ctx = &cap,
+                       .auth = test_auth, .log = log_capture};
+    ft_httpd *h = NULL;
+    ft_err err;
+    FT_CHECK_OK(ft_httpd_start(&app, "127.0.0.1", 0, NULL, &h, &err), &err);
+    if (!h)
+        return;
+    uint16_t port = ft_httpd_port(h);
+    const char *reqs[][2] = {
+        {"/t/hello?q=query-secret-1", NULL},
+        {"/t/items/1", "X-API-Key: wrong-secret-2\r\n"},
+        {"/t/items/2", "Authorization: Bearer admin-key\r\n"},
+        {"/t/hello%0aforged%20line", NULL},
+    };
+    int want[] = {200, 401, 200, 404};
+    for (int i = 0; i < 4; i++) {
+        tc_resp r = tc_get(port, reqs[i][0], reqs[i][1]);
+        FT_CHECK_EQ(r.status, want[i]);
+        tc_resp_free(&r);
+        FT_CHECK_EQ(log_wait(&cap, i + 1), i + 1);
+    }
+    ft_httpd_stop(h);
+    FT_CHECK_EQ(cap.n, 4);
+    const char *paths[] = {"/t/hello", "/t/items/1", "/t/items/2", "/t/hello\\x0aforged\\x20line"};
+    const char *keys[] = {"-", "-", "7", "-"};
+    for (int i = 0; i < cap.n && i < 4; i++) {
+        log_line l;
+        bool ok = log_parse(cap.lines[i], &l);
+        if (!ok)
+            fprintf(stderr, "bad log line: %s\n", cap.lines[i]);
+        FT_CHECK(ok);
+        if (!ok)
+            continue;
+        FT_CHECK_STREQ(l.client, "127.0.0.1");
+        FT_CHECK_STREQ(l.method, "GET");
+        FT_CHECK_STREQ(l.path, paths[i]);
+        FT_CHECK_EQ(l.status, want[i]);
+        FT_CHECK_STREQ(l.key, keys[i]);
+        FT_CHECK(strstr(cap.lines[i], "secret") == NULL); // no key, no query
+        FT_CHECK(strstr(cap.lines[i], "admin-key") == NULL);
+    }
+}
+
+// ---- The facetracker server ----
+
+// The server refuses cross-site writes and foreign Hosts: a page of
+// another origin cannot add a sample to a person or loosen the settings.
+static void test_app_origin(void)
+{
+    ft_server *s = start_app("127.0.0.1", FT_OK, 0);
+    if (!s)
+        return;
+    uint16_t port = ft_server_port(s);
+    const char *jh = "Content-Type: application/json\r\n";
+    tc_resp r = tc_req(port, "POST", "/api/v1/people", jh, "{\"name\":\"Rachel\"}", 17);
+    FT_CHECK_EQ(r.status, 201);
+    int64_t pid = json_id(&r, "id");
+    tc_resp_free(&r);
+    char path[160], own[300], evil[300];
+    snprintf(path, sizeof path, "/api/v1/people/%lld/samples", (long long)pid);
+    snprintf(own, sizeof own, "Origin: http://127.0.0.1:%u\r\n", (unsigned)port);
+    snprintf(evil, sizeof evil, "Origin: http://127.0.0.1:%u\r\n", (unsigned)port + 1);
+    ft_buf crop;
+    FT_CHECK(face_crop(1, 1476, 200, 203, 240, &crop));
+
+    // From another origin: refused before the body is read.
+    r = post_file(port, path, "photo", crop.data, crop.len, evil);
+    FT_CHECK_EQ(r.status, 403);
+    FT_CHECK_STREQ(err_code(&r), "E_ORIGIN");
+    tc_resp_free(&r);
+    // No Origin and a plain multipart form, as an old browser would send it.
+    {
+        size_t blen;
+        uint8_t *body = tc_multipart("xx", "photo", "p.jpg", crop.data, crop.len, &blen);
+        r = tc_req(port, "POST", path, "Content-Type: multipart/form-data; boundary=xx\r\n", body,
+                   blen);
+        free(body);
+        FT_CHECK_EQ(r.status, 403);
+        FT_CHECK_STREQ(err_code(&r), "E_ORIGIN");
+        tc_resp_free(&r);
+    }
+    char hdr[512];
+    snprintf(hdr, sizeof hdr, "%s%s", jh, evil);
+    r = tc_req(port, "PATCH", "/api/v1/settings", hdr, "{\"threshold\":0.9}", 17);
+    FT_CHECK_EQ(r.status, 403);
+    tc_resp_free(&r);
+    r = sec_req(port, "GET", "/api/v1/people", "attacker.example", NULL, NULL, 0);
+    FT_CHECK_EQ(r.status, 421); // DNS rebinding
+    FT_CHECK(strstr(r.body, "Rachel") == NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, path, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    json_t *j = body_json(&r);
+    json_t *arr = json_is_array(j) ? j : json_object_get(j, "samples");
+    FT_CHECK_EQ(json_array_size(arr), 0); // nothing was added
+    json_decref(j);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/settings", NULL);
+    FT_CHECK(strstr(r.body, "\"threshold\":0.9") == NULL);
+    tc_resp_free(&r);
+
+    // The page itself (its own origin, Host with the port as browsers
+    // send it) still enrols and saves settings.
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%u", (unsigned)port);
+    {
+        size_t blen;
+        uint8_t *body = tc_multipart("xx", "photo", "p.jpg", crop.data, crop.len, &blen);
+        snprintf(hdr, sizeof hdr, "Content-Type: multipart/form-data; boundary=xx\r\n%s", own);
+        r = sec_req(port, "POST", path, host, hdr, body, blen);
+        free(body);
+        FT_CHECK_EQ(r.status, 201);
+        tc_resp_free(&r);
+    }
+    snprintf(hdr, sizeof hdr, "%s%s", jh, own);
+    r = sec_req(port, "PATCH", "/api/v1/settings", host, hdr, "{\"threshold\":0.45}", 18);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    ft_buf_deinit(&crop);
+    stop_app(s);
+}
+
+static log_cap app_log;
+
+static void app_log_fn(void *ctx, const char *line)
+{
+    log_capture(&app_log, line);
+}
+
+// serve --verbose: one line per request through the server's logger, with
+// the key's id and never the key.
+static void test_app_log(void)
+{
+    ft_nn_init();
+    pthread_mutex_init(&app_log.mu, NULL);
+    app_log.n = 0;
+    snprintf(app_db, sizeof app_db, "/tmp/ft_http_test_%d.db", (int)getpid());
+    unlink(app_db);
+    char models[512];
+    snprintf(models, sizeof models, "%s/model", ft_test_assets());
+    ft_server_opts o = ft_server_opts_default();
+    o.port = 0;
+    o.db_path = app_db;
+    o.threads = 1;
+    o.models_dir = models;
+    o.verbose = true;
+    o.log = app_log_fn;
+    ft_server *s = NULL;
+    ft_err err;
+    FT_CHECK_OK(ft_server_start(&o, &s, &err), &err);
+    if (!s)
+        return;
+    uint16_t port = ft_server_port(s);
+    const char *jh = "Content-Type: application/json\r\n";
+    tc_resp r = tc_req(port, "POST", "/api/v1/keys", jh, "{\"name\":\"ops\",\"role\":\"admin\"}", 29);
+    FT_CHECK_EQ(r.status, 201);
+    json_t *j = body_json(&r);
+    char tok[128], hdr[256], id[32];
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(j, "token")));
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(j, "id")));
+    json_decref(j);
+    tc_resp_free(&r);
+    snprintf(hdr, sizeof hdr, "X-API-Key: %s\r\n", tok);
+    r = tc_get(port, "/api/v1/people?name=x", hdr);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    // The same key with its last digit changed: 401.
+    char bad[128];
+    snprintf(bad, sizeof bad, "%s", tok);
+    size_t n = strlen(bad);
+    bad[n - 1] = bad[n - 1] == '0' ? '1' : '0';
+    snprintf(hdr, sizeof hdr, "X-API-Key: %s\r\n", bad);
+    r = tc_get(port, "/api/v1/people", hdr);
+    FT_CHECK_EQ(r.status, 401);
+    tc_resp_free(&r);
+    log_wait(&app_log, 3);
+    ft_server_stop(s);
+    unlink(app_db);
+
+    // Lines: the key creation, the 200 and the 401 (the models' line may
+    // come in between).
+    int seen = 0;
+    const char *secret = strrchr(tok, '_') + 1;
+    for (int i = 0; i < app_log.n; i++) {
+        const char *line = app_log.lines[i];
+        FT_CHECK(strstr(line, secret) == NULL);
+        FT_CHECK(strstr(line, bad + strlen(bad) - 20) == NULL);
+        if (strstr(line, "models loaded"))
+            continue;
+        log_line l;
+        FT_CHECK(log_parse(line, &l));
+        FT_CHECK_STREQ(l.client, "127.0.0.1");
+        if (l.status == 201) {
+            FT_CHECK_STREQ(l.path, "/api/v1/keys");
+            FT_CHECK_STREQ(l.key, "-"); // no keys yet: key-less mode
+            seen |= 1;
+        } else if (l.status == 200) {
+            FT_CHECK_STREQ(l.method, "GET");
+            FT_CHECK_STREQ(l.path, "/api/v1/people"); // no query string
+            FT_CHECK_STREQ(l.key, id);
+            seen |= 2;
+        } else if (l.status == 401) {
+            FT_CHECK_STREQ(l.path, "/api/v1/people");
+            FT_CHECK_STREQ(l.key, "-");
+            seen |= 4;
+        }
+    }
+    FT_CHECK_EQ(seen, 7);
+}
+
+// HTTPS with a self-signed certificate made here by the openssl CLI.
+#include <curl/curl.h>
+
+static size_t curl_hdr(char *p, size_t size, size_t n, void *ud)
+{
+    ft_buf *b = ud;
+    ft_buf_append(b, p, size * n);
+    return size * n;
+}
+
+static size_t curl_body(char *p, size_t size, size_t n, void *ud)
+{
+    return size * n;
+}
+
+// GET https://127.0.0.1:port/path trusting `ca`; the status (0 if the
+// connection failed), headers appended to `hdrs`.
+static long https_get(uint16_t port, const char *path, const char *ca, ft_buf *hdrs)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return 0;
+    char url[256];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u%s", (unsigned)port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, curl_hdr);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_body);
+    long code = 0;
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    else
+        fprintf(stderr, "curl: %s\n", curl_easy_strerror(rc));
+    curl_easy_cleanup(c);
+    return code;
+}
+
+static void test_app_tls(void)
+{
+    if (system("openssl version >/dev/null 2>&1") != 0) {
+        printf("SKIP: no openssl CLI to make a test certificate\n");
+        return;
+    }
+    char dir[128], cmd[1024], cert[256], key[256], key2[256], notpem[256];
+    snprintf(dir, sizeof dir, "/tmp/ft_http_tls_%d", (int)getpid());
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(key2, sizeof key2, "%s/other.pem", dir);
+    snprintf(notpem, sizeof notpem, "%s/notpem.txt", dir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+             "-nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+             "-keyout %s -out %s 2>/dev/null && openssl genpkey -algorithm EC -pkeyopt "
+             "ec_paramgen_curve:prime256v1 -out %s 2>/dev/null && echo hello > %s",
+             dir, key, cert, key2, notpem);
+    FT_CHECK_EQ(system(cmd), 0);
+    ft_nn_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    snprintf(app_db, sizeof app_db, "/tmp/ft_http_test_%d.db", (int)getpid());
+    unlink(app_db);
+    char models[512];
+    snprintf(models, sizeof models, "%s/model", ft_test_assets());
+    ft_server_opts o = ft_server_opts_default();
+    o.port = 0;
+    o.db_path = app_db;
+    o.threads = 1;
+    o.models_dir = models;
+    o.tls_cert = cert;
+    o.tls_key = key;
+    ft_server *s = NULL;
+    ft_err err;
+    ft_err_clear(&err);
+    FT_CHECK_OK(ft_server_start(&o, &s, &err), &err);
+    if (s) {
+        uint16_t port = ft_server_port(s);
+        ft_buf hdrs;
+        ft_buf_init(&hdrs, 0);
+        FT_CHECK_EQ(https_get(port, "/healthz", cert, &hdrs), 200);
+        ft_buf_terminate(&hdrs);
+        FT_CHECK(hdrs.data && strcasestr((char *)hdrs.data,
+                                         "Strict-Transport-Security: max-age=31536000") != NULL);
+        hdrs.len = 0;
+        FT_CHECK_EQ(https_get(port, "/no/such/page", cert, &hdrs), 404);
+        ft_buf_terminate(&hdrs);
+        FT_CHECK(hdrs.data && strcasestr((char *)hdrs.data, "Strict-Transport-Security:") != NULL);
+        ft_buf_deinit(&hdrs);
+        // Plain HTTP to the HTTPS port gets no HTTP answer.
+        tc_resp r = tc_get(port, "/healthz", NULL);
+        FT_CHECK(r.status != 200);
+        tc_resp_free(&r);
+        ft_server_stop(s);
+    }
+    // Without TLS: no HSTS.
+    {
+        ft_server *p = start_app("127.0.0.1", FT_OK, 0);
+        if (p) {
+            tc_resp r = tc_get(ft_server_port(p), "/healthz", NULL);
+            FT_CHECK(tc_header(&r, "Strict-Transport-Security") == NULL);
+            tc_resp_free(&r);
+            stop_app(p);
+        }
+    }
+    // Start errors say what is wrong.
+    struct {
+        const char *cert, *key, *needle;
+        ft_status st;
+    } bad[] = {
+        {cert, key2, "HTTPS", FT_E_INVALID},          // the key is not the certificate's
+        {"/nonexistent/c.pem", key, "/nonexistent/c.pem", FT_E_IO},
+        {cert, "/nonexistent/k.pem", "/nonexistent/k.pem", FT_E_IO},
+        {notpem, key, "not a PEM", FT_E_FORMAT},
+        {cert, NULL, "--tls-key", FT_E_INVALID},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o.tls_cert = bad[i].cert;
+        o.tls_key = bad[i].key;
+        s = NULL;
+        ft_err_clear(&err);
+        ft_status st = ft_server_start(&o, &s, &err);
+        FT_CHECK_EQ(st, bad[i].st);
+        FT_CHECK(s == NULL);
+        if (!strstr(err.msg, bad[i].needle))
+            fprintf(stderr, "case %zu: %s\n", i, err.msg);
+        FT_CHECK(strstr(err.msg, bad[i].needle) != NULL);
+        ft_server_stop(s);
+    }
+    unlink(app_db);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    FT_CHECK_EQ(system(cmd), 0);
+    curl_global_cleanup();
+}
+
 static const ft_test_case cases[] = {
     {"multipart", test_multipart},
     {"multipart_oom", test_multipart_oom},
@@ -1516,6 +2194,12 @@ static const ft_test_case cases[] = {
     {"app_bind", test_app_bind},
     {"app_loading", test_app_loading},
     {"app_trained", test_app_trained},
+    {"core_origin", test_core_origin},
+    {"core_key_limit", test_core_key_limit},
+    {"core_log", test_core_log},
+    {"app_origin", test_app_origin},
+    {"app_log", test_app_log},
+    {"app_tls", test_app_tls},
 };
 
 FT_TEST_MAIN(cases)
