@@ -158,6 +158,7 @@ ft_status ft_door_source_new(const char *name, ft_door_mode mode, ft_door_source
     }
     snprintf(s->name, sizeof s->name, "%s", name);
     s->mode = mode;
+    s->record = true;
     s->next_track_id = 1;
     *out = s;
     return FT_OK;
@@ -176,6 +177,11 @@ void ft_door_source_free(ft_door_source *s)
 const char *ft_door_source_name(const ft_door_source *s)
 {
     return s->name;
+}
+
+void ft_door_source_set_record(ft_door_source *s, bool record)
+{
+    s->record = record;
 }
 
 ft_door_mode ft_door_source_mode(const ft_door_source *s)
@@ -324,9 +330,10 @@ static void event_fill(const ft_door_source *s, const ft_door__track *tr, const 
     ev->thumbnail_len = tr->thumb.len;
 }
 
-static ft_status event_store(ft_door *d, const ft_door_worker *w, ft_event *ev, ft_err *err)
+static ft_status event_store(ft_door *d, const ft_door_worker *w, const ft_door_source *s,
+                             ft_event *ev, ft_err *err)
 {
-    if (!d->o.record)
+    if (!d->o.record || !s->record)
         return FT_OK;
     const char *const *sinks = NULL;
     size_t n_sinks = ft_deliver_sinks(d->deliver, ev->decision, &sinks);
@@ -372,7 +379,7 @@ static ft_status track_end(ft_door *d, const ft_door_worker *w, ft_door_source *
         ft_event ev;
         event_fill(s, tr, &v, w->g, t, &ev);
         snprintf(ev.reason, sizeof ev.reason, "%s", ft_access_reason_str(end_reason(tr, &v)));
-        st = event_store(d, w, &ev, err);
+        st = event_store(d, w, s, &ev, err);
         if (st != FT_OK) {
             tr->state = FT_TRACK_PENDING;
             return st;
@@ -419,7 +426,7 @@ static ft_status track_try_grant(ft_door *d, const ft_door_worker *w, ft_door_so
     ft_event ev;
     event_fill(s, tr, &v, w->g, t, &ev);
     snprintf(ev.reason, sizeof ev.reason, "%s", ft_access_reason_str(FT_REASON_MATCH));
-    st = event_store(d, w, &ev, err);
+    st = event_store(d, w, s, &ev, err);
     if (st != FT_OK) {
         tr->state = FT_TRACK_PENDING; // fail closed: not granted
         tr->person_id = 0;

@@ -116,6 +116,10 @@ ft_status ft_door_source_new(const char *name, ft_door_mode mode, ft_door_source
                              ft_err *err);
 void ft_door_source_free(ft_door_source *s); // NULL is a no-op
 const char *ft_door_source_name(const ft_door_source *s);
+// Whether the source's decisions are stored and delivered (default true;
+// the door's `record` option must be on too). Off: decided, not logged
+// (the prototype's /api/prediction).
+void ft_door_source_set_record(ft_door_source *s, bool record);
 ft_door_mode ft_door_source_mode(const ft_door_source *s);
 
 typedef enum ft_track_state {

@@ -46,6 +46,7 @@ typedef struct ft_door__track {
 struct ft_door_source {
     char name[FT_GALLERY_NAME_MAX + 1];
     ft_door_mode mode;
+    bool record;
     ft_door__track *tracks; // FT_DOOR_MAX_TRACKS slots
     size_t n_tracks;
     int64_t next_track_id;

@@ -9,6 +9,7 @@
 #include "http/multipart.h"
 
 #include "access/enroll.h"
+#include "door/door.h"
 
 #include "core/clock.h"
 #include "core/mem.h"
@@ -147,6 +148,34 @@ static const char *form_text(const ft_multipart *mp, const char *name, char *buf
     return buf;
 }
 
+// For the other handler files (api_door.c).
+ft_status ft_http__image_input(ft_http_req *r, const char *field, ft_multipart *mp,
+                               const uint8_t **data, size_t *len, ft_err *err)
+{
+    return image_input(r, field, mp, data, len, err);
+}
+
+ft_status ft_http__decode(ft_http_req *r, const uint8_t *data, size_t len, ft_image *im,
+                          ft_err *err)
+{
+    return decode(r, data, len, im, err);
+}
+
+const char *ft_http__form_text(const ft_multipart *mp, const char *name, char *buf, size_t cap)
+{
+    return form_text(mp, name, buf, cap);
+}
+
+json_t *ft_http__num(double v)
+{
+    return num(v);
+}
+
+json_t *ft_http__box_json(const ft_face_box *b)
+{
+    return box_json(b);
+}
+
 // ---- The face pipeline ----
 
 typedef struct face_res {
@@ -255,32 +284,6 @@ static size_t largest(const face_res *f, size_t n)
     return best;
 }
 
-// Takes the read lock on a fresh matrix (reloading it first when the
-// gallery changed). On FT_OK the caller must unlock s->mx_lock.
-static ft_status matrix_acquire(ft_server *s, ft_wctx *w, ft_err *err)
-{
-    ft_status st = FT_OK;
-    pthread_rwlock_rdlock(&s->mx_lock);
-    bool stale = true;
-    if (s->matrix)
-        st = ft_gallery_matrix_stale(w->g, s->matrix, &stale, err);
-    if (st != FT_OK || !stale) {
-        if (st != FT_OK)
-            pthread_rwlock_unlock(&s->mx_lock);
-        return st;
-    }
-    pthread_rwlock_unlock(&s->mx_lock);
-    pthread_rwlock_wrlock(&s->mx_lock);
-    if (!s->matrix)
-        st = ft_gallery_matrix_load(w->g, ft_descriptor_space(ft_align_default()), &s->matrix, err);
-    else
-        st = ft_gallery_matrix_refresh(w->g, &s->matrix, err);
-    pthread_rwlock_unlock(&s->mx_lock);
-    if (st != FT_OK)
-        return st;
-    pthread_rwlock_rdlock(&s->mx_lock);
-    return FT_OK;
-}
 
 typedef struct ident {
     ft_match_result match;
@@ -291,12 +294,13 @@ static ft_status identify_all(ft_http_req *r, const face_res *f, size_t n,
                               const ft_gallery_policy *pol, ident *out, ft_err *err)
 {
     ft_server *s = srv(r);
-    ft_status st = matrix_acquire(s, wc(r), err);
+    const ft_match_matrix *mx;
+    ft_status st = ft_door_matrix_acquire(s->door, wc(r)->g, &mx, err);
     if (st != FT_OK)
         return st;
     for (size_t i = 0; i < n && st == FT_OK; i++)
-        st = ft_match(s->matrix, f[i].desc, pol->threshold, pol->margin, &out[i].match, err);
-    pthread_rwlock_unlock(&s->mx_lock);
+        st = ft_match(mx, f[i].desc, pol->threshold, pol->margin, &out[i].match, err);
+    ft_door_matrix_release(s->door);
     for (size_t i = 0; i < n && st == FT_OK; i++) {
         out[i].name[0] = 0;
         if (out[i].match.status == FT_MATCH_KNOWN) {
@@ -442,6 +446,18 @@ static void h_healthz(ft_http_req *r)
 static void h_readyz(ft_http_req *r)
 {
     ft_server_state state = ft_server_state_get(srv(r));
+    // A door that cannot log cannot decide (decisions fail closed): a
+    // gallery that cannot be written (read-only, disk full) is not ready.
+    ft_err serr;
+    ft_err_clear(&serr);
+    const char *dbp = srv(r)->db_path ? srv(r)->db_path : FT_GALLERY_DEFAULT_PATH;
+    ft_status sst = ft_gallery_path_writable_probe(dbp, &serr);
+    if (sst != FT_OK) {
+        ft_http_reply_error(r, 503, "E_STORAGE", "the gallery cannot be written: %s",
+                            ft_err_msg(&serr, sst));
+        ft_http_reply_header(r, "Retry-After", "5");
+        return;
+    }
     if (state == FT_SERVER_READY) {
         ft_http_reply_json(r, 200, json_pack("{s:b}", "ready", 1));
         return;
@@ -478,27 +494,6 @@ static void h_openapi(ft_http_req *r)
 
 // ---- Image endpoints (inference pool) ----
 
-static void h_prediction(ft_http_req *r)
-{
-    photo p;
-    if (photo_take(r, "fileImg", PHOTO_IDENTIFY, &p)) {
-        json_t *faces = json_array();
-        for (size_t i = 0; i < p.n; i++) {
-            bool known = p.id[i].match.status == FT_MATCH_KNOWN;
-            json_array_append_new(
-                faces, json_pack("{s:o, s:o, s:s, s:o, s:o}", "box", box_json(&p.f[i].box),
-                                 "score", num(p.f[i].box.score), "person",
-                                 known ? p.id[i].name : "unknown", "person_id",
-                                 known ? json_integer(p.id[i].match.person_id) : json_null(),
-                                 "distance", num(p.id[i].match.distance)));
-        }
-        ft_http_reply_json(r, 200,
-                           json_pack("{s:i, s:i, s:o, s:{s:f, s:f}}", "width", p.im.w, "height",
-                                     p.im.h, "faces", faces, "timing_ms", "detect", p.td,
-                                     "describe", p.tr));
-    }
-    photo_deinit(&p);
-}
 
 static void h_detect(ft_http_req *r)
 {
@@ -588,165 +583,99 @@ static void h_verify(ft_http_req *r)
     photo_deinit(&p);
 }
 
-// Whether an identical decision (source, person, outcome) was logged within
-// the cooldown; cooldown_note records a decision once it is logged. Live
-// cameras send several frames a second: the log gets one line per passage,
-// not one per frame.
-static bool cooldown(ft_server *s, const char *source, int64_t person, int decision,
-                     int64_t *event_id)
+
+// ---- Enrolment (inference pool) ----
+
+// Who is acting, for the audit trail: "key:ID:NAME" for an API key,
+// "local" on a key-less (loopback-only) server.
+static void actor_of(ft_http_req *r, char out[FT_AUDIT_ACTOR_MAX + 1])
 {
-    if (s->o.event_cooldown_s <= 0)
-        return false;
-    double now = ft_now_ms() / 1000.0;
-    bool hit = false;
-    pthread_mutex_lock(&s->cool_mu);
-    for (size_t i = 0; i < sizeof s->cool / sizeof s->cool[0]; i++) {
-        struct ft_cooldown *c = &s->cool[i];
-        if (c->time > 0 && c->person_id == person && c->decision == decision &&
-            strcmp(c->source, source) == 0 && now - c->time < s->o.event_cooldown_s) {
-            hit = true;
-            *event_id = c->event_id;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->cool_mu);
-    return hit;
+    snprintf(out, FT_AUDIT_ACTOR_MAX + 1, "local");
+    if (r->key_id <= 0)
+        return;
+    snprintf(out, FT_AUDIT_ACTOR_MAX + 1, "key:%lld", (long long)r->key_id);
+    ft_api_key *k = NULL;
+    size_t n = 0;
+    if (ft_gallery_keys_list(wc(r)->g, &k, &n, NULL) == FT_OK)
+        for (size_t i = 0; i < n; i++)
+            if (k[i].id == r->key_id)
+                snprintf(out, FT_AUDIT_ACTOR_MAX + 1, "key:%lld:%.100s", (long long)r->key_id,
+                         k[i].name);
+    ft_free(k);
 }
 
-static void cooldown_note(ft_server *s, const char *source, int64_t person, int decision,
-                          int64_t event_id)
+// One audit row for the request's actor; `detail` is a JSON object (NULL =
+// {}), stolen. The action is done by then: a failure to record it is
+// returned so the handler can say so.
+static ft_status audit(ft_http_req *r, const char *action, const char *target, json_t *detail,
+                       ft_err *err)
 {
-    double now = ft_now_ms() / 1000.0;
-    pthread_mutex_lock(&s->cool_mu);
-    size_t slot = 0;
-    for (size_t i = 0; i < sizeof s->cool / sizeof s->cool[0]; i++)
-        if (s->cool[i].time < s->cool[slot].time)
-            slot = i;
-    struct ft_cooldown *c = &s->cool[slot];
-    snprintf(c->source, sizeof c->source, "%s", source);
-    c->person_id = person;
-    c->decision = decision;
-    c->time = now;
-    c->event_id = event_id;
-    pthread_mutex_unlock(&s->cool_mu);
+    char actor[FT_AUDIT_ACTOR_MAX + 1];
+    actor_of(r, actor);
+    char *d = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(detail);
+    ft_status st = ft_gallery_audit_add(wc(r)->g, actor, action, target, d, err);
+    free(d);
+    return st;
 }
 
-static void h_access(ft_http_req *r)
+static bool query_flag(ft_http_req *r, const char *key)
 {
-    ft_server *s = srv(r);
-    ft_err err;
-    ft_err_clear(&err);
-    photo p;
-    char srcbuf[FT_GALLERY_NAME_MAX + 1];
-    const char *source = NULL;
-    ft_buf thumb;
-    ft_buf_init(&thumb, 0);
-    ft_status st = photo_read(r, NULL, &p, &err);
-    if (st == FT_OK) {
-        source = ft_http_query(r, "source");
-        if (!source)
-            source = form_text(&p.mp, "source", srcbuf, sizeof srcbuf);
-        if (!source || !*source)
-            source = "api";
-        if (strlen(source) > FT_GALLERY_NAME_MAX)
-            st = ft_err_set(&err, FT_E_INVALID, "source is longer than %d bytes",
-                            FT_GALLERY_NAME_MAX);
-    }
-    if (st == FT_OK)
-        st = photo_run(r, &p, PHOTO_IDENTIFY, &err);
-    if (st != FT_OK) {
-        ft_http_reply_status(r, st, &err);
-        goto done;
-    }
-    const face_res *f = p.f;
-    const ident *id = p.id;
-    size_t n = p.n;
-    json_t *faces = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const ft_match_result *m = &id[i].match;
-        json_array_append_new(
-            faces, json_pack("{s:o, s:o, s:s, s:o, s:o}", "box", box_json(&f[i].box), "score",
-                             num(f[i].box.score), "person", id[i].name[0] ? id[i].name : "unknown",
-                             "person_id",
-                             id[i].name[0] ? json_integer(m->person_id) : json_null(), "distance",
-                             num(m->distance)));
-    }
-    json_t *res;
-    if (n == 0) {
-        res = json_pack("{s:n, s:s, s:n, s:b}", "decision", "reason", "no face", "event_id",
-                        "logged", 0);
-    } else {
-        // The door decides for the largest face: the person in front of it.
-        size_t k = largest(f, n);
-        ft_access_decision d;
-        ft_access_decide(&f[k].box, &id[k].match, &p.pol, &d);
-        if (d.decision == FT_DECISION_GRANTED)
-            snprintf(d.name, sizeof d.name, "%s", id[k].name);
-        else
-            d.name[0] = 0;
-        ft_metrics_decision(ft_httpd_metrics(s->httpd), ft_decision_str(d.decision));
-        int64_t ev = 0;
-        bool logged = false;
-        if (!cooldown(s, source, d.person_id, (int)d.decision, &ev)) {
-            thumbnail(&p.im, &f[k].box, &thumb);
-            st = ft_access_record(wc(r)->g, &d, source, 0, thumb.len ? thumb.data : NULL,
-                                  thumb.len, &err);
-            if (st != FT_OK) {
-                // Fail closed: a decision that was not logged is not given.
-                json_decref(faces);
-                ft_http_reply_status(r, st, &err);
-                goto done;
-            }
-            ev = d.event_id;
-            logged = true;
-            cooldown_note(s, source, d.person_id, (int)d.decision, ev);
-        }
-        res = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:b, s:i}", "decision",
-                        ft_decision_str(d.decision), "reason", ft_access_reason_str(d.reason),
-                        "person",
-                        d.decision == FT_DECISION_GRANTED
-                            ? json_pack("{s:I, s:s}", "id", (json_int_t)d.person_id, "name",
-                                        d.name)
-                            : json_null(),
-                        "distance", num(d.distance), "margin", num(d.margin), "event_id",
-                        (json_int_t)ev, "logged", logged, "face_index", (int)k);
-    }
-    json_object_set_new(res, "source", json_string(source));
-    json_object_set_new(res, "width", json_integer(p.im.w));
-    json_object_set_new(res, "height", json_integer(p.im.h));
-    json_object_set_new(res, "faces", faces);
-    json_object_set_new(res, "timing_ms",
-                        json_pack("{s:f, s:f}", "detect", p.td, "describe", p.tr));
-    ft_http_reply_json(r, 200, res);
-done:
-    ft_buf_deinit(&thumb);
-    photo_deinit(&p);
+    const char *v = ft_http_query(r, key);
+    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
 }
 
-// POST /api/v1/people/{id}/samples: every file part is one photo; each must
-// hold one face (or ?pick=largest) passing the quality gate. All accepted
-// photos are enrolled in one transaction.
-// One photo into one enrolment sample. By default the rules the CLI applies
-// (access/enroll.c: exactly one face, the best candidate above 0.2 when none
-// passes the detector, the quality gate); with ?pick=largest the largest
-// face of a group photo, through the same quality gate.
+// The faces of a group photo, for the page to ask which one is meant:
+// [{"index": i, "box": {...}, "score": s}] in the order ?face=N counts.
+static json_t *faces_list(const face_res *f, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:i, s:o, s:o}", "index", (int)i, "box",
+                                           box_json(&f[i].box), "score", num(f[i].box.score)));
+    return a;
+}
+
+// One photo into one enrolment sample. Without a face index, the rules the
+// CLI applies (access/enroll.c: exactly one face, the best candidate above
+// 0.2 when none passes the detector, the quality gate); a photo with
+// several faces is refused (FT_E_MANY_FACES) and *faces lists them. With
+// ?face=N, face N of that list, through the same quality gate.
 static ft_status enrol_one(ft_http_req *r, const ft_image *im, const ft_multipart_part *p,
-                           bool pick_largest, const ft_gallery_policy *pol, face_res *f,
-                           ft_sample *sm, ft_buf *thumb, ft_err *err)
+                           long face_idx, const ft_gallery_policy *pol, face_res *f,
+                           ft_sample *sm, ft_buf *thumb, json_t **faces, ft_err *err)
 {
     ft_buf_init(thumb, 0);
-    if (!pick_largest) {
-        ft_describe_opts o = ft_describe_opts_default();
-        o.detect.kind = detector_for(r);
-        return ft_enroll_sample(srv(r)->models, wc(r)->nn, im, p->data, p->len, &o, pol, sm,
-                                thumb, NULL, err);
-    }
+    *faces = NULL;
     size_t n = 0;
     double td, tr;
-    ft_status st = analyse(r, im, true, f, &n, &td, &tr, err);
+    ft_status st;
+    if (face_idx < 0) {
+        ft_describe_opts o = ft_describe_opts_default();
+        o.detect.kind = detector_for(r);
+        st = ft_enroll_sample(srv(r)->models, wc(r)->nn, im, p->data, p->len, &o, pol, sm, thumb,
+                              NULL, err);
+        if (st == FT_E_MANY_FACES) {
+            ft_err e2;
+            ft_err_clear(&e2);
+            if (analyse(r, im, false, f, &n, &td, &tr, &e2) == FT_OK && n > 1)
+                *faces = faces_list(f, n);
+            ft_err_set(err, FT_E_MANY_FACES,
+                       "%zu faces found, one is expected: send the photo again with ?face=N "
+                       "to choose one (0..%zu, in the order of \"faces\")",
+                       n > 1 ? n : 2, n > 1 ? n - 1 : 1);
+        }
+        return st;
+    }
+    st = analyse(r, im, true, f, &n, &td, &tr, err);
     if (st == FT_OK && n == 0)
         st = ft_err_set(err, FT_E_NO_FACE, "no face found");
-    size_t k = st == FT_OK ? largest(f, n) : 0;
+    if (st == FT_OK && (size_t)face_idx >= n) {
+        *faces = faces_list(f, n);
+        st = ft_err_set(err, FT_E_INVALID, "face=%ld, but the photo has %zu face(s)", face_idx,
+                        n);
+    }
+    size_t k = (size_t)face_idx;
     if (st == FT_OK)
         st = ft_access_quality(&f[k].box, pol, NULL, err);
     if (st != FT_OK)
@@ -765,26 +694,49 @@ static ft_status enrol_one(ft_http_req *r, const ft_image *im, const ft_multipar
     return FT_OK;
 }
 
-static void h_samples_add(ft_http_req *r)
+// Enrols the photos of a multipart request (every file part is one photo)
+// for person `pid`, or with pid 0 for a new person named by the form field
+// "name" (with optional "external_id" and "notes"), created in the same
+// transaction as the samples: a request that fails leaves nobody behind.
+// Query: face=N picks face N of group photos (listed in the 422 reply when
+// missing); force=1 enrols even faces that match another person (otherwise
+// 409, naming them). Photos the person already has are skipped.
+static void enrol_request(ft_http_req *r, int64_t pid)
 {
     ft_err err;
     ft_err_clear(&err);
-    int64_t pid;
-    if (!path_id(r, 0, &pid))
-        return;
     ft_multipart mp;
     memset(&mp, 0, sizeof mp);
     ft_person person;
+    memset(&person, 0, sizeof person);
     ft_gallery_policy pol;
     face_res *f = ft_malloc(sizeof *f * MAX_FACES);
-    ft_sample *smp = NULL;
+    ft_sample *smp = NULL, *keep = NULL;
     ft_buf *thumbs = NULL;
     int64_t *ids = NULL;
-    json_t *rejected = json_array(), *added = json_array();
-    size_t n_ok = 0;
-    bool pick_largest = ft_http_query(r, "pick") && strcmp(ft_http_query(r, "pick"), "largest") == 0;
+    size_t *slot = NULL; // slot[i]: the multipart part of sample i
+    ft_enroll_verdict *vd = NULL;
+    json_t *rejected = json_array(), *added = json_array(), *skipped = json_array();
+    size_t n_ok = 0, nfiles = 0;
+    long face_idx = -1;
+    bool force = query_flag(r, "force");
+    char name[FT_GALLERY_NAME_MAX + 1] = "", ext[FT_GALLERY_NAME_MAX + 1] = "";
+    char notes[FT_GALLERY_NOTES_MAX + 1] = "";
+    bool has_ext = false, has_notes = false;
+    const char *fq = ft_http_query(r, "face");
     ft_status st = f ? FT_OK : ft_err_set(&err, FT_E_NOMEM, "out of memory");
-    if (st == FT_OK)
+    if (st == FT_OK && ft_http_query(r, "pick"))
+        st = ft_err_set(&err, FT_E_INVALID,
+                        "pick= is no longer accepted: send the photo; when it has several faces "
+                        "the reply lists them, then send it again with ?face=N");
+    if (st == FT_OK && fq) {
+        char *end;
+        errno = 0;
+        face_idx = strtol(fq, &end, 10);
+        if (errno || end == fq || *end || face_idx < 0 || face_idx >= MAX_FACES)
+            st = ft_err_set(&err, FT_E_INVALID, "face must be a face index 0..%d", MAX_FACES - 1);
+    }
+    if (st == FT_OK && pid > 0)
         st = ft_gallery_person_get(wc(r)->g, pid, &person, &err);
     if (st == FT_OK) {
         if (!r->content_type || strncasecmp(r->content_type, "multipart/", 10) != 0)
@@ -796,9 +748,20 @@ static void h_samples_add(ft_http_req *r)
             st = ft_multipart_parse(r->body, r->body_len, r->content_type, &lim, &mp, &err);
         }
     }
+    if (st == FT_OK && pid <= 0) {
+        has_ext = form_text(&mp, "external_id", ext, sizeof ext) != NULL;
+        has_notes = form_text(&mp, "notes", notes, sizeof notes) != NULL;
+        if (!form_text(&mp, "name", name, sizeof name))
+            st = ft_err_set(&err, FT_E_INVALID, "the form needs a 'name' field");
+        else if ((st = ft_gallery_name_check(name, &err)) == FT_OK &&
+                 ft_gallery_person_find(wc(r)->g, name, &person, NULL) == FT_OK)
+            st = ft_err_set(&err, FT_E_EXISTS,
+                            "a person named \"%s\" already exists (id %lld): add photos with "
+                            "POST /api/v1/people/%lld/samples",
+                            name, (long long)person.id, (long long)person.id);
+    }
     if (st == FT_OK)
         st = ft_gallery_policy_load(wc(r)->g, &pol, &err);
-    size_t nfiles = 0;
     for (size_t i = 0; st == FT_OK && i < mp.n_parts; i++)
         if (mp.parts[i].filename)
             nfiles++;
@@ -806,9 +769,12 @@ static void h_samples_add(ft_http_req *r)
         st = ft_err_set(&err, FT_E_FORMAT, "no photo in the form (file parts named 'photo')");
     if (st == FT_OK) {
         smp = ft_calloc(nfiles, sizeof *smp);
+        keep = ft_calloc(nfiles, sizeof *keep);
         thumbs = ft_calloc(nfiles, sizeof *thumbs);
         ids = ft_calloc(nfiles, sizeof *ids);
-        if (!smp || !thumbs || !ids)
+        slot = ft_calloc(nfiles, sizeof *slot);
+        vd = ft_calloc(nfiles, sizeof *vd);
+        if (!smp || !keep || !thumbs || !ids || !slot || !vd)
             st = ft_err_set(&err, FT_E_NOMEM, "out of memory");
     }
     for (size_t i = 0; st == FT_OK && i < mp.n_parts; i++) {
@@ -818,55 +784,154 @@ static void h_samples_add(ft_http_req *r)
         ft_err e2;
         ft_err_clear(&e2);
         ft_image im = {0, 0, NULL};
+        json_t *faces = NULL;
         ft_status s2 = p->len ? decode(r, p->data, p->len, &im, &e2)
                               : ft_err_set(&e2, FT_E_FORMAT, "the file is empty");
         if (s2 == FT_OK)
-            s2 = enrol_one(r, &im, p, pick_largest, &pol, f, &smp[n_ok], &thumbs[n_ok], &e2);
+            s2 = enrol_one(r, &im, p, face_idx, &pol, f, &smp[n_ok], &thumbs[n_ok], &faces, &e2);
         if (s2 != FT_OK) {
-            json_array_append_new(rejected,
-                                  json_pack("{s:s, s:{s:s, s:s}}", "filename", p->filename,
-                                            "error", "code", ft_status_name(s2), "message",
-                                            ft_err_msg(&e2, s2)));
+            json_t *rej = json_pack("{s:s, s:{s:s, s:s}}", "filename", p->filename, "error",
+                                    "code", ft_status_name(s2), "message", ft_err_msg(&e2, s2));
+            if (faces) {
+                json_object_set_new(rej, "faces", faces);
+                json_object_set_new(rej, "width", json_integer(im.w));
+                json_object_set_new(rej, "height", json_integer(im.h));
+            }
+            json_array_append_new(rejected, rej);
         } else {
-            json_array_append_new(added, json_pack("{s:s, s:o, s:o}", "filename", p->filename,
-                                                   "face", json_pack("[ii]", smp[n_ok].face_w,
-                                                                     smp[n_ok].face_h),
-                                                   "score", num(smp[n_ok].detector_score)));
-            n_ok++;
+            slot[n_ok++] = i;
         }
         ft_image_deinit(&im);
     }
     if (st == FT_OK && n_ok == 0) {
-        json_t *first = json_array_get(rejected, 0);
-        const char *msg =
-            json_string_value(json_object_get(json_object_get(first, "error"), "message"));
-        ft_http_reply_json(
-            r, 422,
-            json_pack("{s:{s:s, s:s}, s:O}", "error", "code", "E_NO_FACE", "message",
-                      msg ? msg : "no usable face in the photos", "rejected", rejected));
+        // Every photo was refused: the first refusal's code and message
+        // (E_MANY_FACES, E_UNSUPPORTED, ... not always E_NO_FACE).
+        json_t *first = json_object_get(json_array_get(rejected, 0), "error");
+        const char *code = json_string_value(json_object_get(first, "code"));
+        const char *msg = json_string_value(json_object_get(first, "message"));
+        ft_http_reply_json(r, 422,
+                           json_pack("{s:{s:s, s:s}, s:O}", "error", "code",
+                                     code ? code : "E_NO_FACE", "message",
+                                     msg ? msg : "no usable face in the photos", "rejected",
+                                     rejected));
         goto done;
     }
     if (st == FT_OK)
-        st = ft_gallery_enroll(wc(r)->g, pid, NULL, smp, n_ok, NULL, ids, &err);
+        st = ft_enroll_screen(wc(r)->g, pid > 0 ? pid : 0, &pol, smp, n_ok, vd, &err);
+    if (st == FT_OK && !force) {
+        json_t *conflicts = json_array();
+        for (size_t i = 0; i < n_ok; i++)
+            if (vd[i].kind == FT_ENROLL_CONFLICT)
+                json_array_append_new(
+                    conflicts,
+                    json_pack("{s:s, s:{s:I, s:s}, s:o}", "filename", mp.parts[slot[i]].filename,
+                              "person", "id", (json_int_t)vd[i].other_person_id, "name",
+                              vd[i].other_name, "distance", num(vd[i].distance)));
+        if (json_array_size(conflicts)) {
+            const char **labels = ft_calloc(n_ok, sizeof *labels);
+            for (size_t i = 0; labels && i < n_ok; i++)
+                labels[i] = mp.parts[slot[i]].filename;
+            ft_status sc = ft_enroll_conflict_error(vd, n_ok, labels, &pol, &err);
+            ft_free(labels);
+            ft_http_reply_json(r, ft_http_status_for(sc),
+                               json_pack("{s:{s:s, s:s}, s:o, s:O}", "error", "code",
+                                         ft_status_name(sc), "message", ft_err_msg(&err, sc),
+                                         "conflicts", conflicts, "rejected", rejected));
+            goto done;
+        }
+        json_decref(conflicts);
+    }
+    size_t nk = 0, n_forced = 0;
+    for (size_t i = 0; st == FT_OK && i < n_ok; i++) {
+        if (vd[i].kind == FT_ENROLL_DUPLICATE) {
+            json_array_append_new(
+                skipped, json_pack("{s:s, s:s, s:o, s:o}", "filename", mp.parts[slot[i]].filename,
+                                   "reason", "duplicate", "of_sample",
+                                   vd[i].dup_sample_id > 0 ? json_integer(vd[i].dup_sample_id)
+                                                           : json_null(),
+                                   "distance", num(vd[i].distance)));
+            continue;
+        }
+        n_forced += vd[i].kind == FT_ENROLL_CONFLICT;
+        keep[nk++] = smp[i];
+        json_t *a = json_pack("{s:s, s:o, s:o}", "filename", mp.parts[slot[i]].filename, "face",
+                              json_pack("[ii]", smp[i].face_w, smp[i].face_h), "score",
+                              num(smp[i].detector_score));
+        if (vd[i].kind == FT_ENROLL_CONFLICT)
+            json_object_set_new(a, "forced_match",
+                                json_pack("{s:I, s:s, s:o}", "id",
+                                          (json_int_t)vd[i].other_person_id, "name",
+                                          vd[i].other_name, "distance", num(vd[i].distance)));
+        json_array_append_new(added, a);
+    }
+    int64_t new_pid = pid;
+    if (st == FT_OK && nk > 0)
+        st = ft_gallery_enroll(wc(r)->g, pid, pid > 0 ? NULL : name, keep, nk, &new_pid, ids,
+                               &err);
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
         goto done;
     }
-    for (size_t i = 0; i < n_ok; i++)
+    json_t *warning = NULL;
+    if (nk > 0) {
+        ft_err e2;
+        ft_err_clear(&e2);
+        ft_status s2 = FT_OK;
+        if (pid <= 0 && (has_ext || has_notes))
+            s2 = ft_gallery_person_update(wc(r)->g, new_pid, has_ext ? ext : NULL,
+                                          has_notes ? notes : NULL, &e2);
+        char target[48];
+        snprintf(target, sizeof target, "person:%lld", (long long)new_pid);
+        if (s2 == FT_OK)
+            s2 = audit(r, "person.enrol", target,
+                       json_pack("{s:I, s:I, s:b, s:I}", "samples", (json_int_t)nk, "skipped",
+                                 (json_int_t)(n_ok - nk), "new_person", pid <= 0,
+                                 "forced_conflicts", (json_int_t)n_forced),
+                       &e2);
+        if (s2 != FT_OK)
+            warning = json_string(ft_err_msg(&e2, s2));
+    }
+    for (size_t i = 0; i < nk; i++)
         json_object_set_new(json_array_get(added, i), "sample_id", json_integer(ids[i]));
-    ft_http_reply_json(r, 201,
-                       json_pack("{s:I, s:s, s:O, s:O}", "person_id", (json_int_t)pid, "name",
-                                 person.name, "added", added, "rejected", rejected));
+    ft_person now;
+    if (ft_gallery_person_get(wc(r)->g, new_pid, &now, NULL) != FT_OK)
+        snprintf(now.name, sizeof now.name, "%s", pid > 0 ? person.name : name);
+    json_t *res = json_pack("{s:I, s:s, s:b, s:O, s:O, s:O}", "person_id", (json_int_t)new_pid,
+                            "name", now.name, "new", pid <= 0, "added", added, "skipped", skipped,
+                            "rejected", rejected);
+    if (warning)
+        json_object_set_new(res, "warning", warning);
+    ft_http_reply_json(r, nk > 0 ? 201 : 200, res);
 done:
+    if (st != FT_OK && r->status == 0)
+        ft_http_reply_status(r, st, &err);
     json_decref(rejected);
     json_decref(added);
+    json_decref(skipped);
     for (size_t i = 0; thumbs && i < n_ok; i++)
         ft_buf_deinit(&thumbs[i]);
     ft_free(thumbs);
     ft_free(smp);
+    ft_free(keep);
     ft_free(ids);
+    ft_free(slot);
+    ft_free(vd);
     ft_free(f);
     ft_multipart_deinit(&mp);
+}
+
+// POST /api/v1/people/{id}/samples
+static void h_samples_add(ft_http_req *r)
+{
+    int64_t pid;
+    if (path_id(r, 0, &pid))
+        enrol_request(r, pid);
+}
+
+// POST /api/v1/enrol: a new person and their first photos, together.
+static void h_enrol(ft_http_req *r)
+{
+    enrol_request(r, 0);
 }
 
 // ---- People, samples (database pool) ----
@@ -1023,6 +1088,11 @@ static void h_person_create(ft_http_req *r)
                                             "and \"notes\" must be strings");
     if (st == FT_OK)
         st = ft_gallery_person_add(wc(r)->g, pb.name, pb.ext, pb.notes, &id, &err);
+    if (st == FT_OK) {
+        char target[48];
+        snprintf(target, sizeof target, "person:%lld", (long long)id);
+        st = audit(r, "person.create", target, json_pack("{s:s}", "name", pb.name), &err);
+    }
     reply_person(r, st, id, 201, &err);
     json_decref(pb.j);
 }
@@ -1043,14 +1113,32 @@ static void h_person_update(ft_http_req *r)
         st = ft_err_set(&err, FT_E_INVALID, "name, external_id and notes must be strings");
     if (st == FT_OK)
         st = ft_gallery_person_get(wc(r)->g, id, &p, &err);
-    if (st == FT_OK && pb.name && strcmp(pb.name, p.name) != 0)
+    char target[48];
+    snprintf(target, sizeof target, "person:%lld", (long long)id);
+    if (st == FT_OK && pb.name && strcmp(pb.name, p.name) != 0) {
         st = ft_gallery_person_rename(wc(r)->g, id, pb.name, &err);
-    if (st == FT_OK && (pb.ext || pb.notes))
+        if (st == FT_OK)
+            st = audit(r, "person.rename", target,
+                       json_pack("{s:s, s:s}", "old", p.name, "new", pb.name), &err);
+    }
+    if (st == FT_OK && (pb.ext || pb.notes)) {
         st = ft_gallery_person_update(wc(r)->g, id, pb.ext, pb.notes, &err);
+        if (st == FT_OK) {
+            json_t *d = json_object();
+            if (pb.ext)
+                json_object_set_new(d, "external_id", json_string(pb.ext));
+            if (pb.notes)
+                json_object_set_new(d, "notes_changed", json_true());
+            st = audit(r, "person.update", target, d, &err);
+        }
+    }
     reply_person(r, st, id, 200, &err);
     json_decref(pb.j);
 }
 
+// DELETE /api/v1/people/{id}: the person, their samples and the face
+// images of their events; the events stay with the name they had. With
+// ?erase=1 the name goes too (ft_gallery_person_erase).
 static void h_person_delete(ft_http_req *r)
 {
     ft_err err;
@@ -1058,7 +1146,30 @@ static void h_person_delete(ft_http_req *r)
     int64_t id;
     if (!path_id(r, 0, &id))
         return;
-    ft_status st = ft_gallery_person_delete(wc(r)->g, id, &err);
+    char target[48], actor[FT_AUDIT_ACTOR_MAX + 1];
+    snprintf(target, sizeof target, "person:%lld", (long long)id);
+    ft_status st;
+    if (query_flag(r, "erase")) {
+        ft_erase_result er;
+        actor_of(r, actor);
+        st = ft_gallery_person_erase(wc(r)->g, id, actor, &er, &err);
+        if (st != FT_OK)
+            ft_http_reply_status(r, st, &err);
+        else
+            ft_http_reply_json(r, 200,
+                               json_pack("{s:I, s:b, s:I, s:I}", "deleted", (json_int_t)id,
+                                         "erased", 1, "samples", (json_int_t)er.samples,
+                                         "events", (json_int_t)er.events));
+        return;
+    }
+    ft_person p;
+    st = ft_gallery_person_get(wc(r)->g, id, &p, &err);
+    if (st == FT_OK)
+        st = ft_gallery_person_delete(wc(r)->g, id, &err);
+    if (st == FT_OK)
+        st = audit(r, "person.delete", target,
+                   json_pack("{s:s, s:I}", "name", p.name, "samples", (json_int_t)p.n_samples),
+                   &err);
     if (st != FT_OK)
         ft_http_reply_status(r, st, &err);
     else
@@ -1089,6 +1200,11 @@ static void h_sample_delete(ft_http_req *r)
     if (!path_id(r, 0, &id))
         return;
     ft_status st = ft_gallery_sample_delete(wc(r)->g, id, &err);
+    if (st == FT_OK) {
+        char target[48];
+        snprintf(target, sizeof target, "sample:%lld", (long long)id);
+        st = audit(r, "sample.delete", target, NULL, &err);
+    }
     if (st != FT_OK)
         ft_http_reply_status(r, st, &err);
     else
@@ -1267,6 +1383,42 @@ static void h_event_thumb(ft_http_req *r)
 
 // ---- Settings, calibration, keys ----
 
+// Adds to the settings reply what bounds the policy: the retention
+// settings, the stored calibration (threshold, FAR, target, time; null if
+// never calibrated), the FAR the calibration expects at the current
+// threshold, and the bounds themselves.
+static json_t *settings_extra(ft_http_req *r, json_t *j)
+{
+    ft_gallery *g = wc(r)->g;
+    int64_t td = FT_GALLERY_DEFAULT_RETENTION_THUMBS_DAYS;
+    int64_t ed = FT_GALLERY_DEFAULT_RETENTION_EVENTS_DAYS;
+    double ct = NAN, cf = NAN, ctarget = NAN, cat = NAN, far = NAN, thr = NAN;
+    ft_gallery_setting_get_int(g, "retention_thumbnails_days", td, &td, NULL);
+    ft_gallery_setting_get_int(g, "retention_events_days", ed, &ed, NULL);
+    ft_gallery_setting_get_double(g, "calibrated_threshold", NAN, &ct, NULL);
+    ft_gallery_setting_get_double(g, "calibrated_far", NAN, &cf, NULL);
+    ft_gallery_setting_get_double(g, "calibrated_target", NAN, &ctarget, NULL);
+    ft_gallery_setting_get_double(g, "calibrated_at", NAN, &cat, NULL);
+    thr = json_number_value(json_object_get(j, "threshold"));
+    ft_gallery_calibrated_far(g, thr, &far, NULL);
+    json_object_set_new(j, "retention_thumbnails_days", json_integer(td));
+    json_object_set_new(j, "retention_events_days", json_integer(ed));
+    json_object_set_new(j, "calibrated",
+                        isnan(ct) ? json_null()
+                                  : json_pack("{s:o, s:o, s:o, s:o}", "threshold", num(ct), "far",
+                                              num(cf), "target_far", num(ctarget), "at",
+                                              num(cat)));
+    json_object_set_new(j, "expected_far", num(far));
+    json_object_set_new(j, "bounds",
+                        json_pack("{s:[f,f], s:[f,f], s:[f,f], s:[f,f], s:f, s:f}", "threshold",
+                                  0.0, FT_GALLERY_THRESHOLD_MAX, "margin", 0.0,
+                                  FT_GALLERY_MARGIN_MAX, "min_face_px",
+                                  FT_GALLERY_MIN_FACE_PX_MIN, FT_GALLERY_MIN_FACE_PX_MAX,
+                                  "min_detector_score", 0.0, 1.0, "safe_threshold",
+                                  FT_GALLERY_SAFE_THRESHOLD, "safe_far", FT_GALLERY_SAFE_FAR));
+    return j;
+}
+
 static void reply_settings(ft_http_req *r, int status)
 {
     ft_err err;
@@ -1283,13 +1435,13 @@ static void reply_settings(ft_http_req *r, int status)
     ft_server *s = srv(r);
     ft_http_reply_json(
         r, status,
-        json_pack("{s:f, s:f, s:f, s:f, s:s, s:f, s:b, s:I, s:I, s:I, s:I}", "threshold",
+        settings_extra(r, json_pack("{s:f, s:f, s:f, s:f, s:s, s:f, s:b, s:I, s:I, s:I, s:I}", "threshold",
                   p.threshold, "margin", p.margin, "min_face_px", p.min_face_px,
                   "min_detector_score", p.min_detector_score, "detector",
-                  s->o.detector == FT_DETECTOR_TINY ? "tiny" : "ssd", "event_cooldown_s",
-                  s->o.event_cooldown_s, "keys_required", c.api_keys > 0, "people",
+                  s->o.detector == FT_DETECTOR_TINY ? "tiny" : "ssd", "track_gap_s",
+                  s->o.door_gap_s, "keys_required", c.api_keys > 0, "people",
                   (json_int_t)c.people, "samples", (json_int_t)c.samples, "events",
-                  (json_int_t)c.events, "max_upload_bytes", (json_int_t)s->o.max_body_bytes));
+                  (json_int_t)c.events, "max_upload_bytes", (json_int_t)s->o.max_body_bytes)));
 }
 
 static void h_settings_get(ft_http_req *r)
@@ -1297,6 +1449,12 @@ static void h_settings_get(ft_http_req *r)
     reply_settings(r, 200);
 }
 
+// PATCH /api/v1/settings: any of threshold, margin, min_face_px,
+// min_detector_score (numbers, checked against the bounds), the retention
+// days (whole numbers >= 0), and "confirm": true for a change that loosens
+// security. Without it such a change is 409 E_CONFIRM, saying which
+// false-accept rate the calibration expects ("review" in the body), and
+// nothing is written. Every change is audited.
 static void h_settings_set(ft_http_req *r)
 {
     ft_err err;
@@ -1307,14 +1465,37 @@ static void h_settings_set(ft_http_req *r)
         ft_http_reply_status(r, st, &err);
         return;
     }
-    ft_gallery_policy p;
-    st = ft_gallery_policy_load(wc(r)->g, &p, &err);
+    ft_gallery *g = wc(r)->g;
+    ft_gallery_policy p, old;
+    st = ft_gallery_policy_load(g, &p, &err);
+    if (st == FT_E_INVALID) // stored out of today's bounds: repair from the defaults
+        p = ft_gallery_policy_default(), st = FT_OK;
+    old = p;
+    bool confirm = false, policy = false;
+    int64_t days[2] = {-1, -1};
+    static const char *const day_keys[2] = {"retention_thumbnails_days", "retention_events_days"};
     const char *key;
     json_t *v;
     json_object_foreach(j, key, v)
     {
         if (st != FT_OK)
             break;
+        if (strcmp(key, "confirm") == 0) {
+            if (!json_is_boolean(v))
+                st = ft_err_set(&err, FT_E_INVALID, "confirm must be true or false");
+            confirm = json_is_true(v);
+            continue;
+        }
+        int dk = strcmp(key, day_keys[0]) == 0 ? 0 : strcmp(key, day_keys[1]) == 0 ? 1 : -1;
+        if (dk >= 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > 100000)
+                st = ft_err_set(&err, FT_E_INVALID, "%s must be whole days from 0 to 100000",
+                                key);
+            else
+                days[dk] = json_integer_value(v);
+            continue;
+        }
         double *slot = strcmp(key, "threshold") == 0            ? &p.threshold
                        : strcmp(key, "margin") == 0             ? &p.margin
                        : strcmp(key, "min_face_px") == 0        ? &p.min_face_px
@@ -1323,18 +1504,54 @@ static void h_settings_set(ft_http_req *r)
         if (!slot)
             st = ft_err_set(&err, FT_E_INVALID,
                             "unknown setting '%s' (threshold, margin, min_face_px, "
-                            "min_detector_score)",
+                            "min_detector_score, retention_thumbnails_days, "
+                            "retention_events_days, confirm)",
                             key);
         else if (!json_is_number(v))
             st = ft_err_set(&err, FT_E_INVALID, "%s must be a number", key);
-        else
+        else {
             *slot = json_number_value(v);
+            policy = true;
+        }
     }
     json_decref(j);
     if (st == FT_OK)
         st = ft_gallery_policy_check(&p, &err);
-    if (st == FT_OK)
-        st = ft_gallery_policy_save(wc(r)->g, &p, &err);
+    ft_policy_review rv;
+    memset(&rv, 0, sizeof rv);
+    rv.expected_far = rv.calibrated_far = rv.calibrated_threshold = NAN;
+    if (st == FT_OK && policy && memcmp(&p, &old, sizeof p) != 0) {
+        char actor[FT_AUDIT_ACTOR_MAX + 1];
+        actor_of(r, actor);
+        st = ft_gallery_policy_change(g, &p, confirm, actor, &rv, &err);
+    }
+    if (st == FT_E_CONFIRM) {
+        ft_http_reply_json(
+            r, 409,
+            json_pack("{s:{s:s, s:s}, s:{s:f, s:o, s:o, s:o}}", "error", "code", "E_CONFIRM",
+                      "message", ft_err_msg(&err, st), "review", "threshold", p.threshold,
+                      "calibrated_threshold", num(rv.calibrated_threshold), "calibrated_far",
+                      num(rv.calibrated_far), "expected_far", num(rv.expected_far)));
+        return;
+    }
+    for (int k = 0; k < 2 && st == FT_OK; k++) {
+        if (days[k] < 0)
+            continue;
+        int64_t before = 0;
+        ft_gallery_setting_get_int(g, day_keys[k],
+                                   k ? FT_GALLERY_DEFAULT_RETENTION_EVENTS_DAYS
+                                     : FT_GALLERY_DEFAULT_RETENTION_THUMBS_DAYS,
+                                   &before, NULL);
+        st = ft_gallery_setting_set_int(g, day_keys[k], days[k], &err);
+        if (st == FT_OK && before != days[k]) {
+            char target[64];
+            snprintf(target, sizeof target, "settings:%s", day_keys[k]);
+            st = audit(r, "settings.change", target,
+                       json_pack("{s:I, s:I}", "old", (json_int_t)before, "new",
+                                 (json_int_t)days[k]),
+                       &err);
+        }
+    }
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
         return;
@@ -1342,6 +1559,9 @@ static void h_settings_set(ft_http_req *r)
     reply_settings(r, 200);
 }
 
+// POST /api/v1/calibrate {"store"?, "target_far"?, "confirm"?}: the table
+// always; stored only on request, and a target above 1 % only with
+// "confirm": true (409 E_CONFIRM otherwise, with the table).
 static void h_calibrate(ft_http_req *r)
 {
     ft_err err;
@@ -1363,6 +1583,11 @@ static void h_calibrate(ft_http_req *r)
             st = ft_err_set(&err, FT_E_INVALID, "store must be true or false");
         store = json_is_true(v);
     }
+    if ((v = json_object_get(j, "confirm"))) {
+        if (!json_is_boolean(v))
+            st = ft_err_set(&err, FT_E_INVALID, "confirm must be true or false");
+        o.confirm = json_is_true(v);
+    }
     if ((v = json_object_get(j, "target_far"))) {
         if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) >= 1)
             st = ft_err_set(&err, FT_E_INVALID, "target_far must be a number in (0, 1)");
@@ -1370,28 +1595,77 @@ static void h_calibrate(ft_http_req *r)
             o.target_far = json_number_value(v);
     }
     json_decref(j);
+    char actor[FT_AUDIT_ACTOR_MAX + 1];
+    actor_of(r, actor);
+    o.actor = actor;
     ft_calib_result res;
     memset(&res, 0, sizeof res);
     if (st == FT_OK)
-        st = ft_gallery_calibrate(wc(r)->g, ft_descriptor_space(ft_align_default()), &o, store, &res,
-                                  &err);
+        st = ft_gallery_calibrate(wc(r)->g, ft_descriptor_space(ft_align_default()), &o, false,
+                                  &res, &err);
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
         return;
     }
+    ft_status sst = store ? ft_gallery_calibration_save(wc(r)->g, &res, &o, &err) : FT_OK;
     json_t *rows = json_array();
     for (size_t i = 0; i < res.n_rows; i++)
         json_array_append_new(rows, json_pack("{s:f, s:o, s:o}", "threshold", res.rows[i].threshold,
                                               "far", num(res.rows[i].far), "frr",
                                               num(res.rows[i].frr)));
-    ft_http_reply_json(r, 200,
-                       json_pack("{s:I, s:I, s:I, s:I, s:f, s:o, s:o, s:o, s:b, s:o}", "n_samples",
-                                 (json_int_t)res.n_samples, "n_people", (json_int_t)res.n_people,
-                                 "n_genuine", (json_int_t)res.n_genuine, "n_impostor",
-                                 (json_int_t)res.n_impostor, "target_far", o.target_far,
-                                 "threshold", num(res.threshold), "far", num(res.far), "frr",
-                                 num(res.frr), "stored", store, "rows", rows));
+    json_t *body =
+        json_pack("{s:I, s:I, s:I, s:I, s:f, s:o, s:o, s:o, s:b, s:o}", "n_samples",
+                  (json_int_t)res.n_samples, "n_people", (json_int_t)res.n_people, "n_genuine",
+                  (json_int_t)res.n_genuine, "n_impostor", (json_int_t)res.n_impostor,
+                  "target_far", o.target_far, "threshold", num(res.threshold), "far",
+                  num(res.far), "frr", num(res.frr), "stored", store && sst == FT_OK, "rows",
+                  rows);
+    if (sst != FT_OK)
+        json_object_set_new(body, "error",
+                            json_pack("{s:s, s:s}", "code", ft_status_name(sst), "message",
+                                      ft_err_msg(&err, sst)));
+    ft_http_reply_json(r, sst == FT_OK ? 200 : ft_http_status_for(sst), body);
     ft_calib_result_deinit(&res);
+}
+
+// GET /api/v1/audit: the audit trail, newest first.
+static void h_audit(ft_http_req *r)
+{
+    ft_err err;
+    ft_err_clear(&err);
+    double since = 0;
+    int64_t limit = 100, total = 0;
+    const char *v;
+    if ((v = ft_http_query(r, "since")) && *v && !parse_time(v, &since)) {
+        ft_http_reply_error(r, 400, "E_INVALID", "since: '%s' is not a time", v);
+        return;
+    }
+    if ((v = ft_http_query(r, "limit")) && *v && (!parse_i64(v, &limit) || limit < 1 ||
+                                                   limit > 1000)) {
+        ft_http_reply_error(r, 400, "E_INVALID", "limit must be 1..1000");
+        return;
+    }
+    ft_audit_row *rows = NULL;
+    size_t n = 0;
+    ft_status st = ft_gallery_audit_query(wc(r)->g, since, (size_t)limit, &rows, &n, &total, &err);
+    if (st != FT_OK) {
+        ft_http_reply_status(r, st, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_loads(rows[i].detail, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(d)) {
+            json_decref(d);
+            d = json_string(rows[i].detail);
+        }
+        json_array_append_new(arr, json_pack("{s:I, s:f, s:s, s:s, s:s, s:o}", "id",
+                                             (json_int_t)rows[i].id, "time", rows[i].time,
+                                             "actor", rows[i].actor, "action", rows[i].action,
+                                             "target", rows[i].target, "detail", d));
+    }
+    ft_free(rows);
+    ft_http_reply_json(r, 200, json_pack("{s:I, s:o}", "total", (json_int_t)total, "audit", arr));
 }
 
 static void h_keys_list(ft_http_req *r)
@@ -1441,6 +1715,12 @@ static void h_key_create(ft_http_req *r)
         st = ft_key_role_parse(role_s, &role, &err);
     if (st == FT_OK)
         st = ft_gallery_key_create(wc(r)->g, name, role, token, &id, &err);
+    if (st == FT_OK) {
+        char target[48];
+        snprintf(target, sizeof target, "key:%lld", (long long)id);
+        st = audit(r, "key.create", target,
+                   json_pack("{s:s, s:s}", "name", name, "role", ft_key_role_str(role)), &err);
+    }
     if (st != FT_OK)
         ft_http_reply_status(r, st, &err);
     else
@@ -1458,6 +1738,11 @@ static void h_key_revoke(ft_http_req *r)
     if (!path_id(r, 0, &id))
         return;
     ft_status st = ft_gallery_key_revoke(wc(r)->g, id, &err);
+    if (st == FT_OK) {
+        char target[48];
+        snprintf(target, sizeof target, "key:%lld", (long long)id);
+        st = audit(r, "key.revoke", target, NULL, &err);
+    }
     if (st != FT_OK)
         ft_http_reply_status(r, st, &err);
     else
@@ -1490,12 +1775,14 @@ const ft_route ft_http__routes[] = {
      "Liveness (200 from the first millisecond), version, and whether the models are loaded "
      "(\"ready\")", NULL},
     {"GET", "/readyz", h_readyz, 0, INL, NOB, NULL, "ops",
-     "Readiness: 200 once the models are loaded, 503 + Retry-After before", NULL},
+     "Readiness: 200 once the models are loaded and the gallery can be written; 503 + "
+     "Retry-After before, or when the gallery is read-only or its disk full (E_STORAGE)",
+     NULL},
     {"GET", "/metrics", h_metrics, 0, INL, NOB, "text/plain", "ops",
      "Prometheus metrics: requests and latency per route, faces, decisions, inference time",
      NULL},
     {"GET", "/api/v1/openapi.json", h_openapi, 0, INL, NOB, NULL, "ops", "This document", NULL},
-    {"POST", "/api/prediction", h_prediction, READ, INF, MPT, NULL, "recognition",
+    {"POST", "/api/prediction", ft_http__h_prediction, READ, INF, MPT, NULL, "recognition",
      "The prototype's endpoint: faces (box, score, person or unknown, distance) in the "
      "multipart field fileImg",
      "detector:string:ssd or tiny"},
@@ -1506,9 +1793,26 @@ const ft_route ft_http__routes[] = {
     {"POST", "/api/v1/verify", h_verify, READ, INF, MPT, NULL, "recognition",
      "Is the largest face in the photo this person?",
      "person_id:integer:the person to verify against|detector:string:ssd or tiny"},
-    {"POST", "/api/v1/access", h_access, DEV, INF, MPT, NULL, "access",
-     "The door's question: decision for the largest face, logged as an event",
-     "source:string:door or camera name (or form field)|detector:string:ssd or tiny"},
+    {"POST", "/api/v1/access", ft_http__h_access, DEV, INF, MPT, NULL, "access",
+     "The door's question, through the door pipeline (rules: src/door/door.h): every face "
+     "decided and logged as one event (a still photo), or, with stream=1, the frame joins the "
+     "source's face tracks and a passage is decided over several frames (the Live tab); the "
+     "top-level decision is the largest face's",
+     "source:string:door or camera name (or form field)|stream:integer:1 = a frame of a live "
+     "source (tracked)|detector:string:ssd or tiny"},
+    {"GET", "/api/v1/cameras", ft_http__h_cameras_list, VIEW, DB, NOB, NULL, "cameras",
+     "The cameras the server watches: state, frames, drops, reconnects, tracks, decisions",
+     NULL},
+    {"POST", "/api/v1/cameras", ft_http__h_camera_add, ADMIN, DB, JSN, NULL, "cameras",
+     "Watch a camera: {\"name\", \"url\"} (rtsp://, rtsps://, http(s):// MJPEG, /dev/videoN, a "
+     "video file)",
+     NULL},
+    {"DELETE", "/api/v1/cameras/{name}", ft_http__h_camera_remove, ADMIN, DB, NOB, NULL,
+     "cameras", "Stop watching a camera (tracks in view are ended and logged)", NULL},
+    {"GET", "/api/v1/cameras/{name}/frame.jpg", ft_http__h_camera_frame, VIEW, DB, NOB,
+     "image/jpeg", "cameras",
+     "The camera's newest frame, annotated (boxes, track ids, names, decisions)",
+     "after:integer:204 unless there is a frame newer than this sequence number (X-Frame-Seq)"},
     {"GET", "/api/v1/people", h_people_list, VIEW, DB, NOB, NULL, "people",
      "Everyone enrolled, with a thumbnail", NULL},
     {"POST", "/api/v1/people", h_person_create, ADMIN, DB, JSN, NULL, "people",
@@ -1518,13 +1822,25 @@ const ft_route ft_http__routes[] = {
     {"PATCH", "/api/v1/people/{id}", h_person_update, ADMIN, DB, JSN, NULL, "people",
      "Rename or edit a person: {\"name\"?, \"external_id\"?, \"notes\"?}", NULL},
     {"DELETE", "/api/v1/people/{id}", h_person_delete, ADMIN, DB, NOB, NULL, "people",
-     "Delete a person and their samples (events stay, anonymised)", NULL},
+     "Delete a person, their samples and the face images of their events; the events stay "
+     "with the name the person had. ?erase=1 also blanks that name (and the nearest/second "
+     "names) in their events. Audited",
+     "erase:string:1 to erase the name from the access log too"},
     {"GET", "/api/v1/people/{id}/samples", h_samples_list, VIEW, DB, NOB, NULL, "samples",
      "A person's samples", NULL},
     {"POST", "/api/v1/people/{id}/samples", h_samples_add, ADMIN, INF, MPT, NULL, "samples",
-     "Enrol from uploaded photos (file parts 'photo'; one face each)",
-     "pick:string:'largest' to use the largest face of a group photo|detector:string:ssd or "
-     "tiny"},
+     "Enrol from uploaded photos (file parts 'photo'; one face each). A photo with several "
+     "faces is refused with their boxes (422 E_MANY_FACES, \"faces\"): send it again with "
+     "?face=N. A face matching another person is refused (409 E_EXISTS, \"conflicts\") "
+     "unless ?force=1; photos the person already has are skipped. Audited",
+     "face:integer:which face of a group photo (index into \"faces\")|force:string:1 to "
+     "enrol a face that matches another person|detector:string:ssd or tiny"},
+    {"POST", "/api/v1/enrol", h_enrol, ADMIN, INF, MPT, NULL, "samples",
+     "A new person with their first photos, in one transaction (form fields 'name', "
+     "'external_id'?, 'notes'?, file parts 'photo'): if no photo is usable nobody is created. "
+     "Same rules and query as POST /api/v1/people/{id}/samples",
+     "face:integer:which face of a group photo|force:string:1 to enrol a face that matches "
+     "another person|detector:string:ssd or tiny"},
     {"DELETE", "/api/v1/samples/{id}", h_sample_delete, ADMIN, DB, NOB, NULL, "samples",
      "Delete one sample", NULL},
     {"GET", "/api/v1/samples/{id}/thumbnail", h_sample_thumb, VIEW, DB, NOB, "image/jpeg",
@@ -1539,10 +1855,17 @@ const ft_route ft_http__routes[] = {
      "An event's face thumbnail", NULL},
     {"GET", "/api/v1/settings", h_settings_get, VIEW, DB, NOB, NULL, "settings",
      "Access policy and server facts", NULL},
+    {"GET", "/api/v1/audit", h_audit, ADMIN, DB, NOB, NULL, "settings",
+     "The audit trail of administrative actions, newest first",
+     "since:string:Unix seconds or ISO-8601 UTC|limit:integer:1..1000 (default 100)"},
     {"PATCH", "/api/v1/settings", h_settings_set, ADMIN, DB, JSN, NULL, "settings",
-     "Change threshold, margin, min_face_px, min_detector_score", NULL},
+     "Change threshold (0, 1], margin [0, 0.5], min_face_px [20, 2000], min_detector_score "
+     "[0, 1], retention_thumbnails_days, retention_events_days. A threshold above the "
+     "calibrated one or above 0.6 needs \"confirm\": true (409 E_CONFIRM with the expected "
+     "false-accept rate otherwise). Audited", NULL},
     {"POST", "/api/v1/calibrate", h_calibrate, ADMIN, DB, JSN, NULL, "settings",
-     "False-accept / false-reject table over the gallery: {\"store\"?, \"target_far\"?}", NULL},
+     "False-accept / false-reject table over the gallery: {\"store\"?, \"target_far\"?, "
+     "\"confirm\"?}; storing a target above 0.01 needs \"confirm\": true", NULL},
     {"GET", "/api/v1/keys", h_keys_list, ADMIN, DB, NOB, NULL, "keys", "API keys (no secrets)",
      NULL},
     {"POST", "/api/v1/keys", h_key_create, ADMIN, DB, JSN, NULL, "keys",

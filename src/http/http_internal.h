@@ -320,14 +320,26 @@ struct ft_server {
     pthread_cond_t load_cv;
     ft_status load_st;
     ft_err load_err;
-    pthread_mutex_t cool_mu; // event cooldown table
-    struct ft_cooldown {
-        char source[FT_GALLERY_NAME_MAX + 1];
-        int64_t person_id;
-        int decision;
-        double time;
-        int64_t event_id;
-    } cool[32];
+    // The door pipeline (api_door.c): made once the models are loaded,
+    // published before `state` turns READY.
+    struct ft_door *door;
+    struct ft_deliver *deliver;
+    bool door_started;
+    // The Live tab's stream sources, by name (one tracker each), and the
+    // cameras' watchers.
+    pthread_mutex_t live_mu;
+    struct ft_live {
+        char name[FT_GALLERY_NAME_MAX + 1];
+        struct ft_door_source *src;
+        pthread_mutex_t mu; // held around each frame
+        double last_ms;
+    } live[16];
+    pthread_mutex_t cam_mu;
+    struct ft_camera {
+        char name[FT_GALLERY_NAME_MAX + 1];
+        struct ft_watcher *w;
+    } cams[FT_SERVER_MAX_CAMERAS];
+    size_t n_cams;
 };
 
 // A pool thread's context: its own inference context (inference pool
@@ -341,6 +353,40 @@ typedef struct ft_wctx {
 
 extern const ft_route ft_http__routes[];
 extern const size_t ft_http__n_routes;
+
+// ---- Shared by the handler files (api.c, api_door.c) ----
+
+struct ft_multipart;
+// The image bytes of a request: the multipart part `field` (NULL: the
+// first of photo/fileImg/image or any file part; `mp` receives the parsed
+// form, deinit it after), or a raw image/* body.
+ft_status ft_http__image_input(ft_http_req *r, const char *field, struct ft_multipart *mp,
+                               const uint8_t **data, size_t *len, ft_err *err);
+// Decodes under the server's pixel and byte limits.
+ft_status ft_http__decode(ft_http_req *r, const uint8_t *data, size_t len, ft_image *im,
+                          ft_err *err);
+// A form text field, or NULL; copies at most cap-1 bytes.
+const char *ft_http__form_text(const struct ft_multipart *mp, const char *name, char *buf,
+                               size_t cap);
+json_t *ft_http__num(double v); // null for NaN and infinities
+json_t *ft_http__box_json(const ft_face_box *b); // {"x", "y", "width", "height"}
+
+// The door's handlers (api_door.c): decisions, the Live tab's stream
+// sources and the cameras.
+void ft_http__h_access(ft_http_req *r);
+void ft_http__h_prediction(ft_http_req *r);
+void ft_http__h_cameras_list(ft_http_req *r);
+void ft_http__h_camera_add(ft_http_req *r);
+void ft_http__h_camera_remove(ft_http_req *r);
+void ft_http__h_camera_frame(ft_http_req *r);
+// Starts the door (after the models loaded), its delivery and the
+// configured cameras; stops them (server.c calls these).
+ft_status ft_http__door_start(ft_server *s, ft_err *err);
+ft_status ft_http__door_models_ready(ft_server *s, ft_err *err); // the door and its cameras
+void ft_http__door_stop(ft_server *s);
+// /metrics and /readyz detail for cameras and delivery.
+void ft_http__door_gauges(ft_server *s, ft_buf *out);
+json_t *ft_http__cameras_json(ft_server *s);
 
 // The embedded page: the asset called `name` ("index.html"), or NULL.
 const uint8_t *ft_http__asset(const char *name, size_t *len);

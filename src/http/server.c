@@ -29,7 +29,10 @@ ft_server_opts ft_server_opts_default(void)
     o.header_timeout_ms = 10000;
     o.body_timeout_ms = 60000;
     o.conn_timeout_s = 30;
-    o.event_cooldown_s = 5;
+    o.door_k = 3;
+    o.door_n = 5;
+    o.door_gap_s = 1.0;
+    o.detect_every = 1;
     o.load_in_background = true;
     o.auth_fail_max = 10;
     o.auth_fail_window_s = 60;
@@ -143,6 +146,8 @@ static void gauges(void *ctx, ft_buf *out)
                   "facetracker_workers %d\n",
                   ft_httpd_queue_depth(s->httpd, FT_POOL_INFER),
                   ft_httpd_queue_depth(s->httpd, FT_POOL_DB), s->o.threads);
+    if (s->door_started)
+        ft_http__door_gauges(s, out);
 }
 
 // ---- Models ----
@@ -175,6 +180,11 @@ static ft_status models_load(ft_server *s, ft_err *err)
     mo.dir = s->models_dir;
     ft_face_models *m = NULL;
     ft_status st = ft_face_models_load(&mo, &m, err);
+    if (st == FT_OK) {
+        // The door (and the cameras it watches) before anyone sees READY.
+        s->models = m;
+        st = ft_http__door_models_ready(s, err);
+    }
     pthread_mutex_lock(&s->load_mu);
     s->load_st = st;
     if (st != FT_OK && err)
@@ -287,7 +297,6 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
     if (s->o.max_pixels == 0)
         s->o.max_pixels = 40000000;
     pthread_rwlock_init(&s->mx_lock, NULL);
-    pthread_mutex_init(&s->cool_mu, NULL);
     pthread_mutex_init(&s->load_mu, NULL);
     pthread_cond_init(&s->load_cv, NULL);
     atomic_init(&s->state, FT_SERVER_LOADING);
@@ -336,6 +345,9 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
 
     if ((st = models_present(s->models_dir, err)) != FT_OK)
         goto fail;
+    if ((st = ft_http__door_start(s, err)) != FT_OK)
+        goto fail;
+    s->door_started = true;
     if (!s->o.load_in_background && (st = models_load(s, err)) != FT_OK)
         goto fail;
 
@@ -432,10 +444,11 @@ void ft_server_stop(ft_server *s)
     if (s->loader_started)
         pthread_join(s->loader, NULL);
     ft_httpd_stop(s->httpd);
+    if (s->door_started)
+        ft_http__door_stop(s);
     ft_match_matrix_free(s->matrix);
     ft_face_models_free(s->models);
     pthread_rwlock_destroy(&s->mx_lock);
-    pthread_mutex_destroy(&s->cool_mu);
     pthread_mutex_destroy(&s->load_mu);
     pthread_cond_destroy(&s->load_cv);
     ft_free(s->bind);

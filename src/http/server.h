@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define FT_SERVER_MAX_CAMERAS 16
+
 typedef struct ft_server_opts {
     const char *bind;       // IP address; default "127.0.0.1"
     uint16_t port;          // 0 = pick a free port (see ft_server_port)
@@ -27,7 +29,21 @@ typedef struct ft_server_opts {
     unsigned header_timeout_ms; // request head deadline; default 10 s
     unsigned body_timeout_ms;   // request body deadline; default 60 s
     unsigned conn_timeout_s;    // idle keep-alive timeout; default 30 s
-    double event_cooldown_s;    // same source+person+decision within this is not logged again; default 5
+    // The door pipeline (src/door/door.h): k of n frames, the track gap
+    // (a face unseen this long has left; the only cooldown), detection
+    // every N-th frame of a stream.
+    int door_k, door_n;         // default 3 of 5
+    double door_gap_s;          // default 1.0
+    int detect_every;           // default 1
+    // Event delivery (src/deliver/deliver.h).
+    const char *webhooks[8];
+    size_t n_webhooks;
+    const char *webhook_secret;
+    const char *mqtt;           // host[:port]
+    const char *on_grant;       // door hook command line
+    // Cameras watched from the start: "NAME=URL".
+    const char *cameras[FT_SERVER_MAX_CAMERAS];
+    size_t n_cameras;
     bool verbose;               // log each request to stderr
     bool load_in_background;    // listen first, load the models after; default true
     // A model trained with `facetracker train` (MODEL.h5), or NULL. When set,

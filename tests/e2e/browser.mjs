@@ -41,7 +41,7 @@ function check(cond, what) {
 }
 
 // ---- The server ----
-const server = spawn(args.server, ['--db', join(work, 'e2e.db'), '--models', join(assets, 'model'), '--cooldown', '3'], { stdio: ['pipe', 'pipe', 'inherit'] });
+const server = spawn(args.server, ['--db', join(work, 'e2e.db'), '--models', join(assets, 'model'), '--gap', '3'], { stdio: ['pipe', 'pipe', 'inherit'] });
 const port = await new Promise((resolve, reject) => {
   let buf = '';
   const t = setTimeout(() => reject(new Error('server did not start')), 20000);

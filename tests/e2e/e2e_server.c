@@ -41,8 +41,8 @@ int main(int argc, char **argv)
             o.detector = strcmp(argv[i + 1], "tiny") == 0 ? FT_DETECTOR_TINY : FT_DETECTOR_SSD;
         else if (strcmp(argv[i], "--max-body") == 0)
             o.max_body_bytes = (size_t)atoll(argv[i + 1]);
-        else if (strcmp(argv[i], "--cooldown") == 0)
-            o.event_cooldown_s = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--gap") == 0)
+            o.door_gap_s = atof(argv[i + 1]);
         else {
             fprintf(stderr, "e2e_server: unknown option %s\n", argv[i]);
             return 1;
