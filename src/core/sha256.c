@@ -112,3 +112,46 @@ void ft_sha256_hex(const void *p, size_t n, char out[65])
     for (int i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
+
+// ---- HMAC-SHA256 (RFC 2104; test vectors in RFC 4231) ----
+
+void ft_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                    uint8_t out[32])
+{
+    uint8_t k[64], pad[64], inner[32];
+    ft_sha256 s;
+    memset(k, 0, sizeof k);
+    // Keys longer than the block are hashed first; shorter ones zero-padded.
+    if (key_len > sizeof k) {
+        ft_sha256_init(&s);
+        ft_sha256_update(&s, key, key_len);
+        ft_sha256_final(&s, k);
+    } else if (key_len) {
+        memcpy(k, key, key_len);
+    }
+    for (size_t i = 0; i < sizeof k; i++)
+        pad[i] = k[i] ^ 0x36;
+    ft_sha256_init(&s);
+    ft_sha256_update(&s, pad, sizeof pad);
+    ft_sha256_update(&s, msg, msg_len);
+    ft_sha256_final(&s, inner);
+    for (size_t i = 0; i < sizeof k; i++)
+        pad[i] = k[i] ^ 0x5c;
+    ft_sha256_init(&s);
+    ft_sha256_update(&s, pad, sizeof pad);
+    ft_sha256_update(&s, inner, sizeof inner);
+    ft_sha256_final(&s, out);
+}
+
+void ft_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                        char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t d[32];
+    ft_hmac_sha256(key, key_len, msg, msg_len, d);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[64] = '\0';
+}

@@ -1,0 +1,440 @@
+// The delivery thread: reads each sink's due outbox rows oldest first,
+// sends them through the sink's ops table (webhook.c, mqtt.c, hook.c) and
+// records the outcome in the outbox; a failure stops that sink's batch so
+// its rows stay in order, and the row is retried with exponential backoff.
+// See deliver.h.
+#include "deliver/deliver_internal.h"
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/mem.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH 32      // rows read per sink and pass
+#define POLL_S 1.0    // look at the outbox at least this often
+#define MAX_SINKS (FT_DELIVER_MAX_WEBHOOKS + 2)
+
+// The sink kinds, in the order their sinks are built: one line per kind.
+static const ft_deliver__sink_ops *const sink_kinds[] = {
+    &ft_deliver__webhook_ops,
+    &ft_deliver__mqtt_ops,
+    &ft_deliver__hook_ops,
+};
+
+typedef struct sink {
+    const ft_deliver__sink_ops *ops;
+    void *impl;
+    ft_deliver_sink_stats st; // guarded by ft_deliver.mu
+} sink;
+
+struct ft_deliver {
+    ft_deliver_opts o;
+    char *db_path;
+    ft_gallery *g; // the thread's own connection
+    sink sinks[MAX_SINKS];
+    size_t n_sinks;
+    const char *names_all[MAX_SINKS];    // sinks for granted events
+    const char *names_denied[MAX_SINKS]; // sinks for denied events
+    size_t n_all, n_denied;
+
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t wake; // kick / stop -> thread
+    pthread_cond_t done; // thread finished a pass -> flush
+    bool stop, kicked;
+    uint64_t pass_started, pass_done;
+    int64_t pending; // over all sinks, after the last pass (-1: unknown)
+};
+
+ft_deliver_opts ft_deliver_opts_default(void)
+{
+    ft_deliver_opts o;
+    memset(&o, 0, sizeof o);
+    o.webhook_timeout_s = 5;
+    o.mqtt_prefix = "facetracker";
+    o.hook_timeout_s = 5;
+    o.hook_max_age_s = 10;
+    o.backoff_min_s = 0.5;
+    o.backoff_max_s = 60;
+    return o;
+}
+
+void ft_deliver__real_str(double v, char *out)
+{
+    if (!isfinite(v)) {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, 32, "%.15g", v);
+    if (strtod(out, NULL) != v)
+        snprintf(out, 32, "%.17g", v);
+}
+
+static ft_status opts_check(const ft_deliver_opts *o, ft_err *err)
+{
+    if (o->n_webhooks > FT_DELIVER_MAX_WEBHOOKS)
+        return ft_err_set(err, FT_E_INVALID, "deliver: at most %d webhooks",
+                          FT_DELIVER_MAX_WEBHOOKS);
+    if (!(o->webhook_timeout_s > 0 && o->webhook_timeout_s <= 3600) ||
+        !(o->hook_timeout_s > 0 && o->hook_timeout_s <= 3600))
+        return ft_err_set(err, FT_E_INVALID, "deliver: timeouts must be in (0, 3600] s");
+    if (!(o->hook_max_age_s > 0) || !isfinite(o->hook_max_age_s))
+        return ft_err_set(err, FT_E_INVALID, "deliver: hook_max_age_s must be > 0");
+    if (!(o->backoff_min_s > 0 && o->backoff_max_s >= o->backoff_min_s &&
+          o->backoff_max_s <= 86400))
+        return ft_err_set(err, FT_E_INVALID,
+                          "deliver: backoff needs 0 < backoff_min_s <= backoff_max_s <= 86400");
+    if (o->max_attempts < 0)
+        return ft_err_set(err, FT_E_INVALID, "deliver: max_attempts must be >= 0");
+    return FT_OK;
+}
+
+// Which sinks of a kind the options ask for.
+static size_t sinks_wanted(const ft_deliver_opts *o, const ft_deliver__sink_ops *k)
+{
+    if (k == &ft_deliver__webhook_ops)
+        return o->n_webhooks;
+    if (k == &ft_deliver__mqtt_ops)
+        return o->mqtt && o->mqtt[0] ? 1 : 0;
+    if (k == &ft_deliver__hook_ops)
+        return o->on_grant && o->on_grant[0] ? 1 : 0;
+    return 0;
+}
+
+static double backoff(const ft_deliver_opts *o, int attempts)
+{
+    double b = o->backoff_min_s * pow(2.0, attempts > 1 ? attempts - 1 : 0);
+    return b < o->backoff_max_s ? b : o->backoff_max_s;
+}
+
+static void err_copy(char dst[256], const char *s)
+{
+    snprintf(dst, 256, "%s", s);
+}
+
+// ---- One pass over the outbox ----
+
+// Sends one row; returns false if the sink's batch must stop here (the row
+// is waiting for a retry), and lowers *wake_at to its retry time.
+static bool deliver_row(ft_deliver *d, sink *k, const ft_outbox_item *row, ft_buf *json,
+                        double *wake_at)
+{
+    ft_err err = {0};
+    char why[512] = "";
+    ft_event ev;
+    ft_deliver__result r;
+    ft_status st = ft_gallery_event_get(d->g, row->event_id, &ev, &err);
+    if (st == FT_E_NOT_FOUND) {
+        r = FT_DELIVER__GIVE_UP;
+        snprintf(why, sizeof why, "event %lld no longer exists", (long long)row->event_id);
+    } else if (st != FT_OK) {
+        r = FT_DELIVER__RETRY;
+        snprintf(why, sizeof why, "%s", ft_err_msg(&err, st));
+    } else {
+        json->len = 0;
+        if ((st = ft_gallery_event_json(&ev, json)) == FT_OK)
+            st = ft_buf_terminate(json);
+        if (st != FT_OK) {
+            r = FT_DELIVER__RETRY;
+            snprintf(why, sizeof why, "event JSON: %s", ft_status_str(st));
+        } else {
+            r = k->ops->send(k->impl, row, &ev, (const char *)json->data, json->len, why,
+                             sizeof why);
+        }
+    }
+    int attempts = row->attempts + 1;
+    if (r == FT_DELIVER__RETRY && k->ops->max_attempts_apply && d->o.max_attempts > 0 &&
+        attempts >= d->o.max_attempts) {
+        r = FT_DELIVER__GIVE_UP;
+        size_t n = strlen(why);
+        snprintf(why + n, sizeof why - n, " (gave up after %d attempts)", attempts);
+    }
+    double next = ft_wall_s() + backoff(&d->o, attempts);
+    ft_err werr = {0};
+    switch (r) {
+    case FT_DELIVER__SENT: st = ft_gallery_outbox_done(d->g, row->id, &werr); break;
+    case FT_DELIVER__GIVE_UP: st = ft_gallery_outbox_fail(d->g, row->id, why, &werr); break;
+    default: st = ft_gallery_outbox_retry(d->g, row->id, next, why, &werr); break;
+    }
+
+    pthread_mutex_lock(&d->mu);
+    if (r == FT_DELIVER__SENT) {
+        k->st.delivered++;
+        k->st.connected = true;
+    } else {
+        if (r == FT_DELIVER__RETRY)
+            k->st.retries++;
+        else
+            k->st.failed++;
+        k->st.connected = false;
+        err_copy(k->st.last_error, why);
+    }
+    if (st != FT_OK) // the outcome could not be recorded: the row is sent again later
+        err_copy(k->st.last_error, ft_err_msg(&werr, st));
+    pthread_mutex_unlock(&d->mu);
+
+    if (r == FT_DELIVER__RETRY || st != FT_OK) {
+        double at = st != FT_OK ? ft_wall_s() + d->o.backoff_min_s : next;
+        if (at < *wake_at)
+            *wake_at = at;
+        return false;
+    }
+    return true;
+}
+
+// One sink: its due rows, oldest first, until the first failure. Returns
+// whether a full batch went out (more may be waiting).
+static bool deliver_sink(ft_deliver *d, sink *k, ft_buf *json, double *wake_at)
+{
+    ft_err err = {0};
+    ft_outbox_item *rows = NULL;
+    size_t n = 0, i = 0;
+    ft_status st = ft_gallery_outbox_due(d->g, k->st.name, ft_wall_s(), BATCH, &rows, &n, &err);
+    if (st != FT_OK) {
+        pthread_mutex_lock(&d->mu);
+        err_copy(k->st.last_error, ft_err_msg(&err, st));
+        pthread_mutex_unlock(&d->mu);
+        ft_free(rows);
+        return false;
+    }
+    for (; i < n; i++) {
+        pthread_mutex_lock(&d->mu);
+        bool stop = d->stop;
+        pthread_mutex_unlock(&d->mu);
+        if (stop || !deliver_row(d, k, &rows[i], json, wake_at))
+            break;
+    }
+    ft_free(rows);
+    return n == BATCH && i == n;
+}
+
+static void *run(void *arg)
+{
+    ft_deliver *d = arg;
+    ft_buf json;
+    ft_buf_init(&json, 0);
+    pthread_mutex_lock(&d->mu);
+    while (!d->stop) {
+        d->kicked = false;
+        uint64_t pass = ++d->pass_started;
+        pthread_mutex_unlock(&d->mu);
+
+        double wake_at = ft_wall_s() + POLL_S;
+        bool more = false;
+        int64_t pending_total = 0;
+        for (size_t i = 0; i < d->n_sinks; i++)
+            more |= deliver_sink(d, &d->sinks[i], &json, &wake_at);
+        for (size_t i = 0; i < d->n_sinks; i++) {
+            int64_t pending = -1;
+            ft_err err = {0};
+            if (ft_gallery_outbox_count(d->g, d->sinks[i].st.name, &pending, NULL, &err) != FT_OK)
+                pending = -1;
+            pthread_mutex_lock(&d->mu);
+            d->sinks[i].st.pending = pending;
+            pthread_mutex_unlock(&d->mu);
+            pending_total = pending < 0 || pending_total < 0 ? -1 : pending_total + pending;
+        }
+
+        pthread_mutex_lock(&d->mu);
+        d->pass_done = pass;
+        d->pending = pending_total;
+        pthread_cond_broadcast(&d->done);
+        if (more || d->kicked || d->stop)
+            continue;
+        // Sleep until a kick, the earliest retry or the poll interval. The
+        // outbox's times are wall-clock (they survive restarts); the wait
+        // is on CLOCK_REALTIME to match.
+        double t = wake_at;
+        struct timespec ts;
+        ts.tv_sec = (time_t)floor(t);
+        ts.tv_nsec = (long)((t - floor(t)) * 1e9);
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_nsec = 999999999L;
+        while (!d->kicked && !d->stop) {
+            if (pthread_cond_timedwait(&d->wake, &d->mu, &ts) == ETIMEDOUT)
+                break;
+        }
+    }
+    pthread_mutex_unlock(&d->mu);
+    ft_buf_deinit(&json);
+    return NULL;
+}
+
+// ---- Lifecycle ----
+
+static void deliver_free(ft_deliver *d)
+{
+    for (size_t i = 0; i < d->n_sinks; i++)
+        if (d->sinks[i].ops->close)
+            d->sinks[i].ops->close(d->sinks[i].impl);
+    ft_gallery_close(d->g);
+    pthread_cond_destroy(&d->wake);
+    pthread_cond_destroy(&d->done);
+    pthread_mutex_destroy(&d->mu);
+    ft_free(d->db_path);
+    ft_free(d);
+}
+
+ft_status ft_deliver_start(const ft_deliver_opts *o, ft_deliver **out, ft_err *err)
+{
+    ft_status st;
+    *out = NULL;
+    if ((st = opts_check(o, err)) != FT_OK)
+        return st;
+    ft_deliver *d = ft_calloc(1, sizeof *d);
+    if (!d)
+        return ft_err_set(err, FT_E_NOMEM, "deliver: out of memory");
+    d->o = *o;
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->wake, NULL);
+    pthread_cond_init(&d->done, NULL);
+    d->pending = -1;
+    if (o->db_path && !(d->db_path = ft_strdup(o->db_path))) {
+        st = ft_err_set(err, FT_E_NOMEM, "deliver: out of memory");
+        goto fail;
+    }
+    d->o.db_path = d->db_path;
+    // The options' strings are the caller's; only the sinks keep copies.
+    // The hooks below read them during open only.
+    for (size_t k = 0; k < sizeof sink_kinds / sizeof sink_kinds[0]; k++) {
+        size_t want = sinks_wanted(o, sink_kinds[k]);
+        for (size_t i = 0; i < want; i++) {
+            sink *s = &d->sinks[d->n_sinks];
+            s->ops = sink_kinds[k];
+            if ((st = s->ops->open(o, i, s->st.name, &s->impl, err)) != FT_OK)
+                goto fail;
+            d->n_sinks++;
+            for (size_t j = 0; j + 1 < d->n_sinks; j++)
+                if (strcmp(d->sinks[j].st.name, s->st.name) == 0) {
+                    st = ft_err_set(err, FT_E_INVALID, "deliver: sink \"%s\" configured twice",
+                                    s->st.name);
+                    goto fail;
+                }
+            s->st.pending = -1;
+            d->names_all[d->n_all++] = s->st.name;
+            if (!s->ops->granted_only)
+                d->names_denied[d->n_denied++] = s->st.name;
+        }
+    }
+    // Nothing in the options that outlives this call is borrowed any more.
+    memset(d->o.webhooks, 0, sizeof d->o.webhooks);
+    d->o.n_webhooks = 0;
+    d->o.mqtt = d->o.mqtt_prefix = d->o.mqtt_client_id = d->o.mqtt_username = NULL;
+    d->o.on_grant = NULL;
+
+    ft_gallery_opts go = ft_gallery_opts_default();
+    if ((st = ft_gallery_open(d->db_path, &go, &d->g, err)) != FT_OK)
+        goto fail;
+    if (pthread_create(&d->thread, NULL, run, d) != 0) {
+        st = ft_err_set(err, FT_E_NOMEM, "deliver: cannot start the delivery thread");
+        goto fail;
+    }
+    d->started = true;
+    *out = d;
+    return FT_OK;
+fail:
+    deliver_free(d);
+    return st;
+}
+
+size_t ft_deliver_sinks(const ft_deliver *d, ft_decision decision, const char *const **names)
+{
+    if (!d) {
+        *names = NULL;
+        return 0;
+    }
+    if (decision == FT_DECISION_GRANTED) {
+        *names = d->names_all;
+        return d->n_all;
+    }
+    *names = d->names_denied;
+    return d->n_denied;
+}
+
+void ft_deliver_kick(ft_deliver *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->kicked = true;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->mu);
+}
+
+void ft_deliver_source_state(ft_deliver *d, const char *source, bool online)
+{
+    if (!d || !source)
+        return;
+    for (size_t i = 0; i < d->n_sinks; i++)
+        if (d->sinks[i].ops->source_state)
+            d->sinks[i].ops->source_state(d->sinks[i].impl, source, online);
+}
+
+size_t ft_deliver_stats(ft_deliver *d, ft_deliver_sink_stats *out, size_t cap)
+{
+    if (!d)
+        return 0;
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < d->n_sinks && i < cap; i++) {
+        out[i] = d->sinks[i].st;
+        if (d->sinks[i].ops->connected)
+            out[i].connected = d->sinks[i].ops->connected(d->sinks[i].impl);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return d->n_sinks;
+}
+
+ft_status ft_deliver_flush(ft_deliver *d, double timeout_s, ft_err *err)
+{
+    if (!d)
+        return FT_OK;
+    double deadline = ft_wall_s() + (timeout_s > 0 ? timeout_s : 0);
+    struct timespec ts;
+    ts.tv_sec = (time_t)floor(deadline);
+    ts.tv_nsec = (long)((deadline - floor(deadline)) * 1e9);
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_nsec = 999999999L;
+    ft_status st = FT_OK;
+    pthread_mutex_lock(&d->mu);
+    // Only a pass that starts after this call has seen every row committed
+    // before it.
+    uint64_t target = d->pass_started + 1;
+    d->kicked = true;
+    pthread_cond_signal(&d->wake);
+    while (!(d->pass_done >= target && d->pending == 0)) {
+        // Rows still pending after a pass wait for their retry time: the
+        // thread wakes itself for it, no kick needed (or wanted: a kicked
+        // thread would spin over rows that are not due).
+        if (pthread_cond_timedwait(&d->done, &d->mu, &ts) == ETIMEDOUT) {
+            if (d->pass_done >= target && d->pending == 0)
+                break;
+            st = ft_err_set(err, FT_E_BUSY, "deliver: %lld outbox rows still pending after %.1f s",
+                            (long long)d->pending, timeout_s);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&d->mu);
+    return st;
+}
+
+void ft_deliver_stop(ft_deliver *d)
+{
+    if (!d)
+        return;
+    if (d->started) {
+        pthread_mutex_lock(&d->mu);
+        d->stop = true;
+        pthread_cond_broadcast(&d->wake);
+        pthread_mutex_unlock(&d->mu);
+        pthread_join(d->thread, NULL);
+    }
+    deliver_free(d);
+}
