@@ -181,4 +181,19 @@ ft_status ft_onnx_net_plan(const ft_onnx_net *n, int32_t h, int32_t w, size_t *b
 ft_status ft_onnx_net_run(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_map *x, ft_onnx_out *out,
                           size_t cap, ft_err *err);
 
+// For profiling (bench/bench_yunet.c): the steps the graph became (after
+// folding and fusion), and a run that records each step's time in ms and,
+// for convolutions, its multiply-adds (arrays of ft_onnx_net_n_steps; either
+// may be NULL; alias steps record 0).
+typedef struct ft_onnx_step_info {
+    const char *node, *op; // first ONNX node of the step; engine op
+    int32_t kh, kw, c_in, c_out, stride; // convolutions only
+    bool depthwise;
+} ft_onnx_step_info;
+size_t ft_onnx_net_n_steps(const ft_onnx_net *n);
+void ft_onnx_net_step_info(const ft_onnx_net *n, size_t i, ft_onnx_step_info *info);
+ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_map *x,
+                                ft_onnx_out *out, size_t cap, double *step_ms, int64_t *step_macs,
+                                ft_err *err);
+
 #endif

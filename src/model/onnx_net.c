@@ -11,6 +11,7 @@
 // so a 1080p frame needs a few maps' worth of memory, not every map.
 #include "model/onnx.h"
 
+#include "core/clock.h"
 #include "core/mem.h"
 
 #include <math.h>
@@ -1299,8 +1300,40 @@ static void act_loop(float *d, size_t n, ft_act a)
     }
 }
 
+size_t ft_onnx_net_n_steps(const ft_onnx_net *n)
+{
+    return n->n_steps;
+}
+
+void ft_onnx_net_step_info(const ft_onnx_net *n, size_t i, ft_onnx_step_info *info)
+{
+    static const char *const names[] = {"Conv",    "Act",    "Add",       "MaxPool",
+                                        "AvgPool", "GAP",    "Upsample",  "Concat",
+                                        "Transpose", "Reshape", "Alias"};
+    const step *s = &n->steps[i];
+    memset(info, 0, sizeof *info);
+    info->node = s->node;
+    info->op = names[s->op];
+    if (s->conv) {
+        const ft_conv_desc *d = ft_conv_get_desc(s->conv);
+        info->kh = d->kh;
+        info->kw = d->kw;
+        info->c_in = d->c_in;
+        info->c_out = d->c_out;
+        info->stride = d->stride;
+        info->depthwise = d->depthwise;
+    }
+}
+
 ft_status ft_onnx_net_run(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_map *x, ft_onnx_out *out,
                           size_t cap, ft_err *err)
+{
+    return ft_onnx_net_run_timed(n, ctx, x, out, cap, NULL, NULL, err);
+}
+
+ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_map *x,
+                                ft_onnx_out *out, size_t cap, double *step_ms, int64_t *step_macs,
+                                ft_err *err)
 {
     if (x->c != n->in_c)
         return ft_err_set(err, FT_E_INVALID, "onnx: input has %d channels, the graph takes %d",
@@ -1331,11 +1364,21 @@ ft_status ft_onnx_net_run(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_map *x,
         vshape *yv = &v[s->out];
         const float *xd = v[xv->root].d;
         int kind = n->vals[s->in[0]].kind;
+        if (step_ms)
+            step_ms[si] = 0;
+        if (step_macs)
+            step_macs[si] = 0;
         if (yv->root != s->out) {
             yv->d = v[yv->root].d; // an alias: nothing to compute
             continue;
         }
         float *yd = yv->d;
+        double t0 = step_ms ? ft_now_ms() : 0;
+        if (step_macs && s->op == S_CONV) {
+            const ft_conv_desc *d = ft_conv_get_desc(s->conv);
+            step_macs[si] = (int64_t)yv->h * yv->w * d->c_out * d->kh * d->kw *
+                            (d->depthwise ? 1 : d->c_in);
+        }
         ft_map xm = {xv->h, xv->w, xv->c, (float *)xd};
         ft_map ym = {yv->h, yv->w, yv->c, yd};
         switch (s->op) {
@@ -1441,6 +1484,8 @@ ft_status ft_onnx_net_run(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_map *x,
         case S_ALIAS:
             break;
         }
+        if (step_ms)
+            step_ms[si] = ft_now_ms() - t0;
     }
     // Outputs in ONNX's logical layout: maps with C > 1 and H*W > 1 were
     // stored HWC; they are written NCHW into their own space first.
