@@ -276,11 +276,12 @@ static ft_status input_open(ffsrc *s, ft_err *err)
     }
     ret = avcodec_parameters_to_context(s->dec, par);
     if (ret >= 0) {
-        // Live: slice threads only (frame threads add a frame of latency per
-        // thread); files: whatever FFmpeg picks.
+        // Slice threads only: frame threads add a frame of latency per
+        // thread on live sources, and their buffer hand-over (atomics in
+        // uninstrumented libavutil) shows as races under TSan. Decoding is
+        // a small part of a frame's time at the door next to detection.
         s->dec->thread_count = 0;
-        if (is_live(s))
-            s->dec->thread_type = FF_THREAD_SLICE;
+        s->dec->thread_type = FF_THREAD_SLICE;
         ret = avcodec_open2(s->dec, codec, NULL);
     }
     if (ret < 0) {
