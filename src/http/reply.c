@@ -58,8 +58,14 @@ int ft_http_status_for(ft_status st)
     case FT_E_MANY_FACES:
     case FT_E_QUALITY:
         return 422;
+    case FT_E_CONFIRM:
+        return 409;
     case FT_E_BUSY:
     case FT_E_NOMEM:
+    // Storage faults (read-only gallery, disk full, I/O): the service is
+    // unavailable, and a door must fail closed with a clear 503.
+    case FT_E_DB:
+    case FT_E_IO:
         return 503;
     default:
         return 500;
