@@ -1206,14 +1206,17 @@ ft_status ft_httpd_start(const ft_http_app *app, const char *bind_addr, uint16_t
             goto fail;
     }
 
+    // The logger first, so that libmicrohttpd's checks of the options after
+    // it already go to it.
     h->d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_access, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, port, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->lim.conn_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)h->lim.conn_memory,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->lim.max_connections,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_logger, h, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
     if (!h->d) {
         if (h->tls)
             st = ft_err_set(err, FT_E_INVALID,

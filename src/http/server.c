@@ -262,8 +262,8 @@ static ft_status pem_read(const char *what, const char *path, ft_buf *b, ft_err 
     ft_buf_init(b, 0);
     ft_status st = ft_file_read(path, 1u << 20, b, &e);
     if (st != FT_OK)
-        return ft_err_set(err, st == FT_E_NOMEM ? st : FT_E_IO, "cannot read %s %s: %s", what,
-                          path, ft_err_msg(&e, st));
+        return ft_err_set(err, st == FT_E_NOMEM ? st : FT_E_IO, "cannot read the TLS %s: %s",
+                          what, ft_err_msg(&e, st));
     if (ft_buf_append(b, "", 1) != FT_OK) // NUL-terminated for libmicrohttpd
         return ft_err_set(err, FT_E_NOMEM, "out of memory");
     if (!strstr((const char *)b->data, "-----BEGIN "))
