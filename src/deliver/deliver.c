@@ -1,8 +1,10 @@
-// The delivery thread: reads each sink's due outbox rows oldest first,
-// sends them through the sink's ops table (webhook.c, mqtt.c, hook.c) and
-// records the outcome in the outbox; a failure stops that sink's batch so
-// its rows stay in order, and the row is retried with exponential backoff.
-// See deliver.h.
+// The delivery threads: one per sink, each with its own gallery
+// connection, so a receiver that is slow or down (a webhook timing out, an
+// MQTT broker not acknowledging) never delays another sink, above all the
+// door hook. A thread reads its sink's due outbox rows oldest first, sends
+// them through the sink's ops table (webhook.c, mqtt.c, hook.c) and records
+// the outcome in the outbox; a failure stops the batch so the rows stay in
+// order, and the row is retried with exponential backoff. See deliver.h.
 #include "deliver/deliver_internal.h"
 
 #include "core/buf.h"
@@ -31,27 +33,29 @@ static const ft_deliver__sink_ops *const sink_kinds[] = {
 typedef struct sink {
     const ft_deliver__sink_ops *ops;
     void *impl;
-    ft_deliver_sink_stats st; // guarded by ft_deliver.mu
+    ft_deliver *d;
+    ft_gallery *g; // the thread's own connection
+    pthread_t thread;
+    bool started;
+    // Guarded by ft_deliver.mu:
+    ft_deliver_sink_stats st;
+    bool kicked;
+    uint64_t pass_started, pass_done;
 } sink;
 
 struct ft_deliver {
     ft_deliver_opts o;
     char *db_path;
-    ft_gallery *g; // the thread's own connection
     sink sinks[MAX_SINKS];
     size_t n_sinks;
     const char *names_all[MAX_SINKS];    // sinks for granted events
     const char *names_denied[MAX_SINKS]; // sinks for denied events
     size_t n_all, n_denied;
 
-    pthread_t thread;
-    bool started;
     pthread_mutex_t mu;
-    pthread_cond_t wake; // kick / stop -> thread
-    pthread_cond_t done; // thread finished a pass -> flush
-    bool stop, kicked;
-    uint64_t pass_started, pass_done;
-    int64_t pending; // over all sinks, after the last pass (-1: unknown)
+    pthread_cond_t wake; // kick / stop -> threads
+    pthread_cond_t done; // a thread finished a pass -> flush
+    bool stop;
 };
 
 ft_deliver_opts ft_deliver_opts_default(void)
@@ -124,14 +128,14 @@ static void err_copy(char dst[256], const char *s)
 
 // Sends one row; returns false if the sink's batch must stop here (the row
 // is waiting for a retry), and lowers *wake_at to its retry time.
-static bool deliver_row(ft_deliver *d, sink *k, const ft_outbox_item *row, ft_buf *json,
-                        double *wake_at)
+static bool deliver_row(sink *k, const ft_outbox_item *row, ft_buf *json, double *wake_at)
 {
+    ft_deliver *d = k->d;
     ft_err err = {0};
     char why[512] = "";
     ft_event ev;
     ft_deliver__result r;
-    ft_status st = ft_gallery_event_get(d->g, row->event_id, &ev, &err);
+    ft_status st = ft_gallery_event_get(k->g, row->event_id, &ev, &err);
     if (st == FT_E_NOT_FOUND) {
         r = FT_DELIVER__GIVE_UP;
         snprintf(why, sizeof why, "event %lld no longer exists", (long long)row->event_id);
@@ -160,9 +164,9 @@ static bool deliver_row(ft_deliver *d, sink *k, const ft_outbox_item *row, ft_bu
     double next = ft_wall_s() + backoff(&d->o, attempts);
     ft_err werr = {0};
     switch (r) {
-    case FT_DELIVER__SENT: st = ft_gallery_outbox_done(d->g, row->id, &werr); break;
-    case FT_DELIVER__GIVE_UP: st = ft_gallery_outbox_fail(d->g, row->id, why, &werr); break;
-    default: st = ft_gallery_outbox_retry(d->g, row->id, next, why, &werr); break;
+    case FT_DELIVER__SENT: st = ft_gallery_outbox_done(k->g, row->id, &werr); break;
+    case FT_DELIVER__GIVE_UP: st = ft_gallery_outbox_fail(k->g, row->id, why, &werr); break;
+    default: st = ft_gallery_outbox_retry(k->g, row->id, next, why, &werr); break;
     }
 
     pthread_mutex_lock(&d->mu);
@@ -192,12 +196,13 @@ static bool deliver_row(ft_deliver *d, sink *k, const ft_outbox_item *row, ft_bu
 
 // One sink: its due rows, oldest first, until the first failure. Returns
 // whether a full batch went out (more may be waiting).
-static bool deliver_sink(ft_deliver *d, sink *k, ft_buf *json, double *wake_at)
+static bool deliver_sink(sink *k, ft_buf *json, double *wake_at)
 {
+    ft_deliver *d = k->d;
     ft_err err = {0};
     ft_outbox_item *rows = NULL;
     size_t n = 0, i = 0;
-    ft_status st = ft_gallery_outbox_due(d->g, k->st.name, ft_wall_s(), BATCH, &rows, &n, &err);
+    ft_status st = ft_gallery_outbox_due(k->g, k->st.name, ft_wall_s(), BATCH, &rows, &n, &err);
     if (st != FT_OK) {
         pthread_mutex_lock(&d->mu);
         err_copy(k->st.last_error, ft_err_msg(&err, st));
@@ -209,7 +214,7 @@ static bool deliver_sink(ft_deliver *d, sink *k, ft_buf *json, double *wake_at)
         pthread_mutex_lock(&d->mu);
         bool stop = d->stop;
         pthread_mutex_unlock(&d->mu);
-        if (stop || !deliver_row(d, k, &rows[i], json, wake_at))
+        if (stop || !deliver_row(k, &rows[i], json, wake_at))
             break;
     }
     ft_free(rows);
@@ -218,47 +223,38 @@ static bool deliver_sink(ft_deliver *d, sink *k, ft_buf *json, double *wake_at)
 
 static void *run(void *arg)
 {
-    ft_deliver *d = arg;
+    sink *k = arg;
+    ft_deliver *d = k->d;
     ft_buf json;
     ft_buf_init(&json, 0);
     pthread_mutex_lock(&d->mu);
     while (!d->stop) {
-        d->kicked = false;
-        uint64_t pass = ++d->pass_started;
+        k->kicked = false;
+        uint64_t pass = ++k->pass_started;
         pthread_mutex_unlock(&d->mu);
 
         double wake_at = ft_wall_s() + POLL_S;
-        bool more = false;
-        int64_t pending_total = 0;
-        for (size_t i = 0; i < d->n_sinks; i++)
-            more |= deliver_sink(d, &d->sinks[i], &json, &wake_at);
-        for (size_t i = 0; i < d->n_sinks; i++) {
-            int64_t pending = -1;
-            ft_err err = {0};
-            if (ft_gallery_outbox_count(d->g, d->sinks[i].st.name, &pending, NULL, &err) != FT_OK)
-                pending = -1;
-            pthread_mutex_lock(&d->mu);
-            d->sinks[i].st.pending = pending;
-            pthread_mutex_unlock(&d->mu);
-            pending_total = pending < 0 || pending_total < 0 ? -1 : pending_total + pending;
-        }
+        bool more = deliver_sink(k, &json, &wake_at);
+        int64_t pending = -1;
+        ft_err err = {0};
+        if (ft_gallery_outbox_count(k->g, k->st.name, &pending, NULL, &err) != FT_OK)
+            pending = -1;
 
         pthread_mutex_lock(&d->mu);
-        d->pass_done = pass;
-        d->pending = pending_total;
+        k->st.pending = pending;
+        k->pass_done = pass;
         pthread_cond_broadcast(&d->done);
-        if (more || d->kicked || d->stop)
+        if (more || k->kicked || d->stop)
             continue;
         // Sleep until a kick, the earliest retry or the poll interval. The
         // outbox's times are wall-clock (they survive restarts); the wait
         // is on CLOCK_REALTIME to match.
-        double t = wake_at;
         struct timespec ts;
-        ts.tv_sec = (time_t)floor(t);
-        ts.tv_nsec = (long)((t - floor(t)) * 1e9);
+        ts.tv_sec = (time_t)floor(wake_at);
+        ts.tv_nsec = (long)((wake_at - floor(wake_at)) * 1e9);
         if (ts.tv_nsec >= 1000000000L)
             ts.tv_nsec = 999999999L;
-        while (!d->kicked && !d->stop) {
+        while (!k->kicked && !d->stop) {
             if (pthread_cond_timedwait(&d->wake, &d->mu, &ts) == ETIMEDOUT)
                 break;
         }
@@ -270,12 +266,21 @@ static void *run(void *arg)
 
 // ---- Lifecycle ----
 
+// Stops the threads that were started, then frees everything.
 static void deliver_free(ft_deliver *d)
 {
+    pthread_mutex_lock(&d->mu);
+    d->stop = true;
+    pthread_cond_broadcast(&d->wake);
+    pthread_mutex_unlock(&d->mu);
     for (size_t i = 0; i < d->n_sinks; i++)
+        if (d->sinks[i].started)
+            pthread_join(d->sinks[i].thread, NULL);
+    for (size_t i = 0; i < d->n_sinks; i++) {
         if (d->sinks[i].ops->close)
             d->sinks[i].ops->close(d->sinks[i].impl);
-    ft_gallery_close(d->g);
+        ft_gallery_close(d->sinks[i].g);
+    }
     pthread_cond_destroy(&d->wake);
     pthread_cond_destroy(&d->done);
     pthread_mutex_destroy(&d->mu);
@@ -296,7 +301,6 @@ ft_status ft_deliver_start(const ft_deliver_opts *o, ft_deliver **out, ft_err *e
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->wake, NULL);
     pthread_cond_init(&d->done, NULL);
-    d->pending = -1;
     if (o->db_path && !(d->db_path = ft_strdup(o->db_path))) {
         st = ft_err_set(err, FT_E_NOMEM, "deliver: out of memory");
         goto fail;
@@ -309,6 +313,7 @@ ft_status ft_deliver_start(const ft_deliver_opts *o, ft_deliver **out, ft_err *e
         for (size_t i = 0; i < want; i++) {
             sink *s = &d->sinks[d->n_sinks];
             s->ops = sink_kinds[k];
+            s->d = d;
             if ((st = s->ops->open(o, i, s->st.name, &s->impl, err)) != FT_OK)
                 goto fail;
             d->n_sinks++;
@@ -330,14 +335,18 @@ ft_status ft_deliver_start(const ft_deliver_opts *o, ft_deliver **out, ft_err *e
     d->o.mqtt = d->o.mqtt_prefix = d->o.mqtt_client_id = d->o.mqtt_username = NULL;
     d->o.on_grant = NULL;
 
-    ft_gallery_opts go = ft_gallery_opts_default();
-    if ((st = ft_gallery_open(d->db_path, &go, &d->g, err)) != FT_OK)
-        goto fail;
-    if (pthread_create(&d->thread, NULL, run, d) != 0) {
-        st = ft_err_set(err, FT_E_NOMEM, "deliver: cannot start the delivery thread");
-        goto fail;
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        ft_gallery_opts go = ft_gallery_opts_default();
+        if ((st = ft_gallery_open(d->db_path, &go, &d->sinks[i].g, err)) != FT_OK)
+            goto fail;
     }
-    d->started = true;
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        if (pthread_create(&d->sinks[i].thread, NULL, run, &d->sinks[i]) != 0) {
+            st = ft_err_set(err, FT_E_NOMEM, "deliver: cannot start a delivery thread");
+            goto fail;
+        }
+        d->sinks[i].started = true;
+    }
     *out = d;
     return FT_OK;
 fail:
@@ -364,8 +373,9 @@ void ft_deliver_kick(ft_deliver *d)
     if (!d)
         return;
     pthread_mutex_lock(&d->mu);
-    d->kicked = true;
-    pthread_cond_signal(&d->wake);
+    for (size_t i = 0; i < d->n_sinks; i++)
+        d->sinks[i].kicked = true;
+    pthread_cond_broadcast(&d->wake);
     pthread_mutex_unlock(&d->mu);
 }
 
@@ -392,6 +402,21 @@ size_t ft_deliver_stats(ft_deliver *d, ft_deliver_sink_stats *out, size_t cap)
     return d->n_sinks;
 }
 
+// Under d->mu: every sink finished a pass that started after targets[i]
+// and had nothing pending at its end. *pending gets the sum.
+static bool flushed(ft_deliver *d, const uint64_t *targets, int64_t *pending)
+{
+    bool ok = true;
+    *pending = 0;
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        const sink *k = &d->sinks[i];
+        if (k->pass_done < targets[i] || k->st.pending != 0)
+            ok = false;
+        *pending += k->st.pending > 0 ? k->st.pending : 0;
+    }
+    return ok;
+}
+
 ft_status ft_deliver_flush(ft_deliver *d, double timeout_s, ft_err *err)
 {
     if (!d)
@@ -402,22 +427,26 @@ ft_status ft_deliver_flush(ft_deliver *d, double timeout_s, ft_err *err)
     ts.tv_nsec = (long)((deadline - floor(deadline)) * 1e9);
     if (ts.tv_nsec >= 1000000000L)
         ts.tv_nsec = 999999999L;
+    uint64_t targets[MAX_SINKS];
+    int64_t pending = 0;
     ft_status st = FT_OK;
     pthread_mutex_lock(&d->mu);
     // Only a pass that starts after this call has seen every row committed
     // before it.
-    uint64_t target = d->pass_started + 1;
-    d->kicked = true;
-    pthread_cond_signal(&d->wake);
-    while (!(d->pass_done >= target && d->pending == 0)) {
-        // Rows still pending after a pass wait for their retry time: the
-        // thread wakes itself for it, no kick needed (or wanted: a kicked
-        // thread would spin over rows that are not due).
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        targets[i] = d->sinks[i].pass_started + 1;
+        d->sinks[i].kicked = true;
+    }
+    pthread_cond_broadcast(&d->wake);
+    // Rows still pending after a pass wait for their retry time: each
+    // thread wakes itself for it, no kick needed (or wanted: a kicked
+    // thread would spin over rows that are not due).
+    while (!flushed(d, targets, &pending)) {
         if (pthread_cond_timedwait(&d->done, &d->mu, &ts) == ETIMEDOUT) {
-            if (d->pass_done >= target && d->pending == 0)
+            if (flushed(d, targets, &pending))
                 break;
             st = ft_err_set(err, FT_E_BUSY, "deliver: %lld outbox rows still pending after %.1f s",
-                            (long long)d->pending, timeout_s);
+                            (long long)pending, timeout_s);
             break;
         }
     }
@@ -427,14 +456,6 @@ ft_status ft_deliver_flush(ft_deliver *d, double timeout_s, ft_err *err)
 
 void ft_deliver_stop(ft_deliver *d)
 {
-    if (!d)
-        return;
-    if (d->started) {
-        pthread_mutex_lock(&d->mu);
-        d->stop = true;
-        pthread_cond_broadcast(&d->wake);
-        pthread_mutex_unlock(&d->mu);
-        pthread_join(d->thread, NULL);
-    }
-    deliver_free(d);
+    if (d)
+        deliver_free(d);
 }

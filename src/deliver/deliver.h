@@ -27,8 +27,11 @@
 //     granted events go to the hook; a row older than hook_max_age_s is
 //     given up, not run (a door must not open for someone long gone).
 //
-// Threading: one delivery thread with its own gallery connection; every
-// function here may be called from any thread.
+// Threading: one delivery thread per sink, each with its own gallery
+// connection, so a slow or unreachable receiver never holds up another
+// sink (the door hook above all); every function here may be called from
+// any thread. Rows whose sink is no longer configured stay in the outbox
+// untouched (and are not counted by flush or stats).
 #ifndef FT_DELIVER_DELIVER_H
 #define FT_DELIVER_DELIVER_H
 
@@ -88,9 +91,12 @@ void ft_deliver_source_state(ft_deliver *d, const char *source, bool online);
 
 typedef struct ft_deliver_sink_stats {
     char name[FT_OUTBOX_SINK_MAX + 1];
-    int64_t delivered, retries, failed, pending;
+    // Since ft_deliver_start: rows delivered, failed attempts that will be
+    // retried, rows given up (max_attempts; the hook: denied, too old).
+    int64_t delivered, retries, failed;
+    int64_t pending; // in the outbox after the sink's last pass (-1 = not known yet)
     bool connected; // MQTT: connected to the broker; others: last attempt succeeded
-    char last_error[256];
+    char last_error[256]; // the most recent failure ("" = none yet); kept after a success
 } ft_deliver_sink_stats;
 
 // Up to `cap` sinks' counters; returns how many sinks there are.

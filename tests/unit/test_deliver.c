@@ -1456,6 +1456,68 @@ static void test_hook_timeout(void)
     ft_gallery_close(g);
 }
 
+// A webhook receiver that never answers does not hold up the door hook:
+// each sink has its own thread.
+static void test_hook_isolated(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_db("i.db");
+    int64_t p = person(g, "Ann");
+    // Accepts connections (the kernel's backlog) but never reads or answers.
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    socklen_t alen = sizeof a;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    FT_ASSERT(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(lfd, 8) == 0);
+    FT_ASSERT(getsockname(lfd, (struct sockaddr *)&a, &alen) == 0);
+    char url[128], script[512], out[512], cmd[1100];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", ntohs(a.sin_port));
+    snprintf(script, sizeof script, "%s", tmp_path("iso.sh"));
+    snprintf(out, sizeof out, "%s", tmp_path("iso.txt"));
+    write_file(script, hook_script, 0755);
+    snprintf(cmd, sizeof cmd, "%s %s", script, out);
+    ft_deliver_opts o = ft_deliver_opts_default();
+    o.db_path = tmp_path("i.db");
+    o.n_webhooks = 1;
+    o.webhooks[0].url = url;
+    o.webhook_timeout_s = 3;
+    o.on_grant = cmd;
+    ft_deliver *d = NULL;
+    FT_CHECK_OK(ft_deliver_start(&o, &d, &err), &err);
+    FT_ASSERT(d);
+    const char *const *names;
+    size_t ns = ft_deliver_sinks(d, FT_DECISION_GRANTED, &names);
+    FT_CHECK_EQ(ns, 2);
+    double t0 = ft_now_ms();
+    add_event(g, "door", p, names, ns, NULL); // the webhook row first
+    ft_deliver_kick(d);
+    ft_buf b;
+    ft_buf_init(&b, 0);
+    double took = -1;
+    for (int i = 0; i < 300 && took < 0; i++) {
+        read_text(out, &b);
+        if (count_lines((const char *)b.data, "END") == 1)
+            took = (ft_now_ms() - t0) / 1000.0;
+        else
+            sleep_s(0.01);
+    }
+    // The hook ran while the webhook was still waiting for its 3 s timeout
+    // (1.5 s leaves room for a loaded machine).
+    FT_CHECK(took >= 0 && took < 1.5);
+    ft_deliver_sink_stats st = sink_stats(d, "webhook");
+    FT_CHECK_EQ(st.delivered, 0);
+    ft_deliver_stop(d); // waits for the webhook attempt to time out
+    int64_t pending, failed;
+    counts(g, "hook", &pending, &failed);
+    FT_CHECK_EQ(pending, 0);
+    counts(g, names[0], &pending, &failed);
+    FT_CHECK_EQ(pending, 1);
+    close(lfd);
+    ft_buf_deinit(&b);
+    ft_gallery_close(g);
+}
+
 static const ft_test_case cases[] = {
     {"event_fields", test_event_fields},
     {"event_json", test_event_json},
@@ -1469,6 +1531,7 @@ static const ft_test_case cases[] = {
     {"mqtt_late_broker", test_mqtt_late_broker},
     {"hook", test_hook},
     {"hook_timeout", test_hook_timeout},
+    {"hook_isolated", test_hook_isolated},
 };
 
 FT_TEST_MAIN(cases)
