@@ -182,15 +182,18 @@ int main(int argc, char **argv)
         }
         double det_med = median(t_det, reps);
         // Where the time goes.
-        double dw3 = 0, pw1 = 0, oconv = 0, other = 0, total = 0;
-        int64_t mac = 0, mac_dw = 0, mac_pw = 0;
+        double dw3 = 0, pw1 = 0, sep = 0, oconv = 0, other = 0, total = 0;
+        int64_t mac = 0, mac_dw = 0, mac_pw = 0, mac_sep = 0;
         for (size_t k = 0; k < ns; k++) {
             ft_onnx_step_info in;
             ft_onnx_net_step_info(net, k, &in);
             double t = acc[k] / reps;
             total += t;
             mac += macs[k];
-            if (strcmp(in.op, "Conv") != 0)
+            if (strncmp(in.op, "SepConv", 7) == 0) {
+                sep += t;
+                mac_sep += macs[k];
+            } else if (strcmp(in.op, "Conv") != 0)
                 other += t;
             else if (in.depthwise && in.kh == 3) {
                 dw3 += t;
@@ -206,10 +209,11 @@ int main(int argc, char **argv)
                (int)fr.w, (int)fr.h, (int)W, (int)H, net_med, mac / 1e9,
                2.0 * mac / (net_med * 1e6), det_med, nf, cv_ms[si], cv_ms[si] / net_med);
         printf("    time: 3x3 depthwise %.2f ms (%.1f GFLOP/s), 1x1 %.2f ms (%.1f GFLOP/s), "
-               "other conv %.2f ms, other ops %.2f ms; checksum %.6e\n",
+               "fused dw+1x1 %.2f ms (%.1f GFLOP/s), other conv %.2f ms, other ops %.2f ms; "
+               "checksum %.6e\n",
                dw3, 2.0 * mac_dw / (dw3 * 1e6 + 1e-9), pw1, 2.0 * mac_pw / (pw1 * 1e6 + 1e-9),
-               oconv, other, sum);
-        if (!quick && si == 1) {
+               sep, 2.0 * mac_sep / (sep * 1e6 + 1e-9), oconv, other, sum);
+        if (!quick && si >= 1) {
             printf("    per step at %dx%d (ms, GMAC):\n", (int)fr.w, (int)fr.h);
             for (size_t k = 0; k < ns; k++) {
                 ft_onnx_step_info in;

@@ -33,6 +33,8 @@ typedef enum step_op {
     S_TRANSPOSE,
     S_RESHAPE, // also Flatten (target computed from the axis)
     S_ALIAS,   // Identity, Dropout
+    S_SEP,     // depthwise conv then 1x1 conv, fused (ft_sepconv_forward)
+    S_SEP2,    // two such pairs in a chain (ft_sepconv2_forward)
 } step_op;
 
 enum { K_MAP = 0, K_DENSE = 1 }; // value kinds (static)
@@ -46,6 +48,7 @@ typedef struct step {
     int in[MAX_IN];
     int out;
     ft_conv *conv;
+    ft_conv *conv2, *conv3, *conv4; // S_SEP: pw in conv2; S_SEP2: dw1 pw1 dw2 pw2
     int32_t prepad[4]; // top, left, bottom, right: explicit padding copied in first
     bool has_prepad;
     ft_act act;
@@ -730,6 +733,81 @@ static ft_status prep_node(prep *p, size_t ni)
                       nd->name, nd->op_type);
 }
 
+// How many steps read value v (plus one if it is a graph output).
+static int readers(const ft_onnx_net *n, int v)
+{
+    int k = 0;
+    for (size_t i = 0; i < n->n_steps; i++)
+        for (int j = 0; j < n->steps[i].n_in; j++)
+            k += n->steps[i].in[j] == v;
+    for (size_t i = 0; i < n->n_out; i++)
+        k += n->outs[i] == v;
+    return k;
+}
+
+static bool is_dw(const step *s)
+{
+    return s->op == S_CONV && !s->has_prepad && ft_conv_get_desc(s->conv)->depthwise;
+}
+
+static bool is_pw(const step *s)
+{
+    if (s->op != S_CONV || s->has_prepad)
+        return false;
+    const ft_conv_desc *d = ft_conv_get_desc(s->conv);
+    return !d->depthwise && d->kh == 1 && d->kw == 1 && d->stride == 1;
+}
+
+// Removes step j (its convs have moved elsewhere).
+static void drop_step(ft_onnx_net *n, size_t j)
+{
+    memmove(&n->steps[j], &n->steps[j + 1], (n->n_steps - j - 1) * sizeof *n->steps);
+    n->n_steps--;
+}
+
+// A depthwise conv whose only reader is a 1x1 conv becomes one fused step
+// (its output never goes to memory; same sums in the same order, so the
+// outputs are bit for bit those of the two convs), and two such pairs in
+// a chain one S_SEP2 step.
+static void fuse_separable(ft_onnx_net *n)
+{
+    for (size_t i = 0; i < n->n_steps; i++) {
+        step *a = &n->steps[i];
+        if (!is_dw(a) || readers(n, a->out) != 1)
+            continue;
+        for (size_t j = i + 1; j < n->n_steps; j++) {
+            step *b = &n->steps[j];
+            if (b->n_in < 1 || b->in[0] != a->out)
+                continue;
+            if (is_pw(b) && ft_conv_get_desc(b->conv)->c_in == ft_conv_get_desc(a->conv)->c_out) {
+                a->op = S_SEP;
+                a->conv2 = b->conv;
+                a->out = b->out;
+                drop_step(n, j);
+            }
+            break;
+        }
+    }
+    for (size_t i = 0; i < n->n_steps; i++) {
+        step *a = &n->steps[i];
+        if (a->op != S_SEP || readers(n, a->out) != 1)
+            continue;
+        for (size_t j = i + 1; j < n->n_steps; j++) {
+            step *b = &n->steps[j];
+            if (b->n_in < 1 || b->in[0] != a->out)
+                continue;
+            if (b->op == S_SEP) {
+                a->op = S_SEP2;
+                a->conv3 = b->conv;
+                a->conv4 = b->conv2;
+                a->out = b->out;
+                drop_step(n, j);
+            }
+            break;
+        }
+    }
+}
+
 ft_status ft_onnx_net_new(const ft_onnx *m, ft_onnx_net **out, ft_err *err)
 {
     *out = NULL;
@@ -808,6 +886,7 @@ ft_status ft_onnx_net_new(const ft_onnx *m, ft_onnx_net **out, ft_err *err)
         n->outs[i] = v;
     }
     n->n_out = m->n_outputs;
+    fuse_separable(n);
     // Copy the names we keep (values and outputs).
     size_t bytes = 0;
     for (size_t i = 0; i < n->n_vals; i++)
@@ -850,8 +929,12 @@ void ft_onnx_net_free(ft_onnx_net *n)
 {
     if (!n)
         return;
-    for (size_t i = 0; i < n->n_steps; i++)
+    for (size_t i = 0; i < n->n_steps; i++) {
         ft_conv_free(n->steps[i].conv);
+        ft_conv_free(n->steps[i].conv2);
+        ft_conv_free(n->steps[i].conv3);
+        ft_conv_free(n->steps[i].conv4);
+    }
     ft_free(n->steps);
     ft_free(n->vals);
     ft_free(n->outs);
@@ -972,6 +1055,17 @@ static ft_status plan_shapes(const ft_onnx_net *n, int32_t h, int32_t w, vshape 
             y->h = oh;
             y->w = ow;
             y->c = ft_conv_get_desc(s->conv)->c_out;
+            break;
+        }
+        case S_SEP:
+        case S_SEP2: {
+            if (x->c != ft_conv_get_desc(s->conv)->c_in ||
+                ft_conv_out_shape(s->conv, x->h, x->w, &oh, &ow) != FT_OK ||
+                (s->op == S_SEP2 && ft_conv_out_shape(s->conv3, oh, ow, &oh, &ow) != FT_OK))
+                return inval(err, s, "input too small for the convolution");
+            y->h = oh;
+            y->w = ow;
+            y->c = ft_conv_get_desc(s->op == S_SEP2 ? s->conv4 : s->conv2)->c_out;
             break;
         }
         case S_MAXPOOL:
@@ -1307,9 +1401,10 @@ size_t ft_onnx_net_n_steps(const ft_onnx_net *n)
 
 void ft_onnx_net_step_info(const ft_onnx_net *n, size_t i, ft_onnx_step_info *info)
 {
-    static const char *const names[] = {"Conv",    "Act",    "Add",       "MaxPool",
-                                        "AvgPool", "GAP",    "Upsample",  "Concat",
-                                        "Transpose", "Reshape", "Alias"};
+    static const char *const names[] = {"Conv",    "Act",      "Add",     "MaxPool",
+                                        "AvgPool", "GAP",      "Upsample", "Concat",
+                                        "Transpose", "Reshape", "Alias",   "SepConv",
+                                        "SepConv2"};
     const step *s = &n->steps[i];
     memset(info, 0, sizeof *info);
     info->node = s->node;
@@ -1374,10 +1469,17 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
         }
         float *yd = yv->d;
         double t0 = step_ms ? ft_now_ms() : 0;
-        if (step_macs && s->op == S_CONV) {
-            const ft_conv_desc *d = ft_conv_get_desc(s->conv);
-            step_macs[si] = (int64_t)yv->h * yv->w * d->c_out * d->kh * d->kw *
-                            (d->depthwise ? 1 : d->c_in);
+        if (step_macs && s->conv) {
+            // Each conv's output size: the dw's (and dw2's) output size.
+            const ft_conv *cs[4] = {s->conv, s->conv2, s->conv3, s->conv4};
+            int32_t hh = xv->h + (s->has_prepad ? s->prepad[0] + s->prepad[2] : 0);
+            int32_t ww = xv->w + (s->has_prepad ? s->prepad[1] + s->prepad[3] : 0);
+            for (int k = 0; k < 4 && cs[k]; k++) {
+                const ft_conv_desc *d = ft_conv_get_desc(cs[k]);
+                ft_conv_out_shape(cs[k], hh, ww, &hh, &ww);
+                step_macs[si] += (int64_t)hh * ww * d->c_out * d->kh * d->kw *
+                                 (d->depthwise ? 1 : d->c_in);
+            }
         }
         ft_map xm = {xv->h, xv->w, xv->c, (float *)xd};
         ft_map ym = {yv->h, yv->w, yv->c, yd};
@@ -1397,6 +1499,15 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
             st = ft_conv_forward(ctx, s->conv, &xm, &ym);
             if (st != FT_OK)
                 return ft_err_set(err, st, "onnx: node '%s' (Conv): %s", s->node,
+                                  ft_status_str(st));
+            break;
+        case S_SEP:
+        case S_SEP2:
+            st = s->op == S_SEP ? ft_sepconv_forward(ctx, s->conv, s->conv2, &xm, &ym)
+                                : ft_sepconv2_forward(ctx, s->conv, s->conv2, s->conv3, s->conv4,
+                                                      &xm, &ym);
+            if (st != FT_OK)
+                return ft_err_set(err, st, "onnx: node '%s' (separable pair): %s", s->node,
                                   ft_status_str(st));
             break;
         case S_MAXPOOL:
