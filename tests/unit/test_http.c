@@ -597,6 +597,8 @@ static void test_core_stop(void)
 
 #include "core/buf.h"
 #include "http/server.h"
+#include <errno.h>
+#include <sys/mount.h>
 #include "io/image.h"
 #include "nn/nn.h"
 
@@ -1878,6 +1880,57 @@ static void test_core_log(void)
     }
 }
 
+// X-Forwarded-For/-Proto/-Host: believed from a trusted proxy (client
+// address, https origin and HSTS, the Host checked), ignored from others.
+static void test_core_proxy(void)
+{
+    static log_cap cap = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ft_http_app app = {.routes = test_routes, .n_routes = N_TEST_ROUTES, .ctx = &cap,
+                       .auth = test_auth, .log = log_capture};
+    const char *names[] = {"door.test"}, *proxies[] = {"127.0.0.1"};
+    for (int trusted = 1; trusted >= 0; trusted--) {
+        ft_http_limits lim = ft_http_limits_default();
+        lim.check_host = lim.check_origin = true;
+        lim.server_names = names;
+        lim.n_server_names = 1;
+        lim.trusted_proxies = proxies;
+        lim.n_trusted_proxies = trusted ? 1 : 0;
+        ft_httpd *h = NULL;
+        ft_err err;
+        FT_CHECK_OK(ft_httpd_start(&app, "127.0.0.1", 0, &lim, &h, &err), &err);
+        if (!h)
+            return;
+        uint16_t port = ft_httpd_port(h);
+        char host[64], code[64];
+        snprintf(host, sizeof host, "127.0.0.1:%u", (unsigned)port);
+        pthread_mutex_lock(&cap.mu);
+        cap.n = 0;
+        pthread_mutex_unlock(&cap.mu);
+        const char *fwd = "X-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n"
+                          "X-Forwarded-Proto: https\r\nX-Forwarded-Host: door.test\r\n";
+        tc_resp r = sec_req(port, "GET", "/t/hello", host, fwd, NULL, 0);
+        FT_CHECK_EQ(r.status, 200);
+        FT_CHECK((tc_header(&r, "Strict-Transport-Security") != NULL) == trusted);
+        tc_resp_free(&r);
+        FT_CHECK_EQ(log_wait(&cap, 1), 1);
+        log_line l;
+        FT_CHECK(log_parse(cap.lines[0], &l));
+        FT_CHECK_STREQ(l.client, trusted ? "203.0.113.7" : "127.0.0.1");
+        // The forwarded Host is the one checked (only from a trusted proxy).
+        r = sec_req(port, "GET", "/t/hello", host, "X-Forwarded-Host: attacker.example\r\n", NULL,
+                    0);
+        FT_CHECK_EQ(r.status, trusted ? 421 : 200);
+        tc_resp_free(&r);
+        // The own origin is https://door.test behind the proxy.
+        char hdr[512];
+        snprintf(hdr, sizeof hdr, "%sOrigin: https://door.test\r\n", fwd);
+        FT_CHECK_EQ(upload_as(port, NULL, hdr, code), trusted ? 200 : 403);
+        snprintf(hdr, sizeof hdr, "%sOrigin: http://door.test\r\n", fwd);
+        FT_CHECK_EQ(upload_as(port, NULL, hdr, code), 403);
+        ft_httpd_stop(h);
+    }
+}
+
 // ---- The facetracker server ----
 
 // The server refuses cross-site writes and foreign Hosts: a page of
@@ -2181,6 +2234,275 @@ static void test_app_tls(void)
     curl_global_cleanup();
 }
 
+// ---- Data safety (issue 10): settings bounds, enrolment integrity, audit, storage ----
+
+// POSTs a multipart form with a text field "name" (NULL = none) and one
+// photo file, to `path` (X-Requested-With: the origin rule's custom header).
+static tc_resp post_named(uint16_t port, const char *path, const char *name, const void *data,
+                          size_t len)
+{
+    size_t cap = 1024 + len, n = 0;
+    uint8_t *b = malloc(cap);
+    if (name)
+        n += (size_t)snprintf((char *)b, cap,
+                              "--bnd7\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n"
+                              "%s\r\n",
+                              name);
+    n += (size_t)snprintf((char *)b + n, cap - n,
+                          "--bnd7\r\nContent-Disposition: form-data; name=\"photo\"; "
+                          "filename=\"p.jpg\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+    memcpy(b + n, data, len);
+    n += len;
+    n += (size_t)snprintf((char *)b + n, cap - n, "\r\n--bnd7--\r\n");
+    tc_resp r = tc_req(port, "POST", path,
+                       "Content-Type: multipart/form-data; boundary=bnd7\r\n"
+                       "X-Requested-With: ft-test\r\n",
+                       b, n);
+    free(b);
+    return r;
+}
+
+static size_t people_count(uint16_t port)
+{
+    tc_resp r = tc_get(port, "/api/v1/people", NULL);
+    json_t *j = body_json(&r);
+    size_t n = json_array_size(json_object_get(j, "people"));
+    json_decref(j);
+    tc_resp_free(&r);
+    return n;
+}
+
+// Settings: bounded by the descriptor space; loosening needs "confirm"
+// and says so; every change audited with the actor (726d0c7: threshold 10
+// was a 200, and there was no audit).
+static void test_app_safety_settings(void)
+{
+    ft_server *s = start_app("127.0.0.1", FT_OK, 0);
+    if (!s)
+        return;
+    uint16_t port = ft_server_port(s);
+    const char *jh = "Content-Type: application/json\r\n";
+    tc_resp r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"threshold\":10}", 16);
+    FT_CHECK_EQ(r.status, 400);
+    FT_CHECK(strstr(r.body, "(0, 1]") != NULL);
+    tc_resp_free(&r);
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"margin\":0.9}", 14);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"threshold\":0.7}", 17);
+    FT_CHECK_EQ(r.status, 409);
+    FT_CHECK_STREQ(err_code(&r), "E_CONFIRM");
+    FT_CHECK(strstr(r.body, "\"review\"") != NULL);
+    FT_CHECK(strstr(r.body, "0.6") != NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/settings", NULL);
+    FT_CHECK(strstr(r.body, "\"threshold\":0.5") != NULL); // nothing written
+    FT_CHECK(strstr(r.body, "\"retention_thumbnails_days\":90") != NULL);
+    tc_resp_free(&r);
+    const char *ok = "{\"threshold\":0.7,\"confirm\":true,\"retention_events_days\":365}";
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, ok, strlen(ok));
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"threshold\":0.7") != NULL);
+    FT_CHECK(strstr(r.body, "\"retention_events_days\":365") != NULL);
+    tc_resp_free(&r);
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"threshold\":0.45}", 18);
+    FT_CHECK_EQ(r.status, 200); // stricter: no confirmation
+    tc_resp_free(&r);
+    r = tc_req(port, "POST", "/api/v1/people", jh, "{\"name\":\"7\"}", 12);
+    FT_CHECK_EQ(r.status, 400); // all digits would read as an id
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/audit", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    {
+        json_t *j = body_json(&r);
+        json_t *a = json_object_get(j, "audit");
+        size_t n_change = 0;
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            json_t *row = json_array_get(a, i);
+            if (strcmp(json_string_value(json_object_get(row, "action")), "settings.change") ==
+                0) {
+                n_change++;
+                FT_CHECK_STREQ(json_string_value(json_object_get(row, "actor")), "local");
+            }
+        }
+        FT_CHECK_EQ(n_change, 3); // policy twice, retention once
+        json_decref(j);
+    }
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/openapi.json", NULL);
+    FT_CHECK(strstr(r.body, "anonymised") == NULL); // the DELETE summary says what happens
+    FT_CHECK(strstr(r.body, "/api/v1/audit") != NULL);
+    tc_resp_free(&r);
+    stop_app(s);
+}
+
+// Enrolment: a new person only with a sample; a face of someone else
+// refused with their name unless forced; the same photo not stored twice;
+// group photos answered with their faces and taken with ?face=N; erasure.
+static void test_app_safety_enrol(void)
+{
+    ft_server *s = start_app("127.0.0.1", FT_OK, 0);
+    if (!s)
+        return;
+    uint16_t port = ft_server_port(s);
+    // A failed first enrolment leaves nobody behind.
+    tc_resp r = post_named(port, "/api/v1/enrol", "Ghost", "not a photo", 11);
+    FT_CHECK_EQ(r.status, 422);
+    FT_CHECK_STREQ(err_code(&r), "E_UNSUPPORTED"); // the real reason, not E_NO_FACE
+    tc_resp_free(&r);
+    FT_CHECK_EQ(people_count(port), 0);
+    // A group photo: its faces, then the chosen one.
+    char demo[512];
+    demo_path(1, demo, sizeof demo);
+    ft_buf group;
+    FT_CHECK(read_file(demo, &group));
+    r = post_named(port, "/api/v1/enrol", "Group", group.data, group.len);
+    FT_CHECK_EQ(r.status, 422);
+    FT_CHECK_STREQ(err_code(&r), "E_MANY_FACES");
+    long pick = -1;
+    {
+        json_t *j = body_json(&r);
+        json_t *faces = json_object_get(json_array_get(json_object_get(j, "rejected"), 0), "faces");
+        FT_CHECK_EQ(json_array_size(faces), 3);
+        // The face at x ~ 838 (the right-hand person of app_enrol).
+        for (size_t i = 0; i < json_array_size(faces); i++) {
+            json_t *box = json_object_get(json_array_get(faces, i), "box");
+            if (fabs(json_number_value(json_object_get(box, "x")) - 838) < 10)
+                pick = (long)i;
+        }
+        json_decref(j);
+    }
+    tc_resp_free(&r);
+    FT_CHECK(pick >= 0);
+    FT_CHECK_EQ(people_count(port), 0);
+    r = post_named(port, "/api/v1/enrol?pick=largest", "Group", group.data, group.len);
+    FT_CHECK_EQ(r.status, 400); // no more silent pick=largest
+    tc_resp_free(&r);
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/enrol?face=%ld", pick);
+    r = post_named(port, path, "Rachel", group.data, group.len);
+    FT_CHECK_EQ(r.status, 201);
+    int64_t rachel = json_id(&r, "person_id");
+    FT_CHECK(rachel > 0);
+    tc_resp_free(&r);
+    FT_CHECK_EQ(people_count(port), 1);
+    // The same photo again: skipped, not stored twice.
+    snprintf(path, sizeof path, "/api/v1/people/%lld/samples?face=%ld", (long long)rachel, pick);
+    r = post_named(port, path, NULL, group.data, group.len);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"reason\":\"duplicate\"") != NULL);
+    FT_CHECK(strstr(r.body, "\"added\":[]") != NULL);
+    tc_resp_free(&r);
+    // Her face under another name: refused, naming her; nobody created.
+    ft_buf crop;
+    FT_CHECK(face_crop(1, 838, 421, 187, 228, &crop));
+    r = post_named(port, "/api/v1/enrol", "Impostor", crop.data, crop.len);
+    FT_CHECK_EQ(r.status, 409);
+    FT_CHECK_STREQ(err_code(&r), "E_EXISTS");
+    FT_CHECK(strstr(r.body, "Rachel") != NULL);
+    tc_resp_free(&r);
+    FT_CHECK_EQ(people_count(port), 1);
+    r = post_named(port, "/api/v1/enrol?force=1", "Impostor", crop.data, crop.len);
+    FT_CHECK_EQ(r.status, 201);
+    FT_CHECK(strstr(r.body, "\"forced_match\"") != NULL);
+    int64_t imp = json_id(&r, "person_id");
+    tc_resp_free(&r);
+    // An existing name is not a new person.
+    r = post_named(port, "/api/v1/enrol", "Rachel", crop.data, crop.len);
+    FT_CHECK_EQ(r.status, 409);
+    tc_resp_free(&r);
+    // Erasure: gone, audited.
+    snprintf(path, sizeof path, "/api/v1/people/%lld?erase=1", (long long)imp);
+    r = tc_req(port, "DELETE", path, NULL, NULL, 0);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"erased\":true") != NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/audit?limit=50", NULL);
+    FT_CHECK(strstr(r.body, "\"action\":\"person.enrol\"") != NULL);
+    FT_CHECK(strstr(r.body, "\"action\":\"person.erase\"") != NULL);
+    FT_CHECK(strstr(r.body, "Impostor") == NULL || strstr(r.body, "person.erase") != NULL);
+    tc_resp_free(&r);
+    ft_buf_deinit(&crop);
+    ft_buf_deinit(&group);
+    stop_app(s);
+}
+
+// /readyz with a gallery that cannot be written: a full tmpfs, then a
+// read-only one (root needed to mount; skipped with a message otherwise).
+// 726d0c7 answered 200 "ready" and then 500 on every decision.
+static void test_app_safety_storage(void)
+{
+    char dir[] = "/tmp/ft_http_storage_XXXXXX";
+    if (!mkdtemp(dir))
+        return;
+    if (mount("tmpfs", dir, "tmpfs", 0, "size=3m") != 0) {
+        fprintf(stderr, "app_safety_storage: SKIPPED: cannot mount a tmpfs (%s)\n",
+                strerror(errno));
+        rmdir(dir);
+        return;
+    }
+    ft_server_opts o = ft_server_opts_default();
+    char db[300], filler[300], models[512];
+    snprintf(db, sizeof db, "%s/g.db", dir);
+    snprintf(filler, sizeof filler, "%s/filler", dir);
+    snprintf(models, sizeof models, "%s/model", ft_test_assets());
+    o.bind = "127.0.0.1";
+    o.port = 0;
+    o.db_path = db;
+    o.threads = 1;
+    o.models_dir = models;
+    ft_server *s = NULL;
+    ft_err err;
+    ft_err_clear(&err);
+    FT_CHECK_OK(ft_server_start(&o, &s, &err), &err);
+    if (s) {
+        FT_CHECK_OK(ft_server_wait_ready(s, &err), &err);
+        uint16_t port = ft_server_port(s);
+        tc_resp r = tc_get(port, "/readyz", NULL);
+        FT_CHECK_EQ(r.status, 200);
+        tc_resp_free(&r);
+        FILE *f = fopen(filler, "wb");
+        static uint8_t block[4096];
+        while (f && fwrite(block, 1, sizeof block, f) == sizeof block && fflush(f) == 0)
+            ;
+        if (f)
+            fclose(f);
+        r = tc_get(port, "/readyz", NULL);
+        FT_CHECK_EQ(r.status, 503);
+        FT_CHECK_STREQ(err_code(&r), "E_STORAGE");
+        FT_CHECK(strstr(r.body, "disk full") != NULL);
+        tc_resp_free(&r);
+        unlink(filler);
+        r = tc_get(port, "/readyz", NULL);
+        FT_CHECK_EQ(r.status, 200);
+        tc_resp_free(&r);
+        ft_server_stop(s);
+        s = NULL;
+        // Read-only: the file system remounted read-only under a stopped
+        // server (open files would keep it writable), then started again.
+        // SQLite cannot open a WAL gallery there at all: the server refuses
+        // to start, naming the file; if it did start, it must not be ready.
+        FT_CHECK(mount(NULL, dir, NULL, MS_REMOUNT | MS_RDONLY, NULL) == 0);
+        ft_err_clear(&err);
+        ft_status st = ft_server_start(&o, &s, &err);
+        if (st != FT_OK) {
+            FT_CHECK(s == NULL);
+            FT_CHECK(strstr(err.msg, "g.db") != NULL);
+            goto out;
+        }
+        FT_CHECK_OK(ft_server_wait_ready(s, &err), &err);
+        port = ft_server_port(s);
+        r = tc_get(port, "/readyz", NULL);
+        FT_CHECK_EQ(r.status, 503);
+        FT_CHECK(strstr(r.body, "read-only") != NULL);
+        tc_resp_free(&r);
+        ft_server_stop(s);
+    }
+out:
+    umount2(dir, MNT_DETACH);
+    rmdir(dir);
+}
+
 static const ft_test_case cases[] = {
     {"multipart", test_multipart},
     {"multipart_oom", test_multipart_oom},
@@ -2203,9 +2525,13 @@ static const ft_test_case cases[] = {
     {"core_origin", test_core_origin},
     {"core_key_limit", test_core_key_limit},
     {"core_log", test_core_log},
+    {"core_proxy", test_core_proxy},
     {"app_origin", test_app_origin},
     {"app_log", test_app_log},
     {"app_tls", test_app_tls},
+    {"app_safety_settings", test_app_safety_settings},
+    {"app_safety_enrol", test_app_safety_enrol},
+    {"app_safety_storage", test_app_safety_storage},
 };
 
 FT_TEST_MAIN(cases)
