@@ -16,9 +16,16 @@
 // last error. Files are read in order, every frame, as fast as the caller
 // asks, or at their own frame rate with `realtime`.
 //
+// A live stream counts as lost on a read error, the end of the stream, no
+// packet for 5 s (an FFmpeg interrupt deadline, so a stalled connection is
+// noticed) or packets but no decodable frame for 10 s; opening (connect +
+// probe) may take at most 5 s. `reconnects` counts successful reopens
+// after the first successful open. FFmpeg's own log never reaches
+// stdout/stderr: its last error line is appended to our messages.
+//
 // Threading: one ft_source is used by one thread at a time (its own
-// decoder thread is internal); ft_source_health and ft_source_stop may be
-// called from any thread.
+// decoder thread is internal); ft_source_health_get and ft_source_stop may
+// be called from any thread.
 #ifndef FT_SOURCE_SOURCE_H
 #define FT_SOURCE_SOURCE_H
 
@@ -87,7 +94,8 @@ typedef struct ft_source ft_source;
 // implementation's own state.
 typedef struct ft_source_ops {
     const char *name; // "image", "ffmpeg"
-    // Whether this implementation takes `url` (cheap: looks at the text only).
+    // Whether this implementation takes `url` (cheap: the text, and for the
+    // image implementation the first 64 bytes of a local file).
     bool (*accepts)(const char *url);
     ft_status (*open)(const char *url, const ft_source_opts *o, void **impl, ft_err *err);
     // The next frame, as described above. FT_E_NOT_FOUND at the end of a
@@ -108,8 +116,18 @@ typedef struct ft_source_ops {
 //   /dev/videoN, v4l2:/dev/videoN                    -> FFmpeg (v4l2), FT_SOURCE_DEVICE
 // `name` is the source's name for logs and events (copied; NULL = derived
 // from the url without its credentials). A source that cannot be opened at
-// all (missing file, not a video, unknown scheme) fails here; a live
-// stream that is down at start does not fail: it starts reconnecting.
+// all fails here: FT_E_NOT_FOUND (missing file, absent V4L2 device node),
+// FT_E_FORMAT (corrupt file), FT_E_UNSUPPORTED (no video stream, no
+// decoder, unknown scheme), FT_E_LIMIT (frames over max_pixels),
+// FT_E_INVALID (empty url, rtsp_transport not "tcp"/"udp"); messages name
+// the path or url (without credentials) and carry FFmpeg's reason. A live
+// stream that is down at start does not fail: it starts reconnecting
+// (ft_source_next then says FT_E_BUSY until frames come, or the error that
+// made it give up after max_reconnects). After ft_source_stop the state is
+// FAILED (ENDED if it had ended) and next returns FT_E_NOT_FOUND.
+// Files and images: frames are decoded on the caller's thread inside
+// ft_source_next; `t` of a file's frame is its pts minus the stream's start
+// time, so a 25 fps file gives 0, 0.04, 0.08, ...
 ft_status ft_source_open(const char *url, const char *name, const ft_source_opts *o,
                          ft_source **out, ft_err *err);
 ft_status ft_source_next(ft_source *s, ft_source_frame *out, ft_err *err);

@@ -9,7 +9,7 @@ target_compile_definitions(test_source PRIVATE
   FT_SOURCE_MAKE_VIDEO="${CMAKE_SOURCE_DIR}/tools/make_test_video.sh"
   FT_SOURCE_TOOLS="${CMAKE_CURRENT_LIST_DIR}/../tools"
   FT_SOURCE_NODE="${FT_NODE_EXE}")
-set(_ft_source_cases image file_frames file_pixels file_realtime file_errors v4l2_absent
+set(_ft_source_cases image file_frames file_pixels file_realtime file_errors oom v4l2_absent
   url_safe stop)
 
 pkg_check_modules(FT_GST_RTSP IMPORTED_TARGET gstreamer-rtsp-server-1.0 gstreamer-app-1.0)

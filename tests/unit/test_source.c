@@ -508,6 +508,43 @@ static void test_file_errors(void)
     FT_CHECK_EQ(ft_source_open("rtsp://127.0.0.1:1/x", NULL, &bad_tr, &s, &err), FT_E_INVALID);
 }
 
+// Allocation failure at the 1st, 2nd, ... allocation of open + first
+// frame: a clean FT_E_NOMEM each time (ASan checks for leaks) until it works.
+static void test_oom(void)
+{
+    char args[2200];
+    snprintf(args, sizeof args, "2 '%s'", demo(4));
+    const char *v = media("pan2s.mp4", "", args);
+    FT_CHECK(v != NULL);
+    const char *urls[] = {demo(1), v};
+    for (size_t u = 0; u < 2 && v; u++) {
+        bool ok = false;
+        for (long n = 0; n < 100 && !ok; n++) {
+            ft_source *s = NULL;
+            ft_source_frame f;
+            ft_err e;
+            ft_mem_fail_after(n);
+            ft_status st = ft_source_open(urls[u], NULL, NULL, &s, &e);
+            if (st == FT_OK) {
+                st = ft_source_next(s, &f, &e);
+                if (st == FT_OK)
+                    ft_source_frame_deinit(&f);
+            }
+            ft_mem_fail_after(-1);
+            ft_source_close(s);
+            if (st == FT_OK) {
+                ok = true;
+            } else if (st != FT_E_NOMEM) {
+                fprintf(stderr, "%s: failing allocation %ld gave %s (%s)\n", urls[u], n,
+                        ft_status_name(st), e.msg);
+                ft_test_failures++;
+                break;
+            }
+        }
+        FT_CHECK(ok);
+    }
+}
+
 // ---- V4L2 ----
 
 // No camera on the test machines: only the error for an absent device.
@@ -864,6 +901,7 @@ static const ft_test_case cases[] = {
     {"file_pixels", test_file_pixels},
     {"file_realtime", test_file_realtime},
     {"file_errors", test_file_errors},
+    {"oom", test_oom},
     {"v4l2_absent", test_v4l2_absent},
     {"url_safe", test_url_safe},
     {"stop", test_stop},
