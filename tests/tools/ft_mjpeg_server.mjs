@@ -9,6 +9,8 @@
 //             loop) at FPS frames per second, as IP cameras send them
 //   /garbage  200 with a video content type and random bytes forever
 //   /close    accepts, then closes the connection without a reply
+//   /stall    the /mjpeg reply, but only its first 3 frames, then silence
+//             with the connection left open (a camera that hangs)
 // Anything else is a 404. SIGTERM/SIGINT/SIGKILL end it.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -24,7 +26,8 @@ const boundary = 'ftframe';
 const period = 1000 / Number(fps);
 
 const server = createServer((req, res) => {
-  if (req.url === '/mjpeg') {
+  if (req.url === '/mjpeg' || req.url === '/stall') {
+    const limit = req.url === '/stall' ? 3 : Infinity;
     res.writeHead(200, {
       'Content-Type': `multipart/x-mixed-replace;boundary=${boundary}`,
       'Cache-Control': 'no-cache',
@@ -32,6 +35,7 @@ const server = createServer((req, res) => {
     });
     let i = 0;
     const send = () => {
+      if (i >= limit) return;
       const jpg = frames[i++ % frames.length];
       res.write(`--${boundary}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpg.length}\r\n\r\n`);
       res.write(jpg);

@@ -21,10 +21,10 @@ if(FT_GST_RTSP_FOUND)
   target_compile_definitions(test_source PRIVATE
     FT_SOURCE_RTSP_SERVER="$<TARGET_FILE:ft_rtsp_server>")
   add_dependencies(test_source ft_rtsp_server)
-  list(APPEND _ft_source_cases rtsp)
+  list(APPEND _ft_source_cases rtsp rtsp_udp)
 endif()
 if(FT_NODE_EXE)
-  list(APPEND _ft_source_cases mjpeg_http garbage_stream)
+  list(APPEND _ft_source_cases mjpeg_http garbage_stream stalled_stream)
 endif()
 
 ft_test_cases(test_source unit source ${_ft_source_cases})

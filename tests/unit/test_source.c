@@ -895,6 +895,76 @@ static void test_garbage_stream(void)
     server_kill(&sv);
 }
 
+// A camera that stops sending but keeps the connection open: the read
+// deadline notices it (no data for 5 s) and the source reconnects.
+static void test_stalled_stream(void)
+{
+    server sv;
+    if (!mjpeg_server(&sv))
+        return;
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/stall", sv.port);
+    ft_source_opts o = ft_source_opts_default();
+    o.timeout_s = 5;
+    o.backoff_min_s = 5;
+    o.backoff_max_s = 5;
+    ft_source *s = NULL;
+    ft_err err;
+    FT_CHECK_OK(ft_source_open(url, NULL, &o, &s, &err), &err);
+    if (!s) {
+        server_kill(&sv);
+        return;
+    }
+    ft_source_frame f;
+    FT_CHECK_OK(ft_source_next(s, &f, &err), &err);
+    ft_source_frame_deinit(&f);
+    FT_CHECK(wait_state(s, FT_SOURCE_RECONNECTING, 20000));
+    ft_source_health h;
+    ft_source_health_get(s, &h);
+    FT_CHECK(strstr(h.last_error, "no data for 5 s") != NULL);
+    fprintf(stderr, "stalled: %s\n", h.last_error);
+    ft_source_close(s);
+    server_kill(&sv);
+}
+
+static void test_rtsp_udp(void)
+{
+#ifdef FT_SOURCE_RTSP_SERVER
+    char args[2200];
+    snprintf(args, sizeof args, "3 '%s'", demo(1));
+    const char *v = media("pan3s.mp4", "", args);
+    FT_CHECK(v != NULL);
+    if (!v)
+        return;
+    server sv;
+    char *argv[] = {FT_SOURCE_RTSP_SERVER, (char *)v, "0", NULL};
+    FT_CHECK(server_start(&sv, argv));
+    if (sv.pid < 0)
+        return;
+    char url[128];
+    snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/test", sv.port);
+    ft_source_opts o = ft_source_opts_default();
+    o.rtsp_transport = "udp";
+    o.timeout_s = 5;
+    ft_source *s = NULL;
+    ft_err err;
+    FT_CHECK_OK(ft_source_open(url, NULL, &o, &s, &err), &err);
+    int got = 0;
+    for (int i = 0; s && i < 30 && got < 10; i++) {
+        ft_source_frame f;
+        ft_status st = ft_source_next(s, &f, &err);
+        if (st == FT_OK) {
+            FT_CHECK_EQ(f.im.w, 640);
+            ft_source_frame_deinit(&f);
+            got++;
+        }
+    }
+    FT_CHECK(got >= 10);
+    ft_source_close(s);
+    server_kill(&sv);
+#endif
+}
+
 static const ft_test_case cases[] = {
     {"image", test_image},
     {"file_frames", test_file_frames},
@@ -906,6 +976,8 @@ static const ft_test_case cases[] = {
     {"url_safe", test_url_safe},
     {"stop", test_stop},
     {"rtsp", test_rtsp},
+    {"rtsp_udp", test_rtsp_udp},
+    {"stalled_stream", test_stalled_stream},
     {"mjpeg_http", test_mjpeg_http},
     {"garbage_stream", test_garbage_stream},
 };
