@@ -158,7 +158,8 @@ static bool is_stream_url(const char *url)
 
 static bool is_device_url(const char *url)
 {
-    return has_prefix(url, "v4l2:") || has_prefix(url, "/dev/video");
+    return has_prefix(url, "v4l2:") || has_prefix(url, "/dev/video") ||
+           has_prefix(url, "/dev/v4l/");
 }
 
 // ---- Errors ----
@@ -264,7 +265,8 @@ static ft_status input_open(ffsrc *s, ft_err *err)
     const AVCodecParameters *par = vs->codecpar;
     if (par->width > 0 && par->height > 0 &&
         (uint64_t)par->width * (uint64_t)par->height > s->o.max_pixels) {
-        st = ft_err_set(err, FT_E_LIMIT, "%s: frames are %dx%d = %.6g Mpx, over the limit of %.6g Mpx",
+        st = ft_err_set(err, FT_E_LIMIT,
+                        "%s: frames are %dx%d = %.6g Mpx, over the limit of %.6g Mpx",
                         s->safe, par->width, par->height,
                         (double)par->width * par->height / 1e6, (double)s->o.max_pixels / 1e6);
         goto fail;
@@ -387,7 +389,8 @@ static ft_status frame_to_image(ffsrc *s, ft_image *im, ft_err *err)
     if (w <= 0 || h <= 0)
         return ft_err_set(err, FT_E_FORMAT, "%s: a frame of size %dx%d", s->safe, w, h);
     if ((uint64_t)w * (uint64_t)h > s->o.max_pixels)
-        return ft_err_set(err, FT_E_LIMIT, "%s: a frame of %dx%d = %.6g Mpx, over the limit of %.6g Mpx",
+        return ft_err_set(err, FT_E_LIMIT,
+                          "%s: a frame of %dx%d = %.6g Mpx, over the limit of %.6g Mpx",
                           s->safe, w, h, (double)w * h / 1e6, (double)s->o.max_pixels / 1e6);
     bool full = f->color_range == AVCOL_RANGE_JPEG;
     enum AVPixelFormat pf = unjay((enum AVPixelFormat)f->format, &full);
@@ -404,11 +407,13 @@ static ft_status frame_to_image(ffsrc *s, ft_image *im, ft_err *err)
     if (!im->rgb || im->w != w || im->h != h) {
         ft_image_deinit(im);
         if (ft_image_new(w, h, im) != FT_OK)
-            return ft_err_set(err, FT_E_NOMEM, "%s: out of memory for a %dx%d frame", s->safe, w, h);
+            return ft_err_set(err, FT_E_NOMEM, "%s: out of memory for a %dx%d frame", s->safe,
+                              w, h);
     }
     uint8_t *dst[4] = {im->rgb, NULL, NULL, NULL};
     int dst_stride[4] = {w * 3, 0, 0, 0};
-    int rows = sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, h, dst, dst_stride);
+    int rows =
+        sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, h, dst, dst_stride);
     if (rows != h)
         return ft_err_set(err, FT_E_INTERNAL, "%s: colour conversion gave %d of %d rows", s->safe,
                           rows, h);
@@ -536,7 +541,7 @@ static ft_status file_next(ffsrc *s, ft_source_frame *out, ft_err *err)
     }
     count_frame_locked(s, ft_wall_s());
     s->delivered++;
-    out->index = s->decoded - 1;
+    int64_t index = s->decoded - 1;
     pthread_mutex_unlock(&s->mu);
     if (atomic_load(&s->stop)) {
         ft_image_deinit(&im);
@@ -544,6 +549,7 @@ static ft_status file_next(ffsrc *s, ft_source_frame *out, ft_err *err)
     }
     out->im = im;
     out->t = t;
+    out->index = index;
     return FT_OK;
 }
 
@@ -730,7 +736,8 @@ static ft_status ff_open(const char *url, const ft_source_opts *o, void **impl, 
                                    : FT_SOURCE_FILE;
     const char *tr = o->rtsp_transport ? o->rtsp_transport : "tcp";
     if (strcmp(tr, "tcp") != 0 && strcmp(tr, "udp") != 0) {
-        st = ft_err_set(err, FT_E_INVALID, "%s: rtsp_transport \"%s\" is not tcp or udp", s->safe, tr);
+        st = ft_err_set(err, FT_E_INVALID, "%s: rtsp_transport \"%s\" is not tcp or udp",
+                        s->safe, tr);
         goto fail;
     }
     snprintf(s->transport, sizeof s->transport, "%s", tr);

@@ -48,7 +48,8 @@ static gboolean clip_load(const char *file, clip *c)
 {
     GError *e = NULL;
     gchar *quoted = g_strescape(file, NULL);
-    gchar *desc = g_strdup_printf("filesrc location=\"%s\" ! qtdemux ! h264parse config-interval=-1 ! "
+    gchar *desc = g_strdup_printf("filesrc location=\"%s\" ! qtdemux ! "
+                                  "h264parse config-interval=-1 ! "
                                   "video/x-h264,stream-format=byte-stream,alignment=au ! "
                                   "appsink name=sink sync=false",
                                   quoted);

@@ -165,7 +165,8 @@ static void server_kill(server *sv)
 
 static void sleep_ms(double ms)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
+    time_t sec = (time_t)(ms / 1000);
+    struct timespec ts = {sec, (long)((ms - (double)sec * 1000) * 1e6)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
