@@ -245,10 +245,17 @@ async function loadPeople() {
       const del = document.createElement('button');
       del.textContent = 'Delete';
       del.addEventListener('click', async () => {
-        if (!confirm(`Delete ${p.name} and their samples?`)) return;
+        if (!confirm(`Delete ${p.name}, their ${p.n_samples} sample(s) and the face images of their access events? The events keep the name.`)) return;
         try { await api('DELETE', `/api/v1/people/${p.id}`); loadPeople(); } catch (e) { alert(e.message); }
       });
-      actions.append(ren, del);
+      const erase = document.createElement('button');
+      erase.textContent = 'Erase';
+      erase.title = 'Delete, and remove their name from the access log too';
+      erase.addEventListener('click', async () => {
+        if (!confirm(`Erase ${p.name}: the person, their samples, the face images of their events and their name in the access log? This cannot be undone.`)) return;
+        try { await api('DELETE', `/api/v1/people/${p.id}?erase=1`); loadPeople(); } catch (e) { alert(e.message); }
+      });
+      actions.append(ren, del, erase);
       card.append(pic, name, meta, actions);
       list.appendChild(card);
     });
@@ -280,25 +287,121 @@ $('#enrol-shot').addEventListener('click', async () => {
   $('#enrol-shots').appendChild(img);
   $('#enrol-count').textContent = `${enrol.shots.length} shot${enrol.shots.length === 1 ? '' : 's'}`;
 });
+// One upload: to an existing person's samples, or (a new name) to
+// /api/v1/enrol, which creates the person together with the samples, so a
+// failed upload never leaves an empty person behind.
+async function enrolUpload(name, files, query) {
+  const person = state.people.find((p) => p.name === name);
+  const fd = photoForm(files, 'photo');
+  if (!person) fd.append('name', name);
+  const path = person ? `/api/v1/people/${person.id}/samples` : '/api/v1/enrol';
+  return api('POST', path + (query ? '?' + query : ''), fd);
+}
+
+function enrolReset() {
+  enrol.shots = [];
+  $('#enrol-shots').textContent = '';
+  $('#enrol-count').textContent = '0 shots';
+  $('#enrol-files').value = '';
+  if (enrol.stream) { enrol.stream.getTracks().forEach((t) => t.stop()); enrol.stream = null; $('#enrol-video').hidden = true; $('#enrol-shot').disabled = true; }
+}
+
+function enrolSummary(res) {
+  const parts = [`${res.name}: ${res.added.length} sample(s) added`];
+  if (res.skipped && res.skipped.length) parts.push(`${res.skipped.length} skipped, already enrolled (${res.skipped.map((k) => k.filename).join(', ')})`);
+  const plain = (res.rejected || []).filter((r) => !r.faces);
+  if (plain.length) parts.push(`${plain.length} rejected: ${plain.map((r) => `${r.filename}: ${r.error.message}`).join('; ')}`);
+  if (res.warning) parts.push(res.warning);
+  return parts.join(' · ');
+}
+
+// A photo with several faces: the page shows them numbered and asks which
+// one is meant (nothing is guessed), then sends that photo alone with
+// ?face=N.
+async function chooseFace(name, file, rej, query) {
+  const box = document.createElement('div');
+  box.className = 'face-choice';
+  const p = document.createElement('p');
+  p.textContent = `${rej.filename} shows ${rej.faces.length} faces: which one is ${name}?`;
+  box.appendChild(p);
+  try {
+    const bmp = await createImageBitmap(file);
+    const scale = Math.min(1, 480 / bmp.width);
+    const c = document.createElement('canvas');
+    c.width = Math.round(bmp.width * scale);
+    c.height = Math.round(bmp.height * scale);
+    const g = c.getContext('2d');
+    g.drawImage(bmp, 0, 0, c.width, c.height);
+    g.lineWidth = 2;
+    g.font = '16px sans-serif';
+    rej.faces.forEach((f) => {
+      const b = f.box;
+      g.strokeStyle = '#ffb000';
+      g.strokeRect(b.x * scale, b.y * scale, b.width * scale, b.height * scale);
+      g.fillStyle = '#ffb000';
+      g.fillText(String(f.index + 1), b.x * scale + 3, b.y * scale + 16);
+    });
+    box.appendChild(c);
+  } catch (e) { /* the browser cannot decode it (HEIC): the buttons still work */ }
+  const row = document.createElement('div');
+  row.className = 'row wrap';
+  rej.faces.forEach((f) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = `Face ${f.index + 1}`;
+    b.addEventListener('click', async () => {
+      box.remove();
+      await enrolRun(name, [file], [query, `face=${f.index}`].filter(Boolean).join('&'));
+    });
+    row.appendChild(b);
+  });
+  const skip = document.createElement('button');
+  skip.type = 'button';
+  skip.textContent = 'None of them';
+  skip.addEventListener('click', () => box.remove());
+  row.appendChild(skip);
+  box.appendChild(row);
+  $('#enrol-status').after(box);
+}
+
+async function enrolRun(name, files, query) {
+  const status = $('#enrol-status');
+  status.textContent = 'Enrolling…';
+  let res;
+  try {
+    res = await enrolUpload(name, files, query);
+  } catch (err) {
+    const d = err.data || {};
+    if (err.status === 409 && d.conflicts && d.conflicts.length) {
+      // The face matches someone else: enrolling it would make both
+      // people ambiguous at the door. Only on an explicit yes.
+      const who = d.conflicts.map((c) => `${c.filename} looks like ${c.person.name} (distance ${c.distance.toFixed(2)})`).join('\n');
+      if (confirm(`${who}\n\nEnrolling it under ${name} would make the door confuse them. Enrol anyway?`)) return enrolRun(name, files, [query, 'force=1'].filter(Boolean).join('&'));
+      status.textContent = 'Not enrolled: ' + err.message;
+      return loadPeople();
+    }
+    status.textContent = 'Error: ' + err.message + (d.rejected && d.rejected.length > 1 ? ` (${d.rejected.map((r) => `${r.filename}: ${r.error.message}`).join('; ')})` : '');
+    res = { rejected: d.rejected || [] };
+  }
+  if (res.name) status.textContent = enrolSummary(res);
+  // Group photos: ask which face.
+  (res.rejected || []).filter((r) => r.faces && r.faces.length > 1).forEach((r) => {
+    const f = files.find((x) => (x.name || '') === r.filename) || (files.length === 1 ? files[0] : null);
+    if (f) chooseFace(name, f, r, query);
+  });
+  loadPeople();
+}
+
 $('#enrol-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const name = $('#enrol-name').value.trim();
   const files = [...$('#enrol-files').files, ...enrol.shots];
   const status = $('#enrol-status');
   if (!files.length) { status.textContent = 'Add photos or camera shots first.'; return; }
-  status.textContent = 'Enrolling…';
-  try {
-    let person = state.people.find((p) => p.name === name);
-    if (!person) person = await apiJSON('POST', '/api/v1/people', { name });
-    const res = await api('POST', `/api/v1/people/${person.id}/samples?pick=largest`, photoForm(files, 'photo'));
-    status.textContent = `${res.name}: ${res.added.length} sample(s) added` + (res.rejected.length ? `, ${res.rejected.length} rejected (${res.rejected.map((r) => r.error.message).join('; ')})` : '');
-    enrol.shots = [];
-    $('#enrol-shots').textContent = '';
-    $('#enrol-count').textContent = '0 shots';
-    $('#enrol-files').value = '';
-    if (enrol.stream) { enrol.stream.getTracks().forEach((t) => t.stop()); enrol.stream = null; $('#enrol-video').hidden = true; $('#enrol-shot').disabled = true; }
-    loadPeople();
-  } catch (err) { status.textContent = 'Error: ' + err.message; loadPeople(); }
+  if (/^[0-9]+$/.test(name)) { status.textContent = 'A name cannot be only digits (it would read as an id).'; return; }
+  document.querySelectorAll('.face-choice').forEach((x) => x.remove());
+  await enrolRun(name, files, '');
+  enrolReset();
 });
 
 // ---- Access log ----
@@ -335,7 +438,7 @@ async function loadEvents() {
     body.textContent = '';
     res.events.forEach((ev) => {
       const tr = document.createElement('tr');
-      const cells = [new Date(ev.time * 1000).toLocaleString(), ev.source, ev.name || 'unknown', ev.decision, ev.distance != null ? ev.distance.toFixed(3) : '–'];
+      const cells = [new Date(ev.time * 1000).toLocaleString(), ev.source, ev.name || 'unknown', ev.decision, ev.reason || '–', ev.distance != null ? ev.distance.toFixed(3) : '–'];
       cells.forEach((t, i) => { const td = document.createElement('td'); td.textContent = t; if (i === 3) td.className = ev.decision + '-t'; tr.appendChild(td); });
       const td = document.createElement('td');
       if (ev.thumbnail) { const img = document.createElement('img'); img.alt = ''; imgSrc(img, ev.thumbnail); td.appendChild(img); }
@@ -365,20 +468,53 @@ $('#events-csv').addEventListener('click', async () => {
 
 // ---- Settings ----
 
-const policyFields = ['threshold', 'margin', 'min_face_px', 'min_detector_score'];
-async function loadSettings() {
+const policyFields = ['threshold', 'margin', 'min_face_px', 'min_detector_score', 'retention_thumbnails_days', 'retention_events_days'];
+async function loadSettings(msg) {
   try {
     const s = await api('GET', '/api/v1/settings');
-    policyFields.forEach((k) => { $('#set-' + k).value = s[k]; });
-    $('#settings-status').textContent = `${s.people} people, ${s.samples} samples, ${s.events} events · detector ${s.detector}` + (s.keys_required ? ' · keys required' : ' · open (loopback only)');
+    policyFields.forEach((k) => { if (s[k] != null) $('#set-' + k).value = s[k]; });
+    const pct = (v) => (v * 100).toFixed(2) + ' %';
+    const cal = s.calibrated ? ` · calibrated ${s.calibrated.threshold.toFixed(2)} (FAR ${pct(s.calibrated.far)})` : ' · not calibrated';
+    $('#settings-status').textContent = (msg ? msg + ' ' : '') + `${s.people} people, ${s.samples} samples, ${s.events} events · detector ${s.detector}` + cal + (s.keys_required ? ' · keys required' : ' · open (loopback only)');
   } catch (e) { $('#settings-status').textContent = 'Error: ' + e.message; }
+  loadAudit();
+}
+async function saveSettings(body) {
+  try {
+    await apiJSON('PATCH', '/api/v1/settings', body);
+    loadSettings('Saved.');
+  } catch (err) {
+    // A looser policy: say what it means, and apply it only on a yes.
+    if (err.status === 409 && err.data && err.data.error && err.data.error.code === 'E_CONFIRM') {
+      if (confirm(err.message + '\n\nApply it anyway?')) return saveSettings({ ...body, confirm: true });
+      $('#settings-status').textContent = 'Not saved: ' + err.message;
+      return;
+    }
+    $('#settings-status').textContent = 'Error: ' + err.message;
+  }
 }
 $('#settings-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const body = {};
-  policyFields.forEach((k) => { body[k] = parseFloat($('#set-' + k).value); });
-  try { await apiJSON('PATCH', '/api/v1/settings', body); loadSettings(); $('#settings-status').textContent = 'Saved.'; } catch (err) { $('#settings-status').textContent = 'Error: ' + err.message; }
+  policyFields.forEach((k) => { const v = $('#set-' + k).value; if (v !== '') body[k] = k.startsWith('retention') ? parseInt(v, 10) : parseFloat(v); });
+  saveSettings(body);
 });
+
+async function loadAudit() {
+  const body = $('#audit-table tbody');
+  if (!body) return;
+  try {
+    const { audit } = await api('GET', '/api/v1/audit?limit=20');
+    body.textContent = '';
+    audit.forEach((a) => {
+      const tr = document.createElement('tr');
+      const d = typeof a.detail === 'string' ? a.detail : Object.entries(a.detail).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+      [new Date(a.time * 1000).toLocaleString(), a.actor, a.action, a.target, d].forEach((t) => { const td = document.createElement('td'); td.textContent = t; tr.appendChild(td); });
+      body.appendChild(tr);
+    });
+    $('#audit-status').textContent = audit.length ? '' : 'Nothing recorded yet.';
+  } catch (e) { $('#audit-status').textContent = e.status === 403 ? 'Only admin keys can read the audit trail.' : 'Error: ' + e.message; }
+}
 $('#calibrate').addEventListener('click', async () => {
   const pct = (v) => (v == null ? '–' : (v * 100).toFixed(2) + ' %');
   try {
