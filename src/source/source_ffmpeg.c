@@ -429,7 +429,8 @@ static void count_frame_locked(ffsrc *s, double wall)
     s->fps_i = (s->fps_i + 1) % FPS_WINDOW;
     if (s->fps_n < FPS_WINDOW)
         s->fps_n++;
-    s->state = FT_SOURCE_RUNNING;
+    if (!atomic_load(&s->stop)) // ft_source_stop's FAILED stays
+        s->state = FT_SOURCE_RUNNING;
 }
 
 static void fail_locked(ffsrc *s, ft_status st, const char *msg)
@@ -539,14 +540,15 @@ static ft_status file_next(ffsrc *s, ft_source_frame *out, ft_err *err)
             sleep_until_locked(s, s->pace_ms + (t - s->pace_t) * 1000.0);
         }
     }
+    if (atomic_load(&s->stop)) { // stopped while pacing: the frame is not handed out
+        pthread_mutex_unlock(&s->mu);
+        ft_image_deinit(&im);
+        return ft_err_set(err, FT_E_NOT_FOUND, "%s: stopped", s->safe);
+    }
     count_frame_locked(s, ft_wall_s());
     s->delivered++;
     int64_t index = s->decoded - 1;
     pthread_mutex_unlock(&s->mu);
-    if (atomic_load(&s->stop)) {
-        ft_image_deinit(&im);
-        return ft_err_set(err, FT_E_NOT_FOUND, "%s: stopped", s->safe);
-    }
     out->im = im;
     out->t = t;
     out->index = index;
@@ -620,8 +622,8 @@ static void *live_main(void *p)
             fails++;
         }
         pthread_mutex_lock(&s->mu);
-        if (st == FT_E_LIMIT || st == FT_E_NOMEM) {
-            // Not something reconnecting can mend.
+        if (st == FT_E_LIMIT) {
+            // Not something reconnecting can mend (out of memory may be).
             fail_locked(s, st, e.msg);
             pthread_mutex_unlock(&s->mu);
             break;
@@ -633,7 +635,8 @@ static void *live_main(void *p)
             pthread_mutex_unlock(&s->mu);
             break;
         }
-        s->state = FT_SOURCE_RECONNECTING;
+        if (!atomic_load(&s->stop))
+            s->state = FT_SOURCE_RECONNECTING;
         snprintf(s->last_error, sizeof s->last_error, "%s", e.msg);
         pthread_cond_broadcast(&s->cv);
         sleep_until_locked(s, ft_now_ms() + backoff * 1000.0);
