@@ -54,7 +54,7 @@ function notice(text) {
 function showTab(name) {
   document.querySelectorAll('#tabs button').forEach((b) => b.setAttribute('aria-selected', b.dataset.tab === name));
   document.querySelectorAll('.panel').forEach((p) => { p.hidden = p.id !== 'panel-' + name; });
-  if (name !== 'live') live.stop();
+  if (name !== 'live') { live.stop(); cams.stop(); } else cams.start();
   if (name === 'people') loadPeople();
   if (name === 'events') { loadPeopleOptions(); loadEvents(); }
   if (name === 'settings') { loadSettings(); loadKeys(); }
@@ -64,9 +64,27 @@ document.querySelectorAll('#tabs button').forEach((b) => b.addEventListener('cli
 
 // ---- Drawing ----
 
+// A face's person: a name (prediction), {id, name} (access) or null.
+function personName(f) {
+  if (!f.person || f.person === 'unknown') return null;
+  return typeof f.person === 'string' ? f.person : f.person.name;
+}
+
 function faceLabel(f) {
-  const name = f.person && f.person !== 'unknown' ? f.person : 'unknown';
-  return f.distance != null ? `${name} ${f.distance.toFixed(2)}` : name;
+  const name = personName(f);
+  const who = name || (f.decision === 'pending' ? 'checking' : f.reason && f.reason !== 'unknown' ? f.reason : 'unknown');
+  const head = f.track != null && f.decision ? `#${f.track} ${who}` : who;
+  // Distances are shown as such ("d 0.42"): lower is closer; not a confidence.
+  return f.distance != null ? `${head} d ${f.distance.toFixed(2)}` : head;
+}
+
+// Green granted, red denied, amber undecided: from the door's decision
+// when the reply has one, else from whether the face is someone known.
+function faceColour(f) {
+  if (f.decision === 'granted') return '#22c55e';
+  if (f.decision === 'denied') return '#ef4444';
+  if (f.decision === 'pending') return '#f59e0b';
+  return personName(f) ? '#22c55e' : '#f59e0b';
 }
 
 // Draws boxes and names on ctx, scaling image pixels by sx, sy.
@@ -74,9 +92,8 @@ function drawFaces(ctx, faces, sx, sy, highlight) {
   const lw = Math.max(2, Math.round(ctx.canvas.width / 400));
   ctx.lineWidth = lw;
   ctx.font = `${Math.max(14, Math.round(ctx.canvas.width / 60))}px system-ui, sans-serif`;
-  faces.forEach((f, i) => {
-    const known = f.person && f.person !== 'unknown';
-    const colour = highlight != null && i === highlight ? (known ? '#22c55e' : '#ef4444') : (known ? '#22c55e' : '#f59e0b');
+  faces.forEach((f) => {
+    const colour = faceColour(f);
     const b = f.box;
     const x = b.x * sx, y = b.y * sy, w = b.width * sx, h = b.height * sy;
     ctx.strokeStyle = colour;
@@ -116,7 +133,7 @@ async function detectFile(file) {
     res.faces.forEach((f) => {
       const li = document.createElement('li');
       li.textContent = faceLabel(f);
-      if (f.person !== 'unknown') li.className = 'known';
+      if (personName(f)) li.className = 'known';
       ul.appendChild(li);
     });
   } catch (e) {
@@ -181,7 +198,9 @@ const live = {
     const blob = await new Promise((r) => grab.toBlob(r, 'image/jpeg', 0.8));
     try {
       const src = encodeURIComponent($('#live-source').value || 'browser');
-      const res = await api('POST', '/api/v1/access?source=' + src, photoForm([blob], 'photo'));
+      // stream=1: the frames of this tab are one source's frames, tracked
+      // across frames by the server's door pipeline like a camera's.
+      const res = await api('POST', '/api/v1/access?stream=1&source=' + src, photoForm([blob], 'photo'));
       if (!this.running) return;
       this.draw(res);
       const now = performance.now();
@@ -189,8 +208,10 @@ const live = {
       this.frames = this.frames.filter((t) => now - t < 2000);
       const fps = this.frames.length / 2;
       $('#live-stats').textContent = `${fps.toFixed(1)} fps · ${Math.round(now - t0)} ms`;
+      // The banner says what the box of the same face says: one answer.
       if (res.decision === 'granted') this.setBanner('granted', `Access granted: ${res.person.name}`);
       else if (res.decision === 'denied') this.setBanner('denied', `Access denied (${res.reason})`);
+      else if (res.decision === 'pending') this.setBanner('pending', `Checking… (${res.reason})`);
       else this.setBanner('idle', 'No face');
     } catch (e) {
       if (e.status === 503) { /* busy: try again shortly */ } else this.setBanner('denied', 'Error: ' + e.message);
@@ -207,9 +228,91 @@ const live = {
     ctx.clearRect(0, 0, c.width, c.height);
     drawFaces(ctx, res.faces, c.width / res.width, c.height / res.height, res.face_index);
     c.dataset.faces = res.faces.length;
-    c.dataset.names = res.faces.map((f) => f.person).join(',');
+    c.dataset.names = res.faces.map((f) => personName(f) || 'unknown').join(',');
+    c.dataset.decisions = res.faces.map((f) => f.decision).join(',');
   },
 };
+
+// ---- Cameras (watched by the server) ----
+
+const cams = {
+  timer: null, seq: {}, urls: {},
+  async load() {
+    const list = $('#cam-list');
+    let data;
+    try { data = await api('GET', '/api/v1/cameras'); } catch (e) { list.textContent = 'Cameras: ' + e.message; return; }
+    const names = data.cameras.map((c) => c.name);
+    // Drop the tiles of cameras that are gone.
+    list.querySelectorAll('.cam').forEach((el) => { if (!names.includes(el.dataset.name)) el.remove(); });
+    if (!data.cameras.length && !list.querySelector('.cam')) list.textContent = 'No camera is watched. Add one below, or start the server with --camera NAME=URL.';
+    else if (list.firstChild && list.firstChild.nodeType === 3) list.textContent = '';
+    data.cameras.forEach((c) => {
+      let el = list.querySelector(`.cam[data-name="${CSS.escape(c.name)}"]`);
+      if (!el) {
+        el = document.createElement('figure');
+        el.className = 'cam';
+        el.dataset.name = c.name;
+        const img = document.createElement('img');
+        img.alt = c.name;
+        const cap = document.createElement('figcaption');
+        const rm = document.createElement('button');
+        rm.textContent = 'Remove';
+        rm.addEventListener('click', async () => {
+          if (!confirm(`Stop watching ${c.name}?`)) return;
+          try { await api('DELETE', '/api/v1/cameras/' + encodeURIComponent(c.name)); } catch (e) { alert(e.message); }
+          this.load();
+        });
+        el.append(img, cap, rm);
+        list.appendChild(el);
+      }
+      el.querySelector('figcaption').textContent =
+        `${c.name} · ${c.state}${c.last_error ? ' (' + c.last_error + ')' : ''} · ${(c.processed_fps || 0).toFixed(1)} fps · ` +
+        `${c.dropped} dropped · ${c.reconnects} reconnects · ${c.door.granted} granted, ${c.door.denied} denied`;
+      el.dataset.state = c.state;
+    });
+  },
+  // The newest annotated frame of each camera, a few times a second.
+  async frames() {
+    const tiles = document.querySelectorAll('#cam-list .cam');
+    for (const el of tiles) {
+      const name = el.dataset.name;
+      try {
+        const res = await fetch(`/api/v1/cameras/${encodeURIComponent(name)}/frame.jpg?after=${this.seq[name] || 0}`,
+          { headers: state.key ? { 'X-API-Key': state.key } : {} });
+        if (res.status !== 200) continue;
+        this.seq[name] = Number(res.headers.get('X-Frame-Seq')) || 0;
+        const url = URL.createObjectURL(await res.blob());
+        const img = el.querySelector('img');
+        if (this.urls[name]) URL.revokeObjectURL(this.urls[name]);
+        this.urls[name] = url;
+        img.src = url;
+        el.dataset.seq = this.seq[name];
+      } catch (e) { /* the next round tries again */ }
+    }
+  },
+  start() {
+    this.stop();
+    this.load();
+    let n = 0;
+    const tick = async () => {
+      await this.frames();
+      if (++n % 10 === 0) this.load();
+      this.timer = setTimeout(tick, 150);
+    };
+    tick();
+  },
+  stop() { clearTimeout(this.timer); this.timer = null; },
+};
+$('#cam-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const st = $('#cam-status');
+  try {
+    await apiJSON('POST', '/api/v1/cameras', { name: $('#cam-name').value.trim(), url: $('#cam-url').value.trim() });
+    st.textContent = 'Watching.';
+    $('#cam-form').reset();
+  } catch (err) { st.textContent = 'Error: ' + err.message; }
+  cams.load();
+});
 $('#live-start').addEventListener('click', () => live.start());
 $('#live-stop').addEventListener('click', () => live.stop());
 

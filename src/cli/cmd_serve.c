@@ -46,7 +46,19 @@ static const char usage[] =
     "  --trusted-proxy ADDR  a reverse proxy (IP or CIDR, repeatable) whose X-Forwarded-For,\n"
     "                        -Proto and -Host are believed\n"
     "  --max-key-failures N  wrong API keys from one address within a minute before it is\n"
-    "                        answered 429 for a minute (default 10; 0 = no limit)\n";
+    "                        answered 429 for a minute (default 10; 0 = no limit)\n"
+    "\n"
+    "the door (README \"At the door\"; the rules: src/door/door.h):\n"
+    "  --camera NAME=URL     watch a camera (repeatable): rtsp://, rtsps://, http(s):// MJPEG,\n"
+    "                        /dev/videoN, or a video file; shown live on the page; cameras can\n"
+    "                        also be added and removed at /api/v1/cameras\n"
+    "  --k K --n N           a passage is granted when K of its last N frames match (3 of 5)\n"
+    "  --gap S               a face unseen for S seconds has left (default 1)\n"
+    "  --detect-every N      cameras: detect on every N-th frame, track in between (default 1)\n"
+    "  --webhook URL         POST each decision to URL (repeatable), retried until delivered\n"
+    "  --webhook-secret S    sign webhook bodies: X-Facetracker-Signature: sha256=HMAC(S, body)\n"
+    "  --mqtt HOST[:PORT]    publish decisions to facetracker/<source>/access (QoS 1)\n"
+    "  --on-grant CMD        run CMD (no shell) for each granted passage, event in FT_* env\n";
 
 #define MAX_LIST 16
 
@@ -147,6 +159,36 @@ int ft_cmd_serve(int argc, char **argv)
                 return FT_EXIT_USAGE;
         } else if (strcmp(a, "--trusted-proxy") == 0) {
             if (!list_add(a, argc, argv, &i, proxies, &o.n_trusted_proxies))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--camera") == 0) {
+            if (!list_add(a, argc, argv, &i, o.cameras, &o.n_cameras))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--k") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 32, &v))
+                return FT_EXIT_USAGE;
+            o.door_k = (int)v;
+        } else if (strcmp(a, "--n") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 32, &v))
+                return FT_EXIT_USAGE;
+            o.door_n = (int)v;
+        } else if (strcmp(a, "--gap") == 0) {
+            if (!ft_cli_double(argc, argv, &i, 0.01, 3600, &o.door_gap_s))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--detect-every") == 0) {
+            if (!ft_cli_int(argc, argv, &i, 1, 100, &v))
+                return FT_EXIT_USAGE;
+            o.detect_every = (int)v;
+        } else if (strcmp(a, "--webhook") == 0) {
+            if (!list_add(a, argc, argv, &i, o.webhooks, &o.n_webhooks))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--webhook-secret") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.webhook_secret))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--mqtt") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.mqtt))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--on-grant") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.on_grant))
                 return FT_EXIT_USAGE;
         } else if (strcmp(a, "--max-key-failures") == 0) {
             if (!ft_cli_int(argc, argv, &i, 0, 100000, &v))

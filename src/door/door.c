@@ -690,7 +690,7 @@ ft_status ft_door_flush(ft_door *d, const ft_door_worker *w, ft_door_source *s, 
 
 void ft_door_draw(ft_image *im, const ft_door_result *res)
 {
-    int32_t scale = im->w >= 1280 ? 2 : 1;
+    int32_t scale = im->w >= 1280 ? 3 : im->w >= 480 ? 2 : 1;
     int32_t thick = im->w >= 1280 ? 3 : 2;
     for (size_t i = 0; i < res->n_faces; i++) {
         const ft_door_face *f = &res->faces[i];

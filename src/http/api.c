@@ -1344,6 +1344,25 @@ static void h_events(ft_http_req *r)
                            "name", ev[i].name_at_time, "distance", num(ev[i].distance), "margin",
                            num(ev[i].margin), "detector_score", num(ev[i].detector_score),
                            "thumbnail", ev[i].thumbnail_len ? json_string(url) : json_null()));
+        // The door's fields (schema 3): the passage behind the decision, and
+        // whom the face was closest to (for "ambiguous", between whom).
+        json_t *e = json_array_get(arr, json_array_size(arr) - 1);
+        json_object_set_new(e, "event_uid", json_string(ev[i].uid));
+        json_object_set_new(e, "track", ev[i].track_id ? json_integer(ev[i].track_id) : json_null());
+        json_object_set_new(e, "frames", ev[i].frames ? json_integer(ev[i].frames) : json_null());
+        json_object_set_new(e, "first_seen", ev[i].first_seen > 0 ? num(ev[i].first_seen) : json_null());
+        json_object_set_new(e, "nearest",
+                            ev[i].nearest_person_id > 0
+                                ? json_pack("{s:I, s:s}", "id", (json_int_t)ev[i].nearest_person_id,
+                                            "name", ev[i].nearest_name)
+                                : json_null());
+        json_object_set_new(e, "second",
+                            ev[i].second_person_id > 0
+                                ? json_pack("{s:I, s:s, s:o}", "id",
+                                            (json_int_t)ev[i].second_person_id, "name",
+                                            ev[i].second_name, "distance",
+                                            num(ev[i].second_distance))
+                                : json_null());
     }
     ft_free(ev);
     ft_http_reply_json(r, 200,

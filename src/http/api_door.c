@@ -79,6 +79,8 @@ ft_status ft_http__door_start(ft_server *s, ft_err *err)
     for (size_t i = 0; i < sizeof s->live / sizeof s->live[0]; i++)
         pthread_mutex_init(&s->live[i].mu, NULL);
     ft_status st = FT_OK;
+    if (s->o.n_webhooks > FT_DELIVER_MAX_WEBHOOKS)
+        return ft_err_set(err, FT_E_INVALID, "at most %d webhooks", FT_DELIVER_MAX_WEBHOOKS);
     if (s->o.n_webhooks || s->o.mqtt || s->o.on_grant) {
         ft_deliver_opts d = ft_deliver_opts_default();
         d.db_path = s->db_path;
