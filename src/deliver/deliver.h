@@ -7,7 +7,9 @@
 //
 // Sinks are named by what they send to ("webhook https://host/path",
 // "mqtt 127.0.0.1:1883", "hook"): the names go into outbox rows, so a
-// restart with the same configuration delivers what was pending.
+// restart with the same configuration delivers what was pending. A
+// webhook's name leaves out the URL's user:password@ and ?query, which
+// may hold credentials (names show up in stats and /metrics).
 //
 // Payloads: the event JSON of ft_gallery_event_json.
 //   webhook: POST, Content-Type application/json, headers
@@ -53,7 +55,7 @@ typedef struct ft_deliver_opts {
     const char *db_path; // the gallery holding the outbox (NULL = default path)
     ft_deliver_webhook webhooks[FT_DELIVER_MAX_WEBHOOKS];
     size_t n_webhooks;
-    double webhook_timeout_s; // default 5
+    double webhook_timeout_s; // default 5; also how long MQTT waits for a PUBACK
     // MQTT: "host" or "host:port" (default port 1883); NULL = no MQTT.
     const char *mqtt;
     const char *mqtt_prefix;    // default "facetracker"

@@ -56,6 +56,20 @@ static ft_status url_check(const char *url, ft_err *err)
     return FT_OK;
 }
 
+// "webhook " + the URL without user:password@ and without ?query or
+// #fragment: credentials stay out of outbox rows, stats and /metrics.
+static void sink_name(const char *url, char *name)
+{
+    const char *auth = strstr(url, "://") + 3;
+    size_t auth_len = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', auth_len);
+    const char *host = at ? at + 1 : auth;
+    size_t scheme_len = (size_t)(auth - url);
+    size_t rest = strcspn(host, "?#");
+    snprintf(name, FT_OUTBOX_SINK_MAX + 1, "webhook %.*s%.*s", (int)scheme_len, url, (int)rest,
+             host);
+}
+
 static void wh_close(void *impl)
 {
     webhook *w = impl;
@@ -112,7 +126,7 @@ static ft_status wh_open(const ft_deliver_opts *o, size_t index, char *name, voi
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, w->curl_err);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "facetracker/" FT_VERSION);
-    snprintf(name, FT_OUTBOX_SINK_MAX + 1, "webhook %s", w->url);
+    sink_name(w->url, name);
     *impl = w;
     return FT_OK;
 }

@@ -637,6 +637,14 @@ static void test_split_argv(void)
     FT_CHECK_EQ(ft_deliver_start(&o, &d, &err), FT_E_INVALID);
     o.webhooks[0].url = "http://";
     FT_CHECK_EQ(ft_deliver_start(&o, &d, &err), FT_E_INVALID);
+    // Credentials in a URL stay out of the sink's name.
+    o.webhooks[0].url = "https://user:pw@example.org:8443/in/x?token=abc#f";
+    FT_CHECK_OK(ft_deliver_start(&o, &d, &err), &err);
+    const char *const *nm;
+    FT_CHECK_EQ(ft_deliver_sinks(d, FT_DECISION_DENIED, &nm), 1);
+    FT_CHECK_STREQ(nm[0], "webhook https://example.org:8443/in/x");
+    ft_deliver_stop(d);
+    d = NULL;
     o.n_webhooks = 0;
     o.mqtt = "host:99999";
     FT_CHECK_EQ(ft_deliver_start(&o, &d, &err), FT_E_INVALID);
@@ -1170,6 +1178,11 @@ static void test_mqtt(void)
     ft_gallery_close(g);
 }
 
+static bool mqtt_up(ft_deliver *d)
+{
+    return sink_stats(d, "mqtt").connected;
+}
+
 // The broker is down when events happen; once it is up they arrive. The
 // subscriber's persistent session (stored by a first broker run) makes
 // the broker keep the messages for it whenever they come, so the test
@@ -1226,6 +1239,27 @@ static void test_mqtt_late_broker(void)
     FT_CHECK_EQ(sub_wait(&s, "/access", N), N);
     check_access(&s, uids, N, "fttest/door/access");
     sub_stop(&s);
+
+    // The broker goes away and comes back: the client reconnects and the
+    // rows queued meanwhile follow, once each.
+    broker_stop(&b);
+    for (int i = 0; i < 200 && mqtt_up(d); i++)
+        sleep_s(0.01);
+    FT_CHECK(!mqtt_up(d));
+    char more[N + 2][33];
+    memcpy(more, uids, sizeof uids);
+    for (int i = N; i < N + 2; i++)
+        add_event(g, "door", ann, names, ns, more[i]);
+    ft_deliver_kick(d);
+    FT_CHECK_EQ(ft_deliver_flush(d, 0.5, &err), FT_E_BUSY);
+    FT_ASSERT(broker_start(&b, port, "late", true));
+    FT_CHECK_OK(ft_deliver_flush(d, 40, &err), &err);
+    st = sink_stats(d, "mqtt");
+    FT_CHECK_EQ(st.delivered, N + 2);
+    FT_ASSERT(sub_start(&s, port, "ft-test-late", false, "fttest/+/access"));
+    FT_CHECK_EQ(sub_wait(&s, "/access", 2), 2);
+    check_access(&s, more + N, 2, "fttest/door/access");
+    sub_stop(&s);
     ft_deliver_stop(d);
     broker_stop(&b);
     ft_gallery_close(g);
@@ -1263,7 +1297,8 @@ static void write_file(const char *path, const char *text, mode_t mode)
 
 static void read_text(const char *path, ft_buf *b)
 {
-    b->len = 0;
+    ft_buf_deinit(b); // ft_file_read starts from an empty buffer
+    ft_buf_init(b, 0);
     ft_err err = {0};
     if (access(path, F_OK) == 0)
         FT_CHECK_OK(ft_file_read(path, 0, b, &err), &err);
@@ -1511,7 +1546,7 @@ static void test_hook_isolated(void)
     int64_t pending, failed;
     counts(g, "hook", &pending, &failed);
     FT_CHECK_EQ(pending, 0);
-    counts(g, names[0], &pending, &failed);
+    counts(g, st.name, &pending, &failed);
     FT_CHECK_EQ(pending, 1);
     close(lfd);
     ft_buf_deinit(&b);
