@@ -483,8 +483,11 @@ async function enrolRun(name, files, query) {
       status.textContent = 'Not enrolled: ' + err.message;
       return loadPeople();
     }
-    status.textContent = 'Error: ' + err.message + (d.rejected && d.rejected.length > 1 ? ` (${d.rejected.map((r) => `${r.filename}: ${r.error.message}`).join('; ')})` : '');
-    res = { rejected: d.rejected || [] };
+    const rej = d.rejected || [];
+    status.textContent = rej.length && rej.every((r) => r.faces)
+      ? 'Several faces: choose the one to enrol below.'
+      : 'Error: ' + err.message + (rej.length > 1 ? ` (${rej.map((r) => `${r.filename}: ${r.error.message}`).join('; ')})` : '');
+    res = { rejected: rej };
   }
   if (res.name) status.textContent = enrolSummary(res);
   // Group photos: ask which face.
