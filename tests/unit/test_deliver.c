@@ -1178,6 +1178,56 @@ static void test_mqtt(void)
     ft_gallery_close(g);
 }
 
+// The will: a facetracker that dies without a clean stop is reported
+// offline by the broker itself.
+static void test_mqtt_will(void)
+{
+    broker b = {0};
+    if (access(MOSQUITTO, X_OK) != 0) {
+        fprintf(stderr, "%s is missing\n", MOSQUITTO);
+        ft_test_failures++;
+        return;
+    }
+    int port = free_port();
+    FT_ASSERT(broker_start(&b, port, "will", false));
+    char host[64], v[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", port);
+    const char *topic = "fttest/server/ft-dlv-will/status";
+    fflush(NULL);
+    pid_t pid = fork();
+    FT_ASSERT(pid >= 0);
+    if (pid == 0) {
+        ft_deliver_opts o = ft_deliver_opts_default();
+        o.db_path = tmp_path("will.db");
+        o.mqtt = host;
+        o.mqtt_prefix = "fttest";
+        o.mqtt_client_id = "ft-dlv-will";
+        ft_deliver *d = NULL;
+        if (ft_deliver_start(&o, &d, NULL) != FT_OK)
+            _exit(3);
+        pause(); // until killed: never stopped cleanly
+        _exit(4);
+    }
+    for (int i = 0; i < 300; i++) {
+        retained(port, topic, v, sizeof v);
+        if (strcmp(v, "online") == 0)
+            break;
+        sleep_s(0.02);
+    }
+    FT_CHECK_STREQ(v, "online");
+    kill(pid, SIGKILL);
+    int ws;
+    FT_CHECK_EQ(waitpid(pid, &ws, 0), pid);
+    for (int i = 0; i < 300; i++) {
+        retained(port, topic, v, sizeof v);
+        if (strcmp(v, "offline") == 0)
+            break;
+        sleep_s(0.02);
+    }
+    FT_CHECK_STREQ(v, "offline");
+    broker_stop(&b);
+}
+
 static bool mqtt_up(ft_deliver *d)
 {
     return sink_stats(d, "mqtt").connected;
@@ -1564,6 +1614,7 @@ static const ft_test_case cases[] = {
     {"webhook_restart", test_webhook_restart},
     {"mqtt", test_mqtt},
     {"mqtt_late_broker", test_mqtt_late_broker},
+    {"mqtt_will", test_mqtt_will},
     {"hook", test_hook},
     {"hook_timeout", test_hook_timeout},
     {"hook_isolated", test_hook_isolated},
