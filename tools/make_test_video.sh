@@ -51,12 +51,13 @@ seg() { # $1 = input label, $2 = frames, $3 = output label
     printf 'd=%d:s=640x480:fps=%d,setsar=1,format=yuv420p[%s]' "$2" "$fps" "$3"
 }
 
+# The inputs as positional parameters, so paths with spaces stay whole.
 if [ -n "$p2" ] && [ "$n2" -gt 0 ]; then
     graph="$(seg 0:v "$n1" a);$(seg 1:v "$n2" b);[a][b]concat=n=2:v=1:a=0[v]"
-    inputs="-i $p1 -i $p2"
+    set -- -i "$p1" -i "$p2"
 else
     graph="$(seg 0:v "$n1" v)"
-    inputs="-i $p1"
+    set -- -i "$p1"
 fi
 
 case $mode in
@@ -66,8 +67,8 @@ esac
 
 target=$out
 [ "$mode" = corrupt ] && target="$out.full.mp4"
-# shellcheck disable=SC2086 # $inputs and $codec are word lists on purpose
-ffmpeg -nostdin -hide_banner -loglevel error -y $inputs -filter_complex "$graph" -map '[v]' \
+# shellcheck disable=SC2086 # $codec is a word list on purpose
+ffmpeg -nostdin -hide_banner -loglevel error -y "$@" -filter_complex "$graph" -map '[v]' \
     -r "$fps" -frames:v "$total" $codec -an "$target"
 
 if [ "$mode" = corrupt ]; then
