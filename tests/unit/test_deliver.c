@@ -1189,9 +1189,20 @@ static void test_mqtt_will(void)
         return;
     }
     int port = free_port();
-    FT_ASSERT(broker_start(&b, port, "will", false));
     char host[64], v[64];
     snprintf(host, sizeof host, "127.0.0.1:%d", port);
+    // No broker yet: a stop does not hang in the client's reconnect loop.
+    ft_deliver_opts o0 = ft_deliver_opts_default();
+    o0.db_path = tmp_path("will0.db");
+    o0.mqtt = host;
+    ft_deliver *d0 = NULL;
+    ft_err err = {0};
+    FT_CHECK_OK(ft_deliver_start(&o0, &d0, &err), &err);
+    sleep_s(1.2); // past the first reconnect delay
+    double t0 = ft_now_ms();
+    ft_deliver_stop(d0);
+    FT_CHECK(ft_now_ms() - t0 < 1500); // at most one reconnect delay (1 s)
+    FT_ASSERT(broker_start(&b, port, "will", false));
     const char *topic = "fttest/server/ft-dlv-will/status";
     fflush(NULL);
     pid_t pid = fork();
