@@ -57,6 +57,7 @@ static const char usage[] =
     "  --detect-every N      cameras: detect on every N-th frame, track in between (default 1)\n"
     "  --webhook URL         POST each decision to URL (repeatable), retried until delivered\n"
     "  --webhook-secret S    sign webhook bodies: X-Facetracker-Signature: sha256=HMAC(S, body)\n"
+    "                        (default: $FT_WEBHOOK_SECRET, which keeps it out of ps)\n"
     "  --mqtt HOST[:PORT]    publish decisions to facetracker/<source>/access (QoS 1)\n"
     "  --on-grant CMD        run CMD (no shell) for each granted passage, event in FT_* env\n";
 
@@ -199,6 +200,8 @@ int ft_cmd_serve(int argc, char **argv)
             return FT_EXIT_USAGE;
         }
     }
+    if (!o.webhook_secret && getenv("FT_WEBHOOK_SECRET") && *getenv("FT_WEBHOOK_SECRET"))
+        o.webhook_secret = getenv("FT_WEBHOOK_SECRET"); // kept out of ps
     if (!port_set) {
         const char *p = getenv("PORT");
         o.port = 8080;

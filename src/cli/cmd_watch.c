@@ -47,6 +47,7 @@ static const char usage[] =
     "  --draw DIR            save annotated frames as DIR/<source>-<frame>.jpg\n"
     "  --webhook URL         POST each event to URL (repeatable); signed with\n"
     "  --webhook-secret S    HMAC-SHA256 (header X-Facetracker-Signature) when set\n"
+    "                        (default: $FT_WEBHOOK_SECRET, which keeps it out of ps)\n"
     "  --mqtt HOST[:PORT]    publish events to facetracker/<source>/access (QoS 1)\n"
     "  --on-grant CMD        run CMD (no shell) for each granted passage, event in FT_* env\n"
     "  --threads N           threads per inference (default 1)\n" FT_CLI_FACE_OPTS_HELP
@@ -337,6 +338,8 @@ int ft_cmd_watch(int argc, char **argv)
         return FT_EXIT_INPUT;
     int rc = FT_EXIT_OK;
     delo.db_path = w.db;
+    if (!secret && getenv("FT_WEBHOOK_SECRET") && *getenv("FT_WEBHOOK_SECRET"))
+        secret = getenv("FT_WEBHOOK_SECRET"); // kept out of ps
     for (size_t i = 0; i < n_webhooks; i++)
         delo.webhooks[i] = (ft_deliver_webhook){webhooks[i], secret};
     delo.n_webhooks = n_webhooks;

@@ -525,38 +525,94 @@ static void thumb_update(const ft_door *d, ft_door__track *tr, const ft_image *i
         tr->thumb_quality = q;
 }
 
+// The frame after detection: faces[0..nf) (NULL when the detector did
+// not run on this frame) through decisions, tracks and events.
+static ft_status frame_run(ft_door *d, const ft_door_worker *w, ft_door_source *s,
+                           const ft_image *im, frame_face *faces, size_t nf, bool detect,
+                           const ft_gallery_policy *polp, double t, double t_start,
+                           ft_door_result *res, ft_err *err);
+
+static void result_start(ft_door_result *res, int32_t w, int32_t h)
+{
+    memset(res, 0, offsetof(ft_door_result, faces));
+    res->n_faces = res->n_events = 0;
+    res->detect_ms = res->describe_ms = res->total_ms = 0;
+    res->width = w;
+    res->height = h;
+}
+
 ft_status ft_door_frame(ft_door *d, const ft_door_worker *w, ft_door_source *s,
                         const ft_image *im, double t, ft_door_result *res, ft_err *err)
 {
     double t_start = ft_now_ms();
-    memset(res, 0, offsetof(ft_door_result, faces));
-    res->n_faces = res->n_events = 0;
-    res->detect_ms = res->describe_ms = res->total_ms = 0;
-    res->width = im->w;
-    res->height = im->h;
+    result_start(res, im->w, im->h);
     ft_gallery_policy pol;
     ft_status st = ft_gallery_policy_load(w->g, &pol, err);
     if (st != FT_OK)
         return st;
-    s->stats.frames++;
-    bool still = s->mode == FT_DOOR_STILL;
-    int n_ring = still ? 1 : d->o.n;
-    bool detect = still || s->frame_count % d->o.detect_every == 0;
-    s->frame_count++;
-    res->detected = detect;
-
+    bool detect = s->mode == FT_DOOR_STILL || s->frame_count % d->o.detect_every == 0;
     frame_face *faces = NULL;
     size_t nf = 0;
-    const ft_match_matrix *mx = NULL;
     if (detect) {
-        s->stats.detected_frames++;
         faces = ft_malloc(sizeof *faces * FT_DOOR_MAX_FACES);
         if (!faces)
             return ft_err_set(err, FT_E_NOMEM, "out of memory");
         st = detect_describe(d, w, im, &pol, faces, &nf, res, err);
-        if (st != FT_OK)
-            goto done;
     }
+    if (st == FT_OK)
+        st = frame_run(d, w, s, im, faces, nf, detect, &pol, t, t_start, res, err);
+    ft_free(faces);
+    return st;
+}
+
+ft_status ft_door_frame_faces(ft_door *d, const ft_door_worker *w, ft_door_source *s,
+                              const ft_image *im, int32_t width, int32_t height,
+                              const ft_door_face_in *in, size_t n, double t, ft_door_result *res,
+                              ft_err *err)
+{
+    double t_start = ft_now_ms();
+    result_start(res, width, height);
+    ft_gallery_policy pol;
+    ft_status st = ft_gallery_policy_load(w->g, &pol, err);
+    if (st != FT_OK)
+        return st;
+    bool detect = in != NULL;
+    if (n > FT_DOOR_MAX_FACES)
+        n = FT_DOOR_MAX_FACES;
+    frame_face *faces = ft_malloc(sizeof *faces * FT_DOOR_MAX_FACES);
+    if (!faces)
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        memset(&faces[i], 0, sizeof faces[i]);
+        faces[i].box = in[i].box;
+        faces[i].track = -1;
+        // As the door's own detection: faces the gate refuses are not
+        // described.
+        if (in[i].descriptor && ft_access_quality(&in[i].box, &pol, NULL, NULL) == FT_OK) {
+            memcpy(faces[i].desc, in[i].descriptor, sizeof faces[i].desc);
+            faces[i].has_desc = true;
+        }
+    }
+    st = frame_run(d, w, s, im, faces, detect ? n : 0, detect, &pol, t, t_start, res, err);
+    ft_free(faces);
+    return st;
+}
+
+static ft_status frame_run(ft_door *d, const ft_door_worker *w, ft_door_source *s,
+                           const ft_image *im, frame_face *faces, size_t nf, bool detect,
+                           const ft_gallery_policy *polp, double t, double t_start,
+                           ft_door_result *res, ft_err *err)
+{
+    ft_status st = FT_OK;
+    ft_gallery_policy pol = *polp;
+    s->stats.frames++;
+    bool still = s->mode == FT_DOOR_STILL;
+    int n_ring = still ? 1 : d->o.n;
+    s->frame_count++;
+    res->detected = detect;
+    if (detect)
+        s->stats.detected_frames++;
+    const ft_match_matrix *mx = NULL;
     if ((st = ft_door_matrix_acquire(d, w->g, &mx, err)) != FT_OK) {
         mx = NULL;
         goto done;
@@ -621,7 +677,8 @@ ft_status ft_door_frame(ft_door *d, const ft_door_worker *w, ft_door_source *s,
             fuse_add(tr, faces[i].desc);
         ring_push(tr, n_ring, fd->decision == FT_DECISION_GRANTED ? fd->person_id : 0,
                   fd->reason);
-        thumb_update(d, tr, im, &faces[i].box);
+        if (im)
+            thumb_update(d, tr, im, &faces[i].box);
     }
     // Decide: grants first, for every track that gained a frame.
     for (size_t j = 0; j < s->n_tracks && st == FT_OK; j++)
@@ -660,7 +717,6 @@ ft_status ft_door_frame(ft_door *d, const ft_door_worker *w, ft_door_source *s,
 done:
     if (mx)
         ft_door_matrix_release(d);
-    ft_free(faces);
     res->total_ms = ft_now_ms() - t_start;
     return st;
 }

@@ -164,6 +164,23 @@ typedef struct ft_door_result {
 ft_status ft_door_frame(ft_door *d, const ft_door_worker *w, ft_door_source *s,
                         const ft_image *im, double t, ft_door_result *res, ft_err *err);
 
+// A detection made elsewhere: a box and, when described, its descriptor
+// (FT_DESCRIPTOR_DIM floats, the door's alignment and network).
+typedef struct ft_door_face_in {
+    ft_face_box box;
+    const float *descriptor; // NULL = not described
+} ft_door_face_in;
+
+// ft_door_frame for faces detected and described by the caller (another
+// detector, a trained single-face model, or an evaluation that describes
+// each frame once and replays it under several door settings). `in` NULL
+// means the detector did not run on this frame (the tracks are predicted);
+// `im` (may be NULL: no thumbnails) is the frame, width x height its size.
+ft_status ft_door_frame_faces(ft_door *d, const ft_door_worker *w, ft_door_source *s,
+                              const ft_image *im, int32_t width, int32_t height,
+                              const ft_door_face_in *in, size_t n, double t, ft_door_result *res,
+                              ft_err *err);
+
 // Ends every live track of `s` at time `t` (end of a file, a camera
 // removed, shutdown): undecided ones are denied, recorded and returned in
 // res->events (res->faces is empty).

@@ -489,7 +489,10 @@ static void h_metrics(ft_http_req *r)
 
 static void h_openapi(ft_http_req *r)
 {
-    ft_http_reply_json(r, 200, ft_http__openapi(ft_http__routes, ft_http__n_routes, FT_VERSION));
+    json_t *doc = ft_http__openapi(ft_http__routes, ft_http__n_routes, FT_VERSION);
+    if (doc)
+        ft_http__openapi_door(doc);
+    ft_http_reply_json(r, 200, doc);
 }
 
 // ---- Image endpoints (inference pool) ----
@@ -1406,8 +1409,10 @@ static void h_event_thumb(ft_http_req *r)
 // settings, the stored calibration (threshold, FAR, target, time; null if
 // never calibrated), the FAR the calibration expects at the current
 // threshold, and the bounds themselves.
-static json_t *settings_extra(ft_http_req *r, json_t *j)
+static json_t *settings_extra(ft_http_req *r, const char *policy_error, json_t *j)
 {
+    if (policy_error && *policy_error)
+        json_object_set_new(j, "policy_error", json_string(policy_error));
     ft_gallery *g = wc(r)->g;
     int64_t td = FT_GALLERY_DEFAULT_RETENTION_THUMBS_DAYS;
     int64_t ed = FT_GALLERY_DEFAULT_RETENTION_EVENTS_DAYS;
@@ -1445,6 +1450,16 @@ static void reply_settings(ft_http_req *r, int status)
     ft_gallery_policy p;
     ft_gallery_counts c;
     ft_status st = ft_gallery_policy_load(wc(r)->g, &p, &err);
+    // A stored policy outside today's bounds (saved by an older version):
+    // the door refuses to decide with it; the page shows the defaults and
+    // why, so that saving repairs it.
+    char policy_error[sizeof err.msg];
+    policy_error[0] = 0;
+    if (st == FT_E_INVALID) {
+        snprintf(policy_error, sizeof policy_error, "%s", ft_err_msg(&err, st));
+        p = ft_gallery_policy_default();
+        st = FT_OK;
+    }
     if (st == FT_OK)
         st = ft_gallery_counts_get(wc(r)->g, &c, &err);
     if (st != FT_OK) {
@@ -1454,7 +1469,7 @@ static void reply_settings(ft_http_req *r, int status)
     ft_server *s = srv(r);
     ft_http_reply_json(
         r, status,
-        settings_extra(r, json_pack("{s:f, s:f, s:f, s:f, s:s, s:f, s:b, s:I, s:I, s:I, s:I}", "threshold",
+        settings_extra(r, policy_error, json_pack("{s:f, s:f, s:f, s:f, s:s, s:f, s:b, s:I, s:I, s:I, s:I}", "threshold",
                   p.threshold, "margin", p.margin, "min_face_px", p.min_face_px,
                   "min_detector_score", p.min_detector_score, "detector",
                   s->o.detector == FT_DETECTOR_TINY ? "tiny" : "ssd", "track_gap_s",

@@ -643,3 +643,78 @@ void ft_http__h_camera_frame(ft_http_req *r)
     }
     ft_buf_deinit(&jpg);
 }
+
+// ---- OpenAPI: the event format ----
+
+// The schemas of an event (ft_gallery_event_json: one format for the API,
+// watch, webhooks, MQTT and the door hook) and of a door answer, and the
+// routes that return them.
+void ft_http__openapi_door(json_t *doc)
+{
+    json_t *person = json_pack(
+        "{s:[s,s], s:{s:{s:s}, s:{s:s}}}", "type", "object", "null", "properties", "id", "type",
+        "integer", "name", "type", "string");
+    json_t *event = json_pack(
+        "{s:s, s:s, s:{"
+        "s:{s:s}, s:{s:s, s:s}, s:{s:s}, s:{s:s, s:s}, s:{s:s, s:[s,s]}, s:{s:s, s:s},"
+        "s:O, s:{s:[s,s], s:s}, s:{s:[s,s], s:s}, s:{s:[s,s]}, s:{s:s, s:s},"
+        "s:{s:[s,s], s:s}, s:{s:s, s:s}, s:O, s:{s:[s,s], s:s}}}",
+        "type", "object", "description",
+        "One decision: one passage of one face at one source (src/door/door.h). The same "
+        "object is printed by `facetracker watch`, POSTed to webhooks, published on MQTT and "
+        "given to the door hook as FT_EVENT_JSON. Times are Unix seconds; numbers that do "
+        "not apply are null.",
+        "properties", "event_id", "type", "integer", "event_uid", "type", "string",
+        "description", "32 hex digits: the idempotency key (X-Facetracker-Event)", "source",
+        "type", "string", "track", "type", "integer", "description",
+        "the face track (per source) the decision was made on", "decision", "type", "string",
+        "enum", "granted", "denied", "reason", "type", "string", "description",
+        "match, unknown, ambiguous, face too small, low detector score, not confirmed",
+        "person", person, "distance", "type", "number", "null", "description",
+        "Euclidean distance of the track's fused descriptor to the nearest person (lower is "
+        "closer)",
+        "margin", "type", "number", "null", "description",
+        "distance to the second-nearest person minus distance to the nearest",
+        "detector_score", "type", "number", "null", "frames", "type", "integer",
+        "description", "described frames of the track when it was decided", "first_seen",
+        "type", "number", "null", "description", "when the face was first seen",
+        "decided_at", "type", "number", "description", "when it was decided", "nearest",
+        person, "second", "type", "object", "null", "description",
+        "the second-nearest person {id, name, distance}: for ambiguous, the other one");
+    json_decref(person);
+    json_t *comp = json_object_get(doc, "components");
+    if (!comp) {
+        comp = json_object();
+        json_object_set_new(doc, "components", comp);
+    }
+    json_t *schemas = json_object_get(comp, "schemas");
+    if (!schemas) {
+        schemas = json_object();
+        json_object_set_new(comp, "schemas", schemas);
+    }
+    json_object_set_new(schemas, "Event", event);
+    json_object_set_new(
+        schemas, "AccessResult",
+        json_pack("{s:s, s:s, s:{s:{s:s, s:[s,s,s,s]}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, "
+                  "s:{s:s}}, s:{s:s, s:{s:s}}}}",
+                  "type", "object", "description",
+                  "POST /api/v1/access: every face with its track and decision ('pending' "
+                  "while a stream's track is undecided); `events` are the decisions made by "
+                  "this request; the top-level decision is the largest face's.",
+                  "properties", "decision", "type", "string", "enum", "granted", "denied",
+                  "pending", "null", "reason", "type", "string", "source", "type", "string",
+                  "stream", "type", "boolean", "faces", "type", "array", "items", "type",
+                  "object", "events", "type", "array", "items", "$ref",
+                  "#/components/schemas/Event"));
+    json_t *paths = json_object_get(doc, "paths");
+    struct {
+        const char *path, *method, *ref;
+    } uses[] = {{"/api/v1/access", "post", "#/components/schemas/AccessResult"}};
+    for (size_t i = 0; i < sizeof uses / sizeof uses[0]; i++) {
+        json_t *op = json_object_get(json_object_get(paths, uses[i].path), uses[i].method);
+        json_t *ok = json_object_get(json_object_get(op, "responses"), "200");
+        json_t *mt = json_object_get(json_object_get(ok, "content"), "application/json");
+        if (mt)
+            json_object_set_new(mt, "schema", json_pack("{s:s}", "$ref", uses[i].ref));
+    }
+}

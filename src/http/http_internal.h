@@ -387,6 +387,8 @@ void ft_http__door_stop(ft_server *s);
 // /metrics and /readyz detail for cameras and delivery.
 void ft_http__door_gauges(ft_server *s, ft_buf *out);
 json_t *ft_http__cameras_json(ft_server *s);
+// Adds the event and access-result schemas to an OpenAPI document.
+void ft_http__openapi_door(json_t *doc);
 
 // The embedded page: the asset called `name` ("index.html"), or NULL.
 const uint8_t *ft_http__asset(const char *name, size_t *len);
