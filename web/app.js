@@ -581,6 +581,7 @@ async function loadSettings(msg) {
     policyFields.forEach((k) => { if (s[k] != null) $('#set-' + k).value = s[k]; });
     const pct = (v) => (v * 100).toFixed(2) + ' %';
     const cal = s.calibrated ? ` · calibrated ${s.calibrated.threshold.toFixed(2)} (FAR ${pct(s.calibrated.far)})` : ' · not calibrated';
+    if (s.policy_error) msg = `The stored policy is invalid (${s.policy_error}); the defaults are shown: save to repair it.`;
     $('#settings-status').textContent = (msg ? msg + ' ' : '') + `${s.people} people, ${s.samples} samples, ${s.events} events · detector ${s.detector}` + cal + (s.keys_required ? ' · keys required' : ' · open (loopback only)');
   } catch (e) { $('#settings-status').textContent = 'Error: ' + e.message; }
   loadAudit();

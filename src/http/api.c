@@ -1502,7 +1502,8 @@ static void h_settings_set(ft_http_req *r)
     ft_gallery *g = wc(r)->g;
     ft_gallery_policy p, old;
     st = ft_gallery_policy_load(g, &p, &err);
-    if (st == FT_E_INVALID) // stored out of today's bounds: repair from the defaults
+    bool repair = st == FT_E_INVALID; // stored out of today's bounds: repair from the defaults
+    if (repair)
         p = ft_gallery_policy_default(), st = FT_OK;
     old = p;
     bool confirm = false, policy = false;
@@ -1554,7 +1555,7 @@ static void h_settings_set(ft_http_req *r)
     ft_policy_review rv;
     memset(&rv, 0, sizeof rv);
     rv.expected_far = rv.calibrated_far = rv.calibrated_threshold = NAN;
-    if (st == FT_OK && policy && memcmp(&p, &old, sizeof p) != 0) {
+    if (st == FT_OK && policy && (repair || memcmp(&p, &old, sizeof p) != 0)) {
         char actor[FT_AUDIT_ACTOR_MAX + 1];
         actor_of(r, actor);
         st = ft_gallery_policy_change(g, &p, confirm, actor, &rv, &err);
