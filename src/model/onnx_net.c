@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 // ---- Steps ----
 
@@ -974,8 +975,14 @@ typedef struct vshape {
 
 typedef struct plan {
     vshape *v;
-    size_t *scratch_off; // per step (prepad copies); SIZE_MAX = none
+    size_t *scratch_off; // per step (prepad copies, band buffers); SIZE_MAX = none
     size_t slab;
+    // Banded chains (see "Banded chains" below), per step: at a chain's
+    // first step its length (0 elsewhere; -1 for the other members), the
+    // final output rows per band and the scratch bytes.
+    int *chain_len;
+    int32_t *chain_rows;
+    size_t *chain_scratch;
 } plan;
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
@@ -1215,10 +1222,227 @@ static ft_status plan_shapes(const ft_onnx_net *n, int32_t h, int32_t w, vshape 
     return FT_OK;
 }
 
+// ---- Banded chains ----
+//
+// A run of steps where each output is read only by the next step, and each
+// step computes output row r from input rows [r*s - pt, r*s - pt + k)
+// (zero outside the map), runs band by band: for R final output rows the
+// rows each step needs are worked out backwards, and every intermediate
+// lives only in two cache-sized buffers instead of a whole map in memory.
+// A same-padded stride-1 step recomputes the p = (k-1)/2 rows at a band's
+// edges from the rows around them (so its results are those of the whole
+// map, bit for bit, as the kernels compute rows independently); the chain
+// is kept only when that recomputation stays small. Bands run bottom to
+// top so the last step can write straight into the output: the rows it
+// computes above its band (with a false top edge) are overwritten by the
+// next band up.
+
+#define BAND_BUDGET ((size_t)768 << 10) // bytes of each ping-pong buffer
+#define BAND_MIN_MAP ((size_t)2 << 20)  // chains only pay off on maps this large
+#define BAND_MAX_WASTE 1.25             // computed / needed work
+
+// Row geometry of a step: output row r reads input rows
+// [r*s - pt, r*s - pt + k). False for steps that cannot be banded.
+static bool row_geom(const step *s, int32_t *k, int32_t *st, int32_t *pt)
+{
+    const ft_conv_desc *d = s->conv ? ft_conv_get_desc(s->conv) : NULL;
+    switch (s->op) {
+    case S_CONV:
+        if (s->has_prepad) {
+            *k = d->kh, *st = d->stride, *pt = s->prepad[0];
+            return true;
+        }
+        // fall through
+    case S_SEP:
+        if (d->pad == FT_PAD_VALID) {
+            *k = d->kh, *st = d->stride, *pt = 0;
+            return s->op == S_CONV || d->stride == 1;
+        }
+        if (d->stride != 1 || d->kh % 2 == 0)
+            return false;
+        *k = d->kh, *st = 1, *pt = (d->kh - 1) / 2;
+        return true;
+    case S_SEP2: {
+        const ft_conv_desc *d2 = ft_conv_get_desc(s->conv3);
+        if (d->pad != FT_PAD_SAME || d2->pad != FT_PAD_SAME || d->stride != 1 ||
+            d2->stride != 1 || d->kh % 2 == 0 || d2->kh % 2 == 0)
+            return false;
+        *pt = (d->kh - 1) / 2 + (d2->kh - 1) / 2;
+        *k = 2 * *pt + 1, *st = 1;
+        return true;
+    }
+    case S_MAXPOOL:
+        if (s->pad != FT_PAD_VALID)
+            return false;
+        *k = s->k, *st = s->s, *pt = 0;
+        return true;
+    case S_ACT:
+        *k = 1, *st = 1, *pt = 0;
+        return true;
+    default:
+        return false;
+    }
+}
+
+// Same-padded stride-1 steps compute from the first input row they get.
+static bool same_s1(const step *s)
+{
+    int32_t k = 1, st = 1, pt = 0;
+    return row_geom(s, &k, &st, &pt) && !s->has_prepad && st == 1 && pt > 0;
+}
+
+// Rows of one band of a chain of `len` steps from `h` whose final output
+// rows are [o0, o1): for step i, wanted output rows [a[i], b[i]), computed
+// output rows start at cs[i], input rows [lo[i], hi[i]).
+static void band_rows(const ft_onnx_net *n, const vshape *v, size_t h, int len, int32_t o0,
+                      int32_t o1, int32_t *a, int32_t *b, int32_t *cs, int32_t *lo, int32_t *hi)
+{
+    a[len - 1] = o0;
+    b[len - 1] = o1;
+    for (int i = len - 1; i >= 0; i--) {
+        const step *s = &n->steps[h + (size_t)i];
+        int32_t k = 1, st = 1, pt = 0, H = v[s->in[0]].h;
+        row_geom(s, &k, &st, &pt);
+        int32_t l = a[i] * st - pt, u = (b[i] - 1) * st - pt + k;
+        lo[i] = l < 0 ? 0 : l;
+        hi[i] = u > H ? H : u;
+        cs[i] = same_s1(s) ? lo[i] : a[i];
+        if (i > 0) {
+            a[i - 1] = lo[i];
+            b[i - 1] = hi[i];
+        }
+    }
+}
+
+#define MAX_CHAIN 32
+
+// Scratch bytes and waste (computed / needed work) of a chain for bands of
+// R rows, from one band in the middle.
+static void band_cost(const ft_onnx_net *n, const vshape *v, size_t h, int len, int32_t R,
+                      size_t *buf, size_t *pad, double *waste)
+{
+    int32_t a[MAX_CHAIN], b[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN], hi[MAX_CHAIN];
+    const vshape *y = &v[n->steps[h + (size_t)len - 1].out];
+    int32_t o0 = y->h / 2 - R / 2;
+    if (o0 < 0)
+        o0 = 0;
+    int32_t o1 = o0 + R > y->h ? y->h : o0 + R;
+    band_rows(n, v, h, len, o0, o1, a, b, cs, lo, hi);
+    double work = 0, need = 0;
+    *buf = *pad = 0;
+    for (int i = 0; i < len; i++) {
+        const step *s = &n->steps[h + (size_t)i];
+        const vshape *o = &v[s->out];
+        size_t row = (size_t)o->w * o->c * sizeof(float);
+        work += (double)(b[i] - cs[i]) * row;
+        need += (double)(o1 - o0) * ((double)o->h / y->h) * row;
+        if (i < len - 1 && (size_t)(b[i] - cs[i]) * row > *buf)
+            *buf = (size_t)(b[i] - cs[i]) * row;
+        if (s->has_prepad) {
+            const vshape *x = &v[s->in[0]];
+            int32_t k = 1, st = 1, pt = 0;
+            row_geom(s, &k, &st, &pt);
+            size_t rows = (size_t)(b[i] - a[i] - 1) * st + k;
+            *pad = rows * (size_t)(x->w + s->prepad[1] + s->prepad[3]) * x->c * sizeof(float);
+        }
+    }
+    // `need`: each step's rows in proportion to the band's share of the output.
+    *waste = need > 0 ? work / need : 1e9;
+}
+
+// Finds the chains worth banding for this input size.
+static void plan_chains(const ft_onnx_net *n, const vshape *v, plan *pl)
+{
+    size_t ns = n->n_steps;
+    for (size_t i = 0; i < ns; i++) {
+        pl->chain_len[i] = 0;
+        pl->chain_rows[i] = 0;
+        pl->chain_scratch[i] = 0;
+    }
+    int32_t k = 1, st = 1, pt = 0;
+    for (size_t h = 0; h < ns;) {
+        const step *s0 = &n->steps[h];
+        if (!row_geom(s0, &k, &st, &pt) || n->vals[s0->in[0]].kind != K_MAP ||
+            v[s0->out].root != s0->out) {
+            h++;
+            continue;
+        }
+        // The longest run of connected, bandable, single-reader steps.
+        int len = 1;
+        while (h + (size_t)len < ns && len < MAX_CHAIN) {
+            const step *p = &n->steps[h + (size_t)len - 1], *q = &n->steps[h + (size_t)len];
+            if (!row_geom(q, &k, &st, &pt) || q->n_in != 1 || q->in[0] != p->out ||
+                v[q->out].root != q->out || readers(n, p->out) != 1)
+                break;
+            len++;
+        }
+        // The longest prefix (>= 2 steps) that pays: large maps, little waste.
+        int best = 0;
+        int32_t best_r = 0;
+        size_t best_scr = 0;
+        for (int l = 2; l <= len; l++) {
+            size_t big = 0;
+            for (int i = 0; i < l - 1; i++)
+                big += v[n->steps[h + (size_t)i].out].n * sizeof(float);
+            if (big < BAND_MIN_MAP)
+                continue;
+            const vshape *y = &v[n->steps[h + (size_t)l - 1].out];
+            for (int32_t R = y->h; R >= 2; R /= 2) {
+                size_t buf, pad;
+                double waste;
+                band_cost(n, v, h, l, R, &buf, &pad, &waste);
+                if (buf > BAND_BUDGET)
+                    continue;
+                if (waste <= BAND_MAX_WASTE) {
+                    best = l;
+                    best_r = R;
+                    best_scr = 2 * ALIGN64(buf + FT_TENSOR_PAD) + ALIGN64(pad + FT_TENSOR_PAD);
+                }
+                break;
+            }
+        }
+        if (!best) {
+            h++;
+            continue;
+        }
+        // Exact scratch over every band (edge bands differ from the middle).
+        size_t mbuf = 0, mpad = 0;
+        const vshape *y = &v[n->steps[h + (size_t)best - 1].out];
+        for (int32_t o1 = y->h; o1 > 0; o1 -= best_r) {
+            int32_t o0 = o1 - best_r < 0 ? 0 : o1 - best_r;
+            int32_t a[MAX_CHAIN], b[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN], hi[MAX_CHAIN];
+            band_rows(n, v, h, best, o0, o1, a, b, cs, lo, hi);
+            for (int i = 0; i < best; i++) {
+                const step *s = &n->steps[h + (size_t)i];
+                const vshape *o = &v[s->out];
+                size_t row = (size_t)o->w * o->c * sizeof(float);
+                if (i < best - 1 && (size_t)(b[i] - cs[i]) * row > mbuf)
+                    mbuf = (size_t)(b[i] - cs[i]) * row;
+                if (s->has_prepad) {
+                    const vshape *x = &v[s->in[0]];
+                    row_geom(s, &k, &st, &pt);
+                    size_t pb = ((size_t)(b[i] - a[i] - 1) * st + k) *
+                                (size_t)(x->w + s->prepad[1] + s->prepad[3]) * x->c *
+                                sizeof(float);
+                    mpad = pb > mpad ? pb : mpad;
+                }
+            }
+        }
+        (void)best_scr;
+        pl->chain_len[h] = best;
+        for (int i = 1; i < best; i++)
+            pl->chain_len[h + (size_t)i] = -1;
+        pl->chain_rows[h] = best_r;
+        pl->chain_scratch[h] = 2 * ALIGN64(mbuf + FT_TENSOR_PAD) + ALIGN64(mpad + FT_TENSOR_PAD);
+        h += (size_t)best;
+    }
+}
+
 // Lifetimes and first-fit offsets. Roots read after step t die after t;
 // graph outputs and the input never die.
-static ft_status plan_memory(const ft_onnx_net *n, vshape *v, size_t *scratch_off,
-                             size_t *slab, size_t *live_off, size_t *live_len, ft_err *err)
+static ft_status plan_memory(const ft_onnx_net *n, vshape *v, const plan *pl,
+                             size_t *scratch_off, size_t *slab, size_t *live_off,
+                             size_t *live_len, ft_err *err)
 {
     size_t ns = n->n_steps;
     for (size_t si = 0; si < ns; si++)
@@ -1235,14 +1459,24 @@ static ft_status plan_memory(const ft_onnx_net *n, vshape *v, size_t *scratch_of
         const step *s = &n->steps[si];
         size_t want[2] = {0, 0};
         int ids[2] = {-1, -1};
-        if (s->has_prepad) {
+        if (pl->chain_len[si] > 0) {
+            // The whole chain runs here: its scratch, and its final output
+            // (allocated now, so it cannot overlap the chain's input).
+            int out = n->steps[si + (size_t)pl->chain_len[si] - 1].out;
+            want[0] = pl->chain_scratch[si];
+            ids[0] = -2 - (int)si;
+            want[1] = buf_bytes(v[out].n);
+            ids[1] = out;
+        } else if (pl->chain_len[si] < 0) {
+            // A member: computed with its chain.
+        } else if (s->has_prepad) {
             const vshape *x = &v[s->in[0]];
             size_t ph = (size_t)(x->h + s->prepad[0] + s->prepad[2]);
             size_t pw = (size_t)(x->w + s->prepad[1] + s->prepad[3]);
             want[0] = buf_bytes(ph * pw * (size_t)x->c);
             ids[0] = -2 - (int)si; // scratch
         }
-        if (v[s->out].root == s->out) {
+        if (pl->chain_len[si] == 0 && v[s->out].root == s->out) {
             want[1] = buf_bytes(v[s->out].n);
             ids[1] = s->out;
         }
@@ -1298,7 +1532,8 @@ static size_t plan_meta_bytes(const ft_onnx_net *n)
 {
     size_t k = n->n_vals + n->n_steps + 1;
     return ALIGN64(n->n_vals * sizeof(vshape)) + ALIGN64(n->n_steps * sizeof(size_t) + 8) +
-           ALIGN64(3 * k * sizeof(size_t) + 8);
+           ALIGN64(3 * k * sizeof(size_t) + 8) + ALIGN64(n->n_steps * sizeof(int) + 8) +
+           ALIGN64(n->n_steps * sizeof(int32_t) + 8) + ALIGN64(n->n_steps * sizeof(size_t) + 8);
 }
 
 static ft_status plan_all(const ft_onnx_net *n, int32_t h, int32_t w, unsigned char *meta,
@@ -1310,12 +1545,19 @@ static ft_status plan_all(const ft_onnx_net *n, int32_t h, int32_t w, unsigned c
     meta += ALIGN64(n->n_steps * sizeof(size_t) + 8);
     size_t *live = (size_t *)meta;
     size_t k = n->n_vals + n->n_steps + 1;
+    meta += ALIGN64(3 * k * sizeof(size_t) + 8);
+    pl->chain_len = (int *)meta;
+    meta += ALIGN64(n->n_steps * sizeof(int) + 8);
+    pl->chain_rows = (int32_t *)meta;
+    meta += ALIGN64(n->n_steps * sizeof(int32_t) + 8);
+    pl->chain_scratch = (size_t *)meta;
     for (size_t i = 0; i < n->n_steps; i++)
         pl->scratch_off[i] = SIZE_MAX;
     ft_status st = plan_shapes(n, h, w, pl->v, err);
     if (st != FT_OK)
         return st;
-    return plan_memory(n, pl->v, pl->scratch_off, &pl->slab, live, live + k, err);
+    plan_chains(n, pl->v, pl);
+    return plan_memory(n, pl->v, pl, pl->scratch_off, &pl->slab, live, live + k, err);
 }
 
 ft_status ft_onnx_net_plan(const ft_onnx_net *n, int32_t h, int32_t w, size_t *bytes, ft_err *err)
@@ -1345,6 +1587,16 @@ ft_status ft_onnx_net_plan(const ft_onnx_net *n, int32_t h, int32_t w, size_t *b
 }
 
 // ---- Execution ----
+
+// Step times for profiling are the calling thread's CPU time: on a shared
+// machine wall time mostly measures the other processes (the bench runs
+// one thread; with a pool, workers' time is not counted).
+static double step_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 // Generic row-major transpose: y[i0..] = x[...] with y's axis i = x's q[i].
 static void transpose(const float *x, int r, const int64_t *xd, const int *q, float *y)
@@ -1392,6 +1644,103 @@ static void act_loop(float *d, size_t n, ft_act a)
         }
         d[i] = v;
     }
+}
+
+// One step of a chain on a band: x holds its input rows, y receives y->h
+// output rows (top rows only for same-padded steps).
+static ft_status band_step(ft_nn_ctx *ctx, const step *s, const ft_map *x, ft_map *y)
+{
+    switch (s->op) {
+    case S_CONV:
+        return ft_conv_forward(ctx, s->conv, x, y);
+    case S_SEP:
+        return ft_sepconv_forward(ctx, s->conv, s->conv2, x, y);
+    case S_SEP2:
+        return ft_sepconv2_forward(ctx, s->conv, s->conv2, s->conv3, s->conv4, x, y);
+    case S_MAXPOOL:
+        return ft_maxpool(ctx, x, s->k, s->s, s->pad, y);
+    case S_ACT:
+        memcpy(y->d, x->d, ft_map_count(y) * sizeof(float));
+        ft_activate(ctx, y, s->act);
+        return FT_OK;
+    default:
+        return FT_E_INTERNAL;
+    }
+}
+
+// Runs the chain starting at step h band by band, bottom to top.
+static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl, size_t h,
+                           unsigned char *scratch, ft_err *err)
+{
+    int len = pl->chain_len[h];
+    const vshape *v = pl->v;
+    const step *last = &n->steps[h + (size_t)len - 1];
+    const vshape *yv = &v[last->out];
+    int32_t R = pl->chain_rows[h];
+    // Scratch: two ping-pong buffers, then the padded band of a prepad conv.
+    size_t half = (pl->chain_scratch[h] - 0) / 2; // upper bound, refined below
+    (void)half;
+    size_t mbuf = 0;
+    for (int32_t o1 = yv->h; o1 > 0; o1 -= R) {
+        int32_t o0 = o1 - R < 0 ? 0 : o1 - R;
+        int32_t a[MAX_CHAIN], b[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN], hi[MAX_CHAIN];
+        band_rows(n, v, h, len, o0, o1, a, b, cs, lo, hi);
+        for (int i = 0; i < len - 1; i++) {
+            const vshape *o = &v[n->steps[h + (size_t)i].out];
+            size_t bytes = (size_t)(b[i] - cs[i]) * o->w * o->c * sizeof(float);
+            mbuf = bytes > mbuf ? bytes : mbuf;
+        }
+    }
+    size_t bstride = ALIGN64(mbuf + FT_TENSOR_PAD);
+    float *buf[2] = {(float *)scratch, (float *)(scratch + bstride)};
+    float *padbuf = (float *)(scratch + 2 * bstride);
+    for (int32_t o1 = yv->h; o1 > 0; o1 -= R) {
+        int32_t o0 = o1 - R < 0 ? 0 : o1 - R;
+        int32_t a[MAX_CHAIN], b[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN], hi[MAX_CHAIN];
+        band_rows(n, v, h, len, o0, o1, a, b, cs, lo, hi);
+        const float *in = NULL;
+        for (int i = 0; i < len; i++) {
+            const step *s = &n->steps[h + (size_t)i];
+            const vshape *xv = &v[s->in[0]], *ov = &v[s->out];
+            ft_map xm, ym;
+            if (i == 0) {
+                const float *base = v[xv->root].d;
+                xm = (ft_map){hi[0] - lo[0], xv->w, xv->c,
+                              (float *)base + (size_t)lo[0] * xv->w * xv->c};
+            } else {
+                xm = (ft_map){hi[i] - lo[i], xv->w, xv->c, (float *)in};
+            }
+            if (s->has_prepad) {
+                // Rows a*s - pt .. of the padded map, zeros outside.
+                int32_t k = 1, st = 1, pt = 0;
+                row_geom(s, &k, &st, &pt);
+                int32_t first = a[i] * st - pt;
+                int32_t rows = (b[i] - a[i] - 1) * st + k;
+                int32_t pw = xv->w + s->prepad[1] + s->prepad[3];
+                size_t c = (size_t)xv->c;
+                memset(padbuf, 0, (size_t)rows * pw * c * sizeof(float));
+                for (int32_t r = 0; r < rows; r++) {
+                    int32_t src = first + r;
+                    if (src < lo[i] || src >= hi[i])
+                        continue;
+                    memcpy(padbuf + ((size_t)r * pw + s->prepad[1]) * c,
+                           xm.d + (size_t)(src - lo[i]) * xv->w * c,
+                           (size_t)xv->w * c * sizeof(float));
+                }
+                xm = (ft_map){rows, pw, xv->c, padbuf};
+            }
+            float *dst = i == len - 1
+                             ? v[ov->root].d + (size_t)cs[i] * ov->w * ov->c
+                             : buf[i % 2];
+            ym = (ft_map){b[i] - cs[i], ov->w, ov->c, dst};
+            ft_status st = band_step(ctx, s, &xm, &ym);
+            if (st != FT_OK)
+                return ft_err_set(err, st, "onnx: node '%s' (band of rows %d..%d): %s", s->node,
+                                  (int)cs[i], (int)b[i], ft_status_str(st));
+            in = dst + (size_t)(a[i] - cs[i]) * ov->w * ov->c;
+        }
+    }
+    return FT_OK;
 }
 
 size_t ft_onnx_net_n_steps(const ft_onnx_net *n)
@@ -1463,12 +1812,39 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
             step_ms[si] = 0;
         if (step_macs)
             step_macs[si] = 0;
+        if (pl.chain_len[si] < 0)
+            continue; // run with its chain
+        if (pl.chain_len[si] > 0) {
+            double tc = step_ms ? step_clock_ms() : 0;
+            st = run_chain(n, ctx, &pl, si, slab + pl.scratch_off[si], err);
+            if (st != FT_OK)
+                return st;
+            if (step_ms)
+                step_ms[si] = step_clock_ms() - tc;
+            if (step_macs) {
+                // Nominal (whole-map) work of the chain's convolutions.
+                for (int k = 0; k < pl.chain_len[si]; k++) {
+                    const step *c = &n->steps[si + (size_t)k];
+                    const vshape *cx = &v[c->in[0]];
+                    const ft_conv *cs4[4] = {c->conv, c->conv2, c->conv3, c->conv4};
+                    int32_t hh = cx->h + (c->has_prepad ? c->prepad[0] + c->prepad[2] : 0);
+                    int32_t ww = cx->w + (c->has_prepad ? c->prepad[1] + c->prepad[3] : 0);
+                    for (int q = 0; q < 4 && cs4[q]; q++) {
+                        const ft_conv_desc *d = ft_conv_get_desc(cs4[q]);
+                        ft_conv_out_shape(cs4[q], hh, ww, &hh, &ww);
+                        step_macs[si] += (int64_t)hh * ww * d->c_out * d->kh * d->kw *
+                                         (d->depthwise ? 1 : d->c_in);
+                    }
+                }
+            }
+            continue;
+        }
         if (yv->root != s->out) {
             yv->d = v[yv->root].d; // an alias: nothing to compute
             continue;
         }
         float *yd = yv->d;
-        double t0 = step_ms ? ft_now_ms() : 0;
+        double t0 = step_ms ? step_clock_ms() : 0;
         if (step_macs && s->conv) {
             // Each conv's output size: the dw's (and dw2's) output size.
             const ft_conv *cs[4] = {s->conv, s->conv2, s->conv3, s->conv4};
@@ -1596,7 +1972,7 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
             break;
         }
         if (step_ms)
-            step_ms[si] = ft_now_ms() - t0;
+            step_ms[si] = step_clock_ms() - t0;
     }
     // Outputs in ONNX's logical layout: maps with C > 1 and H*W > 1 were
     // stored HWC; they are written NCHW into their own space first.
