@@ -11,6 +11,12 @@
 #        FT_BENCH_LONG      seconds of the c = 32 run (default 60)
 #        FT_BENCH_SEQ       sequential requests for the CPU time (default 30)
 #        FT_BENCH_THREADS   --threads for serve (default: serve's, one per core)
+#        FT_BENCH_CAMERAS   camera watchers running in the server meanwhile (default 0):
+#                           each plays a 640x480 25 fps H.264 file at its own rate
+#                           (tools/make_test_video.sh, 120 s), detecting on every
+#                           FT_BENCH_CAMERA_EVERY-th frame (default 5). Their CPU,
+#                           measured while no request runs, is taken off the cores
+#                           for the compute bound and for "of CPU got".
 # needs: wrk (apt-get install wrk), jpegtran (libjpeg-turbo-progs), curl.
 #
 # The image: facetracker convert writes demo/sample1.jpg (1920x1280, three
@@ -59,6 +65,18 @@ jpegtran -crop 640x480+144+240 -copy none -outfile "$img" "$tmp/full.jpg"
 faces=$("$bin" detect "$img" | grep -o '"box"' | wc -l)
 [ "$faces" = 1 ] || { log "expected one face in the 640x480 crop, found $faces"; exit 1; }
 
+# ---- Cameras ----
+
+n_cams=${FT_BENCH_CAMERAS:-0}
+cam_args=()
+if [ "$n_cams" -gt 0 ]; then
+    "$bin" convert "$assets/demo/sample3.jpg" "$tmp/s3.jpg"
+    jpegtran -crop 600x560+850+80 -copy none -outfile "$tmp/cam.jpg" "$tmp/s3.jpg"
+    "$root/tools/make_test_video.sh" "$tmp/cam.mp4" 60 "$tmp/cam.jpg" "$tmp/s3.jpg" 60
+    for ((k = 1; k <= n_cams; k++)); do cam_args+=(--camera "cam$k=$tmp/cam.mp4"); done
+    cam_args+=(--detect-every "${FT_BENCH_CAMERA_EVERY:-5}")
+fi
+
 # ---- Helpers ----
 
 # Sleeps $1 seconds without a fork (a read that times out on a FIFO no one
@@ -90,7 +108,7 @@ start_server() {
     port=""
     t0=${EPOCHREALTIME/./}
     "$bin" serve --port 0 --db "$db" ${FT_BENCH_THREADS:+--threads $FT_BENCH_THREADS} \
-        2>"$tmp/serve.log" &
+        "${cam_args[@]}" 2>"$tmp/serve.log" &
     pid=$!
     while :; do
         now=${EPOCHREALTIME/./}
@@ -162,6 +180,21 @@ done
 median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 max() { printf '%s\n' "$@" | sort -n | tail -n 1; }
 
+# ---- The cameras' CPU ----
+
+# With cameras, the server's CPU while no request runs is theirs: measured
+# over 10 s, in cores, and taken off below.
+cam_cores=0
+if [ "$n_cams" -gt 0 ]; then
+    nap 3
+    c0=$(cpu_ticks)
+    w0=${EPOCHREALTIME/./}
+    nap 10
+    w1=${EPOCHREALTIME/./}
+    c1=$(cpu_ticks)
+    cam_cores=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v w=$((w1 - w0)) 'BEGIN { printf "%.2f", t / hz / (w / 1e6) }')
+fi
+
 # ---- CPU time of one request ----
 
 # Warm-up: requests in pairs, so every worker has run the whole pipeline
@@ -181,9 +214,12 @@ for ((i = 0; i < n_seq; i++)); do
 done
 w1=${EPOCHREALTIME/./}
 c1=$(cpu_ticks)
-cpu_req_ms=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$n_seq" 'BEGIN { printf "%.1f", t * 1000 / hz / n }')
+# The cameras' share of that time is not the requests'.
+cpu_req_ms=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$n_seq" -v cc="$cam_cores" -v w=$((w1 - w0)) \
+    'BEGIN { printf "%.1f", (t / hz - cc * w / 1e6) * 1000 / n }')
 wall_req_ms=$(awk -v w=$((w1 - w0)) -v n="$n_seq" 'BEGIN { printf "%.1f", w / 1000 / n }')
-bound=$(awk -v c="$cores" -v ms="$cpu_req_ms" 'BEGIN { printf "%.2f", c * 1000 / ms }')
+cores_left=$(awk -v c="$cores" -v cc="$cam_cores" 'BEGIN { printf "%.2f", c - cc }')
+bound=$(awk -v c="$cores_left" -v ms="$cpu_req_ms" 'BEGIN { printf "%.2f", c * 1000 / ms }')
 
 # ---- wrk runs ----
 
@@ -240,8 +276,8 @@ for c in 1 2 8 32; do
     others=$(awk -v b=$((mb1 - mb0)) -v t=$((mt1 - mt0)) -v c="$cores" -v u="$used" \
         'BEGIN { o = t ? c * b / t - u : 0; printf "%.2f", (o < 0 ? 0 : o) }')
     # Throughput over what the CPU the server got allows at the c = 1 cost.
-    eff=$(awk -v x="${r[rps]}" -v u="$used" -v ms="$cpu_req_ms" \
-        'BEGIN { printf "%.0f", (u > 0 ? 100 * x * ms / 1000 / u : 0) }')
+    eff=$(awk -v x="${r[rps]}" -v u="$used" -v ms="$cpu_req_ms" -v cc="$cam_cores" \
+        'BEGIN { u -= cc; printf "%.0f", (u > 0 ? 100 * x * ms / 1000 / u : 0) }')
     rows+=("| $c | $d s | ${r[requests]} | $(printf '%.2f' "${r[rps]}") | $pct % | ${r[p50_ms]} | ${r[p95_ms]} | ${r[p99_ms]} | $errs | $used | $others | $eff % | $cpr | $((rss0 / 1024)) → $(($(rss_kb) / 1024)) |")
     unset r
 done
@@ -263,7 +299,8 @@ cat <<EOF
 - Image: 640x480 JPEG, $(stat -c %s "$img") bytes, one face. Server: \`facetracker serve\`, ${FT_BENCH_THREADS:-$cores} inference workers, SSD detector.
 - Startup, exec to first answer (5 starts, median / max): /healthz $(median "${health[@]}") / $(max "${health[@]}") ms; /readyz (models loaded) $(median "${ready[@]}") / $(max "${ready[@]}") ms.
 - CPU time of one request: $cpu_req_ms ms (server CPU over $n_seq sequential requests; $wall_req_ms ms wall each).
-- Compute bound: $cores cores / $cpu_req_ms ms = **$bound requests/s**.
+- Camera watchers in the server: $n_cams${cam_args[*]:+ (${cam_args[*]##*--detect-every } = detect every N-th frame)}, using $cam_cores cores with no request running.
+- Compute bound: $cores_left cores left to requests / $cpu_req_ms ms = **$bound requests/s**.
 
 | concurrency | duration | requests | req/s | of bound | p50 ms | p95 ms | p99 ms | errors | server cores | others' cores | of CPU got | CPU ms/req | RSS MiB, start → end |
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|

@@ -171,6 +171,7 @@ int ft_cmd_events(int argc, char **argv)
     ft_buf b;
     ft_buf_init(&b, 0);
     if (st == FT_OK && csv) {
+        q.csv_door_columns = true; // track, frames, uid, nearest and second (schema 3)
         st = ft_gallery_events_csv(g, &q, &b, &err);
         if (st == FT_OK)
             fwrite(b.data, 1, b.len, stdout);

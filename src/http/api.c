@@ -1382,6 +1382,7 @@ static void h_events_csv(ft_http_req *r)
     ft_err err;
     ft_err_clear(&err);
     r->out.len = 0;
+    q.csv_door_columns = true; // track, frames, uid, nearest and second (schema 3)
     ft_status st = ft_gallery_events_csv(wc(r)->g, &q, &r->out, &err);
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
