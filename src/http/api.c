@@ -459,7 +459,13 @@ static void h_readyz(ft_http_req *r)
         return;
     }
     if (state == FT_SERVER_READY) {
-        ft_http_reply_json(r, 200, json_pack("{s:b}", "ready", 1));
+        // Ready: the door decides. The detail says how each camera and each
+        // delivery sink is doing (a camera that reconnects does not make
+        // the server unready: other doors still decide).
+        json_t *j = json_pack("{s:b}", "ready", 1);
+        if (srv(r)->door_started)
+            ft_http__door_ready_detail(srv(r), j);
+        ft_http_reply_json(r, 200, j);
         return;
     }
     ft_http_reply_error(r, 503, state == FT_SERVER_LOADING ? "E_LOADING" : "E_MODELS",

@@ -531,6 +531,34 @@ void ft_http__door_gauges(ft_server *s, ft_buf *out)
     }
 }
 
+void ft_http__door_ready_detail(ft_server *s, json_t *j)
+{
+    json_t *cams = json_array();
+    pthread_mutex_lock(&s->cam_mu);
+    for (size_t i = 0; i < s->n_cams; i++) {
+        ft_watcher_health h;
+        ft_watcher_health_get(s->cams[i].w, &h);
+        json_array_append_new(
+            cams, json_pack("{s:s, s:s, s:b, s:o}", "name", h.name, "state",
+                            ft_source_state_str((ft_source_state)h.source_state), "running",
+                            h.running,
+                            "last_error", h.last_error[0] ? json_string(h.last_error) : json_null()));
+    }
+    pthread_mutex_unlock(&s->cam_mu);
+    json_object_set_new(j, "cameras", cams);
+    json_t *dl = json_array();
+    if (s->deliver) {
+        ft_deliver_sink_stats st[16];
+        size_t n = ft_deliver_stats(s->deliver, st, 16);
+        for (size_t i = 0; i < n && i < 16; i++)
+            json_array_append_new(
+                dl, json_pack("{s:s, s:b, s:I, s:o}", "sink", st[i].name, "connected",
+                              st[i].connected, "pending", (json_int_t)st[i].pending, "last_error",
+                              st[i].last_error[0] ? json_string(st[i].last_error) : json_null()));
+    }
+    json_object_set_new(j, "delivery", dl);
+}
+
 void ft_http__h_cameras_list(ft_http_req *r)
 {
     ft_http_reply_json(r, 200, json_pack("{s:o}", "cameras", ft_http__cameras_json(srv(r))));

@@ -387,6 +387,9 @@ void ft_http__door_stop(ft_server *s);
 // /metrics and /readyz detail for cameras and delivery.
 void ft_http__door_gauges(ft_server *s, ft_buf *out);
 json_t *ft_http__cameras_json(ft_server *s);
+// Adds "cameras" ({name, state, running, last_error}) and "delivery" ({sink,
+// connected, pending, last_error}) to a /readyz answer.
+void ft_http__door_ready_detail(ft_server *s, json_t *j);
 // Adds the event and access-result schemas to an OpenAPI document.
 void ft_http__openapi_door(json_t *doc);
 
