@@ -294,7 +294,7 @@ static ft_status prep_conv(prep *p, size_t ni)
     int64_t cout = w->dims[0], cin_g = w->dims[1], kh = w->dims[2], kw = w->dims[3];
     int64_t v2[2];
     if (cout <= 0 || cin_g <= 0 || kh <= 0 || kw <= 0 || kh > 64 || kw > 64 || group <= 0 ||
-        cout > 65536 || cin_g * group > 65536)
+        group > 65536 || cout > 65536 || cin_g > 65536 || cin_g * group > 65536)
         return unsup(p, nd, "%s", "weights of this shape");
     if (attr_ints(nd, "kernel_shape", 2, v2) && (v2[0] != kh || v2[1] != kw))
         return ft_err_set(p->err, FT_E_FORMAT, "onnx: node '%s' (Conv): kernel_shape does not "
