@@ -15,7 +15,8 @@
 // FT_E_EXISTS (duplicate name or external id), FT_E_BUSY (locked by another
 // connection past the busy timeout), FT_E_DB (corrupt or foreign file,
 // read-only database, SQL failure), FT_E_UNSUPPORTED (schema newer than this
-// build), FT_E_IO (cannot open/create the file, disk full), FT_E_NOMEM.
+// build), FT_E_IO (cannot open/create the file, disk full), FT_E_NOMEM,
+// FT_E_CONFIRM (a change that loosens security, not confirmed).
 // Every message in ft_err names what failed.
 #ifndef FT_GALLERY_GALLERY_H
 #define FT_GALLERY_GALLERY_H
@@ -85,7 +86,8 @@ ft_status ft_gallery_check(ft_gallery *g, ft_err *err);
 
 // Validates a display name: non-empty, at most FT_GALLERY_NAME_MAX bytes,
 // valid UTF-8 (no overlongs or surrogates), no control characters (C0, DEL,
-// C1), no leading or trailing space. FT_E_INVALID with the reason.
+// C1), no leading or trailing space, not all digits (an all-digit name
+// would read as an id on a command line). FT_E_INVALID with the reason.
 ft_status ft_gallery_name_check(const char *name, ft_err *err);
 
 // ---- People ----
