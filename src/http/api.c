@@ -628,6 +628,12 @@ static ft_status audit(ft_http_req *r, const char *action, const char *target, j
     return st;
 }
 
+ft_status ft_http__audit(ft_http_req *r, const char *action, const char *target, json_t *detail,
+                         ft_err *err)
+{
+    return audit(r, action, target, detail, err);
+}
+
 static bool query_flag(ft_http_req *r, const char *key)
 {
     const char *v = ft_http_query(r, key);

@@ -370,6 +370,12 @@ const char *ft_http__form_text(const struct ft_multipart *mp, const char *name, 
                                size_t cap);
 json_t *ft_http__num(double v); // null for NaN and infinities
 json_t *ft_http__box_json(const ft_face_box *b); // {"x", "y", "width", "height"}
+// One audit row (ft_gallery_audit_add) for the request's actor ("key:ID:NAME",
+// or "local" on a key-less server): action "camera.add", target
+// "camera:NAME", detail a JSON object (NULL = {}; the reference is stolen).
+// Call after the action succeeded, on a DB-pool or inference thread.
+ft_status ft_http__audit(ft_http_req *r, const char *action, const char *target, json_t *detail,
+                         ft_err *err);
 
 // The door's handlers (api_door.c): decisions, the Live tab's stream
 // sources and the cameras.
