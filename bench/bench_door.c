@@ -103,7 +103,7 @@ static void run_video(const ft_face_models *m, ft_detector_kind kind, int every,
     if (st != FT_OK)
         die("setup", st, &err);
     ft_door_result *res = ft_malloc(sizeof *res);
-    ft_door_worker w = {nn, g};
+    ft_door_worker w = {.nn = nn, .g = g};
     memset(out, 0, sizeof *out);
     double t0 = ft_now_ms(), t_last = 0;
     for (;;) {
@@ -254,7 +254,7 @@ static int cmd_latency(int argc, char **argv)
             ft_nn_ctx_new(1, &nn) != FT_OK ||
             (st = ft_door_source_new("bench", FT_DOOR_STREAM, &ds, &err)) != FT_OK)
             die("setup", st, &err);
-        ft_door_worker w = {nn, g};
+        ft_door_worker w = {.nn = nn, .g = g};
         ft_door_result *res = ft_malloc(sizeof *res);
         double t0 = ft_now_ms();
         size_t processed = 0, first = (size_t)(face_from * 25 + 0.5), decided = 0;
@@ -499,7 +499,7 @@ static int cmd_accuracy(int argc, char **argv)
             (st = ft_door_source_new("acc", FT_DOOR_STREAM, &ds, &err)) != FT_OK)
             die("door", st, &err);
         ft_door_source_set_record(ds, false);
-        ft_door_worker w = {nn, g};
+        ft_door_worker w = {.nn = nn, .g = g};
         ft_door_result *res = ft_malloc(sizeof *res);
         int right = 0, wrong = 0, gen_denied = 0, str_granted = 0, str_denied = 0;
         double lat[1024];

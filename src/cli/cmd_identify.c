@@ -145,7 +145,7 @@ static int run(int argc, char **argv, bool access)
     ft_door *door = NULL;
     ft_door_source *ds = NULL;
     ft_door_result *res = NULL;
-    ft_door_worker wk = {ctx, g};
+    ft_door_worker wk = {.nn = ctx, .g = g};
     if (access) {
         ft_door_opts dopt = ft_door_opts_default();
         dopt.describe = fo.d;

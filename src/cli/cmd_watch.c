@@ -50,6 +50,9 @@ static const char usage[] =
     "                        (default: $FT_WEBHOOK_SECRET, which keeps it out of ps)\n"
     "  --mqtt HOST[:PORT]    publish events to facetracker/<source>/access (QoS 1)\n"
     "  --on-grant CMD        run CMD (no shell) for each granted passage, event in FT_* env\n"
+    "  --model MODEL.h5      a single-face model from `facetracker train` finds the face\n"
+    "                        (one face per frame, when its score is over --min-score; no\n"
+    "                        keypoints); landmarks and descriptors stay the pretrained ones\n"
     "  --threads N           threads per inference (default 1)\n" FT_CLI_FACE_OPTS_HELP
     "\n"
     "Exit status: 0 when every source ran to its end (or the limits), 2 when a source\n"
@@ -216,7 +219,7 @@ int ft_cmd_watch(int argc, char **argv)
     w.threads = 1;
     ft_door_opts dopt = ft_door_opts_default();
     ft_deliver_opts delo = ft_deliver_opts_default();
-    const char *name_opt = NULL;
+    const char *name_opt = NULL, *trained = NULL;
     const char *secret = NULL;
     const char *webhooks[FT_DELIVER_MAX_WEBHOOKS];
     size_t n_webhooks = 0;
@@ -266,6 +269,9 @@ int ft_cmd_watch(int argc, char **argv)
             dopt.n = (int)v;
         } else if (strcmp(a, "--gap") == 0) {
             if (!ft_cli_double(argc, argv, &i, 0.01, 3600, &dopt.gap_s))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--model") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &trained))
                 return FT_EXIT_USAGE;
         } else if (strcmp(a, "--draw") == 0) {
             if (!ft_cli_str(argc, argv, &i, &w.draw_dir))
@@ -367,6 +373,7 @@ int ft_cmd_watch(int argc, char **argv)
     wo.max_frames = w.max_frames;
     wo.duration_s = w.duration_s;
     wo.realtime = w.realtime;
+    wo.trained_model = trained;
     wo.on_event = on_event;
     wo.on_frame = (w.frames_out || w.draw_dir) ? on_frame : NULL;
     wo.arg = &w;

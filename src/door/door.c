@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "deliver/deliver.h"
+#include "train/model.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -473,8 +474,21 @@ static ft_status detect_describe(ft_door *d, const ft_door_worker *w, const ft_i
     ft_face_box boxes[FT_DOOR_MAX_FACES];
     size_t n = 0;
     double t0 = ft_now_ms();
-    ft_status st = ft_detect(d->models, w->nn, im, &d->o.describe.detect, boxes,
-                             FT_DOOR_MAX_FACES, &n, NULL, err);
+    ft_status st;
+    if (w->fm) {
+        // The trained single-face model: one box when its score passes.
+        ft_fm_pred p;
+        st = ft_fmodel_predict(w->fm, im, &p, err);
+        if (st == FT_OK && p.score > d->o.describe.detect.min_score) {
+            boxes[0] = (ft_face_box){p.box[0] * im->w, p.box[1] * im->h,
+                                     (p.box[2] - p.box[0]) * im->w, (p.box[3] - p.box[1]) * im->h,
+                                     p.score};
+            n = 1;
+        }
+    } else {
+        st = ft_detect(d->models, w->nn, im, &d->o.describe.detect, boxes, FT_DOOR_MAX_FACES, &n,
+                       NULL, err);
+    }
     if (st != FT_OK)
         return st;
     double t1 = ft_now_ms();
@@ -491,11 +505,15 @@ static ft_status detect_describe(ft_door *d, const ft_door_worker *w, const ft_i
         // not need a descriptor, and landmarks of a 30 px face are noise.
         if (ft_access_quality(&f->box, pol, NULL, NULL) == FT_OK) {
             ft_point lm[FT_LANDMARKS];
+            double a = ft_now_ms();
             st = ft_landmarks(d->models, w->nn, im, &f->box, d->o.describe.tiny_landmarks, lm,
                               err);
+            double b = ft_now_ms();
             if (st == FT_OK)
                 st = ft_descriptor(d->models, w->nn, im, &f->box, lm, d->o.describe.align,
                                    f->desc, err);
+            res->landmarks_ms += b - a;
+            res->descriptor_ms += ft_now_ms() - b;
             if (st == FT_E_INVALID) {
                 // A box that does not overlap the image has no crop.
                 ft_err_clear(err);
@@ -504,6 +522,7 @@ static ft_status detect_describe(ft_door *d, const ft_door_worker *w, const ft_i
             if (st != FT_OK)
                 return st;
             f->has_desc = true;
+            res->n_described++;
         }
         k++;
     }
@@ -535,8 +554,9 @@ static ft_status frame_run(ft_door *d, const ft_door_worker *w, ft_door_source *
 static void result_start(ft_door_result *res, int32_t w, int32_t h)
 {
     memset(res, 0, offsetof(ft_door_result, faces));
-    res->n_faces = res->n_events = 0;
+    res->n_faces = res->n_events = res->n_described = 0;
     res->detect_ms = res->describe_ms = res->total_ms = 0;
+    res->landmarks_ms = res->descriptor_ms = 0;
     res->width = w;
     res->height = h;
 }
@@ -724,9 +744,7 @@ done:
 ft_status ft_door_flush(ft_door *d, const ft_door_worker *w, ft_door_source *s, double t,
                         ft_door_result *res, ft_err *err)
 {
-    memset(res, 0, offsetof(ft_door_result, faces));
-    res->n_faces = res->n_events = 0;
-    res->detect_ms = res->describe_ms = res->total_ms = 0;
+    result_start(res, 0, 0);
     if (s->n_tracks == 0)
         return FT_OK;
     ft_gallery_policy pol;

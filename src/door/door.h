@@ -102,10 +102,18 @@ ft_status ft_door_new(const ft_face_models *models, const ft_door_opts *o,
 void ft_door_free(ft_door *d); // NULL is a no-op
 const ft_door_opts *ft_door_opts_get(const ft_door *d);
 
+struct ft_fmodel;
+
 // What one thread brings: borrowed, owned by the caller.
 typedef struct ft_door_worker {
     ft_nn_ctx *nn;
     ft_gallery *g;
+    // A single-face model trained with `facetracker train` (not
+    // thread-safe: one per thread), or NULL. When set, it finds the face
+    // instead of the detector: at most one box, when its face score is over
+    // the detector's min_score; no keypoints. Landmarks and the descriptor
+    // still come from the pretrained networks, on that box.
+    struct ft_fmodel *fm;
 } ft_door_worker;
 
 typedef struct ft_door_source ft_door_source;
@@ -153,6 +161,10 @@ typedef struct ft_door_result {
     ft_event events[FT_DOOR_MAX_TRACKS + FT_DOOR_MAX_FACES];
     size_t n_events;
     double detect_ms, describe_ms, total_ms;
+    // Of describe_ms: the faces described, and the landmark and descriptor
+    // networks' share.
+    size_t n_described;
+    double landmarks_ms, descriptor_ms;
 } ft_door_result;
 
 // Runs one frame of source `s` taken at `t` (Unix seconds; monotonic per
@@ -229,6 +241,7 @@ typedef struct ft_watcher_opts {
     // most this many times a second (0 = never).
     double snapshot_fps;
     int32_t snapshot_max_side; // scale snapshots down to this; default 640
+    const char *trained_model; // MODEL.h5 finding the face (ft_door_worker.fm), or NULL
     // Called on the watcher's thread: each event as it is decided, and each
     // frame after it went through the door (may be NULL).
     void (*on_event)(void *arg, const char *source, const ft_event *ev);

@@ -7,6 +7,7 @@
 #include "core/mem.h"
 #include "deliver/deliver.h"
 #include "source/source.h"
+#include "train/model.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@ struct ft_watcher {
     ft_door_source *ds;
     ft_gallery *g;
     ft_nn_ctx *nn;
+    struct ft_fmodel *fm;
     ft_door_result *res;
     pthread_t th;
     atomic_bool stop;
@@ -88,7 +90,7 @@ static void *watcher_main(void *arg)
     ft_watcher *w = arg;
     ft_err err;
     ft_err_clear(&err);
-    ft_door_worker wk = {w->nn, w->g};
+    ft_door_worker wk = {.nn = w->nn, .g = w->g, .fm = w->fm};
     ft_deliver *dlv = ft_door_deliver(w->door);
     if (dlv)
         ft_deliver_source_state(dlv, w->name, true);
@@ -174,6 +176,7 @@ static void watcher_free(ft_watcher *w)
     ft_door_source_free(w->ds);
     ft_gallery_close(w->g);
     ft_nn_ctx_free(w->nn);
+    ft_fmodel_free(w->fm);
     ft_free(w->res);
     ft_buf_deinit(&w->snap);
     pthread_mutex_destroy(&w->mu);
@@ -215,6 +218,8 @@ ft_status ft_watcher_start(ft_door *d, const char *name, const char *url,
         st = ft_gallery_open(o->db_path, NULL, &w->g, err);
     if (st == FT_OK && ft_nn_ctx_new(o->threads > 0 ? o->threads : 1, &w->nn) != FT_OK)
         st = ft_err_set(err, FT_E_NOMEM, "out of memory");
+    if (st == FT_OK && o->trained_model)
+        st = ft_fmodel_load(o->trained_model, &w->fm, err);
     if (st == FT_OK) {
         atomic_store(&w->running, true);
         if (pthread_create(&w->th, NULL, watcher_main, w) != 0) {

@@ -61,6 +61,7 @@ static ft_status camera_start(ft_server *s, const char *name, const char *url, f
     wo.db_path = s->db_path;
     wo.snapshot_fps = 10;
     wo.realtime = true; // a video file as a camera plays at its own rate
+    wo.trained_model = s->trained_model;
     ft_watcher *w = NULL;
     st = ft_watcher_start(s->door, name, url, &wo, &w, err);
     if (st == FT_OK) {
@@ -324,7 +325,9 @@ static bool door_run(ft_http_req *r, const char *field, bool record, door_req *q
         st = ft_http__decode(r, q->data, q->len, &q->im, &err);
     if (st == FT_OK && !(q->res = ft_malloc(sizeof *q->res)))
         st = ft_err_set(&err, FT_E_NOMEM, "out of memory");
-    ft_door_worker wk = {wc(r)->nn, wc(r)->g};
+    // With `serve --model`, the trained single-face model finds the face
+    // for every decision (wc()->fm is loaded on the inference workers).
+    ft_door_worker wk = {.nn = wc(r)->nn, .g = wc(r)->g, .fm = wc(r)->fm};
     if (st == FT_OK && q->stream) {
         struct ft_live *l = live_get(s, &wk, q->source, &err);
         if (!l) {
@@ -347,8 +350,14 @@ static bool door_run(ft_http_req *r, const char *field, bool record, door_req *q
         ft_metrics *m = ft_httpd_metrics(s->httpd);
         atomic_fetch_add(&m->faces_detected, q->res->n_faces);
         if (q->res->detected)
-            ft_metrics_inference(m, ft_detector_name(s->o.detector),
+            ft_metrics_inference(m, wk.fm ? "trained" : ft_detector_name(s->o.detector),
                                  q->res->detect_ms / 1000.0);
+        for (size_t i = 0; i < q->res->n_described; i++) {
+            ft_metrics_inference(m, "landmarks",
+                                 q->res->landmarks_ms / q->res->n_described / 1000.0);
+            ft_metrics_inference(m, "recognition",
+                                 q->res->descriptor_ms / q->res->n_described / 1000.0);
+        }
         for (size_t i = 0; record && i < q->res->n_events; i++)
             ft_metrics_decision(m, ft_decision_str(q->res->events[i].decision));
         return true;

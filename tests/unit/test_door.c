@@ -300,7 +300,7 @@ static void test_still_one_event_per_face(void)
     ft_door_source *ds = NULL;
     ft_err err = {0};
     FT_CHECK_OK(ft_door_source_new("front", FT_DOOR_STILL, &ds, &err), &err);
-    ft_door_worker w = {f.nn, f.g};
+    ft_door_worker w = {.nn = f.nn, .g = f.g};
     FT_CHECK_OK(ft_door_frame(f.door, &w, ds, &s3, 1000.0, f.res, &err), &err);
     // Every face is one passage, decided now: as many events as faces,
     // each face's track its own.
@@ -368,7 +368,7 @@ static void test_stream_k_of_n(void)
     ft_door_source *ds = NULL;
     ft_err err = {0};
     FT_CHECK_OK(ft_door_source_new("cam", FT_DOOR_STREAM, &ds, &err), &err);
-    ft_door_worker w = {f.nn, f.g};
+    ft_door_worker w = {.nn = f.nn, .g = f.g};
     double t = 2000.0;
     int64_t track = 0;
     for (int i = 0; i < 8; i++, t += 0.04) {
@@ -451,7 +451,7 @@ static void test_stream_strangers_not_merged(void)
     ft_door_source *ds = NULL;
     ft_err err = {0};
     FT_CHECK_OK(ft_door_source_new("cam", FT_DOOR_STREAM, &ds, &err), &err);
-    ft_door_worker w = {f.nn, f.g};
+    ft_door_worker w = {.nn = f.nn, .g = f.g};
     // Describe both photos once to find each one's largest face.
     ft_describe_opts dopt = ft_describe_opts_default();
     ft_face faces[16];
@@ -511,7 +511,7 @@ static void test_gate_reason_and_fail_closed(void)
     ft_door_source *ds = NULL;
     ft_err err = {0};
     FT_CHECK_OK(ft_door_source_new("cam", FT_DOOR_STREAM, &ds, &err), &err);
-    ft_door_worker w = {f.nn, f.g};
+    ft_door_worker w = {.nn = f.nn, .g = f.g};
     double t = 4000.0;
     for (int i = 0; i < 5; i++, t += 0.04)
         FT_CHECK_OK(ft_door_frame(f.door, &w, ds, &small, t, f.res, &err), &err);
@@ -549,7 +549,7 @@ static void test_gate_reason_and_fail_closed(void)
     ft_gallery_opts go = ft_gallery_opts_default();
     go.flags = FT_GALLERY_READONLY;
     FT_CHECK_OK(ft_gallery_open(tmp_path("gate.db"), &go, &ro, &err), &err);
-    ft_door_worker wr = {f.nn, ro};
+    ft_door_worker wr = {.nn = f.nn, .g = ro};
     ft_status st = ft_door_frame(f.door, &wr, still, &full, t + 1, f.res, &err);
     FT_CHECK(st == FT_E_DB || st == FT_E_IO);
     FT_CHECK_EQ(f.res->n_events, 0);
@@ -584,7 +584,7 @@ static void test_ambiguous_names_both(void)
     ft_door_source *still = NULL;
     ft_err err = {0};
     FT_CHECK_OK(ft_door_source_new("front", FT_DOOR_STILL, &still, &err), &err);
-    ft_door_worker w = {f.nn, f.g};
+    ft_door_worker w = {.nn = f.nn, .g = f.g};
     FT_CHECK_OK(ft_door_frame(f.door, &w, still, &full, 5000, f.res, &err), &err);
     FT_CHECK_EQ(f.res->n_events, 1);
     if (f.res->n_events == 1) {
@@ -621,7 +621,7 @@ static void test_detect_every(void)
     ft_door_source *ds = NULL;
     ft_err err = {0};
     FT_CHECK_OK(ft_door_source_new("cam", FT_DOOR_STREAM, &ds, &err), &err);
-    ft_door_worker w = {f.nn, f.g};
+    ft_door_worker w = {.nn = f.nn, .g = f.g};
     double t = 6000;
     int64_t track = 0;
     int granted_at = -1;
