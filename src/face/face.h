@@ -112,7 +112,8 @@ ft_status ft_detect_kps(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image 
 
 // Raw YuNet head outputs, for conformance tests: for stride s = 8, 16, 32
 // (index 0..2) and N = (H/s)(W/s) cells of the input padded to multiples
-// of 32, cls[s] and obj[s] (N, after the sigmoid), bbox[s] (N x 4) and
+// of 32 (photos over 8.5 megapixels are first reduced by an integer
+// factor, a box average, and boxes scaled back), cls[s] and obj[s] (N, after the sigmoid), bbox[s] (N x 4) and
 // kps[s] (N x 10), row-major as the ONNX outputs. Borrowed from the
 // context's arena: valid until its next inference.
 typedef struct ft_yunet_raw {

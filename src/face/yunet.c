@@ -8,6 +8,8 @@
 //   box centre ((c + b0) s, (r + b1) s), size (exp(b2) s, exp(b3) s),
 //   keypoint k at ((c + k[2k]) s, (r + k[2k+1]) s);
 //   then NMS over all strides (IoU > 0.3 suppresses, as OpenCV's default).
+// Photos over YUNET_MAX_PIXELS are first reduced by an integer factor k
+// (k x k box average) so memory stays bounded; boxes are scaled back by k.
 #include "face/face_internal.h"
 
 #include "core/clock.h"
@@ -20,6 +22,18 @@
 #include <string.h>
 
 #define YUNET_NMS_IOU 0.3
+// 3840 x 2160 and a little more run at full size; a 50 MP photo at 1/3.
+#define YUNET_MAX_PIXELS 8500000.0
+
+// The integer reduction factor for a w x h photo (1 = none).
+static int32_t reduction(const ft_image *im)
+{
+    double px = (double)im->w * im->h;
+    int32_t k = 1;
+    while (px / ((double)k * k) > YUNET_MAX_PIXELS)
+        k++;
+    return k;
+}
 
 static const int strides[3] = {8, 16, 32};
 static const char *const heads[4] = {"cls", "obj", "bbox", "kps"};
@@ -95,10 +109,13 @@ done:
 
 // Runs the net on `im` padded to multiples of 32; fills `r`.
 static ft_status run(const ft_yunet *y, ft_nn_ctx *ctx, const ft_image *im, ft_yunet_raw *r,
-                     double *t_pre, double *t_net, ft_err *err)
+                     int32_t *scale, double *t_pre, double *t_net, ft_err *err)
 {
     double t0 = ft_now_ms();
-    int32_t H = (im->h + 31) / 32 * 32, W = (im->w + 31) / 32 * 32;
+    int32_t red = reduction(im);
+    int32_t ih = (im->h + red - 1) / red, iw = (im->w + red - 1) / red; // what the net sees
+    int32_t H = (ih + 31) / 32 * 32, W = (iw + 31) / 32 * 32;
+    *scale = red;
     size_t plan;
     ft_status st = ft_onnx_net_plan(y->net, H, W, &plan, err);
     if (st != FT_OK)
@@ -113,17 +130,38 @@ static ft_status run(const ft_yunet *y, ft_nn_ctx *ctx, const ft_image *im, ft_y
     // BGR, 0..255, zero padding at the bottom and right.
     for (int32_t yy = 0; yy < H; yy++) {
         float *o = in + (size_t)yy * W * 3;
-        if (yy >= im->h) {
+        if (yy >= ih) {
             memset(o, 0, (size_t)W * 3 * sizeof(float));
             continue;
         }
-        const uint8_t *p = im->rgb + (size_t)yy * im->w * 3;
-        for (int32_t x = 0; x < im->w; x++) {
-            o[3 * x + 0] = p[3 * x + 2];
-            o[3 * x + 1] = p[3 * x + 1];
-            o[3 * x + 2] = p[3 * x + 0];
+        if (red == 1) {
+            const uint8_t *p = im->rgb + (size_t)yy * im->w * 3;
+            for (int32_t x = 0; x < im->w; x++) {
+                o[3 * x + 0] = p[3 * x + 2];
+                o[3 * x + 1] = p[3 * x + 1];
+                o[3 * x + 2] = p[3 * x + 0];
+            }
+        } else {
+            // Mean of the k x k block (fewer at the right and bottom edges).
+            int32_t y0 = yy * red, y1 = y0 + red < im->h ? y0 + red : im->h;
+            for (int32_t x = 0; x < iw; x++) {
+                int32_t x0 = x * red, x1 = x0 + red < im->w ? x0 + red : im->w;
+                uint32_t acc[3] = {0, 0, 0};
+                for (int32_t sy = y0; sy < y1; sy++) {
+                    const uint8_t *p = im->rgb + ((size_t)sy * im->w + x0) * 3;
+                    for (int32_t sx = x0; sx < x1; sx++, p += 3) {
+                        acc[0] += p[0];
+                        acc[1] += p[1];
+                        acc[2] += p[2];
+                    }
+                }
+                float nn = (float)((y1 - y0) * (x1 - x0));
+                o[3 * x + 0] = (float)acc[2] / nn;
+                o[3 * x + 1] = (float)acc[1] / nn;
+                o[3 * x + 2] = (float)acc[0] / nn;
+            }
         }
-        memset(o + (size_t)im->w * 3, 0, (size_t)(W - im->w) * 3 * sizeof(float));
+        memset(o + (size_t)iw * 3, 0, (size_t)(W - iw) * 3 * sizeof(float));
     }
     double t1 = ft_now_ms();
     ft_map x = {H, W, 3, in};
@@ -163,7 +201,8 @@ ft_status ft_yunet_run_raw(const ft_face_models *m, ft_nn_ctx *ctx, const ft_ima
     if (im->w <= 0 || im->h <= 0)
         return ft_err_set(err, FT_E_INVALID, "empty image");
     ft_arena_reset(ft_nn_ctx_arena(ctx));
-    return run(m->yunet, ctx, im, out, NULL, NULL, err);
+    int32_t k;
+    return run(m->yunet, ctx, im, out, &k, NULL, NULL, err);
 }
 
 // ---- Decoding and NMS ----
@@ -204,7 +243,8 @@ ft_status ft_face__yunet_detect(const ft_face_models *m, ft_nn_ctx *ctx, const f
 {
     ft_yunet_raw r;
     double t_pre = 0, t_net = 0;
-    ft_status st = run(m->yunet, ctx, im, &r, &t_pre, &t_net, err);
+    int32_t scale = 1;
+    ft_status st = run(m->yunet, ctx, im, &r, &scale, &t_pre, &t_net, err);
     if (st != FT_OK)
         return st;
     double t2 = ft_now_ms();
@@ -219,7 +259,7 @@ ft_status ft_face__yunet_detect(const ft_face_models *m, ft_nn_ctx *ctx, const f
     size_t order = 0;
     for (int k = 0; k < 3; k++) {
         int32_t cols = r.in_w / strides[k];
-        double s = strides[k];
+        double s = strides[k] * (double)scale; // in the photo's pixels
         for (size_t i = 0; i < r.n[k]; i++, order++) {
             double score = sqrt(clip01(r.cls[k][i]) * clip01(r.obj[k][i]));
             if (!(score > o->min_score))
