@@ -67,7 +67,9 @@ typedef struct ft_enroll_verdict {
 // Screens `n` samples meant for `person_id` (0 = a new person) against
 // every enrolled sample of the same descriptor model. Fills verdicts[n].
 // Read-only; FT_OK whatever the verdicts (callers decide: refuse
-// conflicts unless forced, skip duplicates).
+// conflicts unless forced, skip duplicates). The screen and the write
+// are separate transactions: two enrolments of one face under two names
+// at the same moment can both pass (the door then says "ambiguous").
 ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_policy *p,
                            const ft_sample *samples, size_t n, ft_enroll_verdict *verdicts,
                            ft_err *err);

@@ -112,7 +112,9 @@ int ft_cmd_audit(int argc, char **argv)
                 struct tm tm;
                 gmtime_r(&t, &tm);
                 strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-                ft_buf_printf(&b, "%s{\"id\": %lld, \"time\": %.3f, \"time_utc\": \"%s\", \"actor\": ",
+                ft_buf_printf(&b,
+                              "%s{\"id\": %lld, \"time\": %.3f, \"time_utc\": \"%s\", "
+                              "\"actor\": ",
                               k ? ", " : "", (long long)rows[k].id, rows[k].time, ts);
                 ft_buf_json_str(&b, rows[k].actor);
                 ft_buf_puts(&b, ", \"action\": ");

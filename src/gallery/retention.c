@@ -71,7 +71,9 @@ ft_status ft_gallery_retention_apply(ft_gallery *g, double now, ft_retention_res
     }
     if (st == FT_OK && thumb_days > 0) {
         res.thumbnails_before = now - (double)thumb_days * 86400.0;
-        st = run_tx(g, "UPDATE events SET thumbnail = NULL WHERE time < ?1 AND thumbnail IS NOT NULL",
+        st = run_tx(g,
+                    "UPDATE events SET thumbnail = NULL"
+                    " WHERE time < ?1 AND thumbnail IS NOT NULL",
                     &res.thumbnails_before, NULL, &res.thumbnails_removed,
                     "retention: remove event thumbnails", err);
     }
