@@ -143,11 +143,15 @@ const ft_onnx_attr *ft_onnx_node_attr(const ft_onnx_node *n, const char *name);
 // (float32, any H and W the graph accepts), float32 outputs. Supported ops
 // (default domain): Conv (group 1 or depthwise group == channels, any
 // explicit pads, dilation 1), BatchNormalization (folded into the
-// preceding Conv), Relu, LeakyRelu, Sigmoid, Clip(0, 6), Add (same
-// shapes), MaxPool and AveragePool (no ceil_mode), GlobalAveragePool,
-// Resize / Upsample (nearest, integer scale), Concat, Transpose, Reshape,
-// Flatten, Identity. Anything else is FT_E_UNSUPPORTED at
-// ft_onnx_net_new, naming the op or attribute and the node.
+// preceding Conv), Relu, LeakyRelu (alpha 0.1), Sigmoid, Clip (0..6 or
+// 0..inf), Add (same shapes, no broadcasting), MaxPool (VALID, or the
+// symmetric padding of a stride-1 odd window) and AveragePool (VALID),
+// neither with ceil_mode, GlobalAveragePool, Resize / Upsample (nearest,
+// integer scales, coordinate rules that mean out[i] = in[i / s]), Concat
+// (channels of maps, any axis after a reshape), Transpose, Reshape,
+// Flatten, Identity, Dropout, Constant. Anything else is FT_E_UNSUPPORTED
+// at ft_onnx_net_new, naming the op or attribute and the node; shapes the
+// graph cannot take are FT_E_INVALID when run.
 //
 // A prepared net is read-only and may be shared by threads; each run uses
 // the caller's context.

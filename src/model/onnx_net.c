@@ -477,10 +477,13 @@ static ft_status prep_resize(prep *p, const ft_onnx_node *nd)
             return unsup(p, nd, "%s", "sizes instead of constant scales");
         if ((st = ups_scales(p, nd, t->f, t->n_elems, &sh, &sw)) != FT_OK)
             return st;
-        // Which coordinate rules give out[i] = in[floor(i / s)]: see the
-        // derivation in onnx.h's op list (asymmetric + floor always;
-        // half_pixel + round_prefer_* always, as the source coordinate is
-        // never exactly halfway; asymmetric + round_prefer_floor for s = 2).
+        // Which coordinate rules give out[i] = in[floor(i / s)] for an
+        // integer scale s, with i = q s + r (0 <= r < s):
+        //  - asymmetric: source i / s = q + r/s; floor gives q always;
+        //    round_prefer_floor gives q while r/s <= 1/2, i.e. for s <= 2;
+        //  - half_pixel: source (i + 1/2)/s - 1/2 = q + (r - (s-1)/2)/s,
+        //    whose fraction lies strictly inside (-1/2, 1/2): any
+        //    round_prefer_* rounding gives q.
         const char *ct = attr_s(nd, "coordinate_transformation_mode", "half_pixel");
         const char *nm = attr_s(nd, "nearest_mode", "round_prefer_floor");
         bool asym = strcmp(ct, "asymmetric") == 0;
