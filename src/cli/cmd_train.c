@@ -31,6 +31,8 @@ static const char usage[] =
     "  --threads N         threads (default: all cores); the result does not depend on it\n"
     "  --lr X              Adam learning rate (default 1e-4, inverse-time decay)\n"
     "  --batch N           batch size (default 10)\n"
+    "  --box-loss L        prototype (corner + size squared error), giou, diou or ciou\n"
+    "                      (default giou)\n"
     "  --models DIR        folder with ssd_mobilenetv1_model-weights_manifest.json\n"
     "  --quiet             no progress bar\n";
 
@@ -79,6 +81,14 @@ int ft_cmd_train(int argc, char **argv)
             if (!ft_cli_int(argc, argv, &i, 0, FT_FM_CONVS - 1, &v))
                 return FT_EXIT_USAGE;
             o.fine_tune_from = (int32_t)v;
+        } else if (strcmp(a, "--box-loss") == 0) {
+            const char *bl;
+            if (!ft_cli_str(argc, argv, &i, &bl))
+                return FT_EXIT_USAGE;
+            if (ft_box_loss_parse(bl, &o.box_loss) != FT_OK) {
+                ft_cli_errorf("train", "--box-loss %s: expected prototype, giou, diou or ciou", bl);
+                return FT_EXIT_USAGE;
+            }
         } else if (strcmp(a, "--freeze-backbone") == 0) {
             o.fine_tune = false;
         } else if (strcmp(a, "--fine-tune") == 0) {
@@ -132,10 +142,16 @@ int ft_cmd_train(int argc, char **argv)
     printf("{\"model\": \"%s\", \"epochs\": %d, \"best_epoch\": %d, \"val_loss\": %.6f, "
            "\"val_class_loss\": %.6f, \"val_box_loss\": %.6f, \"train_samples\": %zu, "
            "\"val_samples\": %zu, \"seconds\": %.1f, \"feature_seconds\": %.1f, "
-           "\"train_images_per_s\": %.1f, \"mode\": \"%s\", \"params\": %zu}\n",
+           "\"train_images_per_s\": %.1f, \"mode\": \"%s\", \"fine_tune_from\": %d, "
+           "\"box_loss\": \"%s\", \"lr\": %g, \"params\": %zu",
            out, r.n_epochs, r.best_epoch, b->val_loss, b->val_class_loss, b->val_box_loss,
            r.n_train, r.n_val, r.seconds, r.feature_seconds, r.images_per_s,
-           o.fine_tune ? "fine-tune" : "frozen", ft_fmodel_n_params(m));
+           o.fine_tune ? "fine-tune" : "frozen", o.fine_tune ? o.fine_tune_from : FT_FM_CONVS,
+           ft_box_loss_name(o.box_loss), o.lr, ft_fmodel_n_params(m));
+    if (r.has_val_eval)
+        printf(", \"val_photos_accuracy\": %.4f, \"val_photos_mean_iou\": %.4f",
+               r.val_accuracy, r.val_mean_iou);
+    printf("}\n");
     ft_fmodel_free(m);
     ft_free(r.history);
     return FT_EXIT_OK;

@@ -81,6 +81,7 @@ static ft_status fm_alloc(const char *const *ids, size_t n_ids, ft_fmodel **out)
     }
     memset(m->p, 0, off * sizeof(float));
     m->n_ids = n_ids;
+    m->flip = true;
     for (size_t i = 0; i < n_ids; i++)
         if (!(m->ids[i] = ft_strdup(ids[i]))) {
             ft_fmodel_free(m);
@@ -379,6 +380,42 @@ void ft_fm__heads_one(const ft_fmodel *m, const float *feat, ft_fm_pred *out)
     }
 }
 
+void ft_fmodel_set_flip(ft_fmodel *m, bool on)
+{
+    m->flip = on;
+}
+
+void ft_fm__predict_rgb(ft_fmodel *m, const ft_grad_ops *ops, const uint8_t *rgb, ft_fm_pred *out)
+{
+    ft_fm__input(rgb, m->ws->act[0]);
+    ft_fm__backbone_fwd(m, ops, m->ws);
+    ft_fm__heads_one(m, m->ws->feat, out);
+    if (!m->flip)
+        return;
+    // The mirror image: each row reversed.
+    float *x = m->ws->act[0];
+    const int32_t n = FT_FM_INPUT;
+    for (int32_t y = 0; y < n; y++)
+        for (int32_t c0 = 0; c0 < n / 2; c0++)
+            for (int k = 0; k < 3; k++) {
+                float *a = x + ((size_t)y * n + c0) * 3 + k;
+                float *b = x + ((size_t)y * n + (n - 1 - c0)) * 3 + k;
+                float tmp = *a;
+                *a = *b;
+                *b = tmp;
+            }
+    ft_fm__backbone_fwd(m, ops, m->ws);
+    ft_fm_pred f;
+    ft_fm__heads_one(m, m->ws->feat, &f);
+    out->score = 0.5f * (out->score + f.score);
+    float x1 = 1.0f - f.box[2], x2 = 1.0f - f.box[0];
+    out->box[0] = 0.5f * (out->box[0] + x1);
+    out->box[2] = 0.5f * (out->box[2] + x2);
+    out->box[1] = 0.5f * (out->box[1] + f.box[1]);
+    out->box[3] = 0.5f * (out->box[3] + f.box[3]);
+    // The identity head keeps the unflipped prediction.
+}
+
 ft_status ft_fmodel_predict(ft_fmodel *m, const ft_image *im, ft_fm_pred *out, ft_err *err)
 {
     ft_status st;
@@ -388,10 +425,8 @@ ft_status ft_fmodel_predict(ft_fmodel *m, const ft_image *im, ft_fm_pred *out, f
     st = ft_train_resize(im, FT_FM_INPUT, FT_FM_INPUT, &small);
     if (st != FT_OK)
         return ft_err_set(err, st, "resizing the photo: %s", ft_status_str(st));
-    ft_fm__input(small.rgb, m->ws->act[0]);
+    ft_fm__predict_rgb(m, ft_grad_ops_get(), small.rgb, out);
     ft_image_deinit(&small);
-    ft_fm__backbone_fwd(m, ft_grad_ops_get(), m->ws);
-    ft_fm__heads_one(m, m->ws->feat, out);
     return FT_OK;
 }
 

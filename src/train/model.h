@@ -21,6 +21,7 @@
 
 #include "core/status.h"
 #include "io/image.h"
+#include "nn/train/grad.h"
 #include "train/dataset.h"
 
 #include <stdbool.h>
@@ -86,6 +87,7 @@ typedef struct ft_train_opts {
     // it when all of them fit in this many MiB (4096; 0 = recompute every
     // step). Same weights either way, bit for bit (tested).
     size_t cache_mb;
+    ft_box_loss box_loss; // FT_BOX_LOSS_* of nn/train/grad.h (prototype, giou, diou, ciou)
 } ft_train_opts;
 
 ft_train_opts ft_train_opts_default(void);
@@ -99,6 +101,11 @@ typedef struct ft_epoch_stats {
 
 typedef struct ft_train_result {
     int32_t n_epochs, best_epoch; // 1-based
+    // The restored model on the val split's photos (not augmented), when
+    // the split has photos: has_val_eval, accuracy, mean IoU, histogram.
+    bool has_val_eval;
+    double val_accuracy, val_mean_iou;
+    size_t val_iou_hist[10];
     ft_epoch_stats *history;      // n_epochs entries, caller frees with ft_free
     size_t n_train, n_val;
     double seconds, feature_seconds;
@@ -147,9 +154,30 @@ typedef struct ft_eval_result {
     size_t n_id, id_correct;
 } ft_eval_result;
 
-// Evaluates on the split's photos (augmented == false) or its augmented
-// samples. A photo with several boxes is scored against its first box.
-ft_status ft_fmodel_evaluate(ft_fmodel *m, const char *ds_dir, ft_split split, bool augmented,
-                             ft_eval_result *out, ft_err *err);
+typedef struct ft_eval_opts {
+    bool augmented;       // the split's augmented samples instead of its photos (false)
+    bool flip;            // test-time flip averaging (ft_fmodel_set_flip) (true)
+    // Contact sheet: when not NULL, writes DIR/contact.jpg (made if missing):
+    // every evaluated sample at 2x (240x240), the human box in green, the
+    // predicted box in red (drawn when the score is over 0.5, dashed-free,
+    // thinner otherwise), score and IoU under each. Samples beyond
+    // draw_max (96) are left out.
+    const char *draw_dir;
+    int32_t draw_max;
+} ft_eval_opts;
+
+ft_eval_opts ft_eval_opts_default(void);
+
+// Evaluates on the split's photos (or its augmented samples). A photo
+// with several boxes is scored against its first box. o NULL: defaults.
+ft_status ft_fmodel_evaluate(ft_fmodel *m, const char *ds_dir, ft_split split,
+                             const ft_eval_opts *o, ft_eval_result *out, ft_err *err);
+
+// Test-time flip averaging for ft_fmodel_predict and evaluation: the photo
+// and its mirror image both go through the model; the score is the mean of
+// the two scores and the box the mean of the box and the mirrored box of
+// the mirror (x1' = 1 - x2, x2' = 1 - x1). Twice the inference time. On by
+// default (chosen on validation, docs/TRAINING.md).
+void ft_fmodel_set_flip(ft_fmodel *m, bool on);
 
 #endif

@@ -34,6 +34,7 @@ struct ft_fmodel {
     size_t n_ids;
     char **ids;
     ft_fm_ws *ws; // prediction workspace, made on first use
+    bool flip;    // test-time flip averaging (ft_fmodel_set_flip)
 };
 
 void ft_fm__conv_name(int i, char *buf, size_t cap);
@@ -47,6 +48,9 @@ void ft_fm__backbone_fwd_range(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm
 size_t ft_fm__act_size(const ft_fmodel *m, int i);
 void ft_fm__backbone_bwd(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws, int from,
                          float *g, size_t base);
+// Prediction on one 120x120 RGB sample with m->ws (made by the caller),
+// flip-averaged when m->flip.
+void ft_fm__predict_rgb(ft_fmodel *m, const ft_grad_ops *ops, const uint8_t *rgb, ft_fm_pred *out);
 void ft_fm__heads_one(const ft_fmodel *m, const float *feat, ft_fm_pred *out);
 
 #endif

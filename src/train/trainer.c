@@ -362,7 +362,7 @@ static double batch_losses(ft_fm_trainer *t, const float *face, const float *box
             p[k] = ft_sigmoidf(t->zb[i * 4 + k]);
         memcpy(t->pb + i * 4, p, sizeof p);
         if (face[i] > 0.5f) {
-            sb += ft_loss_box(p, box + i * 4, dp);
+            sb += ft_loss_box_iou(t->o.box_loss, p, box + i * 4, dp);
             for (int k = 0; k < 4; k++)
                 t->dzb[i * 4 + k] = dp[k] * p[k] * (1 - p[k]);
         } else {
@@ -642,6 +642,14 @@ static void progress(int epoch, int epochs, size_t done, size_t total, double lo
     fflush(stderr);
 }
 
+static bool ds_has_split(const ft_dataset *ds, ft_split sp)
+{
+    for (size_t i = 0; i < ds->n; i++)
+        if (ds->s[i].split == sp)
+            return true;
+    return false;
+}
+
 ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_train_opts *o,
                        ft_fmodel **out, ft_train_result *res, ft_err *err)
 {
@@ -798,6 +806,17 @@ ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_tr
     }
     if (r.best_epoch > 0)
         memcpy(m->p, best, m->n_params * sizeof(float));
+    // The restored model on the val photos, for the summary and the plot.
+    if (ds_has_split(ds, FT_SPLIT_VAL)) {
+        ft_eval_result ev;
+        st = ft_fmodel_evaluate(m, ds_dir, FT_SPLIT_VAL, NULL, &ev, err);
+        if (st != FT_OK)
+            goto done;
+        r.has_val_eval = true;
+        r.val_accuracy = ev.accuracy;
+        r.val_mean_iou = ev.mean_iou;
+        memcpy(r.val_iou_hist, ev.iou_hist, sizeof ev.iou_hist);
+    }
     r.images_per_s = train_ms > 0 ? (double)trained / (train_ms / 1000) : 0;
     r.seconds = (ft_now_ms() - t0) / 1000;
     *out = m;
@@ -849,7 +868,8 @@ ft_status ft_train_history_svg(const ft_train_result *r, const char *path, ft_er
     ft_buf b;
     ft_buf_init(&b, 0);
     const int pw = 300, ph = 220, ml = 50, mt = 30, gap = 30;
-    int W = 3 * (pw + ml) + 2 * gap, H = ph + mt + 50;
+    int n_panels = r->has_val_eval ? 4 : 3;
+    int W = n_panels * (pw + ml) + (n_panels - 1) * gap, H = ph + mt + 50;
     ft_status st = ft_buf_printf(&b,
                                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
                                  "height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n"
@@ -892,6 +912,39 @@ ft_status ft_train_history_svg(const ft_train_result *r, const char *path, ft_er
                 st = ft_buf_puts(&b, "\"/>\n");
         }
     }
+    if (st == FT_OK && r->has_val_eval) {
+        // IoU histogram of the restored model on the val photos.
+        int x0 = 3 * (pw + ml + gap) + ml, y0 = mt;
+        size_t mx = 1, n = 0;
+        for (int i = 0; i < 10; i++) {
+            mx = r->val_iou_hist[i] > mx ? r->val_iou_hist[i] : mx;
+            n += r->val_iou_hist[i];
+        }
+        st = ft_buf_printf(&b,
+                           "<text x=\"%d\" y=\"%d\" font-size=\"13\">val IoU (%zu faces, mean "
+                           "%.3f; accuracy %.3f)</text>\n"
+                           "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+                           "stroke=\"#888\"/>\n"
+                           "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%zu</text>\n"
+                           "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n"
+                           "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">IoU with the human "
+                           "box (0..1)</text>\n",
+                           x0, y0 - 10, n, r->val_mean_iou, r->val_accuracy, x0, y0, pw, ph,
+                           x0 - 4, y0 + 10, mx, x0 - 4, y0 + ph, x0 + pw / 2, y0 + ph + 18);
+        for (int i = 0; i < 10 && st == FT_OK; i++) {
+            double bh = (double)r->val_iou_hist[i] / (double)mx * ph;
+            st = ft_buf_printf(&b,
+                               "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                               "fill=\"#2ca02c\"><title>[%.1f, %.1f): %zu</title></rect>\n",
+                               x0 + i * pw / 10.0 + 1, y0 + ph - bh, pw / 10.0 - 2, bh, i / 10.0,
+                               (i + 1) / 10.0, r->val_iou_hist[i]);
+        }
+        if (st == FT_OK && r->val_mean_iou > 0)
+            st = ft_buf_printf(&b,
+                               "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
+                               "stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>\n",
+                               x0 + r->val_mean_iou * pw, y0, x0 + r->val_mean_iou * pw, y0 + ph);
+    }
     if (st == FT_OK)
         st = ft_buf_printf(&b,
                            "<text x=\"%d\" y=\"%d\" fill=\"#1f77b4\">training</text>"
@@ -917,12 +970,60 @@ static double iou(const float *a, const float *b)
     return ua > 0 ? in / ua : 0;
 }
 
-ft_status ft_fmodel_evaluate(ft_fmodel *m, const char *ds_dir, ft_split split, bool augmented,
-                             ft_eval_result *out, ft_err *err)
+ft_eval_opts ft_eval_opts_default(void)
 {
+    ft_eval_opts o;
+    memset(&o, 0, sizeof o);
+    o.flip = true;
+    o.draw_max = 96;
+    return o;
+}
+
+// The contact sheet of evaluate's draw_dir: cells of 2x the sample with
+// the human box (green) and the prediction (red, thin when the score is
+// 0.5 or less), score and IoU below.
+#define SHEET_CELL (2 * FT_FM_INPUT)
+#define SHEET_TEXT 22
+#define SHEET_GAP 4
+#define SHEET_COLS 8
+
+static void sheet_cell(ft_image *sheet, int32_t k, const uint8_t *rgb, bool face,
+                       const float *truth, const ft_fm_pred *p, double v)
+{
+    int32_t ox = SHEET_GAP + (k % SHEET_COLS) * (SHEET_CELL + SHEET_GAP);
+    int32_t oy = SHEET_GAP + (k / SHEET_COLS) * (SHEET_CELL + SHEET_TEXT + SHEET_GAP);
+    for (int32_t y = 0; y < SHEET_CELL; y++)
+        for (int32_t x = 0; x < SHEET_CELL; x++)
+            memcpy(sheet->rgb + ((size_t)(oy + y) * sheet->w + ox + x) * 3,
+                   rgb + ((size_t)(y / 2) * FT_FM_INPUT + x / 2) * 3, 3);
+    const int32_t c = SHEET_CELL;
+    if (face)
+        ft_draw_rect(sheet, ox + (int32_t)lround(truth[0] * c), oy + (int32_t)lround(truth[1] * c),
+                     (int32_t)lround((truth[2] - truth[0]) * c),
+                     (int32_t)lround((truth[3] - truth[1]) * c), 0x00E040, 2);
+    if (p->box[2] > p->box[0] && p->box[3] > p->box[1])
+        ft_draw_rect(sheet, ox + (int32_t)lround(p->box[0] * c),
+                     oy + (int32_t)lround(p->box[1] * c),
+                     (int32_t)lround((p->box[2] - p->box[0]) * c),
+                     (int32_t)lround((p->box[3] - p->box[1]) * c), 0xFF3030,
+                     p->score > 0.5f ? 2 : 1);
+    char txt[64];
+    bool ok = (p->score > 0.5f) == face;
+    if (face)
+        snprintf(txt, sizeof txt, "face %.2f  IoU %.2f%s", p->score, v, ok ? "" : " MISS");
+    else
+        snprintf(txt, sizeof txt, "no face %.2f%s", p->score, ok ? "" : " FALSE");
+    ft_draw_text(sheet, ox + 2, oy + SHEET_CELL + 6, txt, ok ? 0xFFFFFF : 0xFF6060, 1);
+}
+
+ft_status ft_fmodel_evaluate(ft_fmodel *m, const char *ds_dir, ft_split split,
+                             const ft_eval_opts *opts, ft_eval_result *out, ft_err *err)
+{
+    ft_eval_opts o = opts ? *opts : ft_eval_opts_default();
     samples s;
-    ft_status st = load_samples(ds_dir, split, (const char *const *)m->ids, m->n_ids, augmented,
-                                &s, err);
+    ft_image sheet = {0};
+    ft_status st = load_samples(ds_dir, split, (const char *const *)m->ids, m->n_ids,
+                                o.augmented, &s, err);
     if (st != FT_OK)
         return st;
     if (s.n == 0) {
@@ -934,6 +1035,26 @@ ft_status ft_fmodel_evaluate(ft_fmodel *m, const char *ds_dir, ft_split split, b
         samples_free(&s);
         return ft_err_set(err, st, "out of memory");
     }
+    int32_t n_draw = 0;
+    if (o.draw_dir) {
+        n_draw = (int32_t)(s.n < (size_t)(o.draw_max > 0 ? o.draw_max : 96)
+                               ? s.n
+                               : (size_t)(o.draw_max > 0 ? o.draw_max : 96));
+        int32_t rows = (n_draw + SHEET_COLS - 1) / SHEET_COLS;
+        st = ft_train__mkdirs(o.draw_dir, err);
+        if (st == FT_OK &&
+            (st = ft_image_new(SHEET_GAP + SHEET_COLS * (SHEET_CELL + SHEET_GAP),
+                               SHEET_GAP + rows * (SHEET_CELL + SHEET_TEXT + SHEET_GAP),
+                               &sheet)) != FT_OK)
+            ft_err_set(err, st, "out of memory");
+        if (st != FT_OK) {
+            samples_free(&s);
+            return st;
+        }
+        memset(sheet.rgb, 30, (size_t)sheet.w * sheet.h * 3);
+    }
+    bool keep_flip = m->flip;
+    m->flip = o.flip;
     ft_eval_result r;
     memset(&r, 0, sizeof r);
     const ft_grad_ops *ops = ft_grad_ops_get();
@@ -941,16 +1062,15 @@ ft_status ft_fmodel_evaluate(ft_fmodel *m, const char *ds_dir, ft_split split, b
     size_t px = (size_t)FT_FM_INPUT * FT_FM_INPUT * 3;
     for (size_t i = 0; i < s.n; i++) {
         ft_fm_pred p;
-        ft_fm__input(s.rgb + i * px, m->ws->act[0]);
-        ft_fm__backbone_fwd(m, ops, m->ws);
-        ft_fm__heads_one(m, m->ws->feat, &p);
+        ft_fm__predict_rgb(m, ops, s.rgb + i * px, &p);
         bool face = s.face[i] > 0.5f, pred = p.score > 0.5f;
+        double v = 0;
         r.n++;
         r.tp += face && pred, r.fp += !face && pred, r.tn += !face && !pred,
             r.fn += face && !pred;
         if (face) {
             r.n_face++;
-            double v = iou(p.box, s.box + 4 * i);
+            v = iou(p.box, s.box + 4 * i);
             sum_iou += v;
             int bin = (int)(v * 10);
             r.iou_hist[bin > 9 ? 9 : bin]++;
@@ -959,11 +1079,24 @@ ft_status ft_fmodel_evaluate(ft_fmodel *m, const char *ds_dir, ft_split split, b
                 r.id_correct += p.id == s.id[i];
             }
         }
+        if ((int32_t)i < n_draw)
+            sheet_cell(&sheet, (int32_t)i, s.rgb + i * px, face, s.box + 4 * i, &p, v);
     }
+    m->flip = keep_flip;
     r.accuracy = (double)(r.tp + r.tn) / r.n;
     r.precision = r.tp + r.fp ? (double)r.tp / (r.tp + r.fp) : 0;
     r.recall = r.tp + r.fn ? (double)r.tp / (r.tp + r.fn) : 0;
     r.mean_iou = r.n_face ? sum_iou / r.n_face : 0;
+    if (o.draw_dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/contact.jpg", o.draw_dir);
+        st = ft_image_save(&sheet, path, err);
+        ft_image_deinit(&sheet);
+        if (st != FT_OK) {
+            samples_free(&s);
+            return st;
+        }
+    }
     *out = r;
     samples_free(&s);
     return FT_OK;

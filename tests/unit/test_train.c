@@ -338,6 +338,102 @@ static void test_grad_losses(void)
     FT_CHECK_NEAR(dz, 1.0, 1e-7);
 }
 
+// ---- IoU box losses ----
+
+typedef struct iou_case {
+    ft_box_loss kind;
+    double p[4], t[4];
+} iou_case;
+
+static double iou_eval(void *ctx)
+{
+    iou_case *c = ctx;
+    double d[4];
+    return ft_loss_box_iou_f64(c->kind, c->p, c->t, d);
+}
+
+// Distance of the point's coordinates from the loss's kinks (min/max
+// switches, zero width/height, zero intersection): central differences
+// across a kink are not a derivative.
+static double kink_margin(const iou_case *c)
+{
+    const double *p = c->p, *t = c->t;
+    double m = 1e9;
+    for (int a = 0; a < 2; a++) {
+        double v[6] = {p[a] - t[a], p[a + 2] - t[a + 2], p[a + 2] - p[a], p[a + 2] - t[a],
+                       t[a + 2] - p[a], p[a] - t[a + 2]};
+        for (int k = 0; k < 6; k++)
+            m = fmin(m, fabs(v[k]));
+    }
+    return m;
+}
+
+static void test_grad_box_iou(void)
+{
+    rng_state = 21;
+    int checked = 0;
+    for (int kind = FT_BOX_LOSS_GIOU; kind <= FT_BOX_LOSS_CIOU; kind++)
+        for (int rep = 0; rep < 400 && checked < 60 * (kind - FT_BOX_LOSS_GIOU + 1); rep++) {
+            iou_case c = {.kind = (ft_box_loss)kind};
+            // Targets valid; predictions anywhere in [0, 1], so some are
+            // disjoint, some contain the target, some inverted (x2 < x1).
+            fill_d(c.t, 2, 0.0, 0.6);
+            c.t[2] = c.t[0] + 0.1 + 0.3 * urand();
+            c.t[3] = c.t[1] + 0.1 + 0.3 * urand();
+            fill_d(c.p, 4, 0.0, 1.0);
+            if (rep % 4 != 3) { // mostly ordered predictions
+                if (c.p[2] < c.p[0]) {
+                    double x = c.p[0];
+                    c.p[0] = c.p[2], c.p[2] = x;
+                }
+                if (c.p[3] < c.p[1]) {
+                    double x = c.p[1];
+                    c.p[1] = c.p[3], c.p[3] = x;
+                }
+            }
+            if (kink_margin(&c) < 1e-3)
+                continue;
+            double g[4];
+            ft_loss_box_iou_f64(c.kind, c.p, c.t, g);
+            // Smooth between kinks, h well inside the 1e-3 margin: 1e-6
+            // relative (central differences are O(h^2) = 1e-12 here).
+            check_grad(ft_box_loss_name(c.kind), c.p, g, 4, iou_eval, &c, 1e-6, 1e-6);
+            checked++;
+        }
+    FT_CHECK_EQ(checked, 60 + 60 + 60);
+    // Known values, worked by hand (exact up to double rounding: 1e-12).
+    double d[4];
+    const double a[4] = {0, 0, 1, 1}, far[4] = {2, 0, 3, 1}, wide[4] = {0, 0, 2, 1};
+    // Disjoint, 1 apart: IoU 0, C = 3, U = 2; rho^2 = 4, c^2 = 10; same aspect.
+    FT_CHECK_NEAR(ft_loss_box_iou_f64(FT_BOX_LOSS_GIOU, a, far, d), 4.0 / 3.0, 1e-12);
+    FT_CHECK_NEAR(ft_loss_box_iou_f64(FT_BOX_LOSS_DIOU, a, far, d), 1.4, 1e-12);
+    FT_CHECK_NEAR(ft_loss_box_iou_f64(FT_BOX_LOSS_CIOU, a, far, d), 1.4, 1e-12);
+    // Twice as wide, same corner: IoU 1/2, C = U = 2; rho^2 = 1/4, c^2 = 5;
+    // v = 4/pi^2 (atan 1 - atan 2)^2, alpha = v / (1/2 + v).
+    double pi = acos(-1.0), v = 4 / (pi * pi) * pow(atan(1.0) - atan(2.0), 2);
+    FT_CHECK_NEAR(ft_loss_box_iou_f64(FT_BOX_LOSS_GIOU, wide, a, d), 0.5, 1e-12);
+    FT_CHECK_NEAR(ft_loss_box_iou_f64(FT_BOX_LOSS_DIOU, wide, a, d), 0.55, 1e-12);
+    FT_CHECK_NEAR(ft_loss_box_iou_f64(FT_BOX_LOSS_CIOU, wide, a, d), 0.55 + v * v / (0.5 + v),
+                  1e-12);
+    // A perfect box: 0 for all; the prototype kind is ft_loss_box.
+    for (int k = FT_BOX_LOSS_GIOU; k <= FT_BOX_LOSS_CIOU; k++)
+        FT_CHECK_NEAR(ft_loss_box_iou_f64((ft_box_loss)k, a, a, d), 0.0, 1e-11);
+    double d2[4];
+    FT_CHECK_NEAR(ft_loss_box_iou_f64(FT_BOX_LOSS_PROTOTYPE, wide, a, d),
+                  ft_loss_box_f64(wide, a, d2), 0.0);
+    // An inverted prediction still gets a gradient towards the target.
+    const double inv[4] = {0.6, 0.6, 0.4, 0.4}, tgt[4] = {0.3, 0.3, 0.7, 0.7};
+    for (int k = FT_BOX_LOSS_GIOU; k <= FT_BOX_LOSS_CIOU; k++) {
+        ft_loss_box_iou_f64((ft_box_loss)k, inv, tgt, d);
+        FT_CHECK(d[0] > 0 && d[1] > 0 && d[2] < 0 && d[3] < 0); // x1 left, x2 right
+    }
+    // Names round-trip.
+    ft_box_loss bl;
+    FT_CHECK_EQ(ft_box_loss_parse("ciou", &bl), FT_OK);
+    FT_CHECK_EQ(bl, FT_BOX_LOSS_CIOU);
+    FT_CHECK_EQ(ft_box_loss_parse("iou", &bl), FT_E_INVALID);
+}
+
 // ---- Fast variants against the references ----
 
 #define CANARY 12345.0f
@@ -907,6 +1003,7 @@ static const ft_test_case cases[] = {
     {"grad_gmaxpool", test_grad_gmaxpool},
     {"grad_dense", test_grad_dense},
     {"grad_losses", test_grad_losses},
+    {"grad_box_iou", test_grad_box_iou},
     {"variants", test_variants},
     {"ref_f32_f64", test_ref_f32_f64},
     {"adam_golden", test_adam_golden},

@@ -90,6 +90,31 @@ double ft_loss_bce_logit_f64(double z, double t, double *dz);
 double ft_loss_box(const float p[4], const float t[4], float dp[4]);
 double ft_loss_box_f64(const double p[4], const double t[4], double dp[4]);
 
+// Box losses by name: the prototype's (above) or one of the IoU-based
+// losses on corner boxes p = (x1, y1, x2, y2), target t (x2 > x1, y2 > y1):
+//   giou: 1 - IoU + (C - U) / C          (C: enclosing box area, U: union)
+//   diou: 1 - IoU + rho^2 / c^2          (rho: centre distance, c: enclosing diagonal)
+//   ciou: diou + alpha v, v = 4/pi^2 (atan(wt/ht) - atan(wp/hp))^2,
+//         alpha = v / (1 - IoU + v)      (alpha differentiated too, so dp is the
+//                                         exact gradient; torchvision holds it constant)
+// A prediction with x2 < x1 (or y2 < y1) counts as zero width (height) and
+// adds (x1 - x2)^2 (or (y1 - y2)^2): an inverted box inside the target
+// would otherwise get no gradient at all (the model's boxes start near
+// x1 = x2 = 0.5, half of them inverted). Reference in
+// ref/loss_iou_ref.c (double, exact gradient; checked against central
+// differences and known values in train.grad_box_iou). Writes dL/dp.
+typedef enum ft_box_loss {
+    FT_BOX_LOSS_PROTOTYPE,
+    FT_BOX_LOSS_GIOU,
+    FT_BOX_LOSS_DIOU,
+    FT_BOX_LOSS_CIOU,
+} ft_box_loss;
+double ft_loss_box_iou(ft_box_loss kind, const float p[4], const float t[4], float dp[4]);
+double ft_loss_box_iou_f64(ft_box_loss kind, const double p[4], const double t[4], double dp[4]);
+// "prototype", "giou", "diou", "ciou".
+const char *ft_box_loss_name(ft_box_loss k);
+ft_status ft_box_loss_parse(const char *s, ft_box_loss *out);
+
 // Softmax cross-entropy over n logits z for the class `target`: returns
 // -log softmax(z)[target], writes prob (may be NULL) and dL/dz.
 double ft_loss_softmax_ce(int32_t n, const float *z, int32_t target, float *prob, float *dz);
