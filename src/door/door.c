@@ -36,6 +36,7 @@ ft_door_opts ft_door_opts_default(void)
     o.assoc_distance = 0.6;
     o.detect_every = 1;
     o.thumb_px = 160;
+    o.redescribe_every = 5;
     o.record = true;
     return o;
 }
@@ -54,6 +55,8 @@ ft_status ft_door_opts_check(const ft_door_opts *o, ft_err *err)
         return ft_err_set(err, FT_E_INVALID, "the association distance must be positive");
     if (o->detect_every < 1 || o->detect_every > 100)
         return ft_err_set(err, FT_E_INVALID, "detect every must be 1..100 frames");
+    if (o->redescribe_every < 1 || o->redescribe_every > 100)
+        return ft_err_set(err, FT_E_INVALID, "redescribe every must be 1..100 frames");
     if (o->thumb_px < 16 || o->thumb_px > 1024)
         return ft_err_set(err, FT_E_INVALID, "thumbnails must be 16..1024 px");
     if (!o->describe.landmarks || !o->describe.descriptors)
@@ -445,6 +448,7 @@ typedef struct frame_face {
     ft_face_box box;
     float desc[FT_DESCRIPTOR_DIM];
     bool has_desc;
+    bool skipped; // not described: it is a decided track's face, described lately
     ft_access_decision fd;
     int track; // index in s->tracks after association, -1 if none
 } frame_face;
@@ -453,7 +457,7 @@ static void face_out(const ft_door__track *tr, const frame_face *f, ft_door_face
 {
     memset(o, 0, sizeof *o);
     o->box = f->box;
-    o->described = true;
+    o->described = !f->skipped;
     o->frame = f->fd;
     if (!tr)
         return;
@@ -467,9 +471,33 @@ static void face_out(const ft_door__track *tr, const frame_face *f, ft_door_face
 
 // Detects and describes; fills faces[] (at most FT_DOOR_MAX_FACES) with
 // each face's own decision.
-static ft_status detect_describe(ft_door *d, const ft_door_worker *w, const ft_image *im,
-                                 const ft_gallery_policy *pol, frame_face *faces, size_t *n_out,
-                                 ft_door_result *res, ft_err *err)
+// Whether a face at box b at time t belongs, beyond doubt, to a decided
+// track whose descriptor is recent: it overlaps the track's predicted box
+// by IoU >= 0.5 and the track was described on one of its last
+// redescribe_every detected frames. Such a face needs no new descriptor:
+// its passage is decided, and within a few frames it is described again,
+// so a different person taking its place is told apart (the descriptor
+// gate splits the track) before long.
+static bool decided_face(const ft_door *d, const ft_door_source *s, const ft_face_box *b, double t)
+{
+    if (!s || d->o.redescribe_every <= 1)
+        return false;
+    for (size_t j = 0; j < s->n_tracks; j++) {
+        const ft_door__track *tr = &s->tracks[j];
+        if (tr->state == FT_TRACK_PENDING || tr->since_desc + 1 >= d->o.redescribe_every)
+            continue;
+        ft_face_box p;
+        ft_door__predict(tr, t, &p);
+        if (ft_door__iou(p.x, p.y, p.w, p.h, b->x, b->y, b->w, b->h) >= 0.5)
+            return true;
+    }
+    return false;
+}
+
+static ft_status detect_describe(ft_door *d, const ft_door_worker *w, const ft_door_source *s,
+                                 const ft_image *im, double t, const ft_gallery_policy *pol,
+                                 frame_face *faces, size_t *n_out, ft_door_result *res,
+                                 ft_err *err)
 {
     ft_face_box boxes[FT_DOOR_MAX_FACES];
     size_t n = 0;
@@ -503,7 +531,10 @@ static ft_status detect_describe(ft_door *d, const ft_door_worker *w, const ft_i
         f->track = -1;
         // Faces the gate refuses are not described: their decision does
         // not need a descriptor, and landmarks of a 30 px face are noise.
-        if (ft_access_quality(&f->box, pol, NULL, NULL) == FT_OK) {
+        bool gate = ft_access_quality(&f->box, pol, NULL, NULL) == FT_OK;
+        if (gate && decided_face(d, s, &f->box, t)) {
+            f->skipped = true;
+        } else if (gate) {
             ft_point lm[FT_LANDMARKS];
             double a = ft_now_ms();
             st = ft_landmarks(d->models, w->nn, im, &f->box, d->o.describe.tiny_landmarks, lm,
@@ -577,7 +608,7 @@ ft_status ft_door_frame(ft_door *d, const ft_door_worker *w, ft_door_source *s,
         faces = ft_malloc(sizeof *faces * FT_DOOR_MAX_FACES);
         if (!faces)
             return ft_err_set(err, FT_E_NOMEM, "out of memory");
-        st = detect_describe(d, w, im, &pol, faces, &nf, res, err);
+        st = detect_describe(d, w, s, im, t, &pol, faces, &nf, res, err);
     }
     if (st == FT_OK)
         st = frame_run(d, w, s, im, faces, nf, detect, &pol, t, t_start, res, err);
@@ -640,7 +671,14 @@ static ft_status frame_run(ft_door *d, const ft_door_worker *w, ft_door_source *
     // Each face's own decision (rules 1-5).
     for (size_t i = 0; i < nf && st == FT_OK; i++) {
         ft_match_result mr;
-        if (faces[i].has_desc) {
+        if (faces[i].skipped) {
+            // Its track's decision stands; this frame adds nothing to it.
+            memset(&faces[i].fd, 0, sizeof faces[i].fd);
+            faces[i].fd.decision = FT_DECISION_DENIED;
+            faces[i].fd.reason = FT_REASON_MATCH;
+            faces[i].fd.distance = faces[i].fd.margin = NAN;
+            faces[i].fd.detector_score = faces[i].box.score;
+        } else if (faces[i].has_desc) {
             st = ft_match(mx, faces[i].desc, pol.threshold, pol.margin, &mr, err);
             if (st == FT_OK)
                 ft_access_decide(&faces[i].box, &mr, &pol, &faces[i].fd);
@@ -681,6 +719,11 @@ static ft_status frame_run(ft_door *d, const ft_door_worker *w, ft_door_source *
         faces[i].track = j;
         ft_door__track_update(tr, &faces[i].box, t);
         tr->seen_now = true;
+        if (faces[i].skipped) {
+            tr->since_desc++;
+            continue;
+        }
+        tr->since_desc = 0;
         tr->frames++;
         if (faces[i].box.score > tr->best_score)
             tr->best_score = faces[i].box.score;

@@ -38,7 +38,9 @@
 //     the two people), or "not confirmed" when it matches someone but
 //     fewer than k frames did.
 // A person who leaves and comes back after gap_s is a new track, so a new
-// passage and a new event. That gap is the only cooldown.
+// passage and a new event. That gap is the only cooldown. Once a track is
+// decided its face is described only every redescribe_every-th detected
+// frame (saving the descriptor networks while someone stands in view).
 // Still photos (mode FT_DOOR_STILL: the CLI's `access`, /api/v1/access
 // without stream=1) are one frame each: every face is its own track, k is
 // taken as 1, and every track ends with the frame: one event per face.
@@ -83,6 +85,11 @@ typedef struct ft_door_opts {
     double iou_min;            // association by overlap; 0.3
     double assoc_distance;     // descriptor distance that never joins a track; 0.6
     int detect_every;          // stream: detect on every k-th frame, predict between; 1
+    // A decided track's face (IoU >= 0.5 with its predicted box) is
+    // described again only every N-th detected frame (in between it follows
+    // by overlap alone); a different face taking its place is told apart
+    // within N frames. 5; 1 = describe every face every time.
+    int redescribe_every;
     int32_t thumb_px;          // event thumbnails' longer side; 160
     bool record;               // store events (and deliver them); true. false: decide only
 } ft_door_opts;

@@ -20,6 +20,7 @@ typedef struct ft_door__track {
     double vx, vy, vw, vh;
     double t_first, t_last;
     int32_t frames; // described frames
+    int32_t since_desc; // detected frames since the last described one
     // The last descriptor (association) and the fused one: the sum of the
     // unit descriptors of frames that passed the quality gate, and the sum
     // of their lengths.

@@ -1,4 +1,4 @@
 ft_test_binary(test_door ${CMAKE_CURRENT_LIST_DIR}/test_door.c)
 ft_test_cases(test_door unit door iou associate_motion associate_descriptor_gate opts_check
-  still_one_event_per_face stream_k_of_n stream_strangers_not_merged
+  still_one_event_per_face stream_k_of_n stream_strangers_not_merged granted_face_replaced
   gate_reason_and_fail_closed ambiguous_names_both detect_every)

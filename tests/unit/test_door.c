@@ -383,7 +383,7 @@ static void test_stream_k_of_n(void)
         if (i == 0)
             track = fc->track_id;
         FT_CHECK_EQ(fc->track_id, track); // one track all along
-        FT_CHECK_EQ(fc->frames, i + 1);
+        FT_CHECK_EQ(fc->frames, i < 3 ? i + 1 : i == 7 ? 4 : 3); // described frames
         if (i < 2) {
             // Fewer than k frames: undecided, nothing logged.
             FT_CHECK_EQ(fc->state, FT_TRACK_PENDING);
@@ -400,6 +400,10 @@ static void test_stream_k_of_n(void)
             FT_CHECK_EQ(fc->state, FT_TRACK_GRANTED);
             FT_CHECK_STREQ(fc->name, "Rachel");
             FT_CHECK_EQ(f.res->n_events, 0);
+            // Decided: her face is described again only every 5th frame
+            // (redescribe_every), on frame 7 here.
+            FT_CHECK_EQ(f.res->n_described, i == 7 ? 1 : 0);
+            FT_CHECK_EQ(fc->described, i == 7);
         }
     }
     FT_CHECK_EQ(count_events(f.g, -1), 1);
@@ -487,6 +491,58 @@ static void test_stream_strangers_not_merged(void)
     FT_CHECK_EQ(st.denied, 2);
     FT_CHECK_EQ(st.granted, 0);
     FT_CHECK_EQ(count_events(f.g, FT_DECISION_DENIED), 2);
+    ft_door_source_free(ds);
+    ft_image_deinit(&s3);
+    ft_image_deinit(&s2);
+    fixture_deinit(&f);
+}
+
+static void test_granted_face_replaced(void)
+{
+    // Rachel is granted; then, with no gap, a stranger stands exactly where
+    // she stood. While her track is decided its face is not described on
+    // every frame (redescribe_every 5), but within 5 frames it is, the
+    // descriptor gate splits the stranger off, and the stranger's passage
+    // is logged on its own (denied), never as Rachel's.
+    ft_door_opts o = ft_door_opts_default();
+    fixture f;
+    if (!fixture_init(&f, tmp_path("replaced.db"), &o)) {
+        fixture_deinit(&f);
+        return;
+    }
+    ft_image s3, s2;
+    FT_CHECK(load_photo(3, &s3));
+    FT_CHECK(load_photo(2, &s2));
+    ft_door_source *ds = NULL;
+    ft_err err = {0};
+    FT_CHECK_OK(ft_door_source_new("cam", FT_DOOR_STREAM, &ds, &err), &err);
+    ft_door_worker w = {.nn = f.nn, .g = f.g};
+    double t = 7000;
+    // The stranger's crop: the same size as Rachel's, about her face's
+    // centre, so her face lands where Rachel's was.
+    int granted_at = -1;
+    for (int i = 0; i < 14; i++, t += 0.04) {
+        ft_image fr;
+        if (i < 5)
+            rachel_frame(&s3, i, &fr);
+        else
+            FT_ASSERT(crop_around(&s2, 1543.5 - 110, 274.5 - 149.5, 220, 299, 2 * i, i, 1.0, &fr));
+        FT_CHECK_OK(ft_door_frame(f.door, &w, ds, &fr, t, f.res, &err), &err);
+        ft_image_deinit(&fr);
+        for (size_t e = 0; e < f.res->n_events; e++) {
+            FT_CHECK_EQ(f.res->events[e].decision, FT_DECISION_GRANTED);
+            granted_at = i;
+        }
+    }
+    FT_CHECK_EQ(granted_at, 2);
+    FT_CHECK_OK(ft_door_flush(f.door, &w, ds, t, f.res, &err), &err);
+    ft_door_source_stats st;
+    ft_door_source_stats_get(ds, &st);
+    FT_CHECK_EQ(st.tracks, 2);
+    FT_CHECK_EQ(st.granted, 1);
+    FT_CHECK_EQ(st.denied, 1);
+    FT_CHECK_EQ(count_events(f.g, FT_DECISION_GRANTED), 1);
+    FT_CHECK_EQ(count_events(f.g, FT_DECISION_DENIED), 1);
     ft_door_source_free(ds);
     ft_image_deinit(&s3);
     ft_image_deinit(&s2);
@@ -672,6 +728,7 @@ static const ft_test_case cases[] = {
     {"still_one_event_per_face", test_still_one_event_per_face},
     {"stream_k_of_n", test_stream_k_of_n},
     {"stream_strangers_not_merged", test_stream_strangers_not_merged},
+    {"granted_face_replaced", test_granted_face_replaced},
     {"gate_reason_and_fail_closed", test_gate_reason_and_fail_closed},
     {"ambiguous_names_both", test_ambiguous_names_both},
     {"detect_every", test_detect_every},
