@@ -594,6 +594,19 @@ void ft_http__h_camera_add(ft_http_req *r)
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
     } else {
+        // Audited with the URL as shown everywhere else: without credentials.
+        char target[FT_GALLERY_NAME_MAX + 8];
+        snprintf(target, sizeof target, "camera:%s", name);
+        json_t *detail = NULL;
+        pthread_mutex_lock(&s->cam_mu);
+        for (size_t i = 0; i < s->n_cams; i++)
+            if (strcmp(s->cams[i].name, name) == 0) {
+                ft_watcher_health h;
+                ft_watcher_health_get(s->cams[i].w, &h);
+                detail = json_pack("{s:s}", "url", h.url);
+            }
+        pthread_mutex_unlock(&s->cam_mu);
+        ft_http__audit(r, "camera.add", target, detail, NULL);
         json_t *cam = NULL;
         pthread_mutex_lock(&s->cam_mu);
         for (size_t i = 0; i < s->n_cams; i++)
@@ -626,6 +639,9 @@ void ft_http__h_camera_remove(ft_http_req *r)
     ft_watcher_health h;
     ft_watcher_health_get(w, &h);
     ft_watcher_stop(w); // ends its tracks (logged) and joins
+    char target[FT_GALLERY_NAME_MAX + 8];
+    snprintf(target, sizeof target, "camera:%s", name);
+    ft_http__audit(r, "camera.remove", target, json_pack("{s:s}", "url", h.url), NULL);
     ft_http_reply_json(r, 200,
                        json_pack("{s:s, s:I}", "removed", name, "frames",
                                  (json_int_t)h.frames_decoded));

@@ -220,6 +220,8 @@ if (rtspBin) {
   check(r.status === 200, 'remove a camera while it runs');
   cams = await (await fetch(base + '/api/v1/cameras')).json();
   check(cams.cameras.length === 1 && cams.cameras[0].name === 'front' && cams.cameras[0].running, 'the other camera keeps running');
+  const audit = JSON.stringify(await (await fetch(base + '/api/v1/audit')).json());
+  check(/camera\.add/.test(audit) && /camera\.remove/.test(audit) && /camera:side/.test(audit), 'camera add and remove are audited');
   // Wait for the camera's first passage.
   let evs = [];
   for (let i = 0; i < 60 && !evs.some((e) => e.source === 'front'); i++) { await sleep(500); evs = (await (await fetch(base + '/api/v1/events?limit=50')).json()).events; }
