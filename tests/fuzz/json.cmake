@@ -1,0 +1,1 @@
+ft_fuzz_target(json ${CMAKE_CURRENT_LIST_DIR}/fuzz_json.c)

@@ -1,0 +1,1 @@
+ft_fuzz_target(labelme ${CMAKE_CURRENT_LIST_DIR}/fuzz_labelme.c)
