@@ -26,7 +26,8 @@ static const char usage[] =
     "  split DS [--train 0.7] [--val 0.15] [--test 0.15] [--seed N]\n"
     "      Seeded split, stratified by face / no face. Rewrites DS/dataset.jsonl.\n"
     "  augment DS [--per-image 60] [--seed N] [--crop WxH | --crop-frac F] [--size 120]\n"
-    "             [--min-visibility 0.5] [--splits train,val] [--preview OUT.jpg]\n"
+    "             [--min-visibility 0.5] [--hflip P] [--vflip P] [--splits train,val]\n"
+    "             [--preview OUT.jpg]\n"
     "      The prototype's transforms with boxes moved along: random crop (450x450 by\n"
     "      default, clamped to the photo, or a fraction of each side), horizontal flip (p 0.5),\n"
     "      brightness/contrast (p 0.2), gamma (p 0.2), RGB shift (p 0.2), vertical flip\n"
@@ -174,6 +175,10 @@ static int cmd_augment(int argc, char **argv)
             if (!ft_cli_double(argc, argv, &i, 0.01, 1, &d))
                 return FT_EXIT_USAGE;
             o.crop_frac = d;
+        } else if (strcmp(a, "--vflip") == 0 || strcmp(a, "--hflip") == 0) {
+            if (!ft_cli_double(argc, argv, &i, 0, 1, &d))
+                return FT_EXIT_USAGE;
+            *(a[2] == 'v' ? &o.p_vflip : &o.p_hflip) = d;
         } else if (strcmp(a, "--min-visibility") == 0) {
             if (!ft_cli_double(argc, argv, &i, 0, 1, &d))
                 return FT_EXIT_USAGE;

@@ -3,6 +3,7 @@
 // labelme importer, split and augmentation, the model and the loop.
 #include "ft_test.h"
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "nn/train/grad.h"
 #include "model/graph.h"
@@ -911,6 +912,91 @@ static void test_train_run_cache(void)
         ft_aligned_free(params[i]);
 }
 
+// After training: the val IoU histogram (summary and .svg panel), the
+// contact sheet of evaluate's draw_dir, and flip averaging that makes the
+// prediction mirror-equivariant.
+static void test_eval_draw_flip(void)
+{
+    char src[1024], out[256], path[600], svg[600];
+    ft_err err = {0};
+    ft_import_report rep;
+    snprintf(src, sizeof src, "%s/data/labelme/good", ft_test_srcdir());
+    tmpdir(out, sizeof out, "draw");
+    FT_CHECK_OK(ft_labelme_import(src, out, NULL, NULL, NULL, &rep, &err), &err);
+    ft_dataset *ds = NULL;
+    FT_CHECK_OK(ft_dataset_load(out, &ds, &err), &err);
+    if (!ds)
+        return;
+    // Every photo in val too, so the val evaluation sees faces.
+    for (size_t i = 0; i < ds->n; i++)
+        ds->s[i].split = i == 0 ? FT_SPLIT_VAL : FT_SPLIT_TRAIN;
+    FT_CHECK_OK(ft_dataset_save(ds, &err), &err);
+    ft_dataset_free(ds);
+    ft_train_opts o = ft_train_opts_default();
+    o.fine_tune = false;
+    o.epochs = 1;
+    o.batch = 2;
+    o.progress = false;
+    o.threads = 1;
+    o.box_loss = FT_BOX_LOSS_CIOU;
+    ft_fmodel *m = NULL;
+    ft_train_result r;
+    FT_CHECK_OK(ft_train_run(out, NULL, &o, &m, &r, &err), &err);
+    if (!m)
+        return;
+    FT_CHECK(r.has_val_eval);
+    size_t n_hist = 0;
+    for (int i = 0; i < 10; i++)
+        n_hist += r.val_iou_hist[i];
+    FT_CHECK_EQ(n_hist, 1); // alice1 or inline in val: one face
+    snprintf(svg, sizeof svg, "%s/h.svg", out);
+    FT_CHECK_OK(ft_train_history_svg(&r, svg, &err), &err);
+    ft_buf b;
+    FT_CHECK_OK(ft_file_read(svg, 1 << 20, &b, &err), &err);
+    FT_CHECK(b.data && strstr((const char *)b.data, "val IoU (1 faces") != NULL);
+    FT_CHECK(b.data && strstr((const char *)b.data, "<title>[") != NULL);
+    ft_buf_deinit(&b);
+    ft_free(r.history);
+    // Contact sheet of the 2 train photos: 8 cells a row, one row.
+    ft_eval_opts eo = ft_eval_opts_default();
+    snprintf(path, sizeof path, "%s/sheet", out);
+    eo.draw_dir = path;
+    ft_eval_result ev;
+    FT_CHECK_OK(ft_fmodel_evaluate(m, out, FT_SPLIT_TRAIN, &eo, &ev, &err), &err);
+    FT_CHECK_EQ(ev.n, 2);
+    snprintf(path, sizeof path, "%s/sheet/contact.jpg", out);
+    ft_image_limits lim = ft_image_limits_default();
+    ft_image im = {0}, mir = {0};
+    FT_CHECK_OK(ft_image_load(path, &lim, &im, &err), &err);
+    FT_CHECK_EQ(im.w, 4 + 8 * (240 + 4));
+    FT_CHECK_EQ(im.h, 4 + 240 + 22 + 4);
+    // Flip averaging: predict(mirror(x)) is the mirror of predict(x).
+    ft_image_deinit(&im);
+    snprintf(path, sizeof path, "%s/data/labelme/good/alice1.png", ft_test_srcdir());
+    FT_CHECK_OK(ft_image_load(path, &lim, &im, &err), &err);
+    FT_CHECK_OK(ft_image_new(im.w, im.h, &mir), &err);
+    for (int32_t y = 0; y < im.h; y++)
+        for (int32_t x = 0; x < im.w; x++)
+            memcpy(mir.rgb + ((size_t)y * im.w + x) * 3,
+                   im.rgb + ((size_t)y * im.w + (im.w - 1 - x)) * 3, 3);
+    ft_fm_pred a, c, a0;
+    FT_CHECK_OK(ft_fmodel_predict(m, &im, &a, &err), &err);
+    FT_CHECK_OK(ft_fmodel_predict(m, &mir, &c, &err), &err);
+    // Float sums in another order: a few ulps of values in [0, 1].
+    FT_CHECK_NEAR(a.score, c.score, 1e-6);
+    FT_CHECK_NEAR(a.box[0], 1.0f - c.box[2], 1e-6);
+    FT_CHECK_NEAR(a.box[2], 1.0f - c.box[0], 1e-6);
+    FT_CHECK_NEAR(a.box[1], c.box[1], 1e-6);
+    FT_CHECK_NEAR(a.box[3], c.box[3], 1e-6);
+    // Without flip averaging the two differ (the model is not symmetric).
+    ft_fmodel_set_flip(m, false);
+    FT_CHECK_OK(ft_fmodel_predict(m, &im, &a0, &err), &err);
+    FT_CHECK(fabsf(a0.box[0] - a.box[0]) > 1e-6f || fabsf(a0.score - a.score) > 1e-6f);
+    ft_image_deinit(&im);
+    ft_image_deinit(&mir);
+    ft_fmodel_free(m);
+}
+
 static void test_model_h5(void)
 {
     char dir[256], path[512], bad[512];
@@ -1014,5 +1100,6 @@ static const ft_test_case cases[] = {
     {"model_train_determinism", test_model_train_determinism},
     {"train_run_cache", test_train_run_cache},
     {"model_h5", test_model_h5},
+    {"eval_draw_flip", test_eval_draw_flip},
 };
 FT_TEST_MAIN(cases)
