@@ -9,6 +9,45 @@
 
 int ft_cmd_train(int argc, char **argv);
 
+// The progress bar on stderr (the library reports, the CLI draws).
+static void on_progress(void *ctx, const ft_train_progress *p)
+{
+    (void)ctx;
+    switch (p->ev) {
+    case FT_TRAIN_EV_CACHE:
+        if (p->from >= FT_FM_CONVS)
+            fprintf(stderr, "computing backbone features of %zu + %zu samples...\n", p->n_train,
+                    p->n_val);
+        else
+            fprintf(stderr, "computing frozen convs 0..%d of %zu + %zu samples...\n",
+                    p->from - 1, p->n_train, p->n_val);
+        break;
+    case FT_TRAIN_EV_BATCH: {
+        int w = 30, f = p->total ? (int)(w * p->done / p->total) : w;
+        char bar[40];
+        for (int i = 0; i < w; i++)
+            bar[i] = i < f ? '#' : '.';
+        bar[w] = '\0';
+        double left = p->done ? p->elapsed / p->done * (p->total - p->done) : 0;
+        fprintf(stderr, "\repoch %d/%d [%s] %zu/%zu loss %.4f class %.4f box %.4f  %.0fs left   ",
+                p->epoch, p->epochs, bar, p->done, p->total, p->loss, p->class_loss, p->box_loss,
+                left);
+        break;
+    }
+    case FT_TRAIN_EV_EPOCH: {
+        const ft_epoch_stats *h = p->stats;
+        fprintf(stderr, "\repoch %d/%d loss %.4f class %.4f box %.4f | val %.4f class %.4f box "
+                "%.4f | %.1fs%*s\n", p->epoch, p->epochs, h->loss, h->class_loss, h->box_loss,
+                h->val_loss, h->val_class_loss, h->val_box_loss, h->seconds, 20, "");
+        break;
+    }
+    case FT_TRAIN_EV_STOP:
+        fprintf(stderr, "early stop: no better validation loss for %d epochs\n", p->patience);
+        break;
+    }
+    fflush(stderr);
+}
+
 static const char usage[] =
     "usage: facetracker train DS --out MODEL.h5 [options]\n"
     "\n"
@@ -40,6 +79,7 @@ int ft_cmd_train(int argc, char **argv)
 {
     const char *ds = NULL, *out = NULL, *models = NULL;
     ft_train_opts o = ft_train_opts_default();
+    bool quiet = false;
     long v;
     double d;
     for (int i = 1; i < argc; i++) {
@@ -96,7 +136,7 @@ int ft_cmd_train(int argc, char **argv)
         } else if (strcmp(a, "--identities") == 0) {
             o.identities = true;
         } else if (strcmp(a, "--quiet") == 0) {
-            o.progress = false;
+            quiet = true;
         } else if (a[0] == '-' && a[1]) {
             ft_cli_errorf("train", "unknown option %s (see --help)", a);
             return FT_EXIT_USAGE;
@@ -111,6 +151,8 @@ int ft_cmd_train(int argc, char **argv)
         ft_cli_errorf("train", "needs DS and --out MODEL.h5 (see --help)");
         return FT_EXIT_USAGE;
     }
+    if (!quiet)
+        o.on_progress = on_progress;
     char manifest[4096], p2[4200];
     snprintf(manifest, sizeof manifest, "%s/ssd_mobilenetv1_model-weights_manifest.json",
              models ? models : ft_models_default_dir());

@@ -69,6 +69,30 @@ ft_status ft_fmodel_predict(ft_fmodel *m, const ft_image *im, ft_fm_pred *out, f
 
 // ---- Training ----
 
+// Progress of ft_train_run, reported through ft_train_opts.on_progress
+// (the library never prints; the CLI draws the bar).
+typedef enum ft_train_event {
+    FT_TRAIN_EV_CACHE, // computing the frozen part once: n_train + n_val samples, conv `from`
+    FT_TRAIN_EV_BATCH, // every few batches: done of total, running means
+    FT_TRAIN_EV_EPOCH, // an epoch ended: stats
+    FT_TRAIN_EV_STOP,  // early stop after `patience` epochs without a better val loss
+} ft_train_event;
+
+struct ft_epoch_stats;
+typedef struct ft_train_progress {
+    ft_train_event ev;
+    int32_t epoch, epochs;             // 1-based
+    size_t done, total;                // batches (FT_TRAIN_EV_BATCH)
+    double loss, class_loss, box_loss; // running means (FT_TRAIN_EV_BATCH)
+    double elapsed;                    // seconds in this epoch
+    const struct ft_epoch_stats *stats; // FT_TRAIN_EV_EPOCH
+    size_t n_train, n_val;             // FT_TRAIN_EV_CACHE
+    int32_t from;                      // FT_TRAIN_EV_CACHE: first trained conv (27: heads only)
+    int32_t patience;                  // FT_TRAIN_EV_STOP
+} ft_train_progress;
+
+typedef void (*ft_train_progress_fn)(void *ctx, const ft_train_progress *p);
+
 typedef struct ft_train_opts {
     int32_t epochs;       // 20
     int32_t patience;     // early stopping: epochs without a better val loss (5)
@@ -80,7 +104,8 @@ typedef struct ft_train_opts {
     double lr;            // 1e-4
     double decay_epochs_factor; // decay = (1/0.75 - 1) / batches_per_epoch
     bool identities;      // add the identity head
-    bool progress;        // progress bar on stderr
+    ft_train_progress_fn on_progress; // NULL: silent
+    void *progress_ctx;
     int32_t max_batches;  // > 0: stop each epoch after this many batches (benchmarks/tests)
     // Fine-tune from conv K > 0: convs 0..K-1 are frozen, so ft_train_run
     // computes their output (the input of conv K) once per sample and keeps

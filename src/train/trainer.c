@@ -30,7 +30,6 @@ ft_train_opts ft_train_opts_default(void)
     o.seed = 1;
     o.lr = 1e-4;
     o.decay_epochs_factor = 1.0 / 0.75 - 1.0;
-    o.progress = true;
     o.cache_mb = 4096;
     return o;
 }
@@ -628,18 +627,10 @@ static ft_status run_batch(ft_fm_trainer *t, const samples *s, const size_t *idx
                        id, n, update, loss, cl, bl, il);
 }
 
-static void progress(int epoch, int epochs, size_t done, size_t total, double loss, double cl,
-                     double bl, double elapsed)
+static void report(const ft_train_opts *o, const ft_train_progress *p)
 {
-    int w = 30, f = total ? (int)(w * done / total) : w;
-    char bar[40];
-    for (int i = 0; i < w; i++)
-        bar[i] = i < f ? '#' : '.';
-    bar[w] = '\0';
-    double left = done ? elapsed / done * (total - done) : 0;
-    fprintf(stderr, "\repoch %d/%d [%s] %zu/%zu loss %.4f class %.4f box %.4f  %.0fs left   ",
-            epoch, epochs, bar, done, total, loss, cl, bl, left);
-    fflush(stderr);
+    if (o->on_progress)
+        o->on_progress(o->progress_ctx, p);
 }
 
 static bool ds_has_split(const ft_dataset *ds, ft_split sp)
@@ -705,8 +696,9 @@ ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_tr
     t->adam.decay = o->decay_epochs_factor / (double)n_batches;
     if (!o->fine_tune) {
         double f0 = ft_now_ms();
-        if (o->progress)
-            fprintf(stderr, "computing backbone features of %zu + %zu samples...\n", tr.n, va.n);
+        ft_train_progress pr = {.ev = FT_TRAIN_EV_CACHE, .n_train = tr.n, .n_val = va.n,
+                                .from = FT_FM_CONVS, .epochs = o->epochs};
+        report(o, &pr);
         st = compute_features(t, &tr);
         if (st == FT_OK)
             st = compute_features(t, &va);
@@ -717,9 +709,9 @@ ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_tr
                (double)(tr.n + va.n) * ft_fm__act_size(m, t->o.fine_tune_from) * sizeof(float) <=
                    (double)o->cache_mb * 1048576.0) {
         double f0 = ft_now_ms();
-        if (o->progress)
-            fprintf(stderr, "computing frozen convs 0..%d of %zu + %zu samples...\n",
-                    t->o.fine_tune_from - 1, tr.n, va.n);
+        ft_train_progress pr = {.ev = FT_TRAIN_EV_CACHE, .n_train = tr.n, .n_val = va.n,
+                                .from = t->o.fine_tune_from, .epochs = o->epochs};
+        report(o, &pr);
         st = compute_prefix(t, &tr);
         if (st == FT_OK)
             st = compute_prefix(t, &va);
@@ -756,9 +748,14 @@ ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_tr
                 goto done;
             sl += l, sc += cl, sb += bl, si += il;
             trained += (size_t)n;
-            if (o->progress && (b % 5 == 4 || b + 1 == n_batches))
-                progress(ep, o->epochs, b + 1, n_batches, sl / (b + 1), sc / (b + 1),
-                         sb / (b + 1), (ft_now_ms() - e0) / 1000);
+            if (o->on_progress && (b % 5 == 4 || b + 1 == n_batches)) {
+                ft_train_progress pr = {.ev = FT_TRAIN_EV_BATCH, .epoch = ep,
+                                        .epochs = o->epochs, .done = b + 1, .total = n_batches,
+                                        .loss = sl / (b + 1), .class_loss = sc / (b + 1),
+                                        .box_loss = sb / (b + 1),
+                                        .elapsed = (ft_now_ms() - e0) / 1000};
+                report(o, &pr);
+            }
         }
         double e1 = ft_now_ms();
         train_ms += e1 - e0;
@@ -788,19 +785,18 @@ ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_tr
         h->seconds = (ft_now_ms() - e0) / 1000;
         h->images_per_s = (e1 - e0) > 0 ? (double)n_batches * B / ((e1 - e0) / 1000) : 0;
         r.n_epochs = ep;
-        if (o->progress)
-            fprintf(stderr, "\repoch %d/%d loss %.4f class %.4f box %.4f | val %.4f class %.4f box "
-                    "%.4f | %.1fs%*s\n", ep, o->epochs, h->loss, h->class_loss, h->box_loss,
-                    h->val_loss, h->val_class_loss, h->val_box_loss, h->seconds, 20, "");
+        ft_train_progress pe = {.ev = FT_TRAIN_EV_EPOCH, .epoch = ep, .epochs = o->epochs,
+                                .stats = h};
+        report(o, &pe);
         if (h->val_loss < best_loss) {
             best_loss = h->val_loss;
             r.best_epoch = ep;
             memcpy(best, m->p, m->n_params * sizeof(float));
             since = 0;
         } else if (++since >= o->patience && o->patience > 0) {
-            if (o->progress)
-                fprintf(stderr, "early stop: no better validation loss for %d epochs\n",
-                        o->patience);
+            ft_train_progress ps = {.ev = FT_TRAIN_EV_STOP, .epoch = ep, .epochs = o->epochs,
+                                    .patience = o->patience};
+            report(o, &ps);
             break;
         }
     }

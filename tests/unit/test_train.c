@@ -888,7 +888,6 @@ static void test_train_run_cache(void)
         o.epochs = 2;
         o.batch = 2;
         o.lr = 1e-3;
-        o.progress = false;
         o.threads = run == 2 ? 1 : 2;
         o.cache_mb = run == 0 ? 0 : 4096;
         ft_fmodel *m = NULL;
@@ -936,7 +935,6 @@ static void test_eval_draw_flip(void)
     o.fine_tune = false;
     o.epochs = 1;
     o.batch = 2;
-    o.progress = false;
     o.threads = 1;
     o.box_loss = FT_BOX_LOSS_CIOU;
     ft_fmodel *m = NULL;
