@@ -312,7 +312,12 @@ static ft_status prep_conv(prep *p, size_t ni)
     (void)sx;
     bool depthwise = false;
     int64_t cin = cin_g;
-    if (group != 1) {
+    if (group == 1 && cin_g == 1 && cout == 1) {
+        // One channel in, one out: the same sums as a depthwise conv on one
+        // channel (same weight layout), whose kernel suits it better than a
+        // GEMM with one column (YuNet's cls/obj heads).
+        depthwise = true;
+    } else if (group != 1) {
         if (cin_g != 1 || cout != group)
             return unsup(p, nd, "%s", "attribute 'group' (grouped convolution other than "
                                       "depthwise with multiplier 1)");
