@@ -338,9 +338,8 @@ int ft_cmd_watch(int argc, char **argv)
         return FT_EXIT_INPUT;
     ft_gallery_close(g0);
     ft_face_models *m = NULL;
-    if (ft_cli_load_models(cmd, fo.models, fo.d.detect.kind == FT_DETECTOR_SSD,
-                           fo.d.detect.kind == FT_DETECTOR_TINY, !fo.d.tiny_landmarks,
-                           fo.d.tiny_landmarks, true, &m) != FT_OK)
+    if (ft_cli_load_detector(cmd, fo.models, fo.d.detect.kind, !fo.d.tiny_landmarks,
+                             fo.d.tiny_landmarks, true, &m) != FT_OK)
         return FT_EXIT_INPUT;
     int rc = FT_EXIT_OK;
     delo.db_path = w.db;
