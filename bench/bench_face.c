@@ -86,9 +86,9 @@ static double gemm_peak(void)
     float *x = ft_aligned_alloc(sizeof(float) * hw * hw * k), *y = ft_aligned_alloc(sizeof(float) * hw * hw * n);
     srand(1);
     for (int32_t i = 0; i < k * n; i++)
-        w[i] = (float)rand() / RAND_MAX - 0.5f;
+        w[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
     for (int32_t i = 0; i < hw * hw * k; i++)
-        x[i] = (float)rand() / RAND_MAX;
+        x[i] = (float)((double)rand() / RAND_MAX);
     memset(b, 0, sizeof(float) * n);
     ft_conv_desc d = {1, 1, k, n, 1, FT_PAD_SAME, false, FT_ACT_NONE};
     ft_conv *c;
