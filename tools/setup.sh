@@ -72,8 +72,8 @@ fi
 ver=1.7.15
 dest=.cache/face-api-$ver
 if [ -f "$dest/.verified" ] && (cd "$dest" && sha256sum --quiet -c ../../tools/faceapi-files.sha256) 2>/dev/null; then
-  exit 0
-fi
+  : # already fetched and verified
+else
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "setup: fetching @vladmandic/face-api@$ver from the npm registry"
@@ -96,3 +96,34 @@ fi
 touch "$dest.new/.verified"
 rm -rf "$dest" && mv "$dest.new" "$dest"
 echo "setup: models and demo photos in $dest"
+fi
+
+# ---- faceres descriptor network from npm (@vladmandic/human, MIT) ----
+# Only models/faceres.json + models/faceres.bin of the package are kept,
+# checked against tools/human-files.sha256.
+hver=3.3.6
+hdest=.cache/human-$hver
+if ! { [ -f "$hdest/.verified" ] && (cd "$hdest" && sha256sum --quiet -c ../../tools/human-files.sha256) 2>/dev/null; }; then
+  htmp=$(mktemp -d)
+  trap 'rm -rf "${tmp:-}" "$htmp"' EXIT
+  echo "setup: fetching @vladmandic/human@$hver from the npm registry"
+  if ! (cd "$htmp" && npm pack --silent "@vladmandic/human@$hver" >/dev/null 2>"$htmp/npm.err"); then
+    cat "$htmp/npm.err" >&2
+    echo "setup: could not download @vladmandic/human@$hver: the npm registry is not reachable (or refused the request). Nothing else was changed." >&2
+    exit 1
+  fi
+  tar -xzf "$htmp"/vladmandic-human-$hver.tgz -C "$htmp" package/models/faceres.json package/models/faceres.bin
+  rm -rf "$hdest.new" && mkdir -p "$hdest.new"
+  while read -r _ f; do
+    mkdir -p "$hdest.new/$(dirname "$f")"
+    cp "$htmp/package/$f" "$hdest.new/$f"
+  done < tools/human-files.sha256
+  if ! (cd "$hdest.new" && sha256sum --quiet -c ../../tools/human-files.sha256); then
+    echo "setup: the downloaded package does not match tools/human-files.sha256; refusing to use it" >&2
+    rm -rf "$hdest.new"
+    exit 1
+  fi
+  touch "$hdest.new/.verified"
+  rm -rf "$hdest" && mv "$hdest.new" "$hdest"
+  echo "setup: faceres model in $hdest/models"
+fi
