@@ -20,6 +20,7 @@
 #include "model/h5.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ft_err e;
     ft_err_clear(&e);
     ft_status st = ft_h5_model_parse("fuzz.h5", data, size, &lim, &g, &e);
+    if (getenv("FT_FUZZ_VERBOSE")) // what each seed reaches
+        fprintf(stderr, "%zu bytes, opt %02x: %s %s\n", size, opt, ft_status_str(st),
+                st == FT_OK ? g->name : e.msg);
     if (st != FT_OK) {
         if (e.msg[0] == '\0')
             abort(); // every refusal says why
