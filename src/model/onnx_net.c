@@ -36,6 +36,7 @@ typedef enum step_op {
     S_ALIAS,   // Identity, Dropout
     S_SEP,     // depthwise conv then 1x1 conv, fused (ft_sepconv_forward)
     S_SEP2,    // two such pairs in a chain (ft_sepconv2_forward)
+    S_SLICE,   // channels [c0, c0 + c) of a map
 } step_op;
 
 enum { K_MAP = 0, K_DENSE = 1 }; // value kinds (static)
@@ -50,6 +51,9 @@ typedef struct step {
     int out;
     ft_conv *conv;
     ft_conv *conv2, *conv3, *conv4; // S_SEP: pw in conv2; S_SEP2: dw1 pw1 dw2 pw2
+    float *keep_w; // 1x1 convs until merging: HWIO weights then c_out biases (owned)
+    bool keep_bias;
+    int32_t c0, cn; // S_SLICE
     int32_t prepad[4]; // top, left, bottom, right: explicit padding copied in first
     bool has_prepad;
     ft_act act;
@@ -417,7 +421,12 @@ static ft_status prep_conv(prep *p, size_t ni)
     ft_conv_desc d = {(int32_t)kh, (int32_t)kw, (int32_t)cin, (int32_t)cout, (int32_t)sy,
                       pad,          depthwise,   act};
     st = ft_conv_new(&d, hw, has_bias ? bias : NULL, &s->conv);
-    ft_free(hw);
+    if (st == FT_OK && kh == 1 && kw == 1 && sy == 1 && !depthwise && !s->has_prepad) {
+        s->keep_w = hw; // for merge_siblings
+        s->keep_bias = has_bias;
+    } else {
+        ft_free(hw);
+    }
     if (st != FT_OK)
         return ft_err_set(p->err, st, "onnx: node '%s' (Conv): cannot prepare the layer: %s",
                           nd->name, ft_status_str(st));
@@ -778,6 +787,95 @@ static void drop_step(ft_onnx_net *n, size_t j)
 // (its output never goes to memory; same sums in the same order, so the
 // outputs are bit for bit those of the two convs), and two such pairs in
 // a chain one S_SEP2 step.
+// Sibling 1x1 convolutions (same input, stride 1, same activation), like a
+// detector's class, objectness, box and keypoint heads, become one conv
+// over all their output channels followed by channel slices: the input is
+// read once instead of once per head. Each output is the same dot product,
+// possibly summed in another order (float rounding only).
+static ft_status merge_siblings(prep *p)
+{
+    ft_onnx_net *n = p->n;
+    ft_status st = FT_OK;
+    for (size_t i = 0; i < n->n_steps && st == FT_OK; i++) {
+        step *a = &n->steps[i];
+        if (a->op != S_CONV || !a->keep_w)
+            continue;
+        const ft_conv_desc *da = ft_conv_get_desc(a->conv);
+        size_t sib[64];
+        int k = 0;
+        int32_t total = 0;
+        for (size_t j = i; j < n->n_steps && k < 64; j++) {
+            step *b = &n->steps[j];
+            if (b->op != S_CONV || !b->keep_w || b->in[0] != a->in[0])
+                continue;
+            const ft_conv_desc *db = ft_conv_get_desc(b->conv);
+            if (db->act != da->act || db->c_in != da->c_in || total + db->c_out > 65536)
+                continue;
+            sib[k++] = j;
+            total += db->c_out;
+        }
+        if (k < 2 || n->n_steps + 1 > p->cap_steps || n->n_vals + 1 > p->cap_vals)
+            continue;
+        int32_t cin = da->c_in;
+        float *w = ft_malloc(((size_t)cin * total + (size_t)total) * sizeof(float));
+        if (!w)
+            return ft_err_set(p->err, FT_E_NOMEM, "out of memory");
+        float *bias = w + (size_t)cin * total;
+        int32_t c0 = 0;
+        for (int q = 0; q < k; q++) {
+            const step *b = &n->steps[sib[q]];
+            int32_t co = ft_conv_get_desc(b->conv)->c_out;
+            for (int32_t ci = 0; ci < cin; ci++)
+                memcpy(w + (size_t)ci * total + c0, b->keep_w + (size_t)ci * co,
+                       (size_t)co * sizeof(float));
+            for (int32_t o = 0; o < co; o++)
+                bias[c0 + o] = b->keep_bias ? b->keep_w[(size_t)cin * co + o] : 0.0f;
+            c0 += co;
+        }
+        ft_conv_desc d = *da;
+        d.c_out = total;
+        ft_conv *merged = NULL;
+        st = ft_conv_new(&d, w, bias, &merged);
+        ft_free(w);
+        if (st != FT_OK)
+            return ft_err_set(p->err, st, "onnx: node '%s': cannot prepare merged 1x1 convs",
+                              a->node);
+        int mv = add_val(p, a->node, K_MAP); // a name for messages only
+        // Step i becomes the merged conv; each sibling becomes a slice of
+        // it, the first one right after it (one step inserted).
+        memmove(&n->steps[i + 2], &n->steps[i + 1], (n->n_steps - i - 1) * sizeof *n->steps);
+        n->n_steps++;
+        for (int q = 1; q < k; q++)
+            sib[q]++;
+        n->steps[i + 1] = n->steps[i];
+        sib[0] = i + 1;
+        step *m0 = &n->steps[i];
+        m0->conv = merged;
+        m0->keep_w = NULL;
+        m0->out = mv;
+        c0 = 0;
+        for (int q = 0; q < k; q++) {
+            step *b = &n->steps[sib[q]];
+            int32_t co = ft_conv_get_desc(b->conv)->c_out;
+            ft_conv_free(b->conv);
+            b->conv = NULL;
+            ft_free(b->keep_w);
+            b->keep_w = NULL;
+            b->op = S_SLICE;
+            b->in[0] = mv;
+            b->n_in = 1;
+            b->c0 = c0;
+            b->cn = co;
+            c0 += co;
+        }
+    }
+    for (size_t i = 0; i < n->n_steps; i++) {
+        ft_free(n->steps[i].keep_w);
+        n->steps[i].keep_w = NULL;
+    }
+    return st;
+}
+
 static void fuse_separable(ft_onnx_net *n)
 {
     for (size_t i = 0; i < n->n_steps; i++) {
@@ -825,7 +923,7 @@ ft_status ft_onnx_net_new(const ft_onnx *m, ft_onnx_net **out, ft_err *err)
     ft_status st = FT_OK;
     if (!n)
         return ft_err_set(err, FT_E_NOMEM, "out of memory");
-    p.cap_steps = m->n_nodes + 1;
+    p.cap_steps = 2 * m->n_nodes + 1; // merge_siblings adds a step per group
     p.cap_vals = m->n_nodes * 2 + 2; // every node output + the input
     n->steps = ft_calloc(p.cap_steps, sizeof *n->steps);
     n->vals = ft_calloc(p.cap_vals, sizeof *n->vals);
@@ -895,6 +993,8 @@ ft_status ft_onnx_net_new(const ft_onnx *m, ft_onnx_net **out, ft_err *err)
         n->outs[i] = v;
     }
     n->n_out = m->n_outputs;
+    if ((st = merge_siblings(&p)) != FT_OK)
+        goto done;
     fuse_separable(n);
     // Copy the names we keep (values and outputs).
     size_t bytes = 0;
@@ -943,6 +1043,7 @@ void ft_onnx_net_free(ft_onnx_net *n)
         ft_conv_free(n->steps[i].conv2);
         ft_conv_free(n->steps[i].conv3);
         ft_conv_free(n->steps[i].conv4);
+        ft_free(n->steps[i].keep_w);
     }
     ft_free(n->steps);
     ft_free(n->vals);
@@ -1072,6 +1173,13 @@ static ft_status plan_shapes(const ft_onnx_net *n, int32_t h, int32_t w, vshape 
             y->c = ft_conv_get_desc(s->conv)->c_out;
             break;
         }
+        case S_SLICE:
+            if (s->c0 + s->cn > x->c)
+                return inval(err, s, "channel slice beyond the map");
+            y->h = x->h;
+            y->w = x->w;
+            y->c = s->cn;
+            break;
         case S_SEP:
         case S_SEP2: {
             if (x->c != ft_conv_get_desc(s->conv)->c_in ||
@@ -1761,7 +1869,7 @@ void ft_onnx_net_step_info(const ft_onnx_net *n, size_t i, ft_onnx_step_info *in
     static const char *const names[] = {"Conv",    "Act",      "Add",     "MaxPool",
                                         "AvgPool", "GAP",      "Upsample", "Concat",
                                         "Transpose", "Reshape", "Alias",   "SepConv",
-                                        "SepConv2"};
+                                        "SepConv2", "Slice"};
     const step *s = &n->steps[i];
     memset(info, 0, sizeof *info);
     info->node = s->node;
@@ -1885,6 +1993,13 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
                 return ft_err_set(err, st, "onnx: node '%s' (Conv): %s", s->node,
                                   ft_status_str(st));
             break;
+        case S_SLICE: {
+            size_t px = (size_t)yv->h * yv->w;
+            for (size_t i = 0; i < px; i++)
+                memcpy(yd + i * (size_t)s->cn, xd + i * (size_t)xv->c + s->c0,
+                       (size_t)s->cn * sizeof(float));
+            break;
+        }
         case S_SEP:
         case S_SEP2:
             st = s->op == S_SEP ? ft_sepconv_forward(ctx, s->conv, s->conv2, &xm, &ym)
