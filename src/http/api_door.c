@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 // A stream source the Live tab stopped sending to is flushed (its tracks
 // end, undecided ones are logged as denied) after this long.
@@ -73,8 +74,46 @@ static ft_status camera_start(ft_server *s, const char *name, const char *url, f
     return st;
 }
 
+// ---- Housekeeping: retention ----
+
+// Applies the retention settings (ft_gallery_retention_apply) a minute after
+// start and then every hour, on its own gallery connection. A failure is
+// tried again at the next round (the log is kept, not lost).
+static void *housekeeping_main(void *arg)
+{
+    ft_server *s = arg;
+    double next = ft_now_ms() + 60e3;
+    pthread_mutex_lock(&s->hk_mu);
+    while (!s->hk_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double wait_ms = next - ft_now_ms();
+        if (wait_ms > 0) {
+            double end = ts.tv_sec + ts.tv_nsec / 1e9 + wait_ms / 1000.0;
+            ts.tv_sec = (time_t)end;
+            ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
+            pthread_cond_timedwait(&s->hk_cv, &s->hk_mu, &ts);
+            continue;
+        }
+        pthread_mutex_unlock(&s->hk_mu);
+        ft_gallery *g = NULL;
+        if (ft_gallery_open(s->db_path, NULL, &g, NULL) == FT_OK) {
+            ft_retention_result rr;
+            ft_gallery_retention_apply(g, 0, &rr, NULL);
+            ft_gallery_close(g);
+        }
+        next = ft_now_ms() + 3600e3;
+        pthread_mutex_lock(&s->hk_mu);
+    }
+    pthread_mutex_unlock(&s->hk_mu);
+    return NULL;
+}
+
 ft_status ft_http__door_start(ft_server *s, ft_err *err)
 {
+    pthread_mutex_init(&s->hk_mu, NULL);
+    pthread_cond_init(&s->hk_cv, NULL);
+    s->hk_started = pthread_create(&s->hk_thread, NULL, housekeeping_main, s) == 0;
     pthread_mutex_init(&s->live_mu, NULL);
     pthread_mutex_init(&s->cam_mu, NULL);
     for (size_t i = 0; i < sizeof s->live / sizeof s->live[0]; i++)
@@ -130,6 +169,14 @@ ft_status ft_http__door_models_ready(ft_server *s, ft_err *err)
 
 void ft_http__door_stop(ft_server *s)
 {
+    pthread_mutex_lock(&s->hk_mu);
+    s->hk_stop = true;
+    pthread_cond_broadcast(&s->hk_cv);
+    pthread_mutex_unlock(&s->hk_mu);
+    if (s->hk_started)
+        pthread_join(s->hk_thread, NULL);
+    pthread_mutex_destroy(&s->hk_mu);
+    pthread_cond_destroy(&s->hk_cv);
     // Cameras first: their tracks end and are logged while the gallery and
     // the delivery are still there.
     pthread_mutex_lock(&s->cam_mu);

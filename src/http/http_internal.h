@@ -325,6 +325,11 @@ struct ft_server {
     struct ft_door *door;
     struct ft_deliver *deliver;
     bool door_started;
+    // Housekeeping (retention, hourly), api_door.c.
+    pthread_t hk_thread;
+    bool hk_started, hk_stop;
+    pthread_mutex_t hk_mu;
+    pthread_cond_t hk_cv;
     // The Live tab's stream sources, by name (one tracker each), and the
     // cameras' watchers.
     pthread_mutex_t live_mu;

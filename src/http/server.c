@@ -345,9 +345,11 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
 
     if ((st = models_present(s->models_dir, err)) != FT_OK)
         goto fail;
-    if ((st = ft_http__door_start(s, err)) != FT_OK)
-        goto fail;
+    // door_stop undoes even a failed start (it frees what was made).
+    st = ft_http__door_start(s, err);
     s->door_started = true;
+    if (st != FT_OK)
+        goto fail;
     if (!s->o.load_in_background && (st = models_load(s, err)) != FT_OK)
         goto fail;
 
