@@ -248,30 +248,41 @@ static ft_status analyse(ft_http_req *r, const ft_image *im, bool want_desc, fac
         nf = MAX_FACES;
     atomic_fetch_add(&m->faces_detected, nf);
     *ms_describe = 0;
+    size_t k = 0;
     for (size_t i = 0; i < nf; i++) {
-        faces[i].box = boxes[i];
-        faces[i].has_desc = false;
-        if (!want_desc)
+        face_res *f = &faces[k];
+        f->box = boxes[i];
+        f->has_desc = false;
+        if (!want_desc) {
+            k++;
             continue;
+        }
         ft_point lm[FT_LANDMARKS];
         double a = ft_now_ms();
         st = ft_landmarks(s->models, wc(r)->nn, im, &boxes[i], false, lm, err);
-        if (st != FT_OK)
-            return st;
         double b = ft_now_ms();
         // The same alignment as every other enrolment and query path
         // (the CLI's default), so descriptors in one gallery compare.
-        st = ft_descriptor(s->models, wc(r)->nn, im, &boxes[i], lm, ft_align_default(),
-                           faces[i].desc, err);
+        if (st == FT_OK)
+            st = ft_descriptor(s->models, wc(r)->nn, im, &boxes[i], lm, ft_align_default(),
+                               f->desc, err);
+        if (st == FT_E_INVALID) {
+            // A box that does not overlap the image has no crop: dropped,
+            // as the door pipeline and the CLI drop it (not a failed
+            // request).
+            ft_err_clear(err);
+            continue;
+        }
         if (st != FT_OK)
             return st;
         double c = ft_now_ms();
         ft_metrics_inference(m, "landmarks", (b - a) / 1000.0);
         ft_metrics_inference(m, "recognition", (c - b) / 1000.0);
         *ms_describe += c - a;
-        faces[i].has_desc = true;
+        f->has_desc = true;
+        k++;
     }
-    *n = nf;
+    *n = k;
     return FT_OK;
 }
 
