@@ -129,10 +129,13 @@ ft_status ft_labelme_parse(const char *name, const uint8_t *buf, size_t len, ft_
         st = ft_err_set(err, FT_E_FORMAT, "%s: neither \"imagePath\" nor \"imageData\"", name);
         goto done;
     }
+    // Bounded before the int32_t casts below: 4294967328 must not become 32
+    // (found by tests/fuzz/fuzz_labelme.c).
     if ((iw && !json_is_integer(iw)) || (ih && !json_is_integer(ih)) ||
-        (iw && json_integer_value(iw) <= 0) || (ih && json_integer_value(ih) <= 0)) {
+        (iw && (json_integer_value(iw) <= 0 || json_integer_value(iw) > INT32_MAX)) ||
+        (ih && (json_integer_value(ih) <= 0 || json_integer_value(ih) > INT32_MAX))) {
         st = ft_err_set(err, FT_E_FORMAT, "%s: \"imageWidth\"/\"imageHeight\" must be positive "
-                        "integers", name);
+                        "integers below 2^31", name);
         goto done;
     }
     d.width = iw ? (int32_t)json_integer_value(iw) : 0;
