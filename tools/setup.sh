@@ -27,7 +27,7 @@ if [ $want_test = 1 ]; then
   # ffmpeg makes the test videos; gst-rtsp-server (with the x264 encoder in
   # -plugins-ugly) is the test RTSP server; mosquitto the test MQTT broker.
   pkgs+=(clang libclang-rt-14-dev python3-h5py python3-numpy chromium wrk
-         ffmpeg mosquitto mosquitto-clients libgstrtspserver-1.0-dev gstreamer1.0-plugins-base
+         ffmpeg mosquitto mosquitto-clients python3-opencv libgstrtspserver-1.0-dev gstreamer1.0-plugins-base
          gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
          gstreamer1.0-libav)
 fi

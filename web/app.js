@@ -271,18 +271,26 @@ const cams = {
       el.dataset.state = c.state;
     });
   },
-  // The newest annotated frame of each camera, a few times a second.
+  // The newest annotated frame of each camera. Without an API key the
+  // image is the server's MJPEG stream itself; an <img> cannot send the
+  // key's header, so with a key the page fetches frames a few times a second.
   async frames() {
     const tiles = document.querySelectorAll('#cam-list .cam');
     for (const el of tiles) {
       const name = el.dataset.name;
+      const img = el.querySelector('img');
+      if (!state.key) {
+        const src = `/api/v1/cameras/${encodeURIComponent(name)}/stream.mjpeg`;
+        if (!img.src.endsWith(src)) img.src = src;
+        el.dataset.stream = 'mjpeg';
+        continue;
+      }
       try {
         const res = await fetch(`/api/v1/cameras/${encodeURIComponent(name)}/frame.jpg?after=${this.seq[name] || 0}`,
           { headers: state.key ? { 'X-API-Key': state.key } : {} });
         if (res.status !== 200) continue;
         this.seq[name] = Number(res.headers.get('X-Frame-Seq')) || 0;
         const url = URL.createObjectURL(await res.blob());
-        const img = el.querySelector('img');
         if (this.urls[name]) URL.revokeObjectURL(this.urls[name]);
         this.urls[name] = url;
         img.src = url;
@@ -301,7 +309,12 @@ const cams = {
     };
     tick();
   },
-  stop() { clearTimeout(this.timer); this.timer = null; },
+  stop() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    // Close the MJPEG streams: the tab is not shown.
+    document.querySelectorAll('#cam-list .cam img').forEach((img) => { if (img.src.includes('stream.mjpeg')) img.removeAttribute('src'); });
+  },
 };
 $('#cam-form').addEventListener('submit', async (e) => {
   e.preventDefault();

@@ -441,7 +441,7 @@ static void h_healthz(ft_http_req *r)
         state == FT_SERVER_READY ? "ok" : state == FT_SERVER_LOADING ? "loading" : "error",
         "ready", state == FT_SERVER_READY, "version", FT_VERSION, "uptime_s",
         (ft_now_ms() - s->t_start_ms) / 1000.0, "detector",
-        s->o.detector == FT_DETECTOR_TINY ? "tiny" : "ssd", "workers", s->o.threads, "queue",
+        ft_detector_name(s->o.detector), "workers", s->o.threads, "queue",
         (json_int_t)ft_httpd_queue_depth(s->httpd, FT_POOL_INFER));
     if (j && state == FT_SERVER_FAILED) {
         ft_err err;
@@ -1496,7 +1496,7 @@ static void reply_settings(ft_http_req *r, int status)
         settings_extra(r, policy_error, json_pack("{s:f, s:f, s:f, s:f, s:s, s:f, s:b, s:I, s:I, s:I, s:I}", "threshold",
                   p.threshold, "margin", p.margin, "min_face_px", p.min_face_px,
                   "min_detector_score", p.min_detector_score, "detector",
-                  s->o.detector == FT_DETECTOR_TINY ? "tiny" : "ssd", "track_gap_s",
+                  ft_detector_name(s->o.detector), "track_gap_s",
                   s->o.door_gap_s, "keys_required", c.api_keys > 0, "people",
                   (json_int_t)c.people, "samples", (json_int_t)c.samples, "events",
                   (json_int_t)c.events, "max_upload_bytes", (json_int_t)s->o.max_body_bytes)));
@@ -1868,6 +1868,11 @@ const ft_route ft_http__routes[] = {
      NULL},
     {"DELETE", "/api/v1/cameras/{name}", ft_http__h_camera_remove, ADMIN, DB, NOB, NULL,
      "cameras", "Stop watching a camera (tracks in view are ended and logged)", NULL},
+    {"GET", "/api/v1/cameras/{name}/stream.mjpeg", ft_http__h_camera_stream, VIEW, DB, NOB,
+     "multipart/x-mixed-replace", "cameras",
+     "The camera live: an MJPEG stream of its annotated frames (boxes, track ids, names, "
+     "decisions), at most 10 a second; ends when the camera is removed",
+     NULL},
     {"GET", "/api/v1/cameras/{name}/frame.jpg", ft_http__h_camera_frame, VIEW, DB, NOB,
      "image/jpeg", "cameras",
      "The camera's newest frame, annotated (boxes, track ids, names, decisions)",

@@ -79,6 +79,8 @@ static ft_status camera_start(ft_server *s, const char *name, const char *url, f
 // Applies the retention settings (ft_gallery_retention_apply) a minute after
 // start and then every hour, on its own gallery connection. A failure is
 // tried again at the next round (the log is kept, not lost).
+static void viewers_wake(ft_server *s);
+
 static void *housekeeping_main(void *arg)
 {
     ft_server *s = arg;
@@ -88,6 +90,13 @@ static void *housekeeping_main(void *arg)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         double wait_ms = next - ft_now_ms();
+        // The MJPEG viewers are woken ten times a second: each takes the
+        // camera's newest annotated frame if there is a new one.
+        pthread_mutex_unlock(&s->hk_mu);
+        viewers_wake(s);
+        pthread_mutex_lock(&s->hk_mu);
+        if (wait_ms > 100)
+            wait_ms = 100;
         if (wait_ms > 0) {
             double end = ts.tv_sec + ts.tv_nsec / 1e9 + wait_ms / 1000.0;
             ts.tv_sec = (time_t)end;
@@ -111,6 +120,7 @@ static void *housekeeping_main(void *arg)
 
 ft_status ft_http__door_start(ft_server *s, ft_err *err)
 {
+    pthread_mutex_init(&s->view_mu, NULL);
     pthread_mutex_init(&s->hk_mu, NULL);
     pthread_cond_init(&s->hk_cv, NULL);
     s->hk_started = pthread_create(&s->hk_thread, NULL, housekeeping_main, s) == 0;
@@ -198,6 +208,7 @@ void ft_http__door_stop(ft_server *s)
     }
     pthread_mutex_destroy(&s->live_mu);
     pthread_mutex_destroy(&s->cam_mu);
+    pthread_mutex_destroy(&s->view_mu);
 }
 
 // ---- Replies ----
@@ -817,4 +828,144 @@ void ft_http__openapi_door(json_t *doc)
         if (mt)
             json_object_set_new(mt, "schema", json_pack("{s:s}", "$ref", uses[i].ref));
     }
+}
+
+// ---- MJPEG: a camera's annotated frames as a stream ----
+//
+// GET /api/v1/cameras/{name}/stream.mjpeg answers multipart/x-mixed-replace
+// with one JPEG part per new annotated frame (what <img src> shows as live
+// video). The body is streamed by the HTTP core (ft_http_reply_stream): the
+// connection is parked between frames and woken ten times a second by the
+// housekeeping thread. A removed camera ends its streams.
+
+#define MJPEG_BOUNDARY "ftframe"
+
+struct ft_viewer {
+    ft_server *s;
+    char camera[FT_GALLERY_NAME_MAX + 1];
+    uint64_t seq;
+    ft_buf chunk; // the part being sent
+    size_t off;
+    ft_http_stream *handle;
+    struct ft_viewer *next;
+};
+
+static void viewers_wake(ft_server *s)
+{
+    pthread_mutex_lock(&s->view_mu);
+    for (struct ft_viewer *v = s->viewers; v; v = v->next)
+        if (v->handle)
+            ft_http_stream_wake(v->handle);
+    pthread_mutex_unlock(&s->view_mu);
+}
+
+static long viewer_read(void *arg, char *buf, size_t max)
+{
+    struct ft_viewer *v = arg;
+    ft_server *s = v->s;
+    if (v->off >= v->chunk.len) {
+        // The next part, if the camera has a newer frame.
+        ft_buf jpg;
+        ft_buf_init(&jpg, 0);
+        uint64_t seq = 0;
+        bool found = false;
+        ft_status st = FT_E_NOT_FOUND;
+        pthread_mutex_lock(&s->cam_mu);
+        for (size_t i = 0; i < s->n_cams; i++)
+            if (strcmp(s->cams[i].name, v->camera) == 0) {
+                found = true;
+                st = ft_watcher_snapshot(s->cams[i].w, 0, 0, &jpg, &seq, NULL);
+            }
+        pthread_mutex_unlock(&s->cam_mu);
+        if (!found) {
+            ft_buf_deinit(&jpg);
+            return -1; // the camera was removed: the stream ends
+        }
+        if (st != FT_OK || seq <= v->seq) {
+            ft_buf_deinit(&jpg);
+            return 0;
+        }
+        v->seq = seq;
+        v->chunk.len = 0;
+        v->off = 0;
+        ft_buf_printf(&v->chunk,
+                      "--" MJPEG_BOUNDARY "\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                      "%zu\r\nX-Frame-Seq: %llu\r\n\r\n",
+                      jpg.len, (unsigned long long)seq);
+        ft_buf_append(&v->chunk, jpg.data, jpg.len);
+        ft_buf_puts(&v->chunk, "\r\n");
+        ft_buf_deinit(&jpg);
+    }
+    size_t n = v->chunk.len - v->off;
+    if (n > max)
+        n = max;
+    memcpy(buf, v->chunk.data + v->off, n);
+    v->off += n;
+    return (long)n;
+}
+
+static void viewer_close(void *arg)
+{
+    struct ft_viewer *v = arg;
+    ft_server *s = v->s;
+    pthread_mutex_lock(&s->view_mu);
+    for (struct ft_viewer **p = &s->viewers; *p; p = &(*p)->next)
+        if (*p == v) {
+            *p = v->next;
+            break;
+        }
+    s->n_viewers--;
+    pthread_mutex_unlock(&s->view_mu);
+    ft_buf_deinit(&v->chunk);
+    ft_free(v);
+}
+
+void ft_http__h_camera_stream(ft_http_req *r)
+{
+    ft_server *s = srv(r);
+    const char *name = r->params[0];
+    bool found = false;
+    pthread_mutex_lock(&s->cam_mu);
+    for (size_t i = 0; i < s->n_cams; i++)
+        found |= strcmp(s->cams[i].name, name) == 0;
+    pthread_mutex_unlock(&s->cam_mu);
+    if (!found) {
+        ft_http_reply_error(r, 404, "E_NOT_FOUND", "no camera called '%s'", name);
+        return;
+    }
+    struct ft_viewer *v = ft_calloc(1, sizeof *v);
+    if (!v) {
+        ft_http_reply_error(r, 503, "E_NOMEM", "out of memory");
+        return;
+    }
+    pthread_mutex_lock(&s->view_mu);
+    bool full = s->n_viewers >= FT_SERVER_MAX_VIEWERS;
+    if (!full)
+        s->n_viewers++;
+    pthread_mutex_unlock(&s->view_mu);
+    if (full) {
+        ft_free(v);
+        ft_http_reply_error(r, 503, "E_BUSY", "at most %d camera streams at once; use frame.jpg",
+                            FT_SERVER_MAX_VIEWERS);
+        return;
+    }
+    v->s = s;
+    snprintf(v->camera, sizeof v->camera, "%s", name);
+    ft_buf_init(&v->chunk, 0);
+    static const ft_http_stream_ops ops = {viewer_read, viewer_close};
+    ft_http_stream *h = NULL;
+    ft_http_reply_stream(r, "multipart/x-mixed-replace; boundary=" MJPEG_BOUNDARY, &ops, v, &h);
+    if (!h) {
+        pthread_mutex_lock(&s->view_mu);
+        s->n_viewers--;
+        pthread_mutex_unlock(&s->view_mu);
+        ft_buf_deinit(&v->chunk);
+        ft_free(v);
+        return;
+    }
+    pthread_mutex_lock(&s->view_mu);
+    v->handle = h;
+    v->next = s->viewers;
+    s->viewers = v;
+    pthread_mutex_unlock(&s->view_mu);
 }

@@ -66,6 +66,7 @@ typedef struct ft_http_req {
     // Filled by the handler.
     int status;
     ft_buf out;
+    struct ft_http_stream *stream; // ft_http_reply_stream: the body is streamed
     const char *out_type; // default application/json
     char hdr_name[2][32];
     char hdr_val[2][256];
@@ -73,6 +74,30 @@ typedef struct ft_http_req {
 } ft_http_req;
 
 typedef void (*ft_route_fn)(ft_http_req *r);
+
+// ---- Streamed replies ----
+//
+// A reply whose body is produced while it is sent (an MJPEG camera view):
+// the handler calls ft_http_reply_stream instead of filling r->out. The
+// core then asks ops->read for bytes whenever the socket can take them:
+// it returns how many it wrote (> 0), 0 when it has nothing now — the
+// connection is then parked (no busy loop) until ft_http_stream_wake —,
+// or -1 to end the body. ops->close is called once, when the client is
+// gone or the body ended; after it the stream handle is invalid. read and
+// close run on the HTTP thread: they must not block.
+typedef struct ft_http_stream ft_http_stream;
+typedef struct ft_http_stream_ops {
+    long (*read)(void *arg, char *buf, size_t max);
+    void (*close)(void *arg);
+} ft_http_stream_ops;
+
+// Sets a 200 streamed reply of media type `type`; *handle receives the
+// stream for ft_http_stream_wake (valid until ops->close).
+void ft_http_reply_stream(ft_http_req *r, const char *type, const ft_http_stream_ops *ops,
+                          void *arg, ft_http_stream **handle);
+// Un-parks a stream whose read returned 0 (from any thread; a no-op when
+// it is not parked; the next read may again return 0).
+void ft_http_stream_wake(ft_http_stream *st);
 
 // Body kinds, for the OpenAPI document and the core's Content-Type check.
 typedef enum ft_body_kind {
@@ -325,6 +350,10 @@ struct ft_server {
     struct ft_door *door;
     struct ft_deliver *deliver;
     bool door_started;
+    // MJPEG viewers of the cameras (api_door.c).
+    pthread_mutex_t view_mu;
+    struct ft_viewer *viewers;
+    int n_viewers;
     // Housekeeping (retention, hourly), api_door.c.
     pthread_t hk_thread;
     bool hk_started, hk_stop;
@@ -390,6 +419,8 @@ void ft_http__h_cameras_list(ft_http_req *r);
 void ft_http__h_camera_add(ft_http_req *r);
 void ft_http__h_camera_remove(ft_http_req *r);
 void ft_http__h_camera_frame(ft_http_req *r);
+void ft_http__h_camera_stream(ft_http_req *r);
+#define FT_SERVER_MAX_VIEWERS 32
 // Starts the door (after the models loaded), its delivery and the
 // configured cameras; stops them (server.c calls these).
 ft_status ft_http__door_start(ft_server *s, ft_err *err);

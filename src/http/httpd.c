@@ -83,6 +83,8 @@ struct ft_httpd {
 
     pthread_mutex_t dispatch_mu; // guards `stopping` against queue teardown
     bool stopping;
+    pthread_mutex_t stream_mu; // guards `streams` (streamed replies in progress)
+    ft_http_stream *streams;
     atomic_int n_suspended;
 
     pthread_mutex_t conn_mu;
@@ -174,6 +176,91 @@ static void req_free(req_ctx *x)
     ft_free(x);
 }
 
+// ---- Streamed replies ----
+
+struct ft_http_stream {
+    ft_http_stream_ops ops;
+    void *arg;
+    ft_httpd *h;
+    struct MHD_Connection *conn;
+    pthread_mutex_t mu;
+    bool parked, woken, ending, closed;
+    ft_http_stream *next; // h->streams
+};
+
+void ft_http_reply_stream(ft_http_req *r, const char *type, const ft_http_stream_ops *ops,
+                          void *arg, ft_http_stream **handle)
+{
+    ft_http_stream *st = ft_calloc(1, sizeof *st);
+    if (!st) {
+        ft_http_reply_error(r, 503, "E_NOMEM", "out of memory");
+        return;
+    }
+    st->ops = *ops;
+    st->arg = arg;
+    pthread_mutex_init(&st->mu, NULL);
+    r->stream = st;
+    r->status = 200;
+    r->out_type = type;
+    r->out.len = 0;
+    *handle = st;
+}
+
+void ft_http_stream_wake(ft_http_stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->parked) {
+        st->parked = false;
+        MHD_resume_connection(st->conn);
+    } else {
+        st->woken = true;
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    ft_http_stream *st = cls;
+    pthread_mutex_lock(&st->mu);
+    bool ending = st->ending;
+    pthread_mutex_unlock(&st->mu);
+    if (ending)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    long n = st->ops.read(st->arg, buf, max);
+    if (n > 0)
+        return (ssize_t)n;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    // Nothing now: park the connection until the application wakes it (a
+    // wake that came in the meantime is not lost: then read again soon).
+    pthread_mutex_lock(&st->mu);
+    if (st->woken || st->ending) {
+        st->woken = false;
+    } else {
+        st->parked = true;
+        MHD_suspend_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return 0;
+}
+
+static void stream_free(void *cls)
+{
+    ft_http_stream *st = cls;
+    ft_httpd *h = st->h;
+    pthread_mutex_lock(&h->stream_mu);
+    for (ft_http_stream **p = &h->streams; *p; p = &(*p)->next)
+        if (*p == st) {
+            *p = st->next;
+            break;
+        }
+    pthread_mutex_unlock(&h->stream_mu);
+    st->ops.close(st->arg);
+    pthread_mutex_destroy(&st->mu);
+    ft_free(st);
+}
+
 // ---- Responses ----
 
 static enum MHD_Result respond(req_ctx *x, struct MHD_Connection *c)
@@ -183,7 +270,24 @@ static enum MHD_Result respond(req_ctx *x, struct MHD_Connection *c)
     struct MHD_Response *resp;
     if (r->status == 0)
         ft_http_reply_error(r, 500, "E_INTERNAL", "the handler gave no reply");
-    if (r->out.len) {
+    if (r->stream) {
+        ft_http_stream *st = r->stream;
+        r->stream = NULL;
+        st->h = x->h;
+        st->conn = c;
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader, st,
+                                                 stream_free);
+        if (!resp) {
+            st->ops.close(st->arg);
+            pthread_mutex_destroy(&st->mu);
+            ft_free(st);
+            return MHD_NO;
+        }
+        pthread_mutex_lock(&x->h->stream_mu);
+        st->next = x->h->streams;
+        x->h->streams = st;
+        pthread_mutex_unlock(&x->h->stream_mu);
+    } else if (r->out.len) {
         resp = MHD_create_response_from_buffer_with_free_callback(r->out.len, r->out.data,
                                                                  ft_free);
         if (resp)
@@ -1126,6 +1230,7 @@ ft_status ft_httpd_start(const ft_http_app *app, const char *bind_addr, uint16_t
     h->app = app;
     h->lim = lim ? *lim : ft_http_limits_default();
     pthread_mutex_init(&h->dispatch_mu, NULL);
+    pthread_mutex_init(&h->stream_mu, NULL);
     pthread_mutex_init(&h->conn_mu, NULL);
     pthread_mutex_init(&h->stop_mu, NULL);
     pthread_cond_init(&h->stop_cv, NULL);
@@ -1272,9 +1377,29 @@ void ft_httpd_stop(ft_httpd *h)
         ft_workq_free(h->q[p]);
         h->q[p] = NULL;
     }
+    // Streams end: parked ones are resumed to read their end.
+    pthread_mutex_lock(&h->stream_mu);
+    for (ft_http_stream *st = h->streams; st; st = st->next) {
+        pthread_mutex_lock(&st->mu);
+        st->ending = true;
+        if (st->parked) {
+            st->parked = false;
+            MHD_resume_connection(st->conn);
+        }
+        pthread_mutex_unlock(&st->mu);
+    }
+    pthread_mutex_unlock(&h->stream_mu);
     // Let MHD send the answers of resumed connections before it stops.
     for (int i = 0; i < 200 && h->d && atomic_load(&h->n_suspended) > 0; i++)
         usleep(10000);
+    for (int i = 0; i < 100 && h->d; i++) {
+        pthread_mutex_lock(&h->stream_mu);
+        bool any = h->streams != NULL;
+        pthread_mutex_unlock(&h->stream_mu);
+        if (!any)
+            break;
+        usleep(10000);
+    }
     if (h->sweeper_started) {
         pthread_mutex_lock(&h->stop_mu);
         h->sweeper_stop = true;
@@ -1285,6 +1410,7 @@ void ft_httpd_stop(ft_httpd *h)
     if (h->d)
         MHD_stop_daemon(h->d);
     pthread_mutex_destroy(&h->dispatch_mu);
+    pthread_mutex_destroy(&h->stream_mu);
     pthread_mutex_destroy(&h->conn_mu);
     pthread_mutex_destroy(&h->stop_mu);
     pthread_cond_destroy(&h->stop_cv);
