@@ -18,17 +18,21 @@
 
 enum { DT_F32, DT_I32 };
 
+// How a float32 entry is stored in the shard.
+enum { Q_NONE, Q_U8, Q_U16, Q_F16 };
+
 typedef struct tfjs_entry {
     const char *name;     // into ft_tfjs.names
     const int32_t *shape; // into ft_tfjs.shapes
     int32_t rank;
     uint8_t dtype;
-    bool quant_u8;
+    uint8_t quant; // Q_*
     double scale, min;
     size_t n_elems;
     size_t offset; // bytes, from the start of all shard data
     size_t n_bytes;
     float *data; // into ft_tfjs.block; NULL for int32 entries
+    int32_t *idata; // into ft_tfjs.iblock; int32 entries only
 } tfjs_entry;
 
 typedef struct tfjs_group {
@@ -46,6 +50,8 @@ struct ft_tfjs {
     char *names;
     int32_t *shapes;
     float *block;
+    int32_t *iblock; // the int32 entries' values, back to back
+    size_t n_ints;
     // Manifest-only state, freed once the data is bound.
     size_t n_groups;
     tfjs_group *groups;
@@ -73,6 +79,7 @@ void ft_tfjs_free(ft_tfjs *m)
     ft_free(m->names);
     ft_free(m->shapes);
     ft_aligned_free(m->block);
+    ft_free(m->iblock);
     ft_free(m->groups);
     ft_free(m->path_ptrs);
     ft_free(m);
@@ -99,6 +106,14 @@ static const char *dtype_str(uint8_t dt)
 }
 
 // First pass over the document: counts and sizes for the allocations.
+// A model.json document ({"modelTopology": ..., "weightsManifest": [...]})
+// carries the manifest as a member; a plain manifest is the array itself.
+static json_t *manifest_of(json_t *root)
+{
+    json_t *wm = json_is_object(root) ? json_object_get(root, "weightsManifest") : NULL;
+    return wm ? wm : root;
+}
+
 static ft_status count_pass(const char *file, json_t *root, const ft_tfjs_limits *lim,
                             size_t *n_entries, size_t *n_paths, size_t *name_bytes,
                             size_t *n_dims, ft_err *err)
@@ -210,7 +225,7 @@ static ft_status parse_entry(const char *file, json_t *w, char *name_dst, int32_
                           nm, json_string_value(dt));
 
     json_t *q = json_object_get(w, "quantization");
-    e->quant_u8 = false;
+    e->quant = Q_NONE;
     if (q && !json_is_null(q)) {
         if (!json_is_object(q))
             return ft_err_set(err, FT_E_FORMAT, "%s: tensor '%s': \"quantization\" is not an object",
@@ -219,22 +234,38 @@ static ft_status parse_entry(const char *file, json_t *w, char *name_dst, int32_
         if (!json_is_string(qdt))
             return ft_err_set(err, FT_E_FORMAT, "%s: tensor '%s': quantization has no \"dtype\"",
                               file, nm);
-        if (strcmp(json_string_value(qdt), "uint8") != 0)
+        const char *qs = json_string_value(qdt);
+        if (strcmp(qs, "uint8") == 0)
+            e->quant = Q_U8;
+        else if (strcmp(qs, "uint16") == 0)
+            e->quant = Q_U16;
+        else if (strcmp(qs, "float16") == 0)
+            e->quant = Q_F16;
+        else
             return ft_err_set(err, FT_E_UNSUPPORTED,
-                              "%s: tensor '%s': unsupported quantization dtype '%s' (only uint8)",
-                              file, nm, json_string_value(qdt));
-        json_t *sc = json_object_get(q, "scale"), *mn = json_object_get(q, "min");
-        if (!json_is_number(sc) || !json_is_number(mn))
-            return ft_err_set(err, FT_E_FORMAT,
-                              "%s: tensor '%s': uint8 quantization needs numeric \"scale\" and \"min\"",
-                              file, nm);
-        e->quant_u8 = true;
-        // json_number_value reads the JSON text with strtod, so each value
-        // is the exact double the text denotes (what JavaScript gets too).
-        e->scale = json_number_value(sc);
-        e->min = json_number_value(mn);
+                              "%s: tensor '%s': unsupported quantization dtype '%s' (uint8, uint16 "
+                              "or float16)",
+                              file, nm, qs);
+        if (e->dtype != DT_F32)
+            return ft_err_set(err, FT_E_UNSUPPORTED,
+                              "%s: tensor '%s': quantized %s tensors are not supported", file, nm,
+                              dtype_str(e->dtype));
+        if (e->quant != Q_F16) {
+            json_t *sc = json_object_get(q, "scale"), *mn = json_object_get(q, "min");
+            if (!json_is_number(sc) || !json_is_number(mn))
+                return ft_err_set(err, FT_E_FORMAT,
+                                  "%s: tensor '%s': %s quantization needs numeric \"scale\" and "
+                                  "\"min\"",
+                                  file, nm, qs);
+            // json_number_value reads the JSON text with strtod, so each
+            // value is the exact double the text denotes (what JavaScript
+            // gets too).
+            e->scale = json_number_value(sc);
+            e->min = json_number_value(mn);
+        }
     }
-    if (!ft_size_mul(e->n_elems, e->quant_u8 ? 1 : 4, &e->n_bytes))
+    size_t elem_bytes = e->quant == Q_U8 ? 1 : e->quant == Q_NONE ? 4 : 2;
+    if (!ft_size_mul(e->n_elems, elem_bytes, &e->n_bytes))
         return ft_err_set(err, FT_E_LIMIT, "%s: tensor '%s': byte size overflows", file, nm);
     return FT_OK;
 }
@@ -273,6 +304,7 @@ static ft_status from_json(const char *file, json_t *root, const ft_tfjs_limits 
     size_t *tmp = NULL;
     ft_tfjs *m = NULL;
 
+    root = manifest_of(root);
     st = count_pass(file, root, lim, &n_entries, &n_paths, &name_bytes, &n_dims, err);
     if (st != FT_OK)
         goto done;
@@ -324,6 +356,11 @@ static ft_status from_json(const char *file, json_t *root, const ft_tfjs_limits 
                 st = ft_err_set(err, FT_E_LIMIT,
                                 "%s: tensor '%s': weights exceed the limit of %zu bytes", file,
                                 e->name, lim->max_weight_bytes);
+                goto done;
+            }
+            if (e->dtype == DT_I32 && !ft_size_add(m->n_ints, e->n_elems, &m->n_ints)) {
+                st = ft_err_set(err, FT_E_LIMIT, "%s: tensor '%s': int32 block overflows", file,
+                                e->name);
                 goto done;
             }
             if (e->dtype == DT_F32) {
@@ -380,6 +417,50 @@ static ft_status load_json(const char *file, const uint8_t *json, size_t json_le
 
 // ---- Shard data ----
 
+// IEEE binary16 to float32 exactly as tfjs's getFloat16Decoder does it (the
+// mantissa/exponent/offset tables of van der Meulen's "Fast Half Float
+// Conversions"): exact for every finite half, subnormals included; the
+// exponent-31 codes (inf/NaN in IEEE) come out as finite floats of
+// magnitude >= 65536, which is what tfjs loads, so we load the same.
+float ft_tfjs_half_to_float(uint16_t h)
+{
+    uint32_t e5 = h >> 10;        // sign and exponent: 6 bits
+    uint32_t man = h & 0x3ffu;
+    uint32_t mant_idx = (e5 == 0 || e5 == 32) ? man : 1024 + man; // offset table
+    uint32_t mbits;
+    if (mant_idx == 0) {
+        mbits = 0;
+    } else if (mant_idx < 1024) { // subnormal half: normalise
+        uint32_t m = mant_idx << 13, e = 0;
+        while ((m & 0x00800000u) == 0) {
+            e -= 0x00800000u;
+            m <<= 1;
+        }
+        m &= ~0x00800000u;
+        e += 0x38800000u;
+        mbits = m | e;
+    } else {
+        mbits = 0x38000000u + ((mant_idx - 1024) << 13);
+    }
+    uint32_t ebits;
+    if (e5 == 0)
+        ebits = 0;
+    else if (e5 == 31)
+        ebits = 0x47800000u;
+    else if (e5 == 32)
+        ebits = 0x80000000u;
+    else if (e5 == 63)
+        ebits = 0xc7800000u;
+    else if (e5 < 31)
+        ebits = e5 << 23;
+    else
+        ebits = 0x80000000u + ((e5 - 32) << 23);
+    uint32_t bits = mbits + ebits; // the tables' sum, wrapping as Uint32Array does
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 // Shards are little-endian float32; on such a host they copy as they are.
 static bool is_little_endian(void)
 {
@@ -430,15 +511,38 @@ static ft_status bind_data(ft_tfjs *m, const uint8_t *data, size_t data_len,
     m->block = ft_aligned_alloc(bytes);
     if (!m->block)
         return nomem(err, file);
-    size_t slot = 0;
+    if (m->n_ints > 0) { // n_ints * 4 <= the shard bytes already checked
+        m->iblock = ft_malloc(m->n_ints * sizeof(int32_t));
+        if (!m->iblock)
+            return nomem(err, file);
+    }
+    size_t slot = 0, islot = 0;
     for (size_t k = 0; k < m->n; k++) {
         tfjs_entry *e = &m->e[k];
         const uint8_t *src = data + e->offset;
+        if (e->dtype == DT_I32) {
+            e->idata = m->iblock + islot;
+            islot += e->n_elems;
+            for (size_t i = 0; i < e->n_elems; i++) {
+                uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 |
+                             (uint32_t)src[4 * i + 2] << 16 | (uint32_t)src[4 * i + 3] << 24;
+                memcpy(&e->idata[i], &u, sizeof u);
+            }
+            continue;
+        }
         if (e->dtype != DT_F32)
             continue;
         e->data = m->block + slot;
         slot += (e->n_elems + TFJS_FLOAT_ALIGN - 1) / TFJS_FLOAT_ALIGN * TFJS_FLOAT_ALIGN;
-        if (e->quant_u8) {
+        if (e->quant == Q_F16) {
+            for (size_t i = 0; i < e->n_elems; i++)
+                e->data[i] = ft_tfjs_half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+        } else if (e->quant == Q_U16) {
+            for (size_t i = 0; i < e->n_elems; i++) {
+                unsigned q = (unsigned)src[2 * i] | (unsigned)src[2 * i + 1] << 8;
+                e->data[i] = (float)((double)q * e->scale + e->min);
+            }
+        } else if (e->quant == Q_U8) {
             // face-api / tfjs: a double q*scale + min stored into a
             // Float32Array, i.e. rounded once to float. A byte has 256
             // values: compute each once (same expression, same result).
@@ -656,6 +760,20 @@ ft_status ft_tfjs_get(const ft_tfjs *m, const char *tensor, int32_t rank, const 
     return FT_OK;
 }
 
+ft_status ft_tfjs_get_i32(const ft_tfjs *m, const char *tensor, size_t *n,
+                          const int32_t **data, ft_err *err)
+{
+    const tfjs_entry *e = find(m, tensor);
+    if (!e)
+        return ft_err_set(err, FT_E_NOT_FOUND, "%s: tensor '%s' not found", m->file, tensor);
+    if (e->dtype != DT_I32)
+        return ft_err_set(err, FT_E_FORMAT, "%s: tensor '%s' is %s, expected int32", m->file,
+                          tensor, dtype_str(e->dtype));
+    *n = e->n_elems;
+    *data = e->idata;
+    return FT_OK;
+}
+
 size_t ft_tfjs_count(const ft_tfjs *m)
 {
     return m->n;
@@ -676,7 +794,7 @@ bool ft_tfjs_tensor_at(const ft_tfjs *m, size_t i, ft_tfjs_tensor *t)
     t->shape = e->shape;
     t->n_elems = e->n_elems;
     t->is_float = e->dtype == DT_F32;
-    t->quantized = e->quant_u8;
+    t->quantized = e->quant != Q_NONE;
     t->data = e->data;
     return true;
 }

@@ -3,12 +3,18 @@
 //   manifest: JSON array of groups; group = {"paths": [shard file names,
 //   concatenated in order], "weights": [entry...]}; entry = {"name",
 //   "shape": [ints] ([] = scalar), "dtype": "float32" | "int32",
-//   optional "quantization": {"dtype": "uint8", "scale", "min"}}.
+//   optional "quantization": {"dtype": "uint8" | "uint16", "scale", "min"}
+//   or {"dtype": "float16"}} (float32 entries only).
 //   Shard bytes: entries back to back in manifest order, 1 byte per element
-//   when uint8-quantised (value = q*scale + min in double, rounded to
-//   float), else 4 bytes little-endian. No header, no padding.
+//   when uint8-quantised, 2 when uint16 (value = q*scale + min in double,
+//   rounded to float) or float16 (little-endian IEEE half, decoded as tfjs
+//   does: ft_tfjs_half_to_float), else 4 bytes little-endian. No header, no
+//   padding.
+// The manifest is either the whole document (face-api's
+// `*-weights_manifest.json`) or the "weightsManifest" member of a tfjs
+// model.json (graph or layers model; the topology is read by tfjs_graph.h).
 // All float tensors are dequantised into one aligned block at load; int32
-// entries are read (to keep offsets right) but not exposed as floats.
+// entries are kept apart (ft_tfjs_get_i32), not exposed as floats.
 #ifndef FT_MODEL_TFJS_H
 #define FT_MODEL_TFJS_H
 
@@ -46,6 +52,12 @@ void ft_tfjs_free(ft_tfjs *m);
 ft_status ft_tfjs_get(const ft_tfjs *m, const char *tensor, int32_t rank, const int32_t *shape,
                       const float **data, ft_err *err);
 
+// Looks an int32 tensor up by name: its element count and values (any
+// shape; borrowed, valid until ft_tfjs_free). FT_E_NOT_FOUND, FT_E_FORMAT
+// when the entry is not int32.
+ft_status ft_tfjs_get_i32(const ft_tfjs *m, const char *tensor, size_t *n,
+                          const int32_t **data, ft_err *err);
+
 // Every manifest entry counts, int32 ones included, in file order.
 size_t ft_tfjs_count(const ft_tfjs *m);
 const char *ft_tfjs_name_at(const ft_tfjs *m, size_t i);
@@ -64,5 +76,9 @@ typedef struct ft_tfjs_tensor {
 
 // False when i >= ft_tfjs_count(m).
 bool ft_tfjs_tensor_at(const ft_tfjs *m, size_t i, ft_tfjs_tensor *t);
+
+// One IEEE binary16 value as tfjs decodes float16-quantised weights: exact
+// for finite halves; exponent-31 codes (inf/NaN) give tfjs's finite values.
+float ft_tfjs_half_to_float(uint16_t h);
 
 #endif
