@@ -211,6 +211,27 @@ if (rtspBin) {
   const fr = await fetch(base + '/api/v1/cameras/front/frame.jpg');
   const jpg = Buffer.from(await fr.arrayBuffer());
   check(fr.status === 200 && jpg[0] === 0xff && jpg[1] === 0xd8 && Number(fr.headers.get('x-frame-seq')) > 0, 'an annotated frame (JPEG) of the camera');
+  // The live view: an MJPEG stream of annotated frames; two parts, then we
+  // hang up (the server must carry on).
+  {
+    const ctl = new AbortController();
+    const res = await fetch(base + '/api/v1/cameras/front/stream.mjpeg', { signal: ctl.signal });
+    const reader = res.body.getReader();
+    let buf = Buffer.alloc(0);
+    const t0 = Date.now();
+    while ((buf.toString('latin1').match(/--ftframe\r\nContent-Type: image\/jpeg/g) || []).length < 3 && Date.now() - t0 < 15000) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf = Buffer.concat([buf, Buffer.from(value)]);
+    }
+    ctl.abort();
+    const parts = (buf.toString('latin1').match(/--ftframe\r\nContent-Type: image\/jpeg/g) || []).length;
+    check(res.status === 200 && /multipart\/x-mixed-replace/.test(res.headers.get('content-type')) && parts >= 3,
+      `MJPEG stream of the camera (${parts} parts in ${Date.now() - t0} ms)`);
+    const soi = buf.indexOf(Buffer.from([0xff, 0xd8]));
+    check(soi > 0, 'the parts are JPEGs');
+    check((await fetch(base + '/healthz')).status === 200, 'the server carries on after the viewer hangs up');
+  }
   // Add a second camera, then a broken one; remove the second.
   let r = await fetch(base + '/api/v1/cameras', { method: 'POST', headers: { ...H, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'side', url: T('door.mp4') }) });
   check(r.status === 201, `add a camera: ${r.status}`);
