@@ -865,7 +865,7 @@ ft_status ft_train_history_svg(const ft_train_result *r, const char *path, ft_er
     ft_buf_init(&b, 0);
     const int pw = 300, ph = 220, ml = 50, mt = 30, gap = 30;
     int n_panels = r->has_val_eval ? 4 : 3;
-    int W = n_panels * (pw + ml) + (n_panels - 1) * gap, H = ph + mt + 50;
+    int W = n_panels * (pw + ml) + (n_panels - 1) * gap + 20, H = ph + mt + 50;
     ft_status st = ft_buf_printf(&b,
                                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
                                  "height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n"
@@ -917,16 +917,17 @@ ft_status ft_train_history_svg(const ft_train_result *r, const char *path, ft_er
             n += r->val_iou_hist[i];
         }
         st = ft_buf_printf(&b,
-                           "<text x=\"%d\" y=\"%d\" font-size=\"13\">val IoU (%zu faces, mean "
-                           "%.3f; accuracy %.3f)</text>\n"
+                           "<text x=\"%d\" y=\"%d\" font-size=\"13\">val photos: IoU of %zu faces, "
+                           "mean %.3f</text>\n"
                            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
                            "stroke=\"#888\"/>\n"
                            "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%zu</text>\n"
                            "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n"
                            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">IoU with the human "
-                           "box (0..1)</text>\n",
-                           x0, y0 - 10, n, r->val_mean_iou, r->val_accuracy, x0, y0, pw, ph,
-                           x0 - 4, y0 + 10, mx, x0 - 4, y0 + ph, x0 + pw / 2, y0 + ph + 18);
+                           "box (0..1); face/no-face accuracy %.3f</text>\n",
+                           x0, y0 - 10, n, r->val_mean_iou, x0, y0, pw, ph,
+                           x0 - 4, y0 + 10, mx, x0 - 4, y0 + ph, x0 + pw / 2, y0 + ph + 18,
+                           r->val_accuracy);
         for (int i = 0; i < 10 && st == FT_OK; i++) {
             double bh = (double)r->val_iou_hist[i] / (double)mx * ph;
             st = ft_buf_printf(&b,
@@ -938,7 +939,7 @@ ft_status ft_train_history_svg(const ft_train_result *r, const char *path, ft_er
         if (st == FT_OK && r->val_mean_iou > 0)
             st = ft_buf_printf(&b,
                                "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
-                               "stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>\n",
+                               "stroke=\"#d62728\" stroke-width=\"2\" stroke-dasharray=\"5 3\"/>\n",
                                x0 + r->val_mean_iou * pw, y0, x0 + r->val_mean_iou * pw, y0 + ph);
     }
     if (st == FT_OK)

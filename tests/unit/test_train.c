@@ -951,7 +951,7 @@ static void test_eval_draw_flip(void)
     FT_CHECK_OK(ft_train_history_svg(&r, svg, &err), &err);
     ft_buf b;
     FT_CHECK_OK(ft_file_read(svg, 1 << 20, &b, &err), &err);
-    FT_CHECK(b.data && strstr((const char *)b.data, "val IoU (1 faces") != NULL);
+    FT_CHECK(b.data && strstr((const char *)b.data, "val photos: IoU of 1 faces") != NULL);
     FT_CHECK(b.data && strstr((const char *)b.data, "<title>[") != NULL);
     ft_buf_deinit(&b);
     ft_free(r.history);
