@@ -1,0 +1,8 @@
+# faceres (src/face/faceres.c, src/model/tfjs_graph.c): unit cases, and the
+# conformance with tfjs running the same files (tests/golden/faceres/*.txt,
+# made by tools/gen_faceres_goldens.mjs; label golden).
+ft_test_binary(test_faceres ${CMAKE_CURRENT_LIST_DIR}/test_faceres.c)
+ft_test_cases(test_faceres unit faceres graph_parse graph_errors half_decode f16_manifest
+  compile_refusals oom prepare_edges distance)
+ft_test_cases(test_faceres golden golden.faceres synthetic sample1 sample2 sample3 sample4
+  sample5 sample6)
