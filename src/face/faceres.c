@@ -478,9 +478,16 @@ static ft_status compile(fr_comp *c, ft_faceres *net)
         const ft_tfg_node *n = ft_tfjs_graph_node(g, (size_t)cur);
         if (is_op(n, "Placeholder"))
             break;
-        int32_t var, cst;
-        if ((st = split_inputs(c, n, &var, &cst)) != FT_OK)
+        int32_t var = -1, cst;
+        if (is_conv_op(n)) { // x, then the filter (and fused arguments)
+            for (size_t k = 0; k < n->n_inputs && var < 0; k++)
+                if (!n->inputs[k].control)
+                    var = n->inputs[k].output == 0 ? n->inputs[k].node : -2;
+            if (var >= 0 && is_op(ft_tfjs_graph_node(g, (size_t)var), "Const"))
+                var = -1;
+        } else if ((st = split_inputs(c, n, &var, &cst)) != FT_OK) {
             goto done;
+        }
         if (var < 0) {
             st = ft_err_set(c->err, FT_E_UNSUPPORTED, "%s: node '%s' does not lead to the input",
                             c->file, n->name);
@@ -641,6 +648,38 @@ done:
     ft_tfjs_free(w); // the layers hold their own copies of the weights
     ft_faceres_free(net);
     ft_free(json);
+    return st;
+}
+
+ft_status ft_faceres_parse(const uint8_t *json, size_t json_len, const uint8_t *bin,
+                           size_t bin_len, const ft_faceres_limits *lim, ft_faceres **out,
+                           ft_err *err)
+{
+    ft_faceres_limits dl = ft_faceres_limits_default();
+    ft_faceres *net = NULL;
+    ft_tfjs *w = NULL;
+    ft_status st;
+
+    *out = NULL;
+    if (!lim)
+        lim = &dl;
+    net = ft_calloc(1, sizeof *net);
+    if (!net)
+        return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    if ((st = ft_tfjs_graph_parse("faceres.json", json, json_len, &lim->graph, &net->graph,
+                                  err)) != FT_OK)
+        goto done;
+    if ((st = ft_tfjs_parse("faceres.json", json, json_len, bin, bin_len, &lim->weights, &w,
+                            err)) != FT_OK)
+        goto done;
+    fr_comp c = {"faceres.json", net->graph, w, err};
+    if ((st = compile(&c, net)) != FT_OK)
+        goto done;
+    *out = net;
+    net = NULL;
+done:
+    ft_tfjs_free(w);
+    ft_faceres_free(net);
     return st;
 }
 
