@@ -1400,6 +1400,15 @@ static bool row_geom(const step *s, int32_t *k, int32_t *st, int32_t *pt)
     }
 }
 
+// A padded conv whose padding the kernels can take as geometry
+// (ft_conv_forward_pad) instead of a zero-padded copy of its input.
+static bool prepad_direct(const step *s)
+{
+    const ft_conv_desc *d = ft_conv_get_desc(s->conv);
+    return s->op == S_CONV && s->prepad[0] < d->kh && s->prepad[1] < d->kw &&
+           !(d->kh == 1 && d->kw == 1);
+}
+
 // Same-padded stride-1 steps compute from the first input row they get.
 static bool same_s1(const step *s)
 {
@@ -1826,6 +1835,26 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
             } else {
                 xm = (ft_map){hi[i] - lo[i], xv->w, xv->c, (float *)in};
             }
+            if (s->has_prepad && prepad_direct(s)) {
+                // Output rows [a, b) read input rows from a*st - pt on; the
+                // kernels pad (zeros) above row 0 and left of column 0.
+                int32_t k = 1, st = 1, pt = 0;
+                row_geom(s, &k, &st, &pt);
+                int32_t off = a[i] * st - pt - lo[i], ptop = 0;
+                if (off >= 0)
+                    xm = (ft_map){xm.h - off, xm.w, xm.c, xm.d + (size_t)off * xm.w * xm.c};
+                else
+                    ptop = -off;
+                float *dst = i == len - 1 ? v[ov->root].d + (size_t)a[i] * ov->w * ov->c
+                                          : buf[i % 2];
+                ym = (ft_map){b[i] - a[i], ov->w, ov->c, dst};
+                ft_status st2 = ft_conv_forward_pad(ctx, s->conv, &xm, ptop, s->prepad[1], &ym);
+                if (st2 != FT_OK)
+                    return ft_err_set(err, st2, "onnx: node '%s' (band of rows %d..%d): %s",
+                                      s->node, (int)a[i], (int)b[i], ft_status_str(st2));
+                in = dst;
+                continue;
+            }
             if (s->has_prepad) {
                 // Rows a*s - pt .. of the padded map, zeros outside.
                 int32_t k = 1, st = 1, pt = 0;
@@ -1977,6 +2006,14 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
         ft_map ym = {yv->h, yv->w, yv->c, yd};
         switch (s->op) {
         case S_CONV:
+            if (s->has_prepad && prepad_direct(s)) {
+                // The kernels take the padding as geometry: no padded copy.
+                st = ft_conv_forward_pad(ctx, s->conv, &xm, s->prepad[0], s->prepad[1], &ym);
+                if (st != FT_OK)
+                    return ft_err_set(err, st, "onnx: node '%s' (Conv): %s", s->node,
+                                      ft_status_str(st));
+                break;
+            }
             if (s->has_prepad) {
                 float *pd = (float *)(slab + pl.scratch_off[si]);
                 int32_t ph = xv->h + s->prepad[0] + s->prepad[2];

@@ -285,6 +285,9 @@ static bool dconv_fits(const ft_nn_kernels *kern, const ft_conv_geom *g)
            g->kh * g->kw * g->c_in <= FT_DCONV_MAX_K && !(g->kh == 1 && g->kw == 1);
 }
 
+static ft_status conv_run(ft_nn_ctx *ctx, const ft_conv *c, const ft_conv_geom *gp,
+                          const ft_map *x, ft_map *y);
+
 ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y)
 {
     ft_conv_geom g;
@@ -294,6 +297,42 @@ ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_
     if (y->h < 1 || y->h > g.out_h || y->w != g.out_w || y->c != g.c_out)
         return FT_E_INVALID;
     g.out_h = y->h; // top rows only (nn.h); pad_top stays the full map's
+    return conv_run(ctx, c, &g, x, y);
+}
+
+ft_status ft_conv_forward_pad(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, int32_t pad_top,
+                              int32_t pad_left, ft_map *y)
+{
+    FT_ASSERT(x->d && y->d && x->d != y->d);
+    const ft_conv_desc *d = &c->d;
+    if (x->c != d->c_in || y->c != d->c_out || x->h < 1 || x->w < 1 || y->h < 1 || y->w < 1 ||
+        pad_top < 0 || pad_left < 0 || pad_top >= d->kh || pad_left >= d->kw)
+        return FT_E_INVALID;
+    // Every output row and column must read at least one input row/column.
+    if ((int64_t)(y->h - 1) * d->stride - pad_top >= x->h ||
+        (int64_t)(y->w - 1) * d->stride - pad_left >= x->w)
+        return FT_E_INVALID;
+    // 1x1 stride 1 runs as a GEMM on x itself: rows must line up.
+    if (d->kh == 1 && d->kw == 1 && d->stride == 1 && (y->w != x->w || y->h > x->h))
+        return FT_E_INVALID;
+    ft_conv_geom g = {.in_h = x->h,
+                      .in_w = x->w,
+                      .c_in = d->c_in,
+                      .out_h = y->h,
+                      .out_w = y->w,
+                      .c_out = d->c_out,
+                      .kh = d->kh,
+                      .kw = d->kw,
+                      .stride = d->stride,
+                      .pad_top = pad_top,
+                      .pad_left = pad_left};
+    return conv_run(ctx, c, &g, x, y);
+}
+
+static ft_status conv_run(ft_nn_ctx *ctx, const ft_conv *c, const ft_conv_geom *gp,
+                          const ft_map *x, ft_map *y)
+{
+    ft_conv_geom g = *gp;
     const ft_nn_kernels *kern = ctx->kern;
     int nth = ctx->n_threads;
 

@@ -108,6 +108,17 @@ ft_status ft_conv_out_shape(const ft_conv *c, int32_t in_h, int32_t in_w, int32_
 // touched (padding as for the whole map).
 ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y);
 
+// The layer with explicit zero padding instead of its own `pad`: output
+// row r, column q (y's size, the caller's choice) reads input rows
+// r*stride - pad_top + ky and columns q*stride - pad_left + kx, taps
+// outside x being zeros (ONNX's asymmetric or stride-2 "pads", without
+// copying the input into a padded map). Same kernels and sums as the
+// layer on a zero-padded copy of x with VALID padding. FT_E_INVALID unless
+// 0 <= pad_top < kh, 0 <= pad_left < kw and every output row and column
+// reads at least one input row and column.
+ft_status ft_conv_forward_pad(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, int32_t pad_top,
+                              int32_t pad_left, ft_map *y);
+
 // A depthwise-separable pair run as one layer: y = pw(dw(x)), where `dw` is
 // a depthwise convolution and `pw` a 1x1 stride-1 regular convolution with
 // pw.c_in == dw.c_out. The depthwise output is computed a band of rows at a
