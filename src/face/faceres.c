@@ -20,6 +20,7 @@
 // value per layer; tests/golden/README-faceres.md has the measured figures.
 #include "face/faceres.h"
 
+#include "core/clock.h"
 #include "core/mem.h"
 
 #include <math.h>
@@ -77,6 +78,26 @@ void ft_faceres_free(ft_faceres *net)
     ft_free(net->steps);
     ft_tfjs_graph_free(net->graph);
     ft_free(net);
+}
+
+size_t ft_faceres_steps(const ft_faceres *net)
+{
+    return net->n_steps;
+}
+
+const char *ft_faceres_step_desc(const ft_faceres *net, size_t i, char *buf, size_t cap)
+{
+    if (i >= net->n_steps) {
+        snprintf(buf, cap, "mean %d", (int)net->out_c);
+        return buf;
+    }
+    const fr_step *s = &net->steps[i];
+    static const char *const kinds[3] = {"conv", "sep", "sep2"};
+    size_t last = s->first + (s->kind == FR_SEP2 ? 3 : s->kind == FR_SEP ? 1 : 0);
+    const fr_layer *a = &net->layers[s->first], *b = &net->layers[last];
+    snprintf(buf, cap, "%-4s %dx%dx%d -> %dx%dx%d (%s..)", kinds[s->kind], (int)a->in_h,
+             (int)a->in_w, (int)a->c_in, (int)b->out_h, (int)b->out_w, (int)b->c_out, a->name);
+    return buf;
 }
 
 size_t ft_faceres_layers(const ft_faceres *net, size_t *n_nodes)
@@ -708,20 +729,31 @@ ft_status ft_faceres_prepare(const ft_image *im, const ft_face_box *box, float *
     const int32_t S = FT_FACERES_SIZE;
     double hs = ((double)y2 - y1) * hm1 / (S - 1), ws = ((double)x2 - x1) * wm1 / (S - 1);
     size_t stride = (size_t)im->w * 3;
+    // Per column, once: the left/right pixel offsets and the weight (the
+    // same doubles the per-sample expression gives); -1 = extrapolated.
+    size_t xo_l[FT_FACERES_SIZE], xo_r[FT_FACERES_SIZE];
+    double xlerp[FT_FACERES_SIZE];
+    bool xin[FT_FACERES_SIZE];
+    for (int32_t x = 0; x < S; x++) {
+        double xi = (double)x1 * wm1 + x * ws;
+        xin[x] = xi >= 0 && xi <= wm1; // NaN (a huge box) counts as outside
+        double l_i = xin[x] ? floor(xi) : 0, r_i = xin[x] ? ceil(xi) : 0;
+        xo_l[x] = (size_t)l_i * 3;
+        xo_r[x] = (size_t)r_i * 3;
+        xlerp[x] = xin[x] ? xi - l_i : 0;
+    }
     for (int32_t y = 0; y < S; y++) {
         double yi = (double)y1 * hm1 + y * hs;
         float *row = out + (size_t)y * S * 3;
-        bool yout = !(yi >= 0 && yi <= hm1); // NaN (a huge box) counts as outside
-        double top_i = floor(yi), bot_i = ceil(yi), yl = yi - top_i;
+        bool yin = yi >= 0 && yi <= hm1;
+        double top_i = yin ? floor(yi) : 0, bot_i = yin ? ceil(yi) : 0, yl = yi - top_i;
+        const uint8_t *rt = im->rgb + (size_t)top_i * stride, *rb = im->rgb + (size_t)bot_i * stride;
         for (int32_t x = 0; x < S; x++) {
-            double xi = (double)x1 * wm1 + x * ws;
             float v[3] = {0, 0, 0}; // RGB
-            if (!yout && xi >= 0 && xi <= wm1) {
-                double l_i = floor(xi), r_i = ceil(xi), xl = xi - l_i;
-                const uint8_t *tl = im->rgb + (size_t)top_i * stride + (size_t)l_i * 3;
-                const uint8_t *tr = im->rgb + (size_t)top_i * stride + (size_t)r_i * 3;
-                const uint8_t *bl = im->rgb + (size_t)bot_i * stride + (size_t)l_i * 3;
-                const uint8_t *br = im->rgb + (size_t)bot_i * stride + (size_t)r_i * 3;
+            if (yin && xin[x]) {
+                const uint8_t *tl = rt + xo_l[x], *tr = rt + xo_r[x];
+                const uint8_t *bl = rb + xo_l[x], *br = rb + xo_r[x];
+                double xl = xlerp[x];
                 for (int c = 0; c < 3; c++) {
                     double top = tl[c] + ((double)tr[c] - tl[c]) * xl;
                     double bot = bl[c] + ((double)br[c] - bl[c]) * xl;
@@ -739,7 +771,7 @@ ft_status ft_faceres_prepare(const ft_image *im, const ft_face_box *box, float *
 // ---- Forward ----
 
 static ft_status forward(const ft_faceres *net, ft_nn_ctx *ctx, float *in, float *bufs[2],
-                         float out[FT_FACERES_DIM])
+                         float out[FT_FACERES_DIM], double *step_ms)
 {
     ft_map x = {FT_FACERES_SIZE, FT_FACERES_SIZE, 3, in};
     int nb = 0;
@@ -750,6 +782,7 @@ static ft_status forward(const ft_faceres *net, ft_nn_ctx *ctx, float *in, float
         const fr_layer *e = &net->layers[last];
         ft_map y = {e->out_h, e->out_w, e->c_out, bufs[nb]};
         ft_status r;
+        double t0 = step_ms ? ft_now_ms() : 0;
         if (st->kind == FR_SEP2)
             r = ft_sepconv2_forward(ctx, l[0].conv, l[1].conv, l[2].conv, l[3].conv, &x, &y);
         else if (st->kind == FR_SEP)
@@ -758,10 +791,15 @@ static ft_status forward(const ft_faceres *net, ft_nn_ctx *ctx, float *in, float
             r = ft_conv_forward(ctx, l->conv, &x, &y);
         if (r != FT_OK)
             return r;
+        if (step_ms)
+            step_ms[s] = ft_now_ms() - t0;
         x = y;
         nb ^= 1;
     }
+    double t0 = step_ms ? ft_now_ms() : 0;
     ft_global_avgpool(&x, out);
+    if (step_ms)
+        step_ms[net->n_steps] = ft_now_ms() - t0;
     return FT_OK;
 }
 
@@ -785,12 +823,18 @@ static ft_status arena_bufs(const ft_faceres *net, ft_nn_ctx *ctx, float **in, f
 ft_status ft_faceres_run(const ft_faceres *net, ft_nn_ctx *ctx, const float *in,
                          float out[FT_FACERES_DIM], ft_err *err)
 {
+    return ft_faceres_run_timed(net, ctx, in, out, NULL, err);
+}
+
+ft_status ft_faceres_run_timed(const ft_faceres *net, ft_nn_ctx *ctx, const float *in,
+                               float out[FT_FACERES_DIM], double *step_ms, ft_err *err)
+{
     float *x = NULL, *bufs[2] = {NULL, NULL};
     ft_status st = arena_bufs(net, ctx, &x, bufs, err);
     if (st != FT_OK)
         return st;
     memcpy(x, in, (size_t)FT_FACERES_SIZE * FT_FACERES_SIZE * 3 * sizeof(float));
-    st = forward(net, ctx, x, bufs, out);
+    st = forward(net, ctx, x, bufs, out, step_ms);
     if (st != FT_OK)
         return ft_err_set(err, st, "faceres: %s", ft_status_str(st));
     return FT_OK;
@@ -805,7 +849,7 @@ ft_status ft_faceres_describe(const ft_faceres *net, ft_nn_ctx *ctx, const ft_im
         return st;
     if ((st = ft_faceres_prepare(im, box, x, err)) != FT_OK)
         return st;
-    st = forward(net, ctx, x, bufs, out);
+    st = forward(net, ctx, x, bufs, out, NULL);
     if (st != FT_OK)
         return ft_err_set(err, st, "faceres: %s", ft_status_str(st));
     return FT_OK;

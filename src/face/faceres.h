@@ -30,6 +30,7 @@
 #include "nn/nn.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define FT_FACERES_DIM 1024
 #define FT_FACERES_SIZE 224
@@ -52,6 +53,11 @@ ft_faceres_limits ft_faceres_limits_default(void);
 // FT_E_NOMEM. The result is released with ft_faceres_free.
 ft_status ft_faceres_load(const char *path, const ft_faceres_limits *lim, ft_faceres **out,
                           ft_err *err);
+// Memory entry point: `json` is faceres.json's text, `bin` the bytes of
+// all its shards in manifest order. Same errors as ft_faceres_load.
+ft_status ft_faceres_parse(const uint8_t *json, size_t json_len, const uint8_t *bin,
+                           size_t bin_len, const ft_faceres_limits *lim, ft_faceres **out,
+                           ft_err *err);
 void ft_faceres_free(ft_faceres *net);
 
 // The descriptor of the face in `box` (pixels of `im`): crop, preprocess
@@ -74,6 +80,16 @@ ft_status ft_faceres_prepare(const ft_image *im, const ft_face_box *box, float *
 // arena (reset by this call). FT_E_NOMEM.
 ft_status ft_faceres_run(const ft_faceres *net, ft_nn_ctx *ctx, const float *in,
                          float out[FT_FACERES_DIM], ft_err *err);
+
+// As ft_faceres_run, also storing each step's wall time in step_ms
+// (ft_faceres_steps(net) + 1 entries: the steps, then the Mean).
+ft_status ft_faceres_run_timed(const ft_faceres *net, ft_nn_ctx *ctx, const float *in,
+                               float out[FT_FACERES_DIM], double *step_ms, ft_err *err);
+// The execution steps (a layer, a fused depthwise+pointwise pair, or two
+// chained pairs) and a one-line description of step i (i == steps: the
+// Mean) into buf.
+size_t ft_faceres_steps(const ft_faceres *net);
+const char *ft_faceres_step_desc(const ft_faceres *net, size_t i, char *buf, size_t cap);
 
 // What the compiler made of the graph, for logs and tests: the number of
 // convolution layers (regular + depthwise) and of graph nodes they cover.
