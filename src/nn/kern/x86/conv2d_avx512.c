@@ -106,6 +106,12 @@ static void dkernel_any(int mr, const dtile *t)
         dkernel(MR, 2, 3, t);
         return;
     }
+    // 16-channel first layers (YuNet's 3->16 stride-2 stem): the same tile
+    // with one zmm of B, broadcasts at constant offsets.
+    if (mr == MR && nv == 1 && t->lda == 6) {
+        dkernel(MR, 1, 6, t);
+        return;
+    }
     switch (mr) {
         DK(1)
         DK(2) DK(3) DK(4) DK(5) DK(6) DK(7) DK(8) DK(9) DK(10) DK(11) DK(12) DK(13) default : DK(14)
