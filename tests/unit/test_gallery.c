@@ -307,7 +307,7 @@ static void test_enroll(void)
         FT_CHECK_EQ(list[1].thumbnail_len, 0);
         FT_CHECK_EQ(strlen(list[2].source_sha256), 64);
         FT_CHECK_EQ(list[2].face_w, 120);
-        FT_CHECK_NEAR(list[2].detector_score, 0.95, 1e-12);
+        FT_CHECK_DBL_EXACT(list[2].detector_score, 0.95); // a REAL round trip through SQLite
     }
     ft_free(list);
     ft_buf b;
@@ -515,7 +515,7 @@ static void test_events(void)
     if (n == 5) {
         FT_CHECK_STREQ(ev[0].name_at_time, "Ann");
         FT_CHECK(isinf(ev[0].margin) && ev[0].margin > 0);
-        FT_CHECK_NEAR(ev[0].distance, 0.25, 0);
+        FT_CHECK_DBL_EXACT(ev[0].distance, 0.25);
         FT_CHECK_DBL_EXACT(ev[0].time, 1025.0); // a REAL round trip through SQLite
     }
     ft_free(ev);
@@ -1623,6 +1623,8 @@ static void test_calibrate(void)
         // exact.
         double far = (t < 0.365 ? 0 : t < 0.7075 ? 2 : 3) / 10.0;
         double frr = (t < 0.3425 ? 4 : t < 0.755 ? 2 : 0) / 4.0;
+        // The grid is t_min + k * t_step in double: 1e-12 (~1e4 ulps) lets
+        // any evaluation order pass, while a wrong step is off by >= 0.01.
         FT_CHECK_NEAR(t, 0.30 + 0.01 * (double)k, 1e-12);
         FT_CHECK_DBL_EXACT(row->far, far);
         FT_CHECK_DBL_EXACT(row->frr, frr);
@@ -1632,14 +1634,14 @@ static void test_calibrate(void)
     ft_calib_result_deinit(&r);
     o.target_far = 0.1;
     FT_CHECK_OK(ft_calibrate(d, lab, 5, &o, &r, &err), &err);
-    FT_CHECK_NEAR(r.threshold, 0.36, 1e-12);
+    FT_CHECK_NEAR(r.threshold, 0.36, 1e-12); // a grid point, as above
     FT_CHECK_DBL_EXACT(r.far, 0.0);
     FT_CHECK_DBL_EXACT(r.frr, 0.5);
     ft_calib_result_deinit(&r);
     o.target_far = 0.25;
     FT_CHECK_OK(ft_calibrate(d, lab, 5, &o, &r, &err), &err);
-    FT_CHECK_NEAR(r.threshold, 0.70, 1e-12);
-    FT_CHECK_NEAR(r.far, 0.2, 1e-12);
+    FT_CHECK_NEAR(r.threshold, 0.70, 1e-12); // a grid point, as above
+    FT_CHECK_DBL_EXACT(r.far, 2 / 10.0);
     ft_calib_result_deinit(&r);
     // Order of the input does not matter.
     float dr[5 * FT_GALLERY_DIM];
@@ -1650,7 +1652,7 @@ static void test_calibrate(void)
         labr[i] = lab[4 - i];
     }
     FT_CHECK_OK(ft_calibrate(dr, labr, 5, &o, &r, &err), &err);
-    FT_CHECK_NEAR(r.threshold, 0.70, 1e-12);
+    FT_CHECK_NEAR(r.threshold, 0.70, 1e-12); // a grid point, as above
     FT_CHECK_EQ(r.n_impostor, 10);
     ft_calib_result_deinit(&r);
     // Bad options.
