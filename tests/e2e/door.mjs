@@ -77,6 +77,19 @@ check(run(['settings', '--db', db, 'set', 'threshold', '0.45']).code === 0, 'thr
   check(log.total === 2, `the access log has the two events (${log.total})`);
 }
 
+// ---- the CLI's access: a still photo through the same door ----
+{
+  const adb = T('access.db');
+  fs.copyFileSync(db, adb);
+  const r = run(['access', '--db', adb, '--source', 'lobby', T('rachel3.jpg'), T('stranger2.jpg')]);
+  const lines = r.lines();
+  check(r.code === 0 && lines.length === 2, 'access on two photos: two lines');
+  const [a, b] = lines.map((l) => l.faces[0] || {});
+  check(a.decision === 'granted' && a.person && a.person.name === 'Rachel' && a.track > 0 && a.frames === 1 && /^[0-9a-f]{32}$/.test(a.event_uid),
+    'access: Rachel granted, as one passage of the door (track, frames, event_uid)');
+  check(b.decision === 'denied' && b.reason === 'unknown' && b.person === null && b.nearest && b.nearest.name === 'Rachel', 'access: the stranger denied, the nearest person named');
+}
+
 // ---- a corrupt source beside a good one ----
 {
   const r = run(['watch', '--db', db, `good=${T('door.mp4')}`, `bad=${T('corrupt.mp4')}`]);
