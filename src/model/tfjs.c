@@ -8,6 +8,7 @@
 #include "core/mem.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 enum { DT_F32, DT_I32 };
 
 // How a float32 entry is stored in the shard.
-enum { Q_NONE, Q_U8, Q_U16, Q_F16 };
+enum { Q_NONE, Q_U8, Q_F16 };
 
 typedef struct tfjs_entry {
     const char *name;     // into ft_tfjs.names
@@ -237,19 +238,13 @@ static ft_status parse_entry(const char *file, json_t *w, char *name_dst, int32_
         const char *qs = json_string_value(qdt);
         if (strcmp(qs, "uint8") == 0)
             e->quant = Q_U8;
-        else if (strcmp(qs, "uint16") == 0)
-            e->quant = Q_U16;
-        else if (strcmp(qs, "float16") == 0)
+        else if (strcmp(qs, "float16") == 0 && e->dtype == DT_F32)
             e->quant = Q_F16;
         else
             return ft_err_set(err, FT_E_UNSUPPORTED,
-                              "%s: tensor '%s': unsupported quantization dtype '%s' (uint8, uint16 "
-                              "or float16)",
+                              "%s: tensor '%s': unsupported quantization dtype '%s' (uint8, or "
+                              "float16 for float32 tensors)",
                               file, nm, qs);
-        if (e->dtype != DT_F32)
-            return ft_err_set(err, FT_E_UNSUPPORTED,
-                              "%s: tensor '%s': quantized %s tensors are not supported", file, nm,
-                              dtype_str(e->dtype));
         if (e->quant != Q_F16) {
             json_t *sc = json_object_get(q, "scale"), *mn = json_object_get(q, "min");
             if (!json_is_number(sc) || !json_is_number(mn))
@@ -264,7 +259,7 @@ static ft_status parse_entry(const char *file, json_t *w, char *name_dst, int32_
             e->min = json_number_value(mn);
         }
     }
-    size_t elem_bytes = e->quant == Q_U8 ? 1 : e->quant == Q_NONE ? 4 : 2;
+    size_t elem_bytes = e->quant == Q_U8 ? 1 : e->quant == Q_F16 ? 2 : 4;
     if (!ft_size_mul(e->n_elems, elem_bytes, &e->n_bytes))
         return ft_err_set(err, FT_E_LIMIT, "%s: tensor '%s': byte size overflows", file, nm);
     return FT_OK;
@@ -419,9 +414,8 @@ static ft_status load_json(const char *file, const uint8_t *json, size_t json_le
 
 // IEEE binary16 to float32 exactly as tfjs's getFloat16Decoder does it (the
 // mantissa/exponent/offset tables of van der Meulen's "Fast Half Float
-// Conversions"): exact for every finite half, subnormals included; the
-// exponent-31 codes (inf/NaN in IEEE) come out as finite floats of
-// magnitude >= 65536, which is what tfjs loads, so we load the same.
+// Conversions"), bit for bit: exact for every half, subnormals, infinities
+// and NaNs included.
 float ft_tfjs_half_to_float(uint16_t h)
 {
     uint32_t e5 = h >> 10;        // sign and exponent: 6 bits
@@ -523,6 +517,17 @@ static ft_status bind_data(ft_tfjs *m, const uint8_t *data, size_t data_len,
         if (e->dtype == DT_I32) {
             e->idata = m->iblock + islot;
             islot += e->n_elems;
+            if (e->quant == Q_U8) {
+                // tfjs: Math.round(q * scale + min) into an Int32Array;
+                // out-of-range results are clamped (the manifest's choice).
+                for (size_t i = 0; i < e->n_elems; i++) {
+                    double v = floor((double)src[i] * e->scale + e->min + 0.5);
+                    e->idata[i] = v >= 2147483647.0 ? INT32_MAX
+                                  : v <= -2147483648.0 ? INT32_MIN
+                                                       : (int32_t)v;
+                }
+                continue;
+            }
             for (size_t i = 0; i < e->n_elems; i++) {
                 uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 |
                              (uint32_t)src[4 * i + 2] << 16 | (uint32_t)src[4 * i + 3] << 24;
@@ -537,11 +542,6 @@ static ft_status bind_data(ft_tfjs *m, const uint8_t *data, size_t data_len,
         if (e->quant == Q_F16) {
             for (size_t i = 0; i < e->n_elems; i++)
                 e->data[i] = ft_tfjs_half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
-        } else if (e->quant == Q_U16) {
-            for (size_t i = 0; i < e->n_elems; i++) {
-                unsigned q = (unsigned)src[2 * i] | (unsigned)src[2 * i + 1] << 8;
-                e->data[i] = (float)((double)q * e->scale + e->min);
-            }
         } else if (e->quant == Q_U8) {
             // face-api / tfjs: a double q*scale + min stored into a
             // Float32Array, i.e. rounded once to float. A byte has 256

@@ -3,13 +3,13 @@
 //   manifest: JSON array of groups; group = {"paths": [shard file names,
 //   concatenated in order], "weights": [entry...]}; entry = {"name",
 //   "shape": [ints] ([] = scalar), "dtype": "float32" | "int32",
-//   optional "quantization": {"dtype": "uint8" | "uint16", "scale", "min"}
-//   or {"dtype": "float16"}} (float32 entries only).
+//   optional "quantization": {"dtype": "uint8", "scale", "min"} or
+//   {"dtype": "float16"} (float32 entries only)}.
 //   Shard bytes: entries back to back in manifest order, 1 byte per element
-//   when uint8-quantised, 2 when uint16 (value = q*scale + min in double,
-//   rounded to float) or float16 (little-endian IEEE half, decoded as tfjs
-//   does: ft_tfjs_half_to_float), else 4 bytes little-endian. No header, no
-//   padding.
+//   when uint8-quantised (value = q*scale + min in double, rounded to
+//   float; for int32 entries Math.round of it, as tfjs), 2 when float16
+//   (little-endian IEEE half, decoded as tfjs does: ft_tfjs_half_to_float),
+//   else 4 bytes little-endian. No header, no padding.
 // The manifest is either the whole document (face-api's
 // `*-weights_manifest.json`) or the "weightsManifest" member of a tfjs
 // model.json (graph or layers model; the topology is read by tfjs_graph.h).
@@ -77,8 +77,8 @@ typedef struct ft_tfjs_tensor {
 // False when i >= ft_tfjs_count(m).
 bool ft_tfjs_tensor_at(const ft_tfjs *m, size_t i, ft_tfjs_tensor *t);
 
-// One IEEE binary16 value as tfjs decodes float16-quantised weights: exact
-// for finite halves; exponent-31 codes (inf/NaN) give tfjs's finite values.
+// One IEEE binary16 value as tfjs decodes float16-quantised weights (its
+// table method, bit for bit: exact, infinities and NaNs included).
 float ft_tfjs_half_to_float(uint16_t h);
 
 #endif

@@ -237,11 +237,11 @@ static void f16_manifest(void)
         "{\"name\": \"a\", \"shape\": [3], \"dtype\": \"float32\", \"quantization\": {\"dtype\": "
         "\"float16\", \"original_dtype\": \"float32\"}},"
         "{\"name\": \"i\", \"shape\": [2], \"dtype\": \"int32\"},"
-        "{\"name\": \"u\", \"shape\": [1], \"dtype\": \"float32\", \"quantization\": {\"dtype\": "
-        "\"uint16\", \"scale\": 0.5, \"min\": -1}}]}]}";
+        "{\"name\": \"q\", \"shape\": [2], \"dtype\": \"int32\", \"quantization\": {\"dtype\": "
+        "\"uint8\", \"scale\": 0.5, \"min\": -1}}]}]}";
     static const uint8_t bin[] = {0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00,  // 1, -2, 2^-24
                                   1, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff, // 1, -2
-                                  0x03, 0x01};                        // 259*0.5 - 1
+                                  3, 6};                              // round(0.5), 2
     ft_tfjs *m = NULL;
     ft_err err;
     FT_CHECK_OK(ft_tfjs_parse("m.json", (const uint8_t *)js, strlen(js), bin, sizeof bin, NULL, &m,
@@ -249,18 +249,20 @@ static void f16_manifest(void)
                 &err);
     if (!m)
         return;
-    const float *a, *u;
-    const int32_t *iv;
+    const float *a;
+    const int32_t *iv, *qv;
     size_t ni = 0;
-    int32_t s3 = 3, s1 = 1;
+    int32_t s3 = 3;
     FT_CHECK_OK(ft_tfjs_get(m, "a", 1, &s3, &a, &err), &err);
-    FT_CHECK_OK(ft_tfjs_get(m, "u", 1, &s1, &u, &err), &err);
     FT_CHECK_OK(ft_tfjs_get_i32(m, "i", &ni, &iv, &err), &err);
+    FT_CHECK_EQ(ni, 2);
+    FT_CHECK_OK(ft_tfjs_get_i32(m, "q", &ni, &qv, &err), &err);
+    FT_CHECK_EQ(ni, 2);
+    FT_CHECK_EQ(qv[0], 1); // JavaScript's Math.round(0.5)
+    FT_CHECK_EQ(qv[1], 2);
     FT_CHECK_DBL_EXACT(a[0], 1.0f);
     FT_CHECK_DBL_EXACT(a[1], -2.0f);
     FT_CHECK_DBL_EXACT(a[2], 0x1p-24f);
-    FT_CHECK_DBL_EXACT(u[0], 128.5f);
-    FT_CHECK_EQ(ni, 2);
     FT_CHECK_EQ(iv[0], 1);
     FT_CHECK_EQ(iv[1], -2);
     FT_CHECK_EQ(ft_tfjs_get_i32(m, "a", &ni, &iv, &err), FT_E_FORMAT);
