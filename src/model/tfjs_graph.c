@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,7 @@ static bool read_float(json_t *v, double *out)
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         if (strcmp(s, "NaN") == 0 || strcmp(s, "Infinity") == 0 || strcmp(s, "-Infinity") == 0) {
-            *out = s[0] == 'N' ? 0.0 / 0.0 : s[0] == '-' ? -1.0 / 0.0 : 1.0 / 0.0;
+            *out = s[0] == 'N' ? (double)NAN : s[0] == '-' ? -(double)INFINITY : (double)INFINITY;
             return true;
         }
     }
