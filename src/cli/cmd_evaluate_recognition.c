@@ -34,6 +34,8 @@ static const char usage[] =
     "  --roc FILE.csv        write the ROC (threshold, far, tar)\n"
     "  --svg FILE.svg        plot the ROC\n"
     "  --pairs-out FILE.csv  write every pair with its distance (empty: a photo without face)\n"
+    "  --align-kps           with --align similarity and a detector with five keypoints (yunet):\n"
+    "                        fit the chip to the keypoints, skipping the 68-point net\n"
     FT_CLI_FACE_OPTS_HELP;
 
 typedef struct photo {
@@ -234,6 +236,8 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
         } else if (strcmp(a, "--pairs-out") == 0) {
             if (!ft_cli_str(argc, argv, &i, &pairs_out))
                 return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--align-kps") == 0) {
+            fo.d.align_kps = true;
         } else if (strcmp(a, "--svg") == 0) {
             if (!ft_cli_str(argc, argv, &i, &svg))
                 return FT_EXIT_USAGE;
@@ -407,10 +411,14 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
     ft_buf b;
     ft_buf_init(&b, 0);
     if (rc == FT_EXIT_OK) {
-        ft_buf_printf(&b, "{\"align\": \"%s\", \"detector\": \"%s\", \"photos\": %zu, "
-                          "\"photos_without_face\": %zu, \"photos_below_threshold\": %zu, \"sets\": [",
-                      ft_align_name(fo.d.align),
-                      fo.d.detect.kind == FT_DETECTOR_TINY ? "tiny" : "ssd", np, n_failed, n_low);
+        ft_buf_printf(&b, "{\"align\": \"%s\", \"align_kps\": %s, \"detector\": \"%s\", "
+                          "\"photos\": %zu, \"photos_without_face\": %zu, "
+                          "\"photos_below_threshold\": %zu, \"sets\": [",
+                      ft_align_name(fo.d.align), fo.d.align_kps ? "true" : "false",
+                      fo.d.detect.kind == FT_DETECTOR_TINY    ? "tiny"
+                      : fo.d.detect.kind == FT_DETECTOR_YUNET ? "yunet"
+                                                              : "ssd",
+                      np, n_failed, n_low);
         for (int s = 0; s < n_dirs; s++) {
             vstats v;
             verify_stats(pr, npr, s, stored, &v, NULL, NULL, NULL, NULL);

@@ -39,7 +39,7 @@ bool ft_align_parse(const char *s, ft_align_mode *out)
 
 ft_describe_opts ft_describe_opts_default(void)
 {
-    return (ft_describe_opts){ft_detect_opts_default(), true, false, true, ft_align_default()};
+    return (ft_describe_opts){ft_detect_opts_default(), true, false, true, ft_align_default(), false};
 }
 
 static ft_status describe_one(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
@@ -49,6 +49,17 @@ static ft_status describe_one(const ft_face_models *m, ft_nn_ctx *ctx, const ft_
     f->has_landmarks = f->has_descriptor = false;
     if (!o->landmarks && !o->descriptors)
         return FT_OK;
+    if (o->align_kps && o->descriptors && o->align == FT_ALIGN_SIMILARITY &&
+        f->kps.n == FT_KEYPOINTS) {
+        // The chip from the detector's five keypoints: no landmark net.
+        double t1 = ft_now_ms();
+        ft_status st = ft_descriptor_kps(m, ctx, im, &f->box, &f->kps, f->descriptor, err);
+        if (t)
+            t->descriptor_ms += ft_now_ms() - t1;
+        if (st == FT_OK)
+            f->has_descriptor = true;
+        return st;
+    }
     double t0 = ft_now_ms();
     ft_status st = ft_landmarks(m, ctx, im, &f->box, o->tiny_landmarks, f->landmarks, err);
     double t1 = ft_now_ms();
@@ -78,11 +89,15 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
         *timing = (ft_describe_timing){0, 0, 0};
     size_t bcap = cap ? cap : 1;
     ft_face_box *boxes = ft_malloc(sizeof *boxes * bcap);
-    if (!boxes)
+    ft_face_kps *kps = ft_malloc(sizeof *kps * bcap);
+    if (!boxes || !kps) {
+        ft_free(boxes);
+        ft_free(kps);
         return ft_err_set(err, FT_E_NOMEM, "out of memory");
+    }
     size_t n = 0;
     double t0 = ft_now_ms();
-    ft_status st = ft_detect(m, ctx, im, &o->detect, boxes, bcap, &n, NULL, err);
+    ft_status st = ft_detect_kps(m, ctx, im, &o->detect, boxes, kps, bcap, &n, NULL, err);
     if (timing)
         timing->detect_ms = ft_now_ms() - t0;
     if (n > cap)
@@ -91,6 +106,7 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
     for (size_t i = 0; i < n && st == FT_OK; i++) {
         memset(&out[k], 0, sizeof out[k]);
         out[k].box = boxes[i];
+        out[k].kps = kps[i];
         st = describe_one(m, ctx, im, o, &out[k], timing, err);
         if (st == FT_E_INVALID) {
             // A box that does not overlap the image has no crop (face-api
@@ -102,6 +118,7 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
         k++;
     }
     ft_free(boxes);
+    ft_free(kps);
     if (st == FT_OK)
         *n_out = k;
     return st;
@@ -143,6 +160,10 @@ static ft_status single_padded(const ft_face_models *m, ft_nn_ctx *ctx, const ft
         for (int i = 0; i < FT_LANDMARKS; i++) {
             out->landmarks[i].x -= px;
             out->landmarks[i].y -= py;
+        }
+        for (int i = 0; i < out->kps.n; i++) {
+            out->kps.p[i].x -= px;
+            out->kps.p[i].y -= py;
         }
     }
     ft_image_deinit(&big);

@@ -140,6 +140,7 @@ typedef struct ft_face {
     ft_point landmarks[FT_LANDMARKS];
     float descriptor[FT_DESCRIPTOR_DIM];
     bool has_landmarks, has_descriptor;
+    ft_face_kps kps; // the detector's keypoints (n = 0 for detectors without)
 } ft_face;
 
 // 68 points in image pixels for a detection (full or tiny net).
@@ -152,6 +153,19 @@ ft_status ft_descriptor(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image 
                         const ft_face_box *box, const ft_point lm[FT_LANDMARKS], ft_align_mode mode,
                         float out[FT_DESCRIPTOR_DIM], ft_err *err);
 
+// The 128-d descriptor with the similarity alignment (FT_ALIGN_SIMILARITY's
+// template and warp) fitted to a detector's five keypoints (YuNet's: eyes,
+// nose tip, mouth corners) instead of the 68-point landmarks, so the
+// landmark net need not run. kps->n must be FT_KEYPOINTS (else
+// FT_E_INVALID). YuNet's points are not dlib's (its nose point sits
+// higher, its eyes are not the six-point means), so the chip differs: the
+// descriptors are NOT comparable with 68-point ones (0.65 apart for one
+// face in bench_yunet door); enrol and probe with the same alignment.
+// Thread-safety as ft_descriptor.
+ft_status ft_descriptor_kps(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+                            const ft_face_box *box, const ft_face_kps *kps,
+                            float out[FT_DESCRIPTOR_DIM], ft_err *err);
+
 // ---- The whole pipeline ----
 
 typedef struct ft_describe_opts {
@@ -160,6 +174,11 @@ typedef struct ft_describe_opts {
     bool tiny_landmarks; // use the tiny landmark net
     bool descriptors;    // compute 128-d descriptors
     ft_align_mode align;
+    // With the similarity alignment and a detector that gives five
+    // keypoints (YuNet): cut the descriptor's chip from them
+    // (ft_descriptor_kps) and skip the 68-point net (has_landmarks stays
+    // false). Default false.
+    bool align_kps;
 } ft_describe_opts;
 
 // SSD defaults, full landmarks, descriptors with the default alignment
