@@ -15,11 +15,30 @@
 // that is the number to compare. Wall-clock medians are printed beside it.
 //
 // Usage: bench_yunet [quick]   (quick: fewer repetitions)
+//        bench_yunet door [quick]
+//
+// door: the door frame on one core. A 640x480 JPEG with one face (a crop
+// of sample1.jpg, encoded at quality 90 in memory) is decoded and run
+// through the door pipeline (src/door: ft_door_frame on an FT_DOOR_STILL
+// source with recording off, YuNet, 68-point landmarks, similarity
+// alignment, 128-d descriptor, 1:N match against a gallery of 100 people,
+// decision); then each stage alone (decode, detection, landmarks,
+// descriptor, match + decision) and the chain with the descriptor fitted to
+// YuNet's five keypoints (ft_descriptor_kps, no landmark net), which the
+// door does not offer yet. First checks that the door grants the enrolled
+// subject and that both chains match them; then interleaved rounds, median
+// thread CPU time of each.
+#include "access/access.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/cpu.h"
 #include "core/mem.h"
+#include "door/door.h"
 #include "face/face.h"
+#include "gallery/gallery.h"
 #include "model/onnx.h"
+
+#include <unistd.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -110,8 +129,260 @@ static ft_image crop(const ft_image *im, int32_t w, int32_t h)
     return c;
 }
 
+// ---- door ----
+
+static void door_die(const char *what, ft_status st, const ft_err *err)
+{
+    fprintf(stderr, "bench_yunet door: %s: %s\n", what, ft_err_msg(err, st));
+    exit(1);
+}
+
+// Deterministic N(0, 1) (Box-Muller on a 64-bit LCG).
+static double gauss(uint64_t *s)
+{
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+        u[i] = ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
+    }
+    return sqrt(-2 * log(u[0])) * cos(6.283185307179586 * u[1]);
+}
+
+static int door_mode(const char *photo, bool quick)
+{
+    enum { N_PEOPLE = 100 };
+    ft_err err = {0};
+    ft_status st;
+    ft_image src = {0}, fr;
+    ft_image_limits il = ft_image_limits_default();
+    if ((st = ft_image_load(photo, &il, &src, &err)) != FT_OK)
+        door_die("photo", st, &err);
+    fr = crop(&src, 640, 480);
+    ft_buf jpg;
+    ft_buf_init(&jpg, 0);
+    if ((st = ft_image_encode_jpeg(&fr, 90, &jpg, &err)) != FT_OK)
+        door_die("encode", st, &err);
+
+    ft_models_opts mo = ft_models_opts_default();
+    mo.ssd = mo.tiny = mo.landmarks_tiny = false;
+    mo.yunet = mo.landmarks = mo.recognition = true;
+    ft_face_models *fm = NULL;
+    ft_nn_ctx *ctx = NULL;
+    if ((st = ft_face_models_load(&mo, &fm, &err)) != FT_OK)
+        door_die("models", st, &err);
+    if ((st = ft_nn_ctx_new(1, &ctx)) != FT_OK)
+        door_die("context", st, &err);
+
+    // Check the frame: one face, and its descriptors both ways.
+    ft_image im;
+    ft_detect_opts dop = ft_detect_opts_default();
+    dop.kind = FT_DETECTOR_YUNET;
+    ft_face_box box[8];
+    ft_face_kps kps[8];
+    size_t nf = 0;
+    ft_point lm[FT_LANDMARKS];
+    float d68[FT_DESCRIPTOR_DIM], d5[FT_DESCRIPTOR_DIM];
+    if ((st = ft_image_decode(jpg.data, jpg.len, &il, &im, &err)) != FT_OK ||
+        (st = ft_detect_kps(fm, ctx, &im, &dop, box, kps, 8, &nf, NULL, &err)) != FT_OK)
+        door_die("detect", st, &err);
+    if (nf != 1) {
+        fprintf(stderr, "bench_yunet door: %zu faces in the frame, 1 expected\n", nf);
+        return 1;
+    }
+    if ((st = ft_landmarks(fm, ctx, &im, &box[0], false, lm, &err)) != FT_OK ||
+        (st = ft_descriptor(fm, ctx, &im, &box[0], lm, FT_ALIGN_SIMILARITY, d68, &err)) != FT_OK ||
+        (st = ft_descriptor_kps(fm, ctx, &im, &box[0], &kps[0], d5, &err)) != FT_OK)
+        door_die("describe", st, &err);
+    ft_image_deinit(&im);
+
+    // The gallery: the subject (68-point descriptor) and 99 others, each a
+    // random point about 0.9 away from the subject (per-component sd
+    // 0.9 / sqrt(128)), as different people's descriptors are.
+    char db[256];
+    snprintf(db, sizeof db, "/tmp/bench_yunet_door_%ld.db", (long)getpid());
+    remove(db);
+    ft_gallery *g = NULL;
+    if ((st = ft_gallery_open(db, NULL, &g, &err)) != FT_OK)
+        door_die("gallery", st, &err);
+    uint64_t seed = 12345;
+    int64_t subject = 0;
+    // The same people for the 5-point chain, the subject enrolled with its
+    // 5-point descriptor (each chain matches in its own descriptor space).
+    float *rows5 = ft_malloc(sizeof(float) * N_PEOPLE * FT_DESCRIPTOR_DIM);
+    int64_t pids[N_PEOPLE];
+    for (int p = 0; p < N_PEOPLE; p++) {
+        ft_sample sm;
+        memset(&sm, 0, sizeof sm);
+        for (int i = 0; i < FT_DESCRIPTOR_DIM; i++)
+            sm.descriptor[i] = p == 0 ? d68[i]
+                                      : (float)(d68[i] + 0.9 / sqrt(128.0) * gauss(&seed));
+        snprintf(sm.model, sizeof sm.model, "%s", ft_descriptor_space(FT_ALIGN_SIMILARITY));
+        snprintf(sm.alignment, sizeof sm.alignment, "%s", ft_align_name(FT_ALIGN_SIMILARITY));
+        sm.detector_score = box[0].score;
+        sm.face_w = (int32_t)box[0].w;
+        sm.face_h = (int32_t)box[0].h;
+        char name[64];
+        snprintf(name, sizeof name, p == 0 ? "subject" : "person %03d", p);
+        int64_t pid;
+        if ((st = ft_gallery_enroll(g, 0, name, &sm, 1, &pid, NULL, &err)) != FT_OK)
+            door_die("enrol", st, &err);
+        if (p == 0)
+            subject = pid;
+        pids[p] = pid;
+        memcpy(rows5 + (size_t)p * FT_DESCRIPTOR_DIM, p == 0 ? d5 : sm.descriptor,
+               sizeof sm.descriptor);
+    }
+    ft_match_matrix *mm5 = NULL;
+    if ((st = ft_match_matrix_new(rows5, pids, NULL, N_PEOPLE, &mm5, &err)) != FT_OK)
+        door_die("matrix (5-point)", st, &err);
+    printf("the subject's 5-point and 68-point descriptors are %.3f apart\n",
+           ft_descriptor_distance(d5, d68));
+    ft_gallery_policy pol;
+    ft_match_matrix *mm = NULL;
+    if ((st = ft_gallery_policy_load(g, &pol, &err)) != FT_OK ||
+        (st = ft_gallery_matrix_load(g, ft_descriptor_space(FT_ALIGN_SIMILARITY), &mm, &err)) !=
+            FT_OK)
+        door_die("matrix", st, &err);
+
+    ft_door_opts o = ft_door_opts_default();
+    o.describe.detect.kind = FT_DETECTOR_YUNET;
+    o.describe.align = FT_ALIGN_SIMILARITY;
+    ft_door *door = NULL;
+    ft_door_source *ds = NULL;
+    if ((st = ft_door_new(fm, &o, NULL, &door, &err)) != FT_OK ||
+        (st = ft_door_source_new("bench", FT_DOOR_STILL, &ds, &err)) != FT_OK)
+        door_die("door", st, &err);
+    ft_door_source_set_record(ds, false);
+    ft_door_worker w = {.nn = ctx, .g = g};
+    ft_door_result *res = ft_malloc(sizeof *res);
+
+    // Rounds: the door frame, then each stage, then the 5-point chain.
+    int reps = quick ? 5 : 41;
+    enum { T_DOOR, T_DEC, T_DET, T_LM, T_DESC, T_MATCH, T_DESC5, T_CHAIN5, T_N };
+    static const char *const names[T_N] = {
+        "door frame: decode + ft_door_frame (YuNet, 68-point landmarks, similarity)",
+        "  decode 640x480 JPEG",
+        "  detect (YuNet, whole ft_detect_kps)",
+        "  landmarks (68-point net)",
+        "  descriptor (similarity warp + 128-d net)",
+        "  1:N match (100 people) + decision",
+        "descriptor from the 5 keypoints (ft_descriptor_kps)",
+        "chain with 5-point alignment: decode + detect + ft_descriptor_kps + match + decision"};
+    double *t[T_N];
+    for (int k = 0; k < T_N; k++)
+        t[k] = ft_calloc((size_t)reps, sizeof(double));
+    int granted = 0, granted5 = 0;
+    double dist68 = NAN, dist5 = NAN;
+    for (int r = -1; r < reps; r++) {
+        double c0 = cpu_ms();
+        if ((st = ft_image_decode(jpg.data, jpg.len, &il, &im, &err)) != FT_OK ||
+            (st = ft_door_frame(door, &w, ds, &im, 1000.0 + r, res, &err)) != FT_OK)
+            door_die("door frame", st, &err);
+        double c1 = cpu_ms();
+        ft_image_deinit(&im);
+        bool ok = res->n_faces == 1 && res->faces[0].described &&
+                  res->faces[0].frame.decision == FT_DECISION_GRANTED &&
+                  res->faces[0].frame.person_id == subject;
+        granted += ok;
+        if (ok)
+            dist68 = res->faces[0].frame.distance;
+
+        double s[T_N];
+        s[T_DOOR] = c1 - c0;
+        double a = cpu_ms();
+        if ((st = ft_image_decode(jpg.data, jpg.len, &il, &im, &err)) != FT_OK)
+            door_die("decode", st, &err);
+        double b = cpu_ms();
+        s[T_DEC] = b - a;
+        if ((st = ft_detect_kps(fm, ctx, &im, &dop, box, kps, 8, &nf, NULL, &err)) != FT_OK)
+            door_die("detect", st, &err);
+        a = cpu_ms();
+        s[T_DET] = a - b;
+        if ((st = ft_landmarks(fm, ctx, &im, &box[0], false, lm, &err)) != FT_OK)
+            door_die("landmarks", st, &err);
+        b = cpu_ms();
+        s[T_LM] = b - a;
+        if ((st = ft_descriptor(fm, ctx, &im, &box[0], lm, FT_ALIGN_SIMILARITY, d68, &err)) !=
+            FT_OK)
+            door_die("descriptor", st, &err);
+        a = cpu_ms();
+        s[T_DESC] = a - b;
+        ft_match_result mr;
+        ft_access_decision dec;
+        if ((st = ft_match(mm, d68, pol.threshold, pol.margin, &mr, &err)) != FT_OK)
+            door_die("match", st, &err);
+        ft_access_decide(&box[0], &mr, &pol, &dec);
+        b = cpu_ms();
+        s[T_MATCH] = b - a;
+        if ((st = ft_descriptor_kps(fm, ctx, &im, &box[0], &kps[0], d5, &err)) != FT_OK)
+            door_die("descriptor_kps", st, &err);
+        a = cpu_ms();
+        s[T_DESC5] = a - b;
+        ft_image_deinit(&im);
+
+        // The 5-point chain, end to end.
+        a = cpu_ms();
+        if ((st = ft_image_decode(jpg.data, jpg.len, &il, &im, &err)) != FT_OK ||
+            (st = ft_detect_kps(fm, ctx, &im, &dop, box, kps, 8, &nf, NULL, &err)) != FT_OK ||
+            (st = ft_descriptor_kps(fm, ctx, &im, &box[0], &kps[0], d5, &err)) != FT_OK ||
+            (st = ft_match(mm5, d5, pol.threshold, pol.margin, &mr, &err)) != FT_OK)
+            door_die("5-point chain", st, &err);
+        ft_access_decide(&box[0], &mr, &pol, &dec);
+        b = cpu_ms();
+        s[T_CHAIN5] = b - a;
+        ft_image_deinit(&im);
+        bool ok5 = nf == 1 && dec.decision == FT_DECISION_GRANTED && dec.person_id == subject;
+        granted5 += ok5;
+        if (ok5)
+            dist5 = dec.distance;
+        if (r >= 0)
+            for (int k = 0; k < T_N; k++)
+                t[k][r] = s[k];
+    }
+    printf("bench_yunet door: 640x480 JPEG (%zu bytes, q90), 1 face, gallery of %d people, "
+           "1 thread, thread CPU time, median of %d interleaved rounds\n",
+           jpg.len, N_PEOPLE, reps);
+    printf("check: door granted the subject in %d/%d frames (distance %.3f); 5-point chain "
+           "granted in %d/%d (distance %.3f)\n",
+           granted, reps + 1, dist68, granted5, reps + 1, dist5);
+    for (int k = 0; k < T_N; k++)
+        printf("  %-86s %7.2f ms\n", names[k], median(t[k], reps));
+    int rc = granted == reps + 1 && granted5 == reps + 1 ? 0 : 1;
+    if (rc)
+        fprintf(stderr, "bench_yunet door: a frame was not granted\n");
+    for (int k = 0; k < T_N; k++)
+        ft_free(t[k]);
+    ft_free(res);
+    ft_door_source_free(ds);
+    ft_door_free(door);
+    ft_match_matrix_free(mm);
+    ft_match_matrix_free(mm5);
+    ft_free(rows5);
+    ft_gallery_close(g);
+    remove(db);
+    char side[300];
+    snprintf(side, sizeof side, "%s-wal", db);
+    remove(side);
+    snprintf(side, sizeof side, "%s-shm", db);
+    remove(side);
+    ft_nn_ctx_free(ctx);
+    ft_face_models_free(fm);
+    ft_buf_deinit(&jpg);
+    ft_image_deinit(&fr);
+    ft_image_deinit(&src);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "door") == 0) {
+        ft_nn_init();
+        const char *assets = getenv("FT_ASSETS_DIR");
+        char photo[4096];
+        snprintf(photo, sizeof photo, "%s/demo/sample1.jpg",
+                 assets && *assets ? assets : FT_BENCH_ASSETS_DIR);
+        return door_mode(photo, argc > 2 && strcmp(argv[2], "quick") == 0);
+    }
     bool quick = argc > 1 && strcmp(argv[1], "quick") == 0;
     const char *level = ft_nn_init();
     const char *assets = getenv("FT_ASSETS_DIR");
