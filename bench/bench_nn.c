@@ -45,6 +45,7 @@ typedef struct dw_variant {
 #define FT_KERNEL_pgemm(v, f, fn) {#v, f, fn},
 #define FT_KERNEL_dwconv2d(v, f, fn)
 #define FT_KERNEL_dconv2d(v, f, fn)
+#define FT_KERNEL_maxpool2d(v, f, fn)
 static const pgemm_variant pgemm_variants[] = {
 #include "nn/kern/kernels.inc"
 };

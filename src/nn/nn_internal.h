@@ -7,6 +7,7 @@
 #include "nn/kern/conv2d.h"
 #include "nn/kern/dwconv2d.h"
 #include "nn/kern/pgemm.h"
+#include "nn/kern/pool2d.h"
 #include "nn/nn.h"
 
 // A prepared convolution (conv.c; sepconv.c reads it too).
@@ -27,6 +28,10 @@ typedef struct ft_nn_kernels {
     // the level has none (then im2col + pgemm).
     ft_kern_dconv2d_fn dconv2d;
     const char *dconv2d_variant;
+    // Max pooling (kern/pool2d.h); NULL in a table that names none: the
+    // reference then.
+    ft_kern_maxpool2d_fn maxpool2d;
+    const char *maxpool2d_variant;
 } ft_nn_kernels;
 
 // The dispatched table (calls ft_nn_init). Never NULL; read-only.

@@ -1,6 +1,6 @@
-// Pooling layers: max (padding ignored), average (VALID) and global
-// mean/max. Reference-speed loops, channel-innermost so they vectorise;
-// these are a few percent of any of our networks.
+// Pooling layers: max (padding ignored; the maxpool2d kernels), average
+// (VALID) and global mean/max. The others are reference-speed loops,
+// channel-innermost so they vectorise; a few percent of our networks.
 #include "nn/nn_internal.h"
 
 #include <math.h>
@@ -21,26 +21,9 @@ ft_status ft_maxpool(ft_nn_ctx *ctx, const ft_map *x, int32_t k, int32_t s, ft_p
     ft_status st = pool_geom(x, k, s, pad, y, &g);
     if (st != FT_OK)
         return st;
-    int32_t c = x->c;
-    for (int32_t oy = 0; oy < g.out_h; oy++) {
-        int32_t r0 = oy * s - g.pad_top, r1 = r0 + k;
-        r0 = r0 < 0 ? 0 : r0;
-        r1 = r1 > x->h ? x->h : r1;
-        for (int32_t ox = 0; ox < g.out_w; ox++) {
-            int32_t c0 = ox * s - g.pad_left, c1 = c0 + k;
-            c0 = c0 < 0 ? 0 : c0;
-            c1 = c1 > x->w ? x->w : c1;
-            float *dst = y->d + ((size_t)oy * g.out_w + ox) * c;
-            for (int32_t ch = 0; ch < c; ch++)
-                dst[ch] = -INFINITY;
-            for (int32_t r = r0; r < r1; r++)
-                for (int32_t q = c0; q < c1; q++) {
-                    const float *src = x->d + ((size_t)r * x->w + q) * c;
-                    for (int32_t ch = 0; ch < c; ch++)
-                        dst[ch] = src[ch] > dst[ch] ? src[ch] : dst[ch];
-                }
-        }
-    }
+    const ft_nn_kernels *kern = ctx && ctx->kern ? ctx->kern : ft_nn__kernels();
+    ft_kern_maxpool2d_fn fn = kern->maxpool2d ? kern->maxpool2d : ft_kern_maxpool2d_f32_ref;
+    fn(&g, x->d, y->d, 0, g.out_h);
     return FT_OK;
 }
 

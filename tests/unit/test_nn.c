@@ -34,10 +34,17 @@ typedef struct dconv_variant {
     ft_kern_dconv2d_fn fn;
 } dconv_variant;
 
+typedef struct maxpool_variant {
+    const char *name;
+    unsigned feat;
+    ft_kern_maxpool2d_fn fn;
+} maxpool_variant;
+
 #define FT_KERNEL(op, variant, feat, fn) FT_KERNEL_##op(variant, feat, fn)
 #define FT_KERNEL_pgemm(v, f, fn) {#v, f, fn},
 #define FT_KERNEL_dwconv2d(v, f, fn)
 #define FT_KERNEL_dconv2d(v, f, fn)
+#define FT_KERNEL_maxpool2d(v, f, fn)
 static const gemm_variant gemm_variants[] = {
 #include "nn/kern/kernels.inc"
 };
@@ -55,6 +62,14 @@ static const dw_variant dw_variants[] = {
 static const dconv_variant dconv_variants[] = {
 #include "nn/kern/kernels.inc"
 };
+#undef FT_KERNEL_dconv2d
+#undef FT_KERNEL_maxpool2d
+#define FT_KERNEL_dconv2d(v, f, fn)
+#define FT_KERNEL_maxpool2d(v, f, fn) {#v, f, fn},
+static const maxpool_variant maxpool_variants[] = {
+#include "nn/kern/kernels.inc"
+};
+#undef FT_KERNEL_maxpool2d
 #undef FT_KERNEL_pgemm
 #undef FT_KERNEL_dwconv2d
 #undef FT_KERNEL_dconv2d
@@ -63,6 +78,7 @@ static const dconv_variant dconv_variants[] = {
 #define N_GEMM (sizeof gemm_variants / sizeof gemm_variants[0])
 #define N_DW (sizeof dw_variants / sizeof dw_variants[0])
 #define N_DCONV (sizeof dconv_variants / sizeof dconv_variants[0])
+#define N_MAXPOOL (sizeof maxpool_variants / sizeof maxpool_variants[0])
 
 static bool supported(unsigned feat)
 {
@@ -93,6 +109,11 @@ static ft_nn_kernels table_for(const char *level)
         if (strcmp(dw_variants[i].name, level) == 0) {
             k.dwconv2d = dw_variants[i].fn;
             k.dwconv2d_variant = dw_variants[i].name;
+        }
+    for (size_t i = 0; i < N_MAXPOOL; i++)
+        if (strcmp(maxpool_variants[i].name, level) == 0) {
+            k.maxpool2d = maxpool_variants[i].fn;
+            k.maxpool2d_variant = maxpool_variants[i].name;
         }
     return k;
 }
@@ -562,6 +583,165 @@ static void test_dconv_variants(void)
                         }
     }
     FT_CHECK(checked > 0);
+}
+
+// ---- Max pooling: every variant bit for bit the reference ----
+
+static void test_maxpool_variants(void)
+{
+    static const int32_t sizes[][2] = {{1, 1}, {2, 2}, {3, 5}, {7, 9}, {8, 6}, {5, 14}, {17, 3}};
+    static const int32_t chans[] = {1, 3, 15, 16, 17, 33, 64};
+    // Values the max must treat exactly as the reference: NaN, signed
+    // zeros, infinities, ties.
+    const float special[] = {NAN, -0.0f, 0.0f, -INFINITY, INFINITY, 0.5f};
+    int checked = 0;
+    for (size_t v = 0; v < N_MAXPOOL; v++) {
+        if (!supported(maxpool_variants[v].feat))
+            continue;
+        for (size_t is = 0; is < sizeof sizes / sizeof *sizes; is++)
+            for (size_t ic = 0; ic < sizeof chans / sizeof *chans; ic++)
+                for (int32_t k = 2; k <= 3; k++)
+                    for (int32_t stride = 1; stride <= 2; stride++)
+                        for (int pad = 0; pad < 2; pad++) {
+                            int32_t h = sizes[is][0], w = sizes[is][1], c = chans[ic];
+                            ft_conv_geom g;
+                            if (ft_conv_geom_make(h, w, c, c, k, k, stride, (ft_pad)pad, &g) !=
+                                FT_OK)
+                                continue;
+                            size_t xn = (size_t)h * w * c, yn = (size_t)g.out_h * g.out_w * c;
+                            float *x = rand_buf(xn);
+                            for (size_t i = 0; i < xn; i += 7)
+                                x[i] = special[(i / 7) % (sizeof special / sizeof *special)];
+                            for (size_t i = 3; i + c < xn; i += 11)
+                                x[i + (size_t)c] = x[i]; // ties between neighbours
+                            float *want = canary_buf(yn), *got = canary_buf(yn);
+                            ft_kern_maxpool2d_f32_ref(&g, x, want, 0, g.out_h);
+                            int32_t half = g.out_h / 2;
+                            maxpool_variants[v].fn(&g, x, got, 0, half);
+                            maxpool_variants[v].fn(&g, x, got, half, g.out_h);
+                            // Bits, not values: NaN and -0 must match too.
+                            if (memcmp(got, want, yn * sizeof(float)) != 0 ||
+                                !tail_intact(got, yn)) {
+                                fprintf(stderr, "maxpool %s %dx%dx%d k%d s%d pad%d: mismatch\n",
+                                        maxpool_variants[v].name, h, w, c, k, stride, pad);
+                                ft_test_failures++;
+                            }
+                            checked++;
+                            ft_aligned_free(x);
+                            ft_aligned_free(want);
+                            ft_aligned_free(got);
+                        }
+    }
+    FT_CHECK(checked > 0);
+}
+
+// ---- Explicit padding (ft_conv_forward_pad) ----
+
+// Against the reference on a zero-padded copy with VALID padding, for
+// every level, regular (direct and im2col paths) and depthwise layers,
+// strides 1-2, any pads below the kernel size, 1 and 2 threads.
+static void test_conv_pad(void)
+{
+    static const struct conv_pad_case {
+        int32_t h, w, c_in, c_out, k, stride;
+        bool dw;
+    } cases[] = {{9, 12, 3, 16, 3, 2, false}, {8, 8, 3, 16, 3, 2, false},
+                 {7, 5, 3, 17, 3, 1, false},  {6, 9, 8, 24, 3, 2, false},
+                 {5, 7, 2, 5, 5, 2, false},   {11, 6, 16, 16, 3, 2, true},
+                 {4, 4, 20, 20, 3, 1, true},  {1, 1, 3, 16, 3, 2, false}};
+    int checked = 0;
+    for (size_t lv = 0; lv < sizeof levels / sizeof *levels; lv++) {
+        if (!supported(level_feat[lv]))
+            continue;
+        ft_nn_kernels kt = table_for(levels[lv]);
+        for (int nth = 1; nth <= 2; nth++) {
+            ft_nn_ctx *ctx = NULL;
+            FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
+            ft_nn__ctx_set_kernels(ctx, &kt);
+            for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+                const struct conv_pad_case *cc = &cases[ci];
+                for (int32_t pt = 0; pt < cc->k; pt++)
+                    for (int32_t pl = 0; pl < cc->k; pl++) {
+                        int32_t pb = (pt + 1) % cc->k, pr = pl; // asymmetric too
+                        int32_t ph = cc->h + pt + pb, pw = cc->w + pl + pr;
+                        if (ph < cc->k || pw < cc->k)
+                            continue;
+                        int32_t oh = (ph - cc->k) / cc->stride + 1;
+                        int32_t ow = (pw - cc->k) / cc->stride + 1;
+                        ft_conv_desc d = {cc->k, cc->k, cc->c_in, cc->c_out, cc->stride,
+                                          FT_PAD_VALID, cc->dw, FT_ACT_RELU};
+                        size_t nw = (size_t)cc->k * cc->k * cc->c_in * (cc->dw ? 1 : cc->c_out);
+                        float *wt = rand_buf(nw), *bias = rand_buf((size_t)cc->c_out);
+                        float *x = rand_buf((size_t)cc->h * cc->w * cc->c_in);
+                        float *xp = ft_aligned_alloc((size_t)ph * pw * cc->c_in * sizeof(float));
+                        memset(xp, 0, (size_t)ph * pw * cc->c_in * sizeof(float));
+                        for (int32_t r = 0; r < cc->h; r++)
+                            memcpy(xp + ((size_t)(r + pt) * pw + pl) * cc->c_in,
+                                   x + (size_t)r * cc->w * cc->c_in,
+                                   (size_t)cc->w * cc->c_in * sizeof(float));
+                        ft_conv_geom g;
+                        FT_CHECK_OK(ft_conv_geom_make(ph, pw, cc->c_in, cc->c_out, cc->k, cc->k,
+                                                      cc->stride, FT_PAD_VALID, &g),
+                                    NULL);
+                        size_t yn = (size_t)oh * ow * cc->c_out;
+                        float *want = canary_buf(yn), *got = canary_buf(yn);
+                        if (cc->dw)
+                            ft_kern_dwconv2d_f32_ref(&g, xp, wt, bias, FT_ACT_RELU, want, 0, oh);
+                        else
+                            ft_kern_conv2d_f32_ref(&g, xp, wt, bias, FT_ACT_RELU, want);
+                        ft_conv *c = NULL;
+                        FT_CHECK_OK(ft_conv_new(&d, wt, bias, &c), NULL);
+                        ft_map xm = {cc->h, cc->w, cc->c_in, x}, ym = {oh, ow, cc->c_out, got};
+                        ft_status st = ft_conv_forward_pad(ctx, c, &xm, pt, pl, &ym);
+                        if (st != FT_OK) {
+                            fprintf(stderr, "conv_pad %s: status %s\n", levels[lv],
+                                    ft_status_str(st));
+                            ft_test_failures++;
+                        } else {
+                            // The GEMM's tolerance (pgemm.h) with k = kh*kw*c_in.
+                            int bad = compare(levels[lv], got, want, yn,
+                                              1e-5 * sqrt((double)cc->k * cc->k * cc->c_in));
+                            bad += !tail_intact(got, yn);
+                            if (bad) {
+                                fprintf(stderr,
+                                        "conv_pad %s nth %d %dx%dx%d->%d k%d s%d %s pads %d,%d: "
+                                        "%d bad\n",
+                                        levels[lv], nth, cc->h, cc->w, cc->c_in, cc->c_out, cc->k,
+                                        cc->stride, cc->dw ? "dw" : "", pt, pl, bad);
+                                ft_test_failures++;
+                            }
+                        }
+                        checked++;
+                        ft_conv_free(c);
+                        ft_aligned_free(wt);
+                        ft_aligned_free(bias);
+                        ft_aligned_free(x);
+                        ft_aligned_free(xp);
+                        ft_aligned_free(want);
+                        ft_aligned_free(got);
+                    }
+            }
+            ft_nn_ctx_free(ctx);
+        }
+    }
+    FT_CHECK(checked > 0);
+    // Arguments the geometry cannot take.
+    ft_conv_desc d = {3, 3, 3, 16, 2, FT_PAD_VALID, false, FT_ACT_NONE};
+    float *wt = rand_buf(3 * 3 * 3 * 16), *x = rand_buf(4 * 4 * 3), *y = canary_buf(16 * 16);
+    ft_conv *c = NULL;
+    ft_nn_ctx *ctx = NULL;
+    FT_CHECK_OK(ft_conv_new(&d, wt, NULL, &c), NULL);
+    FT_CHECK_OK(ft_nn_ctx_new(1, &ctx), NULL);
+    ft_map xm = {4, 4, 3, x}, ym = {2, 2, 16, y}, far = {4, 2, 16, y};
+    FT_CHECK_EQ(ft_conv_forward_pad(ctx, c, &xm, 3, 0, &ym), FT_E_INVALID); // pad >= kh
+    FT_CHECK_EQ(ft_conv_forward_pad(ctx, c, &xm, -1, 0, &ym), FT_E_INVALID);
+    FT_CHECK_EQ(ft_conv_forward_pad(ctx, c, &xm, 0, 0, &far), FT_E_INVALID); // row 3 reads row 6
+    FT_CHECK_OK(ft_conv_forward_pad(ctx, c, &xm, 1, 1, &ym), NULL);
+    ft_nn_ctx_free(ctx);
+    ft_conv_free(c);
+    ft_aligned_free(wt);
+    ft_aligned_free(x);
+    ft_aligned_free(y);
 }
 
 // ---- Layers (threads x variants) against the direct reference ----
@@ -1138,6 +1318,8 @@ static const ft_test_case cases[] = {
     {"gemm_strides", test_gemm_strides},
     {"dwconv_variants", test_dwconv_variants},
     {"dconv_variants", test_dconv_variants},
+    {"maxpool_variants", test_maxpool_variants},
+    {"conv_pad", test_conv_pad},
     {"conv_layers", test_conv_layers},
     {"sepconv_layers", test_sepconv_layers},
     {"sepconv_chain", test_sepconv_chain},

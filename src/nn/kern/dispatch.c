@@ -16,7 +16,7 @@ static int feature_rank(unsigned f)
 static void dispatch_once(void)
 {
     unsigned allowed = ft_cpu_features_allowed();
-    int best_pgemm = -1, best_dwconv2d = -1, best_dconv2d = -1;
+    int best_pgemm = -1, best_dwconv2d = -1, best_dconv2d = -1, best_maxpool2d = -1;
 #define FT_KERNEL(op, variant, feat, fn)                                                           \
     if (((unsigned)(feat)&allowed) == (unsigned)(feat) && feature_rank(feat) > best_##op) {        \
         best_##op = feature_rank(feat);                                                            \
