@@ -72,6 +72,8 @@ static const char usage[] =
     "  --batch N           batch size (default 10)\n"
     "  --box-loss L        prototype (corner + size squared error), giou, diou or ciou\n"
     "                      (default giou)\n"
+    "  --box-weight W      weight of the box loss (summed over the batch's faces) against\n"
+    "                      0.5 x the mean face/no-face cross-entropy (default 1)\n"
     "  --models DIR        folder with ssd_mobilenetv1_model-weights_manifest.json\n"
     "  --quiet             no progress bar\n";
 
@@ -121,6 +123,10 @@ int ft_cmd_train(int argc, char **argv)
             if (!ft_cli_int(argc, argv, &i, 0, FT_FM_CONVS - 1, &v))
                 return FT_EXIT_USAGE;
             o.fine_tune_from = (int32_t)v;
+        } else if (strcmp(a, "--box-weight") == 0) {
+            if (!ft_cli_double(argc, argv, &i, 1e-6, 1e6, &d))
+                return FT_EXIT_USAGE;
+            o.box_weight = d;
         } else if (strcmp(a, "--box-loss") == 0) {
             const char *bl;
             if (!ft_cli_str(argc, argv, &i, &bl))
@@ -185,11 +191,11 @@ int ft_cmd_train(int argc, char **argv)
            "\"val_class_loss\": %.6f, \"val_box_loss\": %.6f, \"train_samples\": %zu, "
            "\"val_samples\": %zu, \"seconds\": %.1f, \"feature_seconds\": %.1f, "
            "\"train_images_per_s\": %.1f, \"mode\": \"%s\", \"fine_tune_from\": %d, "
-           "\"box_loss\": \"%s\", \"lr\": %g, \"params\": %zu",
+           "\"box_loss\": \"%s\", \"box_weight\": %g, \"lr\": %g, \"params\": %zu",
            out, r.n_epochs, r.best_epoch, b->val_loss, b->val_class_loss, b->val_box_loss,
            r.n_train, r.n_val, r.seconds, r.feature_seconds, r.images_per_s,
            o.fine_tune ? "fine-tune" : "frozen", o.fine_tune ? o.fine_tune_from : FT_FM_CONVS,
-           ft_box_loss_name(o.box_loss), o.lr, ft_fmodel_n_params(m));
+           ft_box_loss_name(o.box_loss), o.box_weight, o.lr, ft_fmodel_n_params(m));
     if (r.has_val_eval)
         printf(", \"val_photos_accuracy\": %.4f, \"val_photos_mean_iou\": %.4f",
                r.val_accuracy, r.val_mean_iou);

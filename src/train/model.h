@@ -113,6 +113,7 @@ typedef struct ft_train_opts {
     // step). Same weights either way, bit for bit (tested).
     size_t cache_mb;
     ft_box_loss box_loss; // FT_BOX_LOSS_* of nn/train/grad.h (prototype, giou, diou, ciou)
+    double box_weight;    // the box loss's weight in the total (1)
 } ft_train_opts;
 
 ft_train_opts ft_train_opts_default(void);

@@ -30,6 +30,7 @@ ft_train_opts ft_train_opts_default(void)
     o.seed = 1;
     o.lr = 1e-4;
     o.decay_epochs_factor = 1.0 / 0.75 - 1.0;
+    o.box_weight = 1.0;
     o.cache_mb = 4096;
     return o;
 }
@@ -361,9 +362,9 @@ static double batch_losses(ft_fm_trainer *t, const float *face, const float *box
             p[k] = ft_sigmoidf(t->zb[i * 4 + k]);
         memcpy(t->pb + i * 4, p, sizeof p);
         if (face[i] > 0.5f) {
-            sb += ft_loss_box_iou(t->o.box_loss, p, box + i * 4, dp);
+            sb += t->o.box_weight * ft_loss_box_iou(t->o.box_loss, p, box + i * 4, dp);
             for (int k = 0; k < 4; k++)
-                t->dzb[i * 4 + k] = dp[k] * p[k] * (1 - p[k]);
+                t->dzb[i * 4 + k] = (float)t->o.box_weight * dp[k] * p[k] * (1 - p[k]);
         } else {
             for (int k = 0; k < 4; k++)
                 t->dzb[i * 4 + k] = 0.0f;
