@@ -149,9 +149,12 @@ void ft_kern_dconv2d_f32_avx512(const ft_conv_geom *g, const float *x, const flo
                             int32_t ix = (ox + i) * s - g->pad_left + kx;
                             if (ix < 0 || ix >= g->in_w)
                                 continue;
-                            memcpy(patch + (size_t)i * k + (size_t)ky * len + (size_t)kx * g->c_in,
-                                   x + (size_t)iy * rs + (size_t)ix * g->c_in,
-                                   (size_t)g->c_in * sizeof(float));
+                            // A few floats: a loop, not a libc call per tap.
+                            float *pd = patch + (size_t)i * k + (size_t)ky * len +
+                                        (size_t)kx * g->c_in;
+                            const float *ps = x + (size_t)iy * rs + (size_t)ix * g->c_in;
+                            for (int32_t ci = 0; ci < g->c_in; ci++)
+                                pd[ci] = ps[ci];
                         }
                     }
                 t.lda = (size_t)k;
