@@ -45,6 +45,7 @@ static double run(bool fine, int batch, int steps, int threads, double *checksum
         return -1;
     ft_train_opts o = ft_train_opts_default();
     o.fine_tune = fine;
+    o.fine_tune_from = 0; // through everything (the default fine-tunes the last block only)
     o.batch = batch;
     o.threads = threads;
     ft_fm_trainer *t = NULL;

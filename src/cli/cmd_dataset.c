@@ -25,13 +25,13 @@ static const char usage[] =
     "      reviewed in labelme. imagePath is relative to DIR.\n"
     "  split DS [--train 0.7] [--val 0.15] [--test 0.15] [--seed N]\n"
     "      Seeded split, stratified by face / no face. Rewrites DS/dataset.jsonl.\n"
-    "  augment DS [--per-image 60] [--seed N] [--crop WxH | --crop-frac F] [--size 120]\n"
+    "  augment DS [--per-image 10] [--seed N] [--crop WxH | --crop-frac 0.85] [--size 120]\n"
     "             [--min-visibility 0.5] [--hflip P] [--vflip P] [--splits train,val]\n"
     "             [--preview OUT.jpg]\n"
-    "      The prototype's transforms with boxes moved along: random crop (450x450 by\n"
-    "      default, clamped to the photo, or a fraction of each side), horizontal flip (p 0.5),\n"
+    "      The prototype's transforms with boxes moved along: random crop (0.85 of each side by\n"
+    "      default; --crop WxH: that size, clamped to the photo), horizontal flip (p 0.5),\n"
     "      brightness/contrast (p 0.2), gamma (p 0.2), RGB shift (p 0.2), vertical flip\n"
-    "      (p 0.5). A box keeps the part inside the crop if at least --min-visibility of its\n"
+    "      (p 0: the prototype's 0.5 loosened the boxes; --vflip P). A box keeps the part inside the crop if at least --min-visibility of its\n"
     "      area is inside, else it is dropped (the sample becomes face-free). Samples are\n"
     "      stored as SIZE x SIZE JPEGs in DS/aug/<split>/ with DS/aug/<split>.jsonl.\n"
     "      --preview draws a grid of augmented training samples with their boxes.\n";
@@ -208,6 +208,7 @@ static int cmd_augment(int argc, char **argv)
             return FT_EXIT_USAGE;
         }
         o.crop_w = w, o.crop_h = h;
+        o.crop_frac = 0; // a fixed size replaces the default fraction
     }
     if (splits) {
         memset(o.splits, 0, sizeof o.splits);

@@ -129,11 +129,11 @@ ft_status ft_dataset_split(ft_dataset *ds, double train, double val, double test
 // ---- Augmentation ----
 
 typedef struct ft_augment_opts {
-    int32_t per_image;     // samples per photo (60)
+    int32_t per_image;     // samples per photo (10)
     uint64_t seed;         // same seed, same samples
-    int32_t crop_w, crop_h; // random crop size in pixels (450 x 450), clamped to the photo
-    double crop_frac;      // > 0: crop this fraction of each side instead
-    double p_hflip, p_vflip; // 0.5, 0.5
+    int32_t crop_w, crop_h; // with crop_frac 0: random crop size in pixels (450 x 450), clamped
+    double crop_frac;      // > 0: crop this fraction of each side instead (0.85)
+    double p_hflip, p_vflip; // 0.5, 0
     double p_brightness_contrast, p_gamma, p_rgb_shift; // 0.2 each
     double min_visibility; // a box keeps >= this fraction of its area or is dropped (0.5)
     int32_t out_size;      // samples are stored resized to out_size^2 (120)

@@ -13,9 +13,10 @@
 //   class head: dense 2048 ReLU -> dense 1 sigmoid (face / no face)
 //   box head:   dense 2048 ReLU -> dense 4 sigmoid (x1, y1, x2, y2 in [0, 1])
 //   identity head (optional): dense K softmax over the person names.
-// Loss per batch: sum over face samples of the localisation loss
-// (ft_loss_box) + 0.5 * mean binary cross-entropy (+ mean softmax
-// cross-entropy over samples labelled with a person).
+// Loss per batch: box_weight x sum over face samples of the box loss
+// (ft_train_opts.box_loss: GIoU by default, or the prototype's ft_loss_box)
+// + 0.5 * mean binary cross-entropy (+ mean softmax cross-entropy over
+// samples labelled with a person).
 #ifndef FT_TRAIN_MODEL_H
 #define FT_TRAIN_MODEL_H
 
@@ -94,11 +95,11 @@ typedef struct ft_train_progress {
 typedef void (*ft_train_progress_fn)(void *ctx, const ft_train_progress *p);
 
 typedef struct ft_train_opts {
-    int32_t epochs;       // 20
-    int32_t patience;     // early stopping: epochs without a better val loss (5)
+    int32_t epochs;       // 10
+    int32_t patience;     // early stopping: epochs without a better val loss (3)
     int32_t batch;        // 10
-    bool fine_tune;       // backpropagate into the backbone (else frozen, features cached)
-    int32_t fine_tune_from; // with fine_tune: first backbone conv that trains (0 = all)
+    bool fine_tune;       // backpropagate into the backbone (true; else frozen, features cached)
+    int32_t fine_tune_from; // with fine_tune: first backbone conv that trains (25; 0 = all)
     uint64_t seed;        // 1
     int threads;          // <= 0: all cores
     double lr;            // 1e-4
@@ -112,7 +113,7 @@ typedef struct ft_train_opts {
     // it when all of them fit in this many MiB (4096; 0 = recompute every
     // step). Same weights either way, bit for bit (tested).
     size_t cache_mb;
-    ft_box_loss box_loss; // FT_BOX_LOSS_* of nn/train/grad.h (prototype, giou, diou, ciou)
+    ft_box_loss box_loss; // FT_BOX_LOSS_* of nn/train/grad.h (giou; prototype, diou, ciou)
     double box_weight;    // the box loss's weight in the total (1)
 } ft_train_opts;
 
