@@ -7,3 +7,7 @@ add_test(NAME train.cli_autolabel COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/train_cli
   $<TARGET_FILE:facetracker>)
 set_tests_properties(train.cli_autolabel PROPERTIES LABELS unit SKIP_RETURN_CODE 77
   ENVIRONMENT "FT_ASSETS_DIR=${FT_ASSETS_DIR}")
+add_test(NAME train.cli_defaults COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/train_cli.sh
+  $<TARGET_FILE:facetracker> defaults ${CMAKE_SOURCE_DIR})
+set_tests_properties(train.cli_defaults PROPERTIES LABELS unit SKIP_RETURN_CODE 77
+  ENVIRONMENT "FT_ASSETS_DIR=${FT_ASSETS_DIR}")
