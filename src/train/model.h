@@ -184,11 +184,11 @@ typedef struct ft_eval_result {
 typedef struct ft_eval_opts {
     bool augmented;       // the split's augmented samples instead of its photos (false)
     bool flip;            // test-time flip averaging (ft_fmodel_set_flip) (true)
-    // Contact sheet: when not NULL, writes DIR/contact.jpg (made if missing):
-    // every evaluated sample at 2x (240x240), the human box in green, the
-    // predicted box in red (drawn when the score is over 0.5, dashed-free,
-    // thinner otherwise), score and IoU under each. Samples beyond
-    // draw_max (96) are left out.
+    // Contact sheet: when not NULL, writes DIR/contact.jpg (DIR made if
+    // missing): the evaluated samples at 2x (240x240), 8 a row, the human
+    // box in green, the predicted box in red (2 px when the score is over
+    // 0.5, 1 px otherwise), score and IoU under each, misses and false
+    // faces in red. Samples beyond draw_max (96) are left out.
     const char *draw_dir;
     int32_t draw_max;
 } ft_eval_opts;
