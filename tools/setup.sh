@@ -22,14 +22,15 @@ pkgs=(build-essential cmake pkg-config
       libjpeg62-turbo-dev libspng-dev libwebp-dev libheif-dev libhdf5-dev
       libsqlite3-dev libmicrohttpd-dev libjansson-dev
       libavformat-dev libavcodec-dev libavdevice-dev libswscale-dev libavutil-dev
-      libcurl4-openssl-dev libmosquitto-dev)
+      libcurl4-openssl-dev libmosquitto-dev libpq-dev)
 if [ $want_test = 1 ]; then
   # ffmpeg makes the test videos; gst-rtsp-server (with the x264 encoder in
-  # -plugins-ugly) is the test RTSP server; mosquitto the test MQTT broker.
+  # -plugins-ugly) is the test RTSP server; mosquitto the test MQTT broker;
+  # postgresql the throwaway server of the gallery_pg tests.
   pkgs+=(clang libclang-rt-14-dev python3-h5py python3-numpy chromium wrk
          ffmpeg mosquitto mosquitto-clients python3-opencv libgstrtspserver-1.0-dev gstreamer1.0-plugins-base
          gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
-         gstreamer1.0-libav)
+         gstreamer1.0-libav postgresql)
 fi
 
 missing=()

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static ft_status audit_check(const char *actor, const char *action, const char *target,
-                             const char *detail, ft_err *err)
+ft_status ft_gallery__audit_check(const char *actor, const char *action, const char *target,
+                                  const char *detail, ft_err *err)
 {
     ft_status st;
     if ((st = ft_gallery__text_check("audit actor", actor, FT_AUDIT_ACTOR_MAX, false, err)) !=
@@ -43,7 +43,7 @@ ft_status ft_gallery__audit_tx(ft_gallery *g, const char *actor, const char *act
     sqlite3_stmt *s = NULL;
     if (!actor || !*actor)
         actor = "unknown";
-    ft_status st = audit_check(actor, action, target, detail, err);
+    ft_status st = ft_gallery__audit_check(actor, action, target, detail, err);
     if (st != FT_OK)
         return st;
     if ((st = ft_gallery__prepare(g,
@@ -63,10 +63,10 @@ ft_status ft_gallery__audit_tx(ft_gallery *g, const char *actor, const char *act
     return st;
 }
 
-ft_status ft_gallery_audit_add(ft_gallery *g, const char *actor, const char *action,
-                               const char *target, const char *detail_json, ft_err *err)
+ft_status ft_gallery__sq_audit_add(ft_gallery *g, const char *actor, const char *action,
+                                   const char *target, const char *detail_json, ft_err *err)
 {
-    ft_status st = audit_check(actor, action, target, detail_json, err);
+    ft_status st = ft_gallery__audit_check(actor, action, target, detail_json, err);
     if (st != FT_OK)
         return st;
     if ((st = ft_gallery__begin(g, err)) != FT_OK)
@@ -90,30 +90,13 @@ static ft_status audit_row(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *er
     return FT_OK;
 }
 
-static ft_status audit_select(ft_gallery *g, double since, size_t limit, bool oldest_first,
-                              ft_audit_row **out, size_t *n, ft_err *err)
+ft_status ft_gallery__sq_audit_query(ft_gallery *g, double since, size_t limit,
+                                     bool oldest_first, ft_audit_row **out, size_t *n,
+                                     int64_t *total, ft_err *err)
 {
     sqlite3_stmt *s;
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT id, time, actor, action, target, detail FROM audit WHERE time >= ?1 "
-             "ORDER BY time %s, id %s LIMIT ?2",
-             oldest_first ? "ASC" : "DESC", oldest_first ? "ASC" : "DESC");
-    ft_status st = ft_gallery__prepare(g, sql, &s, err);
-    if (st != FT_OK)
-        return st;
-    sqlite3_bind_double(s, 1, since > 0 ? since : -INFINITY);
-    sqlite3_bind_int64(s, 2, limit ? (sqlite3_int64)limit : -1);
-    return ft_gallery__collect(g, s, sizeof **out, audit_row, "audit query", (void **)out, n,
-                               err);
-}
-
-ft_status ft_gallery_audit_query(ft_gallery *g, double since, size_t limit, ft_audit_row **out,
-                                 size_t *n, int64_t *total, ft_err *err)
-{
     ft_status st;
     if (total) {
-        sqlite3_stmt *s;
         if ((st = ft_gallery__prepare(g, "SELECT count(*) FROM audit WHERE time >= ?1", &s,
                                       err)) != FT_OK)
             return st;
@@ -127,7 +110,17 @@ ft_status ft_gallery_audit_query(ft_gallery *g, double since, size_t limit, ft_a
         if (st != FT_OK)
             return st;
     }
-    return audit_select(g, since, limit, false, out, n, err);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT id, time, actor, action, target, detail FROM audit WHERE time >= ?1 "
+             "ORDER BY time %s, id %s LIMIT ?2",
+             oldest_first ? "ASC" : "DESC", oldest_first ? "ASC" : "DESC");
+    if ((st = ft_gallery__prepare(g, sql, &s, err)) != FT_OK)
+        return st;
+    sqlite3_bind_double(s, 1, since > 0 ? since : -INFINITY);
+    sqlite3_bind_int64(s, 2, limit ? (sqlite3_int64)limit : -1);
+    return ft_gallery__collect(g, s, sizeof **out, audit_row, "audit query", (void **)out, n,
+                               err);
 }
 
 // One RFC 4180 text cell; a leading = + - @ gets a ' (as the events CSV).
@@ -151,7 +144,7 @@ ft_status ft_gallery_audit_csv(ft_gallery *g, double since, ft_buf *out, ft_err 
 {
     ft_audit_row *rows = NULL;
     size_t n = 0;
-    ft_status st = audit_select(g, since, 0, true, &rows, &n, err);
+    ft_status st = g->ops->audit_query(g, since, 0, true, &rows, &n, NULL, err);
     if (st != FT_OK)
         return st;
     st = ft_buf_puts(out, "id,time,time_utc,actor,action,target,detail\r\n");

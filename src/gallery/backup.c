@@ -27,6 +27,9 @@ ft_status ft_gallery_path_writable_probe(const char *path, ft_err *err)
     struct statvfs vfs;
     if (!path || !*path)
         return ft_err_set(err, FT_E_INVALID, "empty gallery path");
+    if (ft_store_is_pg_url(path))
+        return ft_err_set(err, FT_E_UNSUPPORTED,
+                          "writable probe of a path: a PostgreSQL gallery has no file to probe");
     if (strcmp(path, ":memory:") == 0)
         return FT_OK;
     if (access(path, F_OK) != 0)
@@ -52,7 +55,7 @@ ft_status ft_gallery_path_writable_probe(const char *path, ft_err *err)
     return FT_OK;
 }
 
-ft_status ft_gallery_writable_probe(ft_gallery *g, ft_err *err)
+ft_status ft_gallery__sq_writable_probe(ft_gallery *g, ft_err *err)
 {
     ft_status st = ft_gallery__writable(g, err);
     if (st != FT_OK)
@@ -195,7 +198,7 @@ done:
     return st;
 }
 
-ft_status ft_gallery_backup(ft_gallery *g, const char *dest, ft_err *err)
+ft_status ft_gallery__sq_backup(ft_gallery *g, const char *dest, ft_err *err)
 {
     char tmp[4200];
     if (!dest || !*dest)
@@ -269,6 +272,9 @@ fail:
 ft_status ft_gallery_backup_check(const char *src, ft_gallery_counts *counts, ft_err *err)
 {
     sqlite3 *d;
+    if (src && ft_store_is_pg_url(src))
+        return ft_err_set(err, FT_E_UNSUPPORTED,
+                          "backup check: a PostgreSQL gallery is backed up with pg_dump");
     ft_status st = check_open(src, &d, counts, err);
     if (st == FT_OK)
         sqlite3_close_v2(d);
@@ -281,6 +287,10 @@ ft_status ft_gallery_restore(const char *src, const char *dest, ft_err *err)
     sqlite3 *s = NULL;
     if (!dest || !*dest || !src || !*src)
         return ft_err_set(err, FT_E_INVALID, "restore: source and destination are required");
+    if (ft_store_is_pg_url(src) || ft_store_is_pg_url(dest))
+        return ft_err_set(err, FT_E_UNSUPPORTED,
+                          "restore: a PostgreSQL gallery is restored with pg_restore (or "
+                          "\"facetracker gallery copy\")");
     ft_status st = check_open(src, &s, NULL, err);
     if (st != FT_OK)
         return st;

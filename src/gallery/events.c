@@ -36,7 +36,7 @@ void ft_event_init(ft_event *ev)
 }
 
 // 32 lowercase hex digits from 16 bytes of getrandom.
-static ft_status uid_new(char out[33], ft_err *err)
+ft_status ft_gallery__uid_new(char out[33], ft_err *err)
 {
     uint8_t r[16];
     size_t got = 0;
@@ -67,7 +67,7 @@ static bool uid_valid(const char *u)
     return i == 32;
 }
 
-static ft_status event_check(const ft_event *ev, ft_err *err)
+ft_status ft_gallery__event_check(const ft_event *ev, ft_err *err)
 {
     ft_status st;
     if ((st = ft_gallery__text_check("event source", ev->source, FT_GALLERY_NAME_MAX, false,
@@ -160,19 +160,21 @@ static ft_status event_insert(ft_gallery *g, const ft_event *ev, double t, const
     return st;
 }
 
-static ft_status sink_check(const char *sink, ft_err *err)
+ft_status ft_gallery__sink_check(const char *sink, ft_err *err)
 {
     return ft_gallery__text_check("outbox sink", sink, FT_OUTBOX_SINK_MAX, false, err);
 }
 
-ft_status ft_gallery_event_add_outbox(ft_gallery *g, ft_event *ev, const char *const *sinks,
-                                      size_t n_sinks, ft_err *err)
+#define sink_check ft_gallery__sink_check
+
+ft_status ft_gallery__sq_event_add_outbox(ft_gallery *g, ft_event *ev, const char *const *sinks,
+                                          size_t n_sinks, ft_err *err)
 {
     ft_status st;
     sqlite3_stmt *s = NULL;
     char uid[33];
     int64_t id = 0;
-    if ((st = event_check(ev, err)) != FT_OK)
+    if ((st = ft_gallery__event_check(ev, err)) != FT_OK)
         return st;
     if (n_sinks && !sinks)
         return ft_err_set(err, FT_E_INVALID, "outbox: sinks missing");
@@ -181,7 +183,7 @@ ft_status ft_gallery_event_add_outbox(ft_gallery *g, ft_event *ev, const char *c
             return st;
     if (ev->uid[0])
         memcpy(uid, ev->uid, sizeof uid);
-    else if ((st = uid_new(uid, err)) != FT_OK)
+    else if ((st = ft_gallery__uid_new(uid, err)) != FT_OK)
         return st;
 
     double t = ev->time > 0 ? ev->time : ft_wall_s();
@@ -255,7 +257,7 @@ static void bind_query(sqlite3_stmt *s, const ft_event_query *q)
         sqlite3_bind_int64(s, 5, q->person_id);
 }
 
-static ft_status query_check(const ft_event_query *q, ft_err *err)
+ft_status ft_gallery__event_query_check(const ft_event_query *q, ft_err *err)
 {
     if (q->decision > 1 || q->decision < -1)
         return ft_err_set(err, FT_E_INVALID, "event query: decision must be -1, 0 or 1");
@@ -323,11 +325,11 @@ static ft_status event_row_v(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *
     return FT_OK;
 }
 
-ft_status ft_gallery_events_query(ft_gallery *g, const ft_event_query *q, ft_event **out,
-                                  size_t *n, int64_t *total, ft_err *err)
+ft_status ft_gallery__sq_events_query(ft_gallery *g, const ft_event_query *q, ft_event **out,
+                                      size_t *n, int64_t *total, ft_err *err)
 {
     sqlite3_stmt *s = NULL;
-    ft_status st = query_check(q, err);
+    ft_status st = ft_gallery__event_query_check(q, err);
     if (st != FT_OK)
         return st;
     if (total) {
@@ -352,7 +354,7 @@ ft_status ft_gallery_events_query(ft_gallery *g, const ft_event_query *q, ft_eve
                                err);
 }
 
-ft_status ft_gallery_event_get(ft_gallery *g, int64_t id, ft_event *out, ft_err *err)
+ft_status ft_gallery__sq_event_get(ft_gallery *g, int64_t id, ft_event *out, ft_err *err)
 {
     sqlite3_stmt *s = NULL;
     ft_status st = ft_gallery__prepare(g, "SELECT " EVENT_COLS " FROM events e WHERE e.id = ?1",
@@ -371,7 +373,7 @@ ft_status ft_gallery_event_get(ft_gallery *g, int64_t id, ft_event *out, ft_err 
     return st;
 }
 
-ft_status ft_gallery_event_thumbnail(ft_gallery *g, int64_t event_id, ft_buf *out, ft_err *err)
+ft_status ft_gallery__sq_event_thumbnail(ft_gallery *g, int64_t event_id, ft_buf *out, ft_err *err)
 {
     return ft_gallery__blob_get(g, "SELECT thumbnail FROM events WHERE id = ?1", event_id, out,
                                 "event", err);
@@ -557,7 +559,7 @@ static ft_status csv_door(ft_buf *b, const ft_event *e)
     return st;
 }
 
-static ft_status csv_row(ft_buf *b, const ft_event *e, bool door)
+ft_status ft_gallery__event_csv_row(ft_buf *b, const ft_event *e, bool door)
 {
     char iso[40];
     time_t secs = (time_t)floor(e->time);
@@ -600,29 +602,35 @@ static ft_status csv_row(ft_buf *b, const ft_event *e, bool door)
     return st;
 }
 
-ft_status ft_gallery_events_csv(ft_gallery *g, const ft_event_query *q, ft_buf *out,
-                                ft_err *err)
+ft_status ft_gallery__event_csv_header(ft_buf *out, bool door)
+{
+    ft_status st = ft_buf_puts(out, "id,time,time_utc,source,decision,reason,person_id,name,"
+                                    "distance,margin,detector_score");
+    if (st == FT_OK && door)
+        st = ft_buf_puts(out, ",uid,track_id,frames,first_seen,nearest_person_id,nearest_name,"
+                              "second_person_id,second_name,second_distance");
+    if (st == FT_OK)
+        st = ft_buf_puts(out, "\r\n");
+    return st;
+}
+
+ft_status ft_gallery__sq_events_csv(ft_gallery *g, const ft_event_query *q, ft_buf *out,
+                                    ft_err *err)
 {
     sqlite3_stmt *s = NULL;
-    ft_status st = query_check(q, err);
+    ft_status st = ft_gallery__event_query_check(q, err);
     if (st != FT_OK)
         return st;
     // Streams row by row: an export of years of events never sits in an
     // ft_event array.
     if ((st = events_select(g, q, &s, err)) != FT_OK)
         return st;
-    st = ft_buf_puts(out, "id,time,time_utc,source,decision,reason,person_id,name,distance,"
-                          "margin,detector_score");
-    if (st == FT_OK && q->csv_door_columns)
-        st = ft_buf_puts(out, ",uid,track_id,frames,first_seen,nearest_person_id,nearest_name,"
-                              "second_person_id,second_name,second_distance");
-    if (st == FT_OK)
-        st = ft_buf_puts(out, "\r\n");
+    st = ft_gallery__event_csv_header(out, q->csv_door_columns);
     int rc = SQLITE_DONE;
     while (st == FT_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         ft_event e;
         event_row(s, &e);
-        st = csv_row(out, &e, q->csv_door_columns);
+        st = ft_gallery__event_csv_row(out, &e, q->csv_door_columns);
     }
     if (st != FT_OK)
         st = ft_err_set(err, st, "events CSV: %s", ft_status_str(st));

@@ -320,13 +320,6 @@ static ft_status query_int(ft_gallery *g, const char *sql, int64_t *out, ft_err 
 
 // ---- Opening ----
 
-ft_gallery_opts ft_gallery_opts_default(void)
-{
-    ft_gallery_opts o = {0};
-    o.busy_timeout_ms = 5000;
-    return o;
-}
-
 static ft_status check_identity(ft_gallery *g, int64_t version, bool in_tx, ft_err *err);
 
 // Runs the migrations still missing, each in its own write transaction.
@@ -432,48 +425,23 @@ static ft_status enable_wal(ft_gallery *g, ft_err *err)
     }
 }
 
-ft_status ft_gallery_open(const char *path, const ft_gallery_opts *o, ft_gallery **out,
-                          ft_err *err)
+ft_status ft_store__sqlite_open(ft_gallery *g, const char *path, const ft_gallery_opts *o,
+                                ft_err *err)
 {
-    ft_gallery_opts def = ft_gallery_opts_default();
-    ft_gallery *g = NULL;
     ft_status st;
     int64_t version;
-
-    *out = NULL;
-    if (!o)
-        o = &def;
-    if (!path)
-        path = FT_GALLERY_DEFAULT_PATH;
-    if (!*path)
-        return ft_err_set(err, FT_E_INVALID, "empty gallery path");
     bool ro = o->flags & FT_GALLERY_READONLY;
     if ((ro || (o->flags & FT_GALLERY_NO_CREATE)) && access(path, F_OK) != 0)
         return ft_err_set(err, FT_E_NOT_FOUND, "%s: no gallery database (%s)", path,
                           strerror(errno));
-
-    g = ft_calloc(1, sizeof *g);
-    if (!g)
-        return ft_err_set(err, FT_E_NOMEM, "%s: out of memory", path);
     g->path = ft_strdup(path);
-    if (!g->path) {
-        st = ft_err_set(err, FT_E_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    g->busy_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 0;
-    // Not a secret: only needs to differ between handles. If getrandom
-    // fails, the clock still makes a clash unlikely.
-    if (getrandom(&g->nonce, sizeof g->nonce, GRND_NONBLOCK) != (ssize_t)sizeof g->nonce)
-        g->nonce = (uint64_t)(ft_now_ms() * 1e6) ^ (uint64_t)(uintptr_t)g;
-    g->hook = o->test_hook;
-    g->hook_arg = o->test_hook_arg;
+    if (!g->path)
+        return ft_err_set(err, FT_E_NOMEM, "%s: out of memory", path);
 
     int flags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(path, &g->db, flags, NULL);
-    if (rc != SQLITE_OK) {
-        st = ft_gallery__dberr(g, rc, err, "open");
-        goto fail;
-    }
+    if (rc != SQLITE_OK)
+        return ft_gallery__dberr(g, rc, err, "open");
     sqlite3_extended_result_codes(g->db, 1);
     sqlite3_busy_timeout(g->db, g->busy_ms);
     // A write-protected file opens read-only even when asked for read-write.
@@ -482,72 +450,43 @@ ft_status ft_gallery_open(const char *path, const ft_gallery_opts *o, ft_gallery
     // The first statement reads the header: random bytes fail here (NOTADB).
     if ((st = ft_gallery__exec(g, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON", err)) !=
         FT_OK)
-        goto fail;
+        return st;
     if ((st = query_int(g, "PRAGMA user_version", &version, err)) != FT_OK)
-        goto fail;
+        return st;
     if ((st = check_identity(g, version, g->readonly, err)) != FT_OK)
-        goto fail;
+        return st;
 
     if (g->readonly) {
-        if (version == 0) {
-            st = ft_err_set(err, FT_E_DB, "%s: empty database, and it is read-only", path);
-            goto fail;
-        }
-        if (version < FT_GALLERY_SCHEMA_VERSION) {
-            st = ft_err_set(err, FT_E_UNSUPPORTED,
-                            "%s: schema version %lld needs migrating to %d, but the database is "
-                            "read-only; open it read-write once",
-                            path, (long long)version, FT_GALLERY_SCHEMA_VERSION);
-            goto fail;
-        }
+        if (version == 0)
+            return ft_err_set(err, FT_E_DB, "%s: empty database, and it is read-only", path);
+        if (version < FT_GALLERY_SCHEMA_VERSION)
+            return ft_err_set(err, FT_E_UNSUPPORTED,
+                              "%s: schema version %lld needs migrating to %d, but the database "
+                              "is read-only; open it read-write once",
+                              path, (long long)version, FT_GALLERY_SCHEMA_VERSION);
         g->version = (int)version;
-    } else {
-        if ((st = enable_wal(g, err)) != FT_OK)
-            goto fail;
-        if ((st = ft_gallery__exec(g, "PRAGMA synchronous = NORMAL", err)) != FT_OK)
-            goto fail;
-        // Only take the write lock when there is something to migrate, so
-        // opening never waits for another connection's write.
-        if (version < FT_GALLERY_SCHEMA_VERSION) {
-            if ((st = migrate(g, err)) != FT_OK)
-                goto fail;
-        } else {
-            g->version = (int)version;
-        }
+        return FT_OK;
     }
-    *out = g;
+    if ((st = enable_wal(g, err)) != FT_OK)
+        return st;
+    if ((st = ft_gallery__exec(g, "PRAGMA synchronous = NORMAL", err)) != FT_OK)
+        return st;
+    // Only take the write lock when there is something to migrate, so
+    // opening never waits for another connection's write.
+    if (version < FT_GALLERY_SCHEMA_VERSION)
+        return migrate(g, err);
+    g->version = (int)version;
     return FT_OK;
-fail:
-    ft_gallery_close(g);
-    return st;
 }
 
-void ft_gallery_close(ft_gallery *g)
+void ft_gallery__sq_close(ft_gallery *g)
 {
-    if (!g)
-        return;
     if (g->db)
         sqlite3_close_v2(g->db);
-    ft_free(g->path);
-    ft_free(g);
+    g->db = NULL;
 }
 
-bool ft_gallery_readonly(const ft_gallery *g)
-{
-    return g->readonly;
-}
-
-const char *ft_gallery_path(const ft_gallery *g)
-{
-    return g->path;
-}
-
-int ft_gallery_schema_version(const ft_gallery *g)
-{
-    return g->version;
-}
-
-ft_status ft_gallery_counts_get(ft_gallery *g, ft_gallery_counts *out, ft_err *err)
+ft_status ft_gallery__sq_counts_get(ft_gallery *g, ft_gallery_counts *out, ft_err *err)
 {
     ft_gallery_counts c;
     ft_status st;
@@ -560,7 +499,7 @@ ft_status ft_gallery_counts_get(ft_gallery *g, ft_gallery_counts *out, ft_err *e
     return FT_OK;
 }
 
-ft_status ft_gallery_check(ft_gallery *g, ft_err *err)
+ft_status ft_gallery__sq_check(ft_gallery *g, ft_err *err)
 {
     sqlite3_stmt *s;
     ft_status st = ft_gallery__prepare(g, "PRAGMA integrity_check", &s, err);
@@ -749,8 +688,8 @@ static ft_status person_insert(ft_gallery *g, const char *name, const char *ext,
     return st;
 }
 
-ft_status ft_gallery_person_add(ft_gallery *g, const char *name, const char *external_id,
-                                const char *notes, int64_t *id_out, ft_err *err)
+ft_status ft_gallery__sq_person_add(ft_gallery *g, const char *name, const char *external_id,
+                                    const char *notes, int64_t *id_out, ft_err *err)
 {
     ft_status st;
     int64_t id = 0;
@@ -795,12 +734,12 @@ static ft_status person_get_where(ft_gallery *g, const char *where, int64_t id, 
     return st;
 }
 
-ft_status ft_gallery_person_get(ft_gallery *g, int64_t id, ft_person *out, ft_err *err)
+ft_status ft_gallery__sq_person_get(ft_gallery *g, int64_t id, ft_person *out, ft_err *err)
 {
     return person_get_where(g, "p.id = ?1", id, NULL, out, err);
 }
 
-ft_status ft_gallery_person_find(ft_gallery *g, const char *name, ft_person *out, ft_err *err)
+ft_status ft_gallery__sq_person_find(ft_gallery *g, const char *name, ft_person *out, ft_err *err)
 {
     if (!name)
         return ft_err_set(err, FT_E_INVALID, "name is missing");
@@ -849,7 +788,7 @@ static ft_status person_row_v(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err 
     return FT_OK;
 }
 
-ft_status ft_gallery_people_list(ft_gallery *g, ft_person **out, size_t *n, ft_err *err)
+ft_status ft_gallery__sq_people_list(ft_gallery *g, ft_person **out, size_t *n, ft_err *err)
 {
     sqlite3_stmt *s;
     ft_status st = ft_gallery__prepare(
@@ -901,7 +840,7 @@ fail:
     return st;
 }
 
-ft_status ft_gallery_person_rename(ft_gallery *g, int64_t id, const char *name, ft_err *err)
+ft_status ft_gallery__sq_person_rename(ft_gallery *g, int64_t id, const char *name, ft_err *err)
 {
     ft_status st = ft_gallery_name_check(name, err);
     if (st != FT_OK)
@@ -910,8 +849,8 @@ ft_status ft_gallery_person_rename(ft_gallery *g, int64_t id, const char *name, 
                         NULL, false, "rename person", err);
 }
 
-ft_status ft_gallery_person_update(ft_gallery *g, int64_t id, const char *external_id,
-                                   const char *notes, ft_err *err)
+ft_status ft_gallery__sq_person_update(ft_gallery *g, int64_t id, const char *external_id,
+                                       const char *notes, ft_err *err)
 {
     ft_status st = extid_notes_check(external_id, notes, err);
     if (st != FT_OK)
@@ -924,7 +863,7 @@ ft_status ft_gallery_person_update(ft_gallery *g, int64_t id, const char *extern
                         id, external_id, notes, true, "update person", err);
 }
 
-ft_status ft_gallery_person_delete(ft_gallery *g, int64_t id, ft_err *err)
+ft_status ft_gallery__sq_person_delete(ft_gallery *g, int64_t id, ft_err *err)
 {
     sqlite3_stmt *s = NULL;
     ft_status st = ft_gallery__begin(g, err);
@@ -1001,9 +940,9 @@ static ft_status sample_check(const ft_sample *x, size_t i, ft_err *err)
     return FT_OK;
 }
 
-ft_status ft_gallery_enroll(ft_gallery *g, int64_t person_id, const char *name,
-                            const ft_sample *samples, size_t n, int64_t *person_out,
-                            int64_t *sample_ids, ft_err *err)
+ft_status ft_gallery__sq_enroll(ft_gallery *g, int64_t person_id, const char *name,
+                                const ft_sample *samples, size_t n, int64_t *person_out,
+                                int64_t *sample_ids, ft_err *err)
 {
     ft_status st;
     sqlite3_stmt *s = NULL;
@@ -1135,8 +1074,8 @@ static ft_status sample_row(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *e
     return FT_OK;
 }
 
-ft_status ft_gallery_samples_list(ft_gallery *g, int64_t person_id, ft_sample **out, size_t *n,
-                                  ft_err *err)
+ft_status ft_gallery__sq_samples_list(ft_gallery *g, int64_t person_id, ft_sample **out, size_t *n,
+                                      ft_err *err)
 {
     sqlite3_stmt *s;
     ft_status st = ft_gallery__prepare(
@@ -1152,7 +1091,7 @@ ft_status ft_gallery_samples_list(ft_gallery *g, int64_t person_id, ft_sample **
                                err);
 }
 
-ft_status ft_gallery_sample_delete(ft_gallery *g, int64_t sample_id, ft_err *err)
+ft_status ft_gallery__sq_sample_delete(ft_gallery *g, int64_t sample_id, ft_err *err)
 {
     sqlite3_stmt *s = NULL;
     ft_status st = ft_gallery__begin(g, err);
@@ -1178,8 +1117,20 @@ fail:
     return st;
 }
 
-ft_status ft_gallery_sample_thumbnail(ft_gallery *g, int64_t sample_id, ft_buf *out, ft_err *err)
+ft_status ft_gallery__sq_sample_thumbnail(ft_gallery *g, int64_t sample_id, ft_buf *out, ft_err *err)
 {
     return ft_gallery__blob_get(g, "SELECT thumbnail FROM samples WHERE id = ?1", sample_id, out,
                                 "sample", err);
+}
+
+// ---- Shared argument rules (gallery_internal.h) ----
+
+ft_status ft_gallery__extid_notes_check(const char *ext, const char *notes, ft_err *err)
+{
+    return extid_notes_check(ext, notes, err);
+}
+
+ft_status ft_gallery__sample_check(const ft_sample *x, size_t i, ft_err *err)
+{
+    return sample_check(x, i, err);
 }

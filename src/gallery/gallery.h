@@ -1,21 +1,30 @@
-// The gallery: one SQLite file holding the enrolled people, their face
-// descriptors (samples), the access events, settings and API keys, plus the
-// in-memory descriptor matrix used for 1:N matching and the threshold
-// calibration. Sits on core only (and sqlite3); src/access builds the access
-// decision on top of it.
+// The gallery: the enrolled people, their face descriptors (samples), the
+// access events, settings and API keys, plus the in-memory descriptor
+// matrix used for 1:N matching and the threshold calibration. Sits on core
+// only; src/access builds the access decision on top of it.
 //
-// Threading: an ft_gallery is one SQLite connection. Use it from one thread
-// at a time; give every thread (HTTP worker, CLI, camera loop) its own
-// handle from ft_gallery_open(). Any number of handles, in any number of
-// processes, may share one file: the file is in WAL mode, writers wait up to
-// busy_timeout_ms for each other and then fail with FT_E_BUSY. A loaded
+// Storage: one SQLite file (the default, `--db PATH`) or a PostgreSQL
+// database shared by many servers (`--db postgresql://USER@HOST:PORT/DB`,
+// any libpq connection string; passwords from the string, PGPASSWORD or
+// ~/.pgpass, never shown: ft_gallery_path() and every message carry the
+// string with its password masked). The backends sit behind one table of
+// operations (store.h); every function below works on both unless it says
+// "SQLite only" (those answer FT_E_UNSUPPORTED on PostgreSQL).
+//
+// Threading: an ft_gallery is one connection. Use it from one thread at a
+// time; give every thread (HTTP worker, CLI, camera loop) its own handle
+// from ft_gallery_open(). Any number of handles, in any number of
+// processes, may share one gallery: a SQLite file is in WAL mode, writers
+// wait up to busy_timeout_ms for each other and then fail with FT_E_BUSY
+// (on PostgreSQL the same wait is the session's lock_timeout). A loaded
 // ft_match_matrix is immutable and may be read by many threads at once.
 //
 // Errors: FT_E_INVALID (bad argument: name, key, threshold...), FT_E_NOT_FOUND,
 // FT_E_EXISTS (duplicate name or external id), FT_E_BUSY (locked by another
 // connection past the busy timeout), FT_E_DB (corrupt or foreign file,
 // read-only database, SQL failure), FT_E_UNSUPPORTED (schema newer than this
-// build), FT_E_IO (cannot open/create the file, disk full), FT_E_NOMEM,
+// build; an operation the backend lacks), FT_E_IO (cannot open/create the
+// file, disk full, the database server unreachable), FT_E_NOMEM,
 // FT_E_CONFIRM (a change that loosens security, not confirmed).
 // Every message in ft_err names what failed.
 #ifndef FT_GALLERY_GALLERY_H
@@ -60,9 +69,13 @@ typedef struct ft_gallery_opts {
 ft_gallery_opts ft_gallery_opts_default(void);
 
 // Opens (creating if needed, unless READONLY/NO_CREATE) the gallery at
-// `path` (NULL = FT_GALLERY_DEFAULT_PATH), turns on WAL, foreign keys and
-// secure_delete, and migrates an older schema to FT_GALLERY_SCHEMA_VERSION
-// one version per transaction. A file written by a newer facetracker fails
+// `path` (NULL = FT_GALLERY_DEFAULT_PATH): "postgresql://..." or
+// "postgres://..." is a PostgreSQL database (the tables in the session's
+// current schema; created or migrated in one transaction under an
+// advisory lock, so servers starting together end with one schema;
+// unreachable: FT_E_IO), anything else a SQLite file. For SQLite: turns on
+// WAL, foreign keys and secure_delete, and migrates an older schema to
+// FT_GALLERY_SCHEMA_VERSION one version per transaction. A file written by a newer facetracker fails
 // with FT_E_UNSUPPORTED; a non-database or corrupt file with FT_E_DB. A
 // read-only file (permissions) opens as if READONLY was given, if its schema
 // is current. `o` may be NULL for defaults.
@@ -71,7 +84,9 @@ ft_status ft_gallery_open(const char *path, const ft_gallery_opts *o, ft_gallery
 void ft_gallery_close(ft_gallery *g); // NULL is a no-op
 
 bool ft_gallery_readonly(const ft_gallery *g);
-const char *ft_gallery_path(const ft_gallery *g); // borrowed, lives as long as g
+// The SQLite path, or the connection string with its password masked;
+// borrowed, lives as long as g.
+const char *ft_gallery_path(const ft_gallery *g);
 int ft_gallery_schema_version(const ft_gallery *g);
 
 // Row counts, for status pages and tests.
@@ -81,7 +96,8 @@ typedef struct ft_gallery_counts {
 ft_status ft_gallery_counts_get(ft_gallery *g, ft_gallery_counts *out, ft_err *err);
 
 // PRAGMA integrity_check (and foreign_key_check): FT_OK, or FT_E_DB with
-// the first problem reported.
+// the first problem reported. PostgreSQL: checks the schema version and
+// the change-feed row (the server keeps its own pages consistent).
 ft_status ft_gallery_check(ft_gallery *g, ft_err *err);
 
 // Validates a display name: non-empty, at most FT_GALLERY_NAME_MAX bytes,
@@ -469,10 +485,11 @@ void ft_audit_cli_actor(char out[FT_AUDIT_ACTOR_MAX + 1]);
 // Whether the gallery can take writes now: FT_OK, or FT_E_DB (read-only
 // handle or file, or a folder where the -wal/-shm files cannot be made) or
 // FT_E_IO (under 1 MiB free on its file system: "disk full") with the
-// reason. Cheap (no SQL write): for readiness probes.
+// reason. Cheap (no SQL write): for readiness probes. PostgreSQL: FT_E_DB
+// for a read-only handle or a standby server, FT_E_IO if unreachable.
 ft_status ft_gallery_writable_probe(ft_gallery *g, ft_err *err);
 // The same checks for a gallery path without opening it (the HTTP
-// server's /readyz runs on a thread without a connection).
+// server's /readyz runs on a thread without a connection). SQLite only.
 ft_status ft_gallery_path_writable_probe(const char *path, ft_err *err);
 
 // A consistent copy of the whole gallery at `dest` (SQLite's online backup
@@ -480,18 +497,19 @@ ft_status ft_gallery_path_writable_probe(const char *path, ft_err *err);
 // state even while other connections write). Written to "dest.tmp-PID",
 // synced, checked with integrity_check, then renamed over `dest`: a
 // failure never leaves a partial `dest`. The copy is a standalone
-// rollback-journal file (no -wal needed).
+// rollback-journal file (no -wal needed). SQLite only (PostgreSQL:
+// pg_dump, or "facetracker gallery copy").
 ft_status ft_gallery_backup(ft_gallery *g, const char *dest, ft_err *err);
 
 // Checks that `src` is a facetracker gallery (application_id, a schema
 // this build can open) that passes integrity_check; FT_E_DB /
-// FT_E_UNSUPPORTED / FT_E_NOT_FOUND with the reason otherwise.
+// FT_E_UNSUPPORTED / FT_E_NOT_FOUND with the reason otherwise. SQLite only.
 ft_status ft_gallery_backup_check(const char *src, ft_gallery_counts *counts, ft_err *err);
 
 // Replaces the gallery at `dest` with a checked copy of `src`
 // (ft_gallery_backup_check first; then a copy to a temporary file beside
 // dest, renamed over it, and dest's stale -wal/-shm removed). Nothing may
-// have `dest` open: stop the server first (the CLI says so).
+// have `dest` open: stop the server first (the CLI says so). SQLite only.
 ft_status ft_gallery_restore(const char *src, const char *dest, ft_err *err);
 
 // ---- API keys ----
@@ -555,9 +573,10 @@ size_t ft_match_matrix_people(const ft_match_matrix *m);
 const char *ft_match_matrix_kernel(const ft_match_matrix *m); // "avx512", "avx2", "ref"
 
 // Whether the gallery's people/samples changed since `m` was loaded, by
-// this connection or any other, in any process (PRAGMA data_version plus
-// the "generation" counter that triggers bump on every samples/people
-// change). Cheap: no query at all when nothing was committed anywhere.
+// this connection or any other, in any process: the gallery's generation
+// (bumped in the same transaction as every change of samples) against the
+// matrix's. Cheap: on SQLite no query at all when nothing was committed
+// anywhere (PRAGMA data_version); on PostgreSQL one read of one row.
 ft_status ft_gallery_matrix_stale(ft_gallery *g, const ft_match_matrix *m, bool *stale,
                                   ft_err *err);
 // Reloads *m (same model filter) if stale; on failure *m is left as is.

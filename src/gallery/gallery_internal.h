@@ -3,12 +3,16 @@
 #define FT_GALLERY_INTERNAL_H
 
 #include "gallery/gallery.h"
+#include "gallery/store.h"
 
 #include <sqlite3.h>
 
 struct ft_gallery {
+    const ft_store_ops *ops; // the backend (store.h)
+    // SQLite backend: the connection. Other backends keep theirs in `be`.
     sqlite3 *db;
-    char *path;
+    void *be;
+    char *path; // the SQLite path, or the connection string with its password masked
     bool readonly;
     int busy_ms;
     int version;
@@ -32,9 +36,13 @@ struct ft_match_matrix {
     const ft_gallery *owner;
     uint64_t owner_nonce; // tells a reopened handle at the same address apart
     char *model; // the model filter (NULL = all)
-    int64_t data_version, generation;
-    uint64_t local_seq;
+    ft_store_mark mark; // the change feed's position when loaded
 };
+
+// A matrix of n rows (descriptors, person and sample ids to fill), and
+// the person count of a filled one (match.c; for the backends' loaders).
+ft_status ft_gallery__matrix_alloc(size_t n, ft_match_matrix **out, ft_err *err);
+void ft_gallery__matrix_count_people(ft_match_matrix *m);
 
 // Maps a SQLite result code to a status and fills err with `what` and
 // SQLite's message: BUSY/LOCKED -> FT_E_BUSY, NOMEM -> FT_E_NOMEM,
@@ -96,5 +104,97 @@ ft_status ft_gallery__calibration_store(ft_gallery *g, const ft_calib_result *r,
 
 // The generation counter (settings "generation").
 ft_status ft_gallery__generation(ft_gallery *g, int64_t *out, ft_err *err);
+
+// ---- Argument rules shared by every backend ----
+
+// External id and notes of a person (NULL = not given).
+ft_status ft_gallery__extid_notes_check(const char *ext, const char *notes, ft_err *err);
+// Sample i of an enrolment.
+ft_status ft_gallery__sample_check(const ft_sample *x, size_t i, ft_err *err);
+// An event to add; and a fresh uid (32 lowercase hex digits).
+ft_status ft_gallery__event_check(const ft_event *ev, ft_err *err);
+ft_status ft_gallery__uid_new(char out[33], ft_err *err);
+ft_status ft_gallery__event_query_check(const ft_event_query *q, ft_err *err);
+// One CSV row of an event (door: the schema-3 columns too), and the header.
+ft_status ft_gallery__event_csv_header(ft_buf *b, bool door);
+ft_status ft_gallery__event_csv_row(ft_buf *b, const ft_event *e, bool door);
+ft_status ft_gallery__sink_check(const char *sink, ft_err *err);
+// An outbox error text cut (at a UTF-8 boundary) to what is stored.
+void ft_gallery__outbox_error_copy(char dst[256], const char *e);
+ft_status ft_gallery__setting_key_check(const char *key, ft_err *err);
+ft_status ft_gallery__audit_check(const char *actor, const char *action, const char *target,
+                                  const char *detail, ft_err *err);
+
+// ---- The SQLite backend's operations (store_sqlite.c's table) ----
+
+ft_status ft_store__sqlite_open(ft_gallery *g, const char *path, const ft_gallery_opts *o,
+                                ft_err *err);
+void ft_gallery__sq_close(ft_gallery *g);
+ft_status ft_gallery__sq_counts_get(ft_gallery *g, ft_gallery_counts *out, ft_err *err);
+ft_status ft_gallery__sq_check(ft_gallery *g, ft_err *err);
+ft_status ft_gallery__sq_person_add(ft_gallery *g, const char *name, const char *external_id,
+                                    const char *notes, int64_t *id_out, ft_err *err);
+ft_status ft_gallery__sq_person_get(ft_gallery *g, int64_t id, ft_person *out, ft_err *err);
+ft_status ft_gallery__sq_person_find(ft_gallery *g, const char *name, ft_person *out,
+                                     ft_err *err);
+ft_status ft_gallery__sq_people_list(ft_gallery *g, ft_person **out, size_t *n, ft_err *err);
+ft_status ft_gallery__sq_person_rename(ft_gallery *g, int64_t id, const char *name, ft_err *err);
+ft_status ft_gallery__sq_person_update(ft_gallery *g, int64_t id, const char *external_id,
+                                       const char *notes, ft_err *err);
+ft_status ft_gallery__sq_person_delete(ft_gallery *g, int64_t id, ft_err *err);
+ft_status ft_gallery__sq_person_erase(ft_gallery *g, int64_t id, const char *actor,
+                                      ft_erase_result *out, ft_err *err);
+ft_status ft_gallery__sq_enroll(ft_gallery *g, int64_t person_id, const char *name,
+                                const ft_sample *samples, size_t n, int64_t *person_out,
+                                int64_t *sample_ids, ft_err *err);
+ft_status ft_gallery__sq_samples_list(ft_gallery *g, int64_t person_id, ft_sample **out,
+                                      size_t *n, ft_err *err);
+ft_status ft_gallery__sq_sample_delete(ft_gallery *g, int64_t sample_id, ft_err *err);
+ft_status ft_gallery__sq_sample_thumbnail(ft_gallery *g, int64_t sample_id, ft_buf *out,
+                                          ft_err *err);
+ft_status ft_gallery__sq_event_add_outbox(ft_gallery *g, ft_event *ev, const char *const *sinks,
+                                          size_t n_sinks, ft_err *err);
+ft_status ft_gallery__sq_events_query(ft_gallery *g, const ft_event_query *q, ft_event **out,
+                                      size_t *n, int64_t *total, ft_err *err);
+ft_status ft_gallery__sq_event_get(ft_gallery *g, int64_t id, ft_event *out, ft_err *err);
+ft_status ft_gallery__sq_event_thumbnail(ft_gallery *g, int64_t event_id, ft_buf *out,
+                                         ft_err *err);
+ft_status ft_gallery__sq_events_csv(ft_gallery *g, const ft_event_query *q, ft_buf *out,
+                                    ft_err *err);
+ft_status ft_gallery__sq_outbox_due(ft_gallery *g, const char *sink, double now, size_t limit,
+                                    ft_outbox_item **out, size_t *n, ft_err *err);
+ft_status ft_gallery__sq_outbox_done(ft_gallery *g, int64_t id, ft_err *err);
+ft_status ft_gallery__sq_outbox_retry(ft_gallery *g, int64_t id, double next_at,
+                                      const char *error, ft_err *err);
+ft_status ft_gallery__sq_outbox_fail(ft_gallery *g, int64_t id, const char *error, ft_err *err);
+ft_status ft_gallery__sq_outbox_count(ft_gallery *g, const char *sink, int64_t *pending,
+                                      int64_t *failed, ft_err *err);
+ft_status ft_gallery__sq_setting_get(ft_gallery *g, const char *key, char *out, size_t cap,
+                                     ft_err *err);
+ft_status ft_gallery__sq_settings_write(ft_gallery *g, const char *const *keys,
+                                        const char *const *values, size_t n,
+                                        const ft_store_audit *audit, ft_err *err);
+ft_status ft_gallery__sq_key_insert(ft_gallery *g, const char *name, ft_key_role role,
+                                    const char *salt,
+                                    void (*hash)(int64_t id, void *arg, char out[65]), void *arg,
+                                    int64_t *id_out, ft_err *err);
+ft_status ft_gallery__sq_keys_list(ft_gallery *g, ft_api_key **out, size_t *n, ft_err *err);
+ft_status ft_gallery__sq_key_revoke(ft_gallery *g, int64_t id, ft_err *err);
+ft_status ft_gallery__sq_key_lookup(ft_gallery *g, int64_t id, ft_api_key *k, bool *revoked,
+                                    char salt[40], char hash[65], ft_err *err);
+ft_status ft_gallery__sq_key_touch(ft_gallery *g, int64_t id, double now, ft_err *err);
+ft_status ft_gallery__sq_audit_add(ft_gallery *g, const char *actor, const char *action,
+                                   const char *target, const char *detail_json, ft_err *err);
+ft_status ft_gallery__sq_audit_query(ft_gallery *g, double since, size_t limit,
+                                     bool oldest_first, ft_audit_row **out, size_t *n,
+                                     int64_t *total, ft_err *err);
+ft_status ft_gallery__sq_retention(ft_gallery *g, double events_before, double thumbs_before,
+                                   int64_t event_days, int64_t thumb_days,
+                                   ft_retention_result *res, ft_err *err);
+ft_status ft_gallery__sq_matrix_load(ft_gallery *g, const char *model, ft_match_matrix **out,
+                                     ft_err *err);
+bool ft_gallery__sq_quiet_since(ft_gallery *g, const ft_store_mark *mark, int64_t cookie_now[2]);
+ft_status ft_gallery__sq_writable_probe(ft_gallery *g, ft_err *err);
+ft_status ft_gallery__sq_backup(ft_gallery *g, const char *dest, ft_err *err);
 
 #endif

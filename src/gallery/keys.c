@@ -80,13 +80,26 @@ static bool ct_equal(const char *a, const char *b, size_t n)
     return diff == 0;
 }
 
+typedef struct key_secret {
+    const char *salt, *secret_hex;
+    char token[FT_KEY_TOKEN_MAX];
+} key_secret;
+
+// The token and its stored hash, once the row's id is known.
+static void key_hash_for(int64_t id, void *arg, char out[65])
+{
+    key_secret *k = arg;
+    snprintf(k->token, sizeof k->token, "ftk_%lld_%s", (long long)id, k->secret_hex);
+    key_hash(k->salt, k->token, out);
+}
+
 ft_status ft_gallery_key_create(ft_gallery *g, const char *name, ft_key_role role,
                                 char token[FT_KEY_TOKEN_MAX], int64_t *id_out, ft_err *err)
 {
     ft_status st;
-    sqlite3_stmt *s = NULL;
     uint8_t secret[32], salt_b[16];
-    char secret_hex[65], salt[33], hash[65], tok[FT_KEY_TOKEN_MAX];
+    char secret_hex[65], salt[33];
+    int64_t id = 0;
     if ((st = ft_gallery__text_check("key name", name, FT_GALLERY_NAME_MAX, false, err)) != FT_OK)
         return st;
     if (role != FT_ROLE_ADMIN && role != FT_ROLE_DEVICE && role != FT_ROLE_VIEWER)
@@ -96,8 +109,27 @@ ft_status ft_gallery_key_create(ft_gallery *g, const char *name, ft_key_role rol
         return st;
     to_hex(secret, sizeof secret, secret_hex);
     to_hex(salt_b, sizeof salt_b, salt);
+    key_secret k = {salt, secret_hex, ""};
+    if ((st = ft_gallery__writable(g, err)) != FT_OK ||
+        (st = g->ops->key_insert(g, name, role, salt, key_hash_for, &k, &id, err)) != FT_OK)
+        return st;
+    memcpy(token, k.token, sizeof k.token);
+    if (id_out)
+        *id_out = id;
+    return FT_OK;
+}
 
-    if ((st = ft_gallery__begin(g, err)) != FT_OK)
+// ---- SQLite ----
+
+ft_status ft_gallery__sq_key_insert(ft_gallery *g, const char *name, ft_key_role role,
+                                    const char *salt,
+                                    void (*hash_fn)(int64_t id, void *arg, char out[65]),
+                                    void *arg, int64_t *id_out, ft_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    char hash[65];
+    ft_status st = ft_gallery__begin(g, err);
+    if (st != FT_OK)
         return st;
     // The id is part of the token, so the row comes first, then its hash.
     if ((st = ft_gallery__prepare(g,
@@ -117,8 +149,7 @@ ft_status ft_gallery_key_create(ft_gallery *g, const char *name, ft_key_role rol
     int64_t id = sqlite3_last_insert_rowid(g->db);
     sqlite3_finalize(s);
     s = NULL;
-    snprintf(tok, sizeof tok, "ftk_%lld_%s", (long long)id, secret_hex);
-    key_hash(salt, tok, hash);
+    hash_fn(id, arg, hash);
     if ((st = ft_gallery__prepare(g, "UPDATE api_keys SET key_hash = ?2 WHERE id = ?1", &s,
                                   err)) != FT_OK)
         goto fail;
@@ -132,9 +163,7 @@ ft_status ft_gallery_key_create(ft_gallery *g, const char *name, ft_key_role rol
     sqlite3_finalize(s);
     if ((st = ft_gallery__commit(g, err)) != FT_OK)
         return st;
-    memcpy(token, tok, sizeof tok);
-    if (id_out)
-        *id_out = id;
+    *id_out = id;
     return FT_OK;
 fail:
     sqlite3_finalize(s);
@@ -161,7 +190,7 @@ static ft_status key_row_v(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *er
     return FT_OK;
 }
 
-ft_status ft_gallery_keys_list(ft_gallery *g, ft_api_key **out, size_t *n, ft_err *err)
+ft_status ft_gallery__sq_keys_list(ft_gallery *g, ft_api_key **out, size_t *n, ft_err *err)
 {
     sqlite3_stmt *s;
     ft_status st = ft_gallery__prepare(
@@ -173,7 +202,7 @@ ft_status ft_gallery_keys_list(ft_gallery *g, ft_api_key **out, size_t *n, ft_er
     return ft_gallery__collect(g, s, sizeof **out, key_row_v, "list keys", (void **)out, n, err);
 }
 
-ft_status ft_gallery_key_revoke(ft_gallery *g, int64_t id, ft_err *err)
+ft_status ft_gallery__sq_key_revoke(ft_gallery *g, int64_t id, ft_err *err)
 {
     sqlite3_stmt *s = NULL;
     ft_status st = ft_gallery__begin(g, err);
@@ -225,14 +254,10 @@ static bool token_parse(const char *t, int64_t *id)
     return true;
 }
 
-ft_status ft_gallery_key_verify(ft_gallery *g, const char *token, ft_api_key *out, ft_err *err)
+ft_status ft_gallery__sq_key_lookup(ft_gallery *g, int64_t id, ft_api_key *k, bool *revoked,
+                                    char salt[40], char hash[65], ft_err *err)
 {
-    int64_t id;
     sqlite3_stmt *s;
-    ft_api_key k;
-    char hash[65];
-    if (!token || strlen(token) >= FT_KEY_TOKEN_MAX || !token_parse(token, &id))
-        return ft_err_set(err, FT_E_AUTH, "invalid or revoked API key");
     ft_status st = ft_gallery__prepare(g,
                                        "SELECT id, name, role, created_at, revoked_at, "
                                        "last_used_at, salt, key_hash FROM api_keys WHERE id = ?1",
@@ -241,21 +266,55 @@ ft_status ft_gallery_key_verify(ft_gallery *g, const char *token, ft_api_key *ou
         return st;
     sqlite3_bind_int64(s, 1, id);
     int rc = sqlite3_step(s);
-    bool ok = false;
     if (rc == SQLITE_ROW) {
-        key_row(s, &k);
-        char salt[40], stored[65];
-        ft_gallery__col_text(s, 6, salt, sizeof salt);
-        ft_gallery__col_text(s, 7, stored, sizeof stored);
-        key_hash(salt, token, hash);
-        ok = strlen(stored) == 64 && ct_equal(hash, stored, 64) &&
-             sqlite3_column_type(s, 4) == SQLITE_NULL;
-    } else if (rc != SQLITE_DONE) {
-        st = ft_gallery__dberr(g, rc, err, "verify key");
+        key_row(s, k);
+        ft_gallery__col_text(s, 6, salt, 40);
+        ft_gallery__col_text(s, 7, hash, 65);
+        *revoked = sqlite3_column_type(s, 4) != SQLITE_NULL;
+    } else if (rc == SQLITE_DONE) {
+        st = ft_err_set(err, FT_E_NOT_FOUND, "no API key with id %lld", (long long)id);
     } else {
-        key_hash("", token, hash); // the same work, so timing does not reveal ids
+        st = ft_gallery__dberr(g, rc, err, "verify key");
     }
     sqlite3_finalize(s);
+    return st;
+}
+
+ft_status ft_gallery__sq_key_touch(ft_gallery *g, int64_t id, double now, ft_err *err)
+{
+    sqlite3_stmt *s;
+    ft_status st = ft_gallery__prepare(g, "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
+                                       &s, err);
+    if (st != FT_OK)
+        return st;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_double(s, 2, now);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE)
+        g->local_seq++;
+    else
+        st = ft_gallery__dberr(g, rc, err, "record key use");
+    sqlite3_finalize(s);
+    return st;
+}
+
+ft_status ft_gallery_key_verify(ft_gallery *g, const char *token, ft_api_key *out, ft_err *err)
+{
+    int64_t id;
+    ft_api_key k;
+    char hash[65], salt[40] = "", stored[65] = "";
+    bool revoked = true;
+    if (!token || strlen(token) >= FT_KEY_TOKEN_MAX || !token_parse(token, &id))
+        return ft_err_set(err, FT_E_AUTH, "invalid or revoked API key");
+    ft_status st = g->ops->key_lookup(g, id, &k, &revoked, salt, stored, err);
+    bool ok = false;
+    if (st == FT_OK) {
+        key_hash(salt, token, hash);
+        ok = strlen(stored) == 64 && ct_equal(hash, stored, 64) && !revoked;
+    } else if (st == FT_E_NOT_FOUND) {
+        key_hash("", token, hash); // the same work, so timing does not reveal ids
+        st = FT_OK;
+    }
     if (st != FT_OK)
         return st;
     if (!ok)
@@ -264,17 +323,9 @@ ft_status ft_gallery_key_verify(ft_gallery *g, const char *token, ft_api_key *ou
     // last_used_at is advisory: refresh it at most once a minute, and never
     // fail a valid key because the write could not be made.
     double now = ft_wall_s();
-    if (!g->readonly && now - k.last_used_at >= 60.0 &&
-        ft_gallery__prepare(g, "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1", &s, NULL) ==
-            FT_OK) {
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_double(s, 2, now);
-        if (sqlite3_step(s) == SQLITE_DONE) {
-            k.last_used_at = now;
-            g->local_seq++;
-        }
-        sqlite3_finalize(s);
-    }
+    if (!g->readonly && now - k.last_used_at >= 60.0 && g->ops->key_touch &&
+        g->ops->key_touch(g, id, now, NULL) == FT_OK)
+        k.last_used_at = now;
     if (out)
         *out = k;
     return FT_OK;

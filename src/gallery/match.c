@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static ft_status matrix_alloc(size_t n, ft_match_matrix **out, ft_err *err)
+ft_status ft_gallery__matrix_alloc(size_t n, ft_match_matrix **out, ft_err *err)
 {
     size_t bytes;
     ft_match_matrix *m = ft_calloc(1, sizeof *m);
@@ -32,7 +32,7 @@ static ft_status matrix_alloc(size_t n, ft_match_matrix **out, ft_err *err)
     return FT_OK;
 }
 
-static void count_people(ft_match_matrix *m)
+void ft_gallery__matrix_count_people(ft_match_matrix *m)
 {
     m->n_people = 0;
     for (size_t i = 0; i < m->n; i++)
@@ -100,7 +100,7 @@ ft_status ft_match_matrix_new(const float *desc, const int64_t *person_ids,
                               i / FT_GALLERY_DIM);
     if (!ft_size_mul(n ? n : 1, sizeof *keys, &bytes) || !(keys = ft_malloc(bytes)))
         return ft_err_set(err, FT_E_NOMEM, "descriptor matrix: out of memory");
-    ft_status st = matrix_alloc(n, &m, err);
+    ft_status st = ft_gallery__matrix_alloc(n, &m, err);
     if (st != FT_OK) {
         ft_free(keys);
         return st;
@@ -115,7 +115,7 @@ ft_status ft_match_matrix_new(const float *desc, const int64_t *person_ids,
         m->sample[r] = keys[r].sample;
     }
     ft_free(keys);
-    count_people(m);
+    ft_gallery__matrix_count_people(m);
     *out = m;
     return FT_OK;
 }
@@ -138,7 +138,8 @@ static ft_status pragma_int(ft_gallery *g, const char *sql, int64_t *out, ft_err
     return st;
 }
 
-static ft_status load_rows(ft_gallery *g, const char *model, ft_match_matrix **out, ft_err *err)
+ft_status ft_gallery__sq_matrix_load(ft_gallery *g, const char *model, ft_match_matrix **out,
+                                     ft_err *err)
 {
     sqlite3_stmt *s = NULL;
     ft_match_matrix *m = NULL;
@@ -164,7 +165,7 @@ static ft_status load_rows(ft_gallery *g, const char *model, ft_match_matrix **o
     n = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     s = NULL;
-    if ((st = matrix_alloc((size_t)n, &m, err)) != FT_OK)
+    if ((st = ft_gallery__matrix_alloc((size_t)n, &m, err)) != FT_OK)
         goto done;
     if ((st = ft_gallery__prepare(g,
                                   "SELECT person_id, id, descriptor FROM samples "
@@ -197,16 +198,10 @@ static ft_status load_rows(ft_gallery *g, const char *model, ft_match_matrix **o
         goto done;
     }
     m->n = r;
-    count_people(m);
-    m->owner = g;
-    m->owner_nonce = g->nonce;
-    m->data_version = dv;
-    m->generation = gen;
-    m->local_seq = g->local_seq;
-    if (model && !(m->model = ft_strdup(model))) {
-        st = ft_err_set(err, FT_E_NOMEM, "descriptor matrix: out of memory");
-        goto done;
-    }
+    ft_gallery__matrix_count_people(m);
+    m->mark.generation = gen;
+    m->mark.cookie[0] = dv;
+    m->mark.cookie[1] = (int64_t)g->local_seq;
 done:
     sqlite3_finalize(s);
     ft_gallery__exec(g, "COMMIT", NULL); // ends the read transaction
@@ -218,64 +213,86 @@ done:
     return FT_OK;
 }
 
+bool ft_gallery__sq_quiet_since(ft_gallery *g, const ft_store_mark *mark, int64_t cookie_now[2])
+{
+    // data_version moves only when another connection commits; our own
+    // commits bump local_seq.
+    int64_t dv;
+    if (pragma_int(g, "PRAGMA data_version", &dv, NULL) != FT_OK)
+        return false;
+    cookie_now[0] = dv;
+    cookie_now[1] = (int64_t)g->local_seq;
+    return dv == mark->cookie[0] && (int64_t)g->local_seq == mark->cookie[1];
+}
+
+// ---- Any backend ----
+
 ft_status ft_gallery_matrix_load(ft_gallery *g, const char *model, ft_match_matrix **out,
                                  ft_err *err)
 {
     *out = NULL;
-    return load_rows(g, model, out, err);
+    ft_status st = g->ops->matrix_load(g, model, out, err);
+    if (st != FT_OK)
+        return st;
+    (*out)->owner = g;
+    (*out)->owner_nonce = g->nonce;
+    if (model && !((*out)->model = ft_strdup(model))) {
+        ft_match_matrix_free(*out);
+        *out = NULL;
+        return ft_err_set(err, FT_E_NOMEM, "descriptor matrix: out of memory");
+    }
+    return FT_OK;
 }
 
-// *dv_seen gets the data_version read BEFORE the generation, so a commit
-// racing with the check moves data_version again and is seen next time.
+// *cookie_seen (valid when *have_cookie) gets the backend's cookie read
+// BEFORE the generation, so a commit racing with the check moves the
+// cookie again and is seen next time.
 static ft_status stale_check(ft_gallery *g, const ft_match_matrix *m, bool *stale,
-                             int64_t *dv_seen, ft_err *err)
+                             bool *have_cookie, int64_t cookie_seen[2], ft_err *err)
 {
-    int64_t dv = 0, gen = 0;
+    int64_t gen = 0;
     ft_status st;
     bool mine = m->owner == g && m->owner_nonce == g->nonce;
-    *dv_seen = -1;
-    if (mine) {
-        // data_version moves only when another connection commits; our own
-        // commits bump local_seq.
-        if ((st = pragma_int(g, "PRAGMA data_version", &dv, err)) != FT_OK)
-            return st;
-        if (dv == m->data_version && g->local_seq == m->local_seq) {
+    *have_cookie = false;
+    if (mine && g->ops->quiet_since) {
+        if (g->ops->quiet_since(g, &m->mark, cookie_seen)) {
             *stale = false;
             return FT_OK;
         }
-        *dv_seen = dv;
+        *have_cookie = true;
     }
-    if ((st = ft_gallery__generation(g, &gen, err)) != FT_OK)
+    if ((st = g->ops->generation(g, &gen, err)) != FT_OK)
         return st;
-    *stale = gen != m->generation;
+    *stale = gen != m->mark.generation;
     return FT_OK;
 }
 
 ft_status ft_gallery_matrix_stale(ft_gallery *g, const ft_match_matrix *m, bool *stale,
                                   ft_err *err)
 {
-    int64_t dv;
-    return stale_check(g, m, stale, &dv, err);
+    bool have;
+    int64_t c[2];
+    return stale_check(g, m, stale, &have, c, err);
 }
 
 ft_status ft_gallery_matrix_refresh(ft_gallery *g, ft_match_matrix **m, ft_err *err)
 {
-    bool stale = true;
-    int64_t dv = -1;
+    bool stale = true, have = false;
+    int64_t c[2];
     ft_match_matrix *nm;
     ft_status st;
-    if (*m && (st = stale_check(g, *m, &stale, &dv, err)) != FT_OK)
+    if (*m && (st = stale_check(g, *m, &stale, &have, c, err)) != FT_OK)
         return st;
     if (!stale) {
         // Something else changed (events, keys): remember we looked, so
-        // the next check is a single PRAGMA again.
-        if (dv >= 0) {
-            (*m)->data_version = dv;
-            (*m)->local_seq = g->local_seq;
+        // the next check is the cheap one again.
+        if (have) {
+            (*m)->mark.cookie[0] = c[0];
+            (*m)->mark.cookie[1] = c[1];
         }
         return FT_OK;
     }
-    if ((st = load_rows(g, *m ? (*m)->model : NULL, &nm, err)) != FT_OK)
+    if ((st = ft_gallery_matrix_load(g, *m ? (*m)->model : NULL, &nm, err)) != FT_OK)
         return st;
     ft_match_matrix_free(*m);
     *m = nm;

@@ -15,10 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static ft_status sink_check(const char *sink, ft_err *err)
-{
-    return ft_gallery__text_check("outbox sink", sink, FT_OUTBOX_SINK_MAX, false, err);
-}
+#define sink_check ft_gallery__sink_check
 
 static ft_status item_row(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *err)
 {
@@ -34,8 +31,8 @@ static ft_status item_row(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *err
     return FT_OK;
 }
 
-ft_status ft_gallery_outbox_due(ft_gallery *g, const char *sink, double now, size_t limit,
-                                ft_outbox_item **out, size_t *n, ft_err *err)
+ft_status ft_gallery__sq_outbox_due(ft_gallery *g, const char *sink, double now, size_t limit,
+                                    ft_outbox_item **out, size_t *n, ft_err *err)
 {
     sqlite3_stmt *s = NULL;
     ft_status st = sink_check(sink, err);
@@ -109,7 +106,7 @@ fail:
 
 // Error texts are cut to the size of ft_outbox_item.last_error (at a UTF-8
 // character boundary), so what is stored is what is read back.
-static void error_copy(char dst[256], const char *e)
+void ft_gallery__outbox_error_copy(char dst[256], const char *e)
 {
     size_t n = e ? strlen(e) : 0;
     if (n > 255) {
@@ -122,7 +119,7 @@ static void error_copy(char dst[256], const char *e)
     dst[n] = '\0';
 }
 
-ft_status ft_gallery_outbox_done(ft_gallery *g, int64_t id, ft_err *err)
+ft_status ft_gallery__sq_outbox_done(ft_gallery *g, int64_t id, ft_err *err)
 {
     return row_update(g,
                       "UPDATE outbox SET delivered_at = ?3 WHERE id = ?1 AND "
@@ -130,31 +127,31 @@ ft_status ft_gallery_outbox_done(ft_gallery *g, int64_t id, ft_err *err)
                       id, "", ft_wall_s(), "outbox done", err);
 }
 
-ft_status ft_gallery_outbox_retry(ft_gallery *g, int64_t id, double next_at, const char *error,
-                                  ft_err *err)
+ft_status ft_gallery__sq_outbox_retry(ft_gallery *g, int64_t id, double next_at, const char *error,
+                                      ft_err *err)
 {
     char e[256];
     if (!isfinite(next_at))
         return ft_err_set(err, FT_E_INVALID, "outbox retry: next_at must be finite");
-    error_copy(e, error);
+    ft_gallery__outbox_error_copy(e, error);
     return row_update(g,
                       "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_at = ?3 "
                       "WHERE id = ?1 AND delivered_at IS NULL AND failed_at IS NULL",
                       id, e, next_at, "outbox retry", err);
 }
 
-ft_status ft_gallery_outbox_fail(ft_gallery *g, int64_t id, const char *error, ft_err *err)
+ft_status ft_gallery__sq_outbox_fail(ft_gallery *g, int64_t id, const char *error, ft_err *err)
 {
     char e[256];
-    error_copy(e, error);
+    ft_gallery__outbox_error_copy(e, error);
     return row_update(g,
                       "UPDATE outbox SET failed_at = ?3, last_error = ?2 "
                       "WHERE id = ?1 AND delivered_at IS NULL AND failed_at IS NULL",
                       id, e, ft_wall_s(), "outbox fail", err);
 }
 
-ft_status ft_gallery_outbox_count(ft_gallery *g, const char *sink, int64_t *pending,
-                                  int64_t *failed, ft_err *err)
+ft_status ft_gallery__sq_outbox_count(ft_gallery *g, const char *sink, int64_t *pending,
+                                      int64_t *failed, ft_err *err)
 {
     sqlite3_stmt *s = NULL;
     ft_status st;

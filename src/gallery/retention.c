@@ -61,28 +61,43 @@ ft_status ft_gallery_retention_apply(ft_gallery *g, double now, ft_retention_res
             *out = res;
         return FT_OK;
     }
+    if (event_days > 0)
+        res.events_before = now - (double)event_days * 86400.0;
+    if (thumb_days > 0)
+        res.thumbnails_before = now - (double)thumb_days * 86400.0;
+    if ((st = g->ops->retention(g, res.events_before, res.thumbnails_before, event_days,
+                                thumb_days, &res, err)) != FT_OK)
+        return st;
+    if (out)
+        *out = res;
+    return FT_OK;
+}
+
+ft_status ft_gallery__sq_retention(ft_gallery *g, double events_before, double thumbs_before,
+                                   int64_t event_days, int64_t thumb_days,
+                                   ft_retention_result *res, ft_err *err)
+{
+    ft_status st;
     if ((st = ft_gallery__begin(g, err)) != FT_OK)
         return st;
-    if (event_days > 0) {
-        res.events_before = now - (double)event_days * 86400.0;
+    if (events_before > 0) {
         // The outbox rows go with their events (ON DELETE CASCADE).
-        st = run_tx(g, "DELETE FROM events WHERE time < ?1", &res.events_before, NULL,
-                    &res.events_removed, "retention: delete events", err);
+        st = run_tx(g, "DELETE FROM events WHERE time < ?1", &events_before, NULL,
+                    &res->events_removed, "retention: delete events", err);
     }
-    if (st == FT_OK && thumb_days > 0) {
-        res.thumbnails_before = now - (double)thumb_days * 86400.0;
+    if (st == FT_OK && thumbs_before > 0) {
         st = run_tx(g,
                     "UPDATE events SET thumbnail = NULL"
                     " WHERE time < ?1 AND thumbnail IS NOT NULL",
-                    &res.thumbnails_before, NULL, &res.thumbnails_removed,
+                    &thumbs_before, NULL, &res->thumbnails_removed,
                     "retention: remove event thumbnails", err);
     }
-    if (st == FT_OK && (res.events_removed || res.thumbnails_removed)) {
+    if (st == FT_OK && (res->events_removed || res->thumbnails_removed)) {
         char detail[256];
         snprintf(detail, sizeof detail,
                  "{\"events_removed\": %lld, \"thumbnails_removed\": %lld, "
                  "\"events_days\": %lld, \"thumbnails_days\": %lld}",
-                 (long long)res.events_removed, (long long)res.thumbnails_removed,
+                 (long long)res->events_removed, (long long)res->thumbnails_removed,
                  (long long)event_days, (long long)thumb_days);
         st = ft_gallery__audit_tx(g, "retention", "events.purge", "events", detail, err);
     }
@@ -90,15 +105,11 @@ ft_status ft_gallery_retention_apply(ft_gallery *g, double now, ft_retention_res
         ft_gallery__rollback(g);
         return st;
     }
-    if ((st = ft_gallery__commit(g, err)) != FT_OK)
-        return st;
-    if (out)
-        *out = res;
-    return FT_OK;
+    return ft_gallery__commit(g, err);
 }
 
-ft_status ft_gallery_person_erase(ft_gallery *g, int64_t id, const char *actor,
-                                  ft_erase_result *out, ft_err *err)
+ft_status ft_gallery__sq_person_erase(ft_gallery *g, int64_t id, const char *actor,
+                                      ft_erase_result *out, ft_err *err)
 {
     ft_erase_result res;
     memset(&res, 0, sizeof res);

@@ -12,7 +12,7 @@
 
 #define VALUE_MAX 4096
 
-static ft_status key_check(const char *key, ft_err *err)
+ft_status ft_gallery__setting_key_check(const char *key, ft_err *err)
 {
     size_t n = key ? strlen(key) : 0;
     if (n == 0 || n > 64)
@@ -26,11 +26,11 @@ static ft_status key_check(const char *key, ft_err *err)
     return FT_OK;
 }
 
-ft_status ft_gallery_setting_get(ft_gallery *g, const char *key, char *out, size_t cap,
-                                 ft_err *err)
+ft_status ft_gallery__sq_setting_get(ft_gallery *g, const char *key, char *out, size_t cap,
+                                     ft_err *err)
 {
     sqlite3_stmt *s;
-    ft_status st = key_check(key, err);
+    ft_status st = ft_gallery__setting_key_check(key, err);
     if (st != FT_OK)
         return st;
     if ((st = ft_gallery__prepare(g, "SELECT value FROM settings WHERE key = ?1", &s, err)) !=
@@ -58,36 +58,53 @@ ft_status ft_gallery_setting_get(ft_gallery *g, const char *key, char *out, size
     return st;
 }
 
-static ft_status setting_write(ft_gallery *g, const char *key, const char *value, ft_err *err)
+// One settings upsert (value) or delete (NULL) inside the caller's transaction.
+static ft_status setting_put_tx(ft_gallery *g, const char *key, const char *value, ft_err *err)
 {
     sqlite3_stmt *s = NULL;
-    ft_status st = ft_gallery__begin(g, err);
-    if (st != FT_OK)
-        return st;
     const char *sql = value ? "INSERT INTO settings(key, value) VALUES (?1, ?2) "
                               "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
                             : "DELETE FROM settings WHERE key = ?1";
-    if ((st = ft_gallery__prepare(g, sql, &s, err)) != FT_OK)
-        goto fail;
+    ft_status st = ft_gallery__prepare(g, sql, &s, err);
+    if (st != FT_OK)
+        return st;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     if (value)
         sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE) {
+    if (rc != SQLITE_DONE)
         st = ft_gallery__dberr(g, rc, err, value ? "set setting" : "delete setting");
-        goto fail;
-    }
     sqlite3_finalize(s);
-    return ft_gallery__commit(g, err);
-fail:
-    sqlite3_finalize(s);
-    ft_gallery__rollback(g);
     return st;
+}
+
+ft_status ft_gallery__sq_settings_write(ft_gallery *g, const char *const *keys,
+                                        const char *const *values, size_t n,
+                                        const ft_store_audit *audit, ft_err *err)
+{
+    ft_status st = ft_gallery__begin(g, err);
+    if (st != FT_OK)
+        return st;
+    for (size_t i = 0; i < n && st == FT_OK; i++)
+        st = setting_put_tx(g, keys[i], values[i], err);
+    if (st == FT_OK && audit && audit->action)
+        st = ft_gallery__audit_tx(g, audit->actor, audit->action, audit->target, audit->detail,
+                                  err);
+    if (st != FT_OK) {
+        ft_gallery__rollback(g);
+        return st;
+    }
+    return ft_gallery__commit(g, err);
+}
+
+static ft_status setting_write(ft_gallery *g, const char *key, const char *value, ft_err *err)
+{
+    return g->ops->settings_write(g, &key, &value, 1, NULL, err);
 }
 
 static ft_status writable_key(const char *key, ft_err *err)
 {
-    ft_status st = key_check(key, err);
+    ft_status st = ft_gallery__setting_key_check(key, err);
     if (st != FT_OK)
         return st;
     if (strcmp(key, "generation") == 0)
@@ -224,30 +241,16 @@ ft_status ft_gallery_policy_load(ft_gallery *g, ft_gallery_policy *out, ft_err *
     return FT_OK;
 }
 
-// Writes the four policy settings inside the caller's transaction.
-static ft_status policy_write_tx(ft_gallery *g, const ft_gallery_policy *p, ft_err *err)
+#define POLICY_KEYS {"threshold", "margin", "min_face_px", "min_detector_score"}
+
+// The four policy settings as text (%.17g: read back exactly).
+static void policy_values(const ft_gallery_policy *p, char buf[4][64], const char *vals[4])
 {
-    const char *keys[4] = {"threshold", "margin", "min_face_px", "min_detector_score"};
-    double vals[4] = {p->threshold, p->margin, p->min_face_px, p->min_detector_score};
-    sqlite3_stmt *s = NULL;
-    ft_status st = ft_gallery__prepare(g,
-                                       "INSERT INTO settings(key, value) VALUES (?1, ?2) "
-                                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                                       &s, err);
-    if (st != FT_OK)
-        return st;
-    for (int i = 0; i < 4 && st == FT_OK; i++) {
-        char buf[64];
-        snprintf(buf, sizeof buf, "%.17g", vals[i]);
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, keys[i], -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, buf, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-            st = ft_gallery__dberr(g, rc, err, "save policy");
+    double v[4] = {p->threshold, p->margin, p->min_face_px, p->min_detector_score};
+    for (int i = 0; i < 4; i++) {
+        snprintf(buf[i], 64, "%.17g", v[i]);
+        vals[i] = buf[i];
     }
-    sqlite3_finalize(s);
-    return st;
 }
 
 ft_status ft_gallery_policy_save(ft_gallery *g, const ft_gallery_policy *p, ft_err *err)
@@ -256,42 +259,13 @@ ft_status ft_gallery_policy_save(ft_gallery *g, const ft_gallery_policy *p, ft_e
     if (st != FT_OK)
         return st;
     // Four settings in one transaction: readers never see half a policy.
-    if ((st = ft_gallery__begin(g, err)) != FT_OK)
-        return st;
-    if ((st = policy_write_tx(g, p, err)) != FT_OK) {
-        ft_gallery__rollback(g);
-        return st;
-    }
-    return ft_gallery__commit(g, err);
+    const char *keys[4] = POLICY_KEYS, *vals[4];
+    char buf[4][64];
+    policy_values(p, buf, vals);
+    return g->ops->settings_write(g, keys, vals, 4, NULL, err);
 }
 
 // ---- Calibration record and policy review ----
-
-// Writes one setting inside the caller's transaction.
-static ft_status setting_put_tx(ft_gallery *g, const char *key, const char *value, ft_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    ft_status st = ft_gallery__prepare(g,
-                                       "INSERT INTO settings(key, value) VALUES (?1, ?2) "
-                                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                                       &s, err);
-    if (st != FT_OK)
-        return st;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE)
-        st = ft_gallery__dberr(g, rc, err, "set setting");
-    sqlite3_finalize(s);
-    return st;
-}
-
-static ft_status setting_put_double_tx(ft_gallery *g, const char *key, double v, ft_err *err)
-{
-    char buf[64];
-    snprintf(buf, sizeof buf, "%.17g", v);
-    return setting_put_tx(g, key, buf, err);
-}
 
 ft_status ft_gallery__calibration_store(ft_gallery *g, const ft_calib_result *r,
                                         const ft_calib_opts *o, ft_err *err)
@@ -325,24 +299,17 @@ ft_status ft_gallery__calibration_store(ft_gallery *g, const ft_calib_result *r,
              "\"impostor_trials\": %zu, \"confirmed\": %s}",
              r->threshold, r->far, isnan(r->frr) ? -1.0 : r->frr, o->target_far, r->n_impostor,
              o->confirm ? "true" : "false");
-    if ((st = ft_gallery__begin(g, err)) != FT_OK) {
-        ft_buf_deinit(&table);
-        return st;
-    }
-    if ((st = setting_put_double_tx(g, "threshold", r->threshold, err)) != FT_OK ||
-        (st = setting_put_double_tx(g, "calibrated_threshold", r->threshold, err)) != FT_OK ||
-        (st = setting_put_double_tx(g, "calibrated_far", r->far, err)) != FT_OK ||
-        (st = setting_put_double_tx(g, "calibrated_target", o->target_far, err)) != FT_OK ||
-        (st = setting_put_double_tx(g, "calibrated_at", ft_wall_s(), err)) != FT_OK ||
-        (st = setting_put_tx(g, "calibration_far", (const char *)table.data, err)) != FT_OK ||
-        (st = ft_gallery__audit_tx(g, o->actor, "settings.calibrate", "settings:threshold",
-                                   detail, err)) != FT_OK) {
-        ft_gallery__rollback(g);
-        ft_buf_deinit(&table);
-        return st;
-    }
+    char v[5][64];
+    double dv[5] = {r->threshold, r->threshold, r->far, o->target_far, ft_wall_s()};
+    for (int i = 0; i < 5; i++)
+        snprintf(v[i], sizeof v[i], "%.17g", dv[i]);
+    const char *keys[6] = {"threshold",        "calibrated_threshold", "calibrated_far",
+                           "calibrated_target", "calibrated_at",        "calibration_far"};
+    const char *vals[6] = {v[0], v[1], v[2], v[3], v[4], (const char *)table.data};
+    ft_store_audit a = {o->actor, "settings.calibrate", "settings:threshold", detail};
+    st = g->ops->settings_write(g, keys, vals, 6, &a, err);
     ft_buf_deinit(&table);
-    return ft_gallery__commit(g, err);
+    return st;
 }
 
 ft_status ft_gallery_calibrated_far(ft_gallery *g, double threshold, double *far, ft_err *err)
@@ -462,13 +429,9 @@ ft_status ft_gallery_policy_change(ft_gallery *g, const ft_gallery_policy *p, bo
              cur.threshold, cur.margin, cur.min_face_px, cur.min_detector_score, p->threshold,
              p->margin, p->min_face_px, p->min_detector_score, rv.loosens ? "true" : "false",
              confirm ? "true" : "false");
-    if ((st = ft_gallery__begin(g, err)) != FT_OK)
-        return st;
-    if ((st = policy_write_tx(g, p, err)) != FT_OK ||
-        (st = ft_gallery__audit_tx(g, actor, "settings.change", "settings:policy", detail,
-                                   err)) != FT_OK) {
-        ft_gallery__rollback(g);
-        return st;
-    }
-    return ft_gallery__commit(g, err);
+    const char *keys[4] = POLICY_KEYS, *vals[4];
+    char buf[4][64];
+    policy_values(p, buf, vals);
+    ft_store_audit a = {actor, "settings.change", "settings:policy", detail};
+    return g->ops->settings_write(g, keys, vals, 4, &a, err);
 }

@@ -1,16 +1,27 @@
-// Unit and reliability tests for src/gallery: the SQLite store (people,
-// samples, enrolment, events, settings, keys, migrations), crash and
-// concurrency behaviour across processes, 1:N matching and its kernels,
-// and calibration. Every case works in its own mkdtemp() directory.
+// Unit and reliability tests for src/gallery: the store (people, samples,
+// enrolment, events, settings, keys, migrations), crash and concurrency
+// behaviour across processes, 1:N matching and its kernels, and
+// calibration. Every case works in its own mkdtemp() directory.
+//
+// Both backends run the same cases: with FT_TEST_GALLERY_URL unset every
+// gallery is a SQLite file in that directory; set to a postgresql:// URL
+// (tests/unit/gallery_pg.cmake, a throwaway cluster from
+// tests/tools/pg_cluster.sh) every gallery name is a schema of its own in
+// that database, dropped at the end. Checks of SQLite's files (WAL, bytes
+// on disk, permissions, corruption, PRAGMAs) run on SQLite only; cases made
+// of nothing else exit 77 (skipped) on PostgreSQL.
 #define _GNU_SOURCE
+#include "core/clock.h"
 #include "core/cpu.h"
 #include "core/mem.h"
 #include "ft_test.h"
 #include "gallery/gallery.h"
 #include "gallery/sqdist.h"
+#include "gallery/store.h"
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -36,6 +47,97 @@ static const char *tmp_path(const char *name)
     }
     snprintf(p, sizeof p, "%s/%s", tmp_dir, name);
     return p;
+}
+
+// ---- Backends ----
+
+static const char *pg_base(void)
+{
+    const char *u = getenv("FT_TEST_GALLERY_URL");
+    return u && *u ? u : NULL;
+}
+
+static bool on_pg(void)
+{
+    return pg_base() != NULL;
+}
+
+// Cases (or checks) that exercise SQLite's files only.
+#define SKIP_ON_PG(why)                                                                    \
+    do {                                                                                   \
+        if (on_pg()) {                                                                     \
+            printf("SKIP on PostgreSQL: %s\n", why);                                       \
+            fflush(NULL);                                                                  \
+            exit(77);                                                                      \
+        }                                                                                  \
+    } while (0)
+
+static char pg_prefix[32]; // "ft<pid>_": this run's schemas (set in main, before any fork)
+static pid_t main_pid;
+
+// One statement on a plain connection to `url`; the first column of the
+// first row as an integer (-1 on any failure, reported).
+static void pg_quiet(void *arg, const char *message)
+{
+    (void)arg, (void)message;
+}
+
+static long long pg_one(const char *url, const char *sql)
+{
+    long long v = -1;
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "pg: connect: %s", PQerrorMessage(c));
+    } else {
+        PQsetNoticeProcessor(c, pg_quiet, NULL);
+        PGresult *r = PQexec(c, sql);
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_TUPLES_OK && PQntuples(r) > 0)
+            v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        else if (st == PGRES_COMMAND_OK)
+            v = 0;
+        else
+            fprintf(stderr, "pg: %s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return v;
+}
+
+// Where the gallery called `name` lives: a SQLite file in the case's
+// folder, or (PostgreSQL) the base URL with search_path set to a schema of
+// its own, created on first use. Returns a static buffer, as tmp_path.
+static const char *gallery_loc(const char *name)
+{
+    if (!on_pg())
+        return tmp_path(name);
+    static char url[1024];
+    char schema[64], sql[160];
+    size_t k = (size_t)snprintf(schema, sizeof schema, "%s", pg_prefix);
+    for (const char *p = name; *p && k + 1 < sizeof schema; p++)
+        schema[k++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '_');
+    schema[k] = '\0';
+    snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s", schema);
+    if (pg_one(pg_base(), sql) != 0) {
+        fprintf(stderr, "cannot create schema %s\n", schema);
+        exit(1);
+    }
+    snprintf(url, sizeof url, "%s%soptions=-csearch_path%%3D%s", pg_base(),
+             strchr(pg_base(), '?') ? "&" : "?", schema);
+    return url;
+}
+
+static void pg_cleanup(void)
+{
+    if (!on_pg() || !pg_prefix[0] || getpid() != main_pid)
+        return; // a forked child leaving early must not drop the parent's schemas
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "DO $$DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE "
+             "nspname LIKE '%s%%' LOOP EXECUTE 'DROP SCHEMA ' || quote_ident(s) || ' CASCADE';"
+             " END LOOP; END$$",
+             pg_prefix);
+    pg_one(pg_base(), sql);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -91,7 +193,7 @@ static ft_gallery *open_db(const char *name)
 {
     ft_gallery *g = NULL;
     ft_err err = {0};
-    FT_CHECK_OK(ft_gallery_open(tmp_path(name), NULL, &g, &err), &err);
+    FT_CHECK_OK(ft_gallery_open(gallery_loc(name), NULL, &g, &err), &err);
     FT_ASSERT(g != NULL);
     return g;
 }
@@ -119,6 +221,8 @@ static ft_gallery_counts counts(ft_gallery *g)
 // Count of rows from a raw SQL query on a separate plain connection.
 static long long sql_count(const char *path, const char *sql)
 {
+    if (on_pg())
+        return pg_one(path, sql);
     sqlite3 *db;
     sqlite3_stmt *s;
     long long v = -1;
@@ -136,6 +240,7 @@ static long long sql_count(const char *path, const char *sql)
 
 static void test_open(void)
 {
+    SKIP_ON_PG("checks SQLite files (user_version, WAL, missing and foreign files)");
     ft_err err = {0};
     ft_gallery *g = open_db("a.db");
     FT_CHECK_EQ(ft_gallery_schema_version(g), FT_GALLERY_SCHEMA_VERSION);
@@ -320,7 +425,7 @@ static void test_enroll(void)
     ft_buf_deinit(&b);
 
     // Stored little-endian, exactly 512 bytes.
-    FT_CHECK_EQ(sql_count(tmp_path("e.db"), "SELECT count(*) FROM samples WHERE "
+    FT_CHECK_EQ(sql_count(gallery_loc("e.db"), "SELECT count(*) FROM samples WHERE "
                                             "length(descriptor) = 512"),
                 5);
     FT_CHECK_OK(ft_gallery_sample_delete(g, ids[1], &err), &err);
@@ -339,6 +444,8 @@ static void test_delete_cascade(void)
     ft_err err = {0};
     const char *path = tmp_path("d.db");
     ft_gallery *g = open_db("d.db");
+    if (on_pg())
+        path = NULL; // no file to search
     static const char marker[] = "THUMB-MARKER-5c0e8d1b";
     ft_sample s[3];
     for (int i = 0; i < 3; i++) {
@@ -384,6 +491,8 @@ static void test_delete_cascade(void)
     ft_gallery_close(g); // the last connection checkpoints and removes the WAL
 
     // No copy of the thumbnail bytes remains anywhere in the file.
+    if (!path)
+        return;
     ft_buf f;
     ft_buf_init(&f, 0);
     FT_CHECK_OK(ft_file_read(path, 0, &f, &err), &err);
@@ -648,6 +757,8 @@ static void test_keys(void)
     FT_CHECK_EQ(ft_key_role_parse("root", &r, &err), FT_E_INVALID);
     FT_CHECK_EQ(ft_gallery_key_create(g, "", FT_ROLE_ADMIN, tok, &id, &err), FT_E_INVALID);
     ft_gallery_close(g);
+    if (on_pg())
+        return; // no file to search; keys hold only salted hashes either way
     // The secret itself is nowhere in the file, only its salted hash.
     ft_buf f;
     ft_buf_init(&f, 0);
@@ -714,8 +825,8 @@ static void conc_enroll(void *p)
 static void test_concurrent(void)
 {
     ft_err err = {0};
-    const char *p = tmp_path("conc.db");
-    char path[512];
+    const char *p = gallery_loc("conc.db");
+    char path[1024];
     snprintf(path, sizeof path, "%s", p);
     ft_gallery *g = open_db("conc.db"); // created (and migrated) before the race
     ft_gallery_close(g);
@@ -754,8 +865,8 @@ static void test_concurrent(void)
 static void test_concurrent_create(void)
 {
     ft_err err = {0};
-    char path[512];
-    snprintf(path, sizeof path, "%s", tmp_path("race.db"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s", gallery_loc("race.db"));
     int gate[2];
     FT_ASSERT(pipe(gate) == 0);
     pid_t pids[4];
@@ -869,8 +980,8 @@ static void check_consistent(const char *path, long long want_people_min)
 static void test_crash(void)
 {
     ft_err err = {0};
-    char path[512];
-    snprintf(path, sizeof path, "%s", tmp_path("crash.db"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s", gallery_loc("crash.db"));
     ft_gallery *g = open_db("crash.db");
     enroll(g, "Survivor", 1, 3);
     ft_gallery_close(g);
@@ -893,7 +1004,9 @@ static void test_crash(void)
         FT_ASSERT(pid >= 0);
         if (pid == 0)
             crash_loop(path);
-        usleep(30000 + 17000 * (useconds_t)round);
+        // A PostgreSQL connection takes longer to open (a server process
+        // per connection): give the enroller the same number of commits.
+        usleep((30000 + 17000 * (useconds_t)round) * (on_pg() ? 5 : 1));
         kill(pid, SIGKILL);
         int ws;
         FT_CHECK_EQ(waitpid(pid, &ws, 0), pid);
@@ -938,6 +1051,7 @@ static void readonly_child(void *p)
 // (c) Read-only files, a locked database, corrupt and truncated files.
 static void test_readonly(void)
 {
+    SKIP_ON_PG("file permissions and read-only files are SQLite's");
     ft_err err = {0};
     char path[512];
     snprintf(path, sizeof path, "%s", tmp_path("ro.db"));
@@ -979,6 +1093,7 @@ typedef struct {
 // writes fail with FT_E_BUSY after the (short) busy timeout; reads go on.
 static void test_busy(void)
 {
+    SKIP_ON_PG("holds SQLite's write lock from a raw sqlite3 connection");
     ft_err err = {0};
     char path[512];
     snprintf(path, sizeof path, "%s", tmp_path("busy.db"));
@@ -1060,6 +1175,7 @@ static int exercise(ft_gallery *g)
 
 static void test_corrupt(void)
 {
+    SKIP_ON_PG("corrupt and truncated SQLite files");
     ft_err err = {0};
     ft_gallery *g = NULL;
     // Random bytes.
@@ -1155,6 +1271,7 @@ static const char *const v1_schema =
 // (d) Migration from schema 1, and refusal of a newer schema.
 static void test_migrate(void)
 {
+    SKIP_ON_PG("migrates SQLite files written by older versions");
     ft_err err = {0};
     sqlite3 *db;
     const char *p = tmp_path("v1.db");
@@ -1206,6 +1323,7 @@ static void test_migrate(void)
 // not hooked.
 static void test_oom(void)
 {
+    SKIP_ON_PG("allocation failures while opening a SQLite file");
     ft_err err = {0};
     const char *p = tmp_path("oom.db");
     char path[512];
@@ -1460,8 +1578,8 @@ static void child_enroll(void *p)
 static void test_match_reload(void)
 {
     ft_err err = {0};
-    char path[512];
-    snprintf(path, sizeof path, "%s", tmp_path("reload.db"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s", gallery_loc("reload.db"));
     ft_gallery *g = open_db("reload.db"), *g2 = open_db("reload.db");
     int64_t ann = enroll(g, "Ann", 1, 2);
     ft_match_matrix *m = NULL;
@@ -1568,8 +1686,8 @@ static void *thread_main(void *p)
 static void test_threads(void)
 {
     ft_err err = {0};
-    char path[512];
-    snprintf(path, sizeof path, "%s", tmp_path("threads.db"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s", gallery_loc("threads.db"));
     ft_gallery *g = open_db("threads.db");
     enroll(g, "Seed", 1, 3);
     ft_match_matrix *m = NULL;
@@ -1701,6 +1819,109 @@ static void test_calibrate_store(void)
     ft_gallery_close(g);
 }
 
+// ---- Backend choice and connection strings ----
+
+// The location string picks the backend; a connection string's password
+// never reaches a message (masked in g->path and in every error).
+static void test_url_mask(void)
+{
+    char out[256];
+    FT_CHECK(ft_store_is_pg_url("postgresql://h/db"));
+    FT_CHECK(ft_store_is_pg_url("postgres://h/db"));
+    FT_CHECK(ft_store_is_pg_url("PostgreSQL://h/db"));
+    FT_CHECK(!ft_store_is_pg_url("./facetracker.db"));
+    FT_CHECK(!ft_store_is_pg_url("postgresql.db"));
+    ft_store_url_mask("postgresql://ann:s3cr%40t@db.example:5432/gal?sslmode=require", out,
+                      sizeof out);
+    FT_CHECK_STREQ(out, "postgresql://ann:***@db.example:5432/gal?sslmode=require");
+    ft_store_url_mask("postgres://ann@h/db?password=s3cret&sslmode=disable", out, sizeof out);
+    FT_CHECK_STREQ(out, "postgres://ann@h/db?password=***&sslmode=disable");
+    ft_store_url_mask("postgresql://h/db", out, sizeof out);
+    FT_CHECK_STREQ(out, "postgresql://h/db");
+    ft_store_url_mask("postgresql://a:b@c@h/db", out, sizeof out); // '@' inside the password
+    FT_CHECK_STREQ(out, "postgresql://a:***@h/db");
+    ft_store_url_mask("postgresql://u:pw@h/db", out, 12); // truncated, still no password
+    FT_CHECK(strstr(out, "pw") == NULL);
+
+    // Nothing listens on port 1: the open fails without the password.
+    ft_gallery *g = NULL;
+    ft_err err = {0};
+    ft_status st = ft_gallery_open(
+        "postgresql://ann:Sup3rSecret@127.0.0.1:1/gal?connect_timeout=2", NULL, &g, &err);
+    FT_CHECK_EQ(st, FT_E_IO);
+    FT_CHECK(g == NULL);
+    FT_CHECK(strstr(err.msg, "Sup3rSecret") == NULL);
+    FT_CHECK(strstr(err.msg, "ann:***@127.0.0.1:1") != NULL);
+    // Path-only operations say clearly that they are SQLite's.
+    FT_CHECK_EQ(ft_gallery_path_writable_probe("postgresql://h/db", &err), FT_E_UNSUPPORTED);
+    FT_CHECK_EQ(ft_gallery_backup_check("postgresql://h/db", NULL, &err), FT_E_UNSUPPORTED);
+    FT_CHECK_EQ(ft_gallery_restore("a.db", "postgresql://h/db", &err), FT_E_UNSUPPORTED);
+}
+
+// PostgreSQL's change feed: every write transaction bumps the gallery
+// version and sends NOTIFY facetracker_gallery ("<schema> <version>
+// <generation>"; other cases' galleries share the channel) at its commit; only changes of samples move the generation (the match
+// matrix's staleness). SQLite has no NOTIFY: skipped there.
+static void test_pg_feed(void)
+{
+    if (!on_pg()) {
+        printf("SKIP on SQLite: NOTIFY is PostgreSQL's\n");
+        fflush(NULL);
+        exit(77);
+    }
+    ft_err err = {0};
+    ft_gallery *g = open_db("feed.db");
+    char url[1024];
+    snprintf(url, sizeof url, "%s", gallery_loc("feed.db"));
+    PGconn *l = PQconnectdb(url);
+    FT_ASSERT(PQstatus(l) == CONNECTION_OK);
+    PQclear(PQexec(l, "LISTEN facetracker_gallery"));
+    char schema[64];
+    snprintf(schema, sizeof schema, "%sfeed_db", pg_prefix);
+    long long v0 = sql_count(url, "SELECT version FROM gallery_version");
+    long long g0 = sql_count(url, "SELECT generation FROM gallery_version");
+
+    int64_t ann = enroll(g, "Ann", 1, 2);
+    long long v1 = sql_count(url, "SELECT version FROM gallery_version");
+    long long g1 = sql_count(url, "SELECT generation FROM gallery_version");
+    FT_CHECK_EQ(v1, v0 + 1);
+    FT_CHECK(g1 > g0);
+    add_event(g, 0, "door", FT_DECISION_GRANTED, "match", ann);
+    FT_CHECK_OK(ft_gallery_setting_set(g, "note.x", "y", &err), &err);
+    FT_CHECK_EQ(sql_count(url, "SELECT version FROM gallery_version"), v1 + 2);
+    FT_CHECK_EQ(sql_count(url, "SELECT generation FROM gallery_version"), g1);
+
+    // Three commits, three notifications, in order, the last naming the
+    // current version and generation.
+    char last[64] = "";
+    int got = 0;
+    double t0 = ft_now_ms();
+    while (got < 3 && ft_now_ms() - t0 < 5000) {
+        PQconsumeInput(l);
+        PGnotify *n;
+        while ((n = PQnotifies(l)) != NULL) {
+            FT_CHECK_STREQ(n->relname, "facetracker_gallery");
+            if (strncmp(n->extra, schema, strlen(schema)) == 0 &&
+                n->extra[strlen(schema)] == ' ') {
+                snprintf(last, sizeof last, "%s", n->extra);
+                got++;
+            }
+            PQfreemem(n);
+        }
+        if (got < 3)
+            usleep(10000);
+    }
+    FT_CHECK_EQ(got, 3);
+    char want[128];
+    snprintf(want, sizeof want, "%s %lld %lld", schema, v1 + 2, g1);
+    FT_CHECK_STREQ(last, want);
+    // A failed write (duplicate name) rolls back: no bump, no notification.
+    FT_CHECK_EQ(ft_gallery_person_add(g, "Ann", NULL, NULL, NULL, &err), FT_E_EXISTS);
+    FT_CHECK_EQ(sql_count(url, "SELECT version FROM gallery_version"), v1 + 2);
+    PQfinish(l);
+    ft_gallery_close(g);
+}
+
 static const ft_test_case cases[] = {
     {"open", test_open},
     {"names", test_names},
@@ -1726,10 +1947,15 @@ static const ft_test_case cases[] = {
     {"threads", test_threads},
     {"calibrate", test_calibrate},
     {"calibrate_store", test_calibrate_store},
+    {"url_mask", test_url_mask},
+    {"pg_feed", test_pg_feed},
 };
 
 int main(int argc, char **argv)
 {
+    main_pid = getpid();
+    snprintf(pg_prefix, sizeof pg_prefix, "ft%d_", (int)main_pid);
+    atexit(pg_cleanup);
     int rc = ft_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
     tmp_cleanup();
     return rc;
