@@ -205,8 +205,8 @@ static void detect_same_pixels(int i, ft_detector_kind kind)
         // suggests 1e-4 on scores and 0.01 px on boxes; measured over the
         // six photos with FT_KERNELS ref, avx2 and avx512 (2026-12-04):
         // scores within 7.2e-7 (ssd) and 4.1e-7 (tiny), box edges within
-        // 2.3e-4 px (ssd: 2 float32 ulps of a normalised coordinate, times
-        // the 1920 px width) and 6.0e-5 px (tiny), IoU >= 1 - 1.3e-6.
+        // 2.3e-4 px (ssd; about 2 float32 ulps of a normalised coordinate
+        // times the 1920 px width) and 6.0e-5 px (tiny), IoU >= 1 - 1.3e-6.
         // Bounds are ~4x those, so a drift of a few times today's shows.
         bool ssd = kind == FT_DETECTOR_SSD;
         compare_dets(what, ref, boxes, n, 1 - 1e-5, 3e-6, ssd ? 1e-3 : 2.5e-4);
@@ -252,9 +252,10 @@ static void ssd_raw(int i)
                 what, max_ds, max_dc, json_array_size(top));
         // Measured over the six photos' 100 best anchors each, FT_KERNELS
         // ref, avx2 and avx512 (2026-12-04): scores within 1.2e-6, box
-        // codes within 2.1e-5 (codes are recovered through face-api's
-        // float32 boxes, hence the larger figure). Spec §10 suggests 1e-4
-        // on scores. Bounds ~4x the measured maxima.
+        // codes within 2.1e-5 (the reference codes are recovered from
+        // face-api's decoded boxes through a division by the anchor size
+        // and a log, which magnifies their rounding). Spec §10 suggests
+        // 1e-4 on scores. Bounds ~4x the measured maxima.
         FT_CHECK_NEAR(max_ds, 0, 5e-6);
         FT_CHECK_NEAR(max_dc, 0, 1e-4);
         ft_free(scores);
