@@ -2,9 +2,10 @@
 // A 3x3 kernel sweeps each output row as a sliding window: every input
 // column is loaded once and stays in registers for the outputs sharing it,
 // with zero columns and zero-weight rows standing in for the padding, so
-// border pixels take the same path. Up to c = 255 one 16-channel block is
-// swept at a time with its nine weights and bias in registers; wider layers
-// sweep four blocks together (see row3x3_group). Other kernel sizes go
+// border pixels take the same path. Below c = 64 (or c not a multiple of
+// 64) one 16-channel block is swept at a time with its nine weights and
+// bias in registers; wider layers sweep four blocks together (see
+// row3x3_group). Other kernel sizes go
 // through a general per-tap path. While a 3x3 row is computed, the input
 // rows the next output row adds are prefetched into L2 in address order
 // (rows_ahead). The channel tail uses masked loads and stores, so nothing
@@ -188,8 +189,8 @@ static ALWAYS_INLINE void row3x3(const ft_conv_geom *g, const float *x, const fl
     }
 }
 
-// Wide layers (c a multiple of 64, c >= 256): sweeping one 16-channel
-// block along a row steps by c floats (>= 1 KiB), so every column it loads
+// Wide layers (c a multiple of 64, c >= 64): sweeping one 16-channel
+// block along a row steps by c floats (>= 256 B), so every column it loads
 // maps to the same two L1 sets. Four adjacent blocks are swept together
 // instead (their lines fill eight sets); their weights and biases are copied
 // to the stack first (the weight taps are c floats apart too) and read from
@@ -289,8 +290,11 @@ static ALWAYS_INLINE void rows_act(const ft_conv_geom *g, const float *x, const 
 {
     int32_t c_full = g->c_in / 16 * 16;
     // Measured on Zen 4: the grouped sweep wins from c = 256 on (both
-    // strides), the one-block sweep below.
-    bool grouped = g->kh == 3 && g->kw == 3 && g->c_in >= 256 && g->c_in % (GROUP * 16) == 0;
+    // strides), the one-block sweep below. On a Xeon with 48 KiB L1 (2026-12,
+    // bench in docs/BENCHMARKS.md) it wins from c = 64 on: 480x272x64
+    // 12.0 -> 7.3 ms, 75x75x128 0.46 -> 0.34 ms, 150x150x64 s2 -20 %; same
+    // arithmetic, so the same bits either way.
+    bool grouped = g->kh == 3 && g->kw == 3 && g->c_in >= 64 && g->c_in % (GROUP * 16) == 0;
     for (int32_t oy = oy0; oy < oy1; oy++) {
         if (grouped) {
             for (int32_t cb = 0; cb < g->c_in; cb += GROUP * 16)
