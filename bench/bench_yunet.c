@@ -16,6 +16,7 @@
 //
 // Usage: bench_yunet [quick]   (quick: fewer repetitions)
 //        bench_yunet door [quick]
+//        bench_yunet layers
 //
 // door: the door frame on one core. A 640x480 JPEG with one face (a crop
 // of sample1.jpg, encoded at quality 90 in memory) is decoded and run
@@ -37,6 +38,8 @@
 #include "face/face.h"
 #include "gallery/gallery.h"
 #include "model/onnx.h"
+#include "nn/kern/conv2d.h"
+#include "nn/kern/dwconv2d.h"
 
 #include <unistd.h>
 
@@ -129,14 +132,6 @@ static ft_image crop(const ft_image *im, int32_t w, int32_t h)
     return c;
 }
 
-// ---- door ----
-
-static void door_die(const char *what, ft_status st, const ft_err *err)
-{
-    fprintf(stderr, "bench_yunet door: %s: %s\n", what, ft_err_msg(err, st));
-    exit(1);
-}
-
 // Deterministic N(0, 1) (Box-Muller on a 64-bit LCG).
 static double gauss(uint64_t *s)
 {
@@ -146,6 +141,144 @@ static double gauss(uint64_t *s)
         u[i] = ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
     }
     return sqrt(-2 * log(u[0])) * cos(6.283185307179586 * u[1]);
+}
+
+// ---- layers: YuNet's convolution shapes alone, against the FMA peak ----
+
+#if defined(__x86_64__)
+// The machine's raw zmm FMA throughput now (bench_nn's loop): 12
+// independent chains, 24 vfmadd231ps an iteration, no memory traffic.
+#define FMA12                                                                                      \
+    "vfmadd231ps %%zmm14, %%zmm15, %%zmm0\n vfmadd231ps %%zmm14, %%zmm15, %%zmm1\n"              \
+    "vfmadd231ps %%zmm14, %%zmm15, %%zmm2\n vfmadd231ps %%zmm14, %%zmm15, %%zmm3\n"              \
+    "vfmadd231ps %%zmm14, %%zmm15, %%zmm4\n vfmadd231ps %%zmm14, %%zmm15, %%zmm5\n"              \
+    "vfmadd231ps %%zmm14, %%zmm15, %%zmm6\n vfmadd231ps %%zmm14, %%zmm15, %%zmm7\n"              \
+    "vfmadd231ps %%zmm14, %%zmm15, %%zmm8\n vfmadd231ps %%zmm14, %%zmm15, %%zmm9\n"              \
+    "vfmadd231ps %%zmm14, %%zmm15, %%zmm10\n vfmadd231ps %%zmm14, %%zmm15, %%zmm11\n"
+
+static double fma_peak(void)
+{
+    if (!(ft_cpu_features() & FT_CPU_AVX512))
+        return NAN;
+    long n = 2000000;
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = cpu_ms();
+        __asm__ volatile("vpxord %%zmm14, %%zmm14, %%zmm14\n vpxord %%zmm15, %%zmm15, %%zmm15\n"
+                         "mov %0, %%rcx\n 1:\n" FMA12 FMA12 "dec %%rcx\n jnz 1b\n"
+                         :
+                         : "r"(n)
+                         : "rcx", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                           "xmm8", "xmm9", "xmm10", "xmm11", "xmm14", "xmm15");
+        double g = n * 24.0 * 32 / (cpu_ms() - t0) * 1e-6;
+        best = g > best ? g : best;
+    }
+    return best;
+}
+#else
+static double fma_peak(void)
+{
+    return NAN;
+}
+#endif
+
+// Each of YuNet-s's convolution shapes at 640x480 (its stem, backbone and
+// neck; random weights), run alone through ft_conv_forward: first checked
+// against the reference kernels (kern/conv2d.h, kern/dwconv2d.h; the GEMM's
+// tolerance 1e-5 * sqrt(k)), then the median of 15 runs. In the network
+// most of these run fused or in row bands, so this is each kernel's own
+// speed, the yardstick for the 50 %-of-peak target.
+static int layers_mode(void)
+{
+    static const struct {
+        int32_t h, w, ci, co, k, s;
+        bool dw;
+        const char *what;
+    } L[] = {{480, 640, 3, 16, 3, 2, false, "stem 3x3/2"},
+             {240, 320, 16, 16, 1, 1, false, "1x1"},
+             {240, 320, 16, 16, 3, 1, true, "dw 3x3"},
+             {120, 160, 16, 16, 1, 1, false, "1x1"},
+             {120, 160, 16, 16, 3, 1, true, "dw 3x3"},
+             {120, 160, 16, 32, 1, 1, false, "1x1"},
+             {120, 160, 32, 32, 3, 1, true, "dw 3x3"},
+             {120, 160, 32, 32, 1, 1, false, "1x1"},
+             {120, 160, 32, 64, 1, 1, false, "1x1"},
+             {120, 160, 64, 64, 3, 1, true, "dw 3x3"},
+             {60, 80, 64, 64, 1, 1, false, "1x1"},
+             {60, 80, 64, 64, 3, 1, true, "dw 3x3"}};
+    double peak = fma_peak();
+    printf("bench_yunet layers: YuNet-s conv shapes at 640x480 alone, 1 thread, kernels %s, "
+           "thread CPU time, median of 15; FMA peak %.1f GFLOP/s (zmm, this run)\n",
+           ft_nn_init(), peak);
+    ft_nn_ctx *ctx = NULL;
+    if (ft_nn_ctx_new(1, &ctx) != FT_OK)
+        return 1;
+    uint64_t seed = 7;
+    int rc = 0;
+    for (size_t i = 0; i < sizeof L / sizeof *L; i++) {
+        ft_conv_desc d = {L[i].k, L[i].k, L[i].ci, L[i].co, L[i].s, FT_PAD_SAME, L[i].dw,
+                          FT_ACT_RELU};
+        size_t nw = (size_t)L[i].k * L[i].k * L[i].ci * (L[i].dw ? 1 : L[i].co);
+        size_t nx = (size_t)L[i].h * L[i].w * L[i].ci;
+        float *w = ft_malloc(nw * sizeof(float)), *b = ft_malloc((size_t)L[i].co * sizeof(float));
+        float *x = ft_malloc(nx * sizeof(float) + 256);
+        for (size_t j = 0; j < nw; j++)
+            w[j] = (float)(0.3 * gauss(&seed));
+        for (int32_t j = 0; j < L[i].co; j++)
+            b[j] = (float)(0.1 * gauss(&seed));
+        for (size_t j = 0; j < nx; j++)
+            x[j] = (float)gauss(&seed);
+        ft_conv *c = NULL;
+        ft_conv_geom g;
+        ft_conv_geom_make(L[i].h, L[i].w, L[i].ci, L[i].co, L[i].k, L[i].k, L[i].s, FT_PAD_SAME,
+                          &g);
+        size_t ny = (size_t)g.out_h * g.out_w * L[i].co;
+        float *y = ft_malloc(ny * sizeof(float) + 256), *ref = ft_malloc(ny * sizeof(float));
+        if (ft_conv_new(&d, w, b, &c) != FT_OK)
+            return 1;
+        ft_map xm = {L[i].h, L[i].w, L[i].ci, x}, ym = {g.out_h, g.out_w, L[i].co, y};
+        ft_conv_forward(ctx, c, &xm, &ym);
+        if (L[i].dw)
+            ft_kern_dwconv2d_f32_ref(&g, x, w, b, FT_ACT_RELU, ref, 0, g.out_h);
+        else
+            ft_kern_conv2d_f32_ref(&g, x, w, b, FT_ACT_RELU, ref);
+        double tol = 1e-5 * sqrt((double)L[i].k * L[i].k * (L[i].dw ? 1 : L[i].ci)), worst = 0;
+        for (size_t j = 0; j < ny; j++) {
+            double e = fabs((double)y[j] - ref[j]) / fmax(1.0, fabs(ref[j]));
+            worst = e > worst ? e : worst;
+        }
+        double t[15];
+        for (int r = 0; r < 15; r++) {
+            double t0 = cpu_ms();
+            ft_conv_forward(ctx, c, &xm, &ym);
+            t[r] = cpu_ms() - t0;
+        }
+        double ms = median(t, 15);
+        double gf = 2.0 * (double)g.out_h * g.out_w * L[i].co * L[i].k * L[i].k *
+                    (L[i].dw ? 1 : L[i].ci) / (ms * 1e6);
+        printf("  %-10s %4dx%-4d %3d->%-3d %7.3f ms %6.1f GFLOP/s %5.1f %% of peak  (max rel. "
+               "error %.1e, tol %.1e)%s\n",
+               L[i].what, (int)L[i].w, (int)L[i].h, (int)L[i].ci, (int)L[i].co, ms, gf,
+               100 * gf / peak, worst, tol, worst <= tol ? "" : "  WRONG");
+        if (!(worst <= tol))
+            rc = 1;
+        ft_conv_free(c);
+        ft_free(w);
+        ft_free(b);
+        ft_free(x);
+        ft_free(y);
+        ft_free(ref);
+    }
+    ft_nn_ctx_free(ctx);
+    return rc;
+}
+
+// ---- door ----
+
+static void door_die(const char *what, ft_status st, const ft_err *err)
+{
+    fprintf(stderr, "bench_yunet door: %s: %s\n", what, ft_err_msg(err, st));
+    exit(1);
 }
 
 static int door_mode(const char *photo, bool quick)
@@ -375,6 +508,8 @@ static int door_mode(const char *photo, bool quick)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "layers") == 0)
+        return layers_mode();
     if (argc > 1 && strcmp(argv[1], "door") == 0) {
         ft_nn_init();
         const char *assets = getenv("FT_ASSETS_DIR");
