@@ -42,7 +42,7 @@ check: setup-test build build-asan build-clang build-tsan
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) -LE bench
 	ctest --test-dir $(BUILD_ASAN) --output-on-failure -j$(JOBS) -L 'unit|fuzz-replay'
 	ctest --test-dir $(BUILD_CLANG) --output-on-failure -j$(JOBS) -L 'unit|fuzz-replay'
-	ctest --test-dir $(BUILD_TSAN) --output-on-failure -j$(JOBS) -L unit --timeout 1200
+	ctest --test-dir $(BUILD_TSAN) --output-on-failure -j$(JOBS) -L unit -LE slow --timeout 1200
 
 bench: setup-test
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DFT_BUILD_BENCH=ON >/dev/null

@@ -54,7 +54,7 @@ static const char usage[] =
     "  --camera NAME=URL     watch a camera (repeatable): rtsp://, rtsps://, http(s):// MJPEG,\n"
     "                        /dev/videoN, or a video file; shown live on the page; cameras can\n"
     "                        also be added and removed at /api/v1/cameras\n"
-    "  --k K --n N           a passage is granted when K of its last N frames match (3 of 5)\n"
+    "  --k K --n N           a passage is granted when K of its last N frames match (2 of 3)\n"
     "  --gap S               a face unseen for S seconds has left (default 1)\n"
     "  --detect-every N      cameras: detect on every N-th frame, track in between (default 1)\n"
     "  --webhook URL         POST each decision to URL (repeatable), retried until delivered\n"

@@ -80,7 +80,9 @@ typedef enum ft_door_mode {
 
 typedef struct ft_door_opts {
     ft_describe_opts describe; // detector, landmarks net, alignment
-    int k, n;                  // granted when k of the last n described frames match; 3 of 5
+    // Granted when k of the last n described frames match; 2 of 3 (chosen by
+    // measurement: docs/BENCHMARKS.md, "The door: k of n").
+    int k, n;
     double gap_s;              // a track unseen this long ends; 1.0 s
     double iou_min;            // association by overlap; 0.3
     double assoc_distance;     // descriptor distance that never joins a track; 0.6

@@ -29,8 +29,8 @@ ft_server_opts ft_server_opts_default(void)
     o.header_timeout_ms = 10000;
     o.body_timeout_ms = 60000;
     o.conn_timeout_s = 30;
-    o.door_k = 3;
-    o.door_n = 5;
+    o.door_k = 2;
+    o.door_n = 3;
     o.door_gap_s = 1.0;
     o.detect_every = 1;
     o.load_in_background = true;

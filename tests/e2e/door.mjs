@@ -65,7 +65,7 @@ check(run(['settings', '--db', db, 'set', 'threshold', '0.45']).code === 0, 'thr
   check(ev.length === 2, `two passages, two events (got ${ev.length})`);
   const [a, b] = ev;
   check(a && a.decision === 'granted' && a.person && a.person.name === 'Rachel' && a.reason === 'match', 'Rachel granted');
-  check(a && a.frames >= 3 && a.frames <= 5, `granted from k..n frames (${a && a.frames})`);
+  check(a && a.frames >= 2, `granted once k = 2 frames matched (${a && a.frames} described frames)`);
   // Video time: the file's clock, so this is exact, not timing-dependent.
   check(a && a.decided_at - a.first_seen <= 0.3, `decided within 300 ms of video time (${a && (a.decided_at - a.first_seen).toFixed(3)} s)`);
   check(b && b.decision === 'denied' && b.reason === 'unknown' && b.person === null, 'the stranger denied, unknown');
@@ -263,7 +263,7 @@ if (rtspBin) {
   const metrics = await (await fetch(base + '/metrics')).text();
   check(/facetracker_camera_frames_total\{camera="front"\} \d+/.test(metrics), '/metrics has the camera');
 
-  // The Live tab: frames of one stream source, tracked; k = 3.
+  // The Live tab: frames of one stream source, tracked; k = 2 of 3.
   const post = async (file, q) => {
     const fd = new FormData();
     fd.append('photo', new Blob([fs.readFileSync(file)], { type: 'image/jpeg' }), 'f.jpg');
@@ -272,8 +272,9 @@ if (rtspBin) {
   };
   const live = [];
   for (let i = 0; i < 3; i++) live.push(await post(T('rachel3.jpg'), '?stream=1&source=live-tab'));
-  check(live[0].decision === 'pending' && live[1].decision === 'pending', `the first frames are undecided (${live[0].decision}, ${live[1].decision})`);
-  check(live[2].decision === 'granted' && live[2].person && live[2].person.name === 'Rachel' && live[2].events.length === 1, `the third frame grants (${live[2].decision})`);
+  check(live[0].decision === 'pending', `the first frame is undecided (${live[0].decision})`);
+  check(live[1].decision === 'granted' && live[1].person && live[1].person.name === 'Rachel' && live[1].events.length === 1, `the second frame grants (${live[1].decision})`);
+  check(live[2].decision === 'granted' && live[2].events.length === 0, 'the third frame changes nothing (one event per passage)');
   check(new Set(live.map((l) => l.faces[0] && l.faces[0].track)).size === 1, 'one track across the frames');
   // Still photos: three different strangers at one door within a second
   // are three events (no shared cooldown), each face its own.
