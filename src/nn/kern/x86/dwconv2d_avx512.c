@@ -4,8 +4,8 @@
 // with zero columns and zero-weight rows standing in for the padding, so
 // border pixels take the same path. Below c = 64 (or c not a multiple of
 // 64) one 16-channel block is swept at a time with its nine weights and
-// bias in registers; wider layers sweep four blocks together (see
-// row3x3_group). Other kernel sizes go
+// bias in registers; wider layers sweep four blocks together, and layers of
+// a multiple of 32 channels two (see row3x3_group). Other kernel sizes go
 // through a general per-tap path. While a 3x3 row is computed, the input
 // rows the next output row adds are prefetched into L2 in address order
 // (rows_ahead). The channel tail uses masked loads and stores, so nothing
@@ -198,7 +198,7 @@ static ALWAYS_INLINE void row3x3(const ft_conv_geom *g, const float *x, const fl
 #define GROUP 4
 static ALWAYS_INLINE void row3x3_group(const ft_conv_geom *g, const float *x, const float *w,
                                        const float *bias, ft_act act, float *y, int32_t oy,
-                                       int32_t cb)
+                                       int32_t cb, const int grp)
 {
     size_t c = (size_t)g->c_in, rs = (size_t)g->in_w * c;
     int32_t s = g->stride, iy0 = oy * s - g->pad_top;
@@ -210,12 +210,12 @@ static ALWAYS_INLINE void row3x3_group(const ft_conv_geom *g, const float *x, co
         bool in = iy >= 0 && iy < g->in_h;
         rp[t] = x + (size_t)(in ? iy : valid) * rs + cb;
         for (int k = 0; k < 3; k++)
-            for (int v = 0; v < GROUP; v++)
+            for (int v = 0; v < grp; v++)
                 _mm512_store_ps(&wl[3 * t + k][16 * v],
                                 in ? _mm512_loadu_ps(w + (size_t)(3 * t + k) * c + cb + 16 * v)
                                    : _mm512_setzero_ps());
     }
-    for (int v = 0; v < GROUP; v++)
+    for (int v = 0; v < grp; v++)
         _mm512_store_ps(&wl[9][16 * v],
                         bias ? _mm512_loadu_ps(bias + cb + 16 * v) : _mm512_setzero_ps());
     rows3 r = {rp[0], rp[1], rp[2], g->in_w, c, 0xFFFF, true};
@@ -224,7 +224,7 @@ static ALWAYS_INLINE void row3x3_group(const ft_conv_geom *g, const float *x, co
     ahead pa = rows_ahead(g, x, oy);
     size_t u0 = (size_t)(cb / 16) * (size_t)n;
     col3 l[GROUP], mi[GROUP];
-    for (int v = 0; v < GROUP; v++) {
+    for (int v = 0; v < grp; v++) {
         rows3 rv = r;
         rv.p0 += 16 * v;
         rv.p1 += 16 * v;
@@ -234,7 +234,7 @@ static ALWAYS_INLINE void row3x3_group(const ft_conv_geom *g, const float *x, co
     }
     for (int32_t i = 0; i < n; i++, yp += c, ix += s) {
 #pragma GCC unroll 4
-        for (int v = 0; v < GROUP; v++) {
+        for (int v = 0; v < grp; v++) {
             rows3 rv = r;
             rv.p0 += 16 * v;
             rv.p1 += 16 * v;
@@ -294,11 +294,18 @@ static ALWAYS_INLINE void rows_act(const ft_conv_geom *g, const float *x, const 
     // bench in docs/BENCHMARKS.md) it wins from c = 64 on: 480x272x64
     // 12.0 -> 7.3 ms, 75x75x128 0.46 -> 0.34 ms, 150x150x64 s2 -20 %; same
     // arithmetic, so the same bits either way.
+    // 32 channels (not a multiple of 64): two blocks together.
     bool grouped = g->kh == 3 && g->kw == 3 && g->c_in >= 64 && g->c_in % (GROUP * 16) == 0;
+    bool paired = !grouped && g->kh == 3 && g->kw == 3 && g->c_in % 32 == 0;
     for (int32_t oy = oy0; oy < oy1; oy++) {
         if (grouped) {
             for (int32_t cb = 0; cb < g->c_in; cb += GROUP * 16)
-                row3x3_group(g, x, w, bias, act, y, oy, cb);
+                row3x3_group(g, x, w, bias, act, y, oy, cb, GROUP);
+            continue;
+        }
+        if (paired) {
+            for (int32_t cb = 0; cb < g->c_in; cb += 32)
+                row3x3_group(g, x, w, bias, act, y, oy, cb, 2);
             continue;
         }
         for (int32_t cb = 0; cb < c_full; cb += 16)
