@@ -18,9 +18,20 @@ for f in "$work"/crash-*; do
     case "$frame" in
     *libhdf5*)
         h=$(basename "$f")
+        # One input per kind of report and first libhdf5 function named.
+        kind=$(printf '%s\n' "$sum" | sed -E 's/^ERROR: [A-Za-z]+: //; s/ (on|at) .*//; s/: .*//')
+        fn=$(printf '%s\n' "$rep" | grep -E '^ +#[0-9]+ ' | grep -m1 -oE 'in H5[A-Za-z0-9_]+' | cut -c4-)
+        sig="$kind in $fn"
+        if grep -qxF "signature: $sig" "$known"/*.txt 2>/dev/null; then
+            echo "libhdf5 (seen) $h: $sig"
+            continue
+        fi
         cp "$f" "$known/$h"
-        { echo "$sum"; printf '%s\n' "$rep" | grep -E '^ +#[0-9]+ ' | head -8 | sed 's/ (BuildId: [0-9a-f]*)//; s/ (\/[^ ]*\/\(lib[^/ ]*\)+0x[0-9a-f]*)/ (\1)/'; } >"$known/$h.txt"
-        echo "libhdf5 $h: $sum" ;;
+        { echo "signature: $sig"; echo "$sum" | sed -E 's/0x[0-9a-f]+/0x.../g'
+          printf '%s\n' "$rep" | grep -E '^ +#[0-9]+ ' | head -8 |
+              sed -E 's/ \(BuildId: [0-9a-f]*\)//; s/0x[0-9a-f]+ in //; s/ 0x[0-9a-f]+ / /; s/\(\/[^ )]*\/(lib[^/ )]*)\+0x[0-9a-f]+\)/(\1)/; s/\(\/[^ )]*\/(fuzz_h5[_a-z]*)\+0x[0-9a-f]+\)/(\1)/'
+        } >"$known/$h.txt"
+        echo "libhdf5 $h: $sig" ;;
     "")
         echo "no-crash $(basename "$f")" ;;
     *)
