@@ -115,6 +115,7 @@ int ft_cmd_settings(int argc, char **argv);
 int ft_cmd_audit(int argc, char **argv);
 int ft_cmd_backup(int argc, char **argv);
 int ft_cmd_restore(int argc, char **argv);
+int ft_cmd_gallery(int argc, char **argv);
 
 // Asks before a destructive step. With `yes` (the --yes option): true.
 // On a terminal (stdin and stderr): prints the question (printf-style,

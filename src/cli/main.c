@@ -33,6 +33,7 @@ static const command commands[] = {
     {"audit", ft_cmd_audit, "the audit trail of administrative actions (JSON or CSV)"},
     {"backup", ft_cmd_backup, "a consistent copy of the gallery, also while the server runs"},
     {"restore", ft_cmd_restore, "replace the gallery with a checked backup (server stopped)"},
+    {"gallery", ft_cmd_gallery, "gallery copy SRC DST: move a gallery between SQLite and PostgreSQL"},
     {"dataset", ft_cmd_dataset, "labelme datasets: import, autolabel, split, augment"},
     {"train", ft_cmd_train, "train a face/no-face + box model on a dataset (.h5 out)"},
     {"evaluate-model", ft_cmd_evaluate_model, "accuracy and IoU of a trained model on a split"},

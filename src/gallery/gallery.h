@@ -512,6 +512,21 @@ ft_status ft_gallery_backup_check(const char *src, ft_gallery_counts *counts, ft
 // have `dest` open: stop the server first (the CLI says so). SQLite only.
 ft_status ft_gallery_restore(const char *src, const char *dest, ft_err *err);
 
+// Copies a whole gallery into an empty one, between any backends (SQLite
+// to PostgreSQL and back): people, samples (descriptors and thumbnails),
+// events (with thumbnails), API keys (the salted hashes: tokens keep
+// working), settings and the audit trail, with their ids, in ONE
+// transaction on dst; then reads both back and compares each table's
+// row count and SHA-256 over its rows. The outbox (one server's delivery
+// state) is not copied. FT_E_EXISTS if dst holds anything; FT_E_DB if the
+// check finds a difference. `out` may be NULL.
+typedef struct ft_gallery_copy_result {
+    int64_t people, samples, events, api_keys, settings, audit;
+    char sha256[65]; // over every copied row of every table, equal on both sides
+} ft_gallery_copy_result;
+ft_status ft_gallery_copy(ft_gallery *src, ft_gallery *dst, ft_gallery_copy_result *out,
+                          ft_err *err);
+
 // ---- API keys ----
 
 typedef enum ft_key_role {

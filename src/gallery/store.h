@@ -36,6 +36,31 @@ typedef struct ft_store_mark {
     int64_t cookie[2];
 } ft_store_mark;
 
+// Whole-table copies (ft_gallery_copy): the tables of a gallery as typed
+// rows, described once (copy.c) with the column names both schemas share.
+typedef enum ft_store_col { FT_COL_INT, FT_COL_REAL, FT_COL_TEXT, FT_COL_BLOB } ft_store_col;
+
+typedef struct ft_store_table {
+    const char *name;  // "people", ...
+    const char *cols;  // "id, name, ..." in the order of types
+    const char *where; // NULL or a filter ("key <> 'generation'")
+    const char *order; // the ORDER BY column ("id", "key")
+    int n;
+    const ft_store_col *types;
+    bool has_id; // an id column whose sequence continues after the copy
+} ft_store_table;
+
+typedef struct ft_store_value {
+    bool null;
+    int64_t i;
+    double d;
+    const void *p; // TEXT (not NUL-terminated) or BLOB bytes
+    size_t len;
+} ft_store_value;
+
+typedef ft_status (*ft_store_row_fn)(void *arg, const ft_store_table *t, const ft_store_value *v,
+                                     ft_err *err);
+
 typedef struct ft_store_ops {
     const char *name; // "sqlite", "postgresql"
 
@@ -127,6 +152,17 @@ typedef struct ft_store_ops {
     // taken (then the generation cannot have moved); updates nothing.
     // cookie_now receives the current cookie for the next check.
     bool (*quiet_since)(ft_gallery *g, const ft_store_mark *mark, int64_t cookie_now[2]);
+
+    // ---- Whole-table copies ----
+    // Every row of t (ordered, filtered) to row(); the values live until it returns.
+    ft_status (*rows_read)(ft_gallery *g, const ft_store_table *t, ft_store_row_fn row, void *arg,
+                           ft_err *err);
+    // A write transaction of rows_write calls with ids as given, then
+    // rows_end (continues the id sequences; commits, or rolls back if !ok).
+    ft_status (*rows_begin)(ft_gallery *g, ft_err *err);
+    ft_status (*rows_write)(ft_gallery *g, const ft_store_table *t, const ft_store_value *v,
+                            ft_err *err);
+    ft_status (*rows_end)(ft_gallery *g, bool ok, ft_err *err);
 
     // ---- Storage health and copies (backend-specific; NULL = unsupported) ----
     ft_status (*writable_probe)(ft_gallery *g, ft_err *err);

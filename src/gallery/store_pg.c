@@ -1806,6 +1806,123 @@ done:
     return FT_OK;
 }
 
+// ---- Whole-table copies ----
+
+// Binary results: int4/int8 and float8 big-endian, text and bytea raw.
+static ft_status pg_rows_read(ft_gallery *g, const ft_store_table *t, ft_store_row_fn row,
+                              void *arg, ft_err *err)
+{
+    char sql[512];
+    ft_store_value v[32];
+    ft_status st = pg_ready(g, err);
+    if (st != FT_OK)
+        return st;
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s%s%s ORDER BY %s%s", t->cols, t->name,
+             t->where ? " WHERE " : "", t->where ? t->where : "", t->order,
+             t->has_id ? "" : " COLLATE \"C\"");
+    pg_args none = {0};
+    PGresult *r = pg_run(g, sql, &none, 1, t->name, &st, err);
+    if (!r)
+        return st;
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows && st == FT_OK; i++) {
+        for (int c = 0; c < t->n; c++) {
+            ft_store_value *x = &v[c];
+            const unsigned char *p = (const unsigned char *)PQgetvalue(r, i, c);
+            int len = PQgetlength(r, i, c);
+            uint64_t u = 0;
+            x->null = PQgetisnull(r, i, c);
+            x->i = 0, x->d = 0, x->p = NULL, x->len = 0;
+            if (x->null)
+                continue;
+            switch (t->types[c]) {
+            case FT_COL_INT:
+                for (int k = 0; k < len; k++)
+                    u = u << 8 | p[k];
+                x->i = len == 4 ? (int64_t)(int32_t)(uint32_t)u : (int64_t)u;
+                break;
+            case FT_COL_REAL:
+                for (int k = 0; k < 8 && len == 8; k++)
+                    u = u << 8 | p[k];
+                memcpy(&x->d, &u, 8);
+                break;
+            case FT_COL_TEXT:
+            case FT_COL_BLOB:
+                x->p = p;
+                x->len = (size_t)len;
+                break;
+            }
+        }
+        st = row(arg, t, v, err);
+    }
+    PQclear(r);
+    return st;
+}
+
+static ft_status pg_rows_begin(ft_gallery *g, ft_err *err)
+{
+    return pg_begin(g, err);
+}
+
+static ft_status pg_rows_write(ft_gallery *g, const ft_store_table *t, const ft_store_value *v,
+                               ft_err *err)
+{
+    char sql[768], *p = sql;
+    pg_args a = {0};
+    p += snprintf(p, 512, "INSERT INTO %s(%s) VALUES ($1", t->name, t->cols);
+    for (int c = 1; c < t->n; c++)
+        p += snprintf(p, 8, ", $%d", c + 1);
+    snprintf(p, 4, ")");
+    // TEXT values are not NUL-terminated: send them as binary text (the
+    // same bytes), which needs no terminator.
+    for (int c = 0; c < t->n; c++) {
+        if (v[c].null) {
+            a_null(&a);
+            continue;
+        }
+        switch (t->types[c]) {
+        case FT_COL_INT:
+            a_i64(&a, v[c].i);
+            break;
+        case FT_COL_REAL:
+            a_f64(&a, v[c].d);
+            break;
+        case FT_COL_TEXT:
+        case FT_COL_BLOB:
+            a.v[a.n] = v[c].p ? v[c].p : "";
+            a.len[a.n] = (int)v[c].len;
+            a.fmt[a.n] = 1;
+            a.n++;
+            break;
+        }
+    }
+    return pg_do(g, sql, &a, t->name, err);
+}
+
+static ft_status pg_rows_end(ft_gallery *g, bool ok, ft_err *err)
+{
+    static const char *const seq[] = {"people", "samples", "events", "api_keys", "audit"};
+    ft_status st = FT_OK;
+    if (!ok) {
+        pg_rollback(g);
+        return FT_OK;
+    }
+    // Ids were given: the identity sequences continue after the largest.
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0] && st == FT_OK; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "SELECT setval(pg_get_serial_sequence('%s', 'id'), coalesce(max(id), 0) + 1, "
+                 "false) FROM %s",
+                 seq[i], seq[i]);
+        st = pg_do(g, sql, NULL, "continue id sequences", err);
+    }
+    if (st != FT_OK) {
+        pg_rollback(g);
+        return st;
+    }
+    return pg_commit(g, err);
+}
+
 // ---- Storage health ----
 
 static ft_status pg_writable_probe(ft_gallery *g, ft_err *err)
@@ -1862,6 +1979,10 @@ const ft_store_ops ft_store_pg = {
     .matrix_load = pg_matrix_load,
     .generation = pg_generation,
     .quiet_since = NULL, // one indexed row read per staleness check
+    .rows_read = pg_rows_read,
+    .rows_begin = pg_rows_begin,
+    .rows_write = pg_rows_write,
+    .rows_end = pg_rows_end,
     .writable_probe = pg_writable_probe,
     .backup = NULL, // pg_dump, or "facetracker gallery copy"
 };

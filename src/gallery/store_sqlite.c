@@ -4,6 +4,105 @@
 // and backup.c.
 #include "gallery/gallery_internal.h"
 
+#include <stdio.h>
+
+// ---- Whole-table copies ----
+
+static ft_status sq_rows_read(ft_gallery *g, const ft_store_table *t, ft_store_row_fn row,
+                              void *arg, ft_err *err)
+{
+    char sql[512];
+    sqlite3_stmt *s;
+    ft_store_value v[32];
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s%s%s ORDER BY %s", t->cols, t->name,
+             t->where ? " WHERE " : "", t->where ? t->where : "", t->order);
+    ft_status st = ft_gallery__prepare(g, sql, &s, err);
+    if (st != FT_OK)
+        return st;
+    int rc;
+    while (st == FT_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        for (int c = 0; c < t->n; c++) {
+            ft_store_value *x = &v[c];
+            x->null = sqlite3_column_type(s, c) == SQLITE_NULL;
+            x->i = 0, x->d = 0, x->p = NULL, x->len = 0;
+            if (x->null)
+                continue;
+            switch (t->types[c]) {
+            case FT_COL_INT:
+                x->i = sqlite3_column_int64(s, c);
+                break;
+            case FT_COL_REAL:
+                x->d = sqlite3_column_double(s, c);
+                break;
+            case FT_COL_TEXT:
+                x->p = sqlite3_column_text(s, c);
+                x->len = (size_t)sqlite3_column_bytes(s, c);
+                break;
+            case FT_COL_BLOB:
+                x->p = sqlite3_column_blob(s, c);
+                x->len = (size_t)sqlite3_column_bytes(s, c);
+                break;
+            }
+        }
+        st = row(arg, t, v, err);
+    }
+    if (st == FT_OK && rc != SQLITE_DONE)
+        st = ft_gallery__dberr(g, rc, err, "read rows");
+    sqlite3_finalize(s);
+    return st;
+}
+
+static ft_status sq_rows_begin(ft_gallery *g, ft_err *err)
+{
+    return ft_gallery__begin(g, err);
+}
+
+static ft_status sq_rows_write(ft_gallery *g, const ft_store_table *t, const ft_store_value *v,
+                               ft_err *err)
+{
+    char sql[768], *p = sql;
+    sqlite3_stmt *s;
+    p += snprintf(p, 512, "INSERT INTO %s(%s) VALUES (?", t->name, t->cols);
+    for (int c = 1; c < t->n; c++)
+        p += snprintf(p, 8, ", ?");
+    snprintf(p, 4, ")");
+    ft_status st = ft_gallery__prepare(g, sql, &s, err);
+    if (st != FT_OK)
+        return st;
+    for (int c = 0; c < t->n; c++) {
+        if (v[c].null)
+            continue; // unbound: NULL
+        switch (t->types[c]) {
+        case FT_COL_INT:
+            sqlite3_bind_int64(s, c + 1, v[c].i);
+            break;
+        case FT_COL_REAL:
+            sqlite3_bind_double(s, c + 1, v[c].d);
+            break;
+        case FT_COL_TEXT:
+            sqlite3_bind_text(s, c + 1, v[c].p, (int)v[c].len, SQLITE_TRANSIENT);
+            break;
+        case FT_COL_BLOB:
+            sqlite3_bind_blob(s, c + 1, v[c].p ? v[c].p : "", (int)v[c].len, SQLITE_TRANSIENT);
+            break;
+        }
+    }
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        st = ft_gallery__dberr(g, rc, err, t->name);
+    sqlite3_finalize(s);
+    return st;
+}
+
+static ft_status sq_rows_end(ft_gallery *g, bool ok, ft_err *err)
+{
+    if (!ok) {
+        ft_gallery__rollback(g);
+        return FT_OK;
+    }
+    return ft_gallery__commit(g, err);
+}
+
 const ft_store_ops ft_store_sqlite = {
     .name = "sqlite",
     .close = ft_gallery__sq_close,
@@ -44,6 +143,10 @@ const ft_store_ops ft_store_sqlite = {
     .matrix_load = ft_gallery__sq_matrix_load,
     .generation = ft_gallery__generation,
     .quiet_since = ft_gallery__sq_quiet_since,
+    .rows_read = sq_rows_read,
+    .rows_begin = sq_rows_begin,
+    .rows_write = sq_rows_write,
+    .rows_end = sq_rows_end,
     .writable_probe = ft_gallery__sq_writable_probe,
     .backup = ft_gallery__sq_backup,
 };

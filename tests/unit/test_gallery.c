@@ -1922,6 +1922,113 @@ static void test_pg_feed(void)
     ft_gallery_close(g);
 }
 
+// ft_gallery_copy: a SQLite gallery into the backend under test and back
+// into a new SQLite file; everything arrives with its ids (API tokens
+// still verify), the checksums agree end to end, and a non-empty
+// destination is refused.
+static void test_copy(void)
+{
+    ft_err err = {0};
+    ft_gallery *a = NULL, *b = NULL, *c = NULL;
+    char src[512], back[512], mid[1024];
+    snprintf(src, sizeof src, "%s", tmp_path("src.db"));
+    snprintf(back, sizeof back, "%s", tmp_path("back.db"));
+    snprintf(mid, sizeof mid, "%s", gallery_loc("mid.db"));
+    FT_CHECK_OK(ft_gallery_open(src, NULL, &a, &err), &err);
+    FT_ASSERT(a);
+    static const uint8_t jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 1, 2, 0xff, 0xd9};
+    ft_sample s[2];
+    make_sample(&s[0], 1, 0.01);
+    make_sample(&s[1], 1, 0.01);
+    s[0].thumbnail = jpeg;
+    s[0].thumbnail_len = sizeof jpeg;
+    int64_t ann = 0, sid[2];
+    FT_CHECK_OK(ft_gallery_enroll(a, 0, "Ann", s, 2, &ann, sid, &err), &err);
+    int64_t bob = enroll(a, "Bob", 2, 1);
+    FT_CHECK_OK(ft_gallery_person_update(a, bob, "E-7", "note\nline", &err), &err);
+    ft_event ev;
+    ft_event_init(&ev);
+    snprintf(ev.source, sizeof ev.source, "front");
+    snprintf(ev.reason, sizeof ev.reason, "match");
+    ev.decision = FT_DECISION_GRANTED;
+    ev.person_id = ann;
+    ev.distance = 0.25, ev.margin = INFINITY, ev.detector_score = 0.9;
+    ev.thumbnail = jpeg;
+    ev.thumbnail_len = sizeof jpeg;
+    const char *sinks[] = {"hook"};
+    FT_CHECK_OK(ft_gallery_event_add_outbox(a, &ev, sinks, 1, &err), &err);
+    add_event(a, 0, "back", FT_DECISION_DENIED, "unknown", 0);
+    char tok[FT_KEY_TOKEN_MAX];
+    int64_t kid;
+    FT_CHECK_OK(ft_gallery_key_create(a, "door", FT_ROLE_DEVICE, tok, &kid, &err), &err);
+    FT_CHECK_OK(ft_gallery_setting_set_double(a, "threshold", 0.45, &err), &err);
+    FT_CHECK_OK(ft_gallery_audit_add(a, "cli:test", "person.add", "person:1", NULL, &err), &err);
+
+    FT_CHECK_OK(ft_gallery_open(mid, NULL, &b, &err), &err);
+    FT_ASSERT(b);
+    ft_gallery_copy_result r1, r2;
+    FT_CHECK_OK(ft_gallery_copy(a, b, &r1, &err), &err);
+    FT_CHECK_EQ(r1.people, 2);
+    FT_CHECK_EQ(r1.samples, 3);
+    FT_CHECK_EQ(r1.events, 2);
+    FT_CHECK_EQ(r1.api_keys, 1);
+    FT_CHECK_EQ(r1.settings, 1);
+    FT_CHECK_EQ(r1.audit, 1);
+    FT_CHECK_EQ(strlen(r1.sha256), 64);
+    // What arrived works: the descriptors, the thumbnails, the ids (the
+    // token below: verifying it records its use, a change).
+    ft_person p;
+    FT_CHECK_OK(ft_gallery_person_get(b, bob, &p, &err), &err);
+    FT_CHECK_STREQ(p.external_id, "E-7");
+    FT_CHECK_STREQ(p.notes, "note\nline");
+    ft_sample *list = NULL;
+    size_t n = 0;
+    FT_CHECK_OK(ft_gallery_samples_list(b, ann, &list, &n, &err), &err);
+    FT_CHECK_EQ(n, 2);
+    if (n == 2) {
+        FT_CHECK_EQ(list[0].id, sid[0]);
+        FT_CHECK(memcmp(list[0].descriptor, s[0].descriptor, sizeof s[0].descriptor) == 0);
+    }
+    ft_free(list);
+    ft_buf th;
+    ft_buf_init(&th, 0);
+    FT_CHECK_OK(ft_gallery_event_thumbnail(b, ev.id, &th, &err), &err);
+    FT_CHECK(th.len == sizeof jpeg && memcmp(th.data, jpeg, sizeof jpeg) == 0);
+    ft_buf_deinit(&th);
+    ft_event got;
+    FT_CHECK_OK(ft_gallery_event_get(b, ev.id, &got, &err), &err);
+    FT_CHECK_STREQ(got.uid, ev.uid);
+    FT_CHECK(isinf(got.margin) && got.margin > 0);
+    double thr = 0;
+    FT_CHECK_OK(ft_gallery_setting_get_double(b, "threshold", 0.5, &thr, &err), &err);
+    FT_CHECK_DBL_EXACT(thr, 0.45);
+    // New rows continue after the copied ids; the matrix sees the samples.
+    int64_t cy = enroll(b, "Cy", 3, 1);
+    FT_CHECK(cy > bob);
+    ft_match_matrix *m = NULL;
+    FT_CHECK_OK(ft_gallery_matrix_load(b, NULL, &m, &err), &err);
+    FT_CHECK(m && ft_match_matrix_rows(m) == 4);
+    ft_match_matrix_free(m);
+    // Not into a gallery that holds something.
+    FT_CHECK_EQ(ft_gallery_copy(a, b, NULL, &err), FT_E_EXISTS);
+    FT_CHECK_OK(ft_gallery_person_delete(b, cy, &err), &err);
+
+    // And back: the same checksum end to end.
+    FT_CHECK_OK(ft_gallery_open(back, NULL, &c, &err), &err);
+    FT_ASSERT(c);
+    FT_CHECK_OK(ft_gallery_copy(b, c, &r2, &err), &err);
+    FT_CHECK_STREQ(r2.sha256, r1.sha256);
+    ft_api_key k;
+    FT_CHECK_OK(ft_gallery_key_verify(b, tok, &k, &err), &err);
+    FT_CHECK_EQ(k.id, kid);
+    FT_CHECK_OK(ft_gallery_key_verify(c, tok, &k, &err), &err);
+    FT_CHECK_EQ(k.id, kid);
+    FT_CHECK_OK(ft_gallery_check(c, &err), &err);
+    ft_gallery_close(c);
+    ft_gallery_close(b);
+    ft_gallery_close(a);
+}
+
 static const ft_test_case cases[] = {
     {"open", test_open},
     {"names", test_names},
@@ -1949,6 +2056,7 @@ static const ft_test_case cases[] = {
     {"calibrate_store", test_calibrate_store},
     {"url_mask", test_url_mask},
     {"pg_feed", test_pg_feed},
+    {"copy", test_copy},
 };
 
 int main(int argc, char **argv)
