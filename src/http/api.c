@@ -462,7 +462,10 @@ static void h_readyz(ft_http_req *r)
     ft_err serr;
     ft_err_clear(&serr);
     const char *dbp = srv(r)->db_path ? srv(r)->db_path : FT_GALLERY_DEFAULT_PATH;
-    ft_status sst = ft_gallery_path_writable_probe(dbp, &serr);
+    // A PostgreSQL gallery has no file to probe from this thread (no
+    // connection here); its writes fail closed with 503 where they happen.
+    bool pg = strncmp(dbp, "postgresql://", 13) == 0 || strncmp(dbp, "postgres://", 11) == 0;
+    ft_status sst = pg ? FT_OK : ft_gallery_path_writable_probe(dbp, &serr);
     if (sst != FT_OK) {
         ft_http_reply_error(r, 503, "E_STORAGE", "the gallery cannot be written: %s",
                             ft_err_msg(&serr, sst));
