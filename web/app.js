@@ -557,7 +557,11 @@ async function loadEvents() {
     body.textContent = '';
     res.events.forEach((ev) => {
       const tr = document.createElement('tr');
-      const cells = [new Date(ev.time * 1000).toLocaleString(), ev.source, ev.name || 'unknown', ev.decision, ev.reason || '–', ev.distance != null ? ev.distance.toFixed(3) : '–'];
+      // "ambiguous" says between whom; "unknown" whom the face was closest to.
+      let reason = ev.reason || '–';
+      if (ev.reason === 'ambiguous' && ev.nearest && ev.second) reason += ` (${ev.nearest.name} / ${ev.second.name})`;
+      else if (ev.reason === 'unknown' && ev.nearest) reason += ` (closest: ${ev.nearest.name})`;
+      const cells = [new Date(ev.time * 1000).toLocaleString(), ev.source, ev.name || 'unknown', ev.decision, reason, ev.distance != null ? ev.distance.toFixed(3) : '–'];
       cells.forEach((t, i) => { const td = document.createElement('td'); td.textContent = t; if (i === 3) td.className = ev.decision + '-t'; tr.appendChild(td); });
       const td = document.createElement('td');
       if (ev.thumbnail) { const img = document.createElement('img'); img.alt = ''; imgSrc(img, ev.thumbnail); td.appendChild(img); }
