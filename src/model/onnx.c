@@ -802,6 +802,13 @@ ft_status ft_onnx_parse(const uint8_t *buf, size_t len, const ft_onnx_limits *li
     if (len > lim->max_bytes)
         return ft_err_set(err, FT_E_LIMIT, "onnx: %zu bytes, over the limit %zu", len,
                           lim->max_bytes);
+    // An empty buffer may come as NULL: NULL + 0 is undefined behaviour.
+    static const uint8_t empty[1];
+    if (!buf) {
+        if (len)
+            return ft_err_set(err, FT_E_INVALID, "onnx: no buffer");
+        buf = empty;
+    }
     ft_onnx *m = ft_calloc(1, sizeof *m);
     if (!m)
         return ft_err_set(err, FT_E_NOMEM, "out of memory");
