@@ -39,7 +39,10 @@ static int tc_connect(uint16_t port)
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK); // loopback only
-    struct timeval tv = {30, 0};
+    // A safety net only (CTest has its own timeouts): generous, since the
+    // TSan job runs the networks at -O0 under TSan, where a group photo's
+    // enrolment takes over 30 s.
+    struct timeval tv = {300, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
