@@ -797,7 +797,11 @@ static void test_rtsp(void)
     fprintf(stderr, "reconnects %lld, decoded %lld, delivered %lld, dropped %lld\n",
             (long long)h.reconnects, (long long)h.frames_decoded, (long long)h.frames_delivered,
             (long long)h.frames_dropped);
-    FT_CHECK_EQ(h.frames_decoded, last_index + 1);
+    // The decoder runs on after the last next(): every frame it decoded was
+    // handed out, dropped, or is the one waiting (at most one is kept).
+    FT_CHECK(h.frames_decoded >= last_index + 1);
+    int64_t waiting = h.frames_decoded - h.frames_delivered - h.frames_dropped;
+    FT_CHECK(waiting == 0 || waiting == 1);
     ft_source_close(s);
     server_kill(&sv);
 #else
