@@ -170,6 +170,45 @@ static ft_status single_padded(const ft_face_models *m, ft_nn_ctx *ctx, const ft
     return st;
 }
 
+double ft_face_subject_value(const ft_face_box *b, int32_t w, int32_t h)
+{
+    double half_diag = hypot(w / 2.0, h / 2.0);
+    double dx = b->x + b->w / 2 - w / 2.0, dy = b->y + b->h / 2 - h / 2.0;
+    double c = half_diag > 0 ? 1 - hypot(dx, dy) / half_diag : 1;
+    if (c < 0)
+        c = 0; // a box centred outside the photo (padded detection)
+    double a = b->w > 0 && b->h > 0 ? b->w * b->h : 0;
+    return a * c;
+}
+
+size_t ft_face_pick_subject(const ft_face_box *boxes, size_t n, int32_t w, int32_t h)
+{
+    // Score first: a candidate scoring under FT_SUBJECT_SCORE_RATIO of the
+    // best one does not compete at all, so a 0.20 box never beats a 0.99
+    // face however big or central it is. Among the rest, the score times
+    // the box area times closeness to the centre wins: a portrait's
+    // subject that the detector scores 0.26 still beats a 0.83 bystander
+    // at the edge with a quarter of its area (LFW Ariel_Sharon_0004), and
+    // of two similar faces the bigger, more central one wins. Ties: the
+    // earlier box.
+    size_t pick = 0;
+    double best_score = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (boxes[i].score > best_score)
+            best_score = boxes[i].score;
+    double best = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!(boxes[i].score >= FT_SUBJECT_SCORE_RATIO * best_score))
+            continue;
+        double v = boxes[i].score * ft_face_subject_value(&boxes[i], w, h);
+        if (v > best) {
+            best = v;
+            pick = i;
+        }
+    }
+    return pick;
+}
+
 ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
                          const ft_describe_opts *o, double floor, bool central, ft_face *out,
                          bool *below_threshold, ft_err *err)
@@ -215,22 +254,14 @@ ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image
         return ft_err_set(err, FT_E_NO_FACE, "no face found (not even scoring above %.2f)", floor);
     // Detections come best first: faces[0] is the one face above the
     // threshold, or the best candidate above the floor. In central mode the
-    // photo's subject wins whatever its score: the candidate with the
-    // largest box area times closeness to the centre (1 at the centre, 0 at
-    // a corner). A bystander's sharper face beside the subject, or a small
-    // false candidate near the centre, loses to the big central face.
+    // photo's subject is chosen by ft_face_pick_subject (score first, then
+    // size and centrality).
     size_t pick = 0;
     if (central) {
-        double best = -1, half_diag = hypot(im->w / 2.0, im->h / 2.0);
-        for (size_t i = 0; i < n; i++) {
-            double dx = faces[i].box.x + faces[i].box.w / 2 - im->w / 2.0;
-            double dy = faces[i].box.y + faces[i].box.h / 2 - im->h / 2.0;
-            double v = faces[i].box.w * faces[i].box.h * (1 - hypot(dx, dy) / half_diag);
-            if (v > best) {
-                best = v;
-                pick = i;
-            }
-        }
+        ft_face_box boxes[32];
+        for (size_t i = 0; i < n; i++)
+            boxes[i] = faces[i].box;
+        pick = ft_face_pick_subject(boxes, n, im->w, im->h);
     }
     *out = faces[pick];
     *below_threshold = !(out->box.score > thr);

@@ -211,12 +211,22 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
 // loaded) is tried, then detection on a copy with a black border (for
 // photos that are tight face crops; the box may then extend past the
 // photo). With `central`, several faces are not an error: the photo's
-// subject is taken, the candidate above the floor with the largest box
-// area times closeness to the centre (for portrait sets such as LFW).
+// subject is taken by ft_face_pick_subject (for portrait sets such as LFW).
 #define FT_SINGLE_FACE_FLOOR 0.2
 ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
                          const ft_describe_opts *o, double floor, bool central, ft_face *out,
                          bool *below_threshold, ft_err *err);
+
+// The one rule for choosing a photo's or a frame's subject among n
+// candidate boxes of a w x h image: score first, then size and centrality.
+// Boxes scoring under FT_SUBJECT_SCORE_RATIO times the best score are out;
+// among the others the largest score x ft_face_subject_value wins (ties:
+// the earlier box). Returns the index (0 when n == 0). Pure function.
+#define FT_SUBJECT_SCORE_RATIO 0.25
+size_t ft_face_pick_subject(const ft_face_box *boxes, size_t n, int32_t w, int32_t h);
+// Box area times closeness of its centre to the image centre (1 at the
+// centre, 0 at a corner or beyond); 0 for an empty box.
+double ft_face_subject_value(const ft_face_box *b, int32_t w, int32_t h);
 
 // A small JPEG of a face for galleries and logs: the box grown by 25 % on
 // each side, clipped, scaled down (area average) so the longer side is at

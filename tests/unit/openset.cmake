@@ -1,0 +1,2 @@
+ft_test_binary(test_openset ${CMAKE_CURRENT_LIST_DIR}/test_openset.c)
+ft_test_cases(test_openset unit openset decide defaults pair_threshold subject)
