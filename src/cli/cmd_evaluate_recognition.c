@@ -3,7 +3,10 @@
 // on folders in the ../shared/data/recognition_* format.
 #include "cli/cli.h"
 
+#include "access/openset.h"
 #include "core/mem.h"
+#include "core/sha256.h"
+#include "face/faceres.h"
 #include "gallery/gallery.h"
 
 #include <math.h>
@@ -36,15 +39,181 @@ static const char usage[] =
     "  --pairs-out FILE.csv  write every pair with its distance (empty: a photo without face)\n"
     "  --align-kps           with --align similarity and a detector with five keypoints (yunet):\n"
     "                        fit the chip to the keypoints, skipping the 68-point net\n"
+    "  --descriptor S        the space the reports above use: resnet128 (face-api's 128-d,\n"
+    "                        Euclidean; default), faceres (1024-d, cosine) or fused\n"
+    "  --fuse-weight W       fused = W*d_resnet/0.5 + (1-W)*d_faceres/0.4 (default 0.5)\n"
+    "  --fuse-study LIST     weights studied by leave-one-set-out (default 0.3,0.4,0.5,0.6,0.7)\n"
+    "  --faceres PATH        faceres.json or its folder (default $FT_FACERES_MODEL, else\n"
+    "                        .cache/human-3.3.6)\n"
+    "  --cache FILE          descriptor cache (created; keyed by photo SHA-256, space,\n"
+    "                        alignment, detector and subject rule)\n"
+    "  --desc-out FILE       write every photo's descriptors (CSV: set,label,path,ok,space,values)\n"
+    "\n"
+    "Leave-one-set-out (with several DIRs): for every space and fusion weight, each set is\n"
+    "scored at the threshold that is best on all the OTHER sets' pairs; reported per set and\n"
+    "pooled, next to the in-sample best. \"strangers\": the open-set protocol for resnet128\n"
+    "alone, faceres alone and both spaces agreeing (the product's rule, access/openset.h):\n"
+    "one gallery over all sets at the thresholds chosen on all sets, and each set as its own\n"
+    "site at the thresholds chosen on the other sets (enrolled photos need both spaces).\n"
     FT_CLI_FACE_OPTS_HELP;
 
 typedef struct photo {
     char *path;  // full path
     char *key;   // "DIRINDEX:relative path"
     int64_t label;
-    bool ok, low;
+    int set;
+    bool ok, low, fr_ok;
     float desc[FT_DESCRIPTOR_DIM];
+    float fr[FT_FACERES_DIM];
 } photo;
+
+// ---- Descriptor spaces ----
+
+typedef enum space_kind { SP_RESNET, SP_FACERES, SP_FUSED } space_kind;
+
+typedef struct space {
+    space_kind kind;
+    double w; // SP_FUSED: the ResNet's weight
+} space;
+
+// Fixed scales of the fusion (round numbers near each space's threshold,
+// set before the study, not fitted): the two distances enter on a
+// comparable scale and W alone sets their mix.
+#define FUSE_SCALE_RESNET 0.5
+#define FUSE_SCALE_FACERES 0.4
+
+static const char *space_name(space_kind k)
+{
+    return k == SP_RESNET ? "resnet128" : k == SP_FACERES ? "faceres" : "fused";
+}
+
+static bool space_ok(const photo *p, space sp)
+{
+    return sp.kind == SP_RESNET ? p->ok : sp.kind == SP_FACERES ? p->fr_ok : p->ok && p->fr_ok;
+}
+
+// Distance in a space; NAN when a photo has no descriptor there.
+static double space_dist(const photo *a, const photo *b, space sp)
+{
+    if (!space_ok(a, sp) || !space_ok(b, sp))
+        return NAN;
+    if (sp.kind == SP_RESNET)
+        return ft_descriptor_distance(a->desc, b->desc);
+    if (sp.kind == SP_FACERES)
+        return ft_faceres_distance(a->fr, b->fr);
+    return sp.w * ft_descriptor_distance(a->desc, b->desc) / FUSE_SCALE_RESNET +
+           (1 - sp.w) * ft_faceres_distance(a->fr, b->fr) / FUSE_SCALE_FACERES;
+}
+
+// ---- Descriptor cache ----
+// A text file, one line per photo and space:
+//   SHA256 KEY OK LOW DIM v1 ... vDIM
+// KEY = space/alignment/detector@min_score/subject-rule (no spaces). A
+// photo without a face is stored with OK 0 and DIM 0, so it is not tried
+// again. Lines are appended; a later line wins.
+
+#define SUBJECT_RULE "subject3"
+
+typedef struct centry {
+    char sha[65];
+    char *key;
+    bool ok, low;
+    float *v;
+    size_t dim;
+} centry;
+
+typedef struct cache {
+    centry *e;
+    size_t n, cap;
+    FILE *out;
+} cache;
+
+static void cache_load(cache *c, const char *path)
+{
+    memset(c, 0, sizeof *c);
+    if (!path)
+        return;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t lcap = 1 << 16;
+        char *line = ft_malloc(lcap);
+        size_t len = 0;
+        int ch;
+        for (;;) {
+            len = 0;
+            while ((ch = fgetc(f)) != EOF && ch != '\n') {
+                if (len + 1 >= lcap)
+                    line = ft_realloc(line, lcap *= 2);
+                line[len++] = (char)ch;
+            }
+            line[len] = '\0';
+            if (len == 0 && ch == EOF)
+                break;
+            char sha[65], key[256];
+            int ok, low, off = 0;
+            size_t dim;
+            if (sscanf(line, "%64s %255s %d %d %zu %n", sha, key, &ok, &low, &dim, &off) != 5 ||
+                dim > FT_FACERES_DIM || strlen(sha) != 64)
+                continue;
+            float *v = dim ? ft_malloc(dim * sizeof *v) : NULL;
+            char *p = line + off, *end;
+            size_t k = 0;
+            for (; k < dim; k++, p = end) {
+                v[k] = strtof(p, &end);
+                if (end == p)
+                    break;
+            }
+            if (k < dim) {
+                ft_free(v);
+                continue; // a truncated line (interrupted run)
+            }
+            if (c->n == c->cap)
+                c->e = ft_realloc(c->e, (c->cap = c->cap ? 2 * c->cap : 256) * sizeof *c->e);
+            centry *e = &c->e[c->n++];
+            memcpy(e->sha, sha, 65);
+            e->key = ft_strdup(key);
+            e->ok = ok != 0;
+            e->low = low != 0;
+            e->v = v;
+            e->dim = dim;
+        }
+        ft_free(line);
+        fclose(f);
+    }
+    c->out = fopen(path, "a");
+}
+
+static const centry *cache_get(const cache *c, const char *sha, const char *key, size_t dim)
+{
+    for (size_t i = c->n; i-- > 0;)
+        if (strcmp(c->e[i].sha, sha) == 0 && strcmp(c->e[i].key, key) == 0 &&
+            (!c->e[i].ok || c->e[i].dim == dim))
+            return &c->e[i];
+    return NULL;
+}
+
+static void cache_put(cache *c, const char *sha, const char *key, bool ok, bool low,
+                      const float *v, size_t dim)
+{
+    if (!c->out)
+        return;
+    fprintf(c->out, "%s %s %d %d %zu", sha, key, ok, low, ok ? dim : 0);
+    for (size_t k = 0; ok && k < dim; k++)
+        fprintf(c->out, " %.9g", v[k]);
+    fputc('\n', c->out);
+    fflush(c->out);
+}
+
+static void cache_free(cache *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        ft_free(c->e[i].key);
+        ft_free(c->e[i].v);
+    }
+    ft_free(c->e);
+    if (c->out)
+        fclose(c->out);
+}
 
 typedef struct pair {
     int a, b;
@@ -89,7 +258,16 @@ typedef struct vstats {
     double best_acc, best_thr, acc_stored, tar_at_far, tar_thr;
 } vstats;
 
+// Pair selection: set >= 0 only that set, -1 all, -(s + 2) all but set s.
+static bool in_sel(const pair *p, int set)
+{
+    return set == -1 || (set >= 0 ? p->set == set : p->set != -(set + 2));
+}
+
 // Verification metrics over pairs (optionally only set `set`, -1 = all).
+// The best threshold is the middle of the first run of grid thresholds
+// that reach the best accuracy (a plateau's middle, not its lower edge,
+// so a threshold chosen on some sets is not biased toward rejecting).
 static void verify_stats(const pair *pr, size_t np, int set, double stored, vstats *v,
                          double **roc_thr, double **roc_far, double **roc_tar, size_t *n_roc)
 {
@@ -97,7 +275,7 @@ static void verify_stats(const pair *pr, size_t np, int set, double stored, vsta
     double *cand = ft_malloc(sizeof(double) * (np + 2));
     size_t nc = 0;
     for (size_t i = 0; i < np; i++) {
-        if (set >= 0 && pr[i].set != set)
+        if (!in_sel(&pr[i], set))
             continue;
         v->n++;
         pr[i].same ? v->n_same++ : v->n_diff++;
@@ -116,10 +294,12 @@ static void verify_stats(const pair *pr, size_t np, int set, double stored, vsta
     v->best_acc = -1;
     v->tar_at_far = 0;
     v->tar_thr = 0;
+    size_t run_lo = 0, run_hi = 0;
+    bool in_run = false;
     for (size_t k = 0; k < nt; k++) {
         size_t ta = 0, fa = 0, correct = 0;
         for (size_t i = 0; i < np; i++) {
-            if (set >= 0 && pr[i].set != set)
+            if (!in_sel(&pr[i], set))
                 continue;
             if (isnan(pr[i].d))
                 continue; // counted as an error at every threshold
@@ -133,16 +313,22 @@ static void verify_stats(const pair *pr, size_t np, int set, double stored, vsta
         double accu = v->n ? (double)correct / v->n : 0;
         if (accu > v->best_acc) {
             v->best_acc = accu;
-            v->best_thr = thr[k];
+            run_lo = run_hi = k;
+            in_run = true;
+        } else if (accu == v->best_acc && in_run) {
+            run_hi = k;
+        } else {
+            in_run = false;
         }
         if (far[k] <= 1e-3 && tar[k] >= v->tar_at_far) {
             v->tar_at_far = tar[k];
             v->tar_thr = thr[k];
         }
     }
+    v->best_thr = nt ? (thr[run_lo] + thr[run_hi]) / 2 : 0;
     size_t correct = 0;
     for (size_t i = 0; i < np; i++) {
-        if ((set >= 0 && pr[i].set != set) || isnan(pr[i].d))
+        if (!in_sel(&pr[i], set) || isnan(pr[i].d))
             continue;
         correct += (pr[i].d < stored) == pr[i].same;
     }
@@ -199,11 +385,164 @@ static void write_svg(const char *path, const double *far, const double *tar, si
     fclose(f);
 }
 
+// ---- Open-set agreement study ----
+
+// Roles of the open-set protocol (see usage): 'e' enrolled, 'k' known
+// probe, 's' stranger. With per_set, the "every third identity" counter
+// runs per set (each set is its own site); else over all sets at once.
+static void openset_roles(const photo *ph, size_t np, long enroll_k, bool per_set, char *role)
+{
+    size_t id_idx[64] = {0};
+    for (size_t i = 0; i < np;) {
+        size_t j = i;
+        while (j < np && ph[j].label == ph[i].label)
+            j++;
+        size_t cnt = j - i, *c = &id_idx[per_set ? ph[i].set : 0];
+        bool stranger = cnt < 2 || *c % 3 == 2;
+        if (cnt >= 2)
+            (*c)++;
+        size_t k_enr = (size_t)enroll_k < cnt - 1 ? (size_t)enroll_k : cnt - 1, taken = 0;
+        for (size_t q = i; q < j; q++) {
+            if (stranger)
+                role[q] = 's';
+            else if (taken < k_enr && ph[q].ok && ph[q].fr_ok) {
+                role[q] = 'e';
+                taken++;
+            } else
+                role[q] = 'k';
+        }
+        i = j;
+    }
+}
+
+// ft_match's answer by brute force over the enrolled photos of `set`
+// (-1 = all) in one space: nearest person, next other person.
+static ft_match_result nearest(const photo *ph, size_t np, const char *role, int set, size_t q,
+                               space sp)
+{
+    ft_match_result r = {FT_MATCH_UNKNOWN, 0, 0, INFINITY, 0, INFINITY, INFINITY};
+    // Per person minimum: photos of one label are contiguous.
+    for (size_t i = 0; i < np;) {
+        size_t j = i;
+        double best = INFINITY;
+        while (j < np && ph[j].label == ph[i].label) {
+            if (role[j] == 'e' && (set < 0 || ph[j].set == set)) {
+                double d = space_dist(&ph[q], &ph[j], sp);
+                if (d < best)
+                    best = d;
+            }
+            j++;
+        }
+        if (best < r.distance) {
+            r.second_person_id = r.person_id;
+            r.second_distance = r.distance;
+            r.person_id = ph[i].label;
+            r.distance = best;
+        } else if (best < r.second_distance) {
+            r.second_person_id = ph[i].label;
+            r.second_distance = best;
+        }
+        i = j;
+    }
+    r.margin = r.second_distance - r.distance;
+    return r;
+}
+
+typedef struct oscount {
+    size_t known, ident, strangers, accepted;
+} oscount;
+
+// One gallery (set, or -1 for all) under `rules`: mode 0 = resnet128
+// alone, 1 = faceres alone, 2 = both must agree (ft_openset_decide).
+static oscount openset_run(const photo *ph, size_t np, const char *role, int set, int mode,
+                           const ft_openset_rule rules[2])
+{
+    oscount c = {0, 0, 0, 0};
+    space sps[2] = {{SP_RESNET, 0}, {SP_FACERES, 0}};
+    for (size_t q = 0; q < np; q++) {
+        if ((set >= 0 && ph[q].set != set) || role[q] == 'e')
+            continue;
+        ft_openset_result o = {FT_OPENSET_UNKNOWN, 0, 0};
+        if (ph[q].ok && ph[q].fr_ok) {
+            ft_match_result r[2];
+            for (int s = 0; s < 2; s++)
+                r[s] = nearest(ph, np, role, set, q, sps[s]);
+            if (mode == 2)
+                ft_openset_decide(r, rules, 2, &o);
+            else
+                ft_openset_decide(&r[mode], &rules[mode], 1, &o);
+        }
+        bool granted = o.status == FT_OPENSET_GRANTED;
+        if (role[q] == 'k') {
+            c.known++;
+            c.ident += granted && o.person_id == ph[q].label;
+        } else {
+            c.strangers++;
+            c.accepted += granted;
+        }
+    }
+    return c;
+}
+
+static void openset_json(ft_buf *b, oscount c)
+{
+    ft_buf_printf(b, "\"known_probes\": %zu, \"identified\": %zu, \"open_set_identification_rate\": "
+                     "%.4f, \"stranger_probes\": %zu, \"strangers_accepted\": %zu, "
+                     "\"stranger_false_accept\": %.4f",
+                  c.known, c.ident, c.known ? (double)c.ident / c.known : 0, c.strangers,
+                  c.accepted, c.strangers ? (double)c.accepted / c.strangers : 0);
+}
+
+// ---- Leave-one-set-out ----
+
+// For one space: the in-sample best threshold over all pairs, then for
+// every set the threshold that is best on all the other sets' pairs and
+// the accuracy it gives on that set; pooled = all sets' correct pairs
+// over all pairs. Appends a JSON object to b and returns the pooled
+// leave-one-set-out accuracy.
+static double loso_study(const photo *ph, pair *pr, size_t npr, int n_dirs, const char **dirs,
+                         space sp, ft_buf *b, double *t_all, double *t_loso)
+{
+    for (size_t i = 0; i < npr; i++)
+        pr[i].d = space_dist(&ph[pr[i].a], &ph[pr[i].b], sp);
+    vstats all;
+    verify_stats(pr, npr, -1, 0, &all, NULL, NULL, NULL, NULL);
+    *t_all = all.best_thr;
+    ft_buf_printf(b, "{\"space\": \"%s\"", space_name(sp.kind));
+    if (sp.kind == SP_FUSED)
+        ft_buf_printf(b, ", \"weight_resnet128\": %.2f", sp.w);
+    ft_buf_printf(b, ", \"in_sample\": {\"accuracy\": %.4f, \"threshold\": %.4f}, \"sets\": [",
+                  all.best_acc, all.best_thr);
+    size_t correct = 0, total = 0;
+    for (int s = 0; s < n_dirs; s++) {
+        vstats others, own, here;
+        verify_stats(pr, npr, -(s + 2), 0, &others, NULL, NULL, NULL, NULL);
+        verify_stats(pr, npr, s, 0, &own, NULL, NULL, NULL, NULL);
+        verify_stats(pr, npr, s, others.best_thr, &here, NULL, NULL, NULL, NULL);
+        t_loso[s] = others.best_thr;
+        size_t c = (size_t)llround(here.acc_stored * (double)here.n);
+        correct += c;
+        total += here.n;
+        ft_buf_puts(b, s ? ", {\"dir\": " : "{\"dir\": ");
+        ft_buf_json_str(b, dirs[s]);
+        ft_buf_printf(b, ", \"pairs\": %zu, \"threshold_from_others\": %.4f, \"accuracy\": %.4f, "
+                         "\"errors\": %zu, \"own_best_threshold\": %.4f, \"own_best_accuracy\": %.4f}",
+                      here.n, others.best_thr, here.acc_stored, here.n - c, own.best_thr,
+                      own.best_acc);
+    }
+    double pooled = total ? (double)correct / (double)total : 0;
+    ft_buf_printf(b, "], \"loso_pooled\": %.4f, \"loso_errors\": %zu}", pooled, total - correct);
+    return pooled;
+}
+
 int ft_cmd_evaluate_recognition(int argc, char **argv)
 {
     ft_cli_face_opts fo;
     ft_cli_face_opts_init(&fo);
     const char *db = NULL, *roc = NULL, *svg = NULL, *pairs_out = NULL, *dirs[64];
+    const char *cache_path = NULL, *desc_out = NULL, *fr_path = NULL;
+    const char *fuse_study = "0.3,0.4,0.5,0.6,0.7";
+    space primary = {SP_RESNET, 0.5};
     int n_dirs = 0;
     double stored = -1, margin = -1;
     long enroll_k = 3;
@@ -238,6 +577,36 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
                 return FT_EXIT_USAGE;
         } else if (strcmp(a, "--align-kps") == 0) {
             fo.d.align_kps = true;
+        } else if (strcmp(a, "--descriptor") == 0) {
+            const char *v;
+            if (!ft_cli_str(argc, argv, &i, &v))
+                return FT_EXIT_USAGE;
+            if (strcmp(v, "resnet128") == 0)
+                primary.kind = SP_RESNET;
+            else if (strcmp(v, "faceres") == 0)
+                primary.kind = SP_FACERES;
+            else if (strcmp(v, "fused") == 0)
+                primary.kind = SP_FUSED;
+            else {
+                ft_cli_errorf("evaluate-recognition",
+                              "--descriptor %s: expected resnet128, faceres or fused", v);
+                return FT_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--fuse-weight") == 0) {
+            if (!ft_cli_double(argc, argv, &i, 0, 1, &primary.w))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--fuse-study") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &fuse_study))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--faceres") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &fr_path))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--cache") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &cache_path))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--desc-out") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &desc_out))
+                return FT_EXIT_USAGE;
         } else if (strcmp(a, "--svg") == 0) {
             if (!ft_cli_str(argc, argv, &i, &svg))
                 return FT_EXIT_USAGE;
@@ -318,6 +687,7 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
             ph[np].path = ft_strdup(full);
             ph[np].key = ft_strdup(key);
             ph[np].label = label;
+            ph[np].set = s;
             np++;
         }
         fclose(f);
@@ -357,42 +727,134 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
         fclose(f);
     }
 
-    // ---- Describe every photo ----
+    // ---- Describe every photo (through the cache) ----
     ft_face_models *m = NULL;
     ft_nn_ctx *ctx = NULL;
-    size_t n_failed = 0, n_low = 0;
-    if (rc == FT_EXIT_OK && ft_cli_face_setup("evaluate-recognition", &fo, &m, &ctx) != FT_OK)
-        rc = FT_EXIT_INPUT;
+    ft_faceres *frnet = NULL;
+    size_t n_failed = 0, n_low = 0, n_cached = 0;
+    char det_key[64], k128[256], kfr[256];
+    snprintf(det_key, sizeof det_key, "%s@%.2f",
+             fo.d.detect.kind == FT_DETECTOR_TINY    ? "tiny"
+             : fo.d.detect.kind == FT_DETECTOR_YUNET ? "yunet"
+                                                     : "ssd",
+             fo.d.detect.min_score);
+    snprintf(k128, sizeof k128, "resnet128/%s%s/%s/" SUBJECT_RULE, ft_align_name(fo.d.align),
+             fo.d.align_kps ? "+kps" : "", det_key);
+    snprintf(kfr, sizeof kfr, "faceres/%s%s/%s/" SUBJECT_RULE, ft_align_name(fo.d.align),
+             fo.d.align_kps ? "+kps" : "", det_key);
+    cache dc;
+    cache_load(&dc, cache_path);
+    if (!fr_path)
+        fr_path = getenv("FT_FACERES_MODEL");
+    if (!fr_path)
+        fr_path = ".cache/human-3.3.6";
+    bool want_fr = true;
     ft_progress prog;
     ft_progress_start(&prog, (int)np);
     for (size_t i = 0; i < np && rc == FT_EXIT_OK; i++) {
-        ft_image_limits lim = ft_image_limits_default();
-        ft_image im;
         ft_err err = {0};
-        ft_face face;
-        ft_status st = ft_image_load(ph[i].path, &lim, &im, &err);
-        if (st == FT_OK) {
-            st = ft_face_single(m, ctx, &im, &fo.d, FT_SINGLE_FACE_FLOOR, true, &face, &ph[i].low, &err);
-            ft_image_deinit(&im);
+        ft_buf fb;
+        ft_buf_init(&fb, 0);
+        char sha[65] = "";
+        ft_status st = ft_file_read(ph[i].path, 0, &fb, &err);
+        if (st == FT_OK)
+            ft_sha256_hex(fb.data, fb.len, sha);
+        ft_buf_deinit(&fb);
+        const centry *c1 = st == FT_OK ? cache_get(&dc, sha, k128, FT_DESCRIPTOR_DIM) : NULL;
+        const centry *c2 = st == FT_OK ? cache_get(&dc, sha, kfr, FT_FACERES_DIM) : NULL;
+        if (c1 && (c2 || !want_fr)) {
+            n_cached++;
+            ph[i].ok = c1->ok;
+            ph[i].low = c1->low;
+            if (c1->ok)
+                memcpy(ph[i].desc, c1->v, sizeof ph[i].desc);
+            if (c2 && c2->ok) {
+                ph[i].fr_ok = true;
+                memcpy(ph[i].fr, c2->v, sizeof ph[i].fr);
+            }
+        } else if (st == FT_OK) {
+            if (!m && ft_cli_face_setup("evaluate-recognition", &fo, &m, &ctx) != FT_OK) {
+                rc = FT_EXIT_INPUT;
+                break;
+            }
+            if (want_fr && !frnet) {
+                ft_err e2 = {0};
+                ft_status s2 = ft_faceres_load(fr_path, NULL, &frnet, &e2);
+                if (s2 != FT_OK) {
+                    // Without the weights only the ResNet is evaluated.
+                    fprintf(stderr, "facetracker evaluate-recognition: faceres: %s (run "
+                                    "tools/setup.sh); only resnet128 is evaluated\n",
+                            ft_err_msg(&e2, s2));
+                    want_fr = false;
+                }
+            }
+            ft_image_limits lim = ft_image_limits_default();
+            ft_image im;
+            ft_face face;
+            st = ft_image_load(ph[i].path, &lim, &im, &err);
+            if (st == FT_OK) {
+                st = ft_face_single(m, ctx, &im, &fo.d, FT_SINGLE_FACE_FLOOR, true, &face,
+                                    &ph[i].low, &err);
+                if (st == FT_OK) {
+                    ph[i].ok = true;
+                    memcpy(ph[i].desc, face.descriptor, sizeof face.descriptor);
+                    if (frnet) {
+                        ft_err e2 = {0};
+                        ph[i].fr_ok =
+                            ft_faceres_describe(frnet, ctx, &im, &face.box, ph[i].fr, &e2) == FT_OK;
+                    }
+                }
+                ft_image_deinit(&im);
+            }
+            if (st == FT_OK || st == FT_E_NO_FACE) {
+                cache_put(&dc, sha, k128, ph[i].ok, ph[i].low, ph[i].desc, FT_DESCRIPTOR_DIM);
+                if (frnet && (ph[i].fr_ok || !ph[i].ok))
+                    cache_put(&dc, sha, kfr, ph[i].fr_ok, ph[i].low, ph[i].fr, FT_FACERES_DIM);
+            }
         }
-        if (st == FT_OK) {
-            ph[i].ok = true;
-            memcpy(ph[i].desc, face.descriptor, sizeof face.descriptor);
+        if (ph[i].ok) {
             n_low += ph[i].low;
         } else {
             n_failed++;
             fprintf(stderr, "facetracker evaluate-recognition: %s: %s\n", ph[i].path,
-                    ft_err_msg(&err, st));
+                    err.msg[0] ? err.msg : "no face found (cached)");
         }
         char extra[64];
         snprintf(extra, sizeof extra, "%zu without a face", n_failed);
         ft_progress_step(&prog, (int)i + 1, extra);
     }
     ft_progress_end(&prog);
+    cache_free(&dc);
+    bool have_fr = false;
+    for (size_t i = 0; i < np; i++)
+        have_fr |= ph[i].fr_ok;
+    if (rc == FT_EXIT_OK && primary.kind != SP_RESNET && !have_fr) {
+        ft_cli_errorf("evaluate-recognition", "--descriptor %s needs the faceres weights (%s)",
+                      space_name(primary.kind), fr_path);
+        rc = FT_EXIT_INPUT;
+    }
     for (size_t i = 0; i < npr; i++)
-        if (ph[pr[i].a].ok && ph[pr[i].b].ok)
-            pr[i].d = ft_descriptor_distance(ph[pr[i].a].desc, ph[pr[i].b].desc);
+        pr[i].d = space_dist(&ph[pr[i].a], &ph[pr[i].b], primary);
 
+    if (rc == FT_EXIT_OK && desc_out) {
+        FILE *f = fopen(desc_out, "w");
+        if (f) {
+            for (size_t i = 0; i < np; i++) {
+                fprintf(f, "%d,%lld,%s,%d,resnet128", ph[i].set, (long long)ph[i].label,
+                        ph[i].path, ph[i].ok);
+                for (int k = 0; ph[i].ok && k < FT_DESCRIPTOR_DIM; k++)
+                    fprintf(f, ",%.9g", ph[i].desc[k]);
+                fprintf(f, "\n%d,%lld,%s,%d,faceres", ph[i].set, (long long)ph[i].label,
+                        ph[i].path, ph[i].fr_ok);
+                for (int k = 0; ph[i].fr_ok && k < FT_FACERES_DIM; k++)
+                    fprintf(f, ",%.9g", ph[i].fr[k]);
+                fputc('\n', f);
+            }
+            fclose(f);
+        } else {
+            ft_cli_errorf("evaluate-recognition", "cannot write %s", desc_out);
+        }
+    }
     if (rc == FT_EXIT_OK && pairs_out) {
         FILE *f = fopen(pairs_out, "w");
         if (f) {
@@ -413,12 +875,13 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
     if (rc == FT_EXIT_OK) {
         ft_buf_printf(&b, "{\"align\": \"%s\", \"align_kps\": %s, \"detector\": \"%s\", "
                           "\"photos\": %zu, \"photos_without_face\": %zu, "
-                          "\"photos_below_threshold\": %zu, \"sets\": [",
+                          "\"photos_below_threshold\": %zu, \"photos_from_cache\": %zu, "
+                          "\"descriptor\": \"%s\", \"fuse_weight\": %.2f, \"sets\": [",
                       ft_align_name(fo.d.align), fo.d.align_kps ? "true" : "false",
                       fo.d.detect.kind == FT_DETECTOR_TINY    ? "tiny"
                       : fo.d.detect.kind == FT_DETECTOR_YUNET ? "yunet"
                                                               : "ssd",
-                      np, n_failed, n_low);
+                      np, n_failed, n_low, n_cached, space_name(primary.kind), primary.w);
         for (int s = 0; s < n_dirs; s++) {
             vstats v;
             verify_stats(pr, npr, s, stored, &v, NULL, NULL, NULL, NULL);
@@ -455,10 +918,107 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
         ft_free(rf);
         ft_free(rtar);
 
+        // ---- Leave-one-set-out over every space ----
+        if (n_dirs >= 2) {
+            space sps[32];
+            size_t nsp = 0;
+            sps[nsp++] = (space){SP_RESNET, 0};
+            if (have_fr) {
+                sps[nsp++] = (space){SP_FACERES, 0};
+                const char *p = fuse_study;
+                while (*p && nsp < 32) {
+                    char *end;
+                    double w = strtod(p, &end);
+                    if (end == p)
+                        break;
+                    if (w >= 0 && w <= 1)
+                        sps[nsp++] = (space){SP_FUSED, w};
+                    p = *end == ',' ? end + 1 : end;
+                }
+            }
+            ft_buf_puts(&b, ", \"leave_one_set_out\": [");
+            double best = -1, t_all[2] = {NAN, NAN}, t_loso[2][64], ta, tl[64];
+            size_t best_i = 0;
+            for (size_t k = 0; k < nsp; k++) {
+                if (k)
+                    ft_buf_puts(&b, ", ");
+                double acc = loso_study(ph, pr, npr, n_dirs, dirs, sps[k], &b, &ta, tl);
+                if (k < 2) {
+                    t_all[k] = ta;
+                    memcpy(t_loso[k], tl, sizeof tl);
+                }
+                if (acc > best) {
+                    best = acc;
+                    best_i = k;
+                }
+            }
+            ft_buf_printf(&b, "], \"best_by_leave_one_set_out\": {\"space\": \"%s\", "
+                              "\"weight_resnet128\": %.2f, \"loso_pooled\": %.4f}",
+                          space_name(sps[best_i].kind),
+                          sps[best_i].kind == SP_FUSED ? sps[best_i].w
+                          : sps[best_i].kind == SP_RESNET ? 1.0 : 0.0,
+                          best);
+            for (size_t i = 0; i < npr; i++)
+                pr[i].d = space_dist(&ph[pr[i].a], &ph[pr[i].b], primary);
+
+            // Strangers: each space alone and both agreeing
+            // (ft_openset_decide), margins as shipped
+            // (ft_openset_rule_default). One gallery over all sets at the
+            // thresholds chosen on all sets; and each set as its own site
+            // at the thresholds chosen on the OTHER sets.
+            if (have_fr) {
+                char *rg = ft_calloc(np ? np : 1, 1), *rs = ft_calloc(np ? np : 1, 1);
+                openset_roles(ph, np, enroll_k, false, rg);
+                openset_roles(ph, np, enroll_k, true, rs);
+                static const char *mode_name[3] = {"resnet128", "faceres", "both_agree"};
+                ft_buf_puts(&b, ", \"strangers\": [");
+                for (int mode = 0; mode < 3; mode++) {
+                    ft_openset_rule rules[2];
+                    ft_openset_rule_default("resnet128", &rules[0]);
+                    ft_openset_rule_default("faceres", &rules[1]);
+                    rules[0].threshold = t_all[0];
+                    rules[1].threshold = t_all[1];
+                    oscount c = openset_run(ph, np, rg, -1, mode, rules);
+                    ft_buf_printf(&b, "%s{\"rule\": \"%s\", \"thresholds\": [%.4f, %.4f], "
+                                      "\"one_gallery\": {",
+                                  mode ? ", " : "", mode_name[mode], t_all[0], t_all[1]);
+                    openset_json(&b, c);
+                    ft_buf_puts(&b, "}, \"per_set_loso\": [");
+                    oscount sum = {0, 0, 0, 0};
+                    for (int s = 0; s < n_dirs; s++) {
+                        rules[0].threshold = t_loso[0][s];
+                        rules[1].threshold = t_loso[1][s];
+                        c = openset_run(ph, np, rs, s, mode, rules);
+                        sum.known += c.known;
+                        sum.ident += c.ident;
+                        sum.strangers += c.strangers;
+                        sum.accepted += c.accepted;
+                        ft_buf_puts(&b, s ? ", {\"dir\": " : "{\"dir\": ");
+                        ft_buf_json_str(&b, dirs[s]);
+                        ft_buf_printf(&b, ", \"thresholds\": [%.4f, %.4f], ", t_loso[0][s],
+                                      t_loso[1][s]);
+                        openset_json(&b, c);
+                        ft_buf_puts(&b, "}");
+                    }
+                    ft_buf_puts(&b, "], \"per_set_loso_sum\": {");
+                    openset_json(&b, sum);
+                    ft_buf_puts(&b, "}}");
+                }
+                ft_buf_puts(&b, "]");
+                ft_free(rg);
+                ft_free(rs);
+            }
+        }
+
         // ---- Open-set identification ----
         // Identities in label order; photos of one label are contiguous.
+        // The calibrated-threshold protocol runs in the primary space when
+        // it is one network's (a fusion has no single matrix).
         size_t n_enr = 0, n_known = 0, n_str = 0, rank1 = 0, ident = 0, str_fa = 0, id_idx = 0;
-        float *edesc = ft_malloc(sizeof(float) * FT_DESCRIPTOR_DIM * (np ? np : 1));
+        bool is_fr = primary.kind == SP_FACERES;
+        size_t dim = is_fr ? FT_FACERES_DIM : FT_DESCRIPTOR_DIM;
+        ft_metric metric = is_fr ? FT_METRIC_COSINE : FT_METRIC_EUCLIDEAN;
+        float *edesc = ft_malloc(sizeof(float) * dim * (np ? np : 1));
         int64_t *elab = ft_malloc(sizeof(int64_t) * (np ? np : 1));
         char *role = ft_calloc(np ? np : 1, 1); // 'e' enrolled, 'k' known probe, 's' stranger
         for (size_t i = 0; i < np;) {
@@ -474,9 +1034,9 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
             for (size_t q = i; q < j; q++) {
                 if (stranger)
                     role[q] = 's';
-                else if (taken < k_enr && ph[q].ok) {
+                else if (taken < k_enr && space_ok(&ph[q], primary)) {
                     role[q] = 'e';
-                    memcpy(edesc + n_enr * FT_DESCRIPTOR_DIM, ph[q].desc, sizeof ph[q].desc);
+                    memcpy(edesc + n_enr * dim, is_fr ? ph[q].fr : ph[q].desc, dim * sizeof(float));
                     elab[n_enr++] = ph[q].label;
                     taken++;
                 } else
@@ -489,7 +1049,8 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
         ft_err err = {0};
         double cal_thr = NAN;
         const char *cal_rule = "target FAR 0.1%";
-        if (ft_calibrate(edesc, elab, n_enr, &co, &cr, &err) == FT_OK) {
+        if (primary.kind != SP_FUSED &&
+            ft_calibrate(edesc, dim, metric, elab, n_enr, &co, &cr, &err) == FT_OK) {
             cal_thr = cr.threshold;
             if (isnan(cal_thr)) {
                 // Fewer impostor trials than 1/target: 0.1 % is below the
@@ -502,13 +1063,16 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
             }
         }
         ft_match_matrix *mm = NULL;
-        if (n_enr && ft_match_matrix_new(edesc, elab, NULL, n_enr, &mm, &err) == FT_OK) {
+        if (n_enr && primary.kind != SP_FUSED &&
+            ft_match_matrix_new(edesc, dim, metric, elab, NULL, n_enr, &mm, &err) == FT_OK) {
             double use_thr = isnan(cal_thr) ? stored : cal_thr;
             for (size_t q = 0; q < np; q++) {
                 if (role[q] != 'k' && role[q] != 's')
                     continue;
                 ft_match_result r;
-                bool has = ph[q].ok && ft_match(mm, ph[q].desc, use_thr, margin, &r, &err) == FT_OK;
+                bool has = space_ok(&ph[q], primary) &&
+                           ft_match(mm, is_fr ? ph[q].fr : ph[q].desc, dim, use_thr, margin, &r,
+                                    &err) == FT_OK;
                 if (role[q] == 'k') {
                     n_known++;
                     if (has && r.person_id == ph[q].label) {
@@ -550,6 +1114,7 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
     }
     ft_free(ph);
     ft_free(pr);
+    ft_faceres_free(frnet);
     ft_nn_ctx_free(ctx);
     ft_face_models_free(m);
     return rc;

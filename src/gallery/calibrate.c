@@ -74,7 +74,10 @@ static ft_status calibrate_matrix(const ft_match_matrix *m, const ft_calib_opts 
 
     for (size_t run = 0; run < n_runs; run++) {
         for (size_t i = run_start[run]; i < run_start[run + 1]; i++) {
-            m->kern->fn(m->desc, n, m->desc + i * FT_GALLERY_DIM, d2);
+            // Squared distances to every row; the matrix's metric turns
+            // the smallest into a distance (monotone, so the minimum of
+            // squares is the square of the minimum).
+            ft_gallery__matrix_d2(m, m->desc + i * m->dim, 0, n, d2);
             for (size_t q = 0; q < n_runs; q++) {
                 float best = INFINITY;
                 bool any = false;
@@ -87,7 +90,7 @@ static ft_status calibrate_matrix(const ft_match_matrix *m, const ft_calib_opts 
                 }
                 if (!any)
                     continue; // the probe's person has no other sample
-                size_t b = bucket(o, K, sqrt((double)best));
+                size_t b = bucket(o, K, ft_gallery__matrix_dist(m, best));
                 if (q == run) {
                     gen[b]++;
                     r.n_genuine++;
@@ -142,8 +145,8 @@ static ft_status opts_check(const ft_calib_opts *o, ft_err *err)
     return FT_OK;
 }
 
-ft_status ft_calibrate(const float *desc, const int64_t *labels, size_t n,
-                       const ft_calib_opts *o, ft_calib_result *out, ft_err *err)
+ft_status ft_calibrate(const float *desc, size_t dim, ft_metric metric, const int64_t *labels,
+                       size_t n, const ft_calib_opts *o, ft_calib_result *out, ft_err *err)
 {
     ft_calib_opts def = ft_calib_opts_default();
     ft_match_matrix *m = NULL;
@@ -152,15 +155,16 @@ ft_status ft_calibrate(const float *desc, const int64_t *labels, size_t n,
     ft_status st = opts_check(o, err);
     if (st != FT_OK)
         return st;
-    if ((st = ft_match_matrix_new(desc, labels, NULL, n, &m, err)) != FT_OK)
+    if ((st = ft_match_matrix_new(desc, dim, metric, labels, NULL, n, &m, err)) != FT_OK)
         return st;
     st = calibrate_matrix(m, o, out, err);
     ft_match_matrix_free(m);
     return st;
 }
 
-ft_status ft_gallery_calibrate(ft_gallery *g, const char *model, const ft_calib_opts *o,
-                               bool store, ft_calib_result *out, ft_err *err)
+ft_status ft_gallery_calibrate(ft_gallery *g, const ft_gallery_space *space,
+                               const ft_calib_opts *o, bool store, ft_calib_result *out,
+                               ft_err *err)
 {
     ft_calib_opts def = ft_calib_opts_default();
     ft_match_matrix *m = NULL;
@@ -172,7 +176,7 @@ ft_status ft_gallery_calibrate(ft_gallery *g, const char *model, const ft_calib_
         return st;
     if (store && (st = ft_gallery__writable(g, err)) != FT_OK)
         return st;
-    if ((st = ft_gallery_matrix_load(g, model, &m, err)) != FT_OK)
+    if ((st = ft_gallery_matrix_load(g, space, &m, err)) != FT_OK)
         return st;
     st = calibrate_matrix(m, o, &r, err);
     ft_match_matrix_free(m);
