@@ -21,7 +21,11 @@ static const char usage[] =
     "  --bind ADDR           address to listen on (default 127.0.0.1); another address\n"
     "                        needs an API key in the gallery (facetracker keys) or --insecure\n"
     "  --port N              port (default: $PORT if set, else 8080)\n"
-    "  --db PATH             the gallery (default ./facetracker.db)\n"
+    "  --db PATH             the gallery (default ./facetracker.db), or a PostgreSQL one\n"
+    "                        shared by many servers: postgresql://USER@HOST:PORT/DB\n"
+    "  --spool PATH          with PostgreSQL: this server's event spool, where decisions\n"
+    "                        wait while the database is unreachable (default\n"
+    "                        ./facetracker-spool.db; docs/DEPLOYMENT.md)\n"
     "  --threads N           inference workers (default: one per core)\n"
     "  --detector ssd|tiny|yunet  face detector (default ssd)\n"
     "  --max-upload BYTES    upload limit (default 10000000)\n"
@@ -118,6 +122,9 @@ int ft_cmd_serve(int argc, char **argv)
             port_set = true;
         } else if (strcmp(a, "--db") == 0) {
             if (!ft_cli_str(argc, argv, &i, &o.db_path))
+                return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--spool") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.spool_path))
                 return FT_EXIT_USAGE;
         } else if (strcmp(a, "--threads") == 0) {
             if (!ft_cli_int(argc, argv, &i, 1, 256, &v))

@@ -18,6 +18,7 @@
 //   is the masked form (ft_store_url_mask); libpq reads passwords from the
 //   string, PGPASSWORD or ~/.pgpass by itself.
 #include "gallery/gallery_internal.h"
+#include "gallery/sync_internal.h"
 
 #include "core/clock.h"
 #include "core/mem.h"
@@ -34,6 +35,7 @@
 typedef struct pg_state {
     PGconn *conn;
     bool in_tx;
+    ft_gallery_sync *sync; // this process's link to the gallery (sync.h), or NULL
 } pg_state;
 
 #define PGS(g) ((pg_state *)(g)->be)
@@ -357,6 +359,15 @@ static ft_status pg_collect(ft_gallery *g, PGresult *r, size_t size, pg_row_fn r
 // operation that saw it fail already reported FT_E_IO.
 static ft_status pg_ready(ft_gallery *g, ft_err *err)
 {
+    double since = 0;
+    // Degraded (sync.h): the change feed's listener cannot reach the
+    // database, so nothing here waits on a connection attempt.
+    if (PGS(g)->sync && ft_sync__down(PGS(g)->sync, &since))
+        return ft_err_set(err, FT_E_IO,
+                          "%s: the database is unreachable (for %.0f s): this server is "
+                          "degraded (doors decide from the gallery in memory, events wait in "
+                          "the local spool); changes are refused until it is back",
+                          g->path, since > 0 ? ft_wall_s() - since : 0.0);
     if (PQstatus(CONN(g)) == CONNECTION_OK)
         return FT_OK;
     PQreset(CONN(g));
@@ -390,8 +401,9 @@ static ft_status pg_commit(ft_gallery *g, ft_err *err)
     ft_status st = pg_do(g,
                          "WITH v AS (UPDATE gallery_version SET version = version + 1 "
                          "WHERE id = 1 RETURNING version, generation) "
-                         "SELECT pg_notify('" PG_CHANNEL "', current_schema() || ' ' || version || ' ' || "
-                         "generation) FROM v",
+                         "SELECT pg_notify('" PG_CHANNEL "', current_schema() || ' ' || version "
+                         "|| ' ' || generation || ' ' || extract(epoch FROM clock_timestamp())) "
+                         "FROM v",
                          NULL, "bump gallery version", err);
     if (st == FT_OK)
         st = pg_do(g, "COMMIT", NULL, "commit", err);
@@ -515,7 +527,7 @@ ft_status ft_store__pg_open(ft_gallery *g, const char *url, const ft_gallery_opt
     if (!ps)
         return ft_err_set(err, FT_E_NOMEM, "%s: out of memory", shown);
     g->be = ps;
-    ps->conn = PQconnectdb(url);
+    ps->conn = ft_store__pg_connect(url);
     if (!ps->conn)
         return ft_err_set(err, FT_E_NOMEM, "%s: out of memory", shown);
     if (PQstatus(ps->conn) != CONNECTION_OK)
@@ -548,9 +560,33 @@ ft_status ft_store__pg_open(ft_gallery *g, const char *url, const ft_gallery_opt
                         err)) != FT_OK)
             return st;
         g->version = (int)v;
-        return FT_OK;
+    } else if ((st = pg_migrate(g, err)) != FT_OK) {
+        return st;
     }
-    return pg_migrate(g, err);
+    if ((ps->sync = ft_sync__attach(url)))
+        g->ops = ft_sync__ops();
+    return FT_OK;
+}
+
+// Defaults for bounded waits (sync_internal.h); the string's own values
+// come later and win.
+PGconn *ft_store__pg_connect(const char *url)
+{
+    static const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count",
+                                       "tcp_user_timeout", "dbname", NULL};
+    const char *vals[] = {"3", "1", "5", "2", "3", "5000", url, NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
+PGconn *ft_store__pg_conn(ft_gallery *g)
+{
+    return CONN(g);
+}
+
+ft_gallery_sync *ft_store__pg_sync(ft_gallery *g)
+{
+    return PGS(g)->sync;
 }
 
 static void pg_close(ft_gallery *g)
@@ -560,6 +596,7 @@ static void pg_close(ft_gallery *g)
         return;
     if (ps->conn)
         PQfinish(ps->conn);
+    ft_sync__detach(ps->sync);
     ft_free(ps);
     g->be = NULL;
 }
@@ -1094,8 +1131,10 @@ static ft_status pg_sample_thumbnail(ft_gallery *g, int64_t sample_id, ft_buf *o
 
 // ---- Events ----
 
+// replay (a spooled event, sync.h): a uid already stored is left alone
+// (*id 0), and a person deleted meanwhile becomes NULL.
 static ft_status event_insert(ft_gallery *g, const ft_event *ev, double t, const char *uid,
-                              int64_t *id, ft_err *err)
+                              bool replay, int64_t *id, ft_err *err)
 {
     pg_args a = {0};
     ft_status st;
@@ -1138,23 +1177,27 @@ static ft_status event_insert(ft_gallery *g, const ft_event *ev, double t, const
         a_null(&a);
         a_null(&a);
     }
+#define EVENT_INSERT(person, conflict)                                                         \
+    "INSERT INTO events(time, source, decision, reason, person_id, name_at_time, "             \
+    "distance, margin, detector_score, thumbnail, uid, track_id, frames, first_seen, "         \
+    "nearest_person_id, nearest_name, second_person_id, second_name, second_distance) "        \
+    "VALUES ($1, $2, $3, $4, " person ", "                                                     \
+    "coalesce(nullif($6::text, ''), (SELECT name FROM people WHERE id = $5::bigint)), "        \
+    "$7, $8, $9, $10, $11, $12, $13, $14, $15::bigint, "                                       \
+    "coalesce(nullif($16::text, ''), (SELECT name FROM people WHERE id = $15::bigint)), "      \
+    "$17::bigint, "                                                                            \
+    "coalesce(nullif($18::text, ''), (SELECT name FROM people WHERE id = $17::bigint)), $19) " \
+    conflict "RETURNING id"
     PGresult *r = PQexecParams(
         CONN(g),
-        "INSERT INTO events(time, source, decision, reason, person_id, name_at_time, "
-        "distance, margin, detector_score, thumbnail, uid, track_id, frames, first_seen, "
-        "nearest_person_id, nearest_name, second_person_id, second_name, second_distance) "
-        "VALUES ($1, $2, $3, $4, $5::bigint, "
-        "coalesce(nullif($6::text, ''), (SELECT name FROM people WHERE id = $5::bigint)), "
-        "$7, $8, $9, $10, $11, $12, $13, $14, $15::bigint, "
-        "coalesce(nullif($16::text, ''), (SELECT name FROM people WHERE id = $15::bigint)), "
-        "$17::bigint, "
-        "coalesce(nullif($18::text, ''), (SELECT name FROM people WHERE id = $17::bigint)), $19) "
-        "RETURNING id",
+        replay ? EVENT_INSERT("(SELECT id FROM people WHERE id = $5::bigint)",
+                              "ON CONFLICT (uid) DO NOTHING ")
+               : EVENT_INSERT("$5::bigint", ""),
         a.n, NULL, a.v, a.len, a.fmt, 0);
     ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     if (s == PGRES_TUPLES_OK) {
-        *id = col_i64(r, 0, 0);
+        *id = PQntuples(r) ? col_i64(r, 0, 0) : 0;
         st = FT_OK;
     } else if (state && strcmp(state, "23503") == 0) {
         st = ft_err_set(err, FT_E_NOT_FOUND, "event: no person with id %lld",
@@ -1181,7 +1224,7 @@ static ft_status pg_event_add_outbox(ft_gallery *g, ft_event *ev, const char *co
     double now = ft_wall_s();
     if ((st = pg_begin(g, err)) != FT_OK)
         return st;
-    if ((st = event_insert(g, ev, t, uid, &id, err)) != FT_OK)
+    if ((st = event_insert(g, ev, t, uid, false, &id, err)) != FT_OK)
         goto fail;
     for (size_t i = 0; i < n_sinks; i++) {
         pg_args a = {0};
@@ -1200,6 +1243,36 @@ static ft_status pg_event_add_outbox(ft_gallery *g, ft_event *ev, const char *co
     ev->id = id;
     ev->time = t;
     memcpy(ev->uid, uid, sizeof uid);
+    return FT_OK;
+fail:
+    pg_rollback(g);
+    return st;
+}
+
+ft_status ft_store__pg_event_replay(ft_gallery *g, const ft_event *ev, const char *const *sinks,
+                                    size_t n_sinks, bool *inserted, ft_err *err)
+{
+    int64_t id = 0;
+    ft_status st = pg_begin(g, err);
+    if (st != FT_OK)
+        return st;
+    if ((st = event_insert(g, ev, ev->time, ev->uid, true, &id, err)) != FT_OK)
+        goto fail;
+    for (size_t i = 0; id && i < n_sinks; i++) {
+        pg_args a = {0};
+        double now = ft_wall_s();
+        a_i64(&a, id);
+        a_text(&a, sinks[i]);
+        a_f64(&a, now);
+        if ((st = pg_do(g,
+                        "INSERT INTO outbox(event_id, sink, created_at, next_at) "
+                        "VALUES ($1, $2, $3, $3)",
+                        &a, "add outbox row", err)) != FT_OK)
+            goto fail;
+    }
+    if ((st = pg_commit(g, err)) != FT_OK)
+        return st;
+    *inserted = id != 0;
     return FT_OK;
 fail:
     pg_rollback(g);

@@ -10,6 +10,7 @@
 #include "core/mem.h"
 #include "deliver/deliver.h"
 #include "door/door.h"
+#include "gallery/sync.h"
 #include "source/source.h"
 
 #include <math.h>
@@ -624,6 +625,24 @@ void ft_http__door_ready_detail(ft_server *s, json_t *j)
                               st[i].last_error[0] ? json_string(st[i].last_error) : json_null()));
     }
     json_object_set_new(j, "delivery", dl);
+    // A PostgreSQL gallery: "degraded" while it is unreachable (doors
+    // still decide, from memory; events wait in the spool; writes get 503).
+    if (s->sync) {
+        ft_gallery_sync_status ss;
+        ft_gallery_sync_status_get(s->sync, &ss);
+        json_object_set_new(j, "degraded", json_boolean(!ss.connected));
+        json_object_set_new(
+            j, "database",
+            json_pack("{s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:f, s:f, s:f}}",
+                      "connected", ss.connected, "down_since",
+                      ss.connected ? json_null() : json_real(ss.down_since), "generation",
+                      (json_int_t)ss.generation, "connects", (json_int_t)ss.connects, "spooled",
+                      (json_int_t)ss.spooled, "flushed", (json_int_t)ss.flushed, "duplicates",
+                      (json_int_t)ss.duplicates, "refused", (json_int_t)ss.refused,
+                      "notify_apply_ms", "count", (json_int_t)ss.lag_count, "last",
+                      ss.lag_last_ms, "max", ss.lag_max_ms, "mean",
+                      ss.lag_count ? ss.lag_sum_ms / (double)ss.lag_count : 0.0));
+    }
 }
 
 void ft_http__h_cameras_list(ft_http_req *r)

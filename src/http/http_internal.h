@@ -368,6 +368,11 @@ struct ft_server {
         pthread_mutex_t mu; // held around each frame
         double last_ms;
     } live[16];
+    // A PostgreSQL gallery's change feed and spool (gallery/sync.h), and
+    // the connection its listener thread reloads the door's matrix on.
+    struct ft_gallery_sync *sync;
+    ft_gallery *sync_g;
+    char *spool_path;
     pthread_mutex_t cam_mu;
     struct ft_camera {
         char name[FT_GALLERY_NAME_MAX + 1];

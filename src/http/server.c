@@ -8,6 +8,8 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "core/pool.h"
+#include "door/door.h"
+#include "gallery/sync.h"
 
 #include <arpa/inet.h>
 #ifdef __GLIBC__
@@ -148,6 +150,43 @@ static void gauges(void *ctx, ft_buf *out)
                   ft_httpd_queue_depth(s->httpd, FT_POOL_DB), s->o.threads);
     if (s->door_started)
         ft_http__door_gauges(s, out);
+    if (s->sync) {
+        ft_gallery_sync_status ss;
+        ft_gallery_sync_status_get(s->sync, &ss);
+        ft_buf_printf(out,
+                      "# HELP facetracker_db_connected Whether the shared database is reachable "
+                      "(0: degraded, deciding from memory).\n"
+                      "# TYPE facetracker_db_connected gauge\n"
+                      "facetracker_db_connected %d\n"
+                      "# HELP facetracker_spool_events Events waiting in the local spool.\n"
+                      "# TYPE facetracker_spool_events gauge\n"
+                      "facetracker_spool_events %lld\n"
+                      "# HELP facetracker_spool_flushed_total Spooled events stored since start.\n"
+                      "# TYPE facetracker_spool_flushed_total counter\n"
+                      "facetracker_spool_flushed_total %lld\n"
+                      "# HELP facetracker_notify_apply_seconds NOTIFY-to-applied latency (commit "
+                      "elsewhere to templates reloaded here).\n"
+                      "# TYPE facetracker_notify_apply_seconds summary\n"
+                      "facetracker_notify_apply_seconds_sum %.6f\n"
+                      "facetracker_notify_apply_seconds_count %lld\n",
+                      ss.connected ? 1 : 0, (long long)ss.spooled, (long long)ss.flushed,
+                      ss.lag_sum_ms / 1000.0, (long long)ss.lag_count);
+    }
+}
+
+// The change feed's hook, on its listener thread: the gallery's people or
+// samples changed (here, on another server, or while we were away), so
+// the door's templates reload now rather than on the next decision.
+static void sync_changed(void *arg)
+{
+    ft_server *s = arg;
+    if (ft_server_state_get(s) != FT_SERVER_READY || !s->door)
+        return;
+    if (!s->sync_g && ft_gallery_open(s->db_path, NULL, &s->sync_g, NULL) != FT_OK)
+        return;
+    const ft_match_matrix *m;
+    if (ft_door_matrix_acquire(s->door, s->sync_g, &m, NULL) == FT_OK)
+        ft_door_matrix_release(s->door);
 }
 
 // ---- Models ----
@@ -194,6 +233,7 @@ static ft_status models_load(ft_server *s, ft_err *err)
                           memory_order_release);
     pthread_cond_broadcast(&s->load_cv);
     pthread_mutex_unlock(&s->load_mu);
+    ft_gallery_sync_poke(s->sync); // load the templates before the first decision
     return st;
 }
 
@@ -345,6 +385,23 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
 
     if ((st = models_present(s->models_dir, err)) != FT_OK)
         goto fail;
+    // A PostgreSQL gallery: follow its change feed, spool events while it
+    // is away. Before any worker opens its connection (they attach to it).
+    if (strncmp(s->db_path, "postgresql://", 13) == 0 ||
+        strncmp(s->db_path, "postgres://", 11) == 0) {
+        ft_gallery_sync_opts so = ft_gallery_sync_opts_default();
+        s->spool_path = ft_strdup(s->o.spool_path ? s->o.spool_path : "./facetracker-spool.db");
+        if (!s->spool_path) {
+            st = ft_err_set(err, FT_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        s->o.spool_path = s->spool_path;
+        so.spool_path = s->spool_path;
+        so.on_change = sync_changed;
+        so.arg = s;
+        if ((st = ft_gallery_sync_start(s->db_path, &so, &s->sync, err)) != FT_OK)
+            goto fail;
+    }
     // door_stop undoes even a failed start (it frees what was made).
     st = ft_http__door_start(s, err);
     s->door_started = true;
@@ -446,6 +503,9 @@ void ft_server_stop(ft_server *s)
     if (s->loader_started)
         pthread_join(s->loader, NULL);
     ft_httpd_stop(s->httpd);
+    // The feed's thread reloads the door's matrix: it goes first.
+    ft_gallery_sync_stop(s->sync);
+    ft_gallery_close(s->sync_g);
     if (s->door_started)
         ft_http__door_stop(s);
     ft_match_matrix_free(s->matrix);
@@ -457,5 +517,6 @@ void ft_server_stop(ft_server *s)
     ft_free(s->db_path);
     ft_free(s->models_dir);
     ft_free(s->trained_model);
+    ft_free(s->spool_path);
     ft_free(s);
 }

@@ -84,6 +84,14 @@ typedef struct ft_server_opts {
     // call; must be thread-safe.
     void (*log)(void *log_ctx, const char *line);
     void *log_ctx;
+
+    // ---- Many servers on one PostgreSQL gallery (docs/DEPLOYMENT.md) ----
+    // With a PostgreSQL db_path the server follows the gallery's change
+    // feed (src/gallery/sync.h): templates reload when another server
+    // changes them, and while the database is unreachable doors keep
+    // deciding and events wait in this local SQLite file (one per server;
+    // NULL = "./facetracker-spool.db"), flushed in order when it is back.
+    const char *spool_path;
 } ft_server_opts;
 
 ft_server_opts ft_server_opts_default(void);

@@ -7,6 +7,8 @@
 #                                  create the database facetracker_test and
 #                                  print its URL
 #   pg_cluster.sh stop DIR PORT    stop the server and remove DIR
+#   pg_cluster.sh halt DIR PORT    stop the server, keep DIR (a database outage)
+#   pg_cluster.sh resume DIR PORT  start the halted server again, same data
 #
 # The server refuses to run as root: as root the cluster belongs to the
 # system user "ftpg" (created if missing, no login shell, no home); as any
@@ -19,7 +21,7 @@ cmd=${1:-}
 dir=${2:-}
 port=${3:-}
 if [ -z "$cmd" ] || [ -z "$dir" ] || [ -z "$port" ]; then
-    echo "usage: $0 start|stop DIR PORT" >&2
+    echo "usage: $0 start|stop|halt|resume DIR PORT" >&2
     exit 2
 fi
 if [ ! -x "$BIN/initdb" ]; then
@@ -35,7 +37,19 @@ as_server() {
     fi
 }
 
+pg_start() {
+    as_server "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+}
+
 case "$cmd" in
+halt)
+    as_server "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+resume)
+    pg_start
+    ;;
 start)
     if [ "$(id -u)" = 0 ] && ! id ftpg >/dev/null 2>&1; then
         useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ftpg
@@ -57,9 +71,7 @@ start)
     fi
     as_server "$BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
-    as_server "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-        start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    pg_start
     as_server "$BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres facetracker_test
     echo "postgresql://postgres@127.0.0.1:$port/facetracker_test"
     ;;
@@ -70,7 +82,7 @@ stop)
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: $0 start|stop DIR PORT" >&2
+    echo "usage: $0 start|stop|halt|resume DIR PORT" >&2
     exit 2
     ;;
 esac
