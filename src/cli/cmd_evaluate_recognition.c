@@ -47,12 +47,14 @@ static const char usage[] =
     "                        .cache/human-3.3.6)\n"
     "  --cache FILE          descriptor cache (created; keyed by photo SHA-256, space,\n"
     "                        alignment, detector and subject rule)\n"
+    "  --grey                a study: every photo converted to luma (BT.601) before anything\n"
     "  --desc-out FILE       write every photo's descriptors (CSV: set,label,path,ok,space,values)\n"
     "\n"
     "Leave-one-set-out (with several DIRs): for every space and fusion weight, each set is\n"
     "scored at the threshold that is best on all the OTHER sets' pairs; reported per set and\n"
     "pooled, next to the in-sample best. \"strangers\": the open-set protocol for resnet128\n"
-    "alone, faceres alone and both spaces agreeing (the product's rule, access/openset.h):\n"
+    "alone, faceres alone and both spaces agreeing, each with and without per-person\n"
+    "thresholds (the product's rules, access/openset.h):\n"
     "one gallery over all sets at the thresholds chosen on all sets, and each set as its own\n"
     "site at the thresholds chosen on the other sets (enrolled photos need both spaces).\n"
     FT_CLI_FACE_OPTS_HELP;
@@ -452,25 +454,52 @@ typedef struct oscount {
     size_t known, ident, strangers, accepted;
 } oscount;
 
-// One gallery (set, or -1 for all) under `rules`: mode 0 = resnet128
-// alone, 1 = faceres alone, 2 = both must agree (ft_openset_decide).
-static oscount openset_run(const photo *ph, size_t np, const char *role, int set, int mode,
-                           const ft_openset_rule rules[2])
+// One gallery (set, or -1 for all) under `rules`: spaces = 1 resnet128
+// alone, 2 faceres alone, 3 both must agree (ft_openset_decide); with
+// per_person, each space's per-person thresholds
+// (ft_openset_person_thresholds over the gallery's enrolled photos).
+static oscount openset_run(const photo *ph, size_t np, const char *role, int set, int spaces,
+                           bool per_person, const ft_openset_rule rules[2])
 {
     oscount c = {0, 0, 0, 0};
     space sps[2] = {{SP_RESNET, 0}, {SP_FACERES, 0}};
+    ft_openset_person *tab[2] = {NULL, NULL};
+    size_t ntab[2] = {0, 0};
+    if (per_person) {
+        float *rows = ft_malloc(sizeof(float) * FT_FACERES_DIM * (np ? np : 1));
+        int64_t *ids = ft_malloc(sizeof(int64_t) * (np ? np : 1));
+        for (int s = 0; s < 2; s++) {
+            size_t n = 0, dim = s ? FT_FACERES_DIM : FT_DESCRIPTOR_DIM;
+            for (size_t i = 0; i < np; i++)
+                if (role[i] == 'e' && (set < 0 || ph[i].set == set)) {
+                    memcpy(rows + n * dim, s ? ph[i].fr : ph[i].desc, dim * sizeof(float));
+                    ids[n++] = ph[i].label;
+                }
+            ft_err err = {0};
+            if (ft_openset_person_thresholds(rows, dim, s ? FT_METRIC_COSINE : FT_METRIC_EUCLIDEAN,
+                                             ids, n, rules[s].threshold, rules[s].alpha,
+                                             &tab[s], &ntab[s], &err) != FT_OK)
+                tab[s] = NULL, ntab[s] = 0; // no table: the rule's threshold
+        }
+        ft_free(rows);
+        ft_free(ids);
+    }
     for (size_t q = 0; q < np; q++) {
         if ((set >= 0 && ph[q].set != set) || role[q] == 'e')
             continue;
         ft_openset_result o = {FT_OPENSET_UNKNOWN, 0, 0};
         if (ph[q].ok && ph[q].fr_ok) {
             ft_match_result r[2];
-            for (int s = 0; s < 2; s++)
+            double tp[2];
+            for (int s = 0; s < 2; s++) {
                 r[s] = nearest(ph, np, role, set, q, sps[s]);
-            if (mode == 2)
-                ft_openset_decide(r, rules, 2, &o);
+                tp[s] = ft_openset_person_threshold(tab[s], ntab[s], r[s].person_id,
+                                                    rules[s].threshold);
+            }
+            if (spaces == 3)
+                ft_openset_decide(r, rules, tp, 2, &o);
             else
-                ft_openset_decide(&r[mode], &rules[mode], 1, &o);
+                ft_openset_decide(&r[spaces - 1], &rules[spaces - 1], &tp[spaces - 1], 1, &o);
         }
         bool granted = o.status == FT_OPENSET_GRANTED;
         if (role[q] == 'k') {
@@ -481,6 +510,8 @@ static oscount openset_run(const photo *ph, size_t np, const char *role, int set
             c.accepted += granted;
         }
     }
+    ft_free(tab[0]);
+    ft_free(tab[1]);
     return c;
 }
 
@@ -543,6 +574,7 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
     const char *cache_path = NULL, *desc_out = NULL, *fr_path = NULL;
     const char *fuse_study = "0.3,0.4,0.5,0.6,0.7";
     space primary = {SP_RESNET, 0.5};
+    bool grey = false;
     int n_dirs = 0;
     double stored = -1, margin = -1;
     long enroll_k = 3;
@@ -604,6 +636,8 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
         } else if (strcmp(a, "--cache") == 0) {
             if (!ft_cli_str(argc, argv, &i, &cache_path))
                 return FT_EXIT_USAGE;
+        } else if (strcmp(a, "--grey") == 0) {
+            grey = true;
         } else if (strcmp(a, "--desc-out") == 0) {
             if (!ft_cli_str(argc, argv, &i, &desc_out))
                 return FT_EXIT_USAGE;
@@ -738,10 +772,10 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
              : fo.d.detect.kind == FT_DETECTOR_YUNET ? "yunet"
                                                      : "ssd",
              fo.d.detect.min_score);
-    snprintf(k128, sizeof k128, "resnet128/%s%s/%s/" SUBJECT_RULE, ft_align_name(fo.d.align),
-             fo.d.align_kps ? "+kps" : "", det_key);
-    snprintf(kfr, sizeof kfr, "faceres/%s%s/%s/" SUBJECT_RULE, ft_align_name(fo.d.align),
-             fo.d.align_kps ? "+kps" : "", det_key);
+    snprintf(k128, sizeof k128, "resnet128/%s%s/%s/" SUBJECT_RULE "%s", ft_align_name(fo.d.align),
+             fo.d.align_kps ? "+kps" : "", det_key, grey ? "/grey" : "");
+    snprintf(kfr, sizeof kfr, "faceres/%s%s/%s/" SUBJECT_RULE "%s", ft_align_name(fo.d.align),
+             fo.d.align_kps ? "+kps" : "", det_key, grey ? "/grey" : "");
     cache dc;
     cache_load(&dc, cache_path);
     if (!fr_path)
@@ -792,6 +826,13 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
             ft_image im;
             ft_face face;
             st = ft_image_load(ph[i].path, &lim, &im, &err);
+            if (st == FT_OK && grey) {
+                for (size_t k = 0; k < (size_t)im.w * (size_t)im.h; k++) {
+                    uint8_t *px = im.rgb + 3 * k;
+                    double y = 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2];
+                    px[0] = px[1] = px[2] = (uint8_t)lround(y);
+                }
+            }
             if (st == FT_OK) {
                 st = ft_face_single(m, ctx, &im, &fo.d, FT_SINGLE_FACE_FLOOR, true, &face,
                                     &ph[i].low, &err);
@@ -970,25 +1011,29 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
                 char *rg = ft_calloc(np ? np : 1, 1), *rs = ft_calloc(np ? np : 1, 1);
                 openset_roles(ph, np, enroll_k, false, rg);
                 openset_roles(ph, np, enroll_k, true, rs);
-                static const char *mode_name[3] = {"resnet128", "faceres", "both_agree"};
+                static const char *space_names[4] = {"", "resnet128", "faceres", "both_agree"};
                 ft_buf_puts(&b, ", \"strangers\": [");
-                for (int mode = 0; mode < 3; mode++) {
+                for (int mode = 0; mode < 6; mode++) {
+                    int spaces = mode % 3 + 1;
+                    bool pp = mode >= 3;
                     ft_openset_rule rules[2];
                     ft_openset_rule_default("resnet128", &rules[0]);
                     ft_openset_rule_default("faceres", &rules[1]);
                     rules[0].threshold = t_all[0];
                     rules[1].threshold = t_all[1];
-                    oscount c = openset_run(ph, np, rg, -1, mode, rules);
-                    ft_buf_printf(&b, "%s{\"rule\": \"%s\", \"thresholds\": [%.4f, %.4f], "
+                    oscount c = openset_run(ph, np, rg, -1, spaces, pp, rules);
+                    ft_buf_printf(&b, "%s{\"rule\": \"%s\", \"per_person\": %s, \"alpha\": "
+                                      "[%.2f, %.2f], \"thresholds\": [%.4f, %.4f], "
                                       "\"one_gallery\": {",
-                                  mode ? ", " : "", mode_name[mode], t_all[0], t_all[1]);
+                                  mode ? ", " : "", space_names[spaces], pp ? "true" : "false",
+                                  rules[0].alpha, rules[1].alpha, t_all[0], t_all[1]);
                     openset_json(&b, c);
                     ft_buf_puts(&b, "}, \"per_set_loso\": [");
                     oscount sum = {0, 0, 0, 0};
                     for (int s = 0; s < n_dirs; s++) {
                         rules[0].threshold = t_loso[0][s];
                         rules[1].threshold = t_loso[1][s];
-                        c = openset_run(ph, np, rs, s, mode, rules);
+                        c = openset_run(ph, np, rs, s, spaces, pp, rules);
                         sum.known += c.known;
                         sum.ident += c.ident;
                         sum.strangers += c.strangers;

@@ -4,6 +4,7 @@
 // hand-made inputs, not from our own output.
 #include "access/openset.h"
 #include "face/face.h"
+#include "core/mem.h"
 #include "ft_test.h"
 
 #include <math.h>
@@ -18,53 +19,53 @@ static ft_match_result mr(int64_t p, double d, int64_t p2, double d2)
 
 static void test_decide(void)
 {
-    ft_openset_rule rules[2] = {{0.51, 0.05}, {0.37, 0.04}};
+    ft_openset_rule rules[2] = {{0.51, 0.05, 0}, {0.37, 0.04, 0}};
     ft_openset_result o;
     // Both spaces name person 7 well inside threshold and margin.
     ft_match_result r[2] = {mr(7, 0.40, 8, 0.60), mr(7, 0.20, 9, 0.50)};
-    ft_openset_decide(r, rules, 2, &o);
+    ft_openset_decide(r, rules, NULL, 2, &o);
     FT_CHECK_EQ(o.status, FT_OPENSET_GRANTED);
     FT_CHECK_EQ(o.person_id, 7);
     // The look-alike stranger of docs/ACCURACY.md: the ResNet accepts (0.39
     // < 0.51), faceres does not (0.45 >= 0.37): unknown, space 1.
     r[1] = mr(7, 0.45, 9, 0.60);
-    ft_openset_decide(r, rules, 2, &o);
+    ft_openset_decide(r, rules, NULL, 2, &o);
     FT_CHECK_EQ(o.status, FT_OPENSET_UNKNOWN);
     FT_CHECK_EQ(o.space, 1);
     // Exactly at the threshold is not below it: unknown (space 0).
     r[0] = mr(7, 0.51, 8, 0.90);
     r[1] = mr(7, 0.10, 9, 0.60);
-    ft_openset_decide(r, rules, 2, &o);
+    ft_openset_decide(r, rules, NULL, 2, &o);
     FT_CHECK_EQ(o.status, FT_OPENSET_UNKNOWN);
     FT_CHECK_EQ(o.space, 0);
     // Both accept, but different people: disagree, never granted.
     r[0] = mr(7, 0.30, 8, 0.60);
     r[1] = mr(8, 0.10, 7, 0.60);
-    ft_openset_decide(r, rules, 2, &o);
+    ft_openset_decide(r, rules, NULL, 2, &o);
     FT_CHECK_EQ(o.status, FT_OPENSET_DISAGREE);
     // faceres's margin 0.30 - 0.28 = 0.02 < 0.04: ambiguous in space 1.
     r[1] = mr(7, 0.28, 8, 0.30);
-    ft_openset_decide(r, rules, 2, &o);
+    ft_openset_decide(r, rules, NULL, 2, &o);
     FT_CHECK_EQ(o.status, FT_OPENSET_AMBIGUOUS);
     FT_CHECK_EQ(o.space, 1);
     // Unknown is reported before ambiguous even in a later space.
     r[0] = mr(7, 0.30, 8, 0.31); // ambiguous in space 0
     r[1] = mr(7, 0.50, 8, 0.90); // unknown in space 1
-    ft_openset_decide(r, rules, 2, &o);
+    ft_openset_decide(r, rules, NULL, 2, &o);
     FT_CHECK_EQ(o.status, FT_OPENSET_UNKNOWN);
     FT_CHECK_EQ(o.space, 1);
     // One person enrolled: the margin is +inf (ft_match's rule) and never
     // refuses; an empty gallery (person 0, +inf) is unknown.
     r[0] = mr(7, 0.30, 0, INFINITY);
     r[1] = mr(7, 0.30, 0, INFINITY);
-    ft_openset_decide(r, rules, 2, &o);
+    ft_openset_decide(r, rules, NULL, 2, &o);
     FT_CHECK_EQ(o.status, FT_OPENSET_GRANTED);
     r[1] = mr(0, INFINITY, 0, INFINITY);
-    ft_openset_decide(r, rules, 2, &o);
+    ft_openset_decide(r, rules, NULL, 2, &o);
     FT_CHECK_EQ(o.status, FT_OPENSET_UNKNOWN);
     // A single space is the plain threshold + margin rule.
     r[0] = mr(3, 0.36, 4, 0.41);
-    ft_openset_decide(r, rules + 1, 1, &o);
+    ft_openset_decide(r, rules + 1, NULL, 1, &o);
     FT_CHECK_EQ(o.status, FT_OPENSET_GRANTED);
     FT_CHECK_EQ(o.person_id, 3);
     FT_CHECK_STREQ(ft_openset_status_str(FT_OPENSET_DISAGREE), "spaces disagree");
@@ -72,13 +73,103 @@ static void test_decide(void)
 
 static void test_defaults(void)
 {
-    ft_openset_rule r = {0, 0};
+    ft_openset_rule r = {0, 0, 0};
     FT_CHECK(ft_openset_rule_default("resnet128", &r));
     FT_CHECK_DBL_EXACT(r.threshold, 0.51);
     FT_CHECK(ft_openset_rule_default("faceres", &r));
     FT_CHECK_DBL_EXACT(r.threshold, 0.37);
+    FT_CHECK_DBL_EXACT(r.alpha, 0.8);
     FT_CHECK(!ft_openset_rule_default("mobileface", &r));
     FT_CHECK_DBL_EXACT(r.threshold, 0.37); // untouched
+}
+
+static void test_person_decide(void)
+{
+    ft_openset_rule rule = {0.37, 0.04, 0.8};
+    ft_openset_result o;
+    ft_match_result r = mr(7, 0.35, 8, 0.60);
+    ft_openset_decide(&r, &rule, NULL, 1, &o); // 0.35 < 0.37
+    FT_CHECK_EQ(o.status, FT_OPENSET_GRANTED);
+    double tp = 0.30; // person 7 has a look-alike: 0.35 >= 0.30
+    ft_openset_decide(&r, &rule, &tp, 1, &o);
+    FT_CHECK_EQ(o.status, FT_OPENSET_UNKNOWN);
+    tp = NAN; // no entry: the rule's threshold
+    ft_openset_decide(&r, &rule, &tp, 1, &o);
+    FT_CHECK_EQ(o.status, FT_OPENSET_GRANTED);
+}
+
+static void test_person_thresholds(void)
+{
+    ft_err err = {0};
+    ft_openset_person *t = NULL;
+    size_t np = 0;
+    // Euclidean, 2-d, rows of one person not contiguous:
+    //   person 1: (0, 0), (0, 0.2); person 2: (0.5, 0.2); person 3: (3, 0), (3, 1).
+    // D_1 = D_2 = |(0, 0.2) - (0.5, 0.2)| = 0.5; D_3 = |(3, 0) - (0.5, 0.2)| =
+    // sqrt(6.29). Threshold 0.6, alpha 0.8: t_1 = t_2 = 0.4, t_3 = 0.6.
+    const float e[10] = {0, 0, 3, 0, 0.5f, 0.2f, 0, 0.2f, 3, 1};
+    const int64_t ids[5] = {1, 3, 2, 1, 3};
+    FT_CHECK_OK(ft_openset_person_thresholds(e, 2, FT_METRIC_EUCLIDEAN, ids, 5, 0.6, 0.8, &t, &np,
+                                             &err),
+                &err);
+    FT_CHECK_EQ(np, 3);
+    FT_CHECK_EQ(t[0].person_id, 1); // order of first appearance
+    FT_CHECK_EQ(t[1].person_id, 3);
+    FT_CHECK_EQ(t[2].person_id, 2);
+    // The inputs are floats (0.2f, 0.5f): distances carry float rounding,
+    // about 1e-8 relative; 1e-7 covers it.
+    FT_CHECK_NEAR(t[0].nearest, 0.5, 1e-7);
+    FT_CHECK_NEAR(t[0].threshold, 0.4, 1e-7);
+    FT_CHECK_NEAR(t[2].threshold, 0.4, 1e-7);
+    FT_CHECK_NEAR(t[1].nearest, sqrt(6.29), 1e-7);
+    FT_CHECK_DBL_EXACT(t[1].threshold, 0.6);
+    FT_CHECK_NEAR(ft_openset_person_threshold(t, np, 2, 0.6), 0.4, 1e-7);
+    FT_CHECK_DBL_EXACT(ft_openset_person_threshold(t, np, 99, 0.6), 0.6);
+    ft_free(t);
+    // Cosine on raw rows: person 1 (1, 0), person 2 (1, 1), person 3 (-1, 0.2).
+    // d(1,2) = 1 - 1/sqrt(2) = 0.292893; d(2,3) = 1 + 0.8/sqrt(2.08) =
+    // 1.554700; d(1,3) = 1 + 1/sqrt(1.04) = 1.980581. With 0.37 / 0.8:
+    // t_1 = t_2 = 0.8 * 0.292893 = 0.234315, t_3 = 0.37.
+    const float c[6] = {1, 0, 1, 1, -1, 0.2f};
+    const int64_t cid[3] = {1, 2, 3};
+    FT_CHECK_OK(ft_openset_person_thresholds(c, 2, FT_METRIC_COSINE, cid, 3, 0.37, 0.8, &t, &np,
+                                             &err),
+                &err);
+    FT_CHECK_EQ(np, 3);
+    FT_CHECK_NEAR(t[0].threshold, 0.8 * (1 - 1 / sqrt(2.0)), 1e-12); // exact inputs
+    FT_CHECK_NEAR(t[1].nearest, 1 - 1 / sqrt(2.0), 1e-12);
+    FT_CHECK_NEAR(t[2].nearest, 1 + 0.8 / sqrt(2.08), 1e-7); // 0.2f rounding
+    FT_CHECK_DBL_EXACT(t[2].threshold, 0.37);
+    ft_free(t);
+    // alpha 0: no cap. One person alone: nearest +inf, the threshold.
+    FT_CHECK_OK(ft_openset_person_thresholds(c, 2, FT_METRIC_COSINE, cid, 3, 0.37, 0, &t, &np,
+                                             &err),
+                &err);
+    FT_CHECK_DBL_EXACT(t[0].threshold, 0.37);
+    ft_free(t);
+    FT_CHECK_OK(ft_openset_person_thresholds(c, 2, FT_METRIC_COSINE, cid, 1, 0.37, 0.8, &t, &np,
+                                             &err),
+                &err);
+    FT_CHECK_EQ(np, 1);
+    FT_CHECK(isinf(t[0].nearest));
+    FT_CHECK_DBL_EXACT(t[0].threshold, 0.37);
+    ft_free(t);
+    // Invalid input.
+    const int64_t bad_id[2] = {1, 0};
+    FT_CHECK_EQ(ft_openset_person_thresholds(c, 2, FT_METRIC_COSINE, bad_id, 2, 0.37, 0.8, &t, &np,
+                                             &err),
+                FT_E_INVALID);
+    const float z[4] = {1, 0, 0, 0};
+    FT_CHECK_EQ(ft_openset_person_thresholds(z, 2, FT_METRIC_COSINE, cid, 2, 0.37, 0.8, &t, &np,
+                                             &err),
+                FT_E_INVALID);
+    const float nanv[2] = {NAN, 0};
+    FT_CHECK_EQ(ft_openset_person_thresholds(nanv, 2, FT_METRIC_EUCLIDEAN, cid, 1, 0.37, 0.8, &t,
+                                             &np, &err),
+                FT_E_INVALID);
+    FT_CHECK_EQ(ft_openset_person_thresholds(c, 0, FT_METRIC_COSINE, cid, 1, 0.37, 0.8, &t, &np,
+                                             &err),
+                FT_E_INVALID);
 }
 
 static void test_pair_threshold(void)
@@ -122,6 +213,37 @@ static void test_pair_threshold(void)
     FT_CHECK_EQ(ft_openset_pair_threshold(dn, s4, 1, &t, &acc, &err), FT_E_INVALID);
 }
 
+static void test_calibrate_cosine(void)
+{
+    // ft_calibrate in a cosine space (gallery/calibrate.c), by hand:
+    // person 1 (1, 0), (0.8, 0.6); person 2 (0, 1), (-0.6, 0.8), all unit.
+    // Leave one out: every genuine trial is 1 - 0.8 = 0.2; the impostor
+    // trials (nearest sample of the other person) are 1 - 0 = 1.0 for
+    // (1, 0), 1 - 0.6 = 0.4 for (0.8, 0.6), 0.4 for (0, 1), 1.0 for
+    // (-0.6, 0.8). So FAR is 0 below 0.4, 0.5 from just above 0.4 to 1.0;
+    // FRR 0 from just above 0.2. Grid 0.30..0.80 step 0.01; rows 5
+    // (t = 0.35) and 15 (0.45) are far from the trial values.
+    const float d[8] = {1, 0, 0.8f, 0.6f, 0, 1, -0.6f, 0.8f};
+    const int64_t ids[4] = {1, 1, 2, 2};
+    ft_calib_result r;
+    ft_err err = {0};
+    FT_CHECK_OK(ft_calibrate(d, 2, FT_METRIC_COSINE, ids, 4, NULL, &r, &err), &err);
+    FT_CHECK_EQ(r.n_genuine, 4);
+    FT_CHECK_EQ(r.n_impostor, 4);
+    FT_CHECK_EQ(r.n_rows, 51);
+    FT_CHECK_DBL_EXACT(r.rows[5].far, 0.0);
+    FT_CHECK_DBL_EXACT(r.rows[5].frr, 0.0);
+    FT_CHECK_DBL_EXACT(r.rows[15].far, 0.5);
+    FT_CHECK_DBL_EXACT(r.rows[50].far, 0.5);
+    FT_CHECK(isnan(r.threshold)); // 4 impostor trials cannot measure 0.1 %
+    ft_calib_result_deinit(&r);
+    // The same rows compared by Euclidean distance: genuine sqrt(0.4) =
+    // 0.632, so at t = 0.45 every genuine trial is rejected.
+    FT_CHECK_OK(ft_calibrate(d, 2, FT_METRIC_EUCLIDEAN, ids, 4, NULL, &r, &err), &err);
+    FT_CHECK_DBL_EXACT(r.rows[15].frr, 1.0);
+    ft_calib_result_deinit(&r);
+}
+
 static void test_subject(void)
 {
     // A 250 x 250 portrait (LFW Ariel_Sharon_0004's SSD candidates, rounded):
@@ -153,7 +275,10 @@ static void test_subject(void)
 static const ft_test_case cases[] = {
     {"decide", test_decide},
     {"defaults", test_defaults},
+    {"person_decide", test_person_decide},
+    {"person_thresholds", test_person_thresholds},
     {"pair_threshold", test_pair_threshold},
+    {"calibrate_cosine", test_calibrate_cosine},
     {"subject", test_subject},
 };
 
