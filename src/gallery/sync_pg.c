@@ -825,6 +825,13 @@ ft_status ft_gallery_sync_start(const char *url, const ft_gallery_sync_opts *o,
         return ft_err_set(err, FT_E_INVALID, "the change feed needs a PostgreSQL gallery");
     if (!o->spool_path || !*o->spool_path)
         return ft_err_set(err, FT_E_INVALID, "the change feed needs a spool file");
+    pthread_mutex_lock(&reg_mu);
+    bool taken = false;
+    for (ft_gallery_sync *x = reg_head; x; x = x->next)
+        taken = taken || (!x->stopped && strcmp(x->url, url) == 0);
+    pthread_mutex_unlock(&reg_mu);
+    if (taken)
+        return ft_err_set(err, FT_E_EXISTS, "this process already follows that gallery");
     ft_gallery_sync *s = ft_calloc(1, sizeof *s);
     if (!s)
         return ft_err_set(err, FT_E_NOMEM, "out of memory");
