@@ -70,7 +70,9 @@ static const char usage[] =
     "  --identities        add a softmax head over the person names used as labels\n"
     "  --seed N            same seed, same model (default 1)\n"
     "  --threads N         threads (default: all cores); the result does not depend on it\n"
-    "  --lr X              Adam learning rate (default 1e-4, inverse-time decay)\n"
+    "  --lr X              Adam learning rate (default 1e-4)\n"
+    "  --lr-schedule S     inverse-time (the prototype's lr / (1 + d t), d = 1/3 an epoch),\n"
+    "                      cosine (lr to 0 over --epochs) or constant (default inverse-time)\n"
     "  --batch N           batch size (default 10)\n"
     "  --box-loss L        prototype (corner + size squared error), giou, diou or ciou\n"
     "                      (default giou)\n"
@@ -137,6 +139,15 @@ int ft_cmd_train(int argc, char **argv)
                 ft_cli_errorf("train", "--box-loss %s: expected prototype, giou, diou or ciou", bl);
                 return FT_EXIT_USAGE;
             }
+        } else if (strcmp(a, "--lr-schedule") == 0) {
+            const char *ls;
+            if (!ft_cli_str(argc, argv, &i, &ls))
+                return FT_EXIT_USAGE;
+            if (ft_lr_schedule_parse(ls, &o.lr_schedule) != FT_OK) {
+                ft_cli_errorf("train", "--lr-schedule %s: expected inverse-time, cosine or constant",
+                              ls);
+                return FT_EXIT_USAGE;
+            }
         } else if (strcmp(a, "--freeze-backbone") == 0) {
             o.fine_tune = false;
         } else if (strcmp(a, "--fine-tune") == 0) {
@@ -193,11 +204,13 @@ int ft_cmd_train(int argc, char **argv)
            "\"val_class_loss\": %.6f, \"val_box_loss\": %.6f, \"train_samples\": %zu, "
            "\"val_samples\": %zu, \"seconds\": %.1f, \"feature_seconds\": %.1f, "
            "\"train_images_per_s\": %.1f, \"mode\": \"%s\", \"fine_tune_from\": %d, "
-           "\"box_loss\": \"%s\", \"box_weight\": %g, \"lr\": %g, \"params\": %zu",
+           "\"box_loss\": \"%s\", \"box_weight\": %g, \"lr\": %g, \"lr_schedule\": \"%s\", "
+           "\"params\": %zu",
            out, r.n_epochs, r.best_epoch, b->val_loss, b->val_class_loss, b->val_box_loss,
            r.n_train, r.n_val, r.seconds, r.feature_seconds, r.images_per_s,
            o.fine_tune ? "fine-tune" : "frozen", o.fine_tune ? o.fine_tune_from : FT_FM_CONVS,
-           ft_box_loss_name(o.box_loss), o.box_weight, o.lr, ft_fmodel_n_params(m));
+           ft_box_loss_name(o.box_loss), o.box_weight, o.lr, ft_lr_schedule_name(o.lr_schedule),
+           ft_fmodel_n_params(m));
     if (r.has_val_eval)
         printf(", \"val_photos_accuracy\": %.4f, \"val_photos_mean_iou\": %.4f",
                r.val_accuracy, r.val_mean_iou);

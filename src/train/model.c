@@ -334,8 +334,15 @@ void ft_fm__backbone_fwd_range(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm
 void ft_fm__backbone_bwd(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws, int from,
                          float *g, size_t base)
 {
+    ft_fm__backbone_bwd_range(m, ops, ws, from, FT_FM_CONVS, g, base);
+}
+
+// Convs top-1 down to from; ws->da[0] holds dA of act[top] on entry.
+void ft_fm__backbone_bwd_range(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws, int from,
+                               int top, float *g, size_t base)
+{
     int cur = 0;
-    for (int i = FT_FM_CONVS - 1; i >= from; i--) {
+    for (int i = top - 1; i >= from; i--) {
         const ft_fm_conv *c = &m->conv[i];
         float *dy = ws->da[cur], *dx = i > from ? ws->da[cur ^ 1] : NULL;
         ft_kern_bias_act_bwd_f32_ref((size_t)c->g.out_h * c->g.out_w, c->g.c_out, FT_ACT_RELU6,

@@ -94,6 +94,13 @@ typedef struct ft_train_progress {
 
 typedef void (*ft_train_progress_fn)(void *ctx, const ft_train_progress *p);
 
+// Learning rate over the steps (ft_train_lr below).
+typedef enum ft_lr_schedule {
+    FT_LR_INVERSE_TIME,
+    FT_LR_COSINE,
+    FT_LR_CONSTANT,
+} ft_lr_schedule;
+
 typedef struct ft_train_opts {
     int32_t epochs;       // 10
     int32_t patience;     // early stopping: epochs without a better val loss (3)
@@ -115,9 +122,21 @@ typedef struct ft_train_opts {
     size_t cache_mb;
     ft_box_loss box_loss; // FT_BOX_LOSS_* of nn/train/grad.h (giou; prototype, diou, ciou)
     double box_weight;    // the box loss's weight in the total (1)
+    ft_lr_schedule lr_schedule; // FT_LR_INVERSE_TIME (the prototype's)
 } ft_train_opts;
 
 ft_train_opts ft_train_opts_default(void);
+
+// The learning rate of Adam step t (from 1) with spe steps an epoch:
+//   FT_LR_INVERSE_TIME: lr / (1 + d (t - 1)), d = decay_epochs_factor / spe
+//                       (Keras's "decay", the prototype's)
+//   FT_LR_COSINE:       lr (1 + cos(pi min(1, (t - 1) / (epochs spe)))) / 2
+//                       (from lr at the first step to 0 after `epochs`)
+//   FT_LR_CONSTANT:     lr
+double ft_train_lr(const ft_train_opts *o, int64_t t, int64_t spe);
+// "inverse-time", "cosine", "constant".
+const char *ft_lr_schedule_name(ft_lr_schedule s);
+ft_status ft_lr_schedule_parse(const char *s, ft_lr_schedule *out);
 
 typedef struct ft_epoch_stats {
     double loss, class_loss, box_loss, id_loss;

@@ -48,6 +48,9 @@ void ft_fm__backbone_fwd_range(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm
 size_t ft_fm__act_size(const ft_fmodel *m, int i);
 void ft_fm__backbone_bwd(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws, int from,
                          float *g, size_t base);
+// The same for convs top-1 down to from, dA of act[top] in ws->da[0].
+void ft_fm__backbone_bwd_range(const ft_fmodel *m, const ft_grad_ops *ops, ft_fm_ws *ws, int from,
+                               int top, float *g, size_t base);
 // Prediction on one 120x120 RGB sample with m->ws (made by the caller),
 // flip-averaged when m->flip.
 void ft_fm__predict_rgb(ft_fmodel *m, const ft_grad_ops *ops, const uint8_t *rgb, ft_fm_pred *out);

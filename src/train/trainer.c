@@ -40,6 +40,40 @@ ft_train_opts ft_train_opts_default(void)
     return o;
 }
 
+double ft_train_lr(const ft_train_opts *o, int64_t t, int64_t spe)
+{
+    double k = (double)(t > 1 ? t - 1 : 0);
+    switch (o->lr_schedule) {
+    case FT_LR_COSINE: {
+        double total = (double)(o->epochs > 0 ? o->epochs : 1) * (double)(spe > 0 ? spe : 1);
+        double f = k / total < 1.0 ? k / total : 1.0;
+        return o->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * f));
+    }
+    case FT_LR_CONSTANT:
+        return o->lr;
+    case FT_LR_INVERSE_TIME:
+    default:
+        return o->lr / (1.0 + o->decay_epochs_factor / (double)(spe > 0 ? spe : 1) * k);
+    }
+}
+
+static const char *const lr_names[] = {"inverse-time", "cosine", "constant"};
+
+const char *ft_lr_schedule_name(ft_lr_schedule s)
+{
+    return (unsigned)s < sizeof lr_names / sizeof lr_names[0] ? lr_names[s] : "?";
+}
+
+ft_status ft_lr_schedule_parse(const char *s, ft_lr_schedule *out)
+{
+    for (size_t i = 0; i < sizeof lr_names / sizeof lr_names[0]; i++)
+        if (strcmp(s, lr_names[i]) == 0) {
+            *out = (ft_lr_schedule)i;
+            return FT_OK;
+        }
+    return FT_E_INVALID;
+}
+
 #define MAXB 64
 
 struct ft_fm_trainer {
@@ -47,6 +81,7 @@ struct ft_fm_trainer {
     ft_train_opts o;
     ft_adam_opts adam;
     int64_t t;
+    int64_t spe; // steps an epoch (ft_train_run), for the learning-rate schedule
     ft_pool *pool;
     int nth;
     const ft_grad_ops *ops;
@@ -54,6 +89,14 @@ struct ft_fm_trainer {
     float *grad, *am, *av;
     float *sgrad; // fine-tune: per-sample backbone gradients [batch][n_bb_train]
     size_t bb_base, n_bb_train;
+    // Fine-tune: the last conv (pointwise 1x1, 4x4x1024 -> 4x4x1024) runs
+    // its backward once for the whole batch (two GEMMs over batch x 16
+    // positions) instead of once per sample: per sample, its 1024 x 1024
+    // weight had to be transposed and its gradient written, zeroed and
+    // summed again (a third of an epoch, perf in docs/TRAINING.md). The
+    // per-sample part covers convs fine_tune_from..25 only (n_ps floats).
+    size_t n_ps;
+    float *lx, *ldy, *ldx, *lxt, *lwt; // batch x 16 x 1024 each; lxt, lwt transposes
     // Batch buffers.
     float *F, *Ft, *H1c, *H1b, *zc, *zb, *pb, *zi, *dzc, *dzb, *dzi, *dH1c, *dH1b, *dF, *Ht, *Wt,
         *Wt2, *dFc;
@@ -66,7 +109,8 @@ static void tr_free_bufs(ft_fm_trainer *t)
 {
     float **b[] = {&t->F, &t->Ft, &t->H1c, &t->H1b, &t->zc, &t->zb, &t->pb, &t->zi, &t->dzc,
                    &t->dzb, &t->dzi, &t->dH1c, &t->dH1b, &t->dF, &t->Ht, &t->Wt, &t->Wt2,
-                   &t->dFc, &t->grad, &t->am, &t->av, &t->sgrad};
+                   &t->dFc, &t->grad, &t->am, &t->av, &t->sgrad, &t->lx, &t->ldy, &t->ldx,
+                   &t->lxt, &t->lwt};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
         ft_aligned_free(*b[i]);
         *b[i] = NULL;
@@ -117,14 +161,22 @@ ft_status ft_fm_trainer_new(ft_fmodel *m, const ft_train_opts *o, ft_fm_trainer 
     t->o.fine_tune_from = from;
     t->bb_base = m->conv[from].w_off;
     t->n_bb_train = m->n_backbone - t->bb_base;
+    t->n_ps = m->conv[FT_FM_CONVS - 1].w_off - t->bb_base;
     bool ok = true;
     int B = t->o.batch, K = (int)(m->n_ids ? m->n_ids : 1);
     size_t H = FT_FM_HIDDEN, Fd = FT_FM_FEATURES;
     t->grad = zalloc(m->n_params, &ok);
     t->am = zalloc(m->n_params, &ok);
     t->av = zalloc(m->n_params, &ok);
-    if (o->fine_tune)
-        t->sgrad = zalloc((size_t)B * t->n_bb_train, &ok);
+    if (o->fine_tune) {
+        const ft_conv_geom *lg = &m->conv[FT_FM_CONVS - 1].g;
+        size_t nx = (size_t)B * lg->out_h * lg->out_w * lg->c_in;
+        size_t ny = (size_t)B * lg->out_h * lg->out_w * lg->c_out;
+        t->sgrad = zalloc((size_t)B * (t->n_ps ? t->n_ps : 1), &ok);
+        t->lx = zalloc(nx, &ok), t->lxt = zalloc(nx, &ok), t->ldx = zalloc(nx, &ok);
+        t->ldy = zalloc(ny, &ok);
+        t->lwt = zalloc((size_t)lg->c_in * lg->c_out, &ok);
+    }
     t->F = zalloc(B * Fd, &ok), t->Ft = zalloc(B * Fd, &ok);
     t->H1c = zalloc(B * H, &ok), t->H1b = zalloc(B * H, &ok);
     t->zc = zalloc(B, &ok), t->zb = zalloc(B * 4, &ok), t->pb = zalloc(B * 4, &ok);
@@ -159,11 +211,18 @@ static void add_bias_act(int32_t n, int32_t c, const float *b, ft_act act, float
     ft_kern_bias_act_fwd_f32_ref((size_t)n, c, b, act, y);
 }
 
+// In 32 x 32 tiles: the heads transpose their 1024 x 2048 kernels every
+// step, and row-by-row that was a quarter of a fine-tuning epoch (perf,
+// docs/TRAINING.md).
 static void transpose(size_t rows, size_t cols, const float *in, float *out)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t c = 0; c < cols; c++)
-            out[c * rows + r] = in[r * cols + c];
+    for (size_t r0 = 0; r0 < rows; r0 += 32)
+        for (size_t c0 = 0; c0 < cols; c0 += 32) {
+            size_t r1 = r0 + 32 < rows ? r0 + 32 : rows, c1 = c0 + 32 < cols ? c0 + 32 : cols;
+            for (size_t r = r0; r < r1; r++)
+                for (size_t c = c0; c < c1; c++)
+                    out[c * rows + r] = in[r * cols + c];
+        }
 }
 
 // Forward of one two-layer head: H = relu(F W1 + b1); z = H W2 + b2.
@@ -302,12 +361,15 @@ static void bb_slice(void *ctx, int ith, int nth)
             memcpy(j->feats + (size_t)i * FT_FM_FEATURES, ws->feat,
                    FT_FM_FEATURES * sizeof(float));
         } else {
+            // Convs fine_tune_from..25 of this sample; the last conv's
+            // backward (last_bwd) left dA of its input in t->ldx.
             const ft_conv_geom *g = &t->m->conv[FT_FM_CONVS - 1].g;
-            ft_kern_gmaxpool_bwd_f32_ref((size_t)g->out_h * g->out_w, g->c_out, ws->idx,
-                                         t->dF + (size_t)i * FT_FM_FEATURES, ws->da[0]);
-            float *sg = t->sgrad + (size_t)i * t->n_bb_train;
-            memset(sg, 0, t->n_bb_train * sizeof(float));
-            ft_fm__backbone_bwd(t->m, t->ops, ws, t->o.fine_tune_from, sg, t->bb_base);
+            size_t nx = (size_t)g->out_h * g->out_w * g->c_in;
+            memcpy(ws->da[0], t->ldx + (size_t)i * nx, nx * sizeof(float));
+            float *sg = t->sgrad + (size_t)i * t->n_ps;
+            memset(sg, 0, t->n_ps * sizeof(float));
+            ft_fm__backbone_bwd_range(t->m, t->ops, ws, t->o.fine_tune_from, FT_FM_CONVS - 1, sg,
+                                      t->bb_base);
         }
     }
 }
@@ -323,14 +385,64 @@ static void reduce_slice(void *ctx, int ith, int nth)
     reduce_job *j = ctx;
     ft_fm_trainer *t = j->t;
     long lo, hi;
-    ft_pool_range((long)t->n_bb_train, ith, nth, &lo, &hi);
+    ft_pool_range((long)t->n_ps, ith, nth, &lo, &hi);
     float *g = t->grad + t->bb_base;
     for (long k = lo; k < hi; k++) {
         float s = 0.0f;
         for (int32_t i = 0; i < j->n; i++)
-            s += t->sgrad[(size_t)i * t->n_bb_train + k];
+            s += t->sgrad[(size_t)i * t->n_ps + k];
         g[k] = s;
     }
+}
+
+// The last conv's backward over the whole batch (n samples x P positions,
+// rows in sample order): dW += X^T dY on one thread, dX = dY W^T on the
+// other (each a single GEMM call, so the bits do not depend on the thread
+// count).
+typedef struct last_job {
+    ft_fm_trainer *t;
+    int32_t rows;
+    bool dx;
+} last_job;
+
+static void last_part(last_job *j, int part)
+{
+    ft_fm_trainer *t = j->t;
+    const ft_fm_conv *c = &t->m->conv[FT_FM_CONVS - 1];
+    int32_t ci = c->g.c_in, co = c->g.c_out;
+    if (part == 0) {
+        transpose((size_t)j->rows, (size_t)ci, t->lx, t->lxt);
+        t->ops->gemm(ci, co, j->rows, t->lxt, t->ldy, 1.0f, t->grad + c->w_off);
+    } else if (j->dx) {
+        transpose((size_t)ci, (size_t)co, t->m->p + c->w_off, t->lwt);
+        t->ops->gemm(j->rows, ci, co, t->ldy, t->lwt, 0.0f, t->ldx);
+    }
+}
+
+static void last_slice(void *ctx, int ith, int nth)
+{
+    for (int part = ith; part < 2; part += nth)
+        last_part(ctx, part);
+}
+
+// dF (n x 1024) -> the last conv's weight and bias gradients into t->grad,
+// and dA of its input into t->ldx when convs before it train.
+static void last_bwd(ft_fm_trainer *t, int32_t n)
+{
+    const ft_fm_conv *c = &t->m->conv[FT_FM_CONVS - 1];
+    FT_ASSERT(!c->dw && c->g.kh == 1 && c->g.kw == 1 && c->g.stride == 1);
+    size_t P = (size_t)c->g.out_h * c->g.out_w, nx = P * c->g.c_in, ny = P * c->g.c_out;
+    for (int32_t i = 0; i < n; i++) {
+        ft_fm_ws *ws = t->ws[i];
+        float *dy = t->ldy + (size_t)i * ny;
+        ft_kern_gmaxpool_bwd_f32_ref(P, c->g.c_out, ws->idx, t->dF + (size_t)i * FT_FM_FEATURES,
+                                     dy);
+        ft_kern_bias_act_bwd_f32_ref(P, c->g.c_out, FT_ACT_RELU6, ws->act[FT_FM_CONVS], dy,
+                                     t->grad + c->b_off);
+        memcpy(t->lx + (size_t)i * nx, ws->act[FT_FM_CONVS - 1], nx * sizeof(float));
+    }
+    last_job j = {t, (int32_t)(P * (size_t)n), t->o.fine_tune_from < FT_FM_CONVS - 1};
+    ft_pool_run(t->nth > 1 ? t->pool : NULL, last_slice, &j);
 }
 
 typedef struct adam_job {
@@ -426,13 +538,21 @@ static ft_status step_common(ft_fm_trainer *t, const float *x, const uint8_t *co
     if (t->need_dF) {
         for (size_t i = 0; i < (size_t)n * FT_FM_FEATURES; i++)
             t->dF[i] += t->dFc[i];
-        bb_job j = {t, x, rgb, pre, n, true, NULL, NULL};
-        ft_pool_run(t->pool, bb_slice, &j);
-        reduce_job r = {t, n};
-        ft_pool_run(t->pool, reduce_slice, &r);
+        last_bwd(t, n);
+        if (t->n_ps > 0) {
+            bb_job j = {t, x, rgb, pre, n, true, NULL, NULL};
+            ft_pool_run(t->pool, bb_slice, &j);
+            reduce_job r = {t, n};
+            ft_pool_run(t->pool, reduce_slice, &r);
+        }
         from = t->bb_base;
     }
     t->t++;
+    if (t->o.lr_schedule != FT_LR_INVERSE_TIME) {
+        // Adam's own inverse-time decay stays as it was for the default.
+        t->adam.decay = 0.0;
+        t->adam.lr = ft_train_lr(&t->o, t->t, t->spe);
+    }
     adam_job aj = {t, from};
     ft_pool_run(t->pool, adam_slice, &aj);
     return FT_OK;
@@ -700,6 +820,7 @@ ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_tr
     if (o->max_batches > 0 && n_batches > (size_t)o->max_batches)
         n_batches = (size_t)o->max_batches;
     t->adam.decay = o->decay_epochs_factor / (double)n_batches;
+    t->spe = (int64_t)n_batches;
     if (!o->fine_tune) {
         double f0 = ft_now_ms();
         ft_train_progress pr = {.ev = FT_TRAIN_EV_CACHE, .n_train = tr.n, .n_val = va.n,
@@ -768,7 +889,8 @@ ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_tr
         ft_epoch_stats *h = &r.history[ep - 1];
         h->loss = sl / n_batches, h->class_loss = sc / n_batches, h->box_loss = sb / n_batches;
         h->id_loss = si / n_batches;
-        h->lr = ft_adam_lr(&t->adam, t->t);
+        h->lr = t->o.lr_schedule == FT_LR_INVERSE_TIME ? ft_adam_lr(&t->adam, t->t)
+                                                        : ft_train_lr(&t->o, t->t, t->spe);
         // Validation, same batch size, in order.
         size_t vb = 0;
         double vl = 0, vc = 0, vbx = 0, vi = 0;

@@ -868,6 +868,69 @@ static void test_model_train_determinism(void)
     ft_aligned_free(x);
 }
 
+// The learning-rate schedules: values worked by hand, and the schedule is
+// what Adam uses (cosine over one 1-step epoch gives lr 0 at step 2, so
+// that step leaves the weights as they were; the default does not).
+static void test_lr_schedule(void)
+{
+    ft_train_opts o = ft_train_opts_default();
+    FT_CHECK_EQ(o.lr_schedule, FT_LR_INVERSE_TIME);
+    o.lr = 1e-3;
+    o.epochs = 4;
+    // Exact formulas evaluated in double: tolerance 1e-15 (a few ulps of 1e-3).
+    // Inverse time, 10 steps an epoch: 0.75 lr after one epoch (Keras's decay
+    // (1/0.75 - 1) / steps), lr / (1 + 4/3) after four.
+    FT_CHECK_NEAR(ft_train_lr(&o, 1, 10), 1e-3, 1e-15);
+    FT_CHECK_NEAR(ft_train_lr(&o, 11, 10), 0.75e-3, 1e-15);
+    FT_CHECK_NEAR(ft_train_lr(&o, 41, 10), 1e-3 / (1.0 + 4.0 / 3.0), 1e-15);
+    // Cosine over 4 x 10 steps: lr, (1 + cos(pi/4))/2 lr a quarter in, lr/2
+    // half-way, 0 at the end and after.
+    o.lr_schedule = FT_LR_COSINE;
+    FT_CHECK_NEAR(ft_train_lr(&o, 1, 10), 1e-3, 1e-15);
+    FT_CHECK_NEAR(ft_train_lr(&o, 11, 10), 1e-3 * (1.0 + sqrt(0.5)) / 2.0, 1e-15);
+    FT_CHECK_NEAR(ft_train_lr(&o, 21, 10), 0.5e-3, 1e-15);
+    FT_CHECK_NEAR(ft_train_lr(&o, 41, 10), 0.0, 1e-15);
+    FT_CHECK_NEAR(ft_train_lr(&o, 100, 10), 0.0, 1e-15);
+    o.lr_schedule = FT_LR_CONSTANT;
+    FT_CHECK_NEAR(ft_train_lr(&o, 77, 10), 1e-3, 0.0);
+    ft_lr_schedule ls;
+    FT_CHECK_EQ(ft_lr_schedule_parse("cosine", &ls), FT_OK);
+    FT_CHECK_EQ(ls, FT_LR_COSINE);
+    FT_CHECK(strcmp(ft_lr_schedule_name(FT_LR_INVERSE_TIME), "inverse-time") == 0);
+    FT_CHECK_EQ(ft_lr_schedule_parse("step", &ls), FT_E_INVALID);
+
+    enum { N = 2 };
+    float *x = falloc((size_t)N * FT_FM_INPUT * FT_FM_INPUT * 3), face[N], box[4 * N];
+    int32_t id[N];
+    rng_state = 13;
+    make_batch(x, face, box, id, N);
+    for (int sched = 0; sched < 2; sched++) {
+        ft_fmodel *m = NULL;
+        FT_CHECK_EQ(ft_fmodel_new_random(NULL, 0, 9, &m), FT_OK);
+        o = ft_train_opts_default();
+        o.fine_tune = false; // heads only: the features come from x each step
+        o.batch = N;
+        o.threads = 1;
+        o.lr = 1e-3;
+        o.epochs = 1;
+        o.lr_schedule = sched ? FT_LR_COSINE : FT_LR_INVERSE_TIME;
+        ft_fm_trainer *t = NULL;
+        FT_CHECK_EQ(ft_fm_trainer_new(m, &o, &t), FT_OK);
+        size_t np = ft_fmodel_n_params(m);
+        float *after1 = falloc(np);
+        double l, cl, bl;
+        FT_CHECK_EQ(ft_fm_trainer_step(t, x, face, box, id, N, &l, &cl, &bl), FT_OK);
+        memcpy(after1, ft_fmodel_params(m), np * sizeof(float));
+        FT_CHECK_EQ(ft_fm_trainer_step(t, x, face, box, id, N, &l, &cl, &bl), FT_OK);
+        bool same = memcmp(after1, ft_fmodel_params(m), np * sizeof(float)) == 0;
+        FT_CHECK_EQ(same, sched == 1);
+        ft_aligned_free(after1);
+        ft_fm_trainer_free(t);
+        ft_fmodel_free(m);
+    }
+    ft_aligned_free(x);
+}
+
 // ft_train_run end to end on the labelme fixture (random backbone): fine-
 // tuning the last blocks with the frozen prefix cached gives the same
 // weights, bit for bit, as recomputing it every step, whatever the threads.
@@ -1105,6 +1168,7 @@ static const ft_test_case cases[] = {
     {"model_grad", test_model_grad},
     {"model_train_determinism", test_model_train_determinism},
     {"train_run_cache", test_train_run_cache},
+    {"lr_schedule", test_lr_schedule},
     {"model_h5", test_model_h5},
     {"eval_draw_flip", test_eval_draw_flip},
 };
