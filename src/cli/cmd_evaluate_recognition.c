@@ -30,9 +30,10 @@ static const char usage[] =
     "rank-1 accuracy, open-set identification rate and stranger false-accept rate.\n"
     "\n"
     "options:\n"
-    "  --threshold T         the stored threshold (default: --db's, else the product default 0.5)\n"
+    "  --threshold T         the stored threshold (default: --db's, else the space's shipped one:\n"
+    "                        resnet128 0.5, faceres 0.37, fused 1.0)\n"
     "  --db PATH             gallery whose threshold and margin are the stored ones\n"
-    "  --margin M            margin for identification (default: --db's, else 0.05)\n"
+    "  --margin M            margin for identification (default: --db's, else 0.05; faceres 0.04)\n"
     "  --enroll K            photos enrolled per known identity (default 3, at most n-1)\n"
     "  --roc FILE.csv        write the ROC (threshold, far, tar)\n"
     "  --svg FILE.svg        plot the ROC\n"
@@ -673,10 +674,18 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
             margin = pol.margin;
         ft_gallery_close(g);
     }
+    // Without --threshold/--db: the primary space's shipped rule
+    // (access/openset.h); a fusion has none (its scale is ~1 at the
+    // threshold, so 1.0 stands in).
+    ft_openset_rule shipped = {FT_GALLERY_DEFAULT_THRESHOLD, FT_GALLERY_DEFAULT_MARGIN, 0};
+    if (primary.kind == SP_FACERES)
+        ft_openset_rule_default("faceres", &shipped);
+    else if (primary.kind == SP_FUSED)
+        shipped.threshold = 1.0;
     if (stored < 0)
-        stored = FT_GALLERY_DEFAULT_THRESHOLD;
+        stored = shipped.threshold;
     if (margin < 0)
-        margin = FT_GALLERY_DEFAULT_MARGIN;
+        margin = shipped.margin;
 
     // ---- Read the sets ----
     size_t np = 0, cap = 256, npr = 0, cap_pr = 1024;

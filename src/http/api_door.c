@@ -264,14 +264,14 @@ static json_t *face_obj(const ft_door_face *f, const ft_event *ev)
     return j;
 }
 
+// The frame's subject: the one rule of ft_face_pick_subject (score first,
+// then size and centrality), as wherever one face is chosen.
 static size_t largest(const ft_door_result *res)
 {
-    size_t best = 0;
-    for (size_t i = 1; i < res->n_faces; i++)
-        if (res->faces[i].box.w * res->faces[i].box.h >
-            res->faces[best].box.w * res->faces[best].box.h)
-            best = i;
-    return best;
+    ft_face_box boxes[FT_DOOR_MAX_FACES];
+    for (size_t i = 0; i < res->n_faces; i++)
+        boxes[i] = res->faces[i].box;
+    return ft_face_pick_subject(boxes, res->n_faces, res->width, res->height);
 }
 
 // A failure to store a decision closes the door: 503 with the reason
