@@ -61,7 +61,8 @@ static ft_status describe_one(const ft_face_models *m, ft_nn_ctx *ctx, const ft_
         return st;
     }
     double t0 = ft_now_ms();
-    ft_status st = ft_landmarks(m, ctx, im, &f->box, o->tiny_landmarks, f->landmarks, err);
+    ft_face_box lb = ft_landmark_box(o->detect.kind, &f->box);
+    ft_status st = ft_landmarks(m, ctx, im, &lb, o->tiny_landmarks, f->landmarks, err);
     double t1 = ft_now_ms();
     if (t)
         t->landmarks_ms += t1 - t0;

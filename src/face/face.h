@@ -90,6 +90,11 @@ typedef struct ft_detect_opts {
     double min_score;  // strict: score > min_score; default 0.5 (every detector)
     int32_t max_faces; // SSD maxResults, YuNet's too; default 100 (tiny: no limit unless set)
     int32_t input_size; // tiny only, multiple of 32; default 416
+    // YuNet only: just the run at the photo's own size, as OpenCV's
+    // FaceDetectorYN does (the conformance tests); default false: photos
+    // longer than 640 px also run reduced to 640, for faces too large for
+    // the full-size run (src/face/yunet.c).
+    bool single_scale;
 } ft_detect_opts;
 
 ft_detect_opts ft_detect_opts_default(void);
@@ -146,6 +151,13 @@ typedef struct ft_face {
 // 68 points in image pixels for a detection (full or tiny net).
 ft_status ft_landmarks(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
                        const ft_face_box *box, bool tiny, ft_point out[FT_LANDMARKS], ft_err *err);
+// The box to give ft_landmarks for a detection of detector `kind`: the
+// box itself for the SSD and the tiny detector (face-api's pipeline); a
+// YuNet box mapped to the box face-api's SSD would give for the face (the
+// landmark net was trained on such crops; the fit is in yunet.c). Every
+// path that runs the landmark net on a detector's box goes through this,
+// so enrolment and probes cut the same crop.
+ft_face_box ft_landmark_box(ft_detector_kind kind, const ft_face_box *b);
 
 // The 128-d descriptor for a face with landmarks, using `mode` to cut the
 // 150x150 input.

@@ -25,7 +25,7 @@ ft_models_opts ft_models_opts_default(void)
 
 ft_detect_opts ft_detect_opts_default(void)
 {
-    return (ft_detect_opts){FT_DETECTOR_SSD, 0.5, 100, 416};
+    return (ft_detect_opts){FT_DETECTOR_SSD, 0.5, 100, 416, false};
 }
 
 static bool is_dir(const char *p)

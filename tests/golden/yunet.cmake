@@ -6,7 +6,7 @@ foreach(f sample1 sample2 sample3 sample4 sample5 sample6 frame320x240 frame640x
     frame333x257)
   ft_test_cases(test_yunet golden golden.yunet raw_${f} faces_${f})
 endforeach()
-ft_test_cases(test_yunet golden golden.yunet reduced)
+ft_test_cases(test_yunet golden golden.yunet reduced coarse landmark_box)
 
 # The CLI end to end with --detector yunet: five keypoints per face in the
 # JSON, and `model info` on the ONNX file.
