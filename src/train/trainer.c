@@ -264,8 +264,11 @@ static void head_bwd(ft_fm_trainer *t, const ft_fm_dense *d1, const ft_fm_dense 
     // dW1 += F^T dH
     t->ops->gemm(d1->n_in, d1->n_out, n, t->Ft, dH, 1.0f, g + d1->w_off);
     if (dF_out) {
-        transpose((size_t)d1->n_in, (size_t)d1->n_out, p + d1->w_off, Wt);
-        t->ops->gemm(n, d1->n_in, d1->n_out, dH, Wt, 0.0f, dF_out);
+        // dF^T = W1 dH^T with W1 as stored (n_in x n_out): two small
+        // transposes instead of W1's 2M floats every step.
+        transpose((size_t)n, (size_t)d1->n_out, dH, Ht);
+        t->ops->gemm(d1->n_in, n, d1->n_out, p + d1->w_off, Ht, 0.0f, Wt);
+        transpose((size_t)d1->n_in, (size_t)n, Wt, dF_out);
     }
 }
 
