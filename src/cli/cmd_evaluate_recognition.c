@@ -49,6 +49,8 @@ static const char usage[] =
     "  --cache FILE          descriptor cache (created; keyed by photo SHA-256, space,\n"
     "                        alignment, detector and subject rule)\n"
     "  --grey                a study: every photo converted to luma (BT.601) before anything\n"
+    "  --fr-scale S          a study: faceres crops the box scaled S (default 1.4, its own)\n"
+    "  --fr-flip             a study: faceres descriptor = mean of the photo's and its mirror's\n"
     "  --desc-out FILE       write every photo's descriptors (CSV: set,label,path,ok,space,values)\n"
     "\n"
     "Leave-one-set-out (with several DIRs): for every space and fusion weight, each set is\n"
@@ -575,7 +577,8 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
     const char *cache_path = NULL, *desc_out = NULL, *fr_path = NULL;
     const char *fuse_study = "0.3,0.4,0.5,0.6,0.7";
     space primary = {SP_RESNET, 0.5};
-    bool grey = false;
+    bool grey = false, fr_flip = false;
+    double fr_scale = FT_FACERES_SCALE;
     int n_dirs = 0;
     double stored = -1, margin = -1;
     long enroll_k = 3;
@@ -639,6 +642,11 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
                 return FT_EXIT_USAGE;
         } else if (strcmp(a, "--grey") == 0) {
             grey = true;
+        } else if (strcmp(a, "--fr-flip") == 0) {
+            fr_flip = true;
+        } else if (strcmp(a, "--fr-scale") == 0) {
+            if (!ft_cli_double(argc, argv, &i, 0.5, 3, &fr_scale))
+                return FT_EXIT_USAGE;
         } else if (strcmp(a, "--desc-out") == 0) {
             if (!ft_cli_str(argc, argv, &i, &desc_out))
                 return FT_EXIT_USAGE;
@@ -783,8 +791,11 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
              fo.d.detect.min_score);
     snprintf(k128, sizeof k128, "resnet128/%s%s/%s/" SUBJECT_RULE "%s", ft_align_name(fo.d.align),
              fo.d.align_kps ? "+kps" : "", det_key, grey ? "/grey" : "");
-    snprintf(kfr, sizeof kfr, "faceres/%s%s/%s/" SUBJECT_RULE "%s", ft_align_name(fo.d.align),
-             fo.d.align_kps ? "+kps" : "", det_key, grey ? "/grey" : "");
+    char fr_var[64] = "";
+    if (fr_scale != FT_FACERES_SCALE || fr_flip)
+        snprintf(fr_var, sizeof fr_var, "/s%.2f%s", fr_scale, fr_flip ? "+flip" : "");
+    snprintf(kfr, sizeof kfr, "faceres/%s%s/%s/" SUBJECT_RULE "%s%s", ft_align_name(fo.d.align),
+             fo.d.align_kps ? "+kps" : "", det_key, grey ? "/grey" : "", fr_var);
     cache dc;
     cache_load(&dc, cache_path);
     if (!fr_path)
@@ -850,8 +861,38 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
                     memcpy(ph[i].desc, face.descriptor, sizeof face.descriptor);
                     if (frnet) {
                         ft_err e2 = {0};
+                        // The box rescaled so that faceres's own 1.4x gives fr_scale.
+                        ft_face_box frb = face.box;
+                        double k = fr_scale / FT_FACERES_SCALE;
+                        frb.x += frb.w * (1 - k) / 2;
+                        frb.y += frb.h * (1 - k) / 2;
+                        frb.w *= k;
+                        frb.h *= k;
                         ph[i].fr_ok =
-                            ft_faceres_describe(frnet, ctx, &im, &face.box, ph[i].fr, &e2) == FT_OK;
+                            ft_faceres_describe(frnet, ctx, &im, &frb, ph[i].fr, &e2) == FT_OK;
+                        if (ph[i].fr_ok && fr_flip) {
+                            // Mirror the photo and the box; average the unit vectors.
+                            ft_image mir;
+                            float f2[FT_FACERES_DIM];
+                            if (ft_image_new(im.w, im.h, &mir) == FT_OK) {
+                                for (int32_t y = 0; y < im.h; y++)
+                                    for (int32_t x = 0; x < im.w; x++)
+                                        memcpy(mir.rgb + ((size_t)y * im.w + (im.w - 1 - x)) * 3,
+                                               im.rgb + ((size_t)y * im.w + x) * 3, 3);
+                                ft_face_box mb = frb;
+                                mb.x = im.w - frb.x - frb.w;
+                                if (ft_faceres_describe(frnet, ctx, &mir, &mb, f2, &e2) == FT_OK) {
+                                    double n1 = 0, n2 = 0;
+                                    for (int q = 0; q < FT_FACERES_DIM; q++) {
+                                        n1 += (double)ph[i].fr[q] * ph[i].fr[q];
+                                        n2 += (double)f2[q] * f2[q];
+                                    }
+                                    for (int q = 0; q < FT_FACERES_DIM; q++)
+                                        ph[i].fr[q] = (float)(ph[i].fr[q] / sqrt(n1) + f2[q] / sqrt(n2));
+                                }
+                                ft_image_deinit(&mir);
+                            }
+                        }
                     }
                 }
                 ft_image_deinit(&im);
