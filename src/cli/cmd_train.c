@@ -78,6 +78,9 @@ static const char usage[] =
     "                      (default giou)\n"
     "  --box-weight W      weight of the box loss (summed over the batch's faces) against\n"
     "                      0.5 x the mean face/no-face cross-entropy (default 1)\n"
+    "  --box-prior         start the box head at the mean training box (last kernel zero,\n"
+    "                      bias its logit) instead of Glorot's random start\n"
+    "  --no-box-prior      Glorot's random start (Keras's default)\n"
     "  --models DIR        folder with ssd_mobilenetv1_model-weights_manifest.json\n"
     "  --quiet             no progress bar\n";
 
@@ -148,6 +151,10 @@ int ft_cmd_train(int argc, char **argv)
                               ls);
                 return FT_EXIT_USAGE;
             }
+        } else if (strcmp(a, "--box-prior") == 0) {
+            o.box_prior = true;
+        } else if (strcmp(a, "--no-box-prior") == 0) {
+            o.box_prior = false;
         } else if (strcmp(a, "--freeze-backbone") == 0) {
             o.fine_tune = false;
         } else if (strcmp(a, "--fine-tune") == 0) {
@@ -205,12 +212,12 @@ int ft_cmd_train(int argc, char **argv)
            "\"val_samples\": %zu, \"seconds\": %.1f, \"feature_seconds\": %.1f, "
            "\"train_images_per_s\": %.1f, \"mode\": \"%s\", \"fine_tune_from\": %d, "
            "\"box_loss\": \"%s\", \"box_weight\": %g, \"lr\": %g, \"lr_schedule\": \"%s\", "
-           "\"params\": %zu",
+           "\"box_prior\": %s, \"params\": %zu",
            out, r.n_epochs, r.best_epoch, b->val_loss, b->val_class_loss, b->val_box_loss,
            r.n_train, r.n_val, r.seconds, r.feature_seconds, r.images_per_s,
            o.fine_tune ? "fine-tune" : "frozen", o.fine_tune ? o.fine_tune_from : FT_FM_CONVS,
            ft_box_loss_name(o.box_loss), o.box_weight, o.lr, ft_lr_schedule_name(o.lr_schedule),
-           ft_fmodel_n_params(m));
+           o.box_prior ? "true" : "false", ft_fmodel_n_params(m));
     if (r.has_val_eval)
         printf(", \"val_photos_accuracy\": %.4f, \"val_photos_mean_iou\": %.4f",
                r.val_accuracy, r.val_mean_iou);

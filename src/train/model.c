@@ -103,6 +103,16 @@ void ft_fmodel_free(ft_fmodel *m)
     ft_free(m);
 }
 
+void ft_fmodel_box_prior(ft_fmodel *m, const float prior[4])
+{
+    const ft_fm_dense *d = &m->d2b;
+    memset(m->p + d->w_off, 0, (size_t)d->n_in * d->n_out * sizeof(float));
+    for (int k = 0; k < 4; k++) {
+        double v = prior[k] < 0.02f ? 0.02 : prior[k] > 0.98f ? 0.98 : prior[k];
+        m->p[d->b_off + k] = (float)log(v / (1.0 - v));
+    }
+}
+
 size_t ft_fmodel_n_params(const ft_fmodel *m)
 {
     return m->n_params;

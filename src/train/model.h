@@ -53,6 +53,13 @@ void ft_fmodel_free(ft_fmodel *m);
 ft_status ft_fmodel_save(const ft_fmodel *m, const char *path, ft_err *err);
 ft_status ft_fmodel_load(const char *path, ft_fmodel **out, ft_err *err);
 
+// Starts the box head at a prior box: its last kernel zero and its bias
+// logit(prior) (each coordinate clamped to [0.02, 0.98]), so every first
+// prediction is the prior and the IoU losses have an overlap to work on
+// from the first step (Glorot's random start gives near-degenerate boxes
+// around 0.5 and a plateau of several epochs, docs/TRAINING.md).
+void ft_fmodel_box_prior(ft_fmodel *m, const float prior[4]);
+
 size_t ft_fmodel_n_params(const ft_fmodel *m);
 size_t ft_fmodel_n_ids(const ft_fmodel *m);
 const char *ft_fmodel_id_name(const ft_fmodel *m, size_t i);
@@ -123,6 +130,10 @@ typedef struct ft_train_opts {
     ft_box_loss box_loss; // FT_BOX_LOSS_* of nn/train/grad.h (giou; prototype, diou, ciou)
     double box_weight;    // the box loss's weight in the total (1)
     ft_lr_schedule lr_schedule; // FT_LR_INVERSE_TIME (the prototype's)
+    // Box head start: false = Glorot like the other layers (Keras's
+    // default, the prototype's); true = ft_fmodel_box_prior at the mean
+    // face box of the training samples.
+    bool box_prior;
 } ft_train_opts;
 
 ft_train_opts ft_train_opts_default(void);

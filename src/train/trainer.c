@@ -815,6 +815,22 @@ ft_status ft_train_run(const char *ds_dir, const char *ssd_manifest, const ft_tr
         goto nomem;
     if (st != FT_OK)
         goto done;
+    if (o->box_prior) {
+        double sum[4] = {0, 0, 0, 0};
+        size_t n_face = 0;
+        for (size_t i = 0; i < tr.n; i++)
+            if (tr.face[i] > 0.5f) {
+                for (int k = 0; k < 4; k++)
+                    sum[k] += tr.box[4 * i + k];
+                n_face++;
+            }
+        if (n_face) {
+            float prior[4];
+            for (int k = 0; k < 4; k++)
+                prior[k] = (float)(sum[k] / (double)n_face);
+            ft_fmodel_box_prior(m, prior);
+        }
+    }
     st = ft_fm_trainer_new(m, o, &t);
     if (st != FT_OK)
         goto nomem;

@@ -931,6 +931,42 @@ static void test_lr_schedule(void)
     ft_aligned_free(x);
 }
 
+// The box prior: every first prediction is the prior box, whatever the
+// photo (the box head's last kernel is zero), clamped to [0.02, 0.98]; with
+// and without flip averaging (the prior is mirrored onto itself only when
+// symmetric, so flip is off for the asymmetric one).
+static void test_box_prior(void)
+{
+    ft_fmodel *m = NULL;
+    FT_CHECK_EQ(ft_fmodel_new_random(NULL, 0, 5, &m), FT_OK);
+    if (!m)
+        return;
+    ft_image im = {0};
+    FT_CHECK_EQ(ft_image_new(50, 40, &im), FT_OK);
+    rng_state = 31;
+    for (size_t i = 0; i < (size_t)im.w * im.h * 3; i++)
+        im.rgb[i] = (uint8_t)(urand() * 255);
+    ft_err err = {0};
+    ft_fm_pred p;
+    const float prior[4] = {0.25f, 0.3f, 0.7f, 0.999f};
+    ft_fmodel_box_prior(m, prior);
+    ft_fmodel_set_flip(m, false);
+    FT_CHECK_OK(ft_fmodel_predict(m, &im, &p, &err), &err);
+    // sigmoid(logit(v)) in float: a few ulps of 1 (1e-6).
+    FT_CHECK_NEAR(p.box[0], 0.25, 1e-6);
+    FT_CHECK_NEAR(p.box[1], 0.3, 1e-6);
+    FT_CHECK_NEAR(p.box[2], 0.7, 1e-6);
+    FT_CHECK_NEAR(p.box[3], 0.98, 1e-6); // clamped
+    const float sym[4] = {0.3f, 0.2f, 0.7f, 0.8f};
+    ft_fmodel_box_prior(m, sym);
+    ft_fmodel_set_flip(m, true);
+    FT_CHECK_OK(ft_fmodel_predict(m, &im, &p, &err), &err);
+    for (int k = 0; k < 4; k++)
+        FT_CHECK_NEAR(p.box[k], sym[k], 1e-6);
+    ft_image_deinit(&im);
+    ft_fmodel_free(m);
+}
+
 // ft_train_run end to end on the labelme fixture (random backbone): fine-
 // tuning the last blocks with the frozen prefix cached gives the same
 // weights, bit for bit, as recomputing it every step, whatever the threads.
@@ -1169,6 +1205,7 @@ static const ft_test_case cases[] = {
     {"model_train_determinism", test_model_train_determinism},
     {"train_run_cache", test_train_run_cache},
     {"lr_schedule", test_lr_schedule},
+    {"box_prior", test_box_prior},
     {"model_h5", test_model_h5},
     {"eval_draw_flip", test_eval_draw_flip},
 };
