@@ -26,11 +26,14 @@ pkgs=(build-essential cmake pkg-config
 if [ $want_test = 1 ]; then
   # ffmpeg makes the test videos; gst-rtsp-server (with the x264 encoder in
   # -plugins-ugly) is the test RTSP server; mosquitto the test MQTT broker;
-  # postgresql the throwaway server of the gallery_pg tests.
+  # postgresql the throwaway server of the gallery_pg tests; openssl makes
+  # the tests' self-signed certificates (HTTPS, RTSPS), glib-networking is
+  # GLib's TLS for the RTSPS test server; libjpeg-turbo-progs (jpegtran)
+  # makes bench/load.sh's 640x480 photo.
   pkgs+=(clang libclang-rt-14-dev python3-h5py python3-numpy chromium wrk
          ffmpeg mosquitto mosquitto-clients python3-opencv libgstrtspserver-1.0-dev gstreamer1.0-plugins-base
          gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
-         gstreamer1.0-libav postgresql)
+         gstreamer1.0-libav postgresql openssl glib-networking libjpeg-turbo-progs)
 fi
 
 missing=()

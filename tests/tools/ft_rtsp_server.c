@@ -1,10 +1,13 @@
 // ft_rtsp_server: a tiny RTSP server for the frame-source tests (and the
 // door tests and benchmarks), built on gst-rtsp-server, on 127.0.0.1 only.
 //
-//   ft_rtsp_server FILE.mp4 [PORT]
+//   ft_rtsp_server [--tls CERT.pem KEY.pem] FILE.mp4 [PORT]
 //
 // Serves the H.264 track of FILE (an mp4 as tools/make_test_video.sh makes)
 // at rtsp://127.0.0.1:PORT/test, in a loop, at the file's own frame rate.
+// With --tls the control connection is TLS (rtsps://127.0.0.1:PORT/test,
+// the media interleaved in it over TCP), with the given certificate and
+// key (PEM); GLib's TLS comes from glib-networking.
 // Each session starts at the file's first frame; timestamps keep growing
 // across loops (a camera that never ends). PORT 0 or none picks a free
 // port. Once listening it prints the port on stdout, one line. SIGTERM and
@@ -136,18 +139,25 @@ static void media_configure(GstRTSPMediaFactory *f, GstRTSPMedia *media, gpointe
 int main(int argc, char **argv)
 {
     gst_init(&argc, &argv);
+    const char *prog = argv[0], *tls_cert = NULL, *tls_key = NULL;
+    if (argc >= 4 && strcmp(argv[1], "--tls") == 0) {
+        tls_cert = argv[2];
+        tls_key = argv[3];
+        argv += 3;
+        argc -= 3;
+    }
     if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: %s FILE.mp4 [PORT]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--tls CERT.pem KEY.pem] FILE.mp4 [PORT]\n", prog);
         return 2;
     }
     const char *file = argv[1];
     const char *port = argc == 3 ? argv[2] : "0";
     if (!port[0] || strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535) {
-        fprintf(stderr, "%s: bad port %s\n", argv[0], port);
+        fprintf(stderr, "%s: bad port %s\n", prog, port);
         return 2;
     }
     if (!g_file_test(file, G_FILE_TEST_IS_REGULAR)) {
-        fprintf(stderr, "%s: cannot read %s\n", argv[0], file);
+        fprintf(stderr, "%s: cannot read %s\n", prog, file);
         return 1;
     }
     clip c;
@@ -164,11 +174,37 @@ int main(int argc, char **argv)
     gst_rtsp_media_factory_set_launch(factory, "( appsrc name=src ! h264parse config-interval=-1 ! "
                                                "rtph264pay name=pay0 pt=96 config-interval=-1 )");
     g_signal_connect(factory, "media-configure", G_CALLBACK(media_configure), &c);
+    if (tls_cert) {
+        GError *e = NULL;
+        GTlsCertificate *cert = g_tls_certificate_new_from_files(tls_cert, tls_key, &e);
+        if (!cert) {
+            fprintf(stderr, "%s: %s / %s: %s\n", prog, tls_cert, tls_key,
+                    e ? e->message : "cannot load");
+            g_clear_error(&e);
+            return 1;
+        }
+        // Anyone may play (no user names): a default token whose role the
+        // factory allows to access and construct the media.
+        GstRTSPAuth *auth = gst_rtsp_auth_new();
+        gst_rtsp_auth_set_tls_certificate(auth, cert);
+        GstRTSPToken *token = gst_rtsp_token_new(GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING,
+                                                 "viewer", NULL);
+        gst_rtsp_auth_set_default_token(auth, token);
+        gst_rtsp_token_unref(token);
+        gst_rtsp_media_factory_add_role(factory, "viewer", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS,
+                                        G_TYPE_BOOLEAN, TRUE,
+                                        GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN,
+                                        TRUE, NULL);
+        gst_rtsp_media_factory_set_protocols(factory, GST_RTSP_LOWER_TRANS_TCP);
+        gst_rtsp_server_set_auth(server, auth);
+        g_object_unref(auth);
+        g_object_unref(cert);
+    }
     gst_rtsp_mount_points_add_factory(mounts, "/test", factory);
     g_object_unref(mounts);
 
     if (gst_rtsp_server_attach(server, NULL) == 0) {
-        fprintf(stderr, "%s: cannot listen on 127.0.0.1:%s\n", argv[0], port);
+        fprintf(stderr, "%s: cannot listen on 127.0.0.1:%s\n", prog, port);
         return 1;
     }
     printf("%d\n", gst_rtsp_server_get_bound_port(server));

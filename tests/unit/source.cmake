@@ -12,7 +12,7 @@ target_compile_definitions(test_source PRIVATE
 set(_ft_source_cases image file_frames file_pixels file_realtime file_errors oom v4l2_absent
   url_safe stop)
 
-pkg_check_modules(FT_GST_RTSP IMPORTED_TARGET gstreamer-rtsp-server-1.0 gstreamer-app-1.0)
+pkg_check_modules(FT_GST_RTSP IMPORTED_TARGET gstreamer-rtsp-server-1.0 gstreamer-app-1.0 gio-2.0)
 if(FT_GST_RTSP_FOUND)
   # A test tool, not part of the product (GStreamer's headers come in as
   # system headers through the imported target, so -Werror does not reach them).
@@ -21,7 +21,7 @@ if(FT_GST_RTSP_FOUND)
   target_compile_definitions(test_source PRIVATE
     FT_SOURCE_RTSP_SERVER="$<TARGET_FILE:ft_rtsp_server>")
   add_dependencies(test_source ft_rtsp_server)
-  list(APPEND _ft_source_cases rtsp rtsp_udp)
+  list(APPEND _ft_source_cases rtsp rtsp_udp rtsps)
 endif()
 if(FT_NODE_EXE)
   list(APPEND _ft_source_cases mjpeg_http garbage_stream stalled_stream)
