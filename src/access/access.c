@@ -114,7 +114,8 @@ ft_status ft_access_check(ft_gallery *g, const ft_match_matrix *m, const ft_gall
     if (ft_access_quality(&rq->box, p, NULL, NULL) == FT_OK) {
         if (!rq->descriptor)
             return ft_err_set(err, FT_E_INVALID, "access check: no descriptor");
-        if ((st = ft_match(m, rq->descriptor, p->threshold, p->margin, &mr, err)) != FT_OK)
+        if ((st = ft_match(m, rq->descriptor, rq->descriptor_dim, p->threshold, p->margin, &mr,
+                           err)) != FT_OK)
             return st;
         matched = true;
     }
@@ -139,4 +140,20 @@ ft_status ft_access_check(ft_gallery *g, const ft_match_matrix *m, const ft_gall
         return st;
     *out = d;
     return FT_OK;
+}
+
+ft_gallery_space ft_access_space(const ft_descriptor_net *d, ft_align_mode a)
+{
+    return (ft_gallery_space){d->space(a), d->dim,
+                              d->metric == FT_DESC_COSINE ? FT_METRIC_COSINE : FT_METRIC_EUCLIDEAN};
+}
+
+ft_gallery_policy ft_access_policy_for(const ft_gallery_policy *base, const ft_descriptor_net *d)
+{
+    ft_gallery_policy p = *base;
+    if (d != ft_descriptor_net_default()) {
+        p.threshold = d->threshold;
+        p.margin = d->margin;
+    }
+    return p;
 }

@@ -18,6 +18,7 @@
 #define FT_ACCESS_ACCESS_H
 
 #include "core/status.h"
+#include "face/descriptor.h"
 #include "face/face.h"
 #include "gallery/gallery.h"
 
@@ -73,7 +74,8 @@ ft_status ft_access_record(ft_gallery *g, ft_access_decision *d, const char *sou
 
 typedef struct ft_access_request {
     ft_face_box box;          // the detection (pixels, score)
-    const float *descriptor;  // FT_DESCRIPTOR_DIM floats
+    const float *descriptor;  // descriptor_dim floats, in the matrix's space
+    size_t descriptor_dim;
     const char *source;       // door / camera name
     double time;              // 0 = now
     const uint8_t *thumbnail; // optional
@@ -87,5 +89,18 @@ typedef struct ft_access_request {
 // (FT_E_BUSY, FT_E_DB) is not returned.
 ft_status ft_access_check(ft_gallery *g, const ft_match_matrix *m, const ft_gallery_policy *p,
                           const ft_access_request *rq, ft_access_decision *out, ft_err *err);
+
+// ---- Descriptor spaces ----
+
+// The gallery's view of network d's space under alignment a (its samples'
+// space string, length and metric).
+ft_gallery_space ft_access_space(const ft_descriptor_net *d, ft_align_mode a);
+
+// The policy for faces described by d: `base` (the gallery's stored
+// policy, whose threshold and margin were set and calibrated for the
+// default network's distances) as is for the default network; for
+// another network, base's gates with d's own default threshold and margin
+// (a per-space stored threshold is not there yet).
+ft_gallery_policy ft_access_policy_for(const ft_gallery_policy *base, const ft_descriptor_net *d);
 
 #endif

@@ -8,14 +8,17 @@
 #include <stdio.h>
 #include <string.h>
 
-ft_status ft_enroll_sample(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+ft_status ft_enroll_sample(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const ft_image *im,
                            const uint8_t *src, size_t src_len, const ft_describe_opts *o,
-                           const ft_gallery_policy *p, ft_sample *sample, ft_buf *thumb,
-                           bool *below_threshold, ft_err *err)
+                           const ft_descriptor_net *net, const ft_gallery_policy *p,
+                           ft_sample *sample, float *desc, ft_buf *thumb, bool *below_threshold,
+                           ft_err *err)
 {
     ft_face f;
     bool low = false;
-    ft_status st = ft_face_single(m, ctx, im, o, FT_SINGLE_FACE_FLOOR, false, &f, &low, err);
+    ft_describe_opts po = ft_descriptor_net_pipeline(net, o);
+    ft_status st =
+        ft_face_single(mm->face, ctx, im, &po, FT_SINGLE_FACE_FLOOR, false, &f, &low, err);
     if (st != FT_OK)
         return st;
     // The door refuses faces under the gate; enrolling one would make a
@@ -24,10 +27,13 @@ ft_status ft_enroll_sample(const ft_face_models *m, ft_nn_ctx *ctx, const ft_ima
     st = ft_access_quality(&f.box, p, NULL, err);
     if (st != FT_OK)
         return st;
+    if ((st = ft_descriptor_net_face(net, mm, ctx, im, &f, o, desc, err)) != FT_OK)
+        return st;
     memset(sample, 0, sizeof *sample);
-    memcpy(sample->descriptor, f.descriptor, sizeof f.descriptor);
-    snprintf(sample->model, sizeof sample->model, "%s", ft_descriptor_space(o->align));
-    snprintf(sample->alignment, sizeof sample->alignment, "%s", ft_align_name(o->align));
+    sample->descriptor = desc;
+    sample->dim = (uint32_t)net->dim;
+    snprintf(sample->model, sizeof sample->model, "%s", net->space(o->align));
+    snprintf(sample->alignment, sizeof sample->alignment, "%s", net->align_name(o->align));
     sample->detector_score = f.box.score;
     sample->face_w = (int32_t)lround(f.box.w);
     sample->face_h = (int32_t)lround(f.box.h);
@@ -49,9 +55,13 @@ const char *ft_enroll_verdict_str(ft_enroll_verdict_kind k)
     return k == FT_ENROLL_DUPLICATE ? "duplicate" : k == FT_ENROLL_CONFLICT ? "conflict" : "new";
 }
 
-static const char *model_of(const ft_sample *s)
+// The distance of two samples of one registered space; +inf otherwise.
+static double sample_distance(const ft_sample *x, const ft_sample *y)
 {
-    return s->model[0] ? s->model : FT_GALLERY_DEFAULT_MODEL;
+    const ft_descriptor_net *d = ft_descriptor_net_of_space(x->model);
+    if (!d || strcmp(x->model, y->model) != 0 || x->dim != d->dim || y->dim != d->dim)
+        return INFINITY;
+    return ft_descriptor_net_distance(d, x->descriptor, y->descriptor);
 }
 
 ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_policy *p,
@@ -63,7 +73,6 @@ ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_po
     ft_status st = ft_gallery_samples_list(g, 0, &all, &n_all, err);
     if (st != FT_OK)
         return st;
-    double limit = p->threshold + p->margin;
     for (size_t i = 0; i < n && st == FT_OK; i++) {
         const ft_sample *x = &samples[i];
         ft_enroll_verdict v;
@@ -77,10 +86,9 @@ ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_po
             if (y->person_id != person_id)
                 continue;
             bool same_src = x->source_sha256[0] && strcmp(x->source_sha256, y->source_sha256) == 0;
-            double d = strcmp(model_of(x), model_of(y)) == 0
-                           ? ft_descriptor_distance(x->descriptor, y->descriptor)
-                           : INFINITY;
-            if (same_src || d < FT_ENROLL_DUP_DISTANCE) {
+            bool same_space = strcmp(x->model, y->model) == 0;
+            double d = sample_distance(x, y);
+            if ((same_src && same_space) || d < FT_ENROLL_DUP_DISTANCE) {
                 v.kind = FT_ENROLL_DUPLICATE;
                 v.dup_sample_id = y->id;
                 v.distance = same_src ? 0.0 : d;
@@ -91,10 +99,9 @@ ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_po
             if (verdicts[k].kind != FT_ENROLL_NEW)
                 continue;
             bool same_src = x->source_sha256[0] && strcmp(x->source_sha256, y->source_sha256) == 0;
-            double d = strcmp(model_of(x), model_of(y)) == 0
-                           ? ft_descriptor_distance(x->descriptor, y->descriptor)
-                           : INFINITY;
-            if (same_src || d < FT_ENROLL_DUP_DISTANCE) {
+            bool same_space = strcmp(x->model, y->model) == 0;
+            double d = sample_distance(x, y);
+            if ((same_src && same_space) || d < FT_ENROLL_DUP_DISTANCE) {
                 v.kind = FT_ENROLL_DUPLICATE;
                 v.distance = same_src ? 0.0 : d;
             }
@@ -105,14 +112,17 @@ ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_po
             int64_t who = 0;
             for (size_t k = 0; k < n_all; k++) {
                 const ft_sample *y = &all[k];
-                if (y->person_id == person_id || strcmp(model_of(x), model_of(y)) != 0)
+                if (y->person_id == person_id)
                     continue;
-                double d = ft_descriptor_distance(x->descriptor, y->descriptor);
+                double d = sample_distance(x, y);
                 if (d < best) {
                     best = d;
                     who = y->person_id;
                 }
             }
+            const ft_descriptor_net *net = ft_descriptor_net_of_space(x->model);
+            ft_gallery_policy px = net ? ft_access_policy_for(p, net) : *p;
+            double limit = px.threshold + px.margin;
             if (who > 0 && best < limit) {
                 ft_person other;
                 v.kind = FT_ENROLL_CONFLICT;

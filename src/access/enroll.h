@@ -9,16 +9,19 @@
 #include "face/face.h"
 #include "gallery/gallery.h"
 
-// Fills *sample (descriptor, model, alignment, detector score, face size,
-// source SHA-256 of `src`/`src_len` if given) and the thumbnail JPEG in
-// `thumb` (sample->thumbnail points into it: keep `thumb` alive until the
-// sample is stored). Errors: FT_E_NO_FACE, FT_E_MANY_FACES, FT_E_QUALITY
-// (with the reason), decode/inference errors. *below_threshold tells that
-// the face was the best candidate under the detector threshold.
-ft_status ft_enroll_sample(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,
+// Fills *sample (descriptor in `net`'s space, written to `desc`, which
+// holds FT_DESCRIPTOR_DIM_MAX floats and must outlive the sample; space,
+// alignment, detector score, face size, source SHA-256 of `src`/`src_len`
+// if given) and the thumbnail JPEG in `thumb` (sample->thumbnail points
+// into it: keep `thumb` alive until the sample is stored). Errors:
+// FT_E_NO_FACE, FT_E_MANY_FACES, FT_E_QUALITY (with the reason),
+// decode/inference errors. *below_threshold tells that the face was the
+// best candidate under the detector threshold.
+ft_status ft_enroll_sample(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const ft_image *im,
                            const uint8_t *src, size_t src_len, const ft_describe_opts *o,
-                           const ft_gallery_policy *p, ft_sample *sample, ft_buf *thumb,
-                           bool *below_threshold, ft_err *err);
+                           const ft_descriptor_net *net, const ft_gallery_policy *p,
+                           ft_sample *sample, float *desc, ft_buf *thumb, bool *below_threshold,
+                           ft_err *err);
 
 // ---- Screening new samples against the gallery ----
 //
@@ -65,7 +68,10 @@ typedef struct ft_enroll_verdict {
 } ft_enroll_verdict;
 
 // Screens `n` samples meant for `person_id` (0 = a new person) against
-// every enrolled sample of the same descriptor model. Fills verdicts[n].
+// every enrolled sample of the same descriptor space (distances in that
+// space's metric; the conflict limit is ft_access_policy_for(p, its
+// network)'s threshold plus margin; samples of spaces no registered
+// network makes are skipped). Fills verdicts[n].
 // Read-only; FT_OK whatever the verdicts (callers decide: refuse
 // conflicts unless forced, skip duplicates). The screen and the write
 // are separate transactions: two enrolments of one face under two names

@@ -91,6 +91,22 @@ int ft_cli_face_opt(int argc, char **argv, int *i, ft_cli_face_opts *o);
     "  --threads N           threads per inference (default: all cores)\n"                        \
     "  --models DIR          folder with the model files\n"
 
+// --descriptor NAME (cli_descriptor.c): the descriptor network a command
+// describes and matches with (face/descriptor.h), resnet128 by default.
+// ft_cli_descriptor_parse: argv[*i] is "--descriptor"; 1 if consumed, 0
+// if not this option, -1 on an unknown name. ft_cli_descriptor_load loads
+// the weights the network needs beyond the face-api set (faceres's),
+// printing a clear message on failure; *fr stays NULL for resnet128.
+struct ft_descriptor_net;
+struct ft_faceres;
+int ft_cli_descriptor_parse(const char *cmd, int argc, char **argv, int *i,
+                            const struct ft_descriptor_net **net);
+ft_status ft_cli_descriptor_load(const char *cmd, const struct ft_descriptor_net *net,
+                                 struct ft_faceres **fr);
+#define FT_CLI_DESCRIPTOR_HELP                                                                     \
+    "  --descriptor resnet128|faceres  descriptor network and space (default resnet128;\n"        \
+    "                        faceres: weights from $FT_FACERES_MODEL or .cache/human-3.3.6)\n"
+
 // Loads the nets these options need and an inference context.
 ft_status ft_cli_face_setup(const char *cmd, const ft_cli_face_opts *o, ft_face_models **m,
                             ft_nn_ctx **ctx);

@@ -1,5 +1,6 @@
 // `facetracker calibrate`: the threshold for a target false-accept rate,
 // from the enrolled samples.
+#include "access/access.h"
 #include "cli/cli.h"
 
 #include "gallery/gallery.h"
@@ -62,8 +63,8 @@ int ft_cmd_calibrate(int argc, char **argv)
     // Samples of the default descriptor space (the alignment every command
     // uses unless told otherwise). The table first, then the decision to
     // store it: the table is printed whether or not it is stored.
-    ft_status st = ft_gallery_calibrate(g, ft_descriptor_space(ft_align_default()), &o, false, &r,
-                                        &err);
+    ft_gallery_space sp = ft_access_space(ft_descriptor_net_default(), ft_align_default());
+    ft_status st = ft_gallery_calibrate(g, &sp, &o, false, &r, &err);
     bool have = st == FT_OK;
     if (have && !dry)
         st = ft_gallery_calibration_save(g, &r, &o, &err);

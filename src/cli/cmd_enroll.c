@@ -94,7 +94,9 @@ int ft_cmd_enroll(int argc, char **argv)
     ft_buf *thumbs = ft_calloc(n, sizeof *thumbs);
     bool *low = ft_calloc(n, sizeof *low);
     int64_t *ids = ft_calloc(n, sizeof *ids);
-    if (!smp || !thumbs || !low || !ids) {
+    float *descs = ft_calloc(n * FT_DESCRIPTOR_DIM_MAX, sizeof *descs);
+    ft_descriptor_models mm = {m, NULL};
+    if (!smp || !thumbs || !low || !ids || !descs) {
         ft_cli_errorf("enroll", "out of memory");
         rc = FT_EXIT_INPUT;
     }
@@ -108,8 +110,10 @@ int ft_cmd_enroll(int argc, char **argv)
         if (st == FT_OK) {
             st = ft_image_decode(src.data, src.len, &lim, &im, &err);
             if (st == FT_OK) {
-                st = ft_enroll_sample(m, ctx, &im, src.data, src.len, &fo.d, &pol, &smp[k],
-                                      &thumbs[k], &low[k], &err);
+                st = ft_enroll_sample(&mm, ctx, &im, src.data, src.len, &fo.d,
+                                      ft_descriptor_net_default(), &pol, &smp[k],
+                                      descs + k * FT_DESCRIPTOR_DIM_MAX, &thumbs[k], &low[k],
+                                      &err);
                 ft_image_deinit(&im);
             }
             ft_buf_deinit(&src);
@@ -215,6 +219,7 @@ int ft_cmd_enroll(int argc, char **argv)
     ft_free(thumbs);
     ft_free(low);
     ft_free(ids);
+    ft_free(descs);
     ft_nn_ctx_free(ctx);
     ft_face_models_free(m);
     ft_gallery_close(g);

@@ -6,6 +6,8 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "door/door.h"
+#include "face/descriptor.h"
+#include "face/faceres.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,7 +21,8 @@ static const char usage_identify[] =
     "\"margin\"}]}. Nothing is written to the gallery.\n"
     "\n"
     "options:\n"
-    "  --db PATH             the gallery (default ./facetracker.db)\n" FT_CLI_FACE_OPTS_HELP;
+    "  --db PATH             the gallery (default ./facetracker.db)\n" FT_CLI_DESCRIPTOR_HELP
+    FT_CLI_FACE_OPTS_HELP;
 
 static const char usage_access[] =
     "usage: facetracker access [options] IMAGE...\n"
@@ -34,7 +37,8 @@ static const char usage_access[] =
     "\n"
     "options:\n"
     "  --source NAME         the door or camera (default \"cli\")\n"
-    "  --db PATH             the gallery (default ./facetracker.db)\n" FT_CLI_FACE_OPTS_HELP;
+    "  --db PATH             the gallery (default ./facetracker.db)\n" FT_CLI_DESCRIPTOR_HELP
+    FT_CLI_FACE_OPTS_HELP;
 
 static void num_or_null(ft_buf *b, double v)
 {
@@ -92,6 +96,7 @@ static int run(int argc, char **argv, bool access)
     ft_cli_face_opts fo;
     ft_cli_face_opts_init(&fo);
     const char *db = NULL, *source = "cli";
+    const ft_descriptor_net *net = ft_descriptor_net_default();
     int first = argc;
     for (int i = 1; i < argc; i++) {
         if (ft_cli_is_help(argv[i])) {
@@ -99,6 +104,8 @@ static int run(int argc, char **argv, bool access)
             return FT_EXIT_OK;
         }
         int r = ft_cli_face_opt(argc, argv, &i, &fo);
+        if (r == 0)
+            r = ft_cli_descriptor_parse(cmd, argc, argv, &i, &net);
         if (r < 0)
             return FT_EXIT_USAGE;
         if (r > 0)
@@ -128,18 +135,30 @@ static int run(int argc, char **argv, bool access)
     ft_gallery_policy pol;
     ft_match_matrix *mm = NULL;
     ft_face_models *m = NULL;
+    ft_faceres *fr = NULL;
     ft_nn_ctx *ctx = NULL;
+    ft_gallery_space sp = ft_access_space(net, fo.d.align);
     if (ft_gallery_policy_load(g, &pol, &err) != FT_OK ||
-        ft_gallery_matrix_load(g, ft_descriptor_space(fo.d.align), &mm, &err) != FT_OK) {
+        ft_gallery_matrix_load(g, &sp, &mm, &err) != FT_OK) {
         ft_cli_errorf(cmd, "%s", err.msg);
         ft_gallery_close(g);
         return FT_EXIT_INPUT;
     }
-    if (ft_cli_face_setup(cmd, &fo, &m, &ctx) != FT_OK) {
+    pol = ft_access_policy_for(&pol, net);
+    // The face-api nets the pipeline needs for this network (no landmark
+    // or ResNet weights for faceres), then the network's own.
+    ft_cli_face_opts fo_net = fo;
+    fo_net.d = ft_descriptor_net_pipeline(net, &fo.d);
+    if (ft_cli_face_setup(cmd, &fo_net, &m, &ctx) != FT_OK ||
+        ft_cli_descriptor_load(cmd, net, &fr) != FT_OK) {
+        ft_nn_ctx_free(ctx);
+        ft_face_models_free(m);
         ft_match_matrix_free(mm);
         ft_gallery_close(g);
         return FT_EXIT_INPUT;
     }
+    ft_descriptor_models dmm = {m, fr};
+    static float qdesc[FT_DESCRIPTOR_DIM_MAX];
     int rc = FT_EXIT_OK;
     static ft_face faces[256];
     ft_door *door = NULL;
@@ -149,7 +168,10 @@ static int run(int argc, char **argv, bool access)
     if (access) {
         ft_door_opts dopt = ft_door_opts_default();
         dopt.describe = fo.d;
-        dopt.describe.landmarks = dopt.describe.descriptors = true;
+        dopt.describe.landmarks = net->needs_landmarks;
+        dopt.describe.descriptors = true;
+        dopt.descriptor = net;
+        dopt.faceres = fr;
         res = ft_malloc(sizeof *res);
         ft_status st = res ? FT_OK : ft_err_set(&err, FT_E_NOMEM, "out of memory");
         if (st == FT_OK)
@@ -185,7 +207,7 @@ static int run(int argc, char **argv, bool access)
             continue;
         }
         if (st == FT_OK) {
-            st = ft_faces_describe(m, ctx, &im, &fo.d, faces, 256, &n, NULL, &err);
+            st = ft_faces_describe(m, ctx, &im, &fo_net.d, faces, 256, &n, NULL, &err);
             if (st != FT_OK)
                 ft_image_deinit(&im);
         }
@@ -207,7 +229,9 @@ static int run(int argc, char **argv, bool access)
             b.len--; // reopen the face object
             {
                 ft_match_result r;
-                st = ft_match(mm, faces[k].descriptor, pol.threshold, pol.margin, &r, &err);
+                st = ft_descriptor_net_face(net, &dmm, ctx, &im, &faces[k], &fo.d, qdesc, &err);
+                if (st == FT_OK)
+                    st = ft_match(mm, qdesc, net->dim, pol.threshold, pol.margin, &r, &err);
                 if (st != FT_OK)
                     break;
                 const char *status = r.status == FT_MATCH_KNOWN       ? "known"
@@ -247,6 +271,7 @@ static int run(int argc, char **argv, bool access)
     ft_free(res);
     ft_match_matrix_free(mm);
     ft_nn_ctx_free(ctx);
+    ft_faceres_free(fr);
     ft_face_models_free(m);
     ft_gallery_close(g);
     return rc;

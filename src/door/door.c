@@ -16,6 +16,8 @@
 
 struct ft_door {
     const ft_face_models *models;
+    const ft_descriptor_net *net; // the descriptor space the door matches in
+    ft_descriptor_models mm;
     ft_door_opts o;
     struct ft_deliver *deliver;
     pthread_rwlock_t lock; // guards `matrix`
@@ -33,7 +35,7 @@ ft_door_opts ft_door_opts_default(void)
     o.n = 3;
     o.gap_s = 1.0;
     o.iou_min = 0.3;
-    o.assoc_distance = 0.6;
+    o.assoc_distance = 0; // the descriptor network's track gate (face/descriptor.h)
     o.detect_every = 1;
     o.thumb_px = 160;
     o.redescribe_every = 5;
@@ -51,16 +53,19 @@ ft_status ft_door_opts_check(const ft_door_opts *o, ft_err *err)
         return ft_err_set(err, FT_E_INVALID, "the track gap must be in (0, 3600] s");
     if (!(o->iou_min > 0 && o->iou_min <= 1))
         return ft_err_set(err, FT_E_INVALID, "the IoU gate must be in (0, 1]");
-    if (!(o->assoc_distance > 0))
-        return ft_err_set(err, FT_E_INVALID, "the association distance must be positive");
+    if (!(o->assoc_distance >= 0))
+        return ft_err_set(err, FT_E_INVALID, "the association distance must be >= 0");
     if (o->detect_every < 1 || o->detect_every > 100)
         return ft_err_set(err, FT_E_INVALID, "detect every must be 1..100 frames");
     if (o->redescribe_every < 1 || o->redescribe_every > 100)
         return ft_err_set(err, FT_E_INVALID, "redescribe every must be 1..100 frames");
     if (o->thumb_px < 16 || o->thumb_px > 1024)
         return ft_err_set(err, FT_E_INVALID, "thumbnails must be 16..1024 px");
-    if (!o->describe.landmarks || !o->describe.descriptors)
-        return ft_err_set(err, FT_E_INVALID, "the door needs landmarks and descriptors");
+    if (!o->describe.descriptors ||
+        (!o->describe.landmarks &&
+         (!o->descriptor || o->descriptor->needs_landmarks)))
+        return ft_err_set(err, FT_E_INVALID, "the door needs descriptors (and landmarks for %s)",
+                          o->descriptor ? o->descriptor->name : "resnet128");
     return FT_OK;
 }
 
@@ -78,6 +83,12 @@ ft_status ft_door_new(const ft_face_models *models, const ft_door_opts *o,
         return ft_err_set(err, FT_E_NOMEM, "out of memory");
     d->models = models;
     d->o = *o;
+    if (!d->o.descriptor)
+        d->o.descriptor = ft_descriptor_net_default();
+    if (d->o.assoc_distance == 0)
+        d->o.assoc_distance = d->o.descriptor->track_gate;
+    d->net = d->o.descriptor;
+    d->mm = (ft_descriptor_models){models, o->faceres};
     d->deliver = deliver;
     pthread_rwlock_init(&d->lock, NULL);
     *out = d;
@@ -103,6 +114,17 @@ struct ft_deliver *ft_door_deliver(const ft_door *d)
     return d->deliver;
 }
 
+// The stored policy, with the door's network's threshold and margin when
+// it is not the default one (ft_access_policy_for).
+static ft_status door_policy(const ft_door *d, ft_gallery *g, ft_gallery_policy *out, ft_err *err)
+{
+    ft_gallery_policy p;
+    ft_status st = ft_gallery_policy_load(g, &p, err);
+    if (st == FT_OK)
+        *out = ft_access_policy_for(&p, d->net);
+    return st;
+}
+
 // ---- The match matrix ----
 
 ft_status ft_door_matrix_acquire(ft_door *d, ft_gallery *g, const ft_match_matrix **out,
@@ -121,8 +143,10 @@ ft_status ft_door_matrix_acquire(ft_door *d, ft_gallery *g, const ft_match_matri
     if (st != FT_OK)
         return st;
     pthread_rwlock_wrlock(&d->lock);
-    if (!d->matrix)
-        st = ft_gallery_matrix_load(g, ft_descriptor_space(d->o.describe.align), &d->matrix, err);
+    if (!d->matrix) {
+        ft_gallery_space sp = ft_access_space(d->net, d->o.describe.align);
+        st = ft_gallery_matrix_load(g, &sp, &d->matrix, err);
+    }
     else
         st = ft_gallery_matrix_refresh(g, &d->matrix, err);
     // The database is unreachable (a shared gallery's degraded mode,
@@ -207,15 +231,15 @@ void ft_door_source_stats_get(const ft_door_source *s, ft_door_source_stats *out
 
 // ---- Per-track decision ----
 
-static void fuse_add(ft_door__track *tr, const float *desc)
+static void fuse_add(ft_door__track *tr, const float *desc, size_t dim)
 {
     double len = 0;
-    for (int i = 0; i < FT_DESCRIPTOR_DIM; i++)
+    for (size_t i = 0; i < dim; i++)
         len += (double)desc[i] * desc[i];
     len = sqrt(len);
     if (!(len > 0) || !isfinite(len))
         return;
-    for (int i = 0; i < FT_DESCRIPTOR_DIM; i++)
+    for (size_t i = 0; i < dim; i++)
         tr->fused[i] += desc[i] / len;
     tr->fused_len_sum += len;
     tr->n_fused++;
@@ -224,18 +248,18 @@ static void fuse_add(ft_door__track *tr, const float *desc)
 // The fused descriptor: the mean direction of the frames' unit
 // descriptors, at their mean length (the gallery compares raw face-api
 // descriptors by Euclidean distance, so the length matters).
-static bool fused_get(const ft_door__track *tr, float *out)
+static bool fused_get(const ft_door__track *tr, float *out, size_t dim)
 {
     if (tr->n_fused == 0)
         return false;
     double n2 = 0;
-    for (int i = 0; i < FT_DESCRIPTOR_DIM; i++)
+    for (size_t i = 0; i < dim; i++)
         n2 += tr->fused[i] * tr->fused[i];
     double norm = sqrt(n2);
     if (!(norm > 0))
         return false;
     double scale = (tr->fused_len_sum / tr->n_fused) / norm;
-    for (int i = 0; i < FT_DESCRIPTOR_DIM; i++)
+    for (size_t i = 0; i < dim; i++)
         out[i] = (float)(tr->fused[i] * scale);
     return true;
 }
@@ -286,10 +310,11 @@ static ft_status fused_match(const ft_door__track *tr, const ft_match_matrix *mx
 {
     memset(v, 0, sizeof *v);
     v->m.distance = v->m.second_distance = v->m.margin = NAN;
-    float f[FT_DESCRIPTOR_DIM];
-    if (!fused_get(tr, f))
+    float f[FT_DESCRIPTOR_DIM_MAX];
+    size_t dim = ft_match_matrix_dim(mx);
+    if (dim > FT_DESCRIPTOR_DIM_MAX || !fused_get(tr, f, dim))
         return FT_OK;
-    ft_status st = ft_match(mx, f, pol->threshold, pol->margin, &v->m, err);
+    ft_status st = ft_match(mx, f, dim, pol->threshold, pol->margin, &v->m, err);
     if (st != FT_OK)
         return st;
     v->has = true;
@@ -452,7 +477,7 @@ static ft_status track_try_grant(ft_door *d, const ft_door_worker *w, ft_door_so
 
 typedef struct frame_face {
     ft_face_box box;
-    float desc[FT_DESCRIPTOR_DIM];
+    float desc[FT_DESCRIPTOR_DIM_MAX]; // the door's network's length
     bool has_desc;
     bool skipped; // not described: it is a decided track's face, described lately
     ft_access_decision fd;
@@ -541,14 +566,21 @@ static ft_status detect_describe(ft_door *d, const ft_door_worker *w, const ft_d
         if (gate && decided_face(d, s, &f->box, t)) {
             f->skipped = true;
         } else if (gate) {
-            ft_point lm[FT_LANDMARKS];
+            // The 68-point net only for a network whose crop needs it
+            // (faceres cuts its crop from the box alone).
+            ft_face face;
+            memset(&face, 0, sizeof face);
+            face.box = f->box;
             double a = ft_now_ms();
-            st = ft_landmarks(d->models, w->nn, im, &f->box, d->o.describe.tiny_landmarks, lm,
-                              err);
+            st = FT_OK;
+            if (d->net->needs_landmarks) {
+                st = ft_landmarks(d->models, w->nn, im, &f->box, d->o.describe.tiny_landmarks,
+                                  face.landmarks, err);
+                face.has_landmarks = st == FT_OK;
+            }
             double b = ft_now_ms();
             if (st == FT_OK)
-                st = ft_descriptor(d->models, w->nn, im, &f->box, lm, d->o.describe.align,
-                                   f->desc, err);
+                st = d->net->describe(&d->mm, w->nn, im, &face, &d->o.describe, f->desc, err);
             res->landmarks_ms += b - a;
             res->descriptor_ms += ft_now_ms() - b;
             if (st == FT_E_INVALID) {
@@ -604,7 +636,7 @@ ft_status ft_door_frame(ft_door *d, const ft_door_worker *w, ft_door_source *s,
     double t_start = ft_now_ms();
     result_start(res, im->w, im->h);
     ft_gallery_policy pol;
-    ft_status st = ft_gallery_policy_load(w->g, &pol, err);
+    ft_status st = door_policy(d, w->g, &pol, err);
     if (st != FT_OK)
         return st;
     bool detect = s->mode == FT_DOOR_STILL || s->frame_count % d->o.detect_every == 0;
@@ -630,7 +662,7 @@ ft_status ft_door_frame_faces(ft_door *d, const ft_door_worker *w, ft_door_sourc
     double t_start = ft_now_ms();
     result_start(res, width, height);
     ft_gallery_policy pol;
-    ft_status st = ft_gallery_policy_load(w->g, &pol, err);
+    ft_status st = door_policy(d, w->g, &pol, err);
     if (st != FT_OK)
         return st;
     bool detect = in != NULL;
@@ -646,7 +678,7 @@ ft_status ft_door_frame_faces(ft_door *d, const ft_door_worker *w, ft_door_sourc
         // As the door's own detection: faces the gate refuses are not
         // described.
         if (in[i].descriptor && ft_access_quality(&in[i].box, &pol, NULL, NULL) == FT_OK) {
-            memcpy(faces[i].desc, in[i].descriptor, sizeof faces[i].desc);
+            memcpy(faces[i].desc, in[i].descriptor, d->net->dim * sizeof(float));
             faces[i].has_desc = true;
         }
     }
@@ -685,7 +717,7 @@ static ft_status frame_run(ft_door *d, const ft_door_worker *w, ft_door_source *
             faces[i].fd.distance = faces[i].fd.margin = NAN;
             faces[i].fd.detector_score = faces[i].box.score;
         } else if (faces[i].has_desc) {
-            st = ft_match(mx, faces[i].desc, pol.threshold, pol.margin, &mr, err);
+            st = ft_match(mx, faces[i].desc, d->net->dim, pol.threshold, pol.margin, &mr, err);
             if (st == FT_OK)
                 ft_access_decide(&faces[i].box, &mr, &pol, &faces[i].fd);
         } else {
@@ -703,7 +735,7 @@ static ft_status frame_run(ft_door *d, const ft_door_worker *w, ft_door_source *
         ft_door__det dets[FT_DOOR_MAX_FACES];
         for (size_t i = 0; i < nf; i++)
             dets[i] = (ft_door__det){faces[i].box, faces[i].has_desc ? faces[i].desc : NULL};
-        ft_door__assoc_opts ao = {d->o.iou_min, d->o.assoc_distance};
+        ft_door__assoc_opts ao = {d->o.iou_min, d->o.assoc_distance, d->net};
         ft_door__associate(s->tracks, s->n_tracks, dets, nf, t, &ao, match);
     }
     for (size_t j = 0; j < s->n_tracks; j++)
@@ -743,7 +775,7 @@ static ft_status frame_run(ft_door *d, const ft_door_worker *w, ft_door_source *
         else if (fd->reason == FT_REASON_LOW_SCORE)
             tr->n_low_score++;
         else if (faces[i].has_desc)
-            fuse_add(tr, faces[i].desc);
+            fuse_add(tr, faces[i].desc, d->net->dim);
         ring_push(tr, n_ring, fd->decision == FT_DECISION_GRANTED ? fd->person_id : 0,
                   fd->reason);
         if (im)
@@ -797,7 +829,7 @@ ft_status ft_door_flush(ft_door *d, const ft_door_worker *w, ft_door_source *s, 
     if (s->n_tracks == 0)
         return FT_OK;
     ft_gallery_policy pol;
-    ft_status st = ft_gallery_policy_load(w->g, &pol, err);
+    ft_status st = door_policy(d, w->g, &pol, err);
     if (st != FT_OK)
         return st;
     const ft_match_matrix *mx;

@@ -80,12 +80,19 @@ typedef enum ft_door_mode {
 
 typedef struct ft_door_opts {
     ft_describe_opts describe; // detector, landmarks net, alignment
+    // The descriptor network (face/descriptor.h); NULL = the default
+    // (resnet128). A network that needs no landmarks (faceres) makes the
+    // door skip the 68-point net. Its threshold and margin replace the
+    // stored policy's when it is not the default (ft_access_policy_for).
+    const ft_descriptor_net *descriptor;
+    const struct ft_faceres *faceres; // faceres's weights (borrowed), for that network
     // Granted when k of the last n described frames match; 2 of 3 (chosen by
     // measurement: docs/BENCHMARKS.md, "The door: k of n").
     int k, n;
     double gap_s;              // a track unseen this long ends; 1.0 s
     double iou_min;            // association by overlap; 0.3
-    double assoc_distance;     // descriptor distance that never joins a track; 0.6
+    double assoc_distance;     // descriptor distance that never joins a track; 0 = the
+                               // network's track_gate (resnet128: 0.6)
     int detect_every;          // stream: detect on every k-th frame, predict between; 1
     // A decided track's face (IoU >= 0.5 with its predicted box) is
     // described again only every N-th detected frame (in between it follows
@@ -186,7 +193,8 @@ ft_status ft_door_frame(ft_door *d, const ft_door_worker *w, ft_door_source *s,
                         const ft_image *im, double t, ft_door_result *res, ft_err *err);
 
 // A detection made elsewhere: a box and, when described, its descriptor
-// (FT_DESCRIPTOR_DIM floats, the door's alignment and network).
+// (the door's network's length, e.g. 128 floats for resnet128, in its
+// space and alignment).
 typedef struct ft_door_face_in {
     ft_face_box box;
     const float *descriptor; // NULL = not described

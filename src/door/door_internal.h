@@ -24,9 +24,11 @@ typedef struct ft_door__track {
     // The last descriptor (association) and the fused one: the sum of the
     // unit descriptors of frames that passed the quality gate, and the sum
     // of their lengths.
-    float last_desc[FT_DESCRIPTOR_DIM];
+    // Sized for the longest network (face/descriptor.h); the door's
+    // network's length is used.
+    float last_desc[FT_DESCRIPTOR_DIM_MAX];
     bool has_desc;
-    double fused[FT_DESCRIPTOR_DIM];
+    double fused[FT_DESCRIPTOR_DIM_MAX];
     double fused_len_sum;
     int32_t n_fused;
     // The last n frames' outcomes (ring) and counts of gate failures.
@@ -63,6 +65,7 @@ typedef struct ft_door__det {
 
 typedef struct ft_door__assoc_opts {
     double iou_min, assoc_distance;
+    const ft_descriptor_net *net; // the descriptors' network (length, distance)
 } ft_door__assoc_opts;
 
 double ft_door__iou(double ax, double ay, double aw, double ah, double bx, double by, double bw,

@@ -73,16 +73,6 @@ static int pair_cmp(const void *a, const void *b)
     return p->track - q->track;
 }
 
-static double desc_dist(const float *a, const float *b)
-{
-    double s = 0;
-    for (int i = 0; i < FT_DESCRIPTOR_DIM; i++) {
-        double d = (double)a[i] - b[i];
-        s += d * d;
-    }
-    return sqrt(s);
-}
-
 void ft_door__associate(const ft_door__track *tracks, size_t n_tracks, const ft_door__det *dets,
                         size_t n_det, double t, const ft_door__assoc_opts *o, int *match)
 {
@@ -98,7 +88,8 @@ void ft_door__associate(const ft_door__track *tracks, size_t n_tracks, const ft_
             double iou = ft_door__iou(p.x, p.y, p.w, p.h, b->x, b->y, b->w, b->h);
             double dd = NAN;
             if (dets[i].desc && tracks[j].has_desc)
-                dd = desc_dist(dets[i].desc, tracks[j].last_desc);
+                dd = ft_descriptor_net_distance(o->net ? o->net : ft_descriptor_net_default(),
+                                                dets[i].desc, tracks[j].last_desc);
             // Different faces are never one track.
             if (isfinite(dd) && dd > o->assoc_distance)
                 continue;

@@ -118,6 +118,44 @@ static const char *const migrations[] = {
     "  target TEXT NOT NULL DEFAULT '',"
     "  detail TEXT NOT NULL DEFAULT '{}');"
     "CREATE INDEX audit_time ON audit(time);",
+    // 4 -> 5: descriptor spaces of any length. Samples carry `dim` and a
+    // BLOB of 4 * dim bytes (every older row is face-api's 128-d ResNet:
+    // dim 128, its space string already in `model`), and the face region
+    // a later space can be computed from (region, the JPEG; region_x..h,
+    // the detection box inside it). SQLite cannot drop a CHECK, so the
+    // table is rebuilt (its index and triggers with it).
+    "CREATE TABLE samples5 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,"
+    "  dim INTEGER NOT NULL CHECK (dim BETWEEN 1 AND 4096),"
+    "  descriptor BLOB NOT NULL CHECK (length(descriptor) = 4 * dim),"
+    "  model TEXT NOT NULL,"
+    "  alignment TEXT NOT NULL,"
+    "  detector_score REAL,"
+    "  face_w INTEGER,"
+    "  face_h INTEGER,"
+    "  thumbnail BLOB,"
+    "  source_sha256 TEXT,"
+    "  created_at REAL NOT NULL,"
+    "  region BLOB,"
+    "  region_x REAL, region_y REAL, region_w REAL, region_h REAL);"
+    "INSERT INTO samples5(id, person_id, dim, descriptor, model, alignment, detector_score,"
+    "  face_w, face_h, thumbnail, source_sha256, created_at)"
+    "  SELECT id, person_id, 128, descriptor, model, alignment, detector_score, face_w, face_h,"
+    "  thumbnail, source_sha256, created_at FROM samples;"
+    "DROP TABLE samples;"
+    "ALTER TABLE samples5 RENAME TO samples;"
+    "CREATE INDEX samples_person ON samples(person_id);"
+    "CREATE INDEX samples_model ON samples(model);"
+    "CREATE TRIGGER samples_gen_ins AFTER INSERT ON samples BEGIN"
+    "  UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';"
+    "END;"
+    "CREATE TRIGGER samples_gen_del AFTER DELETE ON samples BEGIN"
+    "  UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';"
+    "END;"
+    "CREATE TRIGGER samples_gen_upd AFTER UPDATE ON samples BEGIN"
+    "  UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';"
+    "END;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == FT_GALLERY_SCHEMA_VERSION,
@@ -249,9 +287,9 @@ int ft_gallery__bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t n)
     return sqlite3_bind_blob(st, idx, p, (int)n, SQLITE_TRANSIENT);
 }
 
-void ft_gallery__desc_to_le(const float *d, uint8_t out[FT_GALLERY_DIM * 4])
+void ft_gallery__desc_to_le(const float *d, size_t n, uint8_t *out)
 {
-    for (size_t i = 0; i < FT_GALLERY_DIM; i++) {
+    for (size_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, &d[i], 4);
         out[4 * i] = (uint8_t)u;
@@ -261,9 +299,9 @@ void ft_gallery__desc_to_le(const float *d, uint8_t out[FT_GALLERY_DIM * 4])
     }
 }
 
-void ft_gallery__desc_from_le(const uint8_t *p, float *d)
+void ft_gallery__desc_from_le(const uint8_t *p, size_t n, float *d)
 {
-    for (size_t i = 0; i < FT_GALLERY_DIM; i++) {
+    for (size_t i = 0; i < n; i++) {
         uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
                      (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
         memcpy(&d[i], &u, 4);
@@ -916,20 +954,35 @@ static bool is_hex64(const char *s)
 
 static ft_status sample_check(const ft_sample *x, size_t i, ft_err *err)
 {
-    for (size_t k = 0; k < FT_GALLERY_DIM; k++)
+    if (!x->descriptor || x->dim < 1 || x->dim > FT_GALLERY_DIM_MAX)
+        return ft_err_set(err, FT_E_INVALID,
+                          "sample %zu: descriptor missing or of length %u (1..%d)", i,
+                          (unsigned)x->dim, FT_GALLERY_DIM_MAX);
+    for (size_t k = 0; k < x->dim; k++)
         if (!isfinite(x->descriptor[k]))
             return ft_err_set(err, FT_E_INVALID, "sample %zu: descriptor value %zu is not finite",
                               i, k);
     size_t ml = strnlen(x->model, sizeof x->model);
     if (ml == sizeof x->model)
-        return ft_err_set(err, FT_E_INVALID, "sample %zu: model name is not terminated", i);
+        return ft_err_set(err, FT_E_INVALID, "sample %zu: space name is not terminated", i);
+    if (ml == 0)
+        return ft_err_set(err, FT_E_INVALID, "sample %zu: descriptor space is missing", i);
     ft_status st = text_check("model", x->model, FT_GALLERY_MODEL_MAX, true, err);
     if (st != FT_OK)
         return st;
     if (x->alignment[0] && strcmp(x->alignment, "faceapi") != 0 &&
-        strcmp(x->alignment, "similarity") != 0)
+        strcmp(x->alignment, "similarity") != 0 && strcmp(x->alignment, "box") != 0)
         return ft_err_set(err, FT_E_INVALID,
-                          "sample %zu: alignment must be \"faceapi\" or \"similarity\"", i);
+                          "sample %zu: alignment must be \"faceapi\", \"similarity\" or \"box\"",
+                          i);
+    if (x->region_len > FT_GALLERY_THUMB_MAX || (x->region_len && !x->region))
+        return ft_err_set(err, FT_E_INVALID, "sample %zu: region is missing or over %u bytes",
+                          i, FT_GALLERY_THUMB_MAX);
+    if (x->region_len)
+        for (int k = 0; k < 4; k++)
+            if (!isfinite(x->region_box[k]) || x->region_box[k] < 0 ||
+                (k >= 2 && !(x->region_box[k] > 0)))
+                return ft_err_set(err, FT_E_INVALID, "sample %zu: bad region box", i);
     if (x->source_sha256[0] && !is_hex64(x->source_sha256))
         return ft_err_set(err, FT_E_INVALID, "sample %zu: source_sha256 is not 64 hex digits", i);
     if (x->thumbnail_len > FT_GALLERY_THUMB_MAX || (x->thumbnail_len && !x->thumbnail))
@@ -990,20 +1043,20 @@ ft_status ft_gallery__sq_enroll(ft_gallery *g, int64_t person_id, const char *na
     if ((st = ft_gallery__prepare(
              g,
              "INSERT INTO samples(person_id, descriptor, model, alignment, detector_score, "
-             "face_w, face_h, thumbnail, source_sha256, created_at) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             "face_w, face_h, thumbnail, source_sha256, created_at, dim, region, region_x, "
+             "region_y, region_w, region_h) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
              &s, err)) != FT_OK)
         goto fail;
     double now = ft_wall_s();
     for (size_t i = 0; i < n; i++) {
         const ft_sample *x = &samples[i];
-        uint8_t blob[FT_GALLERY_DIM * 4];
-        ft_gallery__desc_to_le(x->descriptor, blob);
+        uint8_t blob[FT_GALLERY_DIM_MAX * 4];
+        ft_gallery__desc_to_le(x->descriptor, x->dim, blob);
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, person_id);
-        sqlite3_bind_blob(s, 2, blob, sizeof blob, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 3, x->model[0] ? x->model : FT_GALLERY_DEFAULT_MODEL, -1,
-                          SQLITE_TRANSIENT);
+        sqlite3_bind_blob(s, 2, blob, (int)x->dim * 4, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 3, x->model, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(s, 4, x->alignment[0] ? x->alignment : "faceapi", -1,
                           SQLITE_TRANSIENT);
         sqlite3_bind_double(s, 5, x->detector_score);
@@ -1015,6 +1068,14 @@ ft_status ft_gallery__sq_enroll(ft_gallery *g, int64_t person_id, const char *na
         else
             sqlite3_bind_null(s, 9);
         sqlite3_bind_double(s, 10, now);
+        sqlite3_bind_int(s, 11, (int)x->dim);
+        ft_gallery__bind_blob(s, 12, x->region, x->region_len);
+        for (int k = 0; k < 4; k++) {
+            if (x->region_len)
+                sqlite3_bind_double(s, 13 + k, x->region_box[k]);
+            else
+                sqlite3_bind_null(s, 13 + k);
+        }
         rc = sqlite3_step(s);
         if (rc != SQLITE_DONE) {
             st = ft_gallery__dberr(g, rc, err, "enrol: insert sample");
@@ -1051,18 +1112,28 @@ fail:
 
 #define SAMPLE_COLS                                                                        \
     "id, person_id, descriptor, model, alignment, detector_score, face_w, face_h, "        \
-    "source_sha256, created_at, length(thumbnail)"
+    "source_sha256, created_at, length(thumbnail), dim, length(region), region_x, "        \
+    "region_y, region_w, region_h"
 
-static ft_status sample_row(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *err)
+// One row into x; its descriptor is appended to *fl (x->descriptor stays
+// NULL until the list is packed).
+static ft_status sample_row(ft_gallery *g, sqlite3_stmt *s, ft_sample *x, ft_buf *fl,
+                            ft_err *err)
 {
-    ft_sample *x = dst;
+    memset(x, 0, sizeof *x);
     x->id = sqlite3_column_int64(s, 0);
     x->person_id = sqlite3_column_int64(s, 1);
     const void *blob = sqlite3_column_blob(s, 2);
-    if (!blob || sqlite3_column_bytes(s, 2) != FT_GALLERY_DIM * 4)
+    int64_t dim = sqlite3_column_int64(s, 11);
+    if (!blob || dim < 1 || dim > FT_GALLERY_DIM_MAX || sqlite3_column_bytes(s, 2) != dim * 4)
         return ft_err_set(err, FT_E_DB, "%s: sample %lld has a malformed descriptor", g->path,
                           (long long)x->id);
-    ft_gallery__desc_from_le(blob, x->descriptor);
+    x->dim = (uint32_t)dim;
+    float d[FT_GALLERY_DIM_MAX];
+    ft_gallery__desc_from_le(blob, (size_t)dim, d);
+    ft_status st = ft_buf_append(fl, d, (size_t)dim * sizeof(float));
+    if (st != FT_OK)
+        return ft_err_set(err, st, "list samples: out of memory");
     ft_gallery__col_text(s, 3, x->model, sizeof x->model);
     ft_gallery__col_text(s, 4, x->alignment, sizeof x->alignment);
     x->detector_score = ft_gallery__col_real(s, 5);
@@ -1071,6 +1142,39 @@ static ft_status sample_row(ft_gallery *g, sqlite3_stmt *s, void *dst, ft_err *e
     ft_gallery__col_text(s, 8, x->source_sha256, sizeof x->source_sha256);
     x->created_at = sqlite3_column_double(s, 9);
     x->thumbnail_len = (size_t)sqlite3_column_int64(s, 10);
+    x->region_len = (size_t)sqlite3_column_int64(s, 12);
+    for (int k = 0; k < 4; k++)
+        x->region_box[k] = (float)sqlite3_column_double(s, 13 + k);
+    return FT_OK;
+}
+
+ft_status ft_gallery__samples_pack(const ft_sample *v, size_t n, const float *floats,
+                                   const size_t *offs, ft_sample **out, ft_err *err)
+{
+    size_t head, total = 0, bytes;
+    *out = NULL;
+    if (n == 0)
+        return FT_OK;
+    for (size_t i = 0; i < n; i++)
+        total += v[i].dim;
+    // Descriptors start 64-byte aligned after the array (ft_malloc's block
+    // is at least 16-byte aligned; keep float alignment in any case).
+    head = (n * sizeof *v + 63) & ~(size_t)63;
+    if (!ft_size_mul(total, sizeof(float), &bytes) || head + bytes < head)
+        return ft_err_set(err, FT_E_LIMIT, "list samples: too large");
+    unsigned char *blk = ft_malloc(head + bytes);
+    if (!blk)
+        return ft_err_set(err, FT_E_NOMEM, "list samples: out of memory");
+    ft_sample *a = (ft_sample *)(void *)blk;
+    float *f = (float *)(void *)(blk + head);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = v[i];
+        a[i].descriptor = f + o;
+        memcpy(f + o, floats + offs[i], v[i].dim * sizeof(float));
+        o += v[i].dim;
+    }
+    *out = a;
     return FT_OK;
 }
 
@@ -1078,6 +1182,7 @@ ft_status ft_gallery__sq_samples_list(ft_gallery *g, int64_t person_id, ft_sampl
                                       ft_err *err)
 {
     sqlite3_stmt *s;
+    ft_buf fl = {0}, rows = {0}, offs = {0};
     ft_status st = ft_gallery__prepare(
         g,
         person_id > 0 ? "SELECT " SAMPLE_COLS " FROM samples WHERE person_id = ?1 ORDER BY id"
@@ -1087,8 +1192,35 @@ ft_status ft_gallery__sq_samples_list(ft_gallery *g, int64_t person_id, ft_sampl
         return st;
     if (person_id > 0)
         sqlite3_bind_int64(s, 1, person_id);
-    return ft_gallery__collect(g, s, sizeof **out, sample_row, "list samples", (void **)out, n,
-                               err);
+    int rc;
+    size_t cnt = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ft_sample x;
+        size_t off = fl.len / sizeof(float);
+        if ((st = sample_row(g, s, &x, &fl, err)) != FT_OK)
+            goto done;
+        if ((st = ft_buf_append(&rows, &x, sizeof x)) != FT_OK ||
+            (st = ft_buf_append(&offs, &off, sizeof off)) != FT_OK) {
+            st = ft_err_set(err, st, "list samples: out of memory");
+            goto done;
+        }
+        cnt++;
+    }
+    if (rc != SQLITE_DONE) {
+        st = ft_gallery__dberr(g, rc, err, "list samples");
+        goto done;
+    }
+    if ((st = ft_gallery__samples_pack((const ft_sample *)(void *)rows.data, cnt,
+                                       (const float *)(void *)fl.data,
+                                       (const size_t *)(void *)offs.data, out, err)) != FT_OK)
+        goto done;
+    *n = cnt;
+done:
+    sqlite3_finalize(s);
+    ft_buf_deinit(&fl);
+    ft_buf_deinit(&rows);
+    ft_buf_deinit(&offs);
+    return st;
 }
 
 ft_status ft_gallery__sq_sample_delete(ft_gallery *g, int64_t sample_id, ft_err *err)
@@ -1121,6 +1253,34 @@ ft_status ft_gallery__sq_sample_thumbnail(ft_gallery *g, int64_t sample_id, ft_b
 {
     return ft_gallery__blob_get(g, "SELECT thumbnail FROM samples WHERE id = ?1", sample_id, out,
                                 "sample", err);
+}
+
+ft_status ft_gallery__sq_sample_region(ft_gallery *g, int64_t sample_id, ft_buf *out,
+                                       float box[4], ft_err *err)
+{
+    sqlite3_stmt *s;
+    ft_status st = ft_gallery__prepare(
+        g, "SELECT region, region_x, region_y, region_w, region_h FROM samples WHERE id = ?1", &s,
+        err);
+    if (st != FT_OK)
+        return st;
+    sqlite3_bind_int64(s, 1, sample_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(s, 0);
+        size_t n = p ? (size_t)sqlite3_column_bytes(s, 0) : 0;
+        out->len = 0;
+        if ((st = ft_buf_append(out, p, n)) != FT_OK)
+            ft_err_set(err, st, "sample %lld: cannot hold its region", (long long)sample_id);
+        for (int k = 0; box && k < 4; k++)
+            box[k] = n ? (float)sqlite3_column_double(s, 1 + k) : 0.0f;
+    } else if (rc == SQLITE_DONE) {
+        st = ft_err_set(err, FT_E_NOT_FOUND, "no sample with id %lld", (long long)sample_id);
+    } else {
+        st = ft_gallery__dberr(g, rc, err, "sample region");
+    }
+    sqlite3_finalize(s);
+    return st;
 }
 
 // ---- Shared argument rules (gallery_internal.h) ----

@@ -38,13 +38,31 @@
 #include <stdint.h>
 
 #define FT_GALLERY_DEFAULT_PATH "./facetracker.db"
-#define FT_GALLERY_DIM 128 // descriptor length (= FT_DESCRIPTOR_DIM in face/face.h)
-#define FT_GALLERY_SCHEMA_VERSION 4
+#define FT_GALLERY_SCHEMA_VERSION 5
+#define FT_GALLERY_DIM_MAX 4096 // longest descriptor a sample may hold (floats)
 
 #define FT_GALLERY_NAME_MAX 100   // bytes of UTF-8, for people, keys, sources
 #define FT_GALLERY_NOTES_MAX 1000 // bytes
-#define FT_GALLERY_MODEL_MAX 63   // bytes
-#define FT_GALLERY_DEFAULT_MODEL "face_recognition_model@face-api-1.7.15"
+#define FT_GALLERY_MODEL_MAX 63   // bytes of a descriptor space's name
+
+// How descriptors of one space compare. Euclidean: |a - b|. Cosine:
+// 1 - a.b / (|a| |b|), in [0, 2]; a matrix of a cosine space holds unit
+// rows, and the distance is computed as |a - b|^2 / 2 on unit vectors.
+typedef enum ft_metric {
+    FT_METRIC_EUCLIDEAN = 0,
+    FT_METRIC_COSINE = 1,
+} ft_metric;
+
+const char *ft_metric_str(ft_metric m); // "euclidean", "cosine"
+
+// A descriptor space as the gallery sees it: the samples whose `model` is
+// `name`, all of `dim` floats, compared by `metric`. The gallery knows no
+// network; src/face/descriptor.h's registry says which spaces exist.
+typedef struct ft_gallery_space {
+    const char *name; // the samples' space string (ft_sample.model)
+    size_t dim;       // 1..FT_GALLERY_DIM_MAX
+    ft_metric metric;
+} ft_gallery_space;
 
 typedef struct ft_gallery ft_gallery;
 
@@ -142,9 +160,13 @@ ft_status ft_gallery_person_delete(ft_gallery *g, int64_t id, ft_err *err);
 
 typedef struct ft_sample {
     int64_t id, person_id; // output only
-    float descriptor[FT_GALLERY_DIM]; // raw, unnormalised (face-api)
-    char model[FT_GALLERY_MODEL_MAX + 1]; // "" = FT_GALLERY_DEFAULT_MODEL on input
-    char alignment[16];   // "faceapi" or "similarity"; "" = "faceapi" on input
+    // The vector, raw as the network gave it (not normalised), `dim`
+    // floats. Input: borrowed. Output of a list: points into the list's
+    // own block (one ft_free releases both).
+    float *descriptor;
+    uint32_t dim; // 1..FT_GALLERY_DIM_MAX; stored as a BLOB of 4 * dim bytes
+    char model[FT_GALLERY_MODEL_MAX + 1]; // the descriptor space; required
+    char alignment[16];   // "faceapi", "similarity" or "box"; "" = "faceapi" on input
     double detector_score;
     int32_t face_w, face_h; // detection box in pixels
     char source_sha256[65]; // hex of the source image bytes, "" = unknown
@@ -153,6 +175,15 @@ typedef struct ft_sample {
     // thumbnail_len set; fetch the bytes with ft_gallery_sample_thumbnail.
     const uint8_t *thumbnail;
     size_t thumbnail_len;
+    // Schema 5: the face region of the source photo, a JPEG with enough
+    // margin around the face for every descriptor space's crop, so that a
+    // new space can be computed later (facetracker gallery reindex); and
+    // the detection box inside it (x, y, w, h in the region's pixels).
+    // Input: borrowed (NULL = none kept). Output of list: NULL with
+    // region_len set; fetch with ft_gallery_sample_region.
+    const uint8_t *region;
+    size_t region_len;
+    float region_box[4];
 } ft_sample;
 
 #define FT_GALLERY_THUMB_MAX (1u << 20) // 1 MiB per thumbnail
@@ -168,12 +199,17 @@ ft_status ft_gallery_enroll(ft_gallery *g, int64_t person_id, const char *name,
                             const ft_sample *samples, size_t n, int64_t *person_out,
                             int64_t *sample_ids, ft_err *err);
 // Samples of one person (person_id > 0) or of everyone (0), ordered by id;
-// free *out with ft_free.
+// *out is one ft_malloc'd block holding the array and every descriptor:
+// free it with ft_free.
 ft_status ft_gallery_samples_list(ft_gallery *g, int64_t person_id, ft_sample **out, size_t *n,
                                   ft_err *err);
 ft_status ft_gallery_sample_delete(ft_gallery *g, int64_t sample_id, ft_err *err);
 // Replaces the contents of `out` with the thumbnail bytes (empty if none).
 ft_status ft_gallery_sample_thumbnail(ft_gallery *g, int64_t sample_id, ft_buf *out, ft_err *err);
+// Replaces the contents of `out` with the face region's JPEG (empty if the
+// sample has none) and writes the box inside it to box (may be NULL).
+ft_status ft_gallery_sample_region(ft_gallery *g, int64_t sample_id, ft_buf *out, float box[4],
+                                   ft_err *err);
 
 // ---- Events ----
 
@@ -568,23 +604,28 @@ ft_status ft_gallery_key_verify(ft_gallery *g, const char *token, ft_api_key *ou
 
 // ---- Matching ----
 
-// All descriptors of the gallery as one row-major [n, 128] float matrix
+// The descriptors of ONE space as a row-major [n, dim] float matrix
 // (64-byte aligned), rows grouped by person, with person and sample ids.
+// A cosine space's rows are stored as unit vectors.
 typedef struct ft_match_matrix ft_match_matrix;
 
-// Loads the samples whose model is `model` (NULL = all models; descriptors
-// of different models are not comparable, so pass the one in use).
-ft_status ft_gallery_matrix_load(ft_gallery *g, const char *model, ft_match_matrix **out,
-                                 ft_err *err);
-// Builds a matrix from arrays (n rows of 128 floats, a person id per row;
-// ids > 0) without a database: for the evaluator and tests. sample_ids may
-// be NULL (rows are then numbered 1..n).
-ft_status ft_match_matrix_new(const float *desc, const int64_t *person_ids,
-                              const int64_t *sample_ids, size_t n, ft_match_matrix **out,
-                              ft_err *err);
+// Loads the samples of `space` (required: descriptors of different spaces
+// are not comparable). A sample of that space with another length is
+// FT_E_DB (the matrix is refused, never mixed); a zero vector in a cosine
+// space too. The matrix remembers the space for ft_gallery_matrix_refresh.
+ft_status ft_gallery_matrix_load(ft_gallery *g, const ft_gallery_space *space,
+                                 ft_match_matrix **out, ft_err *err);
+// Builds a matrix from arrays (n rows of `dim` floats, a person id per
+// row; ids > 0) without a database: for the evaluator and tests.
+// sample_ids may be NULL (rows are then numbered 1..n).
+ft_status ft_match_matrix_new(const float *desc, size_t dim, ft_metric metric,
+                              const int64_t *person_ids, const int64_t *sample_ids, size_t n,
+                              ft_match_matrix **out, ft_err *err);
 void ft_match_matrix_free(ft_match_matrix *m);
 size_t ft_match_matrix_rows(const ft_match_matrix *m);
 size_t ft_match_matrix_people(const ft_match_matrix *m);
+size_t ft_match_matrix_dim(const ft_match_matrix *m);
+ft_metric ft_match_matrix_metric(const ft_match_matrix *m);
 const char *ft_match_matrix_kernel(const ft_match_matrix *m); // "avx512", "avx2", "ref"
 
 // Whether the gallery's people/samples changed since `m` was loaded, by
@@ -594,7 +635,7 @@ const char *ft_match_matrix_kernel(const ft_match_matrix *m); // "avx512", "avx2
 // anywhere (PRAGMA data_version); on PostgreSQL one read of one row.
 ft_status ft_gallery_matrix_stale(ft_gallery *g, const ft_match_matrix *m, bool *stale,
                                   ft_err *err);
-// Reloads *m (same model filter) if stale; on failure *m is left as is.
+// Reloads *m (same space) if stale; on failure *m is left as is.
 ft_status ft_gallery_matrix_refresh(ft_gallery *g, ft_match_matrix **m, ft_err *err);
 
 typedef enum ft_match_status {
@@ -607,7 +648,7 @@ typedef struct ft_match_result {
     ft_match_status status;
     int64_t person_id;  // the closest person (also when unknown); 0 if empty gallery
     int64_t sample_id;  // that person's closest sample
-    double distance;    // Euclidean; +inf if empty
+    double distance;    // in the matrix's metric; +inf if empty
     int64_t second_person_id; // closest OTHER person; 0 if none
     double second_distance;   // +inf if none
     double margin;            // second_distance - distance; +inf with < 2 people
@@ -617,9 +658,11 @@ typedef struct ft_match_result {
 // person, and the margin to the next-best other person. Margin rule: with
 // only one enrolled person the margin is +inf, so the margin never rejects
 // (there is no one to confuse them with; the threshold still applies).
-// FT_E_INVALID if the query has a non-finite value. Allocates nothing;
-// thread-safe for concurrent calls on one matrix.
-ft_status ft_match(const ft_match_matrix *m, const float *query, double threshold,
+// The query has `dim` floats, which must be the matrix's length
+// (FT_E_INVALID otherwise, or if a value is not finite, or a cosine query
+// is zero). Allocates nothing; thread-safe for concurrent calls on one
+// matrix.
+ft_status ft_match(const ft_match_matrix *m, const float *query, size_t dim, double threshold,
                    double min_margin, ft_match_result *out, ft_err *err);
 
 // ---- Calibration ----
@@ -658,15 +701,17 @@ typedef struct ft_calib_result {
 // At threshold t a genuine trial is falsely rejected if d >= t, an impostor
 // trial falsely accepted if d < t. FAR resolution is 1/n_impostor: with few
 // people a 0.1 % target is not measurable, and the result says NaN.
-ft_status ft_calibrate(const float *desc, const int64_t *labels, size_t n,
-                       const ft_calib_opts *o, ft_calib_result *out, ft_err *err);
+// desc: n rows of `dim` floats, compared by `metric`.
+ft_status ft_calibrate(const float *desc, size_t dim, ft_metric metric, const int64_t *labels,
+                       size_t n, const ft_calib_opts *o, ft_calib_result *out, ft_err *err);
 void ft_calib_result_deinit(ft_calib_result *r);
 
-// Calibrates over the gallery's samples of `model` (NULL = all); with
-// `store`, then saves it as ft_gallery_calibration_save does. On failure
-// nothing is in *out.
-ft_status ft_gallery_calibrate(ft_gallery *g, const char *model, const ft_calib_opts *o,
-                               bool store, ft_calib_result *out, ft_err *err);
+// Calibrates over the gallery's samples of `space`; with `store`, then
+// saves it as ft_gallery_calibration_save does. On failure nothing is in
+// *out.
+ft_status ft_gallery_calibrate(ft_gallery *g, const ft_gallery_space *space,
+                               const ft_calib_opts *o, bool store, ft_calib_result *out,
+                               ft_err *err);
 
 // Saves a calibration: the threshold setting together with the record of
 // the calibration (settings "calibrated_threshold", "calibrated_far",

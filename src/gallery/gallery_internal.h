@@ -27,22 +27,38 @@ struct ft_gallery {
 #include "gallery/sqdist.h"
 
 struct ft_match_matrix {
-    float *desc;     // [n, 128], 64-byte aligned, rows grouped by person
+    float *desc;     // [n, dim], 64-byte aligned, rows grouped by person; unit rows if cosine
     int64_t *person; // n
     int64_t *sample; // n
     size_t n, n_people;
+    size_t dim;
+    ft_metric metric;
     const ft_sqdist_variant *kern;
+    struct ft_match_i8 *i8; // int8 index of large matrices (match_i8.h), or NULL
     // Where it came from, for staleness checks (NULL owner: built from arrays).
     const ft_gallery *owner;
     uint64_t owner_nonce; // tells a reopened handle at the same address apart
-    char *model; // the model filter (NULL = all)
+    char *model; // the space's name (NULL: built from arrays)
     ft_store_mark mark; // the change feed's position when loaded
 };
 
-// A matrix of n rows (descriptors, person and sample ids to fill), and
-// the person count of a filled one (match.c; for the backends' loaders).
-ft_status ft_gallery__matrix_alloc(size_t n, ft_match_matrix **out, ft_err *err);
+// A matrix of n rows of dim floats (descriptors, person and sample ids to
+// fill), and the person count of a filled one (match.c; for the backends'
+// loaders).
+ft_status ft_gallery__matrix_alloc(size_t n, size_t dim, ft_metric metric, ft_match_matrix **out,
+                                   ft_err *err);
 void ft_gallery__matrix_count_people(ft_match_matrix *m);
+// Checks and prepares row r after its values were written: finite, and
+// for a cosine matrix non-zero, then scaled to unit length. `what` names
+// the row in the message (FT_E_DB from a gallery, FT_E_INVALID from arrays).
+ft_status ft_gallery__matrix_row_fix(ft_match_matrix *m, size_t r, ft_status bad, const char *path,
+                                     long long id, ft_err *err);
+// Squared Euclidean distances from q (dim floats, already a unit vector
+// for a cosine matrix) to rows i0..i0+nb-1; and the matrix's distance for
+// such a value (sqrt(d2), or d2 / 2 for cosine).
+void ft_gallery__matrix_d2(const ft_match_matrix *m, const float *q, size_t i0, size_t nb,
+                           float *out);
+double ft_gallery__matrix_dist(const ft_match_matrix *m, float d2);
 
 // Maps a SQLite result code to a status and fills err with `what` and
 // SQLite's message: BUSY/LOCKED -> FT_E_BUSY, NOMEM -> FT_E_NOMEM,
@@ -80,9 +96,13 @@ int ft_gallery__bind_real(sqlite3_stmt *st, int idx, double v);
 // Binds a blob (NULL/0 length -> SQL NULL).
 int ft_gallery__bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t n);
 
-// Descriptor <-> 512-byte little-endian BLOB.
-void ft_gallery__desc_to_le(const float *d, uint8_t out[FT_GALLERY_DIM * 4]);
-void ft_gallery__desc_from_le(const uint8_t *p, float *d);
+// Descriptor of n floats <-> 4n-byte little-endian BLOB.
+void ft_gallery__desc_to_le(const float *d, size_t n, uint8_t *out);
+void ft_gallery__desc_from_le(const uint8_t *p, size_t n, float *d);
+// Packs n samples whose descriptors live in `floats` (sample i's at
+// offs[i]) into one ft_malloc'd block, descriptors after the array.
+ft_status ft_gallery__samples_pack(const ft_sample *v, size_t n, const float *floats,
+                                   const size_t *offs, ft_sample **out, ft_err *err);
 
 // Reads a blob column of row `id` from `table` into out.
 ft_status ft_gallery__blob_get(ft_gallery *g, const char *sql, int64_t id, ft_buf *out,
@@ -191,8 +211,10 @@ ft_status ft_gallery__sq_audit_query(ft_gallery *g, double since, size_t limit,
 ft_status ft_gallery__sq_retention(ft_gallery *g, double events_before, double thumbs_before,
                                    int64_t event_days, int64_t thumb_days,
                                    ft_retention_result *res, ft_err *err);
-ft_status ft_gallery__sq_matrix_load(ft_gallery *g, const char *model, ft_match_matrix **out,
-                                     ft_err *err);
+ft_status ft_gallery__sq_matrix_load(ft_gallery *g, const ft_gallery_space *sp,
+                                     ft_match_matrix **out, ft_err *err);
+ft_status ft_gallery__sq_sample_region(ft_gallery *g, int64_t sample_id, ft_buf *out,
+                                       float box[4], ft_err *err);
 bool ft_gallery__sq_quiet_since(ft_gallery *g, const ft_store_mark *mark, int64_t cookie_now[2]);
 ft_status ft_gallery__sq_writable_probe(ft_gallery *g, ft_err *err);
 ft_status ft_gallery__sq_backup(ft_gallery *g, const char *dest, ft_err *err);

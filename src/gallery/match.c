@@ -1,5 +1,7 @@
 // The in-memory descriptor matrix and 1:N matching (see gallery.h); the
-// distance kernels are in sqdist_*.c.
+// distance kernels are in sqdist_*.c. One matrix holds one descriptor
+// space: its length and metric (cosine rows are stored as unit vectors,
+// so both metrics run on the squared-Euclidean kernels).
 #include "gallery/gallery_internal.h"
 
 #include "core/mem.h"
@@ -9,13 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-ft_status ft_gallery__matrix_alloc(size_t n, ft_match_matrix **out, ft_err *err)
+const char *ft_metric_str(ft_metric m)
+{
+    return m == FT_METRIC_COSINE ? "cosine" : "euclidean";
+}
+
+ft_status ft_gallery__matrix_alloc(size_t n, size_t dim, ft_metric metric, ft_match_matrix **out,
+                                   ft_err *err)
 {
     size_t bytes;
+    if (dim < 1 || dim > FT_GALLERY_DIM_MAX)
+        return ft_err_set(err, FT_E_INVALID, "descriptor length %zu is outside 1..%d", dim,
+                          FT_GALLERY_DIM_MAX);
+    if (metric != FT_METRIC_EUCLIDEAN && metric != FT_METRIC_COSINE)
+        return ft_err_set(err, FT_E_INVALID, "unknown descriptor metric %d", (int)metric);
     ft_match_matrix *m = ft_calloc(1, sizeof *m);
     if (!m)
         return ft_err_set(err, FT_E_NOMEM, "descriptor matrix: out of memory");
-    if (!ft_size_mul(n, FT_GALLERY_DIM * sizeof(float), &bytes)) {
+    if (!ft_size_mul(n, dim * sizeof(float), &bytes)) {
         ft_free(m);
         return ft_err_set(err, FT_E_LIMIT, "descriptor matrix: %zu rows is too many", n);
     }
@@ -27,9 +40,48 @@ ft_status ft_gallery__matrix_alloc(size_t n, ft_match_matrix **out, ft_err *err)
         return ft_err_set(err, FT_E_NOMEM, "descriptor matrix of %zu rows: out of memory", n);
     }
     m->n = n;
+    m->dim = dim;
+    m->metric = metric;
     m->kern = ft_sqdist_best();
     *out = m;
     return FT_OK;
+}
+
+ft_status ft_gallery__matrix_row_fix(ft_match_matrix *m, size_t r, ft_status bad, const char *path,
+                                     long long id, ft_err *err)
+{
+    float *d = m->desc + r * m->dim;
+    double ss = 0.0;
+    for (size_t k = 0; k < m->dim; k++) {
+        if (!isfinite(d[k]))
+            return ft_err_set(err, bad, "%s%ssample %lld has a non-finite descriptor",
+                              path ? path : "", path ? ": " : "", id);
+        ss += (double)d[k] * d[k];
+    }
+    if (m->metric == FT_METRIC_COSINE) {
+        if (!(ss > 0) || !isfinite(ss))
+            return ft_err_set(err, bad, "%s%ssample %lld: a zero vector has no direction",
+                              path ? path : "", path ? ": " : "", id);
+        double inv = 1.0 / sqrt(ss);
+        for (size_t k = 0; k < m->dim; k++)
+            d[k] = (float)(d[k] * inv);
+    }
+    return FT_OK;
+}
+
+void ft_gallery__matrix_d2(const ft_match_matrix *m, const float *q, size_t i0, size_t nb,
+                           float *out)
+{
+    if (m->dim == 128)
+        m->kern->fn(m->desc + i0 * m->dim, nb, q, out);
+    else
+        m->kern->fn_dim(m->desc + i0 * m->dim, nb, m->dim, q, out);
+}
+
+double ft_gallery__matrix_dist(const ft_match_matrix *m, float d2)
+{
+    // Unit vectors: |a - b|^2 = 2 - 2 a.b, so 1 - a.b = |a - b|^2 / 2.
+    return m->metric == FT_METRIC_COSINE ? (double)d2 / 2.0 : sqrt((double)d2);
 }
 
 void ft_gallery__matrix_count_people(ft_match_matrix *m)
@@ -66,6 +118,16 @@ const char *ft_match_matrix_kernel(const ft_match_matrix *m)
     return m->kern->name;
 }
 
+size_t ft_match_matrix_dim(const ft_match_matrix *m)
+{
+    return m->dim;
+}
+
+ft_metric ft_match_matrix_metric(const ft_match_matrix *m)
+{
+    return m->metric;
+}
+
 // ---- From arrays ----
 
 typedef struct row_key {
@@ -83,9 +145,9 @@ static int row_key_cmp(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-ft_status ft_match_matrix_new(const float *desc, const int64_t *person_ids,
-                              const int64_t *sample_ids, size_t n, ft_match_matrix **out,
-                              ft_err *err)
+ft_status ft_match_matrix_new(const float *desc, size_t dim, ft_metric metric,
+                              const int64_t *person_ids, const int64_t *sample_ids, size_t n,
+                              ft_match_matrix **out, ft_err *err)
 {
     ft_match_matrix *m = NULL;
     row_key *keys = NULL;
@@ -94,13 +156,9 @@ ft_status ft_match_matrix_new(const float *desc, const int64_t *person_ids,
     for (size_t i = 0; i < n; i++)
         if (person_ids[i] <= 0)
             return ft_err_set(err, FT_E_INVALID, "row %zu: person id must be > 0", i);
-    for (size_t i = 0; i < n * FT_GALLERY_DIM; i++)
-        if (!isfinite(desc[i]))
-            return ft_err_set(err, FT_E_INVALID, "row %zu: descriptor is not finite",
-                              i / FT_GALLERY_DIM);
     if (!ft_size_mul(n ? n : 1, sizeof *keys, &bytes) || !(keys = ft_malloc(bytes)))
         return ft_err_set(err, FT_E_NOMEM, "descriptor matrix: out of memory");
-    ft_status st = ft_gallery__matrix_alloc(n, &m, err);
+    ft_status st = ft_gallery__matrix_alloc(n, dim, metric, &m, err);
     if (st != FT_OK) {
         ft_free(keys);
         return st;
@@ -109,10 +167,16 @@ ft_status ft_match_matrix_new(const float *desc, const int64_t *person_ids,
         keys[i] = (row_key){person_ids[i], sample_ids ? sample_ids[i] : (int64_t)i + 1, i};
     qsort(keys, n, sizeof *keys, row_key_cmp);
     for (size_t r = 0; r < n; r++) {
-        memcpy(m->desc + r * FT_GALLERY_DIM, desc + keys[r].i * FT_GALLERY_DIM,
-               FT_GALLERY_DIM * sizeof(float));
+        memcpy(m->desc + r * dim, desc + keys[r].i * dim, dim * sizeof(float));
         m->person[r] = keys[r].person;
         m->sample[r] = keys[r].sample;
+        if ((st = ft_gallery__matrix_row_fix(m, r, FT_E_INVALID, NULL, (long long)keys[r].i,
+                                             err)) != FT_OK) {
+            // (the row index, as the caller numbered it)
+            ft_free(keys);
+            ft_match_matrix_free(m);
+            return st;
+        }
     }
     ft_free(keys);
     ft_gallery__matrix_count_people(m);
@@ -138,8 +202,8 @@ static ft_status pragma_int(ft_gallery *g, const char *sql, int64_t *out, ft_err
     return st;
 }
 
-ft_status ft_gallery__sq_matrix_load(ft_gallery *g, const char *model, ft_match_matrix **out,
-                                     ft_err *err)
+ft_status ft_gallery__sq_matrix_load(ft_gallery *g, const ft_gallery_space *sp,
+                                     ft_match_matrix **out, ft_err *err)
 {
     sqlite3_stmt *s = NULL;
     ft_match_matrix *m = NULL;
@@ -152,11 +216,10 @@ ft_status ft_gallery__sq_matrix_load(ft_gallery *g, const char *model, ft_match_
         return st;
     if ((st = ft_gallery__generation(g, &gen, err)) != FT_OK)
         goto done;
-    if ((st = ft_gallery__prepare(g, "SELECT count(*) FROM samples WHERE ?1 IS NULL OR model = ?1",
-                                  &s, err)) != FT_OK)
+    if ((st = ft_gallery__prepare(g, "SELECT count(*) FROM samples WHERE model = ?1", &s, err)) !=
+        FT_OK)
         goto done;
-    if (model)
-        sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, sp->name, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         st = ft_gallery__dberr(g, rc, err, "load descriptors");
@@ -165,32 +228,33 @@ ft_status ft_gallery__sq_matrix_load(ft_gallery *g, const char *model, ft_match_
     n = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     s = NULL;
-    if ((st = ft_gallery__matrix_alloc((size_t)n, &m, err)) != FT_OK)
+    if ((st = ft_gallery__matrix_alloc((size_t)n, sp->dim, sp->metric, &m, err)) != FT_OK)
         goto done;
     if ((st = ft_gallery__prepare(g,
-                                  "SELECT person_id, id, descriptor FROM samples "
-                                  "WHERE ?1 IS NULL OR model = ?1 ORDER BY person_id, id",
+                                  "SELECT person_id, id, descriptor, dim FROM samples "
+                                  "WHERE model = ?1 ORDER BY person_id, id",
                                   &s, err)) != FT_OK)
         goto done;
-    if (model)
-        sqlite3_bind_text(s, 1, model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, sp->name, -1, SQLITE_STATIC);
     size_t r = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const void *blob = sqlite3_column_blob(s, 2);
-        if (r >= (size_t)n || !blob || sqlite3_column_bytes(s, 2) != FT_GALLERY_DIM * 4) {
-            st = ft_err_set(err, FT_E_DB, "%s: sample %lld has a malformed descriptor", g->path,
-                            (long long)sqlite3_column_int64(s, 1));
+        int64_t dim = sqlite3_column_int64(s, 3);
+        if (r >= (size_t)n || !blob || dim != (int64_t)sp->dim ||
+            sqlite3_column_bytes(s, 2) != dim * 4) {
+            st = ft_err_set(err, FT_E_DB,
+                            "%s: sample %lld of space %s has %lld values, not %zu (a matrix never "
+                            "mixes lengths)",
+                            g->path, (long long)sqlite3_column_int64(s, 1), sp->name,
+                            (long long)dim, sp->dim);
             goto done;
         }
         m->person[r] = sqlite3_column_int64(s, 0);
         m->sample[r] = sqlite3_column_int64(s, 1);
-        ft_gallery__desc_from_le(blob, m->desc + r * FT_GALLERY_DIM);
-        for (size_t k = 0; k < FT_GALLERY_DIM; k++)
-            if (!isfinite(m->desc[r * FT_GALLERY_DIM + k])) {
-                st = ft_err_set(err, FT_E_DB, "%s: sample %lld has a non-finite descriptor",
-                                g->path, (long long)m->sample[r]);
-                goto done;
-            }
+        ft_gallery__desc_from_le(blob, sp->dim, m->desc + r * sp->dim);
+        if ((st = ft_gallery__matrix_row_fix(m, r, FT_E_DB, g->path, (long long)m->sample[r],
+                                             err)) != FT_OK)
+            goto done;
         r++;
     }
     if (rc != SQLITE_DONE) {
@@ -227,16 +291,22 @@ bool ft_gallery__sq_quiet_since(ft_gallery *g, const ft_store_mark *mark, int64_
 
 // ---- Any backend ----
 
-ft_status ft_gallery_matrix_load(ft_gallery *g, const char *model, ft_match_matrix **out,
-                                 ft_err *err)
+ft_status ft_gallery_matrix_load(ft_gallery *g, const ft_gallery_space *space,
+                                 ft_match_matrix **out, ft_err *err)
 {
     *out = NULL;
-    ft_status st = g->ops->matrix_load(g, model, out, err);
+    if (!space || !space->name || !space->name[0])
+        return ft_err_set(err, FT_E_INVALID, "descriptor matrix: no descriptor space given");
+    if (space->dim < 1 || space->dim > FT_GALLERY_DIM_MAX ||
+        (space->metric != FT_METRIC_EUCLIDEAN && space->metric != FT_METRIC_COSINE))
+        return ft_err_set(err, FT_E_INVALID, "descriptor space %s: length %zu or metric invalid",
+                          space->name, space->dim);
+    ft_status st = g->ops->matrix_load(g, space, out, err);
     if (st != FT_OK)
         return st;
     (*out)->owner = g;
     (*out)->owner_nonce = g->nonce;
-    if (model && !((*out)->model = ft_strdup(model))) {
+    if (!((*out)->model = ft_strdup(space->name))) {
         ft_match_matrix_free(*out);
         *out = NULL;
         return ft_err_set(err, FT_E_NOMEM, "descriptor matrix: out of memory");
@@ -292,7 +362,10 @@ ft_status ft_gallery_matrix_refresh(ft_gallery *g, ft_match_matrix **m, ft_err *
         }
         return FT_OK;
     }
-    if ((st = ft_gallery_matrix_load(g, *m ? (*m)->model : NULL, &nm, err)) != FT_OK)
+    if (!*m || !(*m)->model)
+        return ft_err_set(err, FT_E_INVALID, "descriptor matrix: refresh needs a loaded matrix");
+    ft_gallery_space sp = {(*m)->model, (*m)->dim, (*m)->metric};
+    if ((st = ft_gallery_matrix_load(g, &sp, &nm, err)) != FT_OK)
         return st;
     ft_match_matrix_free(*m);
     *m = nm;
@@ -303,14 +376,30 @@ ft_status ft_gallery_matrix_refresh(ft_gallery *g, ft_match_matrix **m, ft_err *
 
 #define BLOCK 256 // distances per kernel call: a stack buffer, no allocation
 
-ft_status ft_match(const ft_match_matrix *m, const float *query, double threshold,
+ft_status ft_match(const ft_match_matrix *m, const float *query, size_t dim, double threshold,
                    double min_margin, ft_match_result *out, ft_err *err)
 {
-    for (size_t k = 0; k < FT_GALLERY_DIM; k++)
+    if (dim != m->dim)
+        return ft_err_set(err, FT_E_INVALID,
+                          "query descriptor has %zu values, the matrix (%s) holds %zu", dim,
+                          m->model ? m->model : "arrays", m->dim);
+    double ss = 0.0;
+    for (size_t k = 0; k < dim; k++) {
         if (!isfinite(query[k]))
             return ft_err_set(err, FT_E_INVALID, "query descriptor value %zu is not finite", k);
+        ss += (double)query[k] * query[k];
+    }
     if (!(threshold > 0) || !(min_margin >= 0))
         return ft_err_set(err, FT_E_INVALID, "threshold must be > 0 and margin >= 0");
+    float qn[FT_GALLERY_DIM_MAX];
+    if (m->metric == FT_METRIC_COSINE) {
+        if (!(ss > 0) || !isfinite(ss))
+            return ft_err_set(err, FT_E_INVALID, "query descriptor is a zero vector");
+        double inv = 1.0 / sqrt(ss);
+        for (size_t k = 0; k < dim; k++)
+            qn[k] = (float)(query[k] * inv);
+        query = qn;
+    }
 
     // Rows of one person are contiguous, so the per-person minimum is a
     // running minimum over each run, and the two best people are kept as
@@ -320,7 +409,7 @@ ft_status ft_match(const ft_match_matrix *m, const float *query, double threshol
     int64_t best_p = 0, second_p = 0, cur_p = 0, best_s = 0, cur_s = 0;
     for (size_t i0 = 0; i0 < m->n; i0 += BLOCK) {
         size_t nb = m->n - i0 < BLOCK ? m->n - i0 : BLOCK;
-        m->kern->fn(m->desc + i0 * FT_GALLERY_DIM, nb, query, d2);
+        ft_gallery__matrix_d2(m, query, i0, nb, d2);
         for (size_t j = 0; j < nb; j++) {
             int64_t p = m->person[i0 + j];
             if (p != cur_p) {
@@ -346,9 +435,9 @@ ft_status ft_match(const ft_match_matrix *m, const float *query, double threshol
     ft_match_result r;
     r.person_id = best_p;
     r.sample_id = best_s;
-    r.distance = best_p ? sqrt((double)best) : INFINITY;
+    r.distance = best_p ? ft_gallery__matrix_dist(m, best) : INFINITY;
     r.second_person_id = second_p;
-    r.second_distance = second_p ? sqrt((double)second) : INFINITY;
+    r.second_distance = second_p ? ft_gallery__matrix_dist(m, second) : INFINITY;
     r.margin = second_p ? r.second_distance - r.distance : INFINITY;
     if (!best_p || r.distance >= threshold)
         r.status = FT_MATCH_UNKNOWN;

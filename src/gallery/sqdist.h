@@ -1,5 +1,6 @@
-// The 1:N distance kernel: squared Euclidean distances from one 128-d
-// query to n descriptor rows. A plain reference (sqdist_ref.c, the
+// The 1:N distance kernel: squared Euclidean distances from one query to
+// n descriptor rows: a fixed 128-d kernel (face-api's length) and one for
+// any length. A plain reference (sqdist_ref.c, the
 // specification) and AVX2 / AVX-512 variants, picked at run time.
 //
 // Layout: rows is row-major [n, 128] float32, each row 512 bytes, 64-byte
@@ -17,15 +18,24 @@
 #include <stddef.h>
 
 typedef void (*ft_sqdist_fn)(const float *rows, size_t n, const float *q, float *out);
+// Any length: rows is [n, dim] with a row stride of dim floats (64-byte
+// aligned rows only when dim is a multiple of 16; the variants load
+// unaligned). Same tolerance rule, scaled by dim: a variant differs from
+// the reference by at most 1e-7 * dim * max(1, ref).
+typedef void (*ft_sqdist_dim_fn)(const float *rows, size_t n, size_t dim, const float *q,
+                                 float *out);
 
 void ft_kern_sqdist128_f32_ref(const float *rows, size_t n, const float *q, float *out);
 void ft_kern_sqdist128_f32_avx2(const float *rows, size_t n, const float *q, float *out);
 void ft_kern_sqdist128_f32_avx512(const float *rows, size_t n, const float *q, float *out);
+void ft_kern_sqdist_f32_ref(const float *rows, size_t n, size_t dim, const float *q, float *out);
+void ft_kern_sqdist_f32_avx2(const float *rows, size_t n, size_t dim, const float *q, float *out);
 
 typedef struct ft_sqdist_variant {
     const char *name; // "ref", "avx2", "avx512"
     unsigned cpu;     // FT_CPU_* features it needs (0 = none)
-    ft_sqdist_fn fn;
+    ft_sqdist_fn fn;  // dim 128
+    ft_sqdist_dim_fn fn_dim; // any dim (avx512 reuses the avx2 one)
 } ft_sqdist_variant;
 
 // All variants, reference first (for tests and benchmarks; check cpu

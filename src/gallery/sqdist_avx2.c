@@ -34,9 +34,40 @@ void ft_kern_sqdist128_f32_avx2(const float *rows, size_t n, const float *q, flo
         out[i] = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     }
 }
+
+// Any length: 8 floats at a time (unaligned loads), the tail in scalar.
+void ft_kern_sqdist_f32_avx2(const float *rows, size_t n, size_t dim, const float *q, float *out)
+{
+    size_t d8 = dim & ~(size_t)7;
+    for (size_t i = 0; i < n; i++) {
+        const float *r = rows + i * dim;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        size_t k = 0;
+        for (; k + 16 <= d8; k += 16) {
+            __m256 x0 = _mm256_sub_ps(_mm256_loadu_ps(r + k), _mm256_loadu_ps(q + k));
+            __m256 x1 = _mm256_sub_ps(_mm256_loadu_ps(r + k + 8), _mm256_loadu_ps(q + k + 8));
+            a0 = _mm256_fmadd_ps(x0, x0, a0);
+            a1 = _mm256_fmadd_ps(x1, x1, a1);
+        }
+        for (; k < d8; k += 8) {
+            __m256 x0 = _mm256_sub_ps(_mm256_loadu_ps(r + k), _mm256_loadu_ps(q + k));
+            a0 = _mm256_fmadd_ps(x0, x0, a0);
+        }
+        float acc = hsum256(_mm256_add_ps(a0, a1));
+        for (; k < dim; k++) {
+            float x = r[k] - q[k];
+            acc += x * x;
+        }
+        out[i] = acc;
+    }
+}
 #else
 void ft_kern_sqdist128_f32_avx2(const float *rows, size_t n, const float *q, float *out)
 {
     ft_kern_sqdist128_f32_ref(rows, n, q, out);
+}
+void ft_kern_sqdist_f32_avx2(const float *rows, size_t n, size_t dim, const float *q, float *out)
+{
+    ft_kern_sqdist_f32_ref(rows, n, dim, q, out);
 }
 #endif

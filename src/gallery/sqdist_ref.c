@@ -2,14 +2,13 @@
 #include "gallery/sqdist.h"
 
 #include "core/cpu.h"
-#include "gallery/gallery.h"
 
-void ft_kern_sqdist128_f32_ref(const float *rows, size_t n, const float *q, float *out)
+void ft_kern_sqdist_f32_ref(const float *rows, size_t n, size_t dim, const float *q, float *out)
 {
     for (size_t i = 0; i < n; i++) {
-        const float *r = rows + i * FT_GALLERY_DIM;
+        const float *r = rows + i * dim;
         double acc = 0.0;
-        for (size_t k = 0; k < FT_GALLERY_DIM; k++) {
+        for (size_t k = 0; k < dim; k++) {
             double d = (double)r[k] - (double)q[k];
             acc += d * d;
         }
@@ -17,11 +16,16 @@ void ft_kern_sqdist128_f32_ref(const float *rows, size_t n, const float *q, floa
     }
 }
 
+void ft_kern_sqdist128_f32_ref(const float *rows, size_t n, const float *q, float *out)
+{
+    ft_kern_sqdist_f32_ref(rows, n, 128, q, out);
+}
+
 static const ft_sqdist_variant variants[] = {
-    {"ref", 0, ft_kern_sqdist128_f32_ref},
+    {"ref", 0, ft_kern_sqdist128_f32_ref, ft_kern_sqdist_f32_ref},
 #if defined(__x86_64__)
-    {"avx2", FT_CPU_AVX2, ft_kern_sqdist128_f32_avx2},
-    {"avx512", FT_CPU_AVX512, ft_kern_sqdist128_f32_avx512},
+    {"avx2", FT_CPU_AVX2, ft_kern_sqdist128_f32_avx2, ft_kern_sqdist_f32_avx2},
+    {"avx512", FT_CPU_AVX512, ft_kern_sqdist128_f32_avx512, ft_kern_sqdist_f32_avx2},
 #endif
 };
 

@@ -260,6 +260,12 @@ ft_status ft_gallery_sample_thumbnail(ft_gallery *g, int64_t sample_id, ft_buf *
     DISPATCH(sample_thumbnail, sample_id, out, err);
 }
 
+ft_status ft_gallery_sample_region(ft_gallery *g, int64_t sample_id, ft_buf *out, float box[4],
+                                   ft_err *err)
+{
+    DISPATCH(sample_region, sample_id, out, box, err);
+}
+
 // ---- Events and outbox ----
 
 ft_status ft_gallery_event_add_outbox(ft_gallery *g, ft_event *ev, const char *const *sinks,

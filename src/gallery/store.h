@@ -81,7 +81,7 @@ typedef struct ft_store_ops {
     ft_status (*person_erase)(ft_gallery *g, int64_t id, const char *actor, ft_erase_result *out,
                               ft_err *err);
 
-    // ---- Samples (descriptor space = model, vector = 128 floats) ----
+    // ---- Samples (descriptor space = model, vector = dim floats) ----
     ft_status (*enroll)(ft_gallery *g, int64_t person_id, const char *name,
                         const ft_sample *samples, size_t n, int64_t *person_out,
                         int64_t *sample_ids, ft_err *err);
@@ -89,6 +89,8 @@ typedef struct ft_store_ops {
                               ft_err *err);
     ft_status (*sample_delete)(ft_gallery *g, int64_t sample_id, ft_err *err);
     ft_status (*sample_thumbnail)(ft_gallery *g, int64_t sample_id, ft_buf *out, ft_err *err);
+    ft_status (*sample_region)(ft_gallery *g, int64_t sample_id, ft_buf *out, float box[4],
+                               ft_err *err);
 
     // ---- Events and outbox ----
     ft_status (*event_add_outbox)(ft_gallery *g, ft_event *ev, const char *const *sinks,
@@ -143,9 +145,11 @@ typedef struct ft_store_ops {
                            ft_err *err);
 
     // ---- Matching and the change feed ----
-    // All samples of `model` (NULL = all), rows grouped by person, and the
-    // feed position they were read at (one snapshot).
-    ft_status (*matrix_load)(ft_gallery *g, const char *model, ft_match_matrix **out, ft_err *err);
+    // All samples of one space (a length other than sp->dim is FT_E_DB),
+    // rows grouped by person, and the feed position they were read at (one
+    // snapshot). The caller sets the matrix's space name.
+    ft_status (*matrix_load)(ft_gallery *g, const ft_gallery_space *sp, ft_match_matrix **out,
+                             ft_err *err);
     // The current generation (people/samples version).
     ft_status (*generation)(ft_gallery *g, int64_t *out, ft_err *err);
     // Optional: true when nothing at all was committed since `mark` was

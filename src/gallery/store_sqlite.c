@@ -120,6 +120,7 @@ const ft_store_ops ft_store_sqlite = {
     .samples_list = ft_gallery__sq_samples_list,
     .sample_delete = ft_gallery__sq_sample_delete,
     .sample_thumbnail = ft_gallery__sq_sample_thumbnail,
+    .sample_region = ft_gallery__sq_sample_region,
     .event_add_outbox = ft_gallery__sq_event_add_outbox,
     .events_query = ft_gallery__sq_events_query,
     .event_get = ft_gallery__sq_event_get,

@@ -1039,10 +1039,10 @@ static ft_status w_generation(ft_gallery *g, int64_t *out, ft_err *err)
 
 // The matrix, and everyone's name beside it (a granted face's name while
 // the database is away).
-static ft_status w_matrix_load(ft_gallery *g, const char *model, ft_match_matrix **out,
-                               ft_err *err)
+static ft_status w_matrix_load(ft_gallery *g, const ft_gallery_space *space,
+                               ft_match_matrix **out, ft_err *err)
 {
-    ft_status st = ft_store_pg.matrix_load(g, model, out, err);
+    ft_status st = ft_store_pg.matrix_load(g, space, out, err);
     if (st != FT_OK)
         return st;
     PGresult *r = PQexecParams(ft_store__pg_conn(g), "SELECT id, name FROM people ORDER BY id", 0,

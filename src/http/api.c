@@ -310,7 +310,8 @@ static ft_status identify_all(ft_http_req *r, const face_res *f, size_t n,
     if (st != FT_OK)
         return st;
     for (size_t i = 0; i < n && st == FT_OK; i++)
-        st = ft_match(mx, f[i].desc, pol->threshold, pol->margin, &out[i].match, err);
+        st = ft_match(mx, f[i].desc, FT_DESCRIPTOR_DIM, pol->threshold, pol->margin,
+                      &out[i].match, err);
     ft_door_matrix_release(s->door);
     for (size_t i = 0; i < n && st == FT_OK; i++) {
         out[i].name[0] = 0;
@@ -672,7 +673,7 @@ static json_t *faces_list(const face_res *f, size_t n)
 // ?face=N, face N of that list, through the same quality gate.
 static ft_status enrol_one(ft_http_req *r, const ft_image *im, const ft_multipart_part *p,
                            long face_idx, const ft_gallery_policy *pol, face_res *f,
-                           ft_sample *sm, ft_buf *thumb, json_t **faces, ft_err *err)
+                           ft_sample *sm, float *desc, ft_buf *thumb, json_t **faces, ft_err *err)
 {
     ft_buf_init(thumb, 0);
     *faces = NULL;
@@ -682,8 +683,10 @@ static ft_status enrol_one(ft_http_req *r, const ft_image *im, const ft_multipar
     if (face_idx < 0) {
         ft_describe_opts o = ft_describe_opts_default();
         o.detect.kind = detector_for(r);
-        st = ft_enroll_sample(srv(r)->models, wc(r)->nn, im, p->data, p->len, &o, pol, sm, thumb,
-                              NULL, err);
+        // The server describes in the default space (resnet128).
+        ft_descriptor_models mm = {srv(r)->models, NULL};
+        st = ft_enroll_sample(&mm, wc(r)->nn, im, p->data, p->len, &o,
+                              ft_descriptor_net_default(), pol, sm, desc, thumb, NULL, err);
         if (st == FT_E_MANY_FACES) {
             ft_err e2;
             ft_err_clear(&e2);
@@ -710,7 +713,9 @@ static ft_status enrol_one(ft_http_req *r, const ft_image *im, const ft_multipar
     if (st != FT_OK)
         return st;
     memset(sm, 0, sizeof *sm);
-    memcpy(sm->descriptor, f[k].desc, sizeof sm->descriptor);
+    memcpy(desc, f[k].desc, sizeof f[k].desc);
+    sm->descriptor = desc;
+    sm->dim = FT_DESCRIPTOR_DIM;
     sm->detector_score = f[k].box.score;
     snprintf(sm->alignment, sizeof sm->alignment, "%s", ft_align_name(ft_align_default()));
     snprintf(sm->model, sizeof sm->model, "%s", ft_descriptor_space(ft_align_default()));
@@ -745,6 +750,7 @@ static void enrol_request(ft_http_req *r, int64_t pid)
     int64_t *ids = NULL;
     size_t *slot = NULL; // slot[i]: the multipart part of sample i
     ft_enroll_verdict *vd = NULL;
+    float *descs = NULL; // each photo's descriptor (FT_DESCRIPTOR_DIM_MAX floats per slot)
     json_t *rejected = json_array(), *added = json_array(), *skipped = json_array();
     size_t n_ok = 0, nfiles = 0;
     long face_idx = -1;
@@ -803,7 +809,8 @@ static void enrol_request(ft_http_req *r, int64_t pid)
         ids = ft_calloc(nfiles, sizeof *ids);
         slot = ft_calloc(nfiles, sizeof *slot);
         vd = ft_calloc(nfiles, sizeof *vd);
-        if (!smp || !keep || !thumbs || !ids || !slot || !vd)
+        descs = ft_calloc(nfiles * FT_DESCRIPTOR_DIM_MAX, sizeof *descs);
+        if (!smp || !keep || !thumbs || !ids || !slot || !vd || !descs)
             st = ft_err_set(&err, FT_E_NOMEM, "out of memory");
     }
     for (size_t i = 0; st == FT_OK && i < mp.n_parts; i++) {
@@ -817,7 +824,8 @@ static void enrol_request(ft_http_req *r, int64_t pid)
         ft_status s2 = p->len ? decode(r, p->data, p->len, &im, &e2)
                               : ft_err_set(&e2, FT_E_FORMAT, "the file is empty");
         if (s2 == FT_OK)
-            s2 = enrol_one(r, &im, p, face_idx, &pol, f, &smp[n_ok], &thumbs[n_ok], &faces, &e2);
+            s2 = enrol_one(r, &im, p, face_idx, &pol, f, &smp[n_ok],
+                           descs + n_ok * FT_DESCRIPTOR_DIM_MAX, &thumbs[n_ok], &faces, &e2);
         if (s2 != FT_OK) {
             json_t *rej = json_pack("{s:s, s:{s:s, s:s}}", "filename", p->filename, "error",
                                     "code", ft_status_name(s2), "message", ft_err_msg(&e2, s2));
@@ -945,6 +953,7 @@ done:
     ft_free(ids);
     ft_free(slot);
     ft_free(vd);
+    ft_free(descs);
     ft_free(f);
     ft_multipart_deinit(&mp);
 }
@@ -1662,9 +1671,9 @@ static void h_calibrate(ft_http_req *r)
     o.actor = actor;
     ft_calib_result res;
     memset(&res, 0, sizeof res);
+    ft_gallery_space sp = ft_access_space(ft_descriptor_net_default(), ft_align_default());
     if (st == FT_OK)
-        st = ft_gallery_calibrate(wc(r)->g, ft_descriptor_space(ft_align_default()), &o, false,
-                                  &res, &err);
+        st = ft_gallery_calibrate(wc(r)->g, &sp, &o, false, &res, &err);
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
         return;

@@ -137,10 +137,14 @@ static void test_decide(void)
     FT_CHECK_EQ(d.decision, FT_DECISION_DENIED);
 }
 
+// A test space of 128 floats, compared by Euclidean distance.
+#define TEST_DIM 128
+static const ft_gallery_space test_space = {"test@1", TEST_DIM, FT_METRIC_EUCLIDEAN};
+
 // Descriptor for person k: 0.3 in component k (people are 0.42 apart).
 static void desc(float *d, int k, float v)
 {
-    memset(d, 0, sizeof(float) * FT_GALLERY_DIM);
+    memset(d, 0, sizeof(float) * TEST_DIM);
     d[k] = v;
 }
 
@@ -154,7 +158,11 @@ static void test_check(void)
     FT_CHECK_OK(ft_gallery_open(db, NULL, &g, &err), &err);
     FT_ASSERT(g);
     ft_sample s;
+    float sd[TEST_DIM];
     memset(&s, 0, sizeof s);
+    s.descriptor = sd;
+    s.dim = TEST_DIM;
+    snprintf(s.model, sizeof s.model, "%s", test_space.name);
     s.detector_score = 0.9;
     s.face_w = s.face_h = 100;
     int64_t ann = 0, bob = 0, cy = 0;
@@ -167,13 +175,14 @@ static void test_check(void)
     s.descriptor[2] = 0.1f;
     FT_CHECK_OK(ft_gallery_enroll(g, 0, "Cy", &s, 1, &cy, NULL, &err), &err);
     ft_match_matrix *m = NULL;
-    FT_CHECK_OK(ft_gallery_matrix_load(g, NULL, &m, &err), &err);
+    FT_CHECK_OK(ft_gallery_matrix_load(g, &test_space, &m, &err), &err);
     ft_gallery_policy p;
     FT_CHECK_OK(ft_gallery_policy_load(g, &p, &err), &err);
 
     static const uint8_t thumb[] = {0xff, 0xd8, 0xff, 0xd9};
-    float q[FT_GALLERY_DIM];
-    ft_access_request rq = {box(120, 0.95), q, "front door", 1700000000.0, thumb, sizeof thumb};
+    float q[TEST_DIM];
+    ft_access_request rq = {box(120, 0.95), q,           TEST_DIM, "front door", 1700000000.0,
+                            thumb,          sizeof thumb};
     ft_access_decision d;
 
     desc(q, 0, 0.25f); // 0.05 from Ann

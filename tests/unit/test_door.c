@@ -76,7 +76,7 @@ static void test_associate_motion(void)
     ft_door__track_update(&tr[0], &step, 0.04);
     FT_CHECK_NEAR(tr[0].vx, 500.0, 1e-9);
     ft_door__det d[2] = {{{330, 100, 100, 100, 0.9}, NULL}, {{220, 100, 100, 100, 0.9}, NULL}};
-    ft_door__assoc_opts o = {0.3, 0.6};
+    ft_door__assoc_opts o = {0.3, 0.6, ft_descriptor_net_default()};
     int match[2];
     ft_door__associate(tr, 2, d, 2, 0.12, &o, match);
     FT_CHECK_EQ(match[0], 1);
@@ -99,7 +99,7 @@ static void test_associate_descriptor_gate(void)
         other[i] = i < 64 ? 0.12f : -0.02f;
     }
     ft_door__det d = {{102, 101, 100, 100, 0.9}, other};
-    ft_door__assoc_opts o = {0.3, 0.6};
+    ft_door__assoc_opts o = {0.3, 0.6, ft_descriptor_net_default()};
     int match[1];
     ft_door__associate(&tr, 1, &d, 1, 0.04, &o, match);
     FT_CHECK_EQ(match[0], -1);
@@ -195,7 +195,8 @@ static int64_t enrol(fixture *f, const ft_image *im, const char *name)
         return 0;
     ft_sample s;
     memset(&s, 0, sizeof s);
-    memcpy(s.descriptor, faces[0].descriptor, sizeof s.descriptor);
+    s.descriptor = faces[0].descriptor; // faces outlives the enrolment
+    s.dim = FT_DESCRIPTOR_DIM;
     snprintf(s.model, sizeof s.model, "%s", ft_descriptor_space(o.align));
     snprintf(s.alignment, sizeof s.alignment, "%s", ft_align_name(o.align));
     s.detector_score = faces[0].box.score;

@@ -168,13 +168,27 @@ static double rng_uniform(void) // [0, 1)
     return (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
+// The test's descriptor space: 128 floats compared by Euclidean distance,
+// as face-api's ResNet.
+#define TEST_DIM 128
+static const ft_gallery_space test_space = {"test-space@1", TEST_DIM, FT_METRIC_EUCLIDEAN};
+
+// Storage for make_sample's descriptors (ft_sample borrows them): a ring
+// far larger than the samples any test keeps alive at once.
+static float *sample_storage(void)
+{
+    static float ring[4096][TEST_DIM];
+    static unsigned next;
+    return ring[next++ % 4096];
+}
+
 // A face-api-like descriptor: a person's centre in [-0.1, 0.1]^128 (random
 // pairs are ~0.9 apart) plus per-sample noise of `noise` per component.
 static void person_centre(int person, float *c)
 {
     uint64_t saved = rng_state;
     rng_seed(1000 + (uint64_t)person);
-    for (int k = 0; k < FT_GALLERY_DIM; k++)
+    for (int k = 0; k < TEST_DIM; k++)
         c[k] = (float)(rng_uniform() * 0.2 - 0.1);
     rng_state = saved;
 }
@@ -182,8 +196,11 @@ static void person_centre(int person, float *c)
 static void make_sample(ft_sample *s, int person, double noise)
 {
     memset(s, 0, sizeof *s);
+    s->descriptor = sample_storage();
+    s->dim = TEST_DIM;
+    snprintf(s->model, sizeof s->model, "%s", test_space.name);
     person_centre(person, s->descriptor);
-    for (int k = 0; k < FT_GALLERY_DIM; k++)
+    for (int k = 0; k < TEST_DIM; k++)
         s->descriptor[k] += (float)((rng_uniform() * 2 - 1) * noise);
     s->detector_score = 0.95;
     s->face_w = s->face_h = 120;
@@ -381,7 +398,10 @@ static void test_enroll(void)
     FT_CHECK_EQ(ft_gallery_enroll(g, 0, "Ann", s, 0, NULL, NULL, &err), FT_E_INVALID);
     FT_CHECK_EQ(ft_gallery_enroll(g, 0, "", s, 1, NULL, NULL, &err), FT_E_INVALID);
     ft_sample bad = s[0];
-    bad.descriptor[5] = NAN;
+    float bad_desc[TEST_DIM];
+    memcpy(bad_desc, s[0].descriptor, sizeof bad_desc);
+    bad_desc[5] = NAN;
+    bad.descriptor = bad_desc;
     FT_CHECK_EQ(ft_gallery_enroll(g, 0, "Nan", &bad, 1, NULL, NULL, &err), FT_E_INVALID);
     bad = s[0];
     snprintf(bad.alignment, sizeof bad.alignment, "tilted");
@@ -402,8 +422,9 @@ static void test_enroll(void)
     if (n == 5) {
         FT_CHECK_EQ(list[0].id, ids[0]);
         FT_CHECK_EQ(list[0].person_id, pid);
-        FT_CHECK(memcmp(list[0].descriptor, s[0].descriptor, sizeof s[0].descriptor) == 0);
-        FT_CHECK_STREQ(list[0].model, FT_GALLERY_DEFAULT_MODEL);
+        FT_CHECK(memcmp(list[0].descriptor, s[0].descriptor, sizeof(float) * TEST_DIM) == 0);
+        FT_CHECK_STREQ(list[0].model, test_space.name);
+        FT_CHECK_EQ(list[0].dim, TEST_DIM);
         FT_CHECK_STREQ(list[0].alignment, "faceapi");
         FT_CHECK_EQ(list[0].thumbnail_len, sizeof jpeg);
         FT_CHECK(list[0].thumbnail == NULL);
@@ -1039,7 +1060,7 @@ static void readonly_child(void *p)
     FT_CHECK_EQ(n, 2);
     ft_free(list);
     ft_match_matrix *m = NULL;
-    FT_CHECK_OK(ft_gallery_matrix_load(g, NULL, &m, &err), &err);
+    FT_CHECK_OK(ft_gallery_matrix_load(g, &test_space, &m, &err), &err);
     FT_CHECK(m && ft_match_matrix_rows(m) == 4);
     ft_match_matrix_free(m);
     FT_CHECK_EQ(ft_gallery_person_add(g, "Cy", NULL, NULL, NULL, &err), FT_E_DB);
@@ -1165,7 +1186,7 @@ static int exercise(ft_gallery *g)
     EXPECT_OK_OR_DB(ft_gallery_check(g, &err));
     EXPECT_OK_OR_DB(ft_gallery_people_list(g, &pl, &n, &err));
     EXPECT_OK_OR_DB(ft_gallery_samples_list(g, 0, &sl, &n, &err));
-    EXPECT_OK_OR_DB(ft_gallery_matrix_load(g, NULL, &m, &err));
+    EXPECT_OK_OR_DB(ft_gallery_matrix_load(g, &test_space, &m, &err));
     ft_free(pl);
     ft_free(sl);
     ft_match_matrix_free(m);
@@ -1308,6 +1329,15 @@ static void test_migrate(void)
     ft_gallery_close(g);
     FT_CHECK_EQ(sql_count(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'events_time'"),
                 1);
+    // Schema 5: the old sample is face-api's 128-d vector, and its space
+    // string is kept.
+    FT_CHECK_EQ(sql_count(path, "SELECT count(*) FROM samples WHERE dim = 128 AND model = "
+                                "'face_recognition_model@face-api-1.7.15' AND region IS NULL"),
+                1);
+    FT_CHECK_EQ(sql_count(path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                                "('samples_gen_ins', 'samples_gen_del', 'samples_gen_upd', "
+                                "'samples_person', 'samples_model')"),
+                5);
 
     // A file from the future.
     FT_CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
@@ -1347,7 +1377,7 @@ static void test_oom(void)
         if (st == FT_OK)
             st = ft_gallery_people_list(g, &pl, &np, &err);
         if (st == FT_OK)
-            st = ft_gallery_matrix_load(g, NULL, &m, &err);
+            st = ft_gallery_matrix_load(g, &test_space, &m, &err);
         ft_mem_fail_after(-1);
         if (st == FT_OK)
             done = true;
@@ -1371,7 +1401,7 @@ static void test_oom(void)
 // A descriptor with value v in component k, zero elsewhere.
 static void axis(float *d, int k, float v)
 {
-    memset(d, 0, FT_GALLERY_DIM * sizeof *d);
+    memset(d, 0, TEST_DIM * sizeof *d);
     d[k] = v;
 }
 
@@ -1381,20 +1411,20 @@ static void test_match_rules(void)
     // Rows deliberately out of person order: the matrix groups them.
     // Person 7: distances 0.5 and 0.25 from the zero query; person 3: 0.375
     // and 0.875; person 9: 1.5. Values are exact in binary.
-    float d[5 * FT_GALLERY_DIM];
+    float d[5 * TEST_DIM];
     int64_t pid[5] = {7, 3, 9, 7, 3}, sid[5] = {70, 30, 90, 71, 31};
-    axis(d + 0 * FT_GALLERY_DIM, 0, 0.5f);
-    axis(d + 1 * FT_GALLERY_DIM, 1, 0.375f);
-    axis(d + 2 * FT_GALLERY_DIM, 2, -1.5f);
-    axis(d + 3 * FT_GALLERY_DIM, 3, -0.25f);
-    axis(d + 4 * FT_GALLERY_DIM, 4, 0.875f);
+    axis(d + 0 * TEST_DIM, 0, 0.5f);
+    axis(d + 1 * TEST_DIM, 1, 0.375f);
+    axis(d + 2 * TEST_DIM, 2, -1.5f);
+    axis(d + 3 * TEST_DIM, 3, -0.25f);
+    axis(d + 4 * TEST_DIM, 4, 0.875f);
     ft_match_matrix *m;
-    FT_CHECK_OK(ft_match_matrix_new(d, pid, sid, 5, &m, &err), &err);
+    FT_CHECK_OK(ft_match_matrix_new(d, TEST_DIM, FT_METRIC_EUCLIDEAN, pid, sid, 5, &m, &err), &err);
     FT_CHECK_EQ(ft_match_matrix_rows(m), 5);
     FT_CHECK_EQ(ft_match_matrix_people(m), 3);
-    float q[FT_GALLERY_DIM] = {0};
+    float q[TEST_DIM] = {0};
     ft_match_result r;
-    FT_CHECK_OK(ft_match(m, q, 0.5, 0.05, &r, &err), &err);
+    FT_CHECK_OK(ft_match(m, q, TEST_DIM, 0.5, 0.05, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
     FT_CHECK_EQ(r.person_id, 7);
     FT_CHECK_EQ(r.sample_id, 71);
@@ -1403,48 +1433,48 @@ static void test_match_rules(void)
     FT_CHECK_DBL_EXACT(r.second_distance, 0.375);
     FT_CHECK_DBL_EXACT(r.margin, 0.125);
     // Threshold is strict: best >= threshold is unknown.
-    FT_CHECK_OK(ft_match(m, q, 0.25, 0.05, &r, &err), &err);
+    FT_CHECK_OK(ft_match(m, q, TEST_DIM, 0.25, 0.05, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_UNKNOWN);
     FT_CHECK_EQ(r.person_id, 7); // still reported, for the event
-    FT_CHECK_OK(ft_match(m, q, 0.2500001, 0.05, &r, &err), &err);
+    FT_CHECK_OK(ft_match(m, q, TEST_DIM, 0.2500001, 0.05, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
     // Margin: 0.125 < 0.2 -> ambiguous; exactly 0.125 passes.
-    FT_CHECK_OK(ft_match(m, q, 0.5, 0.2, &r, &err), &err);
+    FT_CHECK_OK(ft_match(m, q, TEST_DIM, 0.5, 0.2, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_AMBIGUOUS);
-    FT_CHECK_OK(ft_match(m, q, 0.5, 0.125, &r, &err), &err);
+    FT_CHECK_OK(ft_match(m, q, TEST_DIM, 0.5, 0.125, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
     // Unknown wins over ambiguous.
-    FT_CHECK_OK(ft_match(m, q, 0.2, 0.2, &r, &err), &err);
+    FT_CHECK_OK(ft_match(m, q, TEST_DIM, 0.2, 0.2, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_UNKNOWN);
     // A query near person 9.
     axis(q, 2, -1.25f);
-    FT_CHECK_OK(ft_match(m, q, 0.5, 0.05, &r, &err), &err);
+    FT_CHECK_OK(ft_match(m, q, TEST_DIM, 0.5, 0.05, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
     FT_CHECK_EQ(r.person_id, 9);
     FT_CHECK_NEAR(r.distance, 0.25, 1e-7); // float rounding in (x - y)^2 sums
     q[0] = NAN;
-    FT_CHECK_EQ(ft_match(m, q, 0.5, 0.05, &r, &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_match(m, q, TEST_DIM, 0.5, 0.05, &r, &err), FT_E_INVALID);
     q[0] = 0;
-    FT_CHECK_EQ(ft_match(m, q, 0, 0.05, &r, &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_match(m, q, TEST_DIM, 0, 0.05, &r, &err), FT_E_INVALID);
     ft_match_matrix_free(m);
 
     // One person: margin +inf, never ambiguous.
-    FT_CHECK_OK(ft_match_matrix_new(d, pid, NULL, 1, &m, &err), &err);
+    FT_CHECK_OK(ft_match_matrix_new(d, TEST_DIM, FT_METRIC_EUCLIDEAN, pid, NULL, 1, &m, &err), &err);
     axis(q, 0, 0.25f);
-    FT_CHECK_OK(ft_match(m, q, 0.5, 10.0, &r, &err), &err);
+    FT_CHECK_OK(ft_match(m, q, TEST_DIM, 0.5, 10.0, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
     FT_CHECK(isinf(r.margin) && r.margin > 0 && r.second_person_id == 0);
     FT_CHECK_EQ(r.sample_id, 1);
     ft_match_matrix_free(m);
     // Empty gallery: unknown, no person.
-    FT_CHECK_OK(ft_match_matrix_new(d, pid, NULL, 0, &m, &err), &err);
-    FT_CHECK_OK(ft_match(m, q, 0.5, 0.05, &r, &err), &err);
+    FT_CHECK_OK(ft_match_matrix_new(d, TEST_DIM, FT_METRIC_EUCLIDEAN, pid, NULL, 0, &m, &err), &err);
+    FT_CHECK_OK(ft_match(m, q, TEST_DIM, 0.5, 0.05, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_UNKNOWN);
     FT_CHECK(r.person_id == 0 && isinf(r.distance));
     ft_match_matrix_free(m);
     // Bad input rows.
     int64_t zero = 0;
-    FT_CHECK_EQ(ft_match_matrix_new(d, &zero, NULL, 1, &m, &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_match_matrix_new(d, TEST_DIM, FT_METRIC_EUCLIDEAN, &zero, NULL, 1, &m, &err), FT_E_INVALID);
 }
 
 // ft_match against a brute force in double over a random gallery large
@@ -1453,18 +1483,18 @@ static void test_match_brute(void)
 {
     ft_err err = {0};
     enum { N = 1237, P = 97 };
-    float *d = ft_malloc(sizeof(float) * N * FT_GALLERY_DIM);
+    float *d = ft_malloc(sizeof(float) * N * TEST_DIM);
     int64_t *pid = ft_malloc(sizeof(int64_t) * N);
     rng_seed(11);
     for (int i = 0; i < N; i++) {
         ft_sample s;
         int p = (int)(rng_uniform() * P);
         make_sample(&s, p, 0.05);
-        memcpy(d + (size_t)i * FT_GALLERY_DIM, s.descriptor, sizeof s.descriptor);
+        memcpy(d + (size_t)i * TEST_DIM, s.descriptor, sizeof(float) * TEST_DIM);
         pid[i] = p + 1;
     }
     ft_match_matrix *m;
-    FT_CHECK_OK(ft_match_matrix_new(d, pid, NULL, N, &m, &err), &err);
+    FT_CHECK_OK(ft_match_matrix_new(d, TEST_DIM, FT_METRIC_EUCLIDEAN, pid, NULL, N, &m, &err), &err);
     for (int t = 0; t < 50; t++) {
         ft_sample qs;
         make_sample(&qs, (int)(rng_uniform() * P), 0.08);
@@ -1473,8 +1503,8 @@ static void test_match_brute(void)
             best[p] = INFINITY;
         for (int i = 0; i < N; i++) {
             double acc = 0;
-            for (int k = 0; k < FT_GALLERY_DIM; k++) {
-                double x = (double)d[(size_t)i * FT_GALLERY_DIM + k] - qs.descriptor[k];
+            for (int k = 0; k < TEST_DIM; k++) {
+                double x = (double)d[(size_t)i * TEST_DIM + k] - qs.descriptor[k];
                 acc += x * x;
             }
             if (sqrt(acc) < best[pid[i]])
@@ -1488,7 +1518,7 @@ static void test_match_brute(void)
                 b2 = p;
         }
         ft_match_result r;
-        FT_CHECK_OK(ft_match(m, qs.descriptor, 0.6, 0.05, &r, &err), &err);
+        FT_CHECK_OK(ft_match(m, qs.descriptor, TEST_DIM, 0.6, 0.05, &r, &err), &err);
         FT_CHECK_EQ(r.person_id, b1);
         FT_CHECK_EQ(r.second_person_id, b2);
         // Float kernels vs double: relative 1e-5 (sqdist.h), halved by sqrt.
@@ -1509,15 +1539,15 @@ static void test_kernels(void)
     FT_CHECK(nv >= 1 && strcmp(v[0].name, "ref") == 0);
     const size_t sizes[] = {0, 1, 2, 3, 7, 15, 16, 17, 31, 33, 255, 256, 257, 1001};
     enum { MAXN = 1001, CANARY = 16 };
-    float *rows = ft_aligned_alloc(sizeof(float) * MAXN * FT_GALLERY_DIM);
-    float q[FT_GALLERY_DIM + 1];
+    float *rows = ft_aligned_alloc(sizeof(float) * MAXN * TEST_DIM);
+    float q[TEST_DIM + 1];
     float ref[MAXN], out[MAXN + CANARY];
     rng_seed(3);
-    for (size_t i = 0; i < (size_t)MAXN * FT_GALLERY_DIM; i++)
+    for (size_t i = 0; i < (size_t)MAXN * TEST_DIM; i++)
         rows[i] = (float)(rng_uniform() * 0.4 - 0.2);
     // A misaligned query: the contract allows any alignment.
     float *qu = q + 1;
-    for (int k = 0; k < FT_GALLERY_DIM; k++)
+    for (int k = 0; k < TEST_DIM; k++)
         qu[k] = (float)(rng_uniform() * 0.4 - 0.2);
     unsigned cpu = ft_cpu_features();
     int tested = 0;
@@ -1551,6 +1581,33 @@ static void test_kernels(void)
         }
     }
     FT_CHECK(tested >= 1);
+    // Any length (fn_dim): lengths that are not multiples of the vector
+    // width, and faceres's 1024, against the reference.
+    {
+        static const size_t dims[] = {1, 7, 20, 100, 1024};
+        static float rr[3 * 1024], qq[1024];
+        float want[3], got[3];
+        for (size_t i = 0; i < 3 * 1024; i++)
+            rr[i] = (float)(rng_uniform() * 0.4 - 0.2);
+        for (size_t i = 0; i < 1024; i++)
+            qq[i] = (float)(rng_uniform() * 0.4 - 0.2);
+        for (size_t vi = 0; vi < nv; vi++) {
+            if ((v[vi].cpu & cpu) != v[vi].cpu)
+                continue;
+            for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+                ft_kern_sqdist_f32_ref(rr, 3, dims[di], qq, want);
+                v[vi].fn_dim(rr, 3, dims[di], qq, got);
+                for (int i = 0; i < 3; i++) {
+                    double tol = 1e-7 * (double)dims[di] * fmax(1.0, want[i]); // sqdist.h
+                    if (!(fabs(got[i] - want[i]) <= tol)) {
+                        fprintf(stderr, "  %s dim=%zu row %d: %.9g vs ref %.9g\n", v[vi].name,
+                                dims[di], i, got[i], want[i]);
+                        ft_test_failures++;
+                    }
+                }
+            }
+        }
+    }
     // The dispatcher honours FT_KERNELS=ref.
     setenv("FT_KERNELS", "ref", 1);
     FT_CHECK_STREQ(ft_sqdist_best()->name, "ref");
@@ -1583,7 +1640,7 @@ static void test_match_reload(void)
     ft_gallery *g = open_db("reload.db"), *g2 = open_db("reload.db");
     int64_t ann = enroll(g, "Ann", 1, 2);
     ft_match_matrix *m = NULL;
-    FT_CHECK_OK(ft_gallery_matrix_load(g, FT_GALLERY_DEFAULT_MODEL, &m, &err), &err);
+    FT_CHECK_OK(ft_gallery_matrix_load(g, &test_space, &m, &err), &err);
     FT_ASSERT(m);
     FT_CHECK_EQ(ft_match_matrix_rows(m), 2);
     bool stale = true;
@@ -1600,7 +1657,7 @@ static void test_match_reload(void)
     ft_sample q;
     make_sample(&q, 2, 0.01);
     ft_match_result r;
-    FT_CHECK_OK(ft_match(m, q.descriptor, 0.5, 0.05, &r, &err), &err);
+    FT_CHECK_OK(ft_match(m, q.descriptor, TEST_DIM, 0.5, 0.05, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
     FT_CHECK_EQ(r.person_id, bob);
 
@@ -1618,7 +1675,7 @@ static void test_match_reload(void)
     FT_CHECK(stale);
     FT_CHECK_OK(ft_gallery_matrix_refresh(g, &m, &err), &err);
     FT_CHECK_EQ(ft_match_matrix_rows(m), 2);
-    FT_CHECK_OK(ft_match(m, q.descriptor, 0.5, 0.05, &r, &err), &err);
+    FT_CHECK_OK(ft_match(m, q.descriptor, TEST_DIM, 0.5, 0.05, &r, &err), &err);
     FT_CHECK_EQ(r.status, FT_MATCH_UNKNOWN);
     FT_CHECK_EQ(r.person_id, ann);
 
@@ -1636,8 +1693,12 @@ static void test_match_reload(void)
     FT_CHECK_OK(ft_gallery_matrix_refresh(g, &m, &err), &err);
     FT_CHECK_EQ(ft_match_matrix_rows(m), 3);
     ft_match_matrix *all;
-    FT_CHECK_OK(ft_gallery_matrix_load(g2, NULL, &all, &err), &err);
-    FT_CHECK_EQ(ft_match_matrix_rows(all), 4);
+    const ft_gallery_space another = {"another-model", TEST_DIM, FT_METRIC_EUCLIDEAN};
+    FT_CHECK_OK(ft_gallery_matrix_load(g2, &another, &all, &err), &err);
+    FT_CHECK_EQ(ft_match_matrix_rows(all), 1);
+    ft_match_matrix_free(all);
+    FT_CHECK_OK(ft_gallery_matrix_load(g2, &test_space, &all, &err), &err);
+    FT_CHECK_EQ(ft_match_matrix_rows(all), 3);
     // A matrix checked through a different connection compares generations.
     FT_CHECK_OK(ft_gallery_matrix_stale(g, all, &stale, &err), &err);
     FT_CHECK(!stale);
@@ -1665,16 +1726,20 @@ static void *thread_main(void *p)
     for (int i = 0; i < 20; i++) {
         char name[32];
         ft_sample s;
+        float sd[TEST_DIM];
         memset(&s, 0, sizeof s);
+        s.descriptor = sd;
+        s.dim = TEST_DIM;
+        snprintf(s.model, sizeof s.model, "%s", test_space.name);
         // Deterministic per thread without the shared test RNG.
-        for (int k = 0; k < FT_GALLERY_DIM; k++)
+        for (int k = 0; k < TEST_DIM; k++)
             s.descriptor[k] = (float)((a->id * 31 + i * 7 + k) % 17) * 0.01f;
         s.detector_score = 0.9;
         snprintf(name, sizeof name, "t%d-%d", a->id, i);
         if (ft_gallery_enroll(g, 0, name, &s, 1, NULL, NULL, &err) != FT_OK)
             a->failures++;
         ft_match_result r;
-        if (ft_match(a->m, s.descriptor, 0.5, 0.05, &r, &err) != FT_OK)
+        if (ft_match(a->m, s.descriptor, TEST_DIM, 0.5, 0.05, &r, &err) != FT_OK)
             a->failures++;
     }
     ft_gallery_close(g);
@@ -1691,7 +1756,7 @@ static void test_threads(void)
     ft_gallery *g = open_db("threads.db");
     enroll(g, "Seed", 1, 3);
     ft_match_matrix *m = NULL;
-    FT_CHECK_OK(ft_gallery_matrix_load(g, NULL, &m, &err), &err);
+    FT_CHECK_OK(ft_gallery_matrix_load(g, &test_space, &m, &err), &err);
     pthread_t th[4];
     thread_arg a[4];
     for (int i = 0; i < 4; i++) {
@@ -1721,14 +1786,14 @@ static void test_threads(void)
 static void test_calibrate(void)
 {
     ft_err err = {0};
-    float d[5 * FT_GALLERY_DIM];
+    float d[5 * TEST_DIM];
     const float x[5] = {0.0f, 0.3425f, 0.7075f, 1.4625f, 3.0f};
     const int64_t lab[5] = {1, 1, 2, 2, 3};
     for (int i = 0; i < 5; i++)
-        axis(d + i * FT_GALLERY_DIM, 0, x[i]);
+        axis(d + i * TEST_DIM, 0, x[i]);
     ft_calib_opts o = ft_calib_opts_default();
     ft_calib_result r;
-    FT_CHECK_OK(ft_calibrate(d, lab, 5, &o, &r, &err), &err);
+    FT_CHECK_OK(ft_calibrate(d, TEST_DIM, FT_METRIC_EUCLIDEAN, lab, 5, &o, &r, &err), &err);
     FT_CHECK_EQ(r.n_samples, 5);
     FT_CHECK_EQ(r.n_people, 3);
     FT_CHECK_EQ(r.n_genuine, 4);
@@ -1751,37 +1816,37 @@ static void test_calibrate(void)
     FT_CHECK(isnan(r.threshold));
     ft_calib_result_deinit(&r);
     o.target_far = 0.1;
-    FT_CHECK_OK(ft_calibrate(d, lab, 5, &o, &r, &err), &err);
+    FT_CHECK_OK(ft_calibrate(d, TEST_DIM, FT_METRIC_EUCLIDEAN, lab, 5, &o, &r, &err), &err);
     FT_CHECK_NEAR(r.threshold, 0.36, 1e-12); // a grid point, as above
     FT_CHECK_DBL_EXACT(r.far, 0.0);
     FT_CHECK_DBL_EXACT(r.frr, 0.5);
     ft_calib_result_deinit(&r);
     o.target_far = 0.25;
-    FT_CHECK_OK(ft_calibrate(d, lab, 5, &o, &r, &err), &err);
+    FT_CHECK_OK(ft_calibrate(d, TEST_DIM, FT_METRIC_EUCLIDEAN, lab, 5, &o, &r, &err), &err);
     FT_CHECK_NEAR(r.threshold, 0.70, 1e-12); // a grid point, as above
     FT_CHECK_DBL_EXACT(r.far, 2 / 10.0);
     ft_calib_result_deinit(&r);
     // Order of the input does not matter.
-    float dr[5 * FT_GALLERY_DIM];
+    float dr[5 * TEST_DIM];
     int64_t labr[5];
     for (int i = 0; i < 5; i++) {
-        memcpy(dr + i * FT_GALLERY_DIM, d + (4 - i) * FT_GALLERY_DIM,
-               sizeof(float) * FT_GALLERY_DIM);
+        memcpy(dr + i * TEST_DIM, d + (4 - i) * TEST_DIM,
+               sizeof(float) * TEST_DIM);
         labr[i] = lab[4 - i];
     }
-    FT_CHECK_OK(ft_calibrate(dr, labr, 5, &o, &r, &err), &err);
+    FT_CHECK_OK(ft_calibrate(dr, TEST_DIM, FT_METRIC_EUCLIDEAN, labr, 5, &o, &r, &err), &err);
     FT_CHECK_NEAR(r.threshold, 0.70, 1e-12); // a grid point, as above
     FT_CHECK_EQ(r.n_impostor, 10);
     ft_calib_result_deinit(&r);
     // Bad options.
     o = ft_calib_opts_default();
     o.t_step = 0;
-    FT_CHECK_EQ(ft_calibrate(d, lab, 5, &o, &r, &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_calibrate(d, TEST_DIM, FT_METRIC_EUCLIDEAN, lab, 5, &o, &r, &err), FT_E_INVALID);
     o = ft_calib_opts_default();
     o.target_far = 1.5;
-    FT_CHECK_EQ(ft_calibrate(d, lab, 5, &o, &r, &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_calibrate(d, TEST_DIM, FT_METRIC_EUCLIDEAN, lab, 5, &o, &r, &err), FT_E_INVALID);
     // Nothing enrolled: no trials, NaN rates.
-    FT_CHECK_OK(ft_calibrate(d, lab, 0, NULL, &r, &err), &err);
+    FT_CHECK_OK(ft_calibrate(d, TEST_DIM, FT_METRIC_EUCLIDEAN, lab, 0, NULL, &r, &err), &err);
     FT_CHECK(r.n_genuine == 0 && r.n_impostor == 0 && isnan(r.rows[0].far));
     ft_calib_result_deinit(&r);
 }
@@ -1799,7 +1864,7 @@ static void test_calibrate_store(void)
     }
     ft_calib_opts o = ft_calib_opts_default();
     ft_calib_result r;
-    FT_CHECK_OK(ft_gallery_calibrate(g, NULL, &o, true, &r, &err), &err);
+    FT_CHECK_OK(ft_gallery_calibrate(g, &test_space, &o, true, &r, &err), &err);
     FT_CHECK_EQ(r.n_genuine, 120);
     FT_CHECK_EQ(r.n_impostor, 120 * 39);
     // The answer is the last grid row within the target.
@@ -1814,7 +1879,7 @@ static void test_calibrate_store(void)
     ft_calib_result_deinit(&r);
     // Unmeasurable target: nothing stored, clear error.
     o.target_far = 1e-6;
-    FT_CHECK_EQ(ft_gallery_calibrate(g, NULL, &o, true, &r, &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_gallery_calibrate(g, &test_space, &o, true, &r, &err), FT_E_INVALID);
     FT_CHECK(strstr(err.msg, "nothing stored") != NULL);
     ft_gallery_close(g);
 }
@@ -1992,7 +2057,7 @@ static void test_copy(void)
     FT_CHECK_EQ(n, 2);
     if (n == 2) {
         FT_CHECK_EQ(list[0].id, sid[0]);
-        FT_CHECK(memcmp(list[0].descriptor, s[0].descriptor, sizeof s[0].descriptor) == 0);
+        FT_CHECK(memcmp(list[0].descriptor, s[0].descriptor, sizeof(float) * TEST_DIM) == 0);
     }
     ft_free(list);
     ft_buf th;
@@ -2011,7 +2076,7 @@ static void test_copy(void)
     int64_t cy = enroll(b, "Cy", 3, 1);
     FT_CHECK(cy > bob);
     ft_match_matrix *m = NULL;
-    FT_CHECK_OK(ft_gallery_matrix_load(b, NULL, &m, &err), &err);
+    FT_CHECK_OK(ft_gallery_matrix_load(b, &test_space, &m, &err), &err);
     FT_CHECK(m && ft_match_matrix_rows(m) == 4);
     ft_match_matrix_free(m);
     // Not into a gallery that holds something.
@@ -2032,6 +2097,147 @@ static void test_copy(void)
     ft_gallery_close(c);
     ft_gallery_close(b);
     ft_gallery_close(a);
+}
+
+
+// Descriptor spaces of other lengths and the cosine metric (schema 5): a
+// person enrolled in two spaces, the list packing both lengths, the face
+// region, matrices that refuse a wrong length, and cosine distances.
+static void test_spaces(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_db("spaces.db");
+    enum { DC = 1024 };
+    const ft_gallery_space cos_space = {"cos-space@1", DC, FT_METRIC_COSINE};
+    static float a[DC], b[DC], q[DC];
+    // a: 3 * e0; b: 2 * (cos t e0 + sin t e1) with cos t = 0.6, so the
+    // cosine distance a-b is exactly 1 - 0.6 = 0.4 whatever the lengths.
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    a[0] = 3.0f;
+    b[0] = 1.2f;
+    b[1] = 1.6f;
+    static const uint8_t region[] = {0xff, 0xd8, 0xff, 0xe0, 9, 8, 7, 0xff, 0xd9};
+    ft_sample s[3];
+    make_sample(&s[0], 1, 0.0); // the 128-d test space
+    memset(&s[1], 0, sizeof s[1]);
+    s[1].descriptor = a;
+    s[1].dim = DC;
+    snprintf(s[1].model, sizeof s[1].model, "%s", cos_space.name);
+    snprintf(s[1].alignment, sizeof s[1].alignment, "box");
+    s[1].detector_score = 0.9;
+    snprintf(s[1].source_sha256, sizeof s[1].source_sha256, "%064d", 1);
+    s[1].region = region;
+    s[1].region_len = sizeof region;
+    s[1].region_box[0] = 10, s[1].region_box[1] = 20, s[1].region_box[2] = 30,
+    s[1].region_box[3] = 40;
+    s[2] = s[1];
+    s[2].descriptor = b;
+    s[2].region = NULL;
+    s[2].region_len = 0;
+    int64_t ann = 0, ids[3];
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, "Ann", s, 2, &ann, ids, &err), &err);
+    int64_t bob = 0;
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, "Bob", &s[2], 1, &bob, &ids[2], &err), &err);
+
+    // The list: one block, each sample with its own length and values.
+    ft_sample *list = NULL;
+    size_t n = 0;
+    FT_CHECK_OK(ft_gallery_samples_list(g, 0, &list, &n, &err), &err);
+    FT_CHECK_EQ(n, 3);
+    if (n == 3) {
+        FT_CHECK_EQ(list[0].dim, TEST_DIM);
+        FT_CHECK(memcmp(list[0].descriptor, s[0].descriptor, sizeof(float) * TEST_DIM) == 0);
+        FT_CHECK_EQ(list[1].dim, DC);
+        FT_CHECK(memcmp(list[1].descriptor, a, sizeof a) == 0);
+        FT_CHECK(memcmp(list[2].descriptor, b, sizeof b) == 0);
+        FT_CHECK_STREQ(list[1].model, cos_space.name);
+        FT_CHECK_STREQ(list[1].alignment, "box");
+        FT_CHECK_EQ(list[1].region_len, sizeof region);
+        FT_CHECK(list[1].region == NULL);
+        FT_CHECK_EQ(list[2].region_len, 0);
+    }
+    ft_free(list);
+    ft_buf rb;
+    ft_buf_init(&rb, 0);
+    float box[4] = {-1, -1, -1, -1};
+    FT_CHECK_OK(ft_gallery_sample_region(g, ids[1], &rb, box, &err), &err);
+    FT_CHECK(rb.len == sizeof region && memcmp(rb.data, region, sizeof region) == 0);
+    FT_CHECK(box[0] == 10 && box[1] == 20 && box[2] == 30 && box[3] == 40); // exact: small ints
+    FT_CHECK_OK(ft_gallery_sample_region(g, ids[2], &rb, box, &err), &err);
+    FT_CHECK_EQ(rb.len, 0);
+    FT_CHECK_EQ(ft_gallery_sample_region(g, 98765, &rb, box, &err), FT_E_NOT_FOUND);
+    ft_buf_deinit(&rb);
+    // Stored as 4 * dim bytes.
+    FT_CHECK_EQ(sql_count(gallery_loc("spaces.db"),
+                          "SELECT count(*) FROM samples WHERE length(descriptor) = 4096 AND "
+                          "dim = 1024"),
+                2);
+
+    // Matrices: one space each; cosine rows are unit vectors.
+    ft_match_matrix *m = NULL;
+    FT_CHECK_OK(ft_gallery_matrix_load(g, &cos_space, &m, &err), &err);
+    FT_CHECK(m && ft_match_matrix_rows(m) == 2 && ft_match_matrix_dim(m) == DC &&
+             ft_match_matrix_metric(m) == FT_METRIC_COSINE);
+    ft_match_result r;
+    memset(q, 0, sizeof q);
+    q[0] = 0.5f; // the direction of a
+    FT_CHECK_OK(ft_match(m, q, DC, 0.38, 0.04, &r, &err), &err);
+    FT_CHECK_EQ(r.person_id, ann);
+    FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
+    // Float unit vectors through |a-b|^2/2: a few float epsilons.
+    FT_CHECK_NEAR(r.distance, 0.0, 1e-6);
+    FT_CHECK_NEAR(r.second_distance, 0.4, 1e-6);
+    FT_CHECK_EQ(r.second_person_id, bob);
+    FT_CHECK_EQ(ft_match(m, q, TEST_DIM, 0.38, 0.04, &r, &err), FT_E_INVALID); // wrong length
+    memset(q, 0, sizeof q);
+    FT_CHECK_EQ(ft_match(m, q, DC, 0.38, 0.04, &r, &err), FT_E_INVALID); // no direction
+    ft_match_matrix_free(m);
+    // The 128-d space holds only its own sample.
+    FT_CHECK_OK(ft_gallery_matrix_load(g, &test_space, &m, &err), &err);
+    FT_CHECK(m && ft_match_matrix_rows(m) == 1 && ft_match_matrix_dim(m) == TEST_DIM);
+    ft_match_matrix_free(m);
+    // A space asked for with another length is refused, never mixed.
+    const ft_gallery_space wrong = {cos_space.name, 512, FT_METRIC_COSINE};
+    m = NULL;
+    FT_CHECK_EQ(ft_gallery_matrix_load(g, &wrong, &m, &err), FT_E_DB);
+    FT_CHECK(m == NULL && strstr(err.msg, "mixes") != NULL);
+    FT_CHECK_EQ(ft_gallery_matrix_load(g, NULL, &m, &err), FT_E_INVALID);
+    // A zero vector cannot be enrolled into... it can (the gallery stores
+    // any finite vector), but a cosine matrix refuses it.
+    static float z[DC];
+    ft_sample zs = s[2];
+    zs.descriptor = z;
+    FT_CHECK_OK(ft_gallery_enroll(g, bob, NULL, &zs, 1, NULL, NULL, &err), &err);
+    FT_CHECK_EQ(ft_gallery_matrix_load(g, &cos_space, &m, &err), FT_E_DB);
+    FT_CHECK(strstr(err.msg, "zero vector") != NULL);
+    // Lengths out of range and a missing space are refused at enrolment.
+    ft_sample bad = s[1];
+    bad.dim = 0;
+    FT_CHECK_EQ(ft_gallery_enroll(g, ann, NULL, &bad, 1, NULL, NULL, &err), FT_E_INVALID);
+    bad.dim = FT_GALLERY_DIM_MAX + 1;
+    FT_CHECK_EQ(ft_gallery_enroll(g, ann, NULL, &bad, 1, NULL, NULL, &err), FT_E_INVALID);
+    bad = s[1];
+    bad.model[0] = 0;
+    FT_CHECK_EQ(ft_gallery_enroll(g, ann, NULL, &bad, 1, NULL, NULL, &err), FT_E_INVALID);
+    bad = s[1];
+    bad.region_box[2] = 0;
+    FT_CHECK_EQ(ft_gallery_enroll(g, ann, NULL, &bad, 1, NULL, NULL, &err), FT_E_INVALID);
+    ft_gallery_close(g);
+
+    // Arrays: the cosine matrix from raw rows scales them itself.
+    int64_t pid[2] = {1, 2};
+    static float rows[2 * DC];
+    memcpy(rows, a, sizeof a);
+    memcpy(rows + DC, b, sizeof b);
+    FT_CHECK_OK(ft_match_matrix_new(rows, DC, FT_METRIC_COSINE, pid, NULL, 2, &m, &err), &err);
+    memset(q, 0, sizeof q);
+    q[1] = 7.0f; // e1: cos to a = 0, to b = 0.8
+    FT_CHECK_OK(ft_match(m, q, DC, 0.38, 0.04, &r, &err), &err);
+    FT_CHECK_EQ(r.person_id, 2);
+    FT_CHECK_NEAR(r.distance, 0.2, 1e-6);
+    FT_CHECK_NEAR(r.second_distance, 1.0, 1e-6);
+    ft_match_matrix_free(m);
 }
 
 static const ft_test_case cases[] = {
@@ -2062,6 +2268,7 @@ static const ft_test_case cases[] = {
     {"url_mask", test_url_mask},
     {"pg_feed", test_pg_feed},
     {"copy", test_copy},
+    {"spaces", test_spaces},
 };
 
 int main(int argc, char **argv)

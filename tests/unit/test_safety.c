@@ -65,18 +65,36 @@ static double rng_uniform(void) // [0, 1)
     return (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
+#define TEST_DIM 128
+static const ft_gallery_space resnet_space = {
+    "face_recognition_model@face-api-1.7.15/faceapi", TEST_DIM, FT_METRIC_EUCLIDEAN};
+
 // A face-api-like descriptor: person p's centre in [-0.1, 0.1]^128 (two
 // centres are ~0.9 apart, as strangers are) plus uniform noise per
 // component (0.005 gives same-person distances of ~0.03).
+// Storage for make_sample's descriptors (ft_sample borrows them): a ring
+// far larger than the samples any test keeps alive at once.
+static float *sample_storage(void)
+{
+    static float ring[4096][TEST_DIM];
+    static unsigned next;
+    return ring[next++ % 4096];
+}
+
 static void make_sample(ft_sample *s, int person, double noise)
 {
     memset(s, 0, sizeof *s);
+    s->descriptor = sample_storage();
+    s->dim = TEST_DIM;
+    // The ResNet's space: the enrolment screen measures distances in
+    // registered spaces only (face/descriptor.h).
+    snprintf(s->model, sizeof s->model, "%s", ft_descriptor_space(FT_ALIGN_FACEAPI));
     uint64_t saved = rng_state;
     rng_state = 1000 + (uint64_t)person * 0x9e3779b97f4a7c15ull;
-    for (int k = 0; k < FT_GALLERY_DIM; k++)
+    for (int k = 0; k < TEST_DIM; k++)
         s->descriptor[k] = (float)(rng_uniform() * 0.2 - 0.1);
     rng_state = saved;
-    for (int k = 0; k < FT_GALLERY_DIM; k++)
+    for (int k = 0; k < TEST_DIM; k++)
         s->descriptor[k] += (float)((rng_uniform() * 2 - 1) * noise);
     s->detector_score = 0.95;
     s->face_w = s->face_h = 120;
@@ -210,7 +228,7 @@ static void test_policy_confirm(void)
     o.t_max = 0.55; // so the calibrated threshold stays under the safe maximum
     o.actor = "cli:test";
     ft_calib_result r;
-    FT_CHECK_OK(ft_gallery_calibrate(g, NULL, &o, true, &r, &err), &err);
+    FT_CHECK_OK(ft_gallery_calibrate(g, &resnet_space, &o, true, &r, &err), &err);
     double cal = NAN;
     FT_CHECK_OK(ft_gallery_setting_get_double(g, "calibrated_threshold", NAN, &cal, &err), &err);
     FT_CHECK_DBL_EXACT(cal, r.threshold);
@@ -249,14 +267,14 @@ static void test_calibrate_confirm(void)
     o.target_far = 0.05;
     ft_calib_result r;
     memset(&r, 0, sizeof r);
-    FT_CHECK_EQ(ft_gallery_calibrate(g, NULL, &o, true, &r, &err), FT_E_CONFIRM);
+    FT_CHECK_EQ(ft_gallery_calibrate(g, &resnet_space, &o, true, &r, &err), FT_E_CONFIRM);
     FT_CHECK(strstr(err.msg, "nothing stored") != NULL);
     FT_CHECK(r.rows == NULL); // nothing handed out on failure
     double t = -1;
     FT_CHECK_OK(ft_gallery_setting_get_double(g, "threshold", -1, &t, &err), &err);
     FT_CHECK_DBL_EXACT(t, -1.0); // not stored
     o.confirm = true;
-    FT_CHECK_OK(ft_gallery_calibrate(g, NULL, &o, true, &r, &err), &err);
+    FT_CHECK_OK(ft_gallery_calibrate(g, &resnet_space, &o, true, &r, &err), &err);
     FT_CHECK_OK(ft_gallery_setting_get_double(g, "calibrated_target", -1, &t, &err), &err);
     FT_CHECK_DBL_EXACT(t, 0.05);
     ft_calib_result_deinit(&r);
@@ -269,7 +287,7 @@ static void test_audit_trail(void)
 {
     ft_err err = {0};
     ft_gallery *g = open_at(tmp_path("audit.db"));
-    FT_CHECK_EQ(ft_gallery_schema_version(g), 4);
+    FT_CHECK_EQ(ft_gallery_schema_version(g), FT_GALLERY_SCHEMA_VERSION);
     FT_CHECK_OK(ft_gallery_audit_add(g, "key:3:ops", "person.delete", "person:7",
                                      "{\"name\": \"A\"}", &err),
                 &err);
@@ -311,7 +329,7 @@ static void test_audit_trail(void)
              SQLITE_OK);
     sqlite3_close(db);
     g = open_at(old);
-    FT_CHECK_EQ(ft_gallery_schema_version(g), 4);
+    FT_CHECK_EQ(ft_gallery_schema_version(g), FT_GALLERY_SCHEMA_VERSION);
     FT_CHECK_OK(ft_gallery_audit_add(g, "cli:x", "person.rename", "person:1", NULL, &err), &err);
     ft_gallery_close(g);
 }
