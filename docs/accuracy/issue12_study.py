@@ -248,3 +248,42 @@ for sp in SP:
             pooled, per = loso_pairs(sc, bal)
             print(f"{sp:9s} {name:28s} {'balanced' if bal else 'pooled  '} LOSO {pooled:.2f} % | "
                   + ' '.join(f'{names[s]} {x:.1f}' for s, x in enumerate(per)))
+
+print('== strangers with cohort-normalised scores (T-norm of the probe against the other sets\' photos;')
+print('   the threshold on the normalised score is the best on the s-normed pairs: all sets / the other sets)')
+
+
+def tnorm_stats(sp):
+    st = {}
+    for i in range(N):
+        v = [D[sp][i][j] for j in range(N) if P[j]['set'] != P[i]['set']]
+        st[i] = (statistics.mean(v), statistics.pstdev(v))
+    return st
+
+
+for sp in SP:
+    st = tnorm_stats(sp)
+    sc = [0.5 * ((D[sp][a][b] - st[a][0]) / st[a][1] + (D[sp][a][b] - st[b][0]) / st[b][1])
+          for a, b, _, _ in pairs]
+    z_all = best_thr(sc, range(len(pairs)), False)
+    z_loso = [best_thr(sc, [q for q in range(len(pairs)) if pairs[q][3] != s], False)
+              for s in range(len(dirs))]
+    # z-scores are not distances: the margin is applied to raw distances.
+
+    def rule(i, g, T, ctx, sp=sp, st=st):
+        res = sorted((min(D[sp][i][j] for j in js), lab) for lab, js in g.items())
+        d1, l1 = res[0]
+        d2 = res[1][0] if len(res) > 1 else math.inf
+        z = (d1 - st[i][0]) / st[i][1]
+        return l1 if z < T['z'] and d2 - d1 >= MARGIN[sp] else None
+    Rg, Rs = roles(False), roles(True)
+    kp, kok, s_, sfa = passages(Rg, lambda p: True, rule, dict(t_all, z=z_all), 1, 1)
+    out = f"{sp + ' T-norm':34s} one gallery (z<{z_all:.2f}): ident {kok}/{kp} strangers in {sfa}/{s_} | per set:"
+    tk = tok = ts = tfa = 0
+    for s in range(len(dirs)):
+        T = {x: loso[x][s] for x in SP}
+        T['z'] = z_loso[s]
+        a, b, c, d = passages(Rs, lambda p, s=s: p['set'] == s, rule, T, 1, 1)
+        tk, tok, ts, tfa = tk + a, tok + b, ts + c, tfa + d
+        out += f" {names[s]} {b}/{a} {d}/{c};"
+    print(out + f" sum ident {tok}/{tk} strangers in {tfa}/{ts}")
