@@ -445,7 +445,7 @@ static void test_gemm_variants(void)
     FT_CHECK(checked > 0);
 }
 
-// Row strides the AVX-512 GEMM has dedicated tiles for (A as a map with 32
+// Row strides the AVX-512 GEMM has dedicated tiles for (A as a map with 16
 // to 256 channels) and the 2 KiB-multiple ones whose strips it copies first
 // (with n >= 128, four panels or more), with K below and at the stride.
 static void test_gemm_strides(void)
@@ -467,6 +467,23 @@ static void test_gemm_strides(void)
                         ft_test_failures++;
                     checked++;
                 }
+        // One 16-column panel on the 16/32/64-channel maps' strides and
+        // two panels on 16 channels (YuNet's pointwise layers and heads),
+        // dedicated tiles in the AVX-512 GEMM.
+        static const int32_t small_ldas[] = {16, 32, 64};
+        static const int32_t small_ns[] = {16, 9, 24, 32};
+        for (size_t il = 0; il < sizeof small_ldas / sizeof *small_ldas; il++)
+            for (size_t in = 0; in < sizeof small_ns / sizeof *small_ns; in++)
+                for (int kk = 0; kk < 2; kk++)
+                    for (size_t im = 0; im < 2; im++) {
+                        int32_t lda = small_ldas[il], k = kk ? lda : lda / 2 + 3;
+                        int32_t m = ms[im], n = small_ns[in];
+                        ft_act act = (ft_act)((il + in + im + (size_t)kk) % 4);
+                        if (gemm_case(v, m, n, k, (size_t)lda, (size_t)n + 1, act, kk == 0,
+                                      false))
+                            ft_test_failures++;
+                        checked++;
+                    }
     }
     FT_CHECK(checked > 0);
 }

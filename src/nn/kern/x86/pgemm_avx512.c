@@ -131,6 +131,28 @@ static void ukernel_any(int mr, const tile *t)
             break;
         }
     }
+    // One 16-column panel (YuNet's 16-channel pointwise layers, its
+    // 64 -> 16 heads): the same constant-stride form for the maps' own
+    // strides.
+    if (mr == MR && nv == 1) {
+        switch (t->lda) {
+        case 16:
+            ukernel(MR, 1, 16, t);
+            return;
+        case 32:
+            ukernel(MR, 1, 32, t);
+            return;
+        case 64:
+            ukernel(MR, 1, 64, t);
+            return;
+        default:
+            break;
+        }
+    }
+    if (mr == MR && nv == 2 && t->lda == 16) {
+        ukernel(MR, 2, 16, t);
+        return;
+    }
     switch (mr) {
         UK(1)
         UK(2) UK(3) UK(4) UK(5) UK(6) UK(7) UK(8) UK(9) UK(10) UK(11) UK(12) UK(13) default : UK(14)
