@@ -3,6 +3,7 @@
 #include "access/openset.h"
 
 #include "core/mem.h"
+#include "gallery/person_nearest.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -219,4 +220,31 @@ double ft_openset_person_threshold(const ft_openset_person *t, size_t n, int64_t
         if (t[p].person_id == person)
             return t[p].threshold;
     return fallback;
+}
+
+ft_status ft_openset_person_thresholds_matrix(const ft_match_matrix *m, double threshold,
+                                              double alpha, ft_openset_person **out,
+                                              size_t *n_people, ft_err *err)
+{
+    int64_t *ids = NULL;
+    double *near = NULL;
+    size_t np = 0;
+    ft_status st = ft_match_matrix_person_nearest(m, &ids, &near, &np, err);
+    if (st != FT_OK)
+        return st;
+    ft_openset_person *t = ft_malloc((np ? np : 1) * sizeof *t);
+    if (!t) {
+        st = ft_err_set(err, FT_E_NOMEM, "per-person thresholds: out of memory");
+    } else {
+        for (size_t p = 0; p < np; p++) {
+            t[p] = (ft_openset_person){ids[p], threshold, near[p]};
+            if (alpha > 0 && alpha * near[p] < threshold)
+                t[p].threshold = alpha * near[p];
+        }
+        *out = t;
+        *n_people = np;
+    }
+    ft_free(ids);
+    ft_free(near);
+    return st;
 }

@@ -19,9 +19,9 @@
 //
 // How the access decision uses it, per face (one space; several spaces
 // the same way, one entry per space):
-//   at gallery load:  ft_openset_person_thresholds(matrix rows, their
-//                     person ids, rule.threshold, rule.alpha) -> table
-//                     (rebuild whenever the matrix is reloaded);
+//   at gallery load:  ft_openset_person_thresholds_matrix(matrix,
+//                     rule.threshold, rule.alpha) -> table (rebuild
+//                     whenever the matrix is reloaded);
 //   per face:         ft_match(...) -> r; tp = ft_openset_person_threshold(
 //                     table, n, r.person_id, rule.threshold);
 //                     ft_openset_decide(&r, &rule, &tp, 1, &out);
@@ -93,6 +93,13 @@ ft_status ft_openset_person_thresholds(const float *desc, size_t dim, ft_metric 
                                        const int64_t *person_ids, size_t n, double threshold,
                                        double alpha, ft_openset_person **out, size_t *n_people,
                                        ft_err *err);
+// The same from a loaded match matrix (its space's metric, its SIMD
+// distance kernel), entries in the matrix's person order. This is the one
+// the access decision uses: call it whenever the matrix is (re)loaded.
+// FT_E_NOMEM.
+ft_status ft_openset_person_thresholds_matrix(const ft_match_matrix *m, double threshold,
+                                              double alpha, ft_openset_person **out,
+                                              size_t *n_people, ft_err *err);
 // The threshold of `person` in the table, or `fallback` if absent.
 double ft_openset_person_threshold(const ft_openset_person *t, size_t n, int64_t person,
                                    double fallback);

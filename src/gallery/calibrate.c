@@ -213,3 +213,42 @@ ft_status ft_gallery_calibration_save(ft_gallery *g, const ft_calib_result *r,
                           o->target_far, FT_GALLERY_SAFE_FAR, r->threshold, r->far * 100.0);
     return ft_gallery__calibration_store(g, r, o, err);
 }
+
+ft_status ft_match_matrix_person_nearest(const ft_match_matrix *m, int64_t **person_ids,
+                                         double **nearest, size_t *n_people, ft_err *err)
+{
+    size_t n = m->n, np = 0;
+    float *d2 = ft_malloc((n ? n : 1) * sizeof *d2);
+    int64_t *ids = ft_malloc((n ? n : 1) * sizeof *ids);
+    double *near = ft_malloc((n ? n : 1) * sizeof *near);
+    if (!d2 || !ids || !near) {
+        ft_free(d2);
+        ft_free(ids);
+        ft_free(near);
+        return ft_err_set(err, FT_E_NOMEM, "nearest other person over %zu samples: out of memory",
+                          n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        // Rows of one person are contiguous (ft_match_matrix_new and the
+        // loaders group them), so a new id starts a new entry.
+        if (np == 0 || ids[np - 1] != m->person[i]) {
+            ids[np] = m->person[i];
+            near[np++] = INFINITY;
+        }
+        ft_gallery__matrix_d2(m, m->desc + i * m->dim, 0, n, d2);
+        float best = INFINITY;
+        for (size_t j = 0; j < n; j++)
+            if (m->person[j] != m->person[i] && d2[j] < best)
+                best = d2[j];
+        if (best < INFINITY) {
+            double d = ft_gallery__matrix_dist(m, best);
+            if (d < near[np - 1])
+                near[np - 1] = d;
+        }
+    }
+    ft_free(d2);
+    *person_ids = ids;
+    *nearest = near;
+    *n_people = np;
+    return FT_OK;
+}

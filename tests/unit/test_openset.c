@@ -172,6 +172,51 @@ static void test_person_thresholds(void)
                 FT_E_INVALID);
 }
 
+// The matrix version against the array version on the same hand-made
+// rows (whose values are worked out in test_person_thresholds).
+static void test_person_thresholds_matrix(void)
+{
+    ft_err err = {0};
+    ft_match_matrix *m = NULL;
+    ft_openset_person *t = NULL;
+    size_t np = 0;
+    const float e[10] = {0, 0, 3, 0, 0.5f, 0.2f, 0, 0.2f, 3, 1};
+    const int64_t ids[5] = {1, 3, 2, 1, 3};
+    FT_CHECK_OK(ft_match_matrix_new(e, 2, FT_METRIC_EUCLIDEAN, ids, NULL, 5, &m, &err), &err);
+    FT_CHECK_OK(ft_openset_person_thresholds_matrix(m, 0.6, 0.8, &t, &np, &err), &err);
+    FT_CHECK_EQ(np, 3);
+    // The matrix groups rows by person id: 1, 2, 3. Its kernel sums
+    // squares in float: 1e-6 covers float rounding of values near 1.
+    FT_CHECK_EQ(t[0].person_id, 1);
+    FT_CHECK_EQ(t[1].person_id, 2);
+    FT_CHECK_EQ(t[2].person_id, 3);
+    FT_CHECK_NEAR(t[0].threshold, 0.4, 1e-6);
+    FT_CHECK_NEAR(t[1].threshold, 0.4, 1e-6);
+    FT_CHECK_NEAR(t[2].nearest, sqrt(6.29), 1e-6);
+    FT_CHECK_DBL_EXACT(t[2].threshold, 0.6);
+    ft_free(t);
+    ft_match_matrix_free(m);
+    // Cosine: the matrix keeps unit rows and computes |a - b|^2 / 2.
+    const float c[6] = {1, 0, 1, 1, -1, 0.2f};
+    const int64_t cid[3] = {1, 2, 3};
+    FT_CHECK_OK(ft_match_matrix_new(c, 2, FT_METRIC_COSINE, cid, NULL, 3, &m, &err), &err);
+    FT_CHECK_OK(ft_openset_person_thresholds_matrix(m, 0.37, 0.8, &t, &np, &err), &err);
+    FT_CHECK_EQ(np, 3);
+    FT_CHECK_NEAR(t[0].threshold, 0.8 * (1 - 1 / sqrt(2.0)), 1e-6);
+    FT_CHECK_NEAR(t[2].nearest, 1 + 0.8 / sqrt(2.08), 1e-6);
+    FT_CHECK_DBL_EXACT(t[2].threshold, 0.37);
+    ft_free(t);
+    ft_match_matrix_free(m);
+    // One person: +inf, the threshold.
+    FT_CHECK_OK(ft_match_matrix_new(c, 2, FT_METRIC_COSINE, cid, NULL, 1, &m, &err), &err);
+    FT_CHECK_OK(ft_openset_person_thresholds_matrix(m, 0.37, 0.8, &t, &np, &err), &err);
+    FT_CHECK_EQ(np, 1);
+    FT_CHECK(isinf(t[0].nearest));
+    FT_CHECK_DBL_EXACT(t[0].threshold, 0.37);
+    ft_free(t);
+    ft_match_matrix_free(m);
+}
+
 static void test_pair_threshold(void)
 {
     ft_err err = {0};
@@ -277,6 +322,7 @@ static const ft_test_case cases[] = {
     {"defaults", test_defaults},
     {"person_decide", test_person_decide},
     {"person_thresholds", test_person_thresholds},
+    {"person_thresholds_matrix", test_person_thresholds_matrix},
     {"pair_threshold", test_pair_threshold},
     {"calibrate_cosine", test_calibrate_cosine},
     {"subject", test_subject},
