@@ -459,7 +459,9 @@ void ft_http__h_access(ft_http_req *r)
                           json_object_get(jf, "reason"), "person", json_object_get(jf, "person"),
                           "distance", json_object_get(jf, "distance"), "margin",
                           json_object_get(jf, "margin"), "event_id",
-                          ev ? json_integer(ev->id) : json_null(), "logged", ev != NULL,
+                          // 0: kept in the spool while the database is away
+                          ev && ev->id > 0 ? json_integer(ev->id) : json_null(), "logged",
+                          ev != NULL,
                           "face_index", (int)k);
             json_decref(jf);
         }
