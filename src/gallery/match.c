@@ -5,6 +5,7 @@
 #include "gallery/gallery_internal.h"
 
 #include "core/mem.h"
+#include "gallery/match_i8.h"
 #include "gallery/sqdist.h"
 
 #include <math.h>
@@ -100,6 +101,7 @@ void ft_match_matrix_free(ft_match_matrix *m)
     ft_free(m->person);
     ft_free(m->sample);
     ft_free(m->model);
+    ft_match_i8_free(m->i8);
     ft_free(m);
 }
 
@@ -180,6 +182,10 @@ ft_status ft_match_matrix_new(const float *desc, size_t dim, ft_metric metric,
     }
     ft_free(keys);
     ft_gallery__matrix_count_people(m);
+    if ((st = ft_gallery__matrix_index(m, ft_match_i8_min_rows(), err)) != FT_OK) {
+        ft_match_matrix_free(m);
+        return st;
+    }
     *out = m;
     return FT_OK;
 }
@@ -311,7 +317,11 @@ ft_status ft_gallery_matrix_load(ft_gallery *g, const ft_gallery_space *space,
         *out = NULL;
         return ft_err_set(err, FT_E_NOMEM, "descriptor matrix: out of memory");
     }
-    return FT_OK;
+    if ((st = ft_gallery__matrix_index(*out, ft_match_i8_min_rows(), err)) != FT_OK) {
+        ft_match_matrix_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 // *cookie_seen (valid when *have_cookie) gets the backend's cookie read
@@ -407,7 +417,13 @@ ft_status ft_match(const ft_match_matrix *m, const float *query, size_t dim, dou
     float d2[BLOCK];
     float best = INFINITY, second = INFINITY, cur = INFINITY;
     int64_t best_p = 0, second_p = 0, cur_p = 0, best_s = 0, cur_s = 0;
-    for (size_t i0 = 0; i0 < m->n; i0 += BLOCK) {
+    // Large matrices: the int8 index finds the same two people (match_i8.h).
+    ft_match_top2 t;
+    bool done = m->i8 && ft_gallery__match_i8_top2(m, query, &t);
+    if (done)
+        best = t.best, second = t.second, best_p = t.best_p, best_s = t.best_s,
+        second_p = t.second_p;
+    for (size_t i0 = 0; !done && i0 < m->n; i0 += BLOCK) {
         size_t nb = m->n - i0 < BLOCK ? m->n - i0 : BLOCK;
         ft_gallery__matrix_d2(m, query, i0, nb, d2);
         for (size_t j = 0; j < nb; j++) {
