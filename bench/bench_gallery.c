@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define DIM 128 // face-api's descriptor length (the 128-d kernels)
+
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
 static double uniform(void)
@@ -73,34 +75,37 @@ static int bench_search(size_t n, size_t n_people, int n_queries)
     size_t nv;
     const ft_sqdist_variant *v = ft_sqdist_variants(&nv);
     unsigned cpu = ft_cpu_features();
-    float *desc = ft_malloc(sizeof(float) * n * FT_GALLERY_DIM);
+    float *desc = ft_malloc(sizeof(float) * n * DIM);
     int64_t *pid = ft_malloc(sizeof(int64_t) * n);
-    float *queries = ft_malloc(sizeof(float) * (size_t)n_queries * FT_GALLERY_DIM);
+    float *queries = ft_malloc(sizeof(float) * (size_t)n_queries * DIM);
     float *ref = ft_malloc(sizeof(float) * n), *out = ft_malloc(sizeof(float) * n);
     double *t = ft_malloc(sizeof(double) * (size_t)n_queries);
     int bad = 0;
     rng = 0x2545f4914f6cdd1dull + n;
-    for (size_t i = 0; i < n * FT_GALLERY_DIM; i++)
+    for (size_t i = 0; i < n * DIM; i++)
         desc[i] = (float)(uniform() * 0.4 - 0.2);
     for (size_t i = 0; i < n; i++)
         pid[i] = (int64_t)(i % n_people) + 1;
-    for (size_t i = 0; i < (size_t)n_queries * FT_GALLERY_DIM; i++)
+    for (size_t i = 0; i < (size_t)n_queries * DIM; i++)
         queries[i] = (float)(uniform() * 0.4 - 0.2);
 
     ft_err err = {0};
     ft_match_matrix *mref = NULL;
     setenv("FT_KERNELS", "ref", 1);
-    if (ft_match_matrix_new(desc, pid, NULL, n, &mref, &err) != FT_OK) {
+    // The float kernels alone: no int8 index (bench_scale times that).
+    setenv("FT_MATCH_INDEX", "off", 1);
+    if (ft_match_matrix_new(desc, DIM, FT_METRIC_EUCLIDEAN, pid, NULL, n, &mref,
+                            &err) != FT_OK) {
         fprintf(stderr, "matrix: %s\n", err.msg);
         return 1;
     }
     printf("\n1:N search, %zu descriptors of %d floats, %zu people, %d queries\n", n,
-           FT_GALLERY_DIM, n_people, n_queries);
+           DIM, n_people, n_queries);
     printf("%-8s %12s %12s %14s %14s\n", "variant", "kernel ms", "ft_match ms", "ms/10k rows",
            "checksum");
     // The raw kernel needs aligned rows: use an aligned copy.
-    float *rows = ft_aligned_alloc(sizeof(float) * n * FT_GALLERY_DIM);
-    memcpy(rows, desc, sizeof(float) * n * FT_GALLERY_DIM);
+    float *rows = ft_aligned_alloc(sizeof(float) * n * DIM);
+    memcpy(rows, desc, sizeof(float) * n * DIM);
     for (size_t vi = 0; vi < nv; vi++) {
         if ((v[vi].cpu & cpu) != v[vi].cpu) {
             printf("%-8s (not supported by this CPU)\n", v[vi].name);
@@ -109,7 +114,7 @@ static int bench_search(size_t n, size_t n_people, int n_queries)
         // Validate against the reference first (tolerance: sqdist.h).
         double sum = 0;
         for (int q = 0; q < 3; q++) {
-            const float *qq = queries + (size_t)q * FT_GALLERY_DIM;
+            const float *qq = queries + (size_t)q * DIM;
             ft_kern_sqdist128_f32_ref(rows, n, qq, ref);
             v[vi].fn(rows, n, qq, out);
             for (size_t i = 0; i < n; i++) {
@@ -125,7 +130,8 @@ static int bench_search(size_t n, size_t n_people, int n_queries)
         // Matching through the dispatcher with this variant forced.
         setenv("FT_KERNELS", strcmp(v[vi].name, "avx512") == 0 ? "auto" : v[vi].name, 1);
         ft_match_matrix *m = NULL;
-        if (ft_match_matrix_new(desc, pid, NULL, n, &m, &err) != FT_OK) {
+        if (ft_match_matrix_new(desc, DIM, FT_METRIC_EUCLIDEAN, pid, NULL, n, &m,
+                                &err) != FT_OK) {
             fprintf(stderr, "matrix: %s\n", err.msg);
             return 1;
         }
@@ -134,10 +140,10 @@ static int bench_search(size_t n, size_t n_people, int n_queries)
             bad = 1;
         }
         for (int q = 0; q < n_queries; q++) {
-            const float *qq = queries + (size_t)q * FT_GALLERY_DIM;
+            const float *qq = queries + (size_t)q * DIM;
             ft_match_result a, b;
-            ft_match(mref, qq, 0.6, 0.05, &a, NULL);
-            ft_match(m, qq, 0.6, 0.05, &b, NULL);
+            ft_match(mref, qq, DIM, 0.6, 0.05, &a, NULL);
+            ft_match(m, qq, DIM, 0.6, 0.05, &b, NULL);
             if (a.person_id != b.person_id || fabs(a.distance - b.distance) > 1e-5) {
                 printf("%-8s ft_match disagrees with ref on query %d\n", v[vi].name, q);
                 bad = 1;
@@ -147,7 +153,7 @@ static int bench_search(size_t n, size_t n_people, int n_queries)
         // Time: median over queries of the kernel alone and of ft_match.
         for (int q = 0; q < n_queries; q++) {
             double t0 = cpu_ms();
-            v[vi].fn(rows, n, queries + (size_t)q * FT_GALLERY_DIM, out);
+            v[vi].fn(rows, n, queries + (size_t)q * DIM, out);
             t[q] = cpu_ms() - t0;
         }
         qsort(t, (size_t)n_queries, sizeof *t, cmp_double);
@@ -155,7 +161,8 @@ static int bench_search(size_t n, size_t n_people, int n_queries)
         for (int q = 0; q < n_queries; q++) {
             ft_match_result r;
             double t0 = cpu_ms();
-            ft_match(m, queries + (size_t)q * FT_GALLERY_DIM, 0.6, 0.05, &r, NULL);
+            ft_match(m, queries + (size_t)q * DIM, DIM, 0.6, 0.05, &r,
+                     NULL);
             t[q] = cpu_ms() - t0;
         }
         qsort(t, (size_t)n_queries, sizeof *t, cmp_double);
@@ -165,6 +172,7 @@ static int bench_search(size_t n, size_t n_people, int n_queries)
         ft_match_matrix_free(m);
     }
     unsetenv("FT_KERNELS");
+    unsetenv("FT_MATCH_INDEX");
     ft_match_matrix_free(mref);
     ft_aligned_free(rows);
     ft_free(desc);
@@ -203,14 +211,18 @@ static int bench_enroll(int n_people, int per_person)
     for (size_t i = 0; i < sizeof thumb; i++)
         thumb[i] = (uint8_t)(uniform() * 256);
     ft_sample s[16];
+    static float d[16][DIM];
     double t0 = ft_now_ms();
     for (int p = 0; p < n_people && !rc; p++) {
         char name[32];
         snprintf(name, sizeof name, "person-%05d", p);
         for (int k = 0; k < per_person; k++) {
             memset(&s[k], 0, sizeof s[k]);
-            for (int d = 0; d < FT_GALLERY_DIM; d++)
-                s[k].descriptor[d] = (float)(uniform() * 0.4 - 0.2);
+            for (int j = 0; j < DIM; j++)
+                d[k][j] = (float)(uniform() * 0.4 - 0.2);
+            s[k].descriptor = d[k];
+            s[k].dim = DIM;
+            snprintf(s[k].model, sizeof s[k].model, "bench-%d", DIM);
             s[k].detector_score = 0.9;
             s[k].face_w = s[k].face_h = 150;
             s[k].thumbnail = thumb;
@@ -224,7 +236,10 @@ static int bench_enroll(int n_people, int per_person)
     double ms = ft_now_ms() - t0;
     double lt0 = ft_now_ms();
     ft_match_matrix *m = NULL;
-    if (!rc && ft_gallery_matrix_load(g, NULL, &m, &err) != FT_OK) {
+    char space[32];
+    snprintf(space, sizeof space, "bench-%d", DIM);
+    ft_gallery_space sp = {space, DIM, FT_METRIC_EUCLIDEAN};
+    if (!rc && ft_gallery_matrix_load(g, &sp, &m, &err) != FT_OK) {
         fprintf(stderr, "load: %s\n", err.msg);
         rc = 1;
     }
