@@ -574,7 +574,9 @@ static ft_status detect_describe(ft_door *d, const ft_door_worker *w, const ft_d
             double a = ft_now_ms();
             st = FT_OK;
             if (d->net->needs_landmarks) {
-                st = ft_landmarks(d->models, w->nn, im, &f->box, d->o.describe.tiny_landmarks,
+                ft_face_box lb =
+                    w->fm ? f->box : ft_landmark_box(d->o.describe.detect.kind, &f->box);
+                st = ft_landmarks(d->models, w->nn, im, &lb, d->o.describe.tiny_landmarks,
                                   face.landmarks, err);
                 face.has_landmarks = st == FT_OK;
             }

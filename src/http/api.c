@@ -259,7 +259,8 @@ static ft_status analyse(ft_http_req *r, const ft_image *im, bool want_desc, fac
         }
         ft_point lm[FT_LANDMARKS];
         double a = ft_now_ms();
-        st = ft_landmarks(s->models, wc(r)->nn, im, &boxes[i], false, lm, err);
+        ft_face_box lb = use_trained(r) ? boxes[i] : ft_landmark_box(o.kind, &boxes[i]);
+        st = ft_landmarks(s->models, wc(r)->nn, im, &lb, false, lm, err);
         double b = ft_now_ms();
         // The same alignment as every other enrolment and query path
         // (the CLI's default), so descriptors in one gallery compare.
