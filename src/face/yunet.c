@@ -323,7 +323,8 @@ ft_status ft_face__yunet_detect(const ft_face_models *m, ft_nn_ctx *ctx, const f
     double t2 = ft_now_ms();
     ycand *c = cs.c;
     size_t n = cs.n;
-    qsort(c, n, sizeof *c, ycand_cmp);
+    if (n > 1) // c is NULL when no cell passed the threshold
+        qsort(c, n, sizeof *c, ycand_cmp);
     size_t n_kept = 0;
     size_t max_keep = o->max_faces > 0 ? (size_t)o->max_faces : SIZE_MAX;
     for (size_t i = 0; i < n && n_kept < max_keep; i++) {
