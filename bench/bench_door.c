@@ -428,7 +428,8 @@ static int cmd_accuracy(int argc, char **argv)
                     }
                     ft_sample sm;
                     memset(&sm, 0, sizeof sm);
-                    memcpy(sm.descriptor, f.descriptor, sizeof sm.descriptor);
+                    sm.descriptor = f.descriptor; // f outlives the enrolment
+                    sm.dim = FT_DESCRIPTOR_DIM;
                     snprintf(sm.model, sizeof sm.model, "%s", ft_descriptor_space(d.align));
                     snprintf(sm.alignment, sizeof sm.alignment, "%s", ft_align_name(d.align));
                     char name[300];

@@ -346,7 +346,10 @@ static int door_mode(const char *photo, bool quick)
     int64_t pids[N_PEOPLE];
     for (int p = 0; p < N_PEOPLE; p++) {
         ft_sample sm;
+        float smd[FT_DESCRIPTOR_DIM];
         memset(&sm, 0, sizeof sm);
+        sm.descriptor = smd;
+        sm.dim = FT_DESCRIPTOR_DIM;
         for (int i = 0; i < FT_DESCRIPTOR_DIM; i++)
             sm.descriptor[i] = p == 0 ? d68[i]
                                       : (float)(d68[i] + 0.9 / sqrt(128.0) * gauss(&seed));
@@ -364,18 +367,20 @@ static int door_mode(const char *photo, bool quick)
             subject = pid;
         pids[p] = pid;
         memcpy(rows5 + (size_t)p * FT_DESCRIPTOR_DIM, p == 0 ? d5 : sm.descriptor,
-               sizeof sm.descriptor);
+               sizeof smd);
     }
     ft_match_matrix *mm5 = NULL;
-    if ((st = ft_match_matrix_new(rows5, pids, NULL, N_PEOPLE, &mm5, &err)) != FT_OK)
+    if ((st = ft_match_matrix_new(rows5, FT_DESCRIPTOR_DIM, FT_METRIC_EUCLIDEAN, pids, NULL, N_PEOPLE, &mm5, &err)) != FT_OK)
         door_die("matrix (5-point)", st, &err);
     printf("the subject's 5-point and 68-point descriptors are %.3f apart\n",
            ft_descriptor_distance(d5, d68));
     ft_gallery_policy pol;
     ft_match_matrix *mm = NULL;
     if ((st = ft_gallery_policy_load(g, &pol, &err)) != FT_OK ||
-        (st = ft_gallery_matrix_load(g, ft_descriptor_space(FT_ALIGN_SIMILARITY), &mm, &err)) !=
-            FT_OK)
+        (st = ft_gallery_matrix_load(
+             g, &(ft_gallery_space){ft_descriptor_space(FT_ALIGN_SIMILARITY), FT_DESCRIPTOR_DIM,
+                                    FT_METRIC_EUCLIDEAN},
+             &mm, &err)) != FT_OK)
         door_die("matrix", st, &err);
 
     ft_door_opts o = ft_door_opts_default();
@@ -443,7 +448,7 @@ static int door_mode(const char *photo, bool quick)
         s[T_DESC] = a - b;
         ft_match_result mr;
         ft_access_decision dec;
-        if ((st = ft_match(mm, d68, pol.threshold, pol.margin, &mr, &err)) != FT_OK)
+        if ((st = ft_match(mm, d68, FT_DESCRIPTOR_DIM, pol.threshold, pol.margin, &mr, &err)) != FT_OK)
             door_die("match", st, &err);
         ft_access_decide(&box[0], &mr, &pol, &dec);
         b = cpu_ms();
@@ -459,7 +464,7 @@ static int door_mode(const char *photo, bool quick)
         if ((st = ft_image_decode(jpg.data, jpg.len, &il, &im, &err)) != FT_OK ||
             (st = ft_detect_kps(fm, ctx, &im, &dop, box, kps, 8, &nf, NULL, &err)) != FT_OK ||
             (st = ft_descriptor_kps(fm, ctx, &im, &box[0], &kps[0], d5, &err)) != FT_OK ||
-            (st = ft_match(mm5, d5, pol.threshold, pol.margin, &mr, &err)) != FT_OK)
+            (st = ft_match(mm5, d5, FT_DESCRIPTOR_DIM, pol.threshold, pol.margin, &mr, &err)) != FT_OK)
             door_die("5-point chain", st, &err);
         ft_access_decide(&box[0], &mr, &pol, &dec);
         b = cpu_ms();

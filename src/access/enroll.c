@@ -48,6 +48,104 @@ ft_status ft_enroll_sample(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const
     return FT_OK;
 }
 
+ft_status ft_enroll_region(const ft_image *im, const ft_face_box *b, ft_buf *region, float box[4],
+                           ft_err *err)
+{
+    double side = fmax(b->w, b->h) * FT_ENROLL_REGION_EXTENT;
+    double cx = b->x + b->w / 2, cy = b->y + b->h / 2;
+    int32_t x0 = (int32_t)floor(cx - side / 2), y0 = (int32_t)floor(cy - side / 2);
+    int32_t x1 = (int32_t)ceil(cx + side / 2), y1 = (int32_t)ceil(cy + side / 2);
+    if (x0 < 0)
+        x0 = 0;
+    if (y0 < 0)
+        y0 = 0;
+    if (x1 > im->w)
+        x1 = im->w;
+    if (y1 > im->h)
+        y1 = im->h;
+    if (x1 - x0 < 2 || y1 - y0 < 2)
+        return ft_err_set(err, FT_E_INVALID, "face region: the box is outside the photo");
+    ft_image crop;
+    ft_status st = ft_image_crop(im, x0, y0, x1 - x0, y1 - y0, &crop);
+    if (st != FT_OK)
+        return ft_err_set(err, st, "face region: cannot crop");
+    // Quality 95: the spaces are computed again from these pixels later
+    // (facetracker gallery reindex), so keep them close to the photo's.
+    region->len = 0;
+    st = ft_image_encode_jpeg(&crop, 95, region, err);
+    ft_image_deinit(&crop);
+    if (st != FT_OK)
+        return st;
+    if (region->len > FT_GALLERY_THUMB_MAX)
+        return ft_err_set(err, FT_E_LIMIT, "face region: %zu bytes is over %u", region->len,
+                          FT_GALLERY_THUMB_MAX);
+    box[0] = (float)(b->x - x0);
+    box[1] = (float)(b->y - y0);
+    box[2] = (float)b->w;
+    box[3] = (float)b->h;
+    return FT_OK;
+}
+
+ft_status ft_enroll_samples(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const ft_image *im,
+                            const uint8_t *src, size_t src_len, const ft_describe_opts *o,
+                            const ft_descriptor_net *const *nets, size_t n_nets,
+                            const ft_gallery_policy *p, ft_sample *out, float *descs,
+                            ft_buf *thumb, ft_buf *region, bool *below_threshold, ft_err *err)
+{
+    ft_face f;
+    bool low = false;
+    if (n_nets == 0)
+        return ft_err_set(err, FT_E_INVALID, "enrolment: no descriptor network");
+    // One pass of the pipeline serves every network: landmarks if any
+    // needs them, the ResNet's vector if it is one of them.
+    ft_describe_opts po = ft_descriptor_net_pipeline(nets[0], o);
+    for (size_t i = 1; i < n_nets; i++) {
+        ft_describe_opts pi = ft_descriptor_net_pipeline(nets[i], o);
+        po.landmarks |= pi.landmarks;
+        po.descriptors |= pi.descriptors;
+        po.align_kps |= pi.align_kps;
+    }
+    ft_status st =
+        ft_face_single(mm->face, ctx, im, &po, FT_SINGLE_FACE_FLOOR, false, &f, &low, err);
+    if (st != FT_OK)
+        return st;
+    if ((st = ft_access_quality(&f.box, p, NULL, err)) != FT_OK)
+        return st;
+    char sha[65] = "";
+    if (src && src_len)
+        ft_sha256_hex(src, src_len, sha);
+    float rbox[4] = {0, 0, 0, 0};
+    bool have_region = ft_enroll_region(im, &f.box, region, rbox, NULL) == FT_OK;
+    bool have_thumb = ft_face_thumbnail(im, &f.box, FT_THUMB_PX, thumb, NULL) == FT_OK;
+    for (size_t i = 0; i < n_nets; i++) {
+        float *d = descs + i * FT_DESCRIPTOR_DIM_MAX;
+        if ((st = ft_descriptor_net_face(nets[i], mm, ctx, im, &f, o, d, err)) != FT_OK)
+            return st;
+        ft_sample *x = &out[i];
+        memset(x, 0, sizeof *x);
+        x->descriptor = d;
+        x->dim = (uint32_t)nets[i]->dim;
+        snprintf(x->model, sizeof x->model, "%s", nets[i]->space(o->align));
+        snprintf(x->alignment, sizeof x->alignment, "%s", nets[i]->align_name(o->align));
+        x->detector_score = f.box.score;
+        x->face_w = (int32_t)lround(f.box.w);
+        x->face_h = (int32_t)lround(f.box.h);
+        memcpy(x->source_sha256, sha, sizeof sha);
+        if (have_thumb) {
+            x->thumbnail = thumb->data;
+            x->thumbnail_len = thumb->len;
+        }
+        if (have_region) {
+            x->region = region->data;
+            x->region_len = region->len;
+            memcpy(x->region_box, rbox, sizeof rbox);
+        }
+    }
+    if (below_threshold)
+        *below_threshold = low;
+    return FT_OK;
+}
+
 // ---- Screening ----
 
 const char *ft_enroll_verdict_str(ft_enroll_verdict_kind k)
@@ -56,11 +154,16 @@ const char *ft_enroll_verdict_str(ft_enroll_verdict_kind k)
 }
 
 // The distance of two samples of one registered space; +inf otherwise.
-static double sample_distance(const ft_sample *x, const ft_sample *y)
+// *dup (may be NULL) gets that space's duplicate distance.
+static double sample_distance(const ft_sample *x, const ft_sample *y, double *dup)
 {
+    if (dup)
+        *dup = FT_ENROLL_DUP_DISTANCE;
     const ft_descriptor_net *d = ft_descriptor_net_of_space(x->model);
     if (!d || strcmp(x->model, y->model) != 0 || x->dim != d->dim || y->dim != d->dim)
         return INFINITY;
+    if (dup)
+        *dup = d->dup_distance;
     return ft_descriptor_net_distance(d, x->descriptor, y->descriptor);
 }
 
@@ -87,8 +190,9 @@ ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_po
                 continue;
             bool same_src = x->source_sha256[0] && strcmp(x->source_sha256, y->source_sha256) == 0;
             bool same_space = strcmp(x->model, y->model) == 0;
-            double d = sample_distance(x, y);
-            if ((same_src && same_space) || d < FT_ENROLL_DUP_DISTANCE) {
+            double dup;
+            double d = sample_distance(x, y, &dup);
+            if ((same_src && same_space) || d < dup) {
                 v.kind = FT_ENROLL_DUPLICATE;
                 v.dup_sample_id = y->id;
                 v.distance = same_src ? 0.0 : d;
@@ -100,8 +204,9 @@ ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_po
                 continue;
             bool same_src = x->source_sha256[0] && strcmp(x->source_sha256, y->source_sha256) == 0;
             bool same_space = strcmp(x->model, y->model) == 0;
-            double d = sample_distance(x, y);
-            if ((same_src && same_space) || d < FT_ENROLL_DUP_DISTANCE) {
+            double dup;
+            double d = sample_distance(x, y, &dup);
+            if ((same_src && same_space) || d < dup) {
                 v.kind = FT_ENROLL_DUPLICATE;
                 v.distance = same_src ? 0.0 : d;
             }
@@ -114,7 +219,7 @@ ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_po
                 const ft_sample *y = &all[k];
                 if (y->person_id == person_id)
                     continue;
-                double d = sample_distance(x, y);
+                double d = sample_distance(x, y, NULL);
                 if (d < best) {
                     best = d;
                     who = y->person_id;

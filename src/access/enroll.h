@@ -23,6 +23,28 @@ ft_status ft_enroll_sample(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const
                            ft_sample *sample, float *desc, ft_buf *thumb, bool *below_threshold,
                            ft_err *err);
 
+// One photo in several descriptor spaces: the one face found once (with
+// the 68 landmarks if any of `nets` needs them), then out[i] in nets[i]'s
+// space (its vector written to descs + i * FT_DESCRIPTOR_DIM_MAX), all
+// sharing the source SHA-256, the thumbnail (`thumb`) and the face region
+// (`region`: a JPEG crop of the photo, FT_ENROLL_REGION_EXTENT box sizes
+// about the face's centre, clipped to the photo, with the box inside it in
+// sample.region_box; left out, region_len 0, if the JPEG would pass
+// FT_GALLERY_THUMB_MAX). Keep descs, thumb and region alive until the
+// samples are stored. Errors as ft_enroll_sample.
+#define FT_ENROLL_REGION_EXTENT 2.5 // > every registered crop_extent (face/descriptor.h)
+ft_status ft_enroll_samples(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const ft_image *im,
+                            const uint8_t *src, size_t src_len, const ft_describe_opts *o,
+                            const ft_descriptor_net *const *nets, size_t n_nets,
+                            const ft_gallery_policy *p, ft_sample *out, float *descs,
+                            ft_buf *thumb, ft_buf *region, bool *below_threshold, ft_err *err);
+
+// The face region of box b in im, as ft_enroll_samples keeps it: the JPEG
+// into `region` and the box inside it into box[4]. FT_E_LIMIT if the JPEG
+// passes FT_GALLERY_THUMB_MAX.
+ft_status ft_enroll_region(const ft_image *im, const ft_face_box *b, ft_buf *region, float box[4],
+                           ft_err *err);
+
 // ---- Screening new samples against the gallery ----
 //
 // Before samples are stored, each is compared with what is enrolled:
@@ -34,7 +56,8 @@ ft_status ft_enroll_sample(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const
 //    caller forces it.
 //  - DUPLICATE: it repeats a sample the person already has (or an earlier
 //    one of the same batch): the same source photo (source_sha256), or a
-//    descriptor closer than FT_ENROLL_DUP_DISTANCE. Never stored twice.
+//    descriptor closer than its space's dup_distance (face/descriptor.h; the
+//    ResNet's is FT_ENROLL_DUP_DISTANCE). Never stored twice.
 //  - NEW otherwise.
 //
 // FT_ENROLL_DUP_DISTANCE: 0.05. The same pixels give distance 0 (the

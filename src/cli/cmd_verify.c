@@ -1,6 +1,9 @@
 // `facetracker verify A B`: are the faces in two photos the same person?
 #include "cli/cli.h"
 
+#include "access/access.h"
+#include "face/descriptor.h"
+#include "face/faceres.h"
 #include "gallery/gallery.h"
 
 #include <string.h>
@@ -15,18 +18,25 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  --threshold T         distance under which the faces match (default: the threshold of\n"
-    "                        --db, else the gallery's default 0.5; face-api uses 0.6)\n"
-    "  --db PATH             gallery whose settings give the threshold\n" FT_CLI_FACE_OPTS_HELP;
+    "                        --db, else the gallery's default 0.5; face-api uses 0.6; for\n"
+    "                        another --descriptor, that network's default, faceres 0.38)\n"
+    "  --db PATH             gallery whose settings give the threshold\n" FT_CLI_DESCRIPTOR_HELP
+    FT_CLI_FACE_OPTS_HELP;
 
-static ft_status one_face(const char *cmd, const char *path, const ft_face_models *m,
-                          ft_nn_ctx *ctx, const ft_describe_opts *o, ft_face *f, bool *low)
+// The photo's one face, and its descriptor in net's space into desc.
+static ft_status one_face(const char *cmd, const char *path, const ft_descriptor_net *net,
+                          const ft_descriptor_models *mm, ft_nn_ctx *ctx,
+                          const ft_describe_opts *o, ft_face *f, float *desc, bool *low)
 {
     ft_image_limits lim = ft_image_limits_default();
     ft_image im;
     ft_err err = {0};
+    ft_describe_opts po = ft_descriptor_net_pipeline(net, o);
     ft_status st = ft_image_load(path, &lim, &im, &err);
     if (st == FT_OK) {
-        st = ft_face_single(m, ctx, &im, o, FT_SINGLE_FACE_FLOOR, false, f, low, &err);
+        st = ft_face_single(mm->face, ctx, &im, &po, FT_SINGLE_FACE_FLOOR, false, f, low, &err);
+        if (st == FT_OK)
+            st = ft_descriptor_net_face(net, mm, ctx, &im, f, o, desc, &err);
         ft_image_deinit(&im);
     }
     if (st != FT_OK)
@@ -40,6 +50,7 @@ int ft_cmd_verify(int argc, char **argv)
     ft_cli_face_opts_init(&fo);
     const char *paths[2] = {NULL, NULL}, *db = NULL;
     double thr = -1;
+    const ft_descriptor_net *net = ft_descriptor_net_default();
     int np = 0;
     for (int i = 1; i < argc; i++) {
         if (ft_cli_is_help(argv[i])) {
@@ -47,6 +58,8 @@ int ft_cmd_verify(int argc, char **argv)
             return FT_EXIT_OK;
         }
         int r = ft_cli_face_opt(argc, argv, &i, &fo);
+        if (r == 0)
+            r = ft_cli_descriptor_parse("verify", argc, argv, &i, &net);
         if (r < 0)
             return FT_EXIT_USAGE;
         if (r > 0)
@@ -79,7 +92,7 @@ int ft_cmd_verify(int argc, char **argv)
         ft_gallery_policy pol;
         if (ft_gallery_open(db, &go, &g, &err) == FT_OK &&
             ft_gallery_policy_load(g, &pol, &err) == FT_OK)
-            thr = pol.threshold;
+            thr = ft_access_policy_for(&pol, net).threshold;
         else {
             ft_cli_errorf("verify", "--db %s: %s", db, err.msg);
             ft_gallery_close(g);
@@ -88,26 +101,37 @@ int ft_cmd_verify(int argc, char **argv)
         ft_gallery_close(g);
     }
     if (thr < 0)
-        thr = FT_GALLERY_DEFAULT_THRESHOLD;
+        thr = net == ft_descriptor_net_default() ? FT_GALLERY_DEFAULT_THRESHOLD : net->threshold;
     ft_face_models *m;
     ft_nn_ctx *ctx;
-    if (ft_cli_face_setup("verify", &fo, &m, &ctx) != FT_OK)
+    ft_faceres *fr = NULL;
+    ft_cli_face_opts fo_net = fo;
+    fo_net.d = ft_descriptor_net_pipeline(net, &fo.d);
+    if (ft_cli_face_setup("verify", &fo_net, &m, &ctx) != FT_OK)
         return FT_EXIT_INPUT;
+    if (ft_cli_descriptor_load("verify", net, &fr) != FT_OK) {
+        ft_nn_ctx_free(ctx);
+        ft_face_models_free(m);
+        return FT_EXIT_INPUT;
+    }
+    ft_descriptor_models dmm = {m, fr};
+    static float da[FT_DESCRIPTOR_DIM_MAX], db2[FT_DESCRIPTOR_DIM_MAX];
     ft_face fa, fb;
     bool la = false, lb = false;
     int rc = FT_EXIT_OK;
-    if (one_face("verify", paths[0], m, ctx, &fo.d, &fa, &la) != FT_OK ||
-        one_face("verify", paths[1], m, ctx, &fo.d, &fb, &lb) != FT_OK) {
+    if (one_face("verify", paths[0], net, &dmm, ctx, &fo.d, &fa, da, &la) != FT_OK ||
+        one_face("verify", paths[1], net, &dmm, ctx, &fo.d, &fb, db2, &lb) != FT_OK) {
         rc = FT_EXIT_INPUT;
     } else {
-        double d = ft_descriptor_distance(fa.descriptor, fb.descriptor);
+        double d = ft_descriptor_net_distance(net, da, db2);
         ft_buf b;
         ft_buf_init(&b, 0);
         ft_buf_puts(&b, "{\"distance\": ");
         ft_cli_json_num(&b, d);
         ft_buf_printf(&b, ", \"same\": %s, \"threshold\": ", d < thr ? "true" : "false");
         ft_cli_json_num(&b, thr);
-        ft_buf_printf(&b, ", \"align\": \"%s\", \"a\": ", ft_align_name(fo.d.align));
+        ft_buf_printf(&b, ", \"align\": \"%s\", \"network\": \"%s\", \"a\": ",
+                      net->align_name(fo.d.align), net->name);
         ft_cli_json_face(&b, &fa, false, false);
         if (la) {
             b.len--;
@@ -124,6 +148,7 @@ int ft_cmd_verify(int argc, char **argv)
         ft_buf_deinit(&b);
     }
     ft_nn_ctx_free(ctx);
+    ft_faceres_free(fr);
     ft_face_models_free(m);
     return rc;
 }

@@ -7,6 +7,8 @@
 #include "core/mem.h"
 #include "deliver/deliver.h"
 #include "door/door.h"
+#include "face/descriptor.h"
+#include "face/faceres.h"
 #include "gallery/gallery.h"
 #include "source/source.h"
 
@@ -53,7 +55,8 @@ static const char usage[] =
     "  --model MODEL.h5      a single-face model from `facetracker train` finds the face\n"
     "                        (one face per frame, when its score is over --min-score; no\n"
     "                        keypoints); landmarks and descriptors stay the pretrained ones\n"
-    "  --threads N           threads per inference (default 1)\n" FT_CLI_FACE_OPTS_HELP
+    "  --threads N           threads per inference (default 1)\n" FT_CLI_DESCRIPTOR_HELP
+    FT_CLI_FACE_OPTS_HELP
     "\n"
     "Exit status: 0 when every source ran to its end (or the limits), 2 when a source\n"
     "could not be opened or failed.\n";
@@ -218,6 +221,7 @@ int ft_cmd_watch(int argc, char **argv)
     memset(&w, 0, sizeof w);
     w.threads = 1;
     ft_door_opts dopt = ft_door_opts_default();
+    const ft_descriptor_net *net = ft_descriptor_net_default();
     ft_deliver_opts delo = ft_deliver_opts_default();
     const char *name_opt = NULL, *trained = NULL;
     const char *secret = NULL;
@@ -233,6 +237,8 @@ int ft_cmd_watch(int argc, char **argv)
             return FT_EXIT_OK;
         }
         int r = ft_cli_face_opt(argc, argv, &i, &fo);
+        if (r == 0)
+            r = ft_cli_descriptor_parse(cmd, argc, argv, &i, &net);
         if (r < 0)
             return FT_EXIT_USAGE;
         if (r > 0)
@@ -325,7 +331,9 @@ int ft_cmd_watch(int argc, char **argv)
         return FT_EXIT_INPUT;
     }
     dopt.describe = fo.d;
-    dopt.describe.landmarks = dopt.describe.descriptors = true;
+    dopt.describe.landmarks = net->needs_landmarks;
+    dopt.describe.descriptors = true;
+    dopt.descriptor = net;
     w.threads = fo.threads > 0 ? fo.threads : 1;
     ft_err err = {0};
     if (ft_door_opts_check(&dopt, &err) != FT_OK) {
@@ -338,9 +346,17 @@ int ft_cmd_watch(int argc, char **argv)
         return FT_EXIT_INPUT;
     ft_gallery_close(g0);
     ft_face_models *m = NULL;
-    if (ft_cli_load_detector(cmd, fo.models, fo.d.detect.kind, !fo.d.tiny_landmarks,
-                             fo.d.tiny_landmarks, true, &m) != FT_OK)
+    ft_faceres *fr = NULL;
+    // The landmark and ResNet nets only for a network that needs them.
+    bool lm = net->needs_landmarks, resnet = net == ft_descriptor_net_default();
+    if (ft_cli_load_detector(cmd, fo.models, fo.d.detect.kind, lm && !fo.d.tiny_landmarks,
+                             lm && fo.d.tiny_landmarks, resnet, &m) != FT_OK)
         return FT_EXIT_INPUT;
+    if (ft_cli_descriptor_load(cmd, net, &fr) != FT_OK) {
+        ft_face_models_free(m);
+        return FT_EXIT_INPUT;
+    }
+    dopt.faceres = fr;
     int rc = FT_EXIT_OK;
     delo.db_path = w.db;
     if (!secret && getenv("FT_WEBHOOK_SECRET") && *getenv("FT_WEBHOOK_SECRET"))
@@ -351,12 +367,14 @@ int ft_cmd_watch(int argc, char **argv)
     if ((n_webhooks || delo.mqtt || delo.on_grant) &&
         ft_deliver_start(&delo, &w.deliver, &err) != FT_OK) {
         ft_cli_errorf(cmd, "%s", err.msg);
+        ft_faceres_free(fr);
         ft_face_models_free(m);
         return FT_EXIT_USAGE;
     }
     if (ft_door_new(m, &dopt, w.deliver, &w.door, &err) != FT_OK) {
         ft_cli_errorf(cmd, "%s", err.msg);
         ft_deliver_stop(w.deliver);
+        ft_faceres_free(fr);
         ft_face_models_free(m);
         return FT_EXIT_INPUT;
     }
@@ -428,6 +446,7 @@ int ft_cmd_watch(int argc, char **argv)
         ft_deliver_stop(w.deliver);
     }
     ft_door_free(w.door);
+    ft_faceres_free(fr);
     ft_face_models_free(m);
     pthread_mutex_destroy(&w.out_mu);
     return rc;

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 // ---- resnet128: face-api's face_recognition_model ----
 
@@ -78,6 +79,8 @@ static const ft_descriptor_net nets[] = {
         .margin = 0.05,
         // ft_door_opts_default's assoc_distance before the registry.
         .track_gate = 0.6,
+        // FT_ENROLL_DUP_DISTANCE (access/enroll.h, where it is measured).
+        .dup_distance = 0.05,
         .space = resnet_space,
         .align_name = resnet_align,
         .describe = resnet_describe,
@@ -101,6 +104,10 @@ static const ft_descriptor_net nets[] = {
         // As the ResNet's gate (0.6 at threshold 0.5): about 1.2x the
         // threshold, so one face's frames stay one track. Not measured.
         .track_gate = 0.46,
+        // One face of the demo photos (sample1's at x~1476), measured with
+        // `verify --descriptor`: the same photo saved again as JPEG (q 90)
+        // 0.004, another crop of it 0.033 (ResNet: 0.058 and 0.137).
+        .dup_distance = 0.01,
         .space = faceres_space,
         .align_name = faceres_align,
         .describe = faceres_describe,
@@ -162,7 +169,17 @@ double ft_descriptor_net_distance(const ft_descriptor_net *d, const float *a, co
 const char *ft_descriptor_faceres_path(void)
 {
     const char *p = getenv("FT_FACERES_MODEL");
-    return p && p[0] ? p : ".cache/human-3.3.6";
+    if (p && p[0])
+        return p;
+#ifdef FT_DEFAULT_MODELS_DIR
+    // The build's fetched cache: tools/setup.sh puts human-3.3.6 beside
+    // face-api-1.7.15, whose model folder FT_DEFAULT_MODELS_DIR names.
+    static const char beside[] = FT_DEFAULT_MODELS_DIR "/../../human-3.3.6";
+    struct stat sb;
+    if (stat(beside, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return beside;
+#endif
+    return ".cache/human-3.3.6";
 }
 
 ft_describe_opts ft_descriptor_net_pipeline(const ft_descriptor_net *d, const ft_describe_opts *o)

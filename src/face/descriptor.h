@@ -51,6 +51,9 @@ struct ft_descriptor_net {
     double crop_extent;
     double threshold; // default: same face iff distance < threshold
     double margin;    // default margin to the next other person
+    // Enrolment: a new sample closer than this to one the person has is
+    // a copy of it (the same photo re-encoded), not stored twice.
+    double dup_distance;
     // The door: two detections whose descriptors are further apart than
     // this are never one track (ft_door_opts.assoc_distance).
     double track_gate;
@@ -92,8 +95,9 @@ ft_status ft_descriptor_net_face(const ft_descriptor_net *d, const ft_descriptor
                                  ft_nn_ctx *ctx, const ft_image *im, const ft_face *f,
                                  const ft_describe_opts *o, float *out, ft_err *err);
 
-// Where faceres's weights are looked for: $FT_FACERES_MODEL, else
-// .cache/human-3.3.6 (tools/setup.sh fetches them there).
+// Where faceres's weights are looked for: $FT_FACERES_MODEL, else the
+// build's .cache/human-3.3.6 (beside the face-api cache; tools/setup.sh
+// fetches them there), else .cache/human-3.3.6 under the current folder.
 const char *ft_descriptor_faceres_path(void);
 
 #endif

@@ -98,7 +98,10 @@ const csv = run(['events', '--db', db, '--csv']).out.trim().split(/\r?\n/);
 check(csv.length === 4 && csv[0].startsWith('id,time'), 'events --csv');
 check(run(['events', '--db', db, '--decision', 'granted', '--person', 'Alice']).json()[0].total === 1, 'events filter');
 check(run(['people', '--db', db, 'rename', 'Alice', 'Alicia']).code === 0, 'rename');
-check(run(['people', '--db', db, 'show', 'Alicia']).json()[0].samples.length === 2, 'show after rename');
+// One sample per photo and descriptor space (faceres too when its weights are present).
+const nSpaces = e1.json()[0].samples[0].spaces.length;
+check(nSpaces >= 1 && e1.json()[0].samples.every((x) => x.region === true), 'enroll: spaces listed, face regions kept');
+check(run(['people', '--db', db, 'show', 'Alicia']).json()[0].samples.length === 2 * nSpaces, 'show after rename');
 check(run(['people', '--db', db, 'delete', 'Bob']).code === 1, 'delete without --yes in a script: refused');
 check(run(['people', '--db', db, 'delete', 'Bob', '--yes']).code === 0, 'delete');
 check(run(['people', '--db', db, 'list']).json()[0].people.length === 1, 'one person left');
@@ -109,6 +112,51 @@ check(/^ftk_/.test(key.token) && key.role === 'device', 'keys create');
 check(run(['keys', '--db', db, 'revoke', String(key.id)]).code === 0, 'keys revoke');
 check(run(['keys', '--db', db, 'list']).json()[0].keys[0].revoked === true, 'keys list');
 check(run(['identify', '--db', path.join(tmp, 'missing.db'), demo(1)]).code === 2, 'identify on a missing database: exit 2');
+
+// ---- descriptor spaces: describe --descriptor, reindex, identify in the new space ----
+// faceres's weights come from tools/setup.sh (.cache/human-3.3.6); without them these
+// checks are skipped, as the network is optional.
+const faceresDir = path.join(assets, '..', 'human-3.3.6');
+if (fs.existsSync(path.join(faceresDir, 'models', 'faceres.json')) || fs.existsSync(path.join(faceresDir, 'faceres.json'))) {
+  const dfr = run(['describe', '--descriptor', 'faceres', alice]).json()[0];
+  check(dfr.network === 'faceres' && dfr.space === 'faceres@human-3.3.6' && dfr.dim === 1024 && dfr.metric === 'cosine' &&
+    dfr.faces.length === 1 && dfr.faces[0].descriptor.length === 1024 && !dfr.faces[0].landmarks,
+    'describe --descriptor faceres: 1024 values, its space, no landmarks');
+  check(run(['describe', '--descriptor', 'nope', alice]).code === 1, 'describe --descriptor nope: exit 1');
+  // Two photos of one person: sample1's face at x~1476 and sample3's at x~1075 (the
+  // same woman by eye; face-api's ResNet puts them 0.415 apart and faceres 0.282, each
+  // under its threshold, while every other cross-photo pair of the demo is over 0.54 /
+  // 0.44). The stranger: sample5's face at x~1113.
+  const faceAt = (k, x) => dets.json()[k - 1].faces.find((f) => Math.abs(f.box[0] - x) < 15);
+  const her1 = cropOf(demo(1), faceAt(1, 1476), 'her1.jpg');
+  const her3 = cropOf(demo(3), faceAt(3, 1075), 'her3.jpg');
+  const other = cropOf(demo(5), faceAt(5, 1113), 'other.jpg');
+  const db2 = path.join(tmp, 'g2.db');
+  const eh = run(['enroll', '--db', db2, '--descriptor', 'resnet128', 'Her', her1]);
+  check(eh.code === 0 && eh.json()[0].samples[0].spaces.length === 1, 'enroll in resnet128 only');
+  check(run(['enroll', '--db', db2, '--descriptor', 'resnet128', 'Bob', bob]).code === 0, 'enroll Bob in resnet128 only');
+  const noSpace = run(['identify', '--db', db2, '--descriptor', 'faceres', her3]).json()[0].faces[0];
+  check(noSpace.status === 'unknown', 'identify in faceres before reindex: nobody is in that space');
+  const ri = run(['gallery', 'reindex', '--db', db2, '--descriptor', 'faceres']);
+  const rj = ri.code === 0 ? ri.json()[0] : {};
+  check(ri.code === 0 && rj.space === 'faceres@human-3.3.6' && rj.added.length === 2 && rj.without_region.length === 0, `reindex faceres: ${ri.out.trim()}`);
+  const f3 = run(['identify', '--db', db2, '--descriptor', 'faceres', her3]).json()[0].faces[0];
+  check(f3 && f3.status === 'known' && f3.person.name === 'Her' && f3.distance < 0.38, `identify --descriptor faceres on another photo of her: ${JSON.stringify(f3)}`);
+  const fo = run(['identify', '--db', db2, '--descriptor', 'faceres', other]).json()[0].faces[0];
+  check(fo && fo.status === 'unknown', 'identify --descriptor faceres: a stranger is unknown');
+  const ri2 = run(['gallery', 'reindex', '--db', db2, '--descriptor', 'faceres']).json()[0];
+  check(ri2.added.length === 0 && ri2.already === 2, 'reindex again: nothing to add');
+  const acf = run(['access', '--db', db2, '--descriptor', 'faceres', her3]).json()[0].faces[0];
+  check(acf.decision === 'granted' && acf.person.name === 'Her', 'access --descriptor faceres: granted');
+  // A sample without a face region (as galleries from before schema 5): reported, not guessed.
+  const py = spawnSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); ' +
+    'c.execute("UPDATE samples SET region = NULL WHERE person_id = (SELECT id FROM people WHERE name = \'Bob\')"); c.commit()', db2]);
+  if (py.status === 0) {
+    const ri3 = run(['gallery', 'reindex', '--db', db2, '--descriptor', 'resnet128', '--align', 'faceapi']);
+    const r3 = ri3.json()[0];
+    check(ri3.code === 0 && r3.added.length === 1 && r3.without_region.length === 1, `reindex with a sample without region: ${ri3.out.trim()}`);
+  }
+}
 
 // ---- detect --model: a foreign Keras model of the prototype's shape ----
 // (tests/data/h5: the same random-weight VGG16-in-a-functional-model in the
