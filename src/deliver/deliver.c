@@ -22,6 +22,8 @@
 #define BATCH 32      // rows read per sink and pass
 #define POLL_S 1.0    // look at the outbox at least this often
 #define MAX_SINKS (FT_DELIVER_MAX_WEBHOOKS + 2)
+#define DIRECT_MAX 64 // events waiting to be sent directly, per sink (ft_deliver_direct)
+#define SENT_MAX 256  // uids sent directly, remembered per sink
 
 // The sink kinds, in the order their sinks are built: one line per kind.
 static const ft_deliver__sink_ops *const sink_kinds[] = {
@@ -41,6 +43,14 @@ typedef struct sink {
     ft_deliver_sink_stats st;
     bool kicked;
     uint64_t pass_started, pass_done;
+    // Events to send before the outbox is read (ft_deliver_direct), and
+    // the uids sent that way: their outbox rows, made later, are marked
+    // delivered without sending them again.
+    ft_event direct[DIRECT_MAX];
+    size_t direct_head, direct_n;
+    char sent[SENT_MAX][33];
+    size_t sent_next;
+    int64_t direct_seq; // negative row ids for direct sends (never a stored row's)
 } sink;
 
 struct ft_deliver {
@@ -128,6 +138,58 @@ static void err_copy(char dst[256], const char *s)
 
 // Sends one row; returns false if the sink's batch must stop here (the row
 // is waiting for a retry), and lowers *wake_at to its retry time.
+// Whether uid was sent directly by this sink (d->mu held).
+static bool sent_directly(const sink *k, const char *uid)
+{
+    for (size_t i = 0; i < SENT_MAX; i++)
+        if (k->sent[i][0] && strcmp(k->sent[i], uid) == 0)
+            return true;
+    return false;
+}
+
+// The events of ft_deliver_direct, oldest first, each tried once: sent,
+// its uid is remembered; not sent, its outbox row (made when the event
+// reaches the database) is delivered as any other.
+static void deliver_direct(sink *k, ft_buf *json)
+{
+    ft_deliver *d = k->d;
+    for (;;) {
+        ft_event ev;
+        pthread_mutex_lock(&d->mu);
+        bool have = k->direct_n > 0 && !d->stop;
+        if (have) {
+            ev = k->direct[k->direct_head];
+            k->direct_head = (k->direct_head + 1) % DIRECT_MAX;
+            k->direct_n--;
+        }
+        ft_outbox_item row;
+        memset(&row, 0, sizeof row);
+        row.id = --k->direct_seq;
+        pthread_mutex_unlock(&d->mu);
+        if (!have)
+            return;
+        row.created_at = row.next_at = ev.time;
+        snprintf(row.sink, sizeof row.sink, "%s", k->st.name);
+        char why[512] = "";
+        json->len = 0;
+        ft_deliver__result r = FT_DELIVER__RETRY;
+        if (ft_gallery_event_json(&ev, json) == FT_OK && ft_buf_terminate(json) == FT_OK)
+            r = k->ops->send(k->impl, &row, &ev, (const char *)json->data, json->len, why,
+                             sizeof why);
+        pthread_mutex_lock(&d->mu);
+        if (r == FT_DELIVER__SENT) {
+            k->st.delivered++;
+            k->st.connected = true;
+            snprintf(k->sent[k->sent_next], sizeof k->sent[0], "%s", ev.uid);
+            k->sent_next = (k->sent_next + 1) % SENT_MAX;
+        } else {
+            k->st.retries++;
+            err_copy(k->st.last_error, why);
+        }
+        pthread_mutex_unlock(&d->mu);
+    }
+}
+
 static bool deliver_row(sink *k, const ft_outbox_item *row, ft_buf *json, double *wake_at)
 {
     ft_deliver *d = k->d;
@@ -136,7 +198,15 @@ static bool deliver_row(sink *k, const ft_outbox_item *row, ft_buf *json, double
     ft_event ev;
     ft_deliver__result r;
     ft_status st = ft_gallery_event_get(k->g, row->event_id, &ev, &err);
-    if (st == FT_E_NOT_FOUND) {
+    bool sent_before = false;
+    if (st == FT_OK) {
+        pthread_mutex_lock(&d->mu);
+        sent_before = sent_directly(k, ev.uid);
+        pthread_mutex_unlock(&d->mu);
+    }
+    if (sent_before) {
+        r = FT_DELIVER__SENT; // by ft_deliver_direct, while the database was away
+    } else if (st == FT_E_NOT_FOUND) {
         r = FT_DELIVER__GIVE_UP;
         snprintf(why, sizeof why, "event %lld no longer exists", (long long)row->event_id);
     } else if (st != FT_OK) {
@@ -234,6 +304,7 @@ static void *run(void *arg)
         pthread_mutex_unlock(&d->mu);
 
         double wake_at = ft_wall_s() + POLL_S;
+        deliver_direct(k, &json);
         bool more = deliver_sink(k, &json, &wake_at);
         int64_t pending = -1;
         ft_err err = {0};
@@ -366,6 +437,27 @@ size_t ft_deliver_sinks(const ft_deliver *d, ft_decision decision, const char *c
     }
     *names = d->names_denied;
     return d->n_denied;
+}
+
+void ft_deliver_direct(ft_deliver *d, const ft_event *ev)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        sink *k = &d->sinks[i];
+        if ((k->ops->granted_only && ev->decision != FT_DECISION_GRANTED) ||
+            k->direct_n == DIRECT_MAX)
+            continue; // full: the outbox row delivers it later
+        ft_event *e = &k->direct[(k->direct_head + k->direct_n) % DIRECT_MAX];
+        *e = *ev;
+        e->thumbnail = NULL; // borrowed; the event JSON has no image
+        e->thumbnail_len = 0;
+        k->direct_n++;
+        k->kicked = true;
+    }
+    pthread_cond_broadcast(&d->wake);
+    pthread_mutex_unlock(&d->mu);
 }
 
 void ft_deliver_kick(ft_deliver *d)

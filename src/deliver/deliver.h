@@ -88,6 +88,16 @@ size_t ft_deliver_sinks(const ft_deliver *d, ft_decision decision, const char *c
 // New outbox rows were committed: look now rather than at the next poll.
 void ft_deliver_kick(ft_deliver *d);
 
+// An event that could not be stored yet (a shared gallery's database is
+// away: the event waits in the server's spool, gallery/sync.h) is sent to
+// its sinks now, each trying once, from memory (a copy; the thumbnail is
+// not kept). A sink that sent it marks the outbox row made when the event
+// reaches the database as delivered without sending it again (it
+// remembers its last 256 such uids); one that did not delivers that row
+// as usual. The door hook runs at once, so a door opens during a database
+// outage. d may be NULL.
+void ft_deliver_direct(ft_deliver *d, const ft_event *ev);
+
 // A source went online or offline (MQTT retained status message).
 void ft_deliver_source_state(ft_deliver *d, const char *source, bool online);
 

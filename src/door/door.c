@@ -373,7 +373,11 @@ static ft_status event_store(ft_door *d, const ft_door_worker *w, const ft_door_
     const char *const *sinks = NULL;
     size_t n_sinks = ft_deliver_sinks(d->deliver, ev->decision, &sinks);
     ft_status st = ft_gallery_event_add_outbox(w->g, ev, sinks, n_sinks, err);
-    if (st == FT_OK && n_sinks)
+    // No id: kept in the server's spool while a shared gallery's database
+    // is away (gallery/sync.h); its sinks get it now, from memory.
+    if (st == FT_OK && n_sinks && ev->id == 0)
+        ft_deliver_direct(d->deliver, ev);
+    else if (st == FT_OK && n_sinks)
         ft_deliver_kick(d->deliver);
     return st;
 }

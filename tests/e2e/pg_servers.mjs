@@ -49,9 +49,9 @@ async function cleanup() {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-async function start(name) {
+async function start(name, extra = []) {
   const port = await freePort();
-  const proc = spawn(bin, ['serve', '--db', url, '--port', String(port), '--threads', '1', '--spool', T(`${name}.spool`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(bin, ['serve', '--db', url, '--port', String(port), '--threads', '1', '--spool', T(`${name}.spool`), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (d) => { err += d; });
   const s = { name, port, proc, base: `http://127.0.0.1:${port}`, stderr: () => err };
@@ -86,7 +86,10 @@ try {
   crop(demo(2), '600:560:1250:50', T('stranger2.jpg'));
   crop(demo(3), '560:560:400:200', T('stranger3.jpg'));
 
-  const A = await start('A');
+  // A opens the door through the hook: it appends the event's uid and the
+  // time it ran to a file.
+  const hookLog = T('hookA.log');
+  const A = await start('A', ['--on-grant', `sh -c 'echo "$FT_EVENT_UID $(date +%s.%N)" >> ${hookLog}'`]);
   const B = await start('B');
   check(true, `two servers on one database (${A.port}, ${B.port})`);
   // 0.45: Rachel's two photos are 0.42 apart, different people here >= 0.55.
@@ -126,6 +129,8 @@ try {
     const photos = [T('rachel3.jpg'), T('stranger2.jpg'), T('stranger3.jpg')];
     const N = 24;
     const seen = { A: [], B: [] };
+    const decided = { A: [], B: [] };
+    let resumedAt = 0;
     let answered = 0, refused = [];
     let phase = 'up';
     const degradedSeen = { A: false, B: false };
@@ -133,10 +138,11 @@ try {
       for (let i = 0; i < N; i++) {
         // The outage happens between decisions 8 and 16 of each server.
         while ((i === 8 && phase === 'up') || (i === 16 && phase !== 'back')) await sleep(20);
+        const at = phase;
         const r = await post(s, `/api/v1/access?source=${s.name}`, form(photos[i % photos.length]));
         if (r.status !== 200) { refused.push(`${s.name}#${i}: ${r.status} ${r.text.slice(0, 200)}`); continue; }
         answered++;
-        for (const ev of r.json.events || []) seen[s.name].push(ev.event_uid);
+        for (const ev of r.json.events || []) { seen[s.name].push(ev.event_uid); decided[s.name].push({ uid: ev.event_uid, decision: ev.decision, phase: at }); }
       }
     };
     const runs = [run(A), run(B)];
@@ -159,6 +165,7 @@ try {
       while (seen.A.length < 16 || seen.B.length < 16) await sleep(20);
       const zs = await readyz(A);
       check(zs.database.spooled >= 1, `A spooled its decisions (${zs.database.spooled} waiting)`);
+      resumedAt = Date.now() / 1000;
       cluster('resume');
       phase = 'back';
     })();
@@ -182,6 +189,18 @@ try {
       check(got.length === want.length, `${name}: the database holds ${got.length} of its events (answered ${want.length}): none lost, none twice`);
       check(JSON.stringify(got) === JSON.stringify(want), `${name}: in the order they were decided`);
     }
+    // The door hook ran for A's grants during the outage, then (the spool
+    // flushed, the outbox rows made) not again.
+    await sleep(1500); // a delivery pass after the flush (the threads poll every second)
+    const ran = {};
+    for (const l of (fs.existsSync(hookLog) ? fs.readFileSync(hookLog, 'utf8') : '').split('\n').filter(Boolean)) {
+      const [uid, t] = l.split(' ');
+      (ran[uid] = ran[uid] || []).push(Number(t));
+    }
+    const grantsA = decided.A.filter((e) => e.decision === 'granted');
+    const outage = grantsA.filter((e) => e.phase === 'down');
+    check(outage.length >= 2 && outage.every((e) => ran[e.uid] && ran[e.uid][0] < resumedAt), `the door hook opened for A's ${outage.length} grants during the outage, before the database was back`);
+    check(grantsA.length >= 8 && grantsA.every((e) => ran[e.uid] && ran[e.uid].length === 1), `the hook ran exactly once for each of A's ${grantsA.length} grants (${Object.keys(ran).length} uids in its log)`);
     const dup = psql('SELECT count(*) - count(DISTINCT uid) FROM events');
     check(dup === '0', 'no uid twice in the database');
     // Rachel's passage (the first photo of each round of three) is granted
