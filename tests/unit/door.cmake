@@ -5,8 +5,10 @@ ft_test_cases(test_door unit door iou associate_motion associate_descriptor_gate
 # several frames each: label `slow` too, which the TSan job (Debug, -O0,
 # ~10x) leaves out; they are single-threaded, so TSan has nothing to find.
 set(_ft_door_net_cases still_one_event_per_face stream_k_of_n stream_strangers_not_merged
-  granted_face_replaced gate_reason_and_fail_closed ambiguous_names_both detect_every)
+  granted_face_replaced gate_reason_and_fail_closed ambiguous_names_both detect_every
+  faceres_box_only)
 ft_test_cases(test_door unit door ${_ft_door_net_cases})
 foreach(c ${_ft_door_net_cases})
   set_tests_properties(door.${c} PROPERTIES LABELS "unit;slow")
 endforeach()
+set_tests_properties(door.faceres_box_only PROPERTIES SKIP_RETURN_CODE 77) # no faceres weights

@@ -269,11 +269,68 @@ static void test_check(void)
     ft_gallery_close(g);
 }
 
+
+// The registry of descriptor networks (face/descriptor.h) as access uses
+// it: names, spaces, the gallery's view, distances, per-network policy.
+static void test_spaces(void)
+{
+    size_t n = 0;
+    const ft_descriptor_net *all = ft_descriptor_nets(&n);
+    FT_CHECK(n >= 2);
+    const ft_descriptor_net *r = ft_descriptor_net_find("resnet128");
+    const ft_descriptor_net *f = ft_descriptor_net_find("faceres");
+    FT_ASSERT(r && f);
+    FT_CHECK(r == ft_descriptor_net_default() && r == &all[0]);
+    FT_CHECK(ft_descriptor_net_find("nope") == NULL && ft_descriptor_net_find(NULL) == NULL);
+    FT_CHECK_EQ(r->dim, 128);
+    FT_CHECK_EQ(f->dim, 1024);
+    FT_CHECK(r->needs_landmarks && !f->needs_landmarks);
+    for (size_t i = 0; i < n; i++)
+        FT_CHECK(all[i].dim <= FT_DESCRIPTOR_DIM_MAX && all[i].dim <= FT_GALLERY_DIM_MAX);
+    // Spaces: resnet128's per alignment (the strings galleries already
+    // hold), faceres's one; and back.
+    FT_CHECK_STREQ(r->space(FT_ALIGN_SIMILARITY), "face_recognition_model@face-api-1.7.15/similarity");
+    FT_CHECK_STREQ(r->space(FT_ALIGN_FACEAPI), "face_recognition_model@face-api-1.7.15/faceapi");
+    FT_CHECK_STREQ(f->space(FT_ALIGN_SIMILARITY), f->space(FT_ALIGN_FACEAPI));
+    FT_CHECK(ft_descriptor_net_of_space(r->space(FT_ALIGN_FACEAPI)) == r);
+    FT_CHECK(ft_descriptor_net_of_space(f->space(FT_ALIGN_FACEAPI)) == f);
+    FT_CHECK(ft_descriptor_net_of_space("something@else") == NULL);
+    ft_gallery_space gs = ft_access_space(f, FT_ALIGN_SIMILARITY);
+    FT_CHECK(gs.dim == 1024 && gs.metric == FT_METRIC_COSINE && strcmp(gs.name, f->space(0)) == 0);
+    gs = ft_access_space(r, FT_ALIGN_SIMILARITY);
+    FT_CHECK(gs.dim == 128 && gs.metric == FT_METRIC_EUCLIDEAN);
+    // Distances in each metric, exact for these small integers.
+    static float a[1024], b[1024];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    a[0] = 3.0f;
+    b[1] = 4.0f;
+    FT_CHECK_DBL_EXACT(ft_descriptor_net_distance(r, a, b), 5.0);
+    FT_CHECK_DBL_EXACT(ft_descriptor_net_distance(f, a, b), 1.0); // orthogonal
+    b[0] = 6.0f;
+    b[1] = 0.0f;
+    FT_CHECK_DBL_EXACT(ft_descriptor_net_distance(f, a, b), 0.0); // same direction
+    memset(b, 0, sizeof b);
+    FT_CHECK_DBL_EXACT(ft_descriptor_net_distance(f, a, b), 1.0); // a zero vector
+    // The stored policy is the default network's; another network keeps
+    // the gates and brings its own threshold and margin.
+    ft_gallery_policy base = ft_gallery_policy_default();
+    base.threshold = 0.44;
+    base.min_face_px = 77;
+    ft_gallery_policy pr = ft_access_policy_for(&base, r), pf = ft_access_policy_for(&base, f);
+    FT_CHECK_DBL_EXACT(pr.threshold, 0.44);
+    FT_CHECK_DBL_EXACT(pf.threshold, f->threshold);
+    FT_CHECK_DBL_EXACT(pf.margin, f->margin);
+    FT_CHECK_DBL_EXACT(pf.min_face_px, 77.0);
+    FT_CHECK_OK(ft_gallery_policy_check(&pf, NULL), NULL);
+}
+
 static const ft_test_case cases[] = {
     {"reasons", test_reasons},
     {"quality", test_quality},
     {"decide", test_decide},
     {"check", test_check},
+    {"spaces", test_spaces},
 };
 
 int main(int argc, char **argv)
