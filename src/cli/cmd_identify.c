@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 
 #include "access/access.h"
+#include "access/fused.h"
 #include "core/clock.h"
 #include "core/mem.h"
 #include "door/door.h"
@@ -22,7 +23,10 @@ static const char usage_identify[] =
     "\n"
     "options:\n"
     "  --db PATH             the gallery (default ./facetracker.db)\n" FT_CLI_DESCRIPTOR_HELP
-    FT_CLI_FACE_OPTS_HELP;
+    "  --descriptor fused    both spaces: fused = W*d_resnet128/t_resnet128 +\n"
+    "                        (1-W)*d_faceres/t_faceres, known under 1 (people need samples\n"
+    "                        in both spaces: gallery reindex); \"distances\" gives each space's\n"
+    "  --fuse-weight W       W above, in [0, 1] (default 0.5)\n" FT_CLI_FACE_OPTS_HELP;
 
 static const char usage_access[] =
     "usage: facetracker access [options] IMAGE...\n"
@@ -97,11 +101,25 @@ static int run(int argc, char **argv, bool access)
     ft_cli_face_opts_init(&fo);
     const char *db = NULL, *source = "cli";
     const ft_descriptor_net *net = ft_descriptor_net_default();
+    bool fused = false;
+    double fuse_w = FT_FUSED_DEFAULT_WEIGHT;
     int first = argc;
     for (int i = 1; i < argc; i++) {
         if (ft_cli_is_help(argv[i])) {
             fputs(access ? usage_access : usage_identify, stdout);
             return FT_EXIT_OK;
+        }
+        if (!access && strcmp(argv[i], "--descriptor") == 0 && i + 1 < argc &&
+            strcmp(argv[i + 1], "fused") == 0) {
+            fused = true;
+            net = ft_descriptor_net_find("resnet128");
+            i++;
+            continue;
+        }
+        if (!access && strcmp(argv[i], "--fuse-weight") == 0) {
+            if (!ft_cli_double(argc, argv, &i, 0, 1, &fuse_w))
+                return FT_EXIT_USAGE;
+            continue;
         }
         int r = ft_cli_face_opt(argc, argv, &i, &fo);
         if (r == 0)
@@ -149,8 +167,18 @@ static int run(int argc, char **argv, bool access)
     // or ResNet weights for faceres), then the network's own.
     ft_cli_face_opts fo_net = fo;
     fo_net.d = ft_descriptor_net_pipeline(net, &fo.d);
+    const ft_descriptor_net *net_fr = ft_descriptor_net_find("faceres");
+    ft_sample *all = NULL; // fused: every sample, both spaces
+    size_t n_all = 0;
+    if (fused && ft_gallery_samples_list(g, 0, &all, &n_all, &err) != FT_OK) {
+        ft_cli_errorf(cmd, "%s", err.msg);
+        ft_match_matrix_free(mm);
+        ft_gallery_close(g);
+        return FT_EXIT_INPUT;
+    }
     if (ft_cli_face_setup(cmd, &fo_net, &m, &ctx) != FT_OK ||
-        ft_cli_descriptor_load(cmd, net, &fr) != FT_OK) {
+        ft_cli_descriptor_load(cmd, fused ? net_fr : net, &fr) != FT_OK) {
+        ft_free(all);
         ft_nn_ctx_free(ctx);
         ft_face_models_free(m);
         ft_match_matrix_free(mm);
@@ -158,7 +186,7 @@ static int run(int argc, char **argv, bool access)
         return FT_EXIT_INPUT;
     }
     ft_descriptor_models dmm = {m, fr};
-    static float qdesc[FT_DESCRIPTOR_DIM_MAX];
+    static float qdesc[FT_DESCRIPTOR_DIM_MAX], qfr[FT_DESCRIPTOR_DIM_MAX];
     int rc = FT_EXIT_OK;
     static ft_face faces[256];
     ft_door *door = NULL;
@@ -229,9 +257,22 @@ static int run(int argc, char **argv, bool access)
             b.len--; // reopen the face object
             {
                 ft_match_result r;
+                ft_fused_result fz;
                 st = ft_descriptor_net_face(net, &dmm, ctx, &im, &faces[k], &fo.d, qdesc, &err);
-                if (st == FT_OK)
+                if (st == FT_OK && fused)
+                    st = ft_descriptor_net_face(net_fr, &dmm, ctx, &im, &faces[k], &fo.d, qfr,
+                                                &err);
+                if (st == FT_OK && fused) {
+                    st = ft_access_fused_match(all, n_all, qdesc, qfr, fo.d.align, &pol, fuse_w,
+                                               &fz, &err);
+                    // The fused verdict in ft_match_result's terms.
+                    r.status = fz.status;
+                    r.person_id = fz.person_id;
+                    r.distance = fz.distance;
+                    r.margin = fz.margin;
+                } else if (st == FT_OK) {
                     st = ft_match(mm, qdesc, net->dim, pol.threshold, pol.margin, &r, &err);
+                }
                 if (st != FT_OK)
                     break;
                 const char *status = r.status == FT_MATCH_KNOWN       ? "known"
@@ -250,6 +291,14 @@ static int run(int argc, char **argv, bool access)
                 num_or_null(&b, r.distance);
                 ft_buf_puts(&b, ", \"margin\": ");
                 num_or_null(&b, r.margin);
+                if (fused) {
+                    ft_buf_printf(&b, ", \"fuse_weight\": %g, \"distances\": {\"resnet128\": ",
+                                  fuse_w);
+                    num_or_null(&b, fz.d_resnet);
+                    ft_buf_puts(&b, ", \"faceres\": ");
+                    num_or_null(&b, fz.d_faceres);
+                    ft_buf_puts(&b, "}");
+                }
                 ft_buf_puts(&b, "}");
             }
         }
@@ -270,6 +319,7 @@ static int run(int argc, char **argv, bool access)
     ft_door_free(door);
     ft_free(res);
     ft_match_matrix_free(mm);
+    ft_free(all);
     ft_nn_ctx_free(ctx);
     ft_faceres_free(fr);
     ft_face_models_free(m);

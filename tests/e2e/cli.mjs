@@ -146,6 +146,16 @@ if (fs.existsSync(path.join(faceresDir, 'models', 'faceres.json')) || fs.existsS
   check(fo && fo.status === 'unknown', 'identify --descriptor faceres: a stranger is unknown');
   const ri2 = run(['gallery', 'reindex', '--db', db2, '--descriptor', 'faceres']).json()[0];
   check(ri2.added.length === 0 && ri2.already === 2, 'reindex again: nothing to add');
+  // Fused (both spaces, each distance over its own threshold): her again, and the stranger not.
+  const dfu = run(['describe', '--descriptor', 'fused', her3]).json()[0];
+  check(dfu.network === 'fused' && dfu.spaces.length === 2 && dfu.faces[0].descriptors.resnet128.length === 128 &&
+    dfu.faces[0].descriptors.faceres.length === 1024, 'describe --descriptor fused: both vectors');
+  const fz = run(['identify', '--db', db2, '--descriptor', 'fused', '--fuse-weight', '0.5', her3]).json()[0].faces[0];
+  check(fz && fz.status === 'known' && fz.person.name === 'Her' && fz.distance < 1 &&
+    // 0.5: the gallery's default threshold; 0.38: faceres's (src/face/descriptor.c)
+    Math.abs(fz.distance - (0.5 * fz.distances.resnet128 / 0.5 + 0.5 * fz.distances.faceres / 0.38)) < 1e-9,
+    `identify --descriptor fused: ${JSON.stringify(fz)}`);
+  check(run(['identify', '--db', db2, '--descriptor', 'fused', other]).json()[0].faces[0].status === 'unknown', 'fused: a stranger is unknown');
   const acf = run(['access', '--db', db2, '--descriptor', 'faceres', her3]).json()[0].faces[0];
   check(acf.decision === 'granted' && acf.person.name === 'Her', 'access --descriptor faceres: granted');
   // A sample without a face region (as galleries from before schema 5): reported, not guessed.

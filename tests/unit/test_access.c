@@ -2,6 +2,7 @@
 // ft_access_check writing events into a gallery in a mkdtemp() directory.
 #define _GNU_SOURCE
 #include "access/access.h"
+#include "access/fused.h"
 #include "core/mem.h"
 #include "ft_test.h"
 
@@ -325,12 +326,80 @@ static void test_spaces(void)
     FT_CHECK_OK(ft_gallery_policy_check(&pf, NULL), NULL);
 }
 
+
+// The fused match (access/fused.h) on vectors whose distances are exact:
+// per person the minimum in each space, w * dr / tr + (1 - w) * df / tf.
+static void test_fused(void)
+{
+    const ft_descriptor_net *r = ft_descriptor_net_find("resnet128");
+    const ft_descriptor_net *f = ft_descriptor_net_find("faceres");
+    static float rz[128], r1[128], r2[128], fq[1024], f1[1024], f2[1024];
+    memset(rz, 0, sizeof rz);
+    memset(r1, 0, sizeof r1);
+    memset(r2, 0, sizeof r2);
+    memset(fq, 0, sizeof fq);
+    memset(f1, 0, sizeof f1);
+    memset(f2, 0, sizeof f2);
+    r1[0] = 0.25f; // person 1: 0.25 from the query in resnet128
+    r2[1] = 0.5f;  // person 2: 0.5
+    fq[0] = 1.0f;
+    f1[0] = 2.0f; // person 1: the query's direction in faceres (0)
+    f2[1] = 1.0f; // person 2: orthogonal (1)
+    ft_sample s[5];
+    memset(s, 0, sizeof s);
+    const float *v[5] = {r1, f1, r2, f2, r1};
+    const int64_t who[5] = {1, 1, 2, 2, 3}; // person 3: resnet128 only
+    for (int i = 0; i < 5; i++) {
+        const ft_descriptor_net *d = i % 2 == 0 ? r : f;
+        s[i].person_id = who[i];
+        s[i].descriptor = (float *)v[i];
+        s[i].dim = (uint32_t)d->dim;
+        snprintf(s[i].model, sizeof s[i].model, "%s", d->space(FT_ALIGN_SIMILARITY));
+    }
+    ft_gallery_policy pol = ft_gallery_policy_default(); // resnet128 0.5 / 0.05
+    ft_fused_result z;
+    ft_err err = {0};
+    FT_CHECK_OK(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, 0.5, &z, &err),
+                &err);
+    FT_CHECK_EQ(z.status, FT_MATCH_KNOWN);
+    FT_CHECK_EQ(z.person_id, 1);
+    FT_CHECK_DBL_EXACT(z.d_resnet, 0.25);
+    FT_CHECK_DBL_EXACT(z.d_faceres, 0.0);
+    FT_CHECK_DBL_EXACT(z.distance, 0.25); // 0.5 * 0.25 / 0.5
+    FT_CHECK_EQ(z.second_person_id, 2);   // person 3 has no faceres sample
+    // 0.5 * 0.5 / 0.5 + 0.5 * 1 / 0.38; a few ulps of the divisions.
+    FT_CHECK_NEAR(z.second_distance, 0.5 + 0.5 / f->threshold, 1e-12);
+    FT_CHECK_NEAR(z.margin_required, 0.5 * 0.05 / 0.5 + 0.5 * f->margin / f->threshold, 1e-12);
+    // All weight on faceres: person 1 at 0; on resnet128: 0.25 / 0.5.
+    FT_CHECK_OK(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, 0.0, &z, &err),
+                &err);
+    FT_CHECK_DBL_EXACT(z.distance, 0.0);
+    FT_CHECK_OK(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, 1.0, &z, &err),
+                &err);
+    FT_CHECK_DBL_EXACT(z.distance, 0.5);
+    // A query far from everyone is unknown; a bad weight is refused.
+    static float rfar[128];
+    memset(rfar, 0, sizeof rfar);
+    rfar[5] = 3.0f;
+    FT_CHECK_OK(ft_access_fused_match(s, 5, rfar, fq, FT_ALIGN_SIMILARITY, &pol, 1.0, &z, &err),
+                &err);
+    FT_CHECK_EQ(z.status, FT_MATCH_UNKNOWN);
+    FT_CHECK_EQ(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, 1.5, &z, &err),
+                FT_E_INVALID);
+    // Nobody in both spaces: unknown, +inf.
+    FT_CHECK_OK(ft_access_fused_match(s + 4, 1, rz, fq, FT_ALIGN_SIMILARITY, &pol, 0.5, &z, &err),
+                &err);
+    FT_CHECK(z.status == FT_MATCH_UNKNOWN && z.person_id == 0 && isinf(z.distance));
+    (void)r;
+}
+
 static const ft_test_case cases[] = {
     {"reasons", test_reasons},
     {"quality", test_quality},
     {"decide", test_decide},
     {"check", test_check},
     {"spaces", test_spaces},
+    {"fused", test_fused},
 };
 
 int main(int argc, char **argv)
