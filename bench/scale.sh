@@ -47,6 +47,7 @@ if [ -d "$data/recognition_lfw" ] && [ -x "$ft" ]; then
     say "## real descriptors of the evaluation sets among 1M distractors"
     desc="$out/real_descriptors.txt"
     : >"$desc"
+    : >"$out/describe.err"
     for set in "$data"/recognition_*; do
         [ -f "$set/identities.csv" ] || continue
         # identity,image lines (CRLF in some sets); images relative to the set.
@@ -70,7 +71,7 @@ for line in open(path):
     print(label, " ".join("%.9g" % v for v in f["descriptor"]))
 EOF
     done
-    say "real descriptors: $(wc -l <"$desc") photos"
+    say "real descriptors: $(wc -l <"$desc") photos with a face found, of $(cat "$data"/recognition_*/identities.csv | grep -vc '^identity,')"
     run "$bench" real "$desc" 1000000
 else
     say "## real descriptors: skipped ($data/recognition_* or $ft missing)"
@@ -83,6 +84,7 @@ sh tests/tools/pg_cluster.sh start "$dir" "$port" >/dev/null
 url="postgresql://postgres@127.0.0.1:$port/facetracker_test"
 trap 'sh tests/tools/pg_cluster.sh stop "$dir" "$port" >/dev/null 2>&1 || true' EXIT INT TERM
 say "cluster: $(psql "$url" -Atc 'SHOW server_version') on 127.0.0.1:$port, fsync $(psql "$url" -Atc 'SHOW fsync'), synchronous_commit $(psql "$url" -Atc 'SHOW synchronous_commit') (tests/tools/pg_cluster.sh)"
+run "$bench" pg-notify "$url" 9 # an empty gallery: the latency without a reload's cost
 run "$bench" pg-fill "$url" 100000 1
 run "$bench" pg-load "$url" 5
 run "$bench" pg-notify "$url" 9
@@ -92,6 +94,16 @@ run "$bench" pg-fill "$url" 100000 3
 run "$bench" pg-load "$url" 5
 run "$bench" pg-notify "$url" 9
 for c in 1 2 4; do
+    run "$bench" pg-write "$url" 5 "$c"
+done
+# The same writes with every commit durable (fsync and synchronous_commit
+# on, as a production server runs), and this disk's flush rate.
+as_server() { if [ "$(id -u)" = 0 ]; then runuser -u ftpg -- "$@"; else "$@"; fi; }
+as_server /usr/lib/postgresql/15/bin/pg_ctl -D "$dir/data" -m fast -w restart -o \
+    "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200" >/dev/null
+say "durable: fsync $(psql "$url" -Atc 'SHOW fsync'), synchronous_commit $(psql "$url" -Atc 'SHOW synchronous_commit')"
+as_server /usr/lib/postgresql/15/bin/pg_test_fsync -s 1 -f "$dir/fsync_test" 2>&1 | grep -E "^ +(fdatasync|open_datasync) " | head -2 | tee -a "$log"
+for c in 1 2 4 8; do # the processes mostly wait for the disk
     run "$bench" pg-write "$url" 5 "$c"
 done
 say "# done $(date -u +%Y-%m-%dT%H:%MZ); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
