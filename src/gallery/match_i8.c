@@ -91,7 +91,9 @@ ft_status ft_match_i8_new(const float *rows, size_t n, size_t dim, size_t stride
     }
     float amax;
     memcpy(&amax, &amax_bits, 4);
-    ix->scale = amax > 0 ? (double)amax / 127.0 : 1.0;
+    // Values below 1e-28 share the smallest scale (1e-30), so that 1 / scale
+    // stays a finite float; |value / scale| <= 127 still holds.
+    ix->scale = (double)amax / 127.0 >= 1e-30 ? (double)amax / 127.0 : 1e-30;
     double inv = 1.0 / ix->scale, worst = 0;
     const float inv_f = (float)inv;
     const size_t ng = dim4 / 4;

@@ -457,6 +457,21 @@ static void test_threshold(void)
     FT_CHECK_EQ(r.person_id, 1);
     FT_CHECK_EQ(r.second_person_id, 0);
     ft_match_matrix_free(m);
+    // Values far below any descriptor's (denormal floats) and far above:
+    // the scale stays finite and the answers are the float search's.
+    const double mags[] = {1e-39, 1e15}; // 1e15: squares still fit a float
+    for (size_t mi = 0; mi < 2; mi++) {
+        gal h;
+        rng_seed(23 + mi);
+        gal_make(&h, 200, 40, 16, 1.0, 0.2);
+        for (size_t i = 0; i < h.n * h.dim; i++)
+            h.desc[i] = (float)(h.desc[i] * mags[mi]);
+        for (size_t i = 0; i < h.n_people * h.dim; i++)
+            h.centres[i] = (float)(h.centres[i] * mags[mi]);
+        check_gallery(&h, FT_METRIC_EUCLIDEAN, 100, 1.0 * mags[mi], 0.2 * mags[mi],
+                      mi ? "huge values" : "denormal values");
+        gal_free(&h);
+    }
     gal_free(&g);
 }
 
