@@ -1,6 +1,8 @@
 // `facetracker serve`: the web app and REST API (src/http).
 #include "cli/cli.h"
 
+#include "face/descriptor.h"
+
 #include "http/server.h"
 
 #include <signal.h>
@@ -28,6 +30,9 @@ static const char usage[] =
     "                        ./facetracker-spool.db; docs/DEPLOYMENT.md)\n"
     "  --threads N           inference workers (default: one per core)\n"
     "  --detector ssd|tiny|yunet  face detector (default ssd)\n"
+    "  --descriptor resnet128|faceres  the descriptor space the server matches, enrols and\n"
+    "                        decides in (default resnet128; faceres: weights from\n"
+    "                        $FT_FACERES_MODEL or .cache/human-3.3.6; its threshold is its own)\n"
     "  --max-upload BYTES    upload limit (default 10000000)\n"
     "  --max-pixels N        decoded image limit (default 40000000)\n"
     "  --models DIR          folder with the model files\n"
@@ -135,6 +140,14 @@ int ft_cmd_serve(int argc, char **argv)
                 return FT_EXIT_USAGE;
             if (!ft_detector_parse(s, &o.detector)) {
                 ft_cli_errorf("serve", "--detector %s: expected ssd, tiny or yunet", s);
+                return FT_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--descriptor") == 0) {
+            if (!ft_cli_str(argc, argv, &i, &o.descriptor))
+                return FT_EXIT_USAGE;
+            if (!ft_descriptor_net_find(o.descriptor)) {
+                ft_cli_errorf("serve", "--descriptor %s: expected resnet128 or faceres",
+                              o.descriptor);
                 return FT_EXIT_USAGE;
             }
         } else if (strcmp(a, "--max-upload") == 0) {

@@ -178,9 +178,20 @@ json_t *ft_http__box_json(const ft_face_box *b)
 
 // ---- The face pipeline ----
 
+// The stored policy, with the server's descriptor network's threshold and
+// margin when it is not the default one (ft_access_policy_for).
+static ft_status server_policy(ft_http_req *r, ft_gallery_policy *out, ft_err *err)
+{
+    ft_gallery_policy p;
+    ft_status st = ft_gallery_policy_load(wc(r)->g, &p, err);
+    if (st == FT_OK)
+        *out = ft_access_policy_for(&p, srv(r)->net);
+    return st;
+}
+
 typedef struct face_res {
     ft_face_box box;
-    float desc[FT_DESCRIPTOR_DIM];
+    float desc[FT_DESCRIPTOR_DIM_MAX]; // in the server's descriptor space (s->net)
     bool has_desc;
 } face_res;
 
@@ -259,14 +270,26 @@ static ft_status analyse(ft_http_req *r, const ft_image *im, bool want_desc, fac
         }
         ft_point lm[FT_LANDMARKS];
         double a = ft_now_ms();
-        ft_face_box lb = use_trained(r) ? boxes[i] : ft_landmark_box(o.kind, &boxes[i]);
-        st = ft_landmarks(s->models, wc(r)->nn, im, &lb, false, lm, err);
+        st = FT_OK;
+        if (s->net->needs_landmarks) {
+            ft_face_box lb = use_trained(r) ? boxes[i] : ft_landmark_box(o.kind, &boxes[i]);
+            st = ft_landmarks(s->models, wc(r)->nn, im, &lb, false, lm, err);
+        }
         double b = ft_now_ms();
         // The same alignment as every other enrolment and query path
         // (the CLI's default), so descriptors in one gallery compare.
-        if (st == FT_OK)
+        if (st == FT_OK && s->net == ft_descriptor_net_default()) {
             st = ft_descriptor(s->models, wc(r)->nn, im, &boxes[i], lm, ft_align_default(),
                                f->desc, err);
+        } else if (st == FT_OK) {
+            // Another network (serve --descriptor): its crop from the box.
+            ft_face face;
+            memset(&face, 0, sizeof face);
+            face.box = boxes[i];
+            ft_descriptor_models mm = {s->models, s->faceres};
+            ft_describe_opts dopt = ft_describe_opts_default();
+            st = s->net->describe(&mm, wc(r)->nn, im, &face, &dopt, f->desc, err);
+        }
         if (st == FT_E_INVALID) {
             // A box that does not overlap the image has no crop: dropped,
             // as the door pipeline and the CLI drop it (not a failed
@@ -311,8 +334,8 @@ static ft_status identify_all(ft_http_req *r, const face_res *f, size_t n,
     if (st != FT_OK)
         return st;
     for (size_t i = 0; i < n && st == FT_OK; i++)
-        st = ft_match(mx, f[i].desc, FT_DESCRIPTOR_DIM, pol->threshold, pol->margin,
-                      &out[i].match, err);
+        st = ft_match(mx, f[i].desc, s->net->dim, pol->threshold, pol->margin, &out[i].match,
+                      err);
     ft_door_matrix_release(s->door);
     for (size_t i = 0; i < n && st == FT_OK; i++) {
         out[i].name[0] = 0;
@@ -374,7 +397,7 @@ static ft_status photo_run(ft_http_req *r, photo *p, photo_depth depth, ft_err *
     if (st == FT_OK)
         st = analyse(r, &p->im, depth != PHOTO_DETECT, p->f, &p->n, &p->td, &p->tr, err);
     if (st == FT_OK && depth != PHOTO_DETECT)
-        st = ft_gallery_policy_load(wc(r)->g, &p->pol, err);
+        st = server_policy(r, &p->pol, err);
     if (st == FT_OK && depth == PHOTO_IDENTIFY)
         st = identify_all(r, p->f, p->n, &p->pol, p->id, err);
     return st;
@@ -592,8 +615,13 @@ static void h_verify(ft_http_req *r)
     } else {
         size_t k = largest(p.f, p.n);
         double best = INFINITY;
+        const ft_descriptor_net *net = srv(r)->net;
+        const char *space = net->space(ft_align_default());
         for (size_t i = 0; i < ns; i++) {
-            double d = ft_descriptor_distance(p.f[k].desc, samples[i].descriptor);
+            // Only the samples of the server's space compare.
+            if (strcmp(samples[i].model, space) != 0 || samples[i].dim != net->dim)
+                continue;
+            double d = ft_descriptor_net_distance(net, p.f[k].desc, samples[i].descriptor);
             if (d < best)
                 best = d;
         }
@@ -674,9 +702,11 @@ static json_t *faces_list(const face_res *f, size_t n)
 // ?face=N, face N of that list, through the same quality gate.
 static ft_status enrol_one(ft_http_req *r, const ft_image *im, const ft_multipart_part *p,
                            long face_idx, const ft_gallery_policy *pol, face_res *f,
-                           ft_sample *sm, float *desc, ft_buf *thumb, json_t **faces, ft_err *err)
+                           ft_sample *sm, float *desc, ft_buf *thumb, ft_buf *region,
+                           json_t **faces, ft_err *err)
 {
     ft_buf_init(thumb, 0);
+    ft_buf_init(region, 0);
     *faces = NULL;
     size_t n = 0;
     double td, tr;
@@ -684,10 +714,13 @@ static ft_status enrol_one(ft_http_req *r, const ft_image *im, const ft_multipar
     if (face_idx < 0) {
         ft_describe_opts o = ft_describe_opts_default();
         o.detect.kind = detector_for(r);
-        // The server describes in the default space (resnet128).
-        ft_descriptor_models mm = {srv(r)->models, NULL};
-        st = ft_enroll_sample(&mm, wc(r)->nn, im, p->data, p->len, &o,
-                              ft_descriptor_net_default(), pol, sm, desc, thumb, NULL, err);
+        // The server describes in its own space (serve --descriptor), and
+        // keeps the face region so that other spaces can be added later.
+        ft_descriptor_models mm = {srv(r)->models, srv(r)->faceres};
+        st = ft_enroll_samples(&mm, wc(r)->nn, im, p->data, p->len, &o, &srv(r)->net, 1, pol, sm,
+                               desc, thumb, region, NULL, err);
+        if (st != FT_OK)
+            ft_buf_deinit(region); // the slot is reused for the next photo
         if (st == FT_E_MANY_FACES) {
             ft_err e2;
             ft_err_clear(&e2);
@@ -714,18 +747,23 @@ static ft_status enrol_one(ft_http_req *r, const ft_image *im, const ft_multipar
     if (st != FT_OK)
         return st;
     memset(sm, 0, sizeof *sm);
-    memcpy(desc, f[k].desc, sizeof f[k].desc);
+    const ft_descriptor_net *net = srv(r)->net;
+    memcpy(desc, f[k].desc, net->dim * sizeof(float));
     sm->descriptor = desc;
-    sm->dim = FT_DESCRIPTOR_DIM;
+    sm->dim = (uint32_t)net->dim;
     sm->detector_score = f[k].box.score;
-    snprintf(sm->alignment, sizeof sm->alignment, "%s", ft_align_name(ft_align_default()));
-    snprintf(sm->model, sizeof sm->model, "%s", ft_descriptor_space(ft_align_default()));
+    snprintf(sm->alignment, sizeof sm->alignment, "%s", net->align_name(ft_align_default()));
+    snprintf(sm->model, sizeof sm->model, "%s", net->space(ft_align_default()));
     sm->face_w = (int32_t)lround(f[k].box.w);
     sm->face_h = (int32_t)lround(f[k].box.h);
     ft_sha256_hex(p->data, p->len, sm->source_sha256);
     thumbnail(im, &f[k].box, thumb);
     sm->thumbnail = thumb->len ? thumb->data : NULL;
     sm->thumbnail_len = thumb->len;
+    if (ft_enroll_region(im, &f[k].box, region, sm->region_box, NULL) == FT_OK) {
+        sm->region = region->data;
+        sm->region_len = region->len;
+    }
     return FT_OK;
 }
 
@@ -747,7 +785,7 @@ static void enrol_request(ft_http_req *r, int64_t pid)
     ft_gallery_policy pol;
     face_res *f = ft_malloc(sizeof *f * MAX_FACES);
     ft_sample *smp = NULL, *keep = NULL;
-    ft_buf *thumbs = NULL;
+    ft_buf *thumbs = NULL, *regions = NULL;
     int64_t *ids = NULL;
     size_t *slot = NULL; // slot[i]: the multipart part of sample i
     ft_enroll_verdict *vd = NULL;
@@ -797,7 +835,7 @@ static void enrol_request(ft_http_req *r, int64_t pid)
                             name, (long long)person.id, (long long)person.id);
     }
     if (st == FT_OK)
-        st = ft_gallery_policy_load(wc(r)->g, &pol, &err);
+        st = server_policy(r, &pol, &err);
     for (size_t i = 0; st == FT_OK && i < mp.n_parts; i++)
         if (mp.parts[i].filename)
             nfiles++;
@@ -807,11 +845,12 @@ static void enrol_request(ft_http_req *r, int64_t pid)
         smp = ft_calloc(nfiles, sizeof *smp);
         keep = ft_calloc(nfiles, sizeof *keep);
         thumbs = ft_calloc(nfiles, sizeof *thumbs);
+        regions = ft_calloc(nfiles, sizeof *regions);
         ids = ft_calloc(nfiles, sizeof *ids);
         slot = ft_calloc(nfiles, sizeof *slot);
         vd = ft_calloc(nfiles, sizeof *vd);
         descs = ft_calloc(nfiles * FT_DESCRIPTOR_DIM_MAX, sizeof *descs);
-        if (!smp || !keep || !thumbs || !ids || !slot || !vd || !descs)
+        if (!smp || !keep || !thumbs || !regions || !ids || !slot || !vd || !descs)
             st = ft_err_set(&err, FT_E_NOMEM, "out of memory");
     }
     for (size_t i = 0; st == FT_OK && i < mp.n_parts; i++) {
@@ -826,7 +865,8 @@ static void enrol_request(ft_http_req *r, int64_t pid)
                               : ft_err_set(&e2, FT_E_FORMAT, "the file is empty");
         if (s2 == FT_OK)
             s2 = enrol_one(r, &im, p, face_idx, &pol, f, &smp[n_ok],
-                           descs + n_ok * FT_DESCRIPTOR_DIM_MAX, &thumbs[n_ok], &faces, &e2);
+                           descs + n_ok * FT_DESCRIPTOR_DIM_MAX, &thumbs[n_ok], &regions[n_ok],
+                           &faces, &e2);
         if (s2 != FT_OK) {
             json_t *rej = json_pack("{s:s, s:{s:s, s:s}}", "filename", p->filename, "error",
                                     "code", ft_status_name(s2), "message", ft_err_msg(&e2, s2));
@@ -948,7 +988,10 @@ done:
     json_decref(skipped);
     for (size_t i = 0; thumbs && i < n_ok; i++)
         ft_buf_deinit(&thumbs[i]);
+    for (size_t i = 0; regions && i < nfiles; i++)
+        ft_buf_deinit(&regions[i]);
     ft_free(thumbs);
+    ft_free(regions);
     ft_free(smp);
     ft_free(keep);
     ft_free(ids);
@@ -1672,7 +1715,7 @@ static void h_calibrate(ft_http_req *r)
     o.actor = actor;
     ft_calib_result res;
     memset(&res, 0, sizeof res);
-    ft_gallery_space sp = ft_access_space(ft_descriptor_net_default(), ft_align_default());
+    ft_gallery_space sp = ft_access_space(srv(r)->net, ft_align_default());
     if (st == FT_OK)
         st = ft_gallery_calibrate(wc(r)->g, &sp, &o, false, &res, &err);
     if (st != FT_OK) {

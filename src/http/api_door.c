@@ -150,6 +150,9 @@ static ft_status door_make(ft_server *s, ft_err *err)
 {
     ft_door_opts o = ft_door_opts_default();
     o.describe.detect.kind = s->o.detector;
+    o.descriptor = s->net;
+    o.faceres = s->faceres;
+    o.describe.landmarks = s->net->needs_landmarks;
     if (s->o.door_k > 0)
         o.k = s->o.door_k;
     if (s->o.door_n > 0)

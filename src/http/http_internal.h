@@ -319,6 +319,7 @@ void ft_httpd_stop(ft_httpd *h);
 // ---- The facetracker application (server.c, api.c) ----
 
 #include "access/access.h"
+#include "face/descriptor.h"
 #include "face/face.h"
 #include "gallery/gallery.h"
 #include "http/server.h"
@@ -330,6 +331,10 @@ struct ft_server {
     ft_server_opts o;
     char *bind, *db_path, *models_dir, *trained_model;
     ft_face_models *models;
+    // The descriptor network (serve --descriptor; face/descriptor.h) and,
+    // for faceres, its weights (loaded with the models).
+    const struct ft_descriptor_net *net;
+    struct ft_faceres *faceres;
     ft_httpd *httpd;
     ft_http_app app;
     double t_start_ms;

@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "core/pool.h"
 #include "door/door.h"
+#include "face/faceres.h"
 #include "gallery/sync.h"
 
 #include <arpa/inet.h>
@@ -219,6 +220,8 @@ static ft_status models_load(ft_server *s, ft_err *err)
     mo.dir = s->models_dir;
     ft_face_models *m = NULL;
     ft_status st = ft_face_models_load(&mo, &m, err);
+    if (st == FT_OK && strcmp(s->net->name, "faceres") == 0)
+        st = ft_faceres_load(ft_descriptor_faceres_path(), NULL, &s->faceres, err);
     if (st == FT_OK) {
         // The door (and the cameras it watches) before anyone sees READY.
         s->models = m;
@@ -330,6 +333,13 @@ ft_status ft_server_start(const ft_server_opts *o, ft_server **out, ft_err *err)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
     s->o = o ? *o : ft_server_opts_default();
+    s->net = s->o.descriptor ? ft_descriptor_net_find(s->o.descriptor)
+                             : ft_descriptor_net_default();
+    if (!s->net) {
+        ft_free(s);
+        return ft_err_set(err, FT_E_INVALID, "descriptor network %s: unknown (resnet128, faceres)",
+                          o->descriptor);
+    }
     if (s->o.threads <= 0)
         s->o.threads = ft_cpu_count();
     if (s->o.max_body_bytes == 0)
@@ -509,6 +519,7 @@ void ft_server_stop(ft_server *s)
     if (s->door_started)
         ft_http__door_stop(s);
     ft_match_matrix_free(s->matrix);
+    ft_faceres_free(s->faceres);
     ft_face_models_free(s->models);
     pthread_rwlock_destroy(&s->mx_lock);
     pthread_mutex_destroy(&s->load_mu);

@@ -22,6 +22,9 @@ typedef struct ft_server_opts {
     const char *models_dir; // NULL = ft_models_default_dir()
     int threads;            // inference workers; <= 0 = one per core
     ft_detector_kind detector;
+    // The descriptor network the server describes, matches and enrols in
+    // (face/descriptor.h: "resnet128", "faceres"); NULL = the default.
+    const char *descriptor;
     bool insecure;          // allow a non-loopback bind with no API key defined
     size_t max_body_bytes;  // upload limit; default 10 MiB
     uint64_t max_pixels;    // decoded image limit; default 40 megapixels

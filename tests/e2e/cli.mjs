@@ -2,7 +2,7 @@
 // and checks its JSON, exit codes and the gallery it writes. Expected face
 // counts come from face-api's goldens (tests/golden/faceapi), not from
 // facetracker. Usage: node cli.mjs FACETRACKER_BINARY
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -158,6 +158,44 @@ if (fs.existsSync(path.join(faceresDir, 'models', 'faceres.json')) || fs.existsS
   check(run(['identify', '--db', db2, '--descriptor', 'fused', other]).json()[0].faces[0].status === 'unknown', 'fused: a stranger is unknown');
   const acf = run(['access', '--db', db2, '--descriptor', 'faceres', her3]).json()[0].faces[0];
   check(acf.decision === 'granted' && acf.person.name === 'Her', 'access --descriptor faceres: granted');
+  // serve --descriptor faceres: the server enrols, identifies and decides in that space.
+  {
+    const port = 20000 + (process.pid % 20000);
+    const db3 = path.join(tmp, 'g3.db');
+    const srv = spawn(bin, ['serve', '--db', db3, '--port', String(port), '--descriptor', 'faceres', '--threads', '1'],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let srvErr = '';
+    srv.stderr.on('data', (d) => { srvErr += d; });
+    const base = `http://127.0.0.1:${port}`;
+    let ready = false;
+    for (let t = 0; t < 120 && !ready; t++) {
+      await new Promise((res) => setTimeout(res, 500));
+      try { ready = (await (await fetch(`${base}/readyz`)).json()).ready === true; } catch { /* not yet */ }
+    }
+    check(ready, `serve --descriptor faceres: ready (${srvErr.trim()})`);
+    const post = async (route, fields) => {
+      const fd = new FormData();
+      for (const [k, v] of Object.entries(fields)) {
+        if (v.startsWith('/')) fd.append(k, new Blob([fs.readFileSync(v)]), path.basename(v)); // a file
+        else fd.append(k, v);
+      }
+      const r = await fetch(`${base}${route}`, { method: 'POST', body: fd, headers: { 'X-Requested-With': 'e2e' } });
+      return r.json();
+    };
+    if (ready) {
+      const en = await post('/api/v1/enrol', { name: 'Her', photo: her1 });
+      check(en.person_id > 0 && en.added && en.added.length === 1, `server enrol in faceres: ${JSON.stringify(en)}`);
+      const idh = await post('/api/v1/identify', { photo: her3 });
+      const mh = idh.faces && idh.faces[0] && idh.faces[0].match;
+      check(mh && mh.status === 'known' && mh.name === 'Her' && idh.threshold === 0.38, `server identify her (faceres): ${JSON.stringify(idh)}`);
+      const ido = await post('/api/v1/identify', { photo: other });
+      check(ido.faces && ido.faces[0].match.status === 'unknown', 'server identify a stranger (faceres): unknown');
+      const sh = run(['people', '--db', db3, 'show', 'Her']).json()[0];
+      check(sh.samples.length === 1 && sh.samples[0].model === 'faceres@human-3.3.6', 'the server enrolled in its space');
+    }
+    srv.kill('SIGTERM');
+    await new Promise((res) => srv.on('exit', res));
+  }
   // A sample without a face region (as galleries from before schema 5): reported, not guessed.
   const py = spawnSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); ' +
     'c.execute("UPDATE samples SET region = NULL WHERE person_id = (SELECT id FROM people WHERE name = \'Bob\')"); c.commit()', db2]);
