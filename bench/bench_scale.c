@@ -10,8 +10,9 @@
 //   bench_scale real FILE N            FILE: "label v1 .. v128" lines (the
 //                                      evaluation sets' descriptors, made by
 //                                      bench/scale.sh), among N distractors
-//   bench_scale pg-fill URL PEOPLE PER COPY random people into a fresh gallery
-//   bench_scale pg-load URL            cold start: open, people, matrix
+//   bench_scale pg-fill URL PEOPLE PER [SPACE]  COPY random people into a
+//                                      fresh gallery (space: bench-128)
+//   bench_scale pg-load URL [RUNS [SPACE]]  cold start: open, matrix; people
 //   bench_scale pg-write URL SECONDS [CONNS]  enrolments/s, then events/s,
 //                                      over CONNS connections (processes)
 //   bench_scale pg-notify URL [N]      NOTIFY-to-applied latency (matrix reload)
@@ -353,7 +354,7 @@ static ft_status open_gallery(const char *url, ft_gallery **g, ft_err *err)
 
 // Random people through COPY (text format, bytea as hex), after the
 // library has created the schema. Columns as the current schema has them.
-static int pg_fill(const char *url, long people, int per)
+static int pg_fill(const char *url, long people, int per, const char *space)
 {
     ft_err err = {0};
     ft_gallery *g = NULL;
@@ -414,7 +415,7 @@ static int pg_fill(const char *url, long people, int per)
                 }
             }
             len += snprintf(line + len, sizeof line - (size_t)len, "\t%s\tfaceapi\t%s0.9\t150\t150\t%f\n",
-                            SPACE, has_dim ? "128\t" : "", (double)time(NULL));
+                            space, has_dim ? "128\t" : "", (double)time(NULL));
             PQputCopyData(c, line, len);
         }
     }
@@ -439,11 +440,11 @@ static int pg_fill(const char *url, long people, int per)
 // check), then the descriptor matrix (with the int8 index when large).
 // Wall time, median of `runs`, and this thread's CPU time (the database
 // server's share is the rest). The full people list is timed apart.
-static int pg_load(const char *url, int runs)
+static int pg_load(const char *url, int runs, const char *space)
 {
     double *t = ft_malloc(sizeof(double) * (size_t)runs);
     double topen = 0, tpeople = 0, tmatrix = 0, cpu_ready = 0;
-    size_t rows = 0, np = 0;
+    size_t rows = 0, np = 0, mpeople = 0;
     for (int i = 0; i < runs; i++) {
         ft_err err = {0};
         ft_gallery *g = NULL;
@@ -455,7 +456,7 @@ static int pg_load(const char *url, int runs)
         double t0 = ft_now_ms();
         ft_status st = open_gallery(url, &g, &err);
         double t1 = ft_now_ms();
-        ft_gallery_space sp = {SPACE, DIM, FT_METRIC_EUCLIDEAN};
+        ft_gallery_space sp = {space, DIM, FT_METRIC_EUCLIDEAN};
         if (st == FT_OK)
             st = ft_gallery_matrix_load(g, &sp, &m, &err);
         double t2 = ft_now_ms();
@@ -470,14 +471,22 @@ static int pg_load(const char *url, int runs)
         t[i] = t2 - t0;
         topen += t1 - t0, tmatrix += t2 - t1, tpeople += t3 - t2;
         rows = m->n;
+        mpeople = ft_match_matrix_people(m);
+        // Rows grouped by person, ids ascending within a person.
+        for (size_t k = 1; k < m->n; k++)
+            if (m->person[k] < m->person[k - 1] ||
+                (m->person[k] == m->person[k - 1] && m->sample[k] <= m->sample[k - 1])) {
+                fprintf(stderr, "matrix row %zu out of order\n", k);
+                return 1;
+            }
         ft_match_matrix_free(m);
         ft_free(p);
         ft_gallery_close(g);
     }
-    printf("pg cold start: %zu people, %zu samples: ready (open + matrix with its index) in %.0f "
+    printf("pg cold start: %zu people (%zu in the matrix), %zu samples: ready (open + matrix with its index) in %.0f "
            "ms wall, median of %d (mean open %.0f ms, matrix %.0f ms; this process's CPU %.0f "
            "ms); listing all people apart: %.0f ms; RSS high-water %.0f MiB\n",
-           np, rows, median(t, (size_t)runs), runs, topen / runs, tmatrix / runs,
+           np, mpeople, rows, median(t, (size_t)runs), runs, topen / runs, tmatrix / runs,
            cpu_ready / runs, tpeople / runs, proc_mib("VmHWM:"));
     ft_free(t);
     return 0;
@@ -700,10 +709,10 @@ int main(int argc, char **argv)
                "|---|---|---|---|---|---|---|---|---|---|---|\n");
         bad = bench_real(argv[2], (size_t)atol(argv[3]), 0);
         bad |= bench_real(argv[2], (size_t)atol(argv[3]), 1);
-    } else if (strcmp(cmd, "pg-fill") == 0 && argc == 5) {
-        bad = pg_fill(argv[2], atol(argv[3]), atoi(argv[4]));
+    } else if (strcmp(cmd, "pg-fill") == 0 && (argc == 5 || argc == 6)) {
+        bad = pg_fill(argv[2], atol(argv[3]), atoi(argv[4]), argc == 6 ? argv[5] : SPACE);
     } else if (strcmp(cmd, "pg-load") == 0 && argc >= 3) {
-        bad = pg_load(argv[2], argc > 3 ? atoi(argv[3]) : 5);
+        bad = pg_load(argv[2], argc > 3 ? atoi(argv[3]) : 5, argc > 4 ? argv[4] : SPACE);
     } else if (strcmp(cmd, "pg-notify") == 0 && argc >= 3) {
         bad = pg_notify(argv[2], argc > 3 ? atoi(argv[3]) : 9);
     } else if (strcmp(cmd, "pg-write") == 0 && argc >= 4) {
