@@ -128,7 +128,7 @@ typedef struct ft_train_opts {
     // step). Same weights either way, bit for bit (tested).
     size_t cache_mb;
     ft_box_loss box_loss; // FT_BOX_LOSS_* of nn/train/grad.h (giou; prototype, diou, ciou)
-    double box_weight;    // the box loss's weight in the total (1)
+    double box_weight;    // the box loss's weight in the total (0.25)
     ft_lr_schedule lr_schedule; // FT_LR_INVERSE_TIME (the prototype's)
     // Box head start: false = Glorot like the other layers (Keras's
     // default, the prototype's); true = ft_fmodel_box_prior at the mean

@@ -7,7 +7,7 @@
 # With "defaults SRCDIR" after FACETRACKER: the training defaults
 # (train.cli_defaults): `augment` and `train` without flags on the labelme
 # fixture (3 photos; 1 epoch, 2 samples a photo so it takes seconds): the
-# JSON names the chosen defaults (fine-tune from conv 25, GIoU, box prior), the
+# JSON names the chosen defaults (fine-tune from conv 25, GIoU weighted 0.25, box prior), the
 # history .svg carries the val IoU histogram, `evaluate-model --draw`
 # writes the contact sheet, and a bad --box-loss is a usage error.
 set -eu
@@ -26,7 +26,7 @@ if [ "${2:-}" = defaults ]; then
     cat aug.txt
     "$FT" train ds --out m.h5 --epochs 1 --models "$A/model" --quiet > train.txt
     cat train.txt
-    grep -q '"mode": "fine-tune", "fine_tune_from": 25, "box_loss": "giou"' train.txt
+    grep -q '"mode": "fine-tune", "fine_tune_from": 25, "box_loss": "giou", "box_weight": 0.25' train.txt
     grep -q '"lr_schedule": "inverse-time", "box_prior": true' train.txt
     grep -q '"val_photos_mean_iou"' train.txt
     grep -q 'val photos: IoU of' m.h5.history.svg
