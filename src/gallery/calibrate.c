@@ -193,9 +193,20 @@ ft_status ft_gallery_calibrate(ft_gallery *g, const ft_gallery_space *space,
 ft_status ft_gallery_calibration_save(ft_gallery *g, const ft_calib_result *r,
                                       const ft_calib_opts *o, ft_err *err)
 {
+    ft_policy_space sp = ft_policy_space_legacy();
+    return ft_gallery_calibration_save_for(g, &sp, r, o, err);
+}
+
+ft_status ft_gallery_calibration_save_for(ft_gallery *g, const ft_policy_space *sp,
+                                          const ft_calib_result *r, const ft_calib_opts *o,
+                                          ft_err *err)
+{
     ft_calib_opts def = ft_calib_opts_default();
     if (!o)
         o = &def;
+    ft_status st = ft_policy_space_check(sp, err);
+    if (st != FT_OK)
+        return st;
     if (isnan(r->threshold))
         return ft_err_set(err, FT_E_INVALID,
                           "no threshold in %g..%g reaches FAR <= %g with %zu impostor trials "
@@ -211,7 +222,12 @@ ft_status ft_gallery_calibration_save(ft_gallery *g, const ft_calib_result *r,
                           "%.2f %% of impostor trials in; confirm to store it (--force, "
                           "\"confirm\": true); nothing stored",
                           o->target_far, FT_GALLERY_SAFE_FAR, r->threshold, r->far * 100.0);
-    return ft_gallery__calibration_store(g, r, o, err);
+    if (!(r->threshold > 0 && r->threshold <= sp->threshold_max))
+        return ft_err_set(err, FT_E_INVALID,
+                          "calibrated threshold %.3g is outside %s's bounds (0, %g]; nothing "
+                          "stored",
+                          r->threshold, sp->name, sp->threshold_max);
+    return ft_gallery__calibration_store(g, sp, r, o, err);
 }
 
 ft_status ft_match_matrix_person_nearest(const ft_match_matrix *m, int64_t **person_ids,

@@ -355,7 +355,12 @@ ft_status ft_gallery_setting_get_int(ft_gallery *g, const char *key, int64_t def
 ft_status ft_gallery_setting_set_int(ft_gallery *g, const char *key, int64_t v, ft_err *err);
 
 // The access policy, stored as settings "threshold", "margin",
-// "min_face_px", "min_detector_score".
+// "min_face_px", "min_detector_score", "person_cap" (one transaction).
+// Threshold and margin (and the calibration record) belong to one
+// descriptor space (ft_policy_space below); the quality gate and
+// person_cap are shared by every space. The functions without a space
+// work on the unsuffixed keys, written for face-api's ResNet (resnet128)
+// before there were several spaces.
 //
 // Defaults: threshold 0.5, stricter than face-api's 0.6 (which was tuned on
 // LFW for equal error, not for a door where a false accept costs more than
@@ -376,6 +381,13 @@ typedef struct ft_gallery_policy {
     double margin;             // known iff next other person >= best + margin; [0, 0.5]
     double min_face_px;        // min(face w, h) >= this; [20, 2000]
     double min_detector_score; // detector score >= this; [0, 1]
+    // Per-person thresholds (access/openset.h): person p is known only
+    // below min(threshold, person_cap * D_p), D_p the distance from p's
+    // samples to the nearest other enrolled person, so a person with a
+    // look-alike enrolled gets a tighter threshold and a stranger who
+    // resembles both is not let in. [0, 1]; 0 = off. Default 0.8, chosen
+    // on the development sets (docs/ACCURACY.md, "Strangers").
+    double person_cap;
 } ft_gallery_policy;
 
 #define FT_GALLERY_THRESHOLD_MAX 1.0
@@ -393,6 +405,7 @@ typedef struct ft_gallery_policy {
 #define FT_GALLERY_DEFAULT_MARGIN 0.05
 #define FT_GALLERY_DEFAULT_MIN_FACE_PX 80.0
 #define FT_GALLERY_DEFAULT_MIN_SCORE 0.8
+#define FT_GALLERY_DEFAULT_PERSON_CAP 0.8
 
 ft_gallery_policy ft_gallery_policy_default(void);
 // Unset settings take the defaults; out-of-range values are FT_E_INVALID.
@@ -400,18 +413,80 @@ ft_status ft_gallery_policy_load(ft_gallery *g, ft_gallery_policy *out, ft_err *
 ft_status ft_gallery_policy_check(const ft_gallery_policy *p, ft_err *err);
 ft_status ft_gallery_policy_save(ft_gallery *g, const ft_gallery_policy *p, ft_err *err);
 
+// ---- The policy per descriptor space ----
+//
+// Distances mean different things in different spaces (resnet128:
+// Euclidean on raw 128-d vectors, about [0, 1.4]; faceres: cosine on
+// 1024-d vectors, [0, 1]), so each space has its own threshold, margin
+// and calibration. The caller describes the space (access/access.h builds
+// it from the descriptor registry; the gallery knows no network):
+//  - legacy_keys: its settings are the unsuffixed "threshold", "margin",
+//    "calibrated_threshold", "calibrated_far", "calibrated_target",
+//    "calibrated_at", "calibration_far" (resnet128, for which galleries
+//    stored them before); otherwise the same names with "." and the
+//    space's name appended ("threshold.faceres", "margin.faceres",
+//    "calibrated_threshold.faceres", ...).
+//  - threshold, margin: used while the space's keys are unset (a gallery
+//    that never stored them reads these, never another space's values).
+//  - safe_threshold: raising the threshold above it needs a confirmation
+//    (resnet128: FT_GALLERY_SAFE_THRESHOLD, face-api's equal-error point).
+//  - threshold_max: the bound, threshold in (0, threshold_max].
+// "min_face_px", "min_detector_score" and "person_cap" are one set of keys
+// for all spaces.
+#define FT_POLICY_SPACE_NAME_MAX 32
+
+typedef struct ft_policy_space {
+    const char *name; // 1..32 bytes of [a-z0-9_]: the key suffix, and in messages and audit
+    bool legacy_keys; // the unsuffixed keys (see above)
+    double threshold, margin; // defaults while unset
+    double safe_threshold;    // a raise above it needs a confirmation
+    double threshold_max;     // threshold in (0, threshold_max]; <= FT_GALLERY_THRESHOLD_MAX
+} ft_policy_space;
+
+// The space of the unsuffixed keys, as the functions without a space use
+// it: "resnet128", FT_GALLERY_DEFAULT_THRESHOLD / _MARGIN,
+// FT_GALLERY_SAFE_THRESHOLD, FT_GALLERY_THRESHOLD_MAX.
+ft_policy_space ft_policy_space_legacy(void);
+// FT_OK, or FT_E_INVALID for a bad name or bounds (0 < safe_threshold <=
+// threshold_max <= FT_GALLERY_THRESHOLD_MAX, defaults within bounds).
+ft_status ft_policy_space_check(const ft_policy_space *sp, ft_err *err);
+// The setting key of `base` ("threshold", "calibrated_far", ...) in sp:
+// base itself with legacy keys, else "base.name". FT_E_INVALID if it does
+// not fit 64 bytes.
+ft_status ft_policy_space_key(const ft_policy_space *sp, const char *base, char *out, size_t cap,
+                              ft_err *err);
+
+// The defaults with sp's threshold and margin.
+ft_gallery_policy ft_gallery_policy_default_for(const ft_policy_space *sp);
+// Bounds as ft_gallery_policy_check, with threshold in (0, sp->threshold_max].
+ft_status ft_gallery_policy_check_for(const ft_policy_space *sp, const ft_gallery_policy *p,
+                                      ft_err *err);
+// sp's threshold and margin with the shared gate and person_cap; unset
+// keys take sp's defaults (or the shared defaults); out of bounds is
+// FT_E_INVALID.
+ft_status ft_gallery_policy_load_for(ft_gallery *g, const ft_policy_space *sp,
+                                     ft_gallery_policy *out, ft_err *err);
+// Stores sp's threshold and margin and the shared keys in one
+// transaction, unchecked for loosening (tests, tools; administrators go
+// through ft_gallery_policy_change_for).
+ft_status ft_gallery_policy_save_for(ft_gallery *g, const ft_policy_space *sp,
+                                     const ft_gallery_policy *p, ft_err *err);
+
 // ---- Policy changes: bounds, confirmation, audit ----
 //
-// A change that loosens security needs an explicit confirmation: a
-// threshold above the calibrated one (setting "calibrated_threshold",
-// stored by ft_gallery_calibrate) or above FT_GALLERY_SAFE_THRESHOLD, when
-// it is also above the stored threshold (tightening or keeping a value
-// never needs one). Margin and quality-gate changes are bounded and
-// audited.
+// A change that loosens security needs an explicit confirmation:
+//  - a threshold above the space's calibrated one (setting
+//    "calibrated_threshold", stored by ft_gallery_calibrate) or above the
+//    space's safe maximum (FT_GALLERY_SAFE_THRESHOLD for resnet128), when
+//    it is also above the stored threshold (tightening or keeping a value
+//    never needs one);
+//  - person_cap raised, or set to 0 (off) from a value > 0: each person's
+//    own threshold then lets more look-alikes in (0 -> anything tightens).
+// Margin and quality-gate changes are bounded and audited.
 
 typedef struct ft_policy_review {
     bool loosens;               // the change needs a confirmation
-    char why[400];              // what it loosens and what to expect; "" if nothing
+    char why[640];              // what it loosens and what to expect; "" if nothing
     double calibrated_threshold; // NaN if never calibrated (with store)
     double calibrated_far;       // FAR at the calibrated threshold; NaN if unknown
     double expected_far;         // FAR the calibration table gives for the new threshold; NaN if unknown
@@ -432,11 +507,23 @@ ft_status ft_gallery_policy_review(ft_gallery *g, const ft_gallery_policy *p,
 ft_status ft_gallery_policy_change(ft_gallery *g, const ft_gallery_policy *p, bool confirm,
                                    const char *actor, ft_policy_review *review, ft_err *err);
 
+// The same for space sp (its threshold, margin and calibration; the
+// shared keys as above). The audit detail names the space ("space") and
+// has old and new of all five fields.
+ft_status ft_gallery_policy_review_for(ft_gallery *g, const ft_policy_space *sp,
+                                       const ft_gallery_policy *p, ft_policy_review *out,
+                                       ft_err *err);
+ft_status ft_gallery_policy_change_for(ft_gallery *g, const ft_policy_space *sp,
+                                       const ft_gallery_policy *p, bool confirm,
+                                       const char *actor, ft_policy_review *review, ft_err *err);
+
 // The calibration stored with the threshold: the FAR table as text
 // "t:far t:far ..." (setting "calibration_far"). FAR at the smallest grid
 // threshold >= t, which bounds the FAR at t from above; NaN when there is
 // no table or t is past its end.
 ft_status ft_gallery_calibrated_far(ft_gallery *g, double threshold, double *far, ft_err *err);
+ft_status ft_gallery_calibrated_far_for(ft_gallery *g, const ft_policy_space *sp, double threshold,
+                                        double *far, ft_err *err);
 
 // ---- Retention ----
 //
@@ -724,5 +811,12 @@ ft_status ft_gallery_calibrate(ft_gallery *g, const ft_gallery_space *space,
 // FT_GALLERY_SAFE_FAR without o->confirm.
 ft_status ft_gallery_calibration_save(ft_gallery *g, const ft_calib_result *r,
                                       const ft_calib_opts *o, ft_err *err);
+// The same into space sp's keys ("threshold.faceres",
+// "calibrated_threshold.faceres", ...; the unsuffixed ones for legacy
+// keys); the audit detail names the space. A threshold above
+// sp->threshold_max is FT_E_INVALID (nothing stored).
+ft_status ft_gallery_calibration_save_for(ft_gallery *g, const ft_policy_space *sp,
+                                          const ft_calib_result *r, const ft_calib_opts *o,
+                                          ft_err *err);
 
 #endif

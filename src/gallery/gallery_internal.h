@@ -119,8 +119,9 @@ ft_status ft_gallery__audit_tx(ft_gallery *g, const char *actor, const char *act
 
 // Stores a calibration result (threshold, calibrated_*, the FAR table)
 // and its audit row in one transaction (settings.c).
-ft_status ft_gallery__calibration_store(ft_gallery *g, const ft_calib_result *r,
-                                        const ft_calib_opts *o, ft_err *err);
+ft_status ft_gallery__calibration_store(ft_gallery *g, const ft_policy_space *sp,
+                                        const ft_calib_result *r, const ft_calib_opts *o,
+                                        ft_err *err);
 
 // The generation counter (settings "generation").
 ft_status ft_gallery__generation(ft_gallery *g, int64_t *out, ft_err *err);

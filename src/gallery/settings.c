@@ -193,21 +193,95 @@ ft_status ft_gallery_setting_set_int(ft_gallery *g, const char *key, int64_t v, 
 
 // ---- Policy ----
 
+ft_policy_space ft_policy_space_legacy(void)
+{
+    ft_policy_space sp = {"resnet128",
+                          true,
+                          FT_GALLERY_DEFAULT_THRESHOLD,
+                          FT_GALLERY_DEFAULT_MARGIN,
+                          FT_GALLERY_SAFE_THRESHOLD,
+                          FT_GALLERY_THRESHOLD_MAX};
+    return sp;
+}
+
+ft_status ft_policy_space_check(const ft_policy_space *sp, ft_err *err)
+{
+    size_t n = sp && sp->name ? strlen(sp->name) : 0;
+    if (n == 0 || n > FT_POLICY_SPACE_NAME_MAX)
+        return ft_err_set(err, FT_E_INVALID, "policy space: name must be 1..%d bytes",
+                          FT_POLICY_SPACE_NAME_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char c = sp->name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return ft_err_set(err, FT_E_INVALID, "policy space \"%s\": only [a-z0-9_] allowed",
+                              sp->name);
+    }
+    if (!(sp->threshold_max > 0 && sp->threshold_max <= FT_GALLERY_THRESHOLD_MAX &&
+          sp->safe_threshold > 0 && sp->safe_threshold <= sp->threshold_max &&
+          sp->threshold > 0 && sp->threshold <= sp->threshold_max && sp->margin >= 0 &&
+          sp->margin <= FT_GALLERY_MARGIN_MAX))
+        return ft_err_set(err, FT_E_INVALID,
+                          "policy space %s: bounds out of order (threshold %g, margin %g, safe "
+                          "%g, max %g)",
+                          sp->name, sp->threshold, sp->margin, sp->safe_threshold,
+                          sp->threshold_max);
+    return FT_OK;
+}
+
+ft_status ft_policy_space_key(const ft_policy_space *sp, const char *base, char *out, size_t cap,
+                              ft_err *err)
+{
+    int n = sp->legacy_keys ? snprintf(out, cap, "%s", base)
+                            : snprintf(out, cap, "%s.%s", base, sp->name);
+    if (n < 0 || (size_t)n >= cap || n > 64)
+        return ft_err_set(err, FT_E_INVALID, "setting key %s.%s is too long", base, sp->name);
+    return FT_OK;
+}
+
+// The seven keys of one space, in this order.
+enum { K_THRESHOLD, K_MARGIN, K_CAL_T, K_CAL_FAR, K_CAL_TARGET, K_CAL_AT, K_CAL_TABLE, N_KEYS };
+static const char *const space_base[N_KEYS] = {
+    "threshold",         "margin",        "calibrated_threshold", "calibrated_far",
+    "calibrated_target", "calibrated_at", "calibration_far"};
+
+typedef struct space_keys {
+    char k[N_KEYS][72];
+} space_keys;
+
+static ft_status keys_of(const ft_policy_space *sp, space_keys *out, ft_err *err)
+{
+    ft_status st = ft_policy_space_check(sp, err);
+    for (int i = 0; i < N_KEYS && st == FT_OK; i++)
+        st = ft_policy_space_key(sp, space_base[i], out->k[i], sizeof out->k[i], err);
+    return st;
+}
+
 ft_gallery_policy ft_gallery_policy_default(void)
 {
     ft_gallery_policy p = {FT_GALLERY_DEFAULT_THRESHOLD, FT_GALLERY_DEFAULT_MARGIN,
-                           FT_GALLERY_DEFAULT_MIN_FACE_PX, FT_GALLERY_DEFAULT_MIN_SCORE};
+                           FT_GALLERY_DEFAULT_MIN_FACE_PX, FT_GALLERY_DEFAULT_MIN_SCORE,
+                           FT_GALLERY_DEFAULT_PERSON_CAP};
     return p;
 }
 
-ft_status ft_gallery_policy_check(const ft_gallery_policy *p, ft_err *err)
+ft_gallery_policy ft_gallery_policy_default_for(const ft_policy_space *sp)
 {
-    // The reasons for each range are in gallery.h (ft_gallery_policy).
-    if (!(p->threshold > 0.0 && p->threshold <= FT_GALLERY_THRESHOLD_MAX))
+    ft_gallery_policy p = ft_gallery_policy_default();
+    p.threshold = sp->threshold;
+    p.margin = sp->margin;
+    return p;
+}
+
+ft_status ft_gallery_policy_check_for(const ft_policy_space *sp, const ft_gallery_policy *p,
+                                      ft_err *err)
+{
+    // The reasons for each range are in gallery.h (ft_gallery_policy,
+    // ft_policy_space).
+    if (!(p->threshold > 0.0 && p->threshold <= sp->threshold_max))
         return ft_err_set(err, FT_E_INVALID,
-                          "threshold %g is outside (0, %g]: face-api descriptor distances above "
-                          "%g match almost anyone",
-                          p->threshold, FT_GALLERY_THRESHOLD_MAX, FT_GALLERY_THRESHOLD_MAX);
+                          "threshold %g is outside (0, %g]: %s descriptor distances above %g "
+                          "match almost anyone",
+                          p->threshold, sp->threshold_max, sp->name, sp->threshold_max);
     if (!(p->margin >= 0.0 && p->margin <= FT_GALLERY_MARGIN_MAX))
         return ft_err_set(err, FT_E_INVALID, "margin %g is outside [0, %g]", p->margin,
                           FT_GALLERY_MARGIN_MAX);
@@ -218,71 +292,113 @@ ft_status ft_gallery_policy_check(const ft_gallery_policy *p, ft_err *err)
     if (!(p->min_detector_score >= 0.0 && p->min_detector_score <= 1.0))
         return ft_err_set(err, FT_E_INVALID, "min_detector_score %g is outside [0, 1]",
                           p->min_detector_score);
+    if (!(p->person_cap >= 0.0 && p->person_cap <= 1.0))
+        return ft_err_set(err, FT_E_INVALID, "person_cap %g is outside [0, 1] (0 = off)",
+                          p->person_cap);
     return FT_OK;
 }
 
-ft_status ft_gallery_policy_load(ft_gallery *g, ft_gallery_policy *out, ft_err *err)
+ft_status ft_gallery_policy_check(const ft_gallery_policy *p, ft_err *err)
 {
-    ft_gallery_policy p = ft_gallery_policy_default();
-    ft_status st;
-    if ((st = ft_gallery_setting_get_double(g, "threshold", p.threshold, &p.threshold, err)) !=
+    ft_policy_space sp = ft_policy_space_legacy();
+    return ft_gallery_policy_check_for(&sp, p, err);
+}
+
+ft_status ft_gallery_policy_load_for(ft_gallery *g, const ft_policy_space *sp,
+                                     ft_gallery_policy *out, ft_err *err)
+{
+    space_keys k;
+    ft_status st = keys_of(sp, &k, err);
+    if (st != FT_OK)
+        return st;
+    ft_gallery_policy p = ft_gallery_policy_default_for(sp);
+    if ((st = ft_gallery_setting_get_double(g, k.k[K_THRESHOLD], p.threshold, &p.threshold,
+                                            err)) != FT_OK ||
+        (st = ft_gallery_setting_get_double(g, k.k[K_MARGIN], p.margin, &p.margin, err)) !=
             FT_OK ||
-        (st = ft_gallery_setting_get_double(g, "margin", p.margin, &p.margin, err)) != FT_OK ||
         (st = ft_gallery_setting_get_double(g, "min_face_px", p.min_face_px, &p.min_face_px,
                                             err)) != FT_OK ||
         (st = ft_gallery_setting_get_double(g, "min_detector_score", p.min_detector_score,
-                                            &p.min_detector_score, err)) != FT_OK)
+                                            &p.min_detector_score, err)) != FT_OK ||
+        (st = ft_gallery_setting_get_double(g, "person_cap", p.person_cap, &p.person_cap,
+                                            err)) != FT_OK)
         return st;
-    if ((st = ft_gallery_policy_check(&p, err)) != FT_OK) {
-        ft_err_prefix(err, "%s: stored policy: ", g->path);
+    if ((st = ft_gallery_policy_check_for(sp, &p, err)) != FT_OK) {
+        ft_err_prefix(err, "%s: stored policy (%s): ", g->path, sp->name);
         return st;
     }
     *out = p;
     return FT_OK;
 }
 
-#define POLICY_KEYS {"threshold", "margin", "min_face_px", "min_detector_score"}
-
-// The four policy settings as text (%.17g: read back exactly).
-static void policy_values(const ft_gallery_policy *p, char buf[4][64], const char *vals[4])
+ft_status ft_gallery_policy_load(ft_gallery *g, ft_gallery_policy *out, ft_err *err)
 {
-    double v[4] = {p->threshold, p->margin, p->min_face_px, p->min_detector_score};
-    for (int i = 0; i < 4; i++) {
+    ft_policy_space sp = ft_policy_space_legacy();
+    return ft_gallery_policy_load_for(g, &sp, out, err);
+}
+
+#define N_POLICY 5
+
+// The five policy settings: keys (sp's threshold and margin, the shared
+// ones) and values as text (%.17g: read back exactly).
+static void policy_kv(const space_keys *k, const ft_gallery_policy *p, char buf[N_POLICY][64],
+                      const char *keys[N_POLICY], const char *vals[N_POLICY])
+{
+    double v[N_POLICY] = {p->threshold, p->margin, p->min_face_px, p->min_detector_score,
+                          p->person_cap};
+    const char *names[N_POLICY] = {k->k[K_THRESHOLD], k->k[K_MARGIN], "min_face_px",
+                                   "min_detector_score", "person_cap"};
+    for (int i = 0; i < N_POLICY; i++) {
         snprintf(buf[i], 64, "%.17g", v[i]);
         vals[i] = buf[i];
+        keys[i] = names[i];
     }
+}
+
+ft_status ft_gallery_policy_save_for(ft_gallery *g, const ft_policy_space *sp,
+                                     const ft_gallery_policy *p, ft_err *err)
+{
+    space_keys k;
+    ft_status st = keys_of(sp, &k, err);
+    if (st == FT_OK)
+        st = ft_gallery_policy_check_for(sp, p, err);
+    if (st != FT_OK)
+        return st;
+    // One transaction: readers never see half a policy.
+    const char *keys[N_POLICY], *vals[N_POLICY];
+    char buf[N_POLICY][64];
+    policy_kv(&k, p, buf, keys, vals);
+    return g->ops->settings_write(g, keys, vals, N_POLICY, NULL, err);
 }
 
 ft_status ft_gallery_policy_save(ft_gallery *g, const ft_gallery_policy *p, ft_err *err)
 {
-    ft_status st = ft_gallery_policy_check(p, err);
-    if (st != FT_OK)
-        return st;
-    // Four settings in one transaction: readers never see half a policy.
-    const char *keys[4] = POLICY_KEYS, *vals[4];
-    char buf[4][64];
-    policy_values(p, buf, vals);
-    return g->ops->settings_write(g, keys, vals, 4, NULL, err);
+    ft_policy_space sp = ft_policy_space_legacy();
+    return ft_gallery_policy_save_for(g, &sp, p, err);
 }
 
 // ---- Calibration record and policy review ----
 
-ft_status ft_gallery__calibration_store(ft_gallery *g, const ft_calib_result *r,
-                                        const ft_calib_opts *o, ft_err *err)
+ft_status ft_gallery__calibration_store(ft_gallery *g, const ft_policy_space *sp,
+                                        const ft_calib_result *r, const ft_calib_opts *o,
+                                        ft_err *err)
 {
+    space_keys k;
+    ft_status st = keys_of(sp, &k, err);
+    if (st != FT_OK)
+        return st;
     ft_buf table;
     ft_buf_init(&table, 0);
-    ft_status st = FT_OK;
     // "t:far" pairs; rows without impostor trials have no FAR and are left
     // out. 51 rows of about 12 bytes fit the 4096-byte setting easily; a
     // finer grid is cut to what fits (the lookup then says "unknown" past
     // the end).
-    for (size_t k = 0; k < r->n_rows && st == FT_OK; k++) {
-        if (isnan(r->rows[k].far))
+    for (size_t i = 0; i < r->n_rows && st == FT_OK; i++) {
+        if (isnan(r->rows[i].far))
             continue;
         char cell[48];
         int len = snprintf(cell, sizeof cell, "%s%.4g:%.6g", table.len ? " " : "",
-                           r->rows[k].threshold, r->rows[k].far);
+                           r->rows[i].threshold, r->rows[i].far);
         if (table.len + (size_t)len > VALUE_MAX)
             break;
         st = ft_buf_append(&table, cell, (size_t)len);
@@ -293,30 +409,37 @@ ft_status ft_gallery__calibration_store(ft_gallery *g, const ft_calib_result *r,
         ft_buf_deinit(&table);
         return ft_err_set(err, st, "calibration table: out of memory");
     }
-    char detail[256];
+    char detail[320];
     snprintf(detail, sizeof detail,
-             "{\"threshold\": %.6g, \"far\": %.6g, \"frr\": %.6g, \"target_far\": %.6g, "
-             "\"impostor_trials\": %zu, \"confirmed\": %s}",
-             r->threshold, r->far, isnan(r->frr) ? -1.0 : r->frr, o->target_far, r->n_impostor,
-             o->confirm ? "true" : "false");
+             "{\"space\": \"%s\", \"threshold\": %.6g, \"far\": %.6g, \"frr\": %.6g, "
+             "\"target_far\": %.6g, \"impostor_trials\": %zu, \"confirmed\": %s}",
+             sp->name, r->threshold, r->far, isnan(r->frr) ? -1.0 : r->frr, o->target_far,
+             r->n_impostor, o->confirm ? "true" : "false");
     char v[5][64];
     double dv[5] = {r->threshold, r->threshold, r->far, o->target_far, ft_wall_s()};
     for (int i = 0; i < 5; i++)
         snprintf(v[i], sizeof v[i], "%.17g", dv[i]);
-    const char *keys[6] = {"threshold",        "calibrated_threshold", "calibrated_far",
-                           "calibrated_target", "calibrated_at",        "calibration_far"};
+    const char *keys[6] = {k.k[K_THRESHOLD], k.k[K_CAL_T],  k.k[K_CAL_FAR],
+                           k.k[K_CAL_TARGET], k.k[K_CAL_AT], k.k[K_CAL_TABLE]};
     const char *vals[6] = {v[0], v[1], v[2], v[3], v[4], (const char *)table.data};
-    ft_store_audit a = {o->actor, "settings.calibrate", "settings:threshold", detail};
+    char target[96];
+    snprintf(target, sizeof target, "settings:%s", k.k[K_THRESHOLD]);
+    ft_store_audit a = {o->actor, "settings.calibrate", target, detail};
     st = g->ops->settings_write(g, keys, vals, 6, &a, err);
     ft_buf_deinit(&table);
     return st;
 }
 
-ft_status ft_gallery_calibrated_far(ft_gallery *g, double threshold, double *far, ft_err *err)
+ft_status ft_gallery_calibrated_far_for(ft_gallery *g, const ft_policy_space *sp, double threshold,
+                                        double *far, ft_err *err)
 {
     char table[VALUE_MAX + 1];
+    space_keys k;
     *far = NAN;
-    ft_status st = ft_gallery_setting_get(g, "calibration_far", table, sizeof table, err);
+    ft_status st = keys_of(sp, &k, err);
+    if (st != FT_OK)
+        return st;
+    st = ft_gallery_setting_get(g, k.k[K_CAL_TABLE], table, sizeof table, err);
     if (st == FT_E_NOT_FOUND)
         return FT_OK;
     if (st != FT_OK)
@@ -328,11 +451,11 @@ ft_status ft_gallery_calibrated_far(ft_gallery *g, double threshold, double *far
         char *end;
         double t = strtod(p, &end);
         if (end == p || *end != ':')
-            return ft_err_set(err, FT_E_FORMAT, "setting calibration_far is malformed");
+            return ft_err_set(err, FT_E_FORMAT, "setting %s is malformed", k.k[K_CAL_TABLE]);
         p = end + 1;
         double f = strtod(p, &end);
         if (end == p)
-            return ft_err_set(err, FT_E_FORMAT, "setting calibration_far is malformed");
+            return ft_err_set(err, FT_E_FORMAT, "setting %s is malformed", k.k[K_CAL_TABLE]);
         p = end;
         while (*p == ' ')
             p++;
@@ -344,35 +467,52 @@ ft_status ft_gallery_calibrated_far(ft_gallery *g, double threshold, double *far
     return FT_OK;
 }
 
-ft_status ft_gallery_policy_review(ft_gallery *g, const ft_gallery_policy *p,
-                                   ft_policy_review *out, ft_err *err)
+ft_status ft_gallery_calibrated_far(ft_gallery *g, double threshold, double *far, ft_err *err)
+{
+    ft_policy_space sp = ft_policy_space_legacy();
+    return ft_gallery_calibrated_far_for(g, &sp, threshold, far, err);
+}
+
+// Appends "; " and text to why (cut to fit).
+static void why_add(char *why, size_t cap, const char *text)
+{
+    size_t n = strlen(why);
+    snprintf(why + n, cap - n, "%s%s", n ? "; " : "", text);
+}
+
+ft_status ft_gallery_policy_review_for(ft_gallery *g, const ft_policy_space *sp,
+                                       const ft_gallery_policy *p, ft_policy_review *out,
+                                       ft_err *err)
 {
     ft_policy_review rv;
+    space_keys k;
     memset(&rv, 0, sizeof rv);
     rv.calibrated_threshold = rv.calibrated_far = rv.expected_far = NAN;
+    ft_status st = keys_of(sp, &k, err);
+    if (st != FT_OK)
+        return st;
     ft_gallery_policy cur;
-    ft_status st = ft_gallery_policy_load(g, &cur, err);
+    st = ft_gallery_policy_load_for(g, sp, &cur, err);
     if (st == FT_E_INVALID) {
         // A stored policy out of today's bounds (written by an older
         // version): any valid change is a repair, judged against the
         // defaults.
-        cur = ft_gallery_policy_default();
+        cur = ft_gallery_policy_default_for(sp);
         st = FT_OK;
     }
     if (st == FT_OK)
-        st = ft_gallery_setting_get_double(g, "calibrated_threshold", NAN,
-                                           &rv.calibrated_threshold, err);
+        st = ft_gallery_setting_get_double(g, k.k[K_CAL_T], NAN, &rv.calibrated_threshold, err);
     if (st == FT_OK)
-        st = ft_gallery_setting_get_double(g, "calibrated_far", NAN, &rv.calibrated_far, err);
+        st = ft_gallery_setting_get_double(g, k.k[K_CAL_FAR], NAN, &rv.calibrated_far, err);
     if (st == FT_OK)
-        st = ft_gallery_calibrated_far(g, p->threshold, &rv.expected_far, err);
+        st = ft_gallery_calibrated_far_for(g, sp, p->threshold, &rv.expected_far, err);
     if (st != FT_OK)
         return st;
     bool raised = p->threshold > cur.threshold;
     bool above_cal = !isnan(rv.calibrated_threshold) && p->threshold > rv.calibrated_threshold;
-    bool above_safe = p->threshold > FT_GALLERY_SAFE_THRESHOLD;
+    bool above_safe = p->threshold > sp->safe_threshold;
     if (raised && (above_cal || above_safe)) {
-        char expect[160];
+        char expect[160], text[400];
         if (!isnan(rv.expected_far))
             snprintf(expect, sizeof expect,
                      "the calibration table expects a false-accept rate of up to %.2f %% at "
@@ -389,49 +529,90 @@ ft_status ft_gallery_policy_review(ft_gallery *g, const ft_gallery_policy *p,
                      "calibrate)");
         rv.loosens = true;
         if (above_cal)
-            snprintf(rv.why, sizeof rv.why,
-                     "threshold %.3g is above the calibrated %.3g (false-accept rate %.2f %%); "
-                     "%s",
-                     p->threshold, rv.calibrated_threshold, rv.calibrated_far * 100.0, expect);
+            snprintf(text, sizeof text,
+                     "%s threshold %.3g is above the calibrated %.3g (false-accept rate %.2f "
+                     "%%); %s",
+                     sp->name, p->threshold, rv.calibrated_threshold, rv.calibrated_far * 100.0,
+                     expect);
         else
-            snprintf(rv.why, sizeof rv.why,
-                     "threshold %.3g is above the safe maximum %.2g (face-api's equal-error "
+            snprintf(text, sizeof text,
+                     "%s threshold %.3g is above the safe maximum %.2g (its equal-error "
                      "point); %s",
-                     p->threshold, FT_GALLERY_SAFE_THRESHOLD, expect);
+                     sp->name, p->threshold, sp->safe_threshold, expect);
+        why_add(rv.why, sizeof rv.why, text);
+    }
+    // person_cap: 0 is off (no per-person limit); any other value caps each
+    // person's threshold at person_cap x the distance to their nearest
+    // other person, so a larger value is looser.
+    bool cap_off = cur.person_cap > 0 && p->person_cap == 0;
+    bool cap_raised = cur.person_cap > 0 && p->person_cap > cur.person_cap;
+    if (cap_off || cap_raised) {
+        char text[240];
+        if (cap_off)
+            snprintf(text, sizeof text,
+                     "person_cap 0 turns the per-person thresholds off (was %.3g): a stranger "
+                     "who resembles two enrolled look-alikes can be let in",
+                     cur.person_cap);
+        else
+            snprintf(text, sizeof text,
+                     "person_cap %.3g is above %.3g: people with an enrolled look-alike get a "
+                     "looser threshold",
+                     p->person_cap, cur.person_cap);
+        rv.loosens = true;
+        why_add(rv.why, sizeof rv.why, text);
     }
     *out = rv;
     return FT_OK;
 }
 
-ft_status ft_gallery_policy_change(ft_gallery *g, const ft_gallery_policy *p, bool confirm,
-                                   const char *actor, ft_policy_review *review, ft_err *err)
+ft_status ft_gallery_policy_review(ft_gallery *g, const ft_gallery_policy *p,
+                                   ft_policy_review *out, ft_err *err)
+{
+    ft_policy_space sp = ft_policy_space_legacy();
+    return ft_gallery_policy_review_for(g, &sp, p, out, err);
+}
+
+ft_status ft_gallery_policy_change_for(ft_gallery *g, const ft_policy_space *sp,
+                                       const ft_gallery_policy *p, bool confirm,
+                                       const char *actor, ft_policy_review *review, ft_err *err)
 {
     ft_policy_review rv;
     ft_gallery_policy cur;
-    ft_status st = ft_gallery_policy_check(p, err);
+    space_keys k;
+    ft_status st = keys_of(sp, &k, err);
+    if (st == FT_OK)
+        st = ft_gallery_policy_check_for(sp, p, err);
     if (st != FT_OK)
         return st;
-    if ((st = ft_gallery_policy_review(g, p, &rv, err)) != FT_OK)
+    if ((st = ft_gallery_policy_review_for(g, sp, p, &rv, err)) != FT_OK)
         return st;
     if (review)
         *review = rv;
     if (rv.loosens && !confirm)
         return ft_err_set(err, FT_E_CONFIRM, "%s; confirm to apply (--force, \"confirm\": true)",
                           rv.why);
-    if (ft_gallery_policy_load(g, &cur, NULL) != FT_OK)
-        cur = ft_gallery_policy_default();
+    if (ft_gallery_policy_load_for(g, sp, &cur, NULL) != FT_OK)
+        cur = ft_gallery_policy_default_for(sp);
     char detail[1024];
     snprintf(detail, sizeof detail,
-             "{\"old\": {\"threshold\": %.6g, \"margin\": %.6g, \"min_face_px\": %.6g, "
-             "\"min_detector_score\": %.6g}, \"new\": {\"threshold\": %.6g, \"margin\": %.6g, "
-             "\"min_face_px\": %.6g, \"min_detector_score\": %.6g}, \"loosens\": %s, "
+             "{\"space\": \"%s\", \"old\": {\"threshold\": %.6g, \"margin\": %.6g, "
+             "\"min_face_px\": %.6g, \"min_detector_score\": %.6g, \"person_cap\": %.6g}, "
+             "\"new\": {\"threshold\": %.6g, \"margin\": %.6g, \"min_face_px\": %.6g, "
+             "\"min_detector_score\": %.6g, \"person_cap\": %.6g}, \"loosens\": %s, "
              "\"confirmed\": %s}",
-             cur.threshold, cur.margin, cur.min_face_px, cur.min_detector_score, p->threshold,
-             p->margin, p->min_face_px, p->min_detector_score, rv.loosens ? "true" : "false",
-             confirm ? "true" : "false");
-    const char *keys[4] = POLICY_KEYS, *vals[4];
-    char buf[4][64];
-    policy_values(p, buf, vals);
+             sp->name, cur.threshold, cur.margin, cur.min_face_px, cur.min_detector_score,
+             cur.person_cap, p->threshold, p->margin, p->min_face_px, p->min_detector_score,
+             p->person_cap, rv.loosens ? "true" : "false", confirm ? "true" : "false");
+    const char *keys[N_POLICY], *vals[N_POLICY];
+    char buf[N_POLICY][64];
+    policy_kv(&k, p, buf, keys, vals);
     ft_store_audit a = {actor, "settings.change", "settings:policy", detail};
-    return g->ops->settings_write(g, keys, vals, 4, &a, err);
+    return g->ops->settings_write(g, keys, vals, N_POLICY, &a, err);
+}
+
+ft_status ft_gallery_policy_change(ft_gallery *g, const ft_gallery_policy *p, bool confirm,
+                                   const char *actor, ft_policy_review *review, ft_err *err)
+{
+    ft_policy_space sp = ft_policy_space_legacy();
+    return ft_gallery_policy_change_for(g, &sp, p, confirm, actor, review, err);
 }

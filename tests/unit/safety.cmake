@@ -2,5 +2,5 @@
 # screening, retention and erasure, storage faults, backup and restore.
 ft_test_binary(test_safety ${CMAKE_CURRENT_LIST_DIR}/test_safety.c)
 ft_test_cases(test_safety unit safety
-  policy_bounds policy_confirm calibrate_confirm audit_trail enroll_screen names_digits
+  policy_bounds policy_confirm policy_person_cap policy_spaces calibrate_confirm audit_trail enroll_screen names_digits
   retention erase writable_probe backup_concurrent restore crash_kill9 disk_full)

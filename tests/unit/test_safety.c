@@ -252,6 +252,205 @@ static void test_policy_confirm(void)
     ft_gallery_close(g);
 }
 
+// The newest audit row's detail.
+static void audit_last_detail(ft_gallery *g, char *out, size_t cap)
+{
+    ft_audit_row *rows = NULL;
+    size_t n = 0;
+    ft_err err = {0};
+    out[0] = 0;
+    FT_CHECK_OK(ft_gallery_audit_query(g, 0, 1, &rows, &n, NULL, &err), &err);
+    if (n == 1)
+        snprintf(out, cap, "%s", rows[0].detail);
+    ft_free(rows);
+}
+
+// person_cap (per-person thresholds): stored with the policy, bounded,
+// raising it or turning it off is a loosening that needs a confirmation,
+// and the audit row has old and new values.
+static void test_policy_person_cap(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_at(tmp_path("cap.db"));
+    ft_gallery_policy p, q;
+    ft_policy_review rv;
+    FT_CHECK_OK(ft_gallery_policy_load(g, &p, &err), &err);
+    FT_CHECK_DBL_EXACT(p.person_cap, FT_GALLERY_DEFAULT_PERSON_CAP); // unset: the default
+    // Bounds: [0, 1].
+    double bad[] = {-0.1, 1.5, NAN};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        q = p;
+        q.person_cap = bad[i];
+        FT_CHECK_EQ(ft_gallery_policy_check(&q, &err), FT_E_INVALID);
+        FT_CHECK_EQ(ft_gallery_policy_change(g, &q, true, "cli:test", NULL, &err), FT_E_INVALID);
+        FT_CHECK_EQ(ft_gallery_policy_save(g, &q, &err), FT_E_INVALID);
+    }
+    // Lowering it tightens: no confirmation; stored with the threshold in
+    // the same change.
+    p.person_cap = 0.7;
+    p.threshold = 0.45;
+    FT_CHECK_OK(ft_gallery_policy_change(g, &p, false, "cli:test", &rv, &err), &err);
+    FT_CHECK(!rv.loosens);
+    double v = NAN;
+    FT_CHECK_OK(ft_gallery_setting_get_double(g, "person_cap", NAN, &v, &err), &err);
+    FT_CHECK_DBL_EXACT(v, 0.7);
+    FT_CHECK_OK(ft_gallery_policy_load(g, &q, &err), &err);
+    FT_CHECK_DBL_EXACT(q.person_cap, 0.7);
+    FT_CHECK_DBL_EXACT(q.threshold, 0.45);
+    // Raising it loosens: refused unconfirmed, nothing written.
+    p.person_cap = 0.9;
+    FT_CHECK_EQ(ft_gallery_policy_change(g, &p, false, "cli:test", &rv, &err), FT_E_CONFIRM);
+    FT_CHECK(rv.loosens);
+    FT_CHECK(strstr(err.msg, "person_cap 0.9 is above 0.7") != NULL);
+    FT_CHECK_OK(ft_gallery_policy_load(g, &q, &err), &err);
+    FT_CHECK_DBL_EXACT(q.person_cap, 0.7);
+    // Off (0) from 0.7 loosens too; confirmed, it is stored and audited.
+    p.person_cap = 0;
+    FT_CHECK_EQ(ft_gallery_policy_change(g, &p, false, "cli:test", &rv, &err), FT_E_CONFIRM);
+    FT_CHECK(strstr(err.msg, "turns the per-person thresholds off") != NULL);
+    int64_t before = audit_count(g, "settings.change");
+    FT_CHECK_OK(ft_gallery_policy_change(g, &p, true, "cli:test", &rv, &err), &err);
+    FT_CHECK(rv.loosens);
+    FT_CHECK_EQ(audit_count(g, "settings.change"), before + 1);
+    char detail[FT_AUDIT_DETAIL_MAX + 1];
+    audit_last_detail(g, detail, sizeof detail);
+    FT_CHECK(strstr(detail, "\"old\": {\"threshold\": 0.45, \"margin\": 0.05, \"min_face_px\": 80, "
+                            "\"min_detector_score\": 0.8, \"person_cap\": 0.7}") != NULL);
+    FT_CHECK(strstr(detail, "\"person_cap\": 0}, \"loosens\": true, \"confirmed\": true") != NULL);
+    FT_CHECK_OK(ft_gallery_policy_load(g, &q, &err), &err);
+    FT_CHECK_DBL_EXACT(q.person_cap, 0.0);
+    // From off, any cap tightens.
+    p.person_cap = 0.95;
+    FT_CHECK_OK(ft_gallery_policy_change(g, &p, false, "cli:test", &rv, &err), &err);
+    FT_CHECK(!rv.loosens);
+    // A stored value out of bounds fails the load (a hand-edited gallery).
+    FT_CHECK_OK(ft_gallery_setting_set(g, "person_cap", "2", &err), &err);
+    FT_CHECK_EQ(ft_gallery_policy_load(g, &q, &err), FT_E_INVALID);
+    ft_gallery_close(g);
+}
+
+// Threshold, margin and calibration per descriptor space: a suffixed
+// space ("faceres", described as access/access.h describes it from the
+// registry) stores its own keys without touching the unsuffixed
+// (resnet128) ones and back; a gallery without them reads the space's
+// defaults; bounds, safe maximum and the audit are the space's.
+static void test_policy_spaces(void)
+{
+    ft_err err = {0};
+    ft_gallery *g = open_at(tmp_path("spaces.db"));
+    const ft_policy_space fr = {"faceres", false, 0.38, 0.04, 0.40, 0.8};
+    const ft_policy_space legacy = ft_policy_space_legacy();
+    FT_CHECK_OK(ft_policy_space_check(&fr, &err), &err);
+    FT_CHECK_OK(ft_policy_space_check(&legacy, &err), &err);
+    FT_CHECK(legacy.legacy_keys && strcmp(legacy.name, "resnet128") == 0);
+    char key[72];
+    FT_CHECK_OK(ft_policy_space_key(&fr, "calibrated_threshold", key, sizeof key, &err), &err);
+    FT_CHECK_STREQ(key, "calibrated_threshold.faceres");
+    FT_CHECK_OK(ft_policy_space_key(&legacy, "margin", key, sizeof key, &err), &err);
+    FT_CHECK_STREQ(key, "margin");
+    ft_policy_space bad = fr;
+    bad.name = "Face-Res";
+    FT_CHECK_EQ(ft_policy_space_check(&bad, &err), FT_E_INVALID);
+    bad = fr;
+    bad.safe_threshold = 0.9; // above its own bound
+    FT_CHECK_EQ(ft_policy_space_check(&bad, &err), FT_E_INVALID);
+    ft_gallery_policy p, q;
+    FT_CHECK_EQ(ft_gallery_policy_load_for(g, &bad, &p, &err), FT_E_INVALID);
+
+    // An existing gallery with only the unsuffixed keys: faceres reads its
+    // own defaults, not resnet128's stored 0.55.
+    p = ft_gallery_policy_default();
+    p.threshold = 0.55;
+    p.min_face_px = 90;
+    FT_CHECK_OK(ft_gallery_policy_change(g, &p, false, "cli:test", NULL, &err), &err);
+    FT_CHECK_OK(ft_gallery_policy_load_for(g, &fr, &q, &err), &err);
+    FT_CHECK_DBL_EXACT(q.threshold, 0.38);
+    FT_CHECK_DBL_EXACT(q.margin, 0.04);
+    FT_CHECK_DBL_EXACT(q.min_face_px, 90.0); // the gate is shared
+
+    // faceres's threshold stored without touching resnet128's.
+    q.threshold = 0.35;
+    q.margin = 0.03;
+    FT_CHECK_OK(ft_gallery_policy_change_for(g, &fr, &q, false, "cli:test", NULL, &err), &err);
+    double v = NAN;
+    FT_CHECK_OK(ft_gallery_setting_get_double(g, "threshold.faceres", NAN, &v, &err), &err);
+    FT_CHECK_DBL_EXACT(v, 0.35);
+    FT_CHECK_OK(ft_gallery_setting_get_double(g, "margin.faceres", NAN, &v, &err), &err);
+    FT_CHECK_DBL_EXACT(v, 0.03);
+    FT_CHECK_OK(ft_gallery_policy_load(g, &p, &err), &err);
+    FT_CHECK_DBL_EXACT(p.threshold, 0.55);
+    FT_CHECK_DBL_EXACT(p.margin, 0.05);
+    char detail[FT_AUDIT_DETAIL_MAX + 1];
+    audit_last_detail(g, detail, sizeof detail);
+    FT_CHECK(strstr(detail, "{\"space\": \"faceres\", \"old\": {\"threshold\": 0.38, \"margin\": "
+                            "0.04,") != NULL);
+    // ... and back: resnet128's change leaves faceres's alone.
+    p.threshold = 0.45;
+    FT_CHECK_OK(ft_gallery_policy_change(g, &p, false, "cli:test", NULL, &err), &err);
+    FT_CHECK_OK(ft_gallery_policy_load_for(g, &fr, &q, &err), &err);
+    FT_CHECK_DBL_EXACT(q.threshold, 0.35);
+    FT_CHECK_DBL_EXACT(q.margin, 0.03);
+    audit_last_detail(g, detail, sizeof detail);
+    FT_CHECK(strstr(detail, "{\"space\": \"resnet128\",") != NULL);
+
+    // The space's bound (0.8) and safe maximum (0.40), not resnet128's.
+    q.threshold = 0.85; // within resnet128's (0, 1]
+    FT_CHECK_EQ(ft_gallery_policy_check_for(&fr, &q, &err), FT_E_INVALID);
+    FT_CHECK_EQ(ft_gallery_policy_change_for(g, &fr, &q, true, "cli:test", NULL, &err),
+                FT_E_INVALID);
+    FT_CHECK_OK(ft_gallery_policy_check(&q, &err), &err);
+    ft_policy_review rv;
+    q.threshold = 0.45; // under resnet128's 0.6, above faceres's 0.40
+    FT_CHECK_EQ(ft_gallery_policy_change_for(g, &fr, &q, false, "cli:test", &rv, &err),
+                FT_E_CONFIRM);
+    FT_CHECK(rv.loosens);
+    FT_CHECK(strstr(err.msg, "faceres threshold 0.45 is above the safe maximum 0.4") != NULL);
+    FT_CHECK_OK(ft_gallery_policy_load_for(g, &fr, &p, &err), &err);
+    FT_CHECK_DBL_EXACT(p.threshold, 0.35); // nothing written
+    q.threshold = 0.39; // a raise under the safe maximum, no calibration
+    FT_CHECK_OK(ft_gallery_policy_change_for(g, &fr, &q, false, "cli:test", &rv, &err), &err);
+
+    // A calibration for faceres goes to its keys; resnet128's review does
+    // not see it, faceres's does.
+    ft_calib_row rows[3] = {{0.30, 0.0, 0.2}, {0.35, 0.001, 0.1}, {0.40, 0.02, 0.05}};
+    ft_calib_result r = {0};
+    r.rows = rows;
+    r.n_rows = 3;
+    r.n_impostor = 1000;
+    r.threshold = 0.35;
+    r.far = 0.001;
+    r.frr = 0.1;
+    ft_calib_opts o = ft_calib_opts_default();
+    o.actor = "cli:test";
+    FT_CHECK_OK(ft_gallery_calibration_save_for(g, &fr, &r, &o, &err), &err);
+    FT_CHECK_OK(ft_gallery_setting_get_double(g, "calibrated_threshold.faceres", NAN, &v, &err),
+                &err);
+    FT_CHECK_DBL_EXACT(v, 0.35);
+    FT_CHECK_OK(ft_gallery_policy_load_for(g, &fr, &p, &err), &err);
+    FT_CHECK_DBL_EXACT(p.threshold, 0.35);
+    FT_CHECK_EQ(ft_gallery_setting_get(g, "calibrated_threshold", key, sizeof key, &err),
+                FT_E_NOT_FOUND);
+    audit_last_detail(g, detail, sizeof detail);
+    FT_CHECK(strstr(detail, "{\"space\": \"faceres\", \"threshold\": 0.35,") != NULL);
+    double far = NAN;
+    FT_CHECK_OK(ft_gallery_calibrated_far_for(g, &fr, 0.32, &far, &err), &err);
+    FT_CHECK_DBL_EXACT(far, 0.001);
+    FT_CHECK_OK(ft_gallery_calibrated_far(g, 0.32, &far, &err), &err);
+    FT_CHECK(isnan(far)); // resnet128 has no table
+    q.threshold = 0.37; // above faceres's calibrated 0.35
+    FT_CHECK_EQ(ft_gallery_policy_change_for(g, &fr, &q, false, "cli:test", &rv, &err),
+                FT_E_CONFIRM);
+    FT_CHECK(strstr(err.msg, "above the calibrated 0.35") != NULL);
+    FT_CHECK_DBL_EXACT(rv.expected_far, 0.02);
+    FT_CHECK_OK(ft_gallery_policy_load(g, &p, &err), &err);
+    p.threshold = 0.5; // resnet128: not calibrated, under 0.6: no confirmation
+    FT_CHECK_OK(ft_gallery_policy_change(g, &p, false, "cli:test", &rv, &err), &err);
+    // A calibrated threshold above the space's bound is not stored.
+    r.threshold = 0.85;
+    FT_CHECK_EQ(ft_gallery_calibration_save_for(g, &fr, &r, &o, &err), FT_E_INVALID);
+    ft_gallery_close(g);
+}
+
 // calibrate: a target above 1 % is stored only when confirmed (726d0c7
 // stored it without a word).
 static void test_calibrate_confirm(void)
@@ -788,6 +987,8 @@ static void test_disk_full(void)
 static const ft_test_case cases[] = {
     {"policy_bounds", test_policy_bounds},
     {"policy_confirm", test_policy_confirm},
+    {"policy_person_cap", test_policy_person_cap},
+    {"policy_spaces", test_policy_spaces},
     {"calibrate_confirm", test_calibrate_confirm},
     {"audit_trail", test_audit_trail},
     {"enroll_screen", test_enroll_screen},
