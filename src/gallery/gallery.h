@@ -754,6 +754,15 @@ typedef struct ft_match_result {
 ft_status ft_match(const ft_match_matrix *m, const float *query, size_t dim, double threshold,
                    double min_margin, ft_match_result *out, ft_err *err);
 
+// D_p of one person for per-person thresholds (ft_gallery_policy's
+// person_cap): the smallest distance, in the matrix's metric, between any
+// of the person's rows and any row of ANOTHER person; +inf when nobody
+// else is enrolled. One 1:N search per row of the person, so it is meant
+// for the person a face matched, not for everyone. FT_E_NOT_FOUND when the
+// person has no row in the matrix.
+ft_status ft_match_person_nearest(const ft_match_matrix *m, int64_t person_id, double *nearest,
+                                  ft_err *err);
+
 // ---- Calibration ----
 
 typedef struct ft_calib_opts {

@@ -464,3 +464,30 @@ ft_status ft_match(const ft_match_matrix *m, const float *query, size_t dim, dou
     *out = r;
     return FT_OK;
 }
+
+ft_status ft_match_person_nearest(const ft_match_matrix *m, int64_t person_id, double *nearest,
+                                  ft_err *err)
+{
+    // A person's rows are contiguous (rows are grouped by person).
+    size_t r0 = 0;
+    while (r0 < m->n && m->person[r0] != person_id)
+        r0++;
+    if (r0 == m->n)
+        return ft_err_set(err, FT_E_NOT_FOUND, "person %lld has no sample in the matrix",
+                          (long long)person_id);
+    double best = INFINITY;
+    for (size_t r = r0; r < m->n && m->person[r] == person_id; r++) {
+        ft_match_result mr;
+        ft_status st = ft_match(m, m->desc + r * m->dim, m->dim, INFINITY, 0.0, &mr, err);
+        if (st != FT_OK)
+            return st;
+        // Its own row is at distance 0, so the person is normally the
+        // nearest and the next other person is the answer; rounding may
+        // put another person's identical row first.
+        double d = mr.person_id == person_id ? mr.second_distance : mr.distance;
+        if (d < best)
+            best = d;
+    }
+    *nearest = best;
+    return FT_OK;
+}
