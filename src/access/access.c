@@ -148,12 +148,15 @@ ft_gallery_space ft_access_space(const ft_descriptor_net *d, ft_align_mode a)
                               d->metric == FT_DESC_COSINE ? FT_METRIC_COSINE : FT_METRIC_EUCLIDEAN};
 }
 
-ft_gallery_policy ft_access_policy_for(const ft_gallery_policy *base, const ft_descriptor_net *d)
+ft_policy_space ft_access_policy_space(const ft_descriptor_net *d)
 {
-    ft_gallery_policy p = *base;
-    if (d != ft_descriptor_net_default()) {
-        p.threshold = d->threshold;
-        p.margin = d->margin;
-    }
-    return p;
+    return (ft_policy_space){d->name,           d->legacy_policy_keys, d->threshold,
+                             d->margin,         d->safe_threshold,     d->threshold_max};
+}
+
+ft_status ft_access_policy_load(ft_gallery *g, const ft_descriptor_net *d, ft_gallery_policy *out,
+                                ft_err *err)
+{
+    ft_policy_space sp = ft_access_policy_space(d ? d : ft_descriptor_net_default());
+    return ft_gallery_policy_load_for(g, &sp, out, err);
 }

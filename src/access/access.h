@@ -96,11 +96,16 @@ ft_status ft_access_check(ft_gallery *g, const ft_match_matrix *m, const ft_gall
 // space string, length and metric).
 ft_gallery_space ft_access_space(const ft_descriptor_net *d, ft_align_mode a);
 
-// The policy for faces described by d: `base` (the gallery's stored
-// policy, whose threshold and margin were set and calibrated for the
-// default network's distances) as is for the default network; for
-// another network, base's gates with d's own default threshold and margin
-// (a per-space stored threshold is not there yet).
-ft_gallery_policy ft_access_policy_for(const ft_gallery_policy *base, const ft_descriptor_net *d);
+// The gallery's view of network d's policy side: its name, whether its
+// settings are the unsuffixed legacy keys, its default threshold and
+// margin, its safe maximum and its threshold bound (registry fields).
+ft_policy_space ft_access_policy_space(const ft_descriptor_net *d);
+
+// The stored policy for faces described by d (NULL = the default
+// network): d's own threshold and margin (its registry defaults while the
+// gallery has none stored for it; never another network's), with the
+// shared quality gate and person_cap. As ft_gallery_policy_load_for.
+ft_status ft_access_policy_load(ft_gallery *g, const ft_descriptor_net *d, ft_gallery_policy *out,
+                                ft_err *err);
 
 #endif

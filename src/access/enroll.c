@@ -226,7 +226,9 @@ ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_po
                 }
             }
             const ft_descriptor_net *net = ft_descriptor_net_of_space(x->model);
-            ft_gallery_policy px = net ? ft_access_policy_for(p, net) : *p;
+            ft_gallery_policy px = *p;
+            if (who > 0 && net && (st = ft_access_policy_load(g, net, &px, err)) != FT_OK)
+                break;
             double limit = px.threshold + px.margin;
             if (who > 0 && best < limit) {
                 ft_person other;

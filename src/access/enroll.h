@@ -92,8 +92,8 @@ typedef struct ft_enroll_verdict {
 
 // Screens `n` samples meant for `person_id` (0 = a new person) against
 // every enrolled sample of the same descriptor space (distances in that
-// space's metric; the conflict limit is ft_access_policy_for(p, its
-// network)'s threshold plus margin; samples of spaces no registered
+// space's metric; the conflict limit is the stored threshold plus margin
+// of its network, ft_access_policy_load; samples of spaces no registered
 // network makes are skipped). Fills verdicts[n].
 // Read-only; FT_OK whatever the verdicts (callers decide: refuse
 // conflicts unless forced, skip duplicates). The screen and the write

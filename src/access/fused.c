@@ -20,14 +20,15 @@ static int by_id(const void *a, const void *b)
 
 ft_status ft_access_fused_match(const ft_sample *samples, size_t n, const float *qr,
                                 const float *qf, ft_align_mode align,
-                                const ft_gallery_policy *pol, double w, ft_fused_result *out,
-                                ft_err *err)
+                                const ft_gallery_policy *pol_resnet,
+                                const ft_gallery_policy *pol_faceres, double w,
+                                ft_fused_result *out, ft_err *err)
 {
     if (!(w >= 0 && w <= 1))
         return ft_err_set(err, FT_E_INVALID, "fuse weight %g is outside [0, 1]", w);
     const ft_descriptor_net *nr = ft_descriptor_net_find("resnet128");
     const ft_descriptor_net *nf = ft_descriptor_net_find("faceres");
-    ft_gallery_policy pr = ft_access_policy_for(pol, nr), pf = ft_access_policy_for(pol, nf);
+    ft_gallery_policy pr = *pol_resnet, pf = *pol_faceres;
     const char *sr = nr->space(align), *sf = nf->space(align);
     person_d *p = ft_malloc((n ? n : 1) * sizeof *p);
     if (!p)

@@ -29,12 +29,14 @@ typedef struct ft_fused_result {
 
 // `samples`: the gallery's samples (ft_gallery_samples_list); only those
 // of resnet128's space under `align` and of faceres's space count. qr
-// (128 floats) and qf (1024 floats): the face in each space. `pol`: the
-// stored policy (ft_access_policy_for gives each network's threshold and
-// margin). w in [0, 1]. FT_E_INVALID for a weight outside it.
+// (128 floats) and qf (1024 floats): the face in each space.
+// pol_resnet, pol_faceres: each network's stored policy
+// (ft_access_policy_load), whose thresholds and margins scale the fused
+// distance. w in [0, 1]. FT_E_INVALID for a weight outside it.
 ft_status ft_access_fused_match(const ft_sample *samples, size_t n, const float *qr,
                                 const float *qf, ft_align_mode align,
-                                const ft_gallery_policy *pol, double w, ft_fused_result *out,
-                                ft_err *err);
+                                const ft_gallery_policy *pol_resnet,
+                                const ft_gallery_policy *pol_faceres, double w,
+                                ft_fused_result *out, ft_err *err);
 
 #endif

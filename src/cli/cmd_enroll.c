@@ -100,7 +100,9 @@ int ft_cmd_enroll(int argc, char **argv)
     ft_face_models *m = NULL;
     ft_nn_ctx *ctx = NULL;
     int rc = FT_EXIT_OK;
-    if (ft_gallery_policy_load(g, &pol, &err) != FT_OK) {
+    // The quality gate (shared by every space); the conflict screen loads
+    // each space's own threshold and margin.
+    if (ft_access_policy_load(g, NULL, &pol, &err) != FT_OK) {
         ft_cli_errorf("enroll", "%s", err.msg);
         ft_gallery_close(g);
         return FT_EXIT_INPUT;

@@ -150,19 +150,21 @@ static int run(int argc, char **argv, bool access)
     ft_err err = {0};
     if (ft_cli_gallery(cmd, db, !access, &g) != FT_OK)
         return FT_EXIT_INPUT;
-    ft_gallery_policy pol;
+    ft_gallery_policy pol, pol_fr;
     ft_match_matrix *mm = NULL;
     ft_face_models *m = NULL;
     ft_faceres *fr = NULL;
     ft_nn_ctx *ctx = NULL;
     ft_gallery_space sp = ft_access_space(net, fo.d.align);
-    if (ft_gallery_policy_load(g, &pol, &err) != FT_OK ||
+    // Each network's own stored threshold and margin (fused: both).
+    if (ft_access_policy_load(g, net, &pol, &err) != FT_OK ||
+        ft_access_policy_load(g, fused ? ft_descriptor_net_find("faceres") : net, &pol_fr,
+                              &err) != FT_OK ||
         ft_gallery_matrix_load(g, &sp, &mm, &err) != FT_OK) {
         ft_cli_errorf(cmd, "%s", err.msg);
         ft_gallery_close(g);
         return FT_EXIT_INPUT;
     }
-    pol = ft_access_policy_for(&pol, net);
     // The face-api nets the pipeline needs for this network (no landmark
     // or ResNet weights for faceres), then the network's own.
     ft_cli_face_opts fo_net = fo;
@@ -263,8 +265,8 @@ static int run(int argc, char **argv, bool access)
                     st = ft_descriptor_net_face(net_fr, &dmm, ctx, &im, &faces[k], &fo.d, qfr,
                                                 &err);
                 if (st == FT_OK && fused) {
-                    st = ft_access_fused_match(all, n_all, qdesc, qfr, fo.d.align, &pol, fuse_w,
-                                               &fz, &err);
+                    st = ft_access_fused_match(all, n_all, qdesc, qfr, fo.d.align, &pol, &pol_fr,
+                                               fuse_w, &fz, &err);
                     // The fused verdict in ft_match_result's terms.
                     r.status = fz.status;
                     r.person_id = fz.person_id;

@@ -91,8 +91,8 @@ int ft_cmd_verify(int argc, char **argv)
         ft_err err = {0};
         ft_gallery_policy pol;
         if (ft_gallery_open(db, &go, &g, &err) == FT_OK &&
-            ft_gallery_policy_load(g, &pol, &err) == FT_OK)
-            thr = ft_access_policy_for(&pol, net).threshold;
+            ft_access_policy_load(g, net, &pol, &err) == FT_OK)
+            thr = pol.threshold;
         else {
             ft_cli_errorf("verify", "--db %s: %s", db, err.msg);
             ft_gallery_close(g);

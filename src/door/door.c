@@ -114,15 +114,11 @@ struct ft_deliver *ft_door_deliver(const ft_door *d)
     return d->deliver;
 }
 
-// The stored policy, with the door's network's threshold and margin when
-// it is not the default one (ft_access_policy_for).
+// The stored policy of the door's network (its own threshold and margin,
+// ft_access_policy_load).
 static ft_status door_policy(const ft_door *d, ft_gallery *g, ft_gallery_policy *out, ft_err *err)
 {
-    ft_gallery_policy p;
-    ft_status st = ft_gallery_policy_load(g, &p, err);
-    if (st == FT_OK)
-        *out = ft_access_policy_for(&p, d->net);
-    return st;
+    return ft_access_policy_load(g, d->net, out, err);
 }
 
 // ---- The match matrix ----

@@ -82,8 +82,8 @@ typedef struct ft_door_opts {
     ft_describe_opts describe; // detector, landmarks net, alignment
     // The descriptor network (face/descriptor.h); NULL = the default
     // (resnet128). A network that needs no landmarks (faceres) makes the
-    // door skip the 68-point net. Its threshold and margin replace the
-    // stored policy's when it is not the default (ft_access_policy_for).
+    // door skip the 68-point net. The door applies the gallery's stored
+    // threshold and margin for this network (ft_access_policy_load).
     const ft_descriptor_net *descriptor;
     const struct ft_faceres *faceres; // faceres's weights (borrowed), for that network
     // Granted when k of the last n described frames match; 2 of 3 (chosen by

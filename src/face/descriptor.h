@@ -51,6 +51,17 @@ struct ft_descriptor_net {
     double crop_extent;
     double threshold; // default: same face iff distance < threshold
     double margin;    // default margin to the next other person
+    // The policy's bounds in this space (gallery.h, ft_policy_space):
+    // raising the stored threshold above safe_threshold needs an
+    // administrator's confirmation; threshold_max is the largest threshold
+    // the gallery accepts at all.
+    double safe_threshold;
+    double threshold_max;
+    // True: the gallery keeps this network's threshold, margin and
+    // calibration in the unsuffixed settings ("threshold", "margin", ...),
+    // as galleries stored them before there were several networks; false:
+    // in "threshold.<name>", "margin.<name>", ...
+    bool legacy_policy_keys;
     // Enrolment: a new sample closer than this to one the person has is
     // a copy of it (the same photo re-encoded), not stored twice.
     double dup_distance;

@@ -178,15 +178,11 @@ json_t *ft_http__box_json(const ft_face_box *b)
 
 // ---- The face pipeline ----
 
-// The stored policy, with the server's descriptor network's threshold and
-// margin when it is not the default one (ft_access_policy_for).
+// The stored policy of the server's descriptor network (its own threshold
+// and margin, ft_access_policy_load).
 static ft_status server_policy(ft_http_req *r, ft_gallery_policy *out, ft_err *err)
 {
-    ft_gallery_policy p;
-    ft_status st = ft_gallery_policy_load(wc(r)->g, &p, err);
-    if (st == FT_OK)
-        *out = ft_access_policy_for(&p, srv(r)->net);
-    return st;
+    return ft_access_policy_load(wc(r)->g, srv(r)->net, out, err);
 }
 
 typedef struct face_res {

@@ -313,17 +313,38 @@ static void test_spaces(void)
     FT_CHECK_DBL_EXACT(ft_descriptor_net_distance(f, a, b), 0.0); // same direction
     memset(b, 0, sizeof b);
     FT_CHECK_DBL_EXACT(ft_descriptor_net_distance(f, a, b), 1.0); // a zero vector
-    // The stored policy is the default network's; another network keeps
-    // the gates and brings its own threshold and margin.
+    // Each network's policy side: resnet128 owns the unsuffixed keys; the
+    // safe maximum and the bound sit between the default and 1.
+    for (size_t i = 0; i < n; i++) {
+        ft_policy_space ps = ft_access_policy_space(&all[i]);
+        FT_CHECK_OK(ft_policy_space_check(&ps, NULL), NULL);
+        FT_CHECK(all[i].threshold < all[i].safe_threshold &&
+                 all[i].safe_threshold <= all[i].threshold_max);
+        FT_CHECK(ps.legacy_keys == (&all[i] == r));
+    }
+    FT_CHECK_DBL_EXACT(r->safe_threshold, FT_GALLERY_SAFE_THRESHOLD);
+    FT_CHECK_DBL_EXACT(r->threshold_max, FT_GALLERY_THRESHOLD_MAX);
+    // The stored policy (unsuffixed keys) is resnet128's; faceres keeps the
+    // shared gate and reads its registry defaults until its own keys are
+    // stored, never resnet128's threshold.
+    ft_gallery *g = NULL;
+    FT_CHECK_OK(ft_gallery_open(tmp_path("policy.db"), NULL, &g, NULL), NULL);
     ft_gallery_policy base = ft_gallery_policy_default();
     base.threshold = 0.44;
     base.min_face_px = 77;
-    ft_gallery_policy pr = ft_access_policy_for(&base, r), pf = ft_access_policy_for(&base, f);
+    FT_CHECK_OK(ft_gallery_policy_save(g, &base, NULL), NULL);
+    ft_gallery_policy pr, pf;
+    FT_CHECK_OK(ft_access_policy_load(g, r, &pr, NULL), NULL);
+    FT_CHECK_OK(ft_access_policy_load(g, f, &pf, NULL), NULL);
     FT_CHECK_DBL_EXACT(pr.threshold, 0.44);
     FT_CHECK_DBL_EXACT(pf.threshold, f->threshold);
     FT_CHECK_DBL_EXACT(pf.margin, f->margin);
     FT_CHECK_DBL_EXACT(pf.min_face_px, 77.0);
     FT_CHECK_OK(ft_gallery_policy_check(&pf, NULL), NULL);
+    // NULL is the default network.
+    FT_CHECK_OK(ft_access_policy_load(g, NULL, &pf, NULL), NULL);
+    FT_CHECK_DBL_EXACT(pf.threshold, r == ft_descriptor_net_default() ? 0.44 : f->threshold);
+    ft_gallery_close(g);
 }
 
 
@@ -357,9 +378,13 @@ static void test_fused(void)
         snprintf(s[i].model, sizeof s[i].model, "%s", d->space(FT_ALIGN_SIMILARITY));
     }
     ft_gallery_policy pol = ft_gallery_policy_default(); // resnet128 0.5 / 0.05
+    ft_gallery_policy pol_f = pol;                        // faceres: its registry values
+    pol_f.threshold = f->threshold;
+    pol_f.margin = f->margin;
     ft_fused_result z;
     ft_err err = {0};
-    FT_CHECK_OK(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, 0.5, &z, &err),
+    FT_CHECK_OK(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, &pol_f,
+                                      0.5, &z, &err),
                 &err);
     FT_CHECK_EQ(z.status, FT_MATCH_KNOWN);
     FT_CHECK_EQ(z.person_id, 1);
@@ -371,23 +396,28 @@ static void test_fused(void)
     FT_CHECK_NEAR(z.second_distance, 0.5 + 0.5 / f->threshold, 1e-12);
     FT_CHECK_NEAR(z.margin_required, 0.5 * 0.05 / 0.5 + 0.5 * f->margin / f->threshold, 1e-12);
     // All weight on faceres: person 1 at 0; on resnet128: 0.25 / 0.5.
-    FT_CHECK_OK(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, 0.0, &z, &err),
+    FT_CHECK_OK(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, &pol_f,
+                                      0.0, &z, &err),
                 &err);
     FT_CHECK_DBL_EXACT(z.distance, 0.0);
-    FT_CHECK_OK(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, 1.0, &z, &err),
+    FT_CHECK_OK(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, &pol_f,
+                                      1.0, &z, &err),
                 &err);
     FT_CHECK_DBL_EXACT(z.distance, 0.5);
     // A query far from everyone is unknown; a bad weight is refused.
     static float rfar[128];
     memset(rfar, 0, sizeof rfar);
     rfar[5] = 3.0f;
-    FT_CHECK_OK(ft_access_fused_match(s, 5, rfar, fq, FT_ALIGN_SIMILARITY, &pol, 1.0, &z, &err),
+    FT_CHECK_OK(ft_access_fused_match(s, 5, rfar, fq, FT_ALIGN_SIMILARITY, &pol, &pol_f,
+                                      1.0, &z, &err),
                 &err);
     FT_CHECK_EQ(z.status, FT_MATCH_UNKNOWN);
-    FT_CHECK_EQ(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, 1.5, &z, &err),
+    FT_CHECK_EQ(ft_access_fused_match(s, 5, rz, fq, FT_ALIGN_SIMILARITY, &pol, &pol_f,
+                                      1.5, &z, &err),
                 FT_E_INVALID);
     // Nobody in both spaces: unknown, +inf.
-    FT_CHECK_OK(ft_access_fused_match(s + 4, 1, rz, fq, FT_ALIGN_SIMILARITY, &pol, 0.5, &z, &err),
+    FT_CHECK_OK(ft_access_fused_match(s + 4, 1, rz, fq, FT_ALIGN_SIMILARITY, &pol, &pol_f,
+                                      0.5, &z, &err),
                 &err);
     FT_CHECK(z.status == FT_MATCH_UNKNOWN && z.person_id == 0 && isinf(z.distance));
     (void)r;
