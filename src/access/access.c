@@ -76,6 +76,31 @@ void ft_access_decide(const ft_face_box *box, const ft_match_result *match,
     *out = d;
 }
 
+ft_status ft_access_match(const ft_match_matrix *m, const float *desc, size_t dim,
+                          const ft_gallery_policy *p, ft_match_result *mr, ft_gallery_policy *eff,
+                          ft_err *err)
+{
+    ft_status st = ft_match(m, desc, dim, p->threshold, p->margin, mr, err);
+    if (st != FT_OK)
+        return st;
+    *eff = *p;
+    // Only a match that would be known gets the person's threshold: one
+    // already refused by the margin stays "ambiguous", the more telling
+    // reason (two enrolled people that close are why the threshold shrinks).
+    if (p->person_cap > 0 && mr->person_id != 0 && mr->distance < p->threshold &&
+        mr->margin >= p->margin) {
+        double dp;
+        if ((st = ft_match_person_nearest(m, mr->person_id, &dp, err)) != FT_OK)
+            return st;
+        if (p->person_cap * dp < eff->threshold)
+            eff->threshold = p->person_cap * dp;
+        // The match's own verdict under the person's threshold.
+        if (!(mr->distance < eff->threshold))
+            mr->status = FT_MATCH_UNKNOWN;
+    }
+    return FT_OK;
+}
+
 ft_status ft_access_record(ft_gallery *g, ft_access_decision *d, const char *source, double time,
                            const uint8_t *thumbnail, size_t thumbnail_len, ft_err *err)
 {
@@ -110,16 +135,17 @@ ft_status ft_access_check(ft_gallery *g, const ft_match_matrix *m, const ft_gall
         return st;
     ft_access_decision d;
     ft_match_result mr;
+    ft_gallery_policy eff = *p;
     bool matched = false;
     if (ft_access_quality(&rq->box, p, NULL, NULL) == FT_OK) {
         if (!rq->descriptor)
             return ft_err_set(err, FT_E_INVALID, "access check: no descriptor");
-        if ((st = ft_match(m, rq->descriptor, rq->descriptor_dim, p->threshold, p->margin, &mr,
-                           err)) != FT_OK)
+        if ((st = ft_access_match(m, rq->descriptor, rq->descriptor_dim, p, &mr, &eff, err)) !=
+            FT_OK)
             return st;
         matched = true;
     }
-    ft_access_decide(&rq->box, matched ? &mr : NULL, p, &d);
+    ft_access_decide(&rq->box, matched ? &mr : NULL, &eff, &d);
     if (d.decision == FT_DECISION_GRANTED) {
         ft_person person;
         // The matrix may predate a deletion: a person who is gone is not

@@ -66,6 +66,19 @@ typedef struct ft_access_decision {
 void ft_access_decide(const ft_face_box *box, const ft_match_result *match,
                       const ft_gallery_policy *p, ft_access_decision *out);
 
+// The 1:N match of one descriptor and the policy that decides it: *eff is
+// `p` with the threshold of the nearest person, min(threshold,
+// person_cap * D_p) (ft_match_person_nearest), when the match would be
+// known (within threshold and margin) and person_cap > 0 (an ambiguous
+// match stays ambiguous; per-person thresholds, access/openset.h;
+// docs/ACCURACY.md "Strangers"), else `p` as is. Pass *eff to
+// ft_access_decide; mr->status is the verdict under *eff. Every decision
+// and identification path (ft_access_check, the door, identify) matches
+// through this.
+ft_status ft_access_match(const ft_match_matrix *m, const float *desc, size_t dim,
+                          const ft_gallery_policy *p, ft_match_result *mr, ft_gallery_policy *eff,
+                          ft_err *err);
+
 // Writes the event for a decision: time (0 = now), source (the door's
 // name), optional thumbnail bytes (JPEG, made by the caller). Fills
 // d->event_id.

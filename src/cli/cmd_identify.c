@@ -273,7 +273,8 @@ static int run(int argc, char **argv, bool access)
                     r.distance = fz.distance;
                     r.margin = fz.margin;
                 } else if (st == FT_OK) {
-                    st = ft_match(mm, qdesc, net->dim, pol.threshold, pol.margin, &r, &err);
+                    ft_gallery_policy eff;
+                    st = ft_access_match(mm, qdesc, net->dim, &pol, &r, &eff, &err);
                 }
                 if (st != FT_OK)
                     break;

@@ -310,13 +310,14 @@ static ft_status fused_match(const ft_door__track *tr, const ft_match_matrix *mx
     size_t dim = ft_match_matrix_dim(mx);
     if (dim > FT_DESCRIPTOR_DIM_MAX || !fused_get(tr, f, dim))
         return FT_OK;
-    ft_status st = ft_match(mx, f, dim, pol->threshold, pol->margin, &v->m, err);
+    ft_gallery_policy eff;
+    ft_status st = ft_access_match(mx, f, dim, pol, &v->m, &eff, err);
     if (st != FT_OK)
         return st;
     v->has = true;
-    if (v->m.person_id == 0 || !(v->m.distance < pol->threshold))
+    if (v->m.person_id == 0 || !(v->m.distance < eff.threshold))
         v->reason = FT_REASON_UNKNOWN;
-    else if (!(v->m.margin >= pol->margin))
+    else if (!(v->m.margin >= eff.margin))
         v->reason = FT_REASON_AMBIGUOUS;
     else
         v->reason = FT_REASON_MATCH;
@@ -719,9 +720,10 @@ static ft_status frame_run(ft_door *d, const ft_door_worker *w, ft_door_source *
             faces[i].fd.distance = faces[i].fd.margin = NAN;
             faces[i].fd.detector_score = faces[i].box.score;
         } else if (faces[i].has_desc) {
-            st = ft_match(mx, faces[i].desc, d->net->dim, pol.threshold, pol.margin, &mr, err);
+            ft_gallery_policy eff;
+            st = ft_access_match(mx, faces[i].desc, d->net->dim, &pol, &mr, &eff, err);
             if (st == FT_OK)
-                ft_access_decide(&faces[i].box, &mr, &pol, &faces[i].fd);
+                ft_access_decide(&faces[i].box, &mr, &eff, &faces[i].fd);
         } else {
             ft_access_decide(&faces[i].box, NULL, &pol, &faces[i].fd);
         }

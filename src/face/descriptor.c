@@ -101,13 +101,13 @@ static const ft_descriptor_net nets[] = {
         .crop = "224x224 crop of the box scaled 1.4x about its centre, BGR minus the ImageNet "
                 "means (103.939, 116.779, 123.68)",
         .crop_extent = FT_FACERES_SCALE,
-        // 0.38 for now: issue 12 measured 0.383 as the best threshold over
-        // the development sets (0.394 on a held-out set). The evaluation
-        // (evaluate-recognition, leave-one-set-out) measures the shipped
-        // value; the integrator sets it here.
-        .threshold = 0.38,
-        // Not measured yet: the ResNet's 0.05 scaled by the ratio of the
-        // thresholds (0.38 / 0.5), rounded.
+        // The best single threshold over all development pairs (0.372,
+        // 1338 pairs; leave-one-set-out chose 0.371-0.432 from four sets),
+        // rounded down: docs/ACCURACY.md, "The default, and why"; the
+        // open-set study there (with person_cap 0.8) was run at 0.37.
+        .threshold = 0.37,
+        // The ResNet's 0.05 scaled by the ratio of the thresholds, rounded;
+        // the open-set study used it (0 of 61 strangers with person_cap).
         .margin = 0.04,
         // The equal-error threshold on the development pairs (all five
         // sets, 1338 pairs, docs/accuracy/roc-faceres.csv): FAR = FRR =

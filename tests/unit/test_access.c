@@ -392,7 +392,7 @@ static void test_fused(void)
     FT_CHECK_DBL_EXACT(z.d_faceres, 0.0);
     FT_CHECK_DBL_EXACT(z.distance, 0.25); // 0.5 * 0.25 / 0.5
     FT_CHECK_EQ(z.second_person_id, 2);   // person 3 has no faceres sample
-    // 0.5 * 0.5 / 0.5 + 0.5 * 1 / 0.38; a few ulps of the divisions.
+    // 0.5 * 0.5 / 0.5 + 0.5 * 1 / 0.37; a few ulps of the divisions.
     FT_CHECK_NEAR(z.second_distance, 0.5 + 0.5 / f->threshold, 1e-12);
     FT_CHECK_NEAR(z.margin_required, 0.5 * 0.05 / 0.5 + 0.5 * f->margin / f->threshold, 1e-12);
     // All weight on faceres: person 1 at 0; on resnet128: 0.25 / 0.5.

@@ -2,6 +2,7 @@
 // and the pair calibration) and face/face.h's ft_face_pick_subject. Every
 // expected value is worked out by hand in the comments, from the
 // hand-made inputs, not from our own output.
+#include "access/access.h"
 #include "access/openset.h"
 #include "face/face.h"
 #include "core/mem.h"
@@ -217,6 +218,70 @@ static void test_person_thresholds_matrix(void)
     ft_match_matrix_free(m);
 }
 
+// D_p of one person through 1:N searches (gallery.h) and the decision
+// path that uses it (ft_access_match), on the matrix of the test above:
+// rows p1 (0,0) (0,0.2); p2 (0.5,0.2); p3 (3,0) (3,1). By hand: D_1 = 0.5
+// ((0,0.2) to (0.5,0.2)), D_2 = 0.5, D_3 = |(3,0) - (0.5,0.2)| =
+// sqrt(6.29). The same values as ft_openset_person_thresholds_matrix's
+// all-pairs answer above.
+static void test_person_nearest_one(void)
+{
+    ft_err err = {0};
+    ft_match_matrix *m = NULL;
+    const float e[10] = {0, 0, 3, 0, 0.5f, 0.2f, 0, 0.2f, 3, 1};
+    const int64_t ids[5] = {1, 3, 2, 1, 3};
+    FT_CHECK_OK(ft_match_matrix_new(e, 2, FT_METRIC_EUCLIDEAN, ids, NULL, 5, &m, &err), &err);
+    double d = NAN;
+    // 1e-6: the kernel sums squares in float.
+    FT_CHECK_OK(ft_match_person_nearest(m, 1, &d, &err), &err);
+    FT_CHECK_NEAR(d, 0.5, 1e-6);
+    FT_CHECK_OK(ft_match_person_nearest(m, 2, &d, &err), &err);
+    FT_CHECK_NEAR(d, 0.5, 1e-6);
+    FT_CHECK_OK(ft_match_person_nearest(m, 3, &d, &err), &err);
+    FT_CHECK_NEAR(d, sqrt(6.29), 1e-6);
+    FT_CHECK_EQ(ft_match_person_nearest(m, 9, &d, &err), FT_E_NOT_FOUND);
+
+    // A probe at (0,-0.45): 0.45 from person 1, next (p2) at
+    // |(0.5,0.65)| = 0.820. Threshold 0.6, margin 0.05: known without
+    // per-person thresholds; with person_cap 0.8 person 1's threshold is
+    // 0.8 x 0.5 = 0.4 < 0.45: unknown.
+    const float q[2] = {0, -0.45f};
+    ft_gallery_policy pol = ft_gallery_policy_default();
+    pol.threshold = 0.6;
+    pol.margin = 0.05;
+    pol.person_cap = 0;
+    ft_match_result r;
+    ft_gallery_policy eff;
+    FT_CHECK_OK(ft_access_match(m, q, 2, &pol, &r, &eff, &err), &err);
+    FT_CHECK_EQ(r.person_id, 1);
+    FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
+    FT_CHECK_DBL_EXACT(eff.threshold, 0.6);
+    pol.person_cap = 0.8;
+    FT_CHECK_OK(ft_access_match(m, q, 2, &pol, &r, &eff, &err), &err);
+    FT_CHECK_EQ(r.person_id, 1);
+    FT_CHECK_EQ(r.status, FT_MATCH_UNKNOWN);
+    FT_CHECK_NEAR(eff.threshold, 0.4, 1e-6);
+    ft_face_box box = {0, 0, 200, 200, 0.99};
+    ft_access_decision dec;
+    ft_access_decide(&box, &r, &eff, &dec);
+    FT_CHECK_EQ(dec.decision, FT_DECISION_DENIED);
+    FT_CHECK_EQ(dec.reason, FT_REASON_UNKNOWN);
+    // A probe at (0,-0.3): 0.3 < 0.4, known under both.
+    const float q2[2] = {0, -0.3f};
+    FT_CHECK_OK(ft_access_match(m, q2, 2, &pol, &r, &eff, &err), &err);
+    FT_CHECK_EQ(r.status, FT_MATCH_KNOWN);
+    ft_access_decide(&box, &r, &eff, &dec);
+    FT_CHECK_EQ(dec.decision, FT_DECISION_GRANTED);
+    FT_CHECK_EQ(dec.person_id, 1);
+    ft_match_matrix_free(m);
+
+    // One person: nobody else, +inf.
+    FT_CHECK_OK(ft_match_matrix_new(e, 2, FT_METRIC_EUCLIDEAN, ids, NULL, 1, &m, &err), &err);
+    FT_CHECK_OK(ft_match_person_nearest(m, 1, &d, &err), &err);
+    FT_CHECK(isinf(d));
+    ft_match_matrix_free(m);
+}
+
 static void test_pair_threshold(void)
 {
     ft_err err = {0};
@@ -323,6 +388,7 @@ static const ft_test_case cases[] = {
     {"person_decide", test_person_decide},
     {"person_thresholds", test_person_thresholds},
     {"person_thresholds_matrix", test_person_thresholds_matrix},
+    {"person_nearest_one", test_person_nearest_one},
     {"pair_threshold", test_pair_threshold},
     {"calibrate_cosine", test_calibrate_cosine},
     {"subject", test_subject},
