@@ -591,15 +591,29 @@ $('#events-csv').addEventListener('click', async () => {
 
 // ---- Settings ----
 
-const policyFields = ['threshold', 'margin', 'min_face_px', 'min_detector_score', 'retention_thumbnails_days', 'retention_events_days'];
+const policyFields = ['threshold', 'margin', 'person_cap', 'min_face_px', 'min_detector_score', 'retention_thumbnails_days', 'retention_events_days'];
+// The descriptor space whose threshold, margin and calibration the tab
+// shows ('' until the server said which: its own network).
+let settingsSpace = '';
 async function loadSettings(msg) {
   try {
-    const s = await api('GET', '/api/v1/settings');
+    const s = await api('GET', '/api/v1/settings' + (settingsSpace ? '?descriptor=' + encodeURIComponent(settingsSpace) : ''));
+    settingsSpace = s.descriptor;
+    const sel = $('#set-descriptor');
+    sel.textContent = '';
+    (s.descriptors || [s.descriptor]).forEach((d) => {
+      const o = document.createElement('option');
+      o.value = d;
+      o.textContent = d + (d === s.server_descriptor ? ' (this server)' : '');
+      sel.appendChild(o);
+    });
+    sel.value = s.descriptor;
+    if (s.bounds && s.bounds.threshold) $('#set-threshold').max = s.bounds.threshold[1];
     policyFields.forEach((k) => { if (s[k] != null) $('#set-' + k).value = s[k]; });
     const pct = (v) => (v * 100).toFixed(2) + ' %';
     const cal = s.calibrated ? ` · calibrated ${s.calibrated.threshold.toFixed(2)} (FAR ${pct(s.calibrated.far)})` : ' · not calibrated';
     if (s.policy_error) msg = `The stored policy is invalid (${s.policy_error}); the defaults are shown: save to repair it.`;
-    $('#settings-status').textContent = (msg ? msg + ' ' : '') + `${s.people} people, ${s.samples} samples, ${s.events} events · detector ${s.detector}` + cal + (s.keys_required ? ' · keys required' : ' · open (loopback only)');
+    $('#settings-status').textContent = (msg ? msg + ' ' : '') + `${s.people} people, ${s.samples} samples, ${s.events} events · detector ${s.detector} · threshold and margin of ${s.descriptor} (safe maximum ${s.bounds.safe_threshold})` + cal + (s.keys_required ? ' · keys required' : ' · open (loopback only)');
   } catch (e) { $('#settings-status').textContent = 'Error: ' + e.message; }
   loadAudit();
 }
@@ -619,10 +633,11 @@ async function saveSettings(body) {
 }
 $('#settings-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const body = {};
+  const body = { descriptor: settingsSpace };
   policyFields.forEach((k) => { const v = $('#set-' + k).value; if (v !== '') body[k] = k.startsWith('retention') ? parseInt(v, 10) : parseFloat(v); });
   saveSettings(body);
 });
+$('#set-descriptor').addEventListener('change', () => { settingsSpace = $('#set-descriptor').value; loadSettings(); });
 
 async function loadAudit() {
   const body = $('#audit-table tbody');
@@ -642,8 +657,8 @@ async function loadAudit() {
 $('#calibrate').addEventListener('click', async () => {
   const pct = (v) => (v == null ? '–' : (v * 100).toFixed(2) + ' %');
   try {
-    const r = await apiJSON('POST', '/api/v1/calibrate', {});
-    $('#calib-summary').textContent = `${r.n_samples} samples of ${r.n_people} people, ${r.n_genuine} genuine and ${r.n_impostor} impostor trials. ` +
+    const r = await apiJSON('POST', '/api/v1/calibrate', settingsSpace ? { descriptor: settingsSpace } : {});
+    $('#calib-summary').textContent = `${r.descriptor}: ${r.n_samples} samples of ${r.n_people} people, ${r.n_genuine} genuine and ${r.n_impostor} impostor trials. ` +
       (r.threshold != null ? `Largest threshold with FAR ≤ ${pct(r.target_far)}: ${r.threshold.toFixed(2)} (FRR ${pct(r.frr)}).` : 'Not enough data for the target false-accept rate.');
     const body = $('#calib-table tbody');
     body.textContent = '';

@@ -19,10 +19,17 @@ static const char usage[] =
     "the table (so later threshold changes can say which false-accept rate to expect) and a\n"
     "row in `facetracker audit`.\n"
     "\n"
+    "Samples, threshold and record are those of one descriptor space (--descriptor; default\n"
+    "the product's default network): resnet128's go to the settings \"threshold\",\n"
+    "\"calibrated_threshold\", ...; faceres's to \"threshold.faceres\",\n"
+    "\"calibrated_threshold.faceres\", ... (see `facetracker settings --descriptor`).\n"
+    "\n"
     "A target above 0.01 (1 %) lets more strangers in than a door should: it is stored only\n"
-    "with --force. A stored threshold above 0.6 (face-api's equal-error point) is reported.\n"
+    "with --force. A stored threshold above the space's safe maximum (resnet128 0.6,\n"
+    "face-api's equal-error point; faceres 0.40) is reported.\n"
     "\n"
     "options:\n"
+    FT_CLI_DESCRIPTOR_HELP
     "  --target-far F        default 0.001 (0.1 %)\n"
     "  --force               store even a target above 0.01\n"
     "  --dry-run             print, store nothing\n"
@@ -33,10 +40,15 @@ int ft_cmd_calibrate(int argc, char **argv)
     const char *db = NULL;
     bool dry = false;
     ft_calib_opts o = ft_calib_opts_default();
+    const ft_descriptor_net *net = ft_descriptor_net_default();
     for (int i = 1; i < argc; i++) {
+        int dr;
         if (ft_cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return FT_EXIT_OK;
+        } else if ((dr = ft_cli_descriptor_parse("calibrate", argc, argv, &i, &net)) != 0) {
+            if (dr < 0)
+                return FT_EXIT_USAGE;
         } else if (strcmp(argv[i], "--target-far") == 0) {
             if (!ft_cli_double(argc, argv, &i, 1e-9, 1, &o.target_far))
                 return FT_EXIT_USAGE;
@@ -60,19 +72,23 @@ int ft_cmd_calibrate(int argc, char **argv)
     char actor[FT_AUDIT_ACTOR_MAX + 1];
     ft_audit_cli_actor(actor);
     o.actor = actor;
-    // Samples of the default descriptor space (the alignment every command
-    // uses unless told otherwise). The table first, then the decision to
-    // store it: the table is printed whether or not it is stored.
-    ft_gallery_space sp = ft_access_space(ft_descriptor_net_default(), ft_align_default());
+    // Samples of the network's space (under the alignment every command
+    // uses unless told otherwise), stored into its policy keys. The table
+    // first, then the decision to store it: the table is printed whether
+    // or not it is stored.
+    ft_gallery_space sp = ft_access_space(net, ft_align_default());
+    ft_policy_space ps = ft_access_policy_space(net);
     ft_status st = ft_gallery_calibrate(g, &sp, &o, false, &r, &err);
     bool have = st == FT_OK;
     if (have && !dry)
-        st = ft_gallery_calibration_save(g, &r, &o, &err);
+        st = ft_gallery_calibration_save_for(g, &ps, &r, &o, &err);
     int rc = FT_EXIT_OK;
     if (have) {
         ft_buf b;
         ft_buf_init(&b, 0);
-        ft_buf_printf(&b, "{\"samples\": %zu, \"people\": %zu, \"genuine_trials\": %zu, "
+        ft_buf_puts(&b, "{\"descriptor\": ");
+        ft_buf_json_str(&b, net->name);
+        ft_buf_printf(&b, ", \"samples\": %zu, \"people\": %zu, \"genuine_trials\": %zu, "
                           "\"impostor_trials\": %zu, \"target_far\": ",
                       r.n_samples, r.n_people, r.n_genuine, r.n_impostor);
         ft_cli_json_num(&b, o.target_far);
@@ -93,11 +109,12 @@ int ft_cmd_calibrate(int argc, char **argv)
         ft_buf_puts(&b, "]}");
         ft_cli_emit(&b);
         ft_buf_deinit(&b);
-        if (st == FT_OK && !dry && r.threshold > FT_GALLERY_SAFE_THRESHOLD)
+        if (st == FT_OK && !dry && r.threshold > ps.safe_threshold)
             fprintf(stderr,
-                    "facetracker calibrate: note: the stored threshold %.2f is above 0.6, "
-                    "face-api's equal-error point; it rests on %zu impostor trials\n",
-                    r.threshold, r.n_impostor);
+                    "facetracker calibrate: note: the stored %s threshold %.2f is above its "
+                    "safe maximum %.2f (its equal-error point); it rests on %zu impostor "
+                    "trials\n",
+                    net->name, r.threshold, ps.safe_threshold, r.n_impostor);
     }
     if (st != FT_OK) {
         ft_cli_errorf("calibrate", "%s", ft_err_msg(&err, st));

@@ -1481,11 +1481,47 @@ static void h_event_thumb(ft_http_req *r)
 
 // ---- Settings, calibration, keys ----
 
+// The descriptor network whose threshold, margin and calibration a
+// settings or calibrate request is about: `name` (the query parameter or
+// the JSON field "descriptor"), else the server's own network.
+static ft_status settings_net(ft_http_req *r, const char *name, const ft_descriptor_net **out,
+                              ft_err *err)
+{
+    if (!name || !*name) {
+        *out = srv(r)->net;
+        return FT_OK;
+    }
+    const ft_descriptor_net *d = ft_descriptor_net_find(name);
+    if (!d) {
+        size_t n;
+        const ft_descriptor_net *all = ft_descriptor_nets(&n);
+        char names[160] = "";
+        for (size_t i = 0; i < n; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     all[i].name);
+        return ft_err_set(err, FT_E_INVALID, "descriptor '%.40s' is unknown (one of %s)", name,
+                          names);
+    }
+    *out = d;
+    return FT_OK;
+}
+
+// Space sp's setting `base` ("calibrated_far", ...) into *v (unchanged
+// while unset or unreadable).
+static void space_setting(ft_gallery *g, const ft_policy_space *sp, const char *base, double *v)
+{
+    char key[72];
+    if (ft_policy_space_key(sp, base, key, sizeof key, NULL) == FT_OK)
+        ft_gallery_setting_get_double(g, key, *v, v, NULL);
+}
+
 // Adds to the settings reply what bounds the policy: the retention
-// settings, the stored calibration (threshold, FAR, target, time; null if
-// never calibrated), the FAR the calibration expects at the current
-// threshold, and the bounds themselves.
-static json_t *settings_extra(ft_http_req *r, const char *policy_error, json_t *j)
+// settings, the space's stored calibration (threshold, FAR, target, time;
+// null if never calibrated), the FAR the calibration expects at the
+// current threshold, and the bounds themselves (the space's threshold
+// bound and safe maximum).
+static json_t *settings_extra(ft_http_req *r, const ft_policy_space *sp, const char *policy_error,
+                              json_t *j)
 {
     if (policy_error && *policy_error)
         json_object_set_new(j, "policy_error", json_string(policy_error));
@@ -1495,12 +1531,12 @@ static json_t *settings_extra(ft_http_req *r, const char *policy_error, json_t *
     double ct = NAN, cf = NAN, ctarget = NAN, cat = NAN, far = NAN, thr = NAN;
     ft_gallery_setting_get_int(g, "retention_thumbnails_days", td, &td, NULL);
     ft_gallery_setting_get_int(g, "retention_events_days", ed, &ed, NULL);
-    ft_gallery_setting_get_double(g, "calibrated_threshold", NAN, &ct, NULL);
-    ft_gallery_setting_get_double(g, "calibrated_far", NAN, &cf, NULL);
-    ft_gallery_setting_get_double(g, "calibrated_target", NAN, &ctarget, NULL);
-    ft_gallery_setting_get_double(g, "calibrated_at", NAN, &cat, NULL);
+    space_setting(g, sp, "calibrated_threshold", &ct);
+    space_setting(g, sp, "calibrated_far", &cf);
+    space_setting(g, sp, "calibrated_target", &ctarget);
+    space_setting(g, sp, "calibrated_at", &cat);
     thr = json_number_value(json_object_get(j, "threshold"));
-    ft_gallery_calibrated_far(g, thr, &far, NULL);
+    ft_gallery_calibrated_far_for(g, sp, thr, &far, NULL);
     json_object_set_new(j, "retention_thumbnails_days", json_integer(td));
     json_object_set_new(j, "retention_events_days", json_integer(ed));
     json_object_set_new(j, "calibrated",
@@ -1510,22 +1546,34 @@ static json_t *settings_extra(ft_http_req *r, const char *policy_error, json_t *
                                               num(cat)));
     json_object_set_new(j, "expected_far", num(far));
     json_object_set_new(j, "bounds",
-                        json_pack("{s:[f,f], s:[f,f], s:[f,f], s:[f,f], s:f, s:f}", "threshold",
-                                  0.0, FT_GALLERY_THRESHOLD_MAX, "margin", 0.0,
+                        json_pack("{s:[f,f], s:[f,f], s:[f,f], s:[f,f], s:[f,f], s:f, s:f}",
+                                  "threshold", 0.0, sp->threshold_max, "margin", 0.0,
                                   FT_GALLERY_MARGIN_MAX, "min_face_px",
                                   FT_GALLERY_MIN_FACE_PX_MIN, FT_GALLERY_MIN_FACE_PX_MAX,
-                                  "min_detector_score", 0.0, 1.0, "safe_threshold",
-                                  FT_GALLERY_SAFE_THRESHOLD, "safe_far", FT_GALLERY_SAFE_FAR));
+                                  "min_detector_score", 0.0, 1.0, "person_cap", 0.0, 1.0,
+                                  "safe_threshold", sp->safe_threshold, "safe_far",
+                                  FT_GALLERY_SAFE_FAR));
+    // The spaces the page may choose from, and the server's own.
+    size_t n;
+    const ft_descriptor_net *all = ft_descriptor_nets(&n);
+    json_t *names = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(names, json_string(all[i].name));
+    json_object_set_new(j, "descriptors", names);
+    json_object_set_new(j, "server_descriptor", json_string(srv(r)->net->name));
     return j;
 }
 
-static void reply_settings(ft_http_req *r, int status)
+// The settings of net's space (threshold, margin, calibration) with the
+// shared ones.
+static void reply_settings(ft_http_req *r, int status, const ft_descriptor_net *net)
 {
     ft_err err;
     ft_err_clear(&err);
     ft_gallery_policy p;
     ft_gallery_counts c;
-    ft_status st = ft_gallery_policy_load(wc(r)->g, &p, &err);
+    ft_policy_space sp = ft_access_policy_space(net);
+    ft_status st = ft_gallery_policy_load_for(wc(r)->g, &sp, &p, &err);
     // A stored policy outside today's bounds (saved by an older version):
     // the door refuses to decide with it; the page shows the defaults and
     // why, so that saving repairs it.
@@ -1533,7 +1581,7 @@ static void reply_settings(ft_http_req *r, int status)
     policy_error[0] = 0;
     if (st == FT_E_INVALID) {
         snprintf(policy_error, sizeof policy_error, "%s", ft_err_msg(&err, st));
-        p = ft_gallery_policy_default();
+        p = ft_gallery_policy_default_for(&sp);
         st = FT_OK;
     }
     if (st == FT_OK)
@@ -1545,26 +1593,42 @@ static void reply_settings(ft_http_req *r, int status)
     ft_server *s = srv(r);
     ft_http_reply_json(
         r, status,
-        settings_extra(r, policy_error, json_pack("{s:f, s:f, s:f, s:f, s:s, s:f, s:b, s:I, s:I, s:I, s:I}", "threshold",
-                  p.threshold, "margin", p.margin, "min_face_px", p.min_face_px,
-                  "min_detector_score", p.min_detector_score, "detector",
+        settings_extra(
+            r, &sp, policy_error,
+            json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:s, s:f, s:b, s:I, s:I, s:I, s:I}",
+                      "descriptor", net->name, "threshold", p.threshold, "margin", p.margin,
+                      "min_face_px", p.min_face_px, "min_detector_score", p.min_detector_score,
+                      "person_cap", p.person_cap, "detector",
                   ft_detector_name(s->o.detector), "track_gap_s",
                   s->o.door_gap_s, "keys_required", c.api_keys > 0, "people",
                   (json_int_t)c.people, "samples", (json_int_t)c.samples, "events",
                   (json_int_t)c.events, "max_upload_bytes", (json_int_t)s->o.max_body_bytes)));
 }
 
+// GET /api/v1/settings[?descriptor=NAME]: threshold, margin and
+// calibration of that space (default: the server's network; "descriptor"
+// in the reply says which), with the shared settings.
 static void h_settings_get(ft_http_req *r)
 {
-    reply_settings(r, 200);
+    ft_err err;
+    ft_err_clear(&err);
+    const ft_descriptor_net *net = srv(r)->net;
+    ft_status st = settings_net(r, ft_http_query(r, "descriptor"), &net, &err);
+    if (st != FT_OK) {
+        ft_http_reply_status(r, st, &err);
+        return;
+    }
+    reply_settings(r, 200, net);
 }
 
-// PATCH /api/v1/settings: any of threshold, margin, min_face_px,
-// min_detector_score (numbers, checked against the bounds), the retention
-// days (whole numbers >= 0), and "confirm": true for a change that loosens
-// security. Without it such a change is 409 E_CONFIRM, saying which
-// false-accept rate the calibration expects ("review" in the body), and
-// nothing is written. Every change is audited.
+// PATCH /api/v1/settings[?descriptor=NAME]: any of threshold, margin (of
+// the space named by the query parameter or the field "descriptor";
+// default the server's network), min_face_px, min_detector_score,
+// person_cap (shared by all spaces; numbers, checked against the bounds),
+// the retention days (whole numbers >= 0), and "confirm": true for a
+// change that loosens security. Without it such a change is 409
+// E_CONFIRM, saying which false-accept rate the calibration expects
+// ("review" in the body), and nothing is written. Every change is audited.
 static void h_settings_set(ft_http_req *r)
 {
     ft_err err;
@@ -1577,10 +1641,26 @@ static void h_settings_set(ft_http_req *r)
     }
     ft_gallery *g = wc(r)->g;
     ft_gallery_policy p, old;
-    st = ft_gallery_policy_load(g, &p, &err);
+    const ft_descriptor_net *net = NULL;
+    json_t *dv = json_object_get(j, "descriptor");
+    const char *dq = ft_http_query(r, "descriptor");
+    if (dv && !json_is_string(dv))
+        st = ft_err_set(&err, FT_E_INVALID, "descriptor must be a network's name");
+    else if (dv && dq && *dq && strcmp(dq, json_string_value(dv)) != 0)
+        st = ft_err_set(&err, FT_E_INVALID, "descriptor: the query says %.40s, the body %.40s",
+                        dq, json_string_value(dv));
+    else
+        st = settings_net(r, dv ? json_string_value(dv) : dq, &net, &err);
+    if (st != FT_OK) {
+        json_decref(j);
+        ft_http_reply_status(r, st, &err);
+        return;
+    }
+    ft_policy_space sp = ft_access_policy_space(net);
+    st = ft_gallery_policy_load_for(g, &sp, &p, &err);
     bool repair = st == FT_E_INVALID; // stored out of today's bounds: repair from the defaults
     if (repair)
-        p = ft_gallery_policy_default(), st = FT_OK;
+        p = ft_gallery_policy_default_for(&sp), st = FT_OK;
     old = p;
     bool confirm = false, policy = false;
     int64_t days[2] = {-1, -1};
@@ -1597,6 +1677,8 @@ static void h_settings_set(ft_http_req *r)
             confirm = json_is_true(v);
             continue;
         }
+        if (strcmp(key, "descriptor") == 0)
+            continue; // read above
         int dk = strcmp(key, day_keys[0]) == 0 ? 0 : strcmp(key, day_keys[1]) == 0 ? 1 : -1;
         if (dk >= 0) {
             if (!json_is_integer(v) || json_integer_value(v) < 0 ||
@@ -1611,12 +1693,13 @@ static void h_settings_set(ft_http_req *r)
                        : strcmp(key, "margin") == 0             ? &p.margin
                        : strcmp(key, "min_face_px") == 0        ? &p.min_face_px
                        : strcmp(key, "min_detector_score") == 0 ? &p.min_detector_score
+                       : strcmp(key, "person_cap") == 0         ? &p.person_cap
                                                                 : NULL;
         if (!slot)
             st = ft_err_set(&err, FT_E_INVALID,
                             "unknown setting '%s' (threshold, margin, min_face_px, "
-                            "min_detector_score, retention_thumbnails_days, "
-                            "retention_events_days, confirm)",
+                            "min_detector_score, person_cap, retention_thumbnails_days, "
+                            "retention_events_days, descriptor, confirm)",
                             key);
         else if (!json_is_number(v))
             st = ft_err_set(&err, FT_E_INVALID, "%s must be a number", key);
@@ -1627,20 +1710,21 @@ static void h_settings_set(ft_http_req *r)
     }
     json_decref(j);
     if (st == FT_OK)
-        st = ft_gallery_policy_check(&p, &err);
+        st = ft_gallery_policy_check_for(&sp, &p, &err);
     ft_policy_review rv;
     memset(&rv, 0, sizeof rv);
     rv.expected_far = rv.calibrated_far = rv.calibrated_threshold = NAN;
     if (st == FT_OK && policy && (repair || memcmp(&p, &old, sizeof p) != 0)) {
         char actor[FT_AUDIT_ACTOR_MAX + 1];
         actor_of(r, actor);
-        st = ft_gallery_policy_change(g, &p, confirm, actor, &rv, &err);
+        st = ft_gallery_policy_change_for(g, &sp, &p, confirm, actor, &rv, &err);
     }
     if (st == FT_E_CONFIRM) {
         ft_http_reply_json(
             r, 409,
-            json_pack("{s:{s:s, s:s}, s:{s:f, s:o, s:o, s:o}}", "error", "code", "E_CONFIRM",
-                      "message", ft_err_msg(&err, st), "review", "threshold", p.threshold,
+            json_pack("{s:{s:s, s:s}, s:{s:s, s:f, s:f, s:o, s:o, s:o}}", "error", "code",
+                      "E_CONFIRM", "message", ft_err_msg(&err, st), "review", "descriptor",
+                      net->name, "threshold", p.threshold, "person_cap", p.person_cap,
                       "calibrated_threshold", num(rv.calibrated_threshold), "calibrated_far",
                       num(rv.calibrated_far), "expected_far", num(rv.expected_far)));
         return;
@@ -1667,12 +1751,14 @@ static void h_settings_set(ft_http_req *r)
         ft_http_reply_status(r, st, &err);
         return;
     }
-    reply_settings(r, 200);
+    reply_settings(r, 200, net);
 }
 
-// POST /api/v1/calibrate {"store"?, "target_far"?, "confirm"?}: the table
-// always; stored only on request, and a target above 1 % only with
-// "confirm": true (409 E_CONFIRM otherwise, with the table).
+// POST /api/v1/calibrate {"store"?, "target_far"?, "confirm"?,
+// "descriptor"?}: the table over the samples of that network's space
+// (default the server's); stored (into that space's policy keys) only on
+// request, and a target above 1 % only with "confirm": true (409
+// E_CONFIRM otherwise, with the table).
 static void h_calibrate(ft_http_req *r)
 {
     ft_err err;
@@ -1705,20 +1791,28 @@ static void h_calibrate(ft_http_req *r)
         else
             o.target_far = json_number_value(v);
     }
+    const ft_descriptor_net *net = srv(r)->net;
+    if ((v = json_object_get(j, "descriptor")) && st == FT_OK) {
+        if (!json_is_string(v))
+            st = ft_err_set(&err, FT_E_INVALID, "descriptor must be a network's name");
+        else
+            st = settings_net(r, json_string_value(v), &net, &err);
+    }
     json_decref(j);
     char actor[FT_AUDIT_ACTOR_MAX + 1];
     actor_of(r, actor);
     o.actor = actor;
     ft_calib_result res;
     memset(&res, 0, sizeof res);
-    ft_gallery_space sp = ft_access_space(srv(r)->net, ft_align_default());
+    ft_gallery_space sp = ft_access_space(net, ft_align_default());
+    ft_policy_space ps = ft_access_policy_space(net);
     if (st == FT_OK)
         st = ft_gallery_calibrate(wc(r)->g, &sp, &o, false, &res, &err);
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
         return;
     }
-    ft_status sst = store ? ft_gallery_calibration_save(wc(r)->g, &res, &o, &err) : FT_OK;
+    ft_status sst = store ? ft_gallery_calibration_save_for(wc(r)->g, &ps, &res, &o, &err) : FT_OK;
     json_t *rows = json_array();
     for (size_t i = 0; i < res.n_rows; i++)
         json_array_append_new(rows, json_pack("{s:f, s:o, s:o}", "threshold", res.rows[i].threshold,
@@ -1731,6 +1825,7 @@ static void h_calibrate(ft_http_req *r)
                   "target_far", o.target_far, "threshold", num(res.threshold), "far",
                   num(res.far), "frr", num(res.frr), "stored", store && sst == FT_OK, "rows",
                   rows);
+    json_object_set_new(body, "descriptor", json_string(net->name));
     if (sst != FT_OK)
         json_object_set_new(body, "error",
                             json_pack("{s:s, s:s}", "code", ft_status_name(sst), "message",
@@ -1970,18 +2065,27 @@ const ft_route ft_http__routes[] = {
     {"GET", "/api/v1/events/{id}/thumbnail", h_event_thumb, VIEW, DB, NOB, "image/jpeg", "events",
      "An event's face thumbnail", NULL},
     {"GET", "/api/v1/settings", h_settings_get, VIEW, DB, NOB, NULL, "settings",
-     "Access policy and server facts", NULL},
+     "Access policy and server facts: threshold, margin and calibration of one descriptor "
+     "space (\"descriptor\" says which; \"descriptors\" lists them), the shared quality gate "
+     "and person_cap",
+     "descriptor:string:resnet128 or faceres (default the server's network)"},
     {"GET", "/api/v1/audit", h_audit, ADMIN, DB, NOB, NULL, "settings",
      "The audit trail of administrative actions, newest first",
      "since:string:Unix seconds or ISO-8601 UTC|limit:integer:1..1000 (default 100)"},
     {"PATCH", "/api/v1/settings", h_settings_set, ADMIN, DB, JSN, NULL, "settings",
-     "Change threshold (0, 1], margin [0, 0.5], min_face_px [20, 2000], min_detector_score "
-     "[0, 1], retention_thumbnails_days, retention_events_days. A threshold above the "
-     "calibrated one or above 0.6 needs \"confirm\": true (409 E_CONFIRM with the expected "
-     "false-accept rate otherwise). Audited", NULL},
+     "Change threshold (resnet128 (0, 1], faceres (0, 0.8]) and margin [0, 0.5] of the space "
+     "named by \"descriptor\" (field or query; default the server's network), and the shared "
+     "min_face_px [20, 2000], min_detector_score [0, 1], person_cap [0, 1] (0 = off), "
+     "retention_thumbnails_days, retention_events_days. A threshold above the space's "
+     "calibrated one or its safe maximum (resnet128 0.6, faceres 0.40), or person_cap raised "
+     "or turned off, needs \"confirm\": true (409 E_CONFIRM with the expected false-accept "
+     "rate otherwise). Audited",
+     "descriptor:string:resnet128 or faceres (default the server's network)"},
     {"POST", "/api/v1/calibrate", h_calibrate, ADMIN, DB, JSN, NULL, "settings",
-     "False-accept / false-reject table over the gallery: {\"store\"?, \"target_far\"?, "
-     "\"confirm\"?}; storing a target above 0.01 needs \"confirm\": true", NULL},
+     "False-accept / false-reject table over the samples of one space: {\"store\"?, "
+     "\"target_far\"?, \"confirm\"?, \"descriptor\"? (default the server's network)}; "
+     "stored into that space's threshold; a target above 0.01 needs \"confirm\": true",
+     NULL},
     {"GET", "/api/v1/keys", h_keys_list, ADMIN, DB, NOB, NULL, "keys", "API keys (no secrets)",
      NULL},
     {"POST", "/api/v1/keys", h_key_create, ADMIN, DB, JSN, NULL, "keys",
