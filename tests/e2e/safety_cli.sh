@@ -64,6 +64,35 @@ check "reset without --yes in a script is refused" 1 $?
 check "reset --yes" 0 $?
 has "  ... back to 0.5" '"threshold": 0.5' "$work/out"
 
+# Threshold and margin per descriptor space; the gate and person_cap shared.
+"$ft" settings --db "$db" --descriptor faceres set threshold 0.33 >"$work/out" 2>&1
+check "settings --descriptor faceres set threshold 0.33" 0 $?
+has "  ... names the space" '"descriptor": "faceres"' "$work/out"
+has "  ... stored" '"threshold": 0.33' "$work/out"
+"$ft" settings --db "$db" --descriptor resnet128 show >"$work/out" 2>&1
+check "settings --descriptor resnet128 show" 0 $?
+has "  ... resnet128's threshold untouched" '"threshold": 0.5,' "$work/out"
+"$ft" settings --db "$db" --descriptor faceres set threshold 0.45 >"$work/out" 2>&1
+check "faceres above its safe maximum needs --force" 1 $?
+has "  ... its own safe maximum" "faceres threshold 0.45 is above the safe maximum 0.4" "$work/out"
+"$ft" settings --db "$db" --descriptor faceres set threshold 0.9 --force >"$work/out" 2>&1
+check "faceres threshold 0.9 is out of its bounds" 2 $?
+"$ft" settings --db "$db" --descriptor faceres get >"$work/out" 2>&1
+check "settings get --descriptor faceres" 0 $?
+has "  ... still 0.33" '"threshold": 0.33' "$work/out"
+"$ft" settings --db "$db" set person_cap 0.9 >"$work/out" 2>&1
+check "raising person_cap needs --force" 1 $?
+has "  ... says what it loosens" "person_cap 0.9 is above 0.8" "$work/out"
+"$ft" settings --db "$db" set person_cap 0.9 --force >"$work/out" 2>&1
+check "set person_cap 0.9 --force" 0 $?
+"$ft" settings --db "$db" --descriptor faceres show >"$work/out" 2>&1
+has "  ... shared by the spaces" '"person_cap": 0.9' "$work/out"
+"$ft" settings --db "$db" --descriptor nope show >"$work/out" 2>&1
+check "an unknown descriptor is refused" 1 $?
+"$ft" calibrate --db "$db" --descriptor faceres --dry-run >"$work/out" 2>&1
+check "calibrate --descriptor faceres --dry-run" 0 $?
+has "  ... of faceres's samples" '"descriptor": "faceres"' "$work/out"
+
 "$ft" audit --db "$db" >"$work/out" 2>&1
 check "audit" 0 $?
 for a in person.enrol person.delete settings.change settings.reset; do

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "core/clock.h"
 #include "core/mem.h"
+#include "face/descriptor.h"
 #include "ft_test.h"
 #include "http/http_internal.h"
 #include "http/multipart.h"
@@ -2355,6 +2356,110 @@ static void test_app_safety_settings(void)
     stop_app(s);
 }
 
+// A JSON number of a reply's top level (NaN if absent).
+static double body_num(const tc_resp *r, const char *key)
+{
+    json_t *j = body_json(r);
+    json_t *v = json_object_get(j, key);
+    double d = json_is_number(v) ? json_number_value(v) : NAN;
+    json_decref(j);
+    return d;
+}
+
+// Settings per descriptor space: the reply names the space, the query or
+// field "descriptor" picks another; faceres's threshold is stored without
+// touching the server's (resnet128) one and is bounded by its own safe
+// maximum and bound; person_cap round trip with its confirmation.
+static void test_app_settings_spaces(void)
+{
+    ft_server *s = start_app("127.0.0.1", FT_OK, 0);
+    if (!s)
+        return;
+    uint16_t port = ft_server_port(s);
+    const char *jh = "Content-Type: application/json\r\n";
+    tc_resp r = tc_get(port, "/api/v1/settings", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"descriptor\":\"resnet128\"") != NULL);
+    FT_CHECK(strstr(r.body, "\"descriptors\":[\"resnet128\",\"faceres\"]") != NULL);
+    FT_CHECK(strstr(r.body, "\"server_descriptor\":\"resnet128\"") != NULL);
+    FT_CHECK_DBL_EXACT(body_num(&r, "person_cap"), FT_GALLERY_DEFAULT_PERSON_CAP);
+    tc_resp_free(&r);
+    // No faceres keys stored yet: its registry defaults.
+    r = tc_get(port, "/api/v1/settings?descriptor=faceres", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"descriptor\":\"faceres\"") != NULL);
+    const ft_descriptor_net *fr = ft_descriptor_net_find("faceres");
+    FT_ASSERT(fr != NULL);
+    FT_CHECK_DBL_EXACT(body_num(&r, "threshold"), fr->threshold);
+    FT_CHECK_DBL_EXACT(body_num(&r, "margin"), fr->margin);
+    FT_CHECK(strstr(r.body, "\"threshold\":[0.0,0.80000000000000004]") != NULL ||
+             strstr(r.body, "\"threshold\":[0.0,0.8]") != NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/settings?descriptor=nope", NULL);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    // Stored for faceres (field), read back (query); resnet128's unchanged.
+    const char *b1 = "{\"descriptor\":\"faceres\",\"threshold\":0.33,\"margin\":0.03}";
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, b1, strlen(b1));
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"descriptor\":\"faceres\"") != NULL);
+    FT_CHECK_DBL_EXACT(body_num(&r, "threshold"), 0.33);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/settings", NULL);
+    FT_CHECK_DBL_EXACT(body_num(&r, "threshold"), 0.5);
+    FT_CHECK_DBL_EXACT(body_num(&r, "margin"), 0.05);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/settings?descriptor=faceres", NULL);
+    FT_CHECK_DBL_EXACT(body_num(&r, "threshold"), 0.33);
+    FT_CHECK_DBL_EXACT(body_num(&r, "margin"), 0.03);
+    tc_resp_free(&r);
+    // faceres's safe maximum (0.40) and bound (0.8), not resnet128's.
+    r = tc_req(port, "PATCH", "/api/v1/settings?descriptor=faceres", jh, "{\"threshold\":0.45}",
+               18);
+    FT_CHECK_EQ(r.status, 409);
+    FT_CHECK_STREQ(err_code(&r), "E_CONFIRM");
+    FT_CHECK(strstr(r.body, "safe maximum 0.4") != NULL);
+    FT_CHECK(strstr(r.body, "\"descriptor\":\"faceres\"") != NULL); // in the review
+    tc_resp_free(&r);
+    const char *b2 = "{\"descriptor\":\"faceres\",\"threshold\":0.85,\"confirm\":true}";
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, b2, strlen(b2));
+    FT_CHECK_EQ(r.status, 400);
+    FT_CHECK(strstr(r.body, "(0, 0.8]") != NULL);
+    tc_resp_free(&r);
+    const char *b3 = "{\"descriptor\":\"resnet128\",\"threshold\":0.5}";
+    r = tc_req(port, "PATCH", "/api/v1/settings?descriptor=faceres", jh, b3, strlen(b3));
+    FT_CHECK_EQ(r.status, 400); // query and body disagree
+    tc_resp_free(&r);
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"descriptor\":7}", 16);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    // person_cap: shared, bounded, raising it needs the confirmation.
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"person_cap\":1.5}", 18);
+    FT_CHECK_EQ(r.status, 400);
+    tc_resp_free(&r);
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, "{\"person_cap\":0.9}", 18);
+    FT_CHECK_EQ(r.status, 409);
+    FT_CHECK(strstr(r.body, "person_cap") != NULL);
+    tc_resp_free(&r);
+    const char *b4 = "{\"person_cap\":0.9,\"confirm\":true}";
+    r = tc_req(port, "PATCH", "/api/v1/settings", jh, b4, strlen(b4));
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK_DBL_EXACT(body_num(&r, "person_cap"), 0.9);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/settings?descriptor=faceres", NULL);
+    FT_CHECK_DBL_EXACT(body_num(&r, "person_cap"), 0.9);
+    tc_resp_free(&r);
+    // The audit names the space of each policy change.
+    r = tc_get(port, "/api/v1/audit", NULL);
+    FT_CHECK(strstr(r.body, "\"space\":\"faceres\"") != NULL);
+    FT_CHECK(strstr(r.body, "\"space\":\"resnet128\"") != NULL);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/openapi.json", NULL);
+    FT_CHECK(strstr(r.body, "person_cap [0, 1]") != NULL);
+    tc_resp_free(&r);
+    stop_app(s);
+}
+
 // Enrolment: a new person only with a sample; a face of someone else
 // refused with their name unless forced; the same photo not stored twice;
 // group photos answered with their faces and taken with ?face=N; erasure.
@@ -2549,6 +2654,7 @@ static const ft_test_case cases[] = {
     {"app_log", test_app_log},
     {"app_tls", test_app_tls},
     {"app_safety_settings", test_app_safety_settings},
+    {"app_settings_spaces", test_app_settings_spaces},
     {"app_safety_enrol", test_app_safety_enrol},
     {"app_safety_storage", test_app_safety_storage},
 };
