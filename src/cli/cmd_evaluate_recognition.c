@@ -3,6 +3,7 @@
 // on folders in the ../shared/data/recognition_* format.
 #include "cli/cli.h"
 
+#include "access/access.h"
 #include "access/openset.h"
 #include "core/mem.h"
 #include "core/sha256.h"
@@ -672,8 +673,13 @@ int ft_cmd_evaluate_recognition(int argc, char **argv)
         go.flags = FT_GALLERY_READONLY | FT_GALLERY_NO_CREATE;
         ft_gallery_policy pol;
         ft_err err = {0};
+        // The stored threshold and margin of the primary space (a fusion
+        // has none of its own: the ResNet's, as before).
         if (ft_gallery_open(db, &go, &g, &err) != FT_OK ||
-            ft_gallery_policy_load(g, &pol, &err) != FT_OK) {
+            ft_access_policy_load(g,
+                                  ft_descriptor_net_find(primary.kind == SP_FACERES ? "faceres"
+                                                                                    : "resnet128"),
+                                  &pol, &err) != FT_OK) {
             ft_cli_errorf("evaluate-recognition", "--db %s: %s", db, err.msg);
             ft_gallery_close(g);
             return FT_EXIT_INPUT;
