@@ -118,6 +118,24 @@ try {
   check(/settings\.change/.test(audit) && /person\.enrol/.test(audit), 'the audit trail lists the changes');
   await page.screenshot({ path: join(out, 'safety_settings.png'), fullPage: true });
 
+  // 4b. The tab says whose threshold it shows, and switches space: faceres's
+  // own threshold is stored without touching the server's (resnet128) one.
+  const opts = await page.$$eval('#set-descriptor option', (o) => o.map((x) => x.textContent));
+  check((await page.inputValue('#set-descriptor')) === 'resnet128' && opts.includes('resnet128 (this server)') && opts.includes('faceres'),
+    `the space selector: ${opts.join(', ')}`);
+  check(/threshold and margin of resnet128/.test(await page.textContent('#settings-status')), 'the status names the space');
+  await page.selectOption('#set-descriptor', 'faceres');
+  await page.waitForFunction(() => /of faceres/.test(document.querySelector('#settings-status').textContent));
+  const f0 = await (await page.request.get(base + '/api/v1/settings?descriptor=faceres')).json();
+  check(Number(await page.inputValue('#set-threshold')) === f0.threshold, `faceres's threshold shown (${f0.threshold})`);
+  check((await page.getAttribute('#set-threshold', 'max')) === '0.8', 'faceres\'s bound on the input');
+  await page.fill('#set-threshold', '0.33');
+  await page.click('#settings-form button[type=submit]');
+  await page.waitForFunction(() => /Saved/.test(document.querySelector('#settings-status').textContent));
+  const f1 = await (await page.request.get(base + '/api/v1/settings?descriptor=faceres')).json();
+  const r1 = await (await page.request.get(base + '/api/v1/settings')).json();
+  check(f1.threshold === 0.33 && r1.threshold === 0.7, `faceres saved (${f1.threshold}), resnet128 kept (${r1.threshold})`);
+
   // 5. The access log has a Reason column.
   await page.click('#tab-events');
   const heads = await page.$$eval('#events-table thead th', (t) => t.map((x) => x.textContent));
