@@ -235,6 +235,8 @@ ft_status ft_enroll_screen(ft_gallery *g, int64_t person_id, const ft_gallery_po
                 v.kind = FT_ENROLL_CONFLICT;
                 v.other_person_id = who;
                 v.distance = best;
+                v.threshold = px.threshold;
+                v.margin = px.margin;
                 st = ft_gallery_person_get(g, who, &other, err);
                 if (st == FT_OK)
                     snprintf(v.other_name, sizeof v.other_name, "%s", other.name);
@@ -264,7 +266,8 @@ ft_status ft_enroll_conflict_error(const ft_enroll_verdict *verdicts, size_t n,
                           "threshold %.2f plus margin %.2f: it may be their photo; enrolling it "
                           "would make both people ambiguous at the door (force to enrol anyway)",
                           which, v->other_name, (long long)v->other_person_id, v->distance,
-                          p->threshold, p->margin);
+                          v->threshold > 0 ? v->threshold : p->threshold,
+                          v->threshold > 0 ? v->margin : p->margin);
     }
     return FT_OK;
 }

@@ -88,6 +88,9 @@ typedef struct ft_enroll_verdict {
     char other_name[FT_GALLERY_NAME_MAX + 1];
     int64_t dup_sample_id;
     double distance;
+    // CONFLICT: the threshold and margin of the sample's space (the limit
+    // is their sum).
+    double threshold, margin;
 } ft_enroll_verdict;
 
 // Screens `n` samples meant for `person_id` (0 = a new person) against

@@ -556,11 +556,18 @@ static void test_enroll_screen(void)
     make_sample(&x[3], 3, 0.005); // a stranger
     x[4] = x[3];                  // the same photo twice in one batch
     ft_enroll_verdict v[5];
+    // The conflict limit is the sample's space's stored threshold and
+    // margin (ft_access_policy_load), not the caller's policy's.
+    ft_gallery_policy stored = pol;
+    stored.threshold = 0.45;
+    FT_CHECK_OK(ft_gallery_policy_save(g, &stored, &err), &err);
     FT_CHECK_OK(ft_enroll_screen(g, bob, &pol, x, 5, v, &err), &err);
     FT_CHECK_EQ(v[0].kind, FT_ENROLL_CONFLICT);
     FT_CHECK_EQ(v[0].other_person_id, alice);
     FT_CHECK_STREQ(v[0].other_name, "Alice");
     FT_CHECK(v[0].distance < pol.threshold);
+    FT_CHECK_DBL_EXACT(v[0].threshold, 0.45);
+    FT_CHECK_DBL_EXACT(v[0].margin, pol.margin);
     FT_CHECK_EQ(v[1].kind, FT_ENROLL_NEW);
     FT_CHECK_EQ(v[2].kind, FT_ENROLL_CONFLICT); // for Bob, Alice's photo is a conflict
     FT_CHECK_EQ(v[3].kind, FT_ENROLL_NEW);
@@ -568,6 +575,7 @@ static void test_enroll_screen(void)
     FT_CHECK_EQ(v[4].dup_sample_id, 0); // a duplicate within the batch
     FT_CHECK_EQ(ft_enroll_conflict_error(v, 5, NULL, &pol, &err), FT_E_EXISTS);
     FT_CHECK(strstr(err.msg, "Alice") != NULL);
+    FT_CHECK(strstr(err.msg, "threshold 0.45 plus margin 0.05") != NULL);
     // For Alice: the same file is a duplicate of sample 1; a descriptor
     // within 0.05 of hers too.
     ft_sample y[2];
