@@ -13,6 +13,7 @@
 #define FT_FUZZ_HTTP_COMMON_H
 
 #include "core/mem.h"
+#include "face/descriptor.h"
 #include "gallery/gallery.h"
 #include "http/http_internal.h"
 
@@ -77,6 +78,9 @@ static void fz_http_setup(void)
     ft_status st;
     if (!fz_wctx.g) {
         fz_srv.o = ft_server_opts_default();
+        // As ft_server_new: the server's descriptor network (the settings
+        // and calibrate handlers default to its space).
+        fz_srv.net = ft_descriptor_net_default();
         pthread_rwlock_init(&fz_srv.mx_lock, NULL);
         pthread_mutex_init(&fz_srv.load_mu, NULL);
         pthread_cond_init(&fz_srv.load_cv, NULL);
