@@ -805,8 +805,9 @@ ft_status ft_calibrate(const float *desc, size_t dim, ft_metric metric, const in
 void ft_calib_result_deinit(ft_calib_result *r);
 
 // Calibrates over the gallery's samples of `space`; with `store`, then
-// saves it as ft_gallery_calibration_save does. On failure nothing is in
-// *out.
+// saves it as ft_gallery_calibration_save does (the unsuffixed, resnet128
+// keys: for another space calibrate without `store`, then
+// ft_gallery_calibration_save_for). On failure nothing is in *out.
 ft_status ft_gallery_calibrate(ft_gallery *g, const ft_gallery_space *space,
                                const ft_calib_opts *o, bool store, ft_calib_result *out,
                                ft_err *err);
