@@ -25,7 +25,7 @@ static const char usage[] =
     "      reviewed in labelme. imagePath is relative to DIR.\n"
     "  split DS [--train 0.7] [--val 0.15] [--test 0.15] [--seed N]\n"
     "      Seeded split, stratified by face / no face. Rewrites DS/dataset.jsonl.\n"
-    "  augment DS [--per-image 10] [--seed N] [--crop WxH | --crop-frac 0.85] [--size 120]\n"
+    "  augment DS [--per-image 20] [--seed N] [--crop WxH | --crop-frac 0.85] [--size 120]\n"
     "             [--min-visibility 0.5] [--hflip P] [--vflip P] [--splits train,val]\n"
     "             [--preview OUT.jpg]\n"
     "      The prototype's transforms with boxes moved along: random crop (0.85 of each side by\n"

@@ -129,7 +129,7 @@ ft_status ft_dataset_split(ft_dataset *ds, double train, double val, double test
 // ---- Augmentation ----
 
 typedef struct ft_augment_opts {
-    int32_t per_image;     // samples per photo (10)
+    int32_t per_image;     // samples per photo (20)
     uint64_t seed;         // same seed, same samples
     int32_t crop_w, crop_h; // with crop_frac 0: random crop size in pixels (450 x 450), clamped
     double crop_frac;      // > 0: crop this fraction of each side instead (0.85)
