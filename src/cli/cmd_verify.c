@@ -101,7 +101,7 @@ int ft_cmd_verify(int argc, char **argv)
         ft_gallery_close(g);
     }
     if (thr < 0)
-        thr = net == ft_descriptor_net_default() ? FT_GALLERY_DEFAULT_THRESHOLD : net->threshold;
+        thr = net->threshold; // the network's own default (resnet128: 0.5, as the gallery's)
     ft_face_models *m;
     ft_nn_ctx *ctx;
     ft_faceres *fr = NULL;
