@@ -329,9 +329,10 @@ static ft_status identify_all(ft_http_req *r, const face_res *f, size_t n,
     ft_status st = ft_door_matrix_acquire(s->door, wc(r)->g, &mx, err);
     if (st != FT_OK)
         return st;
-    for (size_t i = 0; i < n && st == FT_OK; i++)
-        st = ft_match(mx, f[i].desc, s->net->dim, pol->threshold, pol->margin, &out[i].match,
-                      err);
+    for (size_t i = 0; i < n && st == FT_OK; i++) {
+        ft_gallery_policy eff;
+        st = ft_access_match(mx, f[i].desc, s->net->dim, pol, &out[i].match, &eff, err);
+    }
     ft_door_matrix_release(s->door);
     for (size_t i = 0; i < n && st == FT_OK; i++) {
         out[i].name[0] = 0;
