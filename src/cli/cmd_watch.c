@@ -348,7 +348,7 @@ int ft_cmd_watch(int argc, char **argv)
     ft_face_models *m = NULL;
     ft_faceres *fr = NULL;
     // The landmark and ResNet nets only for a network that needs them.
-    bool lm = net->needs_landmarks, resnet = net == ft_descriptor_net_default();
+    bool lm = net->needs_landmarks, resnet = net == ft_descriptor_net_resnet();
     if (ft_cli_load_detector(cmd, fo.models, fo.d.detect.kind, lm && !fo.d.tiny_landmarks,
                              lm && fo.d.tiny_landmarks, resnet, &m) != FT_OK)
         return FT_EXIT_INPUT;

@@ -147,6 +147,11 @@ const ft_descriptor_net *ft_descriptor_nets(size_t *n)
 
 const ft_descriptor_net *ft_descriptor_net_default(void)
 {
+    return &nets[1];
+}
+
+const ft_descriptor_net *ft_descriptor_net_resnet(void)
+{
     return &nets[0];
 }
 

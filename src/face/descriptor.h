@@ -82,10 +82,17 @@ struct ft_descriptor_net {
                           const ft_face *f, const ft_describe_opts *o, float *out, ft_err *err);
 };
 
-// All networks, the default first.
+// All networks (resnet128 first, then faceres).
 const ft_descriptor_net *ft_descriptor_nets(size_t *n);
-// The product's default network (resnet128 for now).
+// The product's default network: faceres, the best space by
+// leave-one-set-out on the development sets (94.69 % against the ResNet's
+// 91.85 %) and, with per-person thresholds, the one that let no
+// development stranger in (docs/ACCURACY.md, "The default, and why").
+// Its weights come from @vladmandic/human (tools/setup.sh).
 const ft_descriptor_net *ft_descriptor_net_default(void);
+// face-api's 128-d ResNet (the space of galleries made before there were
+// several; its policy keys are the unsuffixed ones).
+const ft_descriptor_net *ft_descriptor_net_resnet(void);
 // By name; NULL if unknown.
 const ft_descriptor_net *ft_descriptor_net_find(const char *name);
 // The network whose space string `space` is (any alignment); NULL if none.

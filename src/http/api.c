@@ -274,7 +274,7 @@ static ft_status analyse(ft_http_req *r, const ft_image *im, bool want_desc, fac
         double b = ft_now_ms();
         // The same alignment as every other enrolment and query path
         // (the CLI's default), so descriptors in one gallery compare.
-        if (st == FT_OK && s->net == ft_descriptor_net_default()) {
+        if (st == FT_OK && s->net == ft_descriptor_net_resnet()) {
             st = ft_descriptor(s->models, wc(r)->nn, im, &boxes[i], lm, ft_align_default(),
                                f->desc, err);
         } else if (st == FT_OK) {

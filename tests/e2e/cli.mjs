@@ -67,8 +67,11 @@ const cropOf = (img, f, name, grow = 0.6) => {
 const alice = cropOf(demo(1), s1[0], 'alice.jpg');
 const alice2 = cropOf(demo(1), s1[0], 'alice2.png', 0.4);
 const bob = cropOf(demo(1), s1[1], 'bob.jpg');
-const d1 = run(['describe', alice]).json()[0];
-check(d1.faces.length === 1 && d1.faces[0].landmarks.length === 68 && d1.faces[0].descriptor.length === 128, 'describe: 68 landmarks, 128-d descriptor');
+const d1 = run(['describe', '--descriptor', 'resnet128', alice]).json()[0];
+check(d1.faces.length === 1 && d1.faces[0].landmarks.length === 68 && d1.faces[0].descriptor.length === 128, 'describe --descriptor resnet128: 68 landmarks, 128-d descriptor');
+// The default network is faceres (1024-d, from the detector's box alone).
+const d0 = run(['describe', alice]).json()[0];
+check(d0.faces.length === 1 && d0.faces[0].descriptor.length === 1024, `describe: the default is faceres's 1024-d descriptor: ${JSON.stringify(d0.faces[0] && Object.keys(d0.faces[0]))}`);
 
 // ---- verify ----
 const v = run(['verify', alice, alice2]);

@@ -26,6 +26,9 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     ft_server_opts o = ft_server_opts_default();
+    // The browser tests are written in face-api's ResNet space (their
+    // thresholds); --descriptor changes it.
+    o.descriptor = "resnet128";
     o.port = 0;
     o.bind = "127.0.0.1";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -41,6 +44,8 @@ int main(int argc, char **argv)
             o.detector = strcmp(argv[i + 1], "tiny") == 0 ? FT_DETECTOR_TINY : FT_DETECTOR_SSD;
         else if (strcmp(argv[i], "--max-body") == 0)
             o.max_body_bytes = (size_t)atoll(argv[i + 1]);
+        else if (strcmp(argv[i], "--descriptor") == 0)
+            o.descriptor = argv[i + 1];
         else if (strcmp(argv[i], "--gap") == 0)
             o.door_gap_s = atof(argv[i + 1]);
         else {

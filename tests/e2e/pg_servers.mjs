@@ -52,7 +52,7 @@ async function cleanup() {
 
 async function start(name, extra = []) {
   const port = await freePort();
-  const proc = spawn(bin, ['serve', '--db', url, '--port', String(port), '--threads', '1', '--spool', T(`${name}.spool`), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(bin, ['serve', '--db', url, '--port', String(port), '--threads', '1', '--descriptor', 'resnet128', '--spool', T(`${name}.spool`), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (d) => { err += d; });
   const s = { name, port, proc, base: `http://127.0.0.1:${port}`, stderr: () => err };
@@ -94,7 +94,7 @@ try {
   const B = await start('B');
   check(true, `two servers on one database (${A.port}, ${B.port})`);
   // 0.45: Rachel's two photos are 0.42 apart, different people here >= 0.55.
-  check(spawnSync(bin, ['settings', '--db', url, 'set', 'threshold', '0.45']).status === 0, 'threshold 0.45');
+  check(spawnSync(bin, ['settings', '--db', url, '--descriptor', 'resnet128', 'set', 'threshold', '0.45']).status === 0, 'threshold 0.45');
 
   // ---- 1. Enrol through A, identify through B ----
   {

@@ -50,17 +50,17 @@ has "  ... saying why" "without --yes" "$work/out"
 "$ft" people --db "$db" delete Bob --yes >/dev/null 2>&1 </dev/null
 check "delete --yes" 0 $?
 
-"$ft" settings --db "$db" set threshold 10 >"$work/out" 2>&1
+"$ft" settings --db "$db" --descriptor resnet128 set threshold 10 >"$work/out" 2>&1
 check "threshold 10 is out of bounds" 2 $?
-"$ft" settings --db "$db" set threshold 0.7 >"$work/out" 2>&1
+"$ft" settings --db "$db" --descriptor resnet128 set threshold 0.7 >"$work/out" 2>&1
 check "a looser threshold needs --force" 1 $?
 has "  ... and says what it means" "safe maximum" "$work/out"
-"$ft" settings --db "$db" set threshold 0.7 --force >"$work/out" 2>&1
+"$ft" settings --db "$db" --descriptor resnet128 set threshold 0.7 --force >"$work/out" 2>&1
 check "set threshold 0.7 --force" 0 $?
 has "  ... stored" '"threshold": 0.7' "$work/out"
-"$ft" settings --db "$db" reset </dev/null >"$work/out" 2>&1
+"$ft" settings --db "$db" --descriptor resnet128 reset </dev/null >"$work/out" 2>&1
 check "reset without --yes in a script is refused" 1 $?
-"$ft" settings --db "$db" reset --yes >"$work/out" 2>&1
+"$ft" settings --db "$db" --descriptor resnet128 reset --yes >"$work/out" 2>&1
 check "reset --yes" 0 $?
 has "  ... back to 0.5" '"threshold": 0.5' "$work/out"
 

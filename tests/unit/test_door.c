@@ -78,7 +78,7 @@ static void test_associate_motion(void)
     ft_door__track_update(&tr[0], &step, 0.04);
     FT_CHECK_NEAR(tr[0].vx, 500.0, 1e-9);
     ft_door__det d[2] = {{{330, 100, 100, 100, 0.9}, NULL}, {{220, 100, 100, 100, 0.9}, NULL}};
-    ft_door__assoc_opts o = {0.3, 0.6, ft_descriptor_net_default()};
+    ft_door__assoc_opts o = {0.3, 0.6, ft_descriptor_net_resnet()};
     int match[2];
     ft_door__associate(tr, 2, d, 2, 0.12, &o, match);
     FT_CHECK_EQ(match[0], 1);
@@ -101,7 +101,7 @@ static void test_associate_descriptor_gate(void)
         other[i] = i < 64 ? 0.12f : -0.02f;
     }
     ft_door__det d = {{102, 101, 100, 100, 0.9}, other};
-    ft_door__assoc_opts o = {0.3, 0.6, ft_descriptor_net_default()};
+    ft_door__assoc_opts o = {0.3, 0.6, ft_descriptor_net_resnet()};
     int match[1];
     ft_door__associate(&tr, 1, &d, 1, 0.04, &o, match);
     FT_CHECK_EQ(match[0], -1);
@@ -234,7 +234,12 @@ static bool fixture_init(fixture *f, const char *db, const ft_door_opts *o)
     // default gate, so the score gate is the detector's own 0.5.
     p.min_detector_score = 0.5;
     FT_CHECK_OK(ft_gallery_policy_save(f->g, &p, &err), &err);
-    FT_CHECK_OK(ft_door_new(f->m, o, NULL, &f->door, &err), &err);
+    // These tests are written in face-api's ResNet space (the distances
+    // above); test faceres_box_only runs the door in faceres's.
+    ft_door_opts oo = *o;
+    if (!oo.descriptor)
+        oo.descriptor = ft_descriptor_net_resnet();
+    FT_CHECK_OK(ft_door_new(f->m, &oo, NULL, &f->door, &err), &err);
     f->res = ft_malloc(sizeof *f->res);
     ft_image s1, c;
     if (!f->door || !f->res || !load_photo(1, &s1))

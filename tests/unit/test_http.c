@@ -622,6 +622,9 @@ static ft_server *start_app(const char *bind, ft_status want, size_t max_body)
     o.port = 0;
     o.db_path = app_db;
     o.threads = 2;
+    // These tests are written in face-api's ResNet space (their thresholds
+    // and distances); faceres's server is tested in e2e.cli.
+    o.descriptor = "resnet128";
     if (max_body)
         o.max_body_bytes = max_body;
     char models[512];
