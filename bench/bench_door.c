@@ -24,7 +24,10 @@
 // way (granted person per track) before it reports any number.
 #include "core/clock.h"
 #include "core/mem.h"
+#include "access/access.h"
 #include "door/door.h"
+#include "face/descriptor.h"
+#include "face/faceres.h"
 #include "gallery/gallery.h"
 #include "source/source.h"
 
@@ -309,8 +312,8 @@ typedef struct photo {
 typedef struct cached_frame {
     size_t n;
     ft_face_box box[8];
-    float desc[8][FT_DESCRIPTOR_DIM];
     bool has_desc[8];
+    float *desc; // n x dim (the network's length), owned
 } cached_frame;
 
 typedef struct passage {
@@ -359,23 +362,55 @@ static size_t read_set(const char *dir, int set, photo *out, size_t cap)
 static int cmd_accuracy(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_door accuracy WORK_DIR SET_DIR...\n");
+        fprintf(stderr, "usage: bench_door accuracy WORK_DIR [--descriptor resnet128|faceres] "
+                        "[--detector ssd|yunet] SET_DIR...\n");
         return 2;
     }
     const char *work = argv[2];
+    const char *net_name = "resnet128", *det_name = "ssd";
+    int a = 3;
+    while (a + 1 < argc && strncmp(argv[a], "--", 2) == 0) {
+        if (strcmp(argv[a], "--descriptor") == 0)
+            net_name = argv[a + 1];
+        else if (strcmp(argv[a], "--detector") == 0)
+            det_name = argv[a + 1];
+        else {
+            fprintf(stderr, "bench_door: unknown option %s\n", argv[a]);
+            return 2;
+        }
+        a += 2;
+    }
+    const ft_descriptor_net *net = ft_descriptor_net_find(net_name);
+    ft_detector_kind det;
+    if (!net || !ft_detector_parse(det_name, &det)) {
+        fprintf(stderr, "bench_door: unknown network %s or detector %s\n", net_name, det_name);
+        return 2;
+    }
+    const size_t dim = net->dim;
     mkdir(work, 0777);
     static photo ph[1024];
     size_t np = 0;
-    int n_sets = argc - 3;
+    int n_sets = argc - a;
     for (int s = 0; s < n_sets; s++)
-        np += read_set(argv[3 + s], s, ph + np, 1024 - np);
+        np += read_set(argv[a + s], s, ph + np, 1024 - np);
     ft_err err = {0};
-    ft_face_models *m = models_load(true, true, false);
+    ft_face_models *m = models_load(true, true, det == FT_DETECTOR_YUNET);
     ft_nn_ctx *nn = NULL;
     if (!m || ft_nn_ctx_new(1, &nn) != FT_OK) {
         fprintf(stderr, "bench_door: cannot load the models\n");
         return 1;
     }
+    struct ft_faceres *frn = NULL;
+    if (strcmp(net->name, "faceres") == 0 &&
+        ft_faceres_load(ft_descriptor_faceres_path(), NULL, &frn, &err) != FT_OK) {
+        fprintf(stderr, "bench_door: faceres: %s\n", err.msg);
+        return 1;
+    }
+    ft_descriptor_models dmm = {m, frn};
+    ft_describe_opts base = ft_describe_opts_default();
+    base.detect.kind = det;
+    ft_describe_opts dopt = ft_descriptor_net_pipeline(net, &base);
+    float *qd = ft_malloc(dim * sizeof *qd);
     char db[700];
     snprintf(db, sizeof db, "%s/door-accuracy.db", work);
     unlink(db);
@@ -414,11 +449,12 @@ static int cmd_accuracy(int argc, char **argv)
                     ft_image im;
                     ft_face f;
                     bool below;
-                    ft_describe_opts d = ft_describe_opts_default();
                     if (ft_image_load(ph[i].path, NULL, &im, &err) != FT_OK)
                         continue;
-                    st = ft_face_single(m, nn, &im, &d, FT_SINGLE_FACE_FLOOR, true, &f, &below,
+                    st = ft_face_single(m, nn, &im, &dopt, FT_SINGLE_FACE_FLOOR, true, &f, &below,
                                         &err);
+                    if (st == FT_OK)
+                        st = ft_descriptor_net_face(net, &dmm, nn, &im, &f, &dopt, qd, &err);
                     ft_image_deinit(&im);
                     if (st != FT_OK) {
                         fprintf(stderr, "bench_door: %s: not enrolled: %s\n", ph[i].path,
@@ -428,10 +464,11 @@ static int cmd_accuracy(int argc, char **argv)
                     }
                     ft_sample sm;
                     memset(&sm, 0, sizeof sm);
-                    sm.descriptor = f.descriptor; // f outlives the enrolment
-                    sm.dim = FT_DESCRIPTOR_DIM;
-                    snprintf(sm.model, sizeof sm.model, "%s", ft_descriptor_space(d.align));
-                    snprintf(sm.alignment, sizeof sm.alignment, "%s", ft_align_name(d.align));
+                    sm.descriptor = qd;
+                    sm.dim = dim;
+                    snprintf(sm.model, sizeof sm.model, "%s", net->space(dopt.align));
+                    snprintf(sm.alignment, sizeof sm.alignment, "%s",
+                             net->align_name(dopt.align));
                     char name[300];
                     snprintf(name, sizeof name, "%d/%s", s, ids[k]);
                     if ((st = ft_gallery_enroll(g, 0, name, &sm, 1, &pid, NULL, &err)) != FT_OK)
@@ -451,10 +488,11 @@ static int cmd_accuracy(int argc, char **argv)
     // Videos and the cached faces of every frame.
     fprintf(stderr, "bench_door: %d enrolled, %d strangers, %zu passages; describing...\n",
             enrolled, strangers, npas);
-    ft_describe_opts dopt = ft_describe_opts_default();
     for (size_t p = 0; p < npas; p++) {
         char video[800], cmd[2600];
-        snprintf(video, sizeof video, "%s/passage-%zu.mp4", work, p);
+        // Named by photo: which photos are passages depends on which ones
+        // enrolled, which depends on the detector.
+        snprintf(video, sizeof video, "%s/photo-%d.mp4", work, pas[p].photo);
         // 2 s of pan/zoom over the photo (make_test_video.sh), as the
         // door's test videos.
         snprintf(cmd, sizeof cmd, "'%s' '%s' 2 '%s' >/dev/null", FT_MAKE_VIDEO, video,
@@ -467,17 +505,28 @@ static int cmd_accuracy(int argc, char **argv)
         // The faces of a passage are kept beside its video (raw structs,
         // this build's layout), so a rerun replays without describing.
         char cache[820];
-        snprintf(cache, sizeof cache, "%s/passage-%zu.faces", work, p);
+        snprintf(cache, sizeof cache, "%s/photo-%d-%s-%s.faces", work, pas[p].photo, det_name,
+                 net->name);
         FILE *cf_in = fopen(cache, "rb");
         if (cf_in) {
             size_t nfr = 0;
-            bool ok = fread(&nfr, sizeof nfr, 1, cf_in) == 1 && nfr <= 64 &&
-                      fread(pas[p].frames, sizeof *pas[p].frames, nfr, cf_in) == nfr;
-            fclose(cf_in);
-            if (ok) {
-                pas[p].n_frames = nfr;
-                continue;
+            bool ok = fread(&nfr, sizeof nfr, 1, cf_in) == 1 && nfr <= 64;
+            for (size_t f = 0; ok && f < nfr; f++) {
+                cached_frame *cf = &pas[p].frames[f];
+                ok = fread(&cf->n, sizeof cf->n, 1, cf_in) == 1 && cf->n <= 8 &&
+                     fread(cf->box, sizeof cf->box, 1, cf_in) == 1 &&
+                     fread(cf->has_desc, sizeof cf->has_desc, 1, cf_in) == 1;
+                cf->desc = ok ? ft_malloc((cf->n ? cf->n : 1) * dim * sizeof(float)) : NULL;
+                ok = ok && fread(cf->desc, sizeof(float) * dim, cf->n, cf_in) == cf->n;
+                pas[p].n_frames = f + 1;
             }
+            fclose(cf_in);
+            if (ok)
+                continue;
+            for (size_t f = 0; f < pas[p].n_frames; f++)
+                ft_free(pas[p].frames[f].desc);
+            memset(pas[p].frames, 0, 64 * sizeof *pas[p].frames);
+            pas[p].n_frames = 0;
         }
         ft_source *src = NULL;
         if ((st = ft_source_open(video, "acc", NULL, &src, &err)) != FT_OK)
@@ -491,10 +540,12 @@ static int cmd_accuracy(int argc, char **argv)
                 FT_OK)
                 die("describe", st, &err);
             cf->n = nf;
+            cf->desc = ft_calloc((nf ? nf : 1) * dim, sizeof(float));
             for (size_t i = 0; i < nf; i++) {
                 cf->box[i] = faces[i].box;
-                memcpy(cf->desc[i], faces[i].descriptor, sizeof cf->desc[i]);
-                cf->has_desc[i] = faces[i].has_descriptor;
+                // As the door describes: every face its network can take.
+                cf->has_desc[i] = ft_descriptor_net_face(net, &dmm, nn, &fr.im, &faces[i], &dopt,
+                                                         cf->desc + i * dim, &err) == FT_OK;
             }
             ft_source_frame_deinit(&fr);
         }
@@ -502,30 +553,41 @@ static int cmd_accuracy(int argc, char **argv)
         FILE *cf_out = fopen(cache, "wb");
         if (cf_out) {
             fwrite(&pas[p].n_frames, sizeof pas[p].n_frames, 1, cf_out);
-            fwrite(pas[p].frames, sizeof *pas[p].frames, pas[p].n_frames, cf_out);
+            for (size_t f = 0; f < pas[p].n_frames; f++) {
+                const cached_frame *cf = &pas[p].frames[f];
+                fwrite(&cf->n, sizeof cf->n, 1, cf_out);
+                fwrite(cf->box, sizeof cf->box, 1, cf_out);
+                fwrite(cf->has_desc, sizeof cf->has_desc, 1, cf_out);
+                fwrite(cf->desc, sizeof(float) * dim, cf->n, cf_out);
+            }
             fclose(cf_out);
         }
     }
     // Replay under each setting: the thresholds (the policy's, per run) and
     // k of n.
+    // The network's shipped threshold, with per-person thresholds (the
+    // policy's person_cap) off and at the default, under each k of n.
     static const int kn[][2] = {{1, 1}, {2, 3}, {2, 5}, {3, 5}, {4, 5}, {3, 7}, {5, 7}};
-    static const double thr[] = {0.50, 0.48, 0.46, 0.44, 0.42, 0.40};
-    printf("| threshold | k of n | genuine passages granted (right person) | wrong person granted | "
-           "genuine denied | strangers granted | strangers denied | median frames to grant "
-           "|\n|---|---|---|---|---|---|---|---|\n");
-    for (size_t ti = 0; ti < sizeof thr / sizeof thr[0]; ti++)
+    static const double caps[] = {0.0, FT_GALLERY_DEFAULT_PERSON_CAP};
+    printf("Network %s, detector %s.\n\n", net->name, det_name);
+    printf("| threshold | person cap | k of n | genuine passages granted (right person) | wrong "
+           "person granted | genuine denied | strangers granted | strangers denied | median "
+           "frames to grant |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t ti = 0; ti < sizeof caps / sizeof caps[0]; ti++)
     for (size_t c = 0; c < sizeof kn / sizeof kn[0]; c++) {
-        // Every k of n at 0.50 (the default); at the stricter thresholds
-        // the default 3 of 5 and the extremes.
-        if (ti > 0 && !(c == 0 || c == 3 || c == 6))
-            continue;
-        ft_gallery_policy pol = ft_gallery_policy_default();
-        pol.threshold = thr[ti];
-        if ((st = ft_gallery_policy_save(g, &pol, &err)) != FT_OK)
+        ft_gallery_policy pol;
+        if ((st = ft_access_policy_load(g, net, &pol, &err)) != FT_OK)
+            die("policy", st, &err);
+        pol.person_cap = caps[ti];
+        ft_policy_space sp = ft_access_policy_space(net);
+        if ((st = ft_gallery_policy_save_for(g, &sp, &pol, &err)) != FT_OK)
             die("policy", st, &err);
         ft_door_opts o = ft_door_opts_default();
         o.k = kn[c][0];
         o.n = kn[c][1];
+        o.descriptor = net;
+        o.faceres = frn;
+        o.describe = base; // the door derives its network's pipeline itself
         ft_door *door = NULL;
         ft_door_source *ds = NULL;
         if ((st = ft_door_new(m, &o, NULL, &door, &err)) != FT_OK ||
@@ -546,8 +608,8 @@ static int cmd_accuracy(int argc, char **argv)
                 if (f < pas[p].n_frames) {
                     const cached_frame *cf = &pas[p].frames[f];
                     for (size_t i = 0; i < cf->n; i++)
-                        in[nin++] = (ft_door_face_in){cf->box[i],
-                                                      cf->has_desc[i] ? cf->desc[i] : NULL};
+                        in[nin++] = (ft_door_face_in){
+                            cf->box[i], cf->has_desc[i] ? cf->desc + i * dim : NULL};
                     st = ft_door_frame_faces(door, &w, ds, NULL, 640, 480, in, nin, t, res, &err);
                 } else {
                     // The passage is over: a frame with nobody, past the gap.
@@ -576,23 +638,29 @@ static int cmd_accuracy(int argc, char **argv)
                 str_granted += granted_wrong;
                 str_denied += !granted_wrong;
                 if (granted_wrong)
-                    fprintf(stderr, "bench_door: %.2f, %d of %d: stranger granted: %s\n",
-                            thr[ti], kn[c][0], kn[c][1], ph[pas[p].photo].path);
+                    fprintf(stderr, "bench_door: cap %.2f, %d of %d: stranger granted: %s\n",
+                            caps[ti], kn[c][0], kn[c][1], ph[pas[p].photo].path);
             }
         }
         int ngen = right + wrong + gen_denied, nstr = str_granted + str_denied;
-        printf("| %.2f | %d of %d | %d / %d (%.1f %%) | %d | %d | %d / %d | %d | %.0f |\n",
-               thr[ti], kn[c][0], kn[c][1], right, ngen, 100.0 * right / (ngen ? ngen : 1),
-               wrong, gen_denied, str_granted, nstr, str_denied, median(lat, nlat));
+        printf("| %.3g | %.2g | %d of %d | %d / %d (%.1f %%) | %d | %d | %d / %d | %d | %.0f |\n",
+               pol.threshold, caps[ti], kn[c][0], kn[c][1], right, ngen,
+               100.0 * right / (ngen ? ngen : 1), wrong, gen_denied, str_granted, nstr,
+               str_denied, median(lat, nlat));
         fflush(stdout);
         ft_free(res);
         ft_door_source_free(ds);
         ft_door_free(door);
     }
-    for (size_t p = 0; p < npas; p++)
+    for (size_t p = 0; p < npas; p++) {
+        for (size_t f = 0; f < pas[p].n_frames; f++)
+            ft_free(pas[p].frames[f].desc);
         ft_free(pas[p].frames);
+    }
     ft_free(pas);
     ft_free(person_of);
+    ft_free(qd);
+    ft_faceres_free(frn);
     ft_gallery_close(g);
     ft_nn_ctx_free(nn);
     ft_face_models_free(m);
