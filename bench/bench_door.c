@@ -82,6 +82,10 @@ typedef struct run_result {
     char granted_names[256];
 } run_result;
 
+// faceres's weights for the default door (the default network since issue
+// 12); loaded once in main.
+static struct ft_faceres *g_faceres;
+
 static void run_video(const ft_face_models *m, ft_detector_kind kind, int every, const char *db,
                       const char *video, run_result *out)
 {
@@ -89,6 +93,7 @@ static void run_video(const ft_face_models *m, ft_detector_kind kind, int every,
     ft_door_opts o = ft_door_opts_default();
     o.describe.detect.kind = kind;
     o.detect_every = every;
+    o.faceres = g_faceres;
     ft_door *door = NULL;
     ft_gallery *g = NULL;
     ft_nn_ctx *nn = NULL;
@@ -248,6 +253,7 @@ static int cmd_latency(int argc, char **argv)
         }
         ft_door_opts o = ft_door_opts_default();
         o.describe.detect.kind = cfg[c].kind;
+        o.faceres = g_faceres;
         ft_door *door = NULL;
         ft_gallery *g = NULL;
         ft_nn_ctx *nn = NULL;
@@ -670,6 +676,12 @@ static int cmd_accuracy(int argc, char **argv)
 int main(int argc, char **argv)
 {
     ft_nn_init();
+    if (argc >= 2 && (strcmp(argv[1], "speed") == 0 || strcmp(argv[1], "latency") == 0)) {
+        ft_err err = {0};
+        ft_status st = ft_faceres_load(ft_descriptor_faceres_path(), NULL, &g_faceres, &err);
+        if (st != FT_OK)
+            die("faceres (the default network; tools/setup.sh fetches it)", st, &err);
+    }
     if (argc >= 2 && strcmp(argv[1], "speed") == 0)
         return cmd_speed(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "latency") == 0)

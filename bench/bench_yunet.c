@@ -392,6 +392,7 @@ static int door_mode(const char *photo, bool quick)
     ft_door_opts o = ft_door_opts_default();
     o.describe.detect.kind = FT_DETECTOR_YUNET;
     o.describe.align = FT_ALIGN_SIMILARITY;
+    o.descriptor = ft_descriptor_net_resnet(); // issue 11's door frame: the 128-d descriptor
     ft_door *door = NULL;
     ft_door_source *ds = NULL;
     if ((st = ft_door_new(fm, &o, NULL, &door, &err)) != FT_OK ||
