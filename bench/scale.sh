@@ -117,7 +117,9 @@ esac
 serve_start() { # prints one line
     rm -f "$out/spool.db"*
     t0=$(date +%s%N)
-    "$ft" serve --db "$url" --spool "$out/spool.db" --port "$sport" \
+    # The gallery is filled in resnet128's space (below); faceres is the
+    # default network since issue 12, so the server is told.
+    "$ft" serve --db "$url" --spool "$out/spool.db" --port "$sport" --descriptor resnet128 \
         --models "${FT_MODELS_DIR:-.cache/face-api-1.7.15/model}" >"$out/serve.log" 2>&1 &
     spid=$!
     until curl -sf -o /dev/null "http://127.0.0.1:$sport/readyz"; do sleep 0.01; done
