@@ -6,6 +6,7 @@
 
 #include "core/mem.h"
 #include "gallery/match_i8.h"
+#include "gallery/person_nearest.h"
 #include "gallery/sqdist.h"
 
 #include <math.h>
@@ -465,18 +466,13 @@ ft_status ft_match(const ft_match_matrix *m, const float *query, size_t dim, dou
     return FT_OK;
 }
 
-ft_status ft_match_person_nearest(const ft_match_matrix *m, int64_t person_id, double *nearest,
-                                  ft_err *err)
+// D_p of the person whose rows are r0..r1-1: one 1:N search per row.
+static ft_status rows_nearest_other(const ft_match_matrix *m, size_t r0, size_t r1,
+                                    double *nearest, ft_err *err)
 {
-    // A person's rows are contiguous (rows are grouped by person).
-    size_t r0 = 0;
-    while (r0 < m->n && m->person[r0] != person_id)
-        r0++;
-    if (r0 == m->n)
-        return ft_err_set(err, FT_E_NOT_FOUND, "person %lld has no sample in the matrix",
-                          (long long)person_id);
+    int64_t person_id = m->person[r0];
     double best = INFINITY;
-    for (size_t r = r0; r < m->n && m->person[r] == person_id; r++) {
+    for (size_t r = r0; r < r1; r++) {
         ft_match_result mr;
         ft_status st = ft_match(m, m->desc + r * m->dim, m->dim, INFINITY, 0.0, &mr, err);
         if (st != FT_OK)
@@ -489,5 +485,56 @@ ft_status ft_match_person_nearest(const ft_match_matrix *m, int64_t person_id, d
             best = d;
     }
     *nearest = best;
+    return FT_OK;
+}
+
+// The end of the run of rows of the person at row r0 (rows are grouped by
+// person).
+static size_t person_run_end(const ft_match_matrix *m, size_t r0)
+{
+    size_t r1 = r0;
+    while (r1 < m->n && m->person[r1] == m->person[r0])
+        r1++;
+    return r1;
+}
+
+ft_status ft_match_person_nearest(const ft_match_matrix *m, int64_t person_id, double *nearest,
+                                  ft_err *err)
+{
+    size_t r0 = 0;
+    while (r0 < m->n && m->person[r0] != person_id)
+        r0++;
+    if (r0 == m->n)
+        return ft_err_set(err, FT_E_NOT_FOUND, "person %lld has no sample in the matrix",
+                          (long long)person_id);
+    return rows_nearest_other(m, r0, person_run_end(m, r0), nearest, err);
+}
+
+// person_nearest.h: every person's D_p, the same searches person by person.
+ft_status ft_match_matrix_person_nearest(const ft_match_matrix *m, int64_t **person_ids,
+                                         double **nearest, size_t *n_people, ft_err *err)
+{
+    size_t n = m->n, np = 0;
+    int64_t *ids = ft_malloc((n ? n : 1) * sizeof *ids);
+    double *near = ft_malloc((n ? n : 1) * sizeof *near);
+    if (!ids || !near) {
+        ft_free(ids);
+        ft_free(near);
+        return ft_err_set(err, FT_E_NOMEM, "nearest other person over %zu samples: out of memory",
+                          n);
+    }
+    for (size_t r0 = 0, r1; r0 < n; r0 = r1, np++) {
+        r1 = person_run_end(m, r0);
+        ids[np] = m->person[r0];
+        ft_status st = rows_nearest_other(m, r0, r1, &near[np], err);
+        if (st != FT_OK) {
+            ft_free(ids);
+            ft_free(near);
+            return st;
+        }
+    }
+    *person_ids = ids;
+    *nearest = near;
+    *n_people = np;
     return FT_OK;
 }

@@ -300,6 +300,22 @@ static int64_t pg_changes(const PGresult *r)
     return t && *t ? strtoll(t, NULL, 10) : 0;
 }
 
+// A write of one row by id in the open transaction: FT_E_NOT_FOUND ("no
+// NOUN with id N") when it changed nothing.
+static ft_status pg_change_one(ft_gallery *g, const char *sql, const pg_args *a, const char *what,
+                               const char *noun, int64_t id, ft_err *err)
+{
+    ft_status st;
+    PGresult *r = pg_run(g, sql, a, 0, what, &st, err);
+    if (!r)
+        return st;
+    int64_t changed = pg_changes(r);
+    PQclear(r);
+    if (changed == 0)
+        return ft_err_set(err, FT_E_NOT_FOUND, "no %s with id %lld", noun, (long long)id);
+    return FT_OK;
+}
+
 static int64_t col_i64(const PGresult *r, int row, int col)
 {
     if (PQgetisnull(r, row, col))
@@ -853,15 +869,9 @@ static ft_status pg_person_delete(ft_gallery *g, int64_t id, ft_err *err)
     if ((st = pg_do(g, "UPDATE events SET thumbnail = NULL WHERE person_id = $1", &a,
                     "delete person's event thumbnails", err)) != FT_OK)
         goto fail;
-    PGresult *r = pg_run(g, "DELETE FROM people WHERE id = $1", &a, 0, "delete person", &st, err);
-    if (!r)
+    if ((st = pg_change_one(g, "DELETE FROM people WHERE id = $1", &a, "delete person", "person",
+                            id, err)) != FT_OK)
         goto fail;
-    int64_t changed = pg_changes(r);
-    PQclear(r);
-    if (changed == 0) {
-        st = ft_err_set(err, FT_E_NOT_FOUND, "no person with id %lld", (long long)id);
-        goto fail;
-    }
     return pg_commit(g, err);
 fail:
     pg_rollback(g);
@@ -1141,15 +1151,9 @@ static ft_status pg_sample_delete(ft_gallery *g, int64_t sample_id, ft_err *err)
     ft_status st = pg_begin(g, err);
     if (st != FT_OK)
         return st;
-    PGresult *r = pg_run(g, "DELETE FROM samples WHERE id = $1", &a, 0, "delete sample", &st, err);
-    if (!r)
+    if ((st = pg_change_one(g, "DELETE FROM samples WHERE id = $1", &a, "delete sample", "sample",
+                            sample_id, err)) != FT_OK)
         goto fail;
-    int64_t changed = pg_changes(r);
-    PQclear(r);
-    if (changed == 0) {
-        st = ft_err_set(err, FT_E_NOT_FOUND, "no sample with id %lld", (long long)sample_id);
-        goto fail;
-    }
     return pg_commit(g, err);
 fail:
     pg_rollback(g);
@@ -1729,17 +1733,10 @@ static ft_status pg_key_revoke(ft_gallery *g, int64_t id, ft_err *err)
     ft_status st = pg_begin(g, err);
     if (st != FT_OK)
         return st;
-    PGresult *r =
-        pg_run(g, "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1", &a, 0,
-               "revoke key", &st, err);
-    if (!r)
+    if ((st = pg_change_one(g,
+                            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1",
+                            &a, "revoke key", "API key", id, err)) != FT_OK)
         goto fail;
-    int64_t changed = pg_changes(r);
-    PQclear(r);
-    if (changed == 0) {
-        st = ft_err_set(err, FT_E_NOT_FOUND, "no API key with id %lld", (long long)id);
-        goto fail;
-    }
     return pg_commit(g, err);
 fail:
     pg_rollback(g);
