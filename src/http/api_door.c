@@ -78,14 +78,16 @@ static ft_status camera_start(ft_server *s, const char *name, const char *url, f
 // ---- Housekeeping: retention ----
 
 // Applies the retention settings (ft_gallery_retention_apply) a minute after
-// start and then every hour, on its own gallery connection. A failure is
-// tried again at the next round (the log is kept, not lost).
+// start (ft_server_opts.retention_first_s) and then every hour, on its own
+// gallery connection. A failure is tried again at the next round (the log
+// is kept, not lost).
 static void viewers_wake(ft_server *s);
 
 static void *housekeeping_main(void *arg)
 {
     ft_server *s = arg;
-    double next = ft_now_ms() + 60e3;
+    double first_s = s->o.retention_first_s > 0 ? s->o.retention_first_s : 60;
+    double next = ft_now_ms() + 1e3 * first_s;
     pthread_mutex_lock(&s->hk_mu);
     while (!s->hk_stop) {
         struct timespec ts;

@@ -48,6 +48,10 @@ typedef struct ft_server_opts {
     const char *cameras[FT_SERVER_MAX_CAMERAS];
     size_t n_cameras;
     bool verbose;               // log each request to stderr
+    // The server applies the gallery's retention settings (events and
+    // thumbnails older than N days) this many seconds after start, then
+    // every hour; <= 0 = 60 s. Tests set it short.
+    double retention_first_s;
     bool load_in_background;    // listen first, load the models after; default true
     // A model trained with `facetracker train` (MODEL.h5), or NULL. When set,
     // POST /api/prediction and /api/v1/detect find faces with it instead of
