@@ -27,16 +27,23 @@
 // decision); then each stage alone (decode, detection, landmarks,
 // descriptor, match + decision) and the chain with the descriptor fitted to
 // YuNet's five keypoints (ft_descriptor_kps, no landmark net), which the
-// door does not offer yet. First checks that the door grants the enrolled
-// subject and that both chains match them; then interleaved rounds, median
-// thread CPU time of each.
+// door does not offer yet. Then the door frame in the product's default
+// descriptor space, faceres (face/descriptor.h; issue 12, item 6): the same
+// ft_door_frame with YuNet and faceres on the detector's box (no landmark
+// net), matched 1:N against the same 100 people enrolled with faceres
+// vectors (the subject's own, 99 others at cosine distance ~0.6 from it),
+// and faceres alone; skipped, saying so, when faceres's weights are absent.
+// First checks that the doors grant the enrolled subject and that both
+// chains match them; then interleaved rounds, median thread CPU time of each.
 #include "access/access.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/cpu.h"
 #include "core/mem.h"
 #include "door/door.h"
+#include "face/descriptor.h"
 #include "face/face.h"
+#include "face/faceres.h"
 #include "gallery/gallery.h"
 #include "model/onnx.h"
 #include "nn/kern/conv2d.h"
@@ -402,9 +409,74 @@ static int door_mode(const char *photo, bool quick)
     ft_door_worker w = {.nn = ctx, .g = g};
     ft_door_result *res = ft_malloc(sizeof *res);
 
+    // The default space: faceres on the detector's box, its own gallery of
+    // the same 100 people (each space matches its own vectors).
+    const ft_descriptor_net *dnet = ft_descriptor_net_default();
+    struct ft_faceres *frn = NULL;
+    ft_gallery *gf = NULL;
+    ft_door *doorf = NULL;
+    ft_door_source *dsf = NULL;
+    int64_t subject_f = 0;
+    char dbf[256];
+    snprintf(dbf, sizeof dbf, "/tmp/bench_yunet_door_faceres_%ld.db", (long)getpid());
+    remove(dbf);
+    float *df = ft_malloc(sizeof(float) * FT_FACERES_DIM);
+    if (strcmp(dnet->name, "faceres") != 0)
+        printf("the default descriptor network is %s, not faceres: no faceres door line\n",
+               dnet->name);
+    else if ((st = ft_faceres_load(ft_descriptor_faceres_path(), NULL, &frn, &err)) != FT_OK)
+        printf("faceres not loaded (%s): no faceres door line (tools/setup.sh fetches it)\n",
+               ft_err_msg(&err, st));
+    if (frn) {
+        if ((st = ft_image_decode(jpg.data, jpg.len, &il, &im, &err)) != FT_OK ||
+            (st = ft_faceres_describe(frn, ctx, &im, &box[0], df, &err)) != FT_OK)
+            door_die("faceres", st, &err);
+        ft_image_deinit(&im);
+        double norm = 0;
+        for (int i = 0; i < FT_FACERES_DIM; i++)
+            norm += (double)df[i] * df[i];
+        // Noise of 2.5 times the vector's norm: cosine distance about
+        // 1 - 1 / sqrt(1 + 2.5^2) = 0.63 from the subject (threshold 0.37).
+        double sd = 2.5 * sqrt(norm / FT_FACERES_DIM);
+        if ((st = ft_gallery_open(dbf, NULL, &gf, &err)) != FT_OK)
+            door_die("gallery (faceres)", st, &err);
+        float *v = ft_malloc(sizeof(float) * FT_FACERES_DIM);
+        for (int p = 0; p < N_PEOPLE; p++) {
+            ft_sample sm;
+            memset(&sm, 0, sizeof sm);
+            sm.descriptor = v;
+            sm.dim = FT_FACERES_DIM;
+            for (int i = 0; i < FT_FACERES_DIM; i++)
+                v[i] = p == 0 ? df[i] : (float)(df[i] + sd * gauss(&seed));
+            snprintf(sm.model, sizeof sm.model, "%s", dnet->space(FT_ALIGN_SIMILARITY));
+            snprintf(sm.alignment, sizeof sm.alignment, "%s",
+                     dnet->align_name(FT_ALIGN_SIMILARITY));
+            sm.detector_score = box[0].score;
+            sm.face_w = (int32_t)box[0].w;
+            sm.face_h = (int32_t)box[0].h;
+            char name[64];
+            snprintf(name, sizeof name, p == 0 ? "subject" : "person %03d", p);
+            int64_t pid;
+            if ((st = ft_gallery_enroll(gf, 0, name, &sm, 1, &pid, NULL, &err)) != FT_OK)
+                door_die("enrol (faceres)", st, &err);
+            if (p == 0)
+                subject_f = pid;
+        }
+        ft_free(v);
+        ft_door_opts of = ft_door_opts_default();
+        of.describe.detect.kind = FT_DETECTOR_YUNET;
+        of.descriptor = dnet;
+        of.faceres = frn;
+        if ((st = ft_door_new(fm, &of, NULL, &doorf, &err)) != FT_OK ||
+            (st = ft_door_source_new("bench-faceres", FT_DOOR_STILL, &dsf, &err)) != FT_OK)
+            door_die("door (faceres)", st, &err);
+        ft_door_source_set_record(dsf, false);
+    }
+    ft_door_worker wf = {.nn = ctx, .g = gf};
+
     // Rounds: the door frame, then each stage, then the 5-point chain.
     int reps = quick ? 5 : 41;
-    enum { T_DOOR, T_DEC, T_DET, T_LM, T_DESC, T_MATCH, T_DESC5, T_CHAIN5, T_N };
+    enum { T_DOOR, T_DEC, T_DET, T_LM, T_DESC, T_MATCH, T_DESC5, T_CHAIN5, T_DOORF, T_FRES, T_N };
     static const char *const names[T_N] = {
         "door frame: decode + ft_door_frame (YuNet, 68-point landmarks, similarity)",
         "  decode 640x480 JPEG",
@@ -413,12 +485,14 @@ static int door_mode(const char *photo, bool quick)
         "  descriptor (similarity warp + 128-d net)",
         "  1:N match (100 people) + decision",
         "descriptor from the 5 keypoints (ft_descriptor_kps)",
-        "chain with 5-point alignment: decode + detect + ft_descriptor_kps + match + decision"};
+        "chain with 5-point alignment: decode + detect + ft_descriptor_kps + match + decision",
+        "door frame, default space faceres: decode + ft_door_frame (YuNet, faceres on the box)",
+        "  faceres on the detector's box (ft_faceres_describe)"};
     double *t[T_N];
     for (int k = 0; k < T_N; k++)
         t[k] = ft_calloc((size_t)reps, sizeof(double));
-    int granted = 0, granted5 = 0;
-    double dist68 = NAN, dist5 = NAN;
+    int granted = 0, granted5 = 0, granted_f = 0;
+    double dist68 = NAN, dist5 = NAN, dist_f = NAN;
     for (int r = -1; r < reps; r++) {
         double c0 = cpu_ms();
         if ((st = ft_image_decode(jpg.data, jpg.len, &il, &im, &err)) != FT_OK ||
@@ -482,6 +556,28 @@ static int door_mode(const char *photo, bool quick)
         granted5 += ok5;
         if (ok5)
             dist5 = dec.distance;
+
+        // The door frame in the default space, then faceres alone.
+        s[T_DOORF] = s[T_FRES] = 0;
+        if (doorf) {
+            a = cpu_ms();
+            if ((st = ft_image_decode(jpg.data, jpg.len, &il, &im, &err)) != FT_OK ||
+                (st = ft_door_frame(doorf, &wf, dsf, &im, 1000.0 + r, res, &err)) != FT_OK)
+                door_die("door frame (faceres)", st, &err);
+            b = cpu_ms();
+            s[T_DOORF] = b - a;
+            bool okf = res->n_faces == 1 && res->faces[0].described &&
+                       res->faces[0].frame.decision == FT_DECISION_GRANTED &&
+                       res->faces[0].frame.person_id == subject_f;
+            granted_f += okf;
+            if (okf)
+                dist_f = res->faces[0].frame.distance;
+            a = cpu_ms();
+            if ((st = ft_faceres_describe(frn, ctx, &im, &box[0], df, &err)) != FT_OK)
+                door_die("faceres", st, &err);
+            s[T_FRES] = cpu_ms() - a;
+            ft_image_deinit(&im);
+        }
         if (r >= 0)
             for (int k = 0; k < T_N; k++)
                 t[k][r] = s[k];
@@ -492,26 +588,41 @@ static int door_mode(const char *photo, bool quick)
     printf("check: door granted the subject in %d/%d frames (distance %.3f); 5-point chain "
            "granted in %d/%d (distance %.3f)\n",
            granted, reps + 1, dist68, granted5, reps + 1, dist5);
+    if (doorf)
+        printf("check: the faceres door granted the subject in %d/%d frames (cosine distance "
+               "%.3f)\n",
+               granted_f, reps + 1, dist_f);
     for (int k = 0; k < T_N; k++)
-        printf("  %-86s %7.2f ms\n", names[k], median(t[k], reps));
-    int rc = granted == reps + 1 && granted5 == reps + 1 ? 0 : 1;
+        if (doorf || (k != T_DOORF && k != T_FRES))
+            printf("  %-86s %7.2f ms\n", names[k], median(t[k], reps));
+    int rc = granted == reps + 1 && granted5 == reps + 1 && (!doorf || granted_f == reps + 1)
+                 ? 0
+                 : 1;
     if (rc)
         fprintf(stderr, "bench_yunet door: a frame was not granted\n");
     for (int k = 0; k < T_N; k++)
         ft_free(t[k]);
     ft_free(res);
+    ft_door_source_free(dsf);
+    ft_door_free(doorf);
+    ft_gallery_close(gf);
+    ft_faceres_free(frn);
+    ft_free(df);
     ft_door_source_free(ds);
     ft_door_free(door);
     ft_match_matrix_free(mm);
     ft_match_matrix_free(mm5);
     ft_free(rows5);
     ft_gallery_close(g);
-    remove(db);
-    char side[300];
-    snprintf(side, sizeof side, "%s-wal", db);
-    remove(side);
-    snprintf(side, sizeof side, "%s-shm", db);
-    remove(side);
+    const char *dbs[2] = {db, dbf};
+    for (int i = 0; i < 2; i++) {
+        char side[300];
+        remove(dbs[i]);
+        snprintf(side, sizeof side, "%s-wal", dbs[i]);
+        remove(side);
+        snprintf(side, sizeof side, "%s-shm", dbs[i]);
+        remove(side);
+    }
     ft_nn_ctx_free(ctx);
     ft_face_models_free(fm);
     ft_buf_deinit(&jpg);
