@@ -29,11 +29,11 @@ if [ $want_test = 1 ]; then
   # postgresql the throwaway server of the gallery_pg tests; openssl makes
   # the tests' self-signed certificates (HTTPS, RTSPS), glib-networking is
   # GLib's TLS for the RTSPS test server; libjpeg-turbo-progs (jpegtran)
-  # makes bench/load.sh's 640x480 photo.
+  # makes bench/load.sh's 640x480 photo; curl sends e2e.issue10_cli's requests.
   pkgs+=(clang libclang-rt-14-dev python3-h5py python3-numpy chromium wrk
          ffmpeg mosquitto mosquitto-clients python3-opencv libgstrtspserver-1.0-dev gstreamer1.0-plugins-base
          gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
-         gstreamer1.0-libav postgresql openssl glib-networking libjpeg-turbo-progs)
+         gstreamer1.0-libav postgresql openssl glib-networking libjpeg-turbo-progs curl)
 fi
 
 missing=()

@@ -1,0 +1,169 @@
+#!/bin/sh
+# Issue 10 items of the command line found untested by the item-by-item
+# audit (safety_cli.sh runs everything without a terminal):
+#   1. `people delete` on a terminal asks, and does nothing unless told "y";
+#   2. `serve --verbose` writes one line per request (time, client, method,
+#      path without the query, status, ms, key id), never the key;
+#   3. `backup` while a server enrols over HTTP: every copy is one
+#      committed state (integrity checked by backup; samples a fixed
+#      multiple of people; never fewer people than the copy before).
+# Needs util-linux `script` (a pseudo-terminal) and curl.
+#   issue10_cli.sh FACETRACKER ASSETS_DIR
+set -u
+ft=$1
+assets=$2
+work=$(mktemp -d /tmp/ft_issue10_cli_XXXXXX)
+srv=
+cleanup() {
+    [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+db=$work/g.db
+fail=0
+check() { # check DESCRIPTION EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAILED: $1 (got $3, expected $2)"; fail=1; fi
+}
+has() { # has DESCRIPTION NEEDLE FILE
+    if grep -q -- "$2" "$3"; then echo "ok: $1"; else echo "FAILED: $1 (no '$2' in:)"; cat "$3"; fail=1; fi
+}
+hasnt() { # hasnt DESCRIPTION NEEDLE FILE
+    if grep -q -- "$2" "$3"; then echo "FAILED: $1 ('$2' in:)"; cat "$3"; fail=1; else echo "ok: $1"; fi
+}
+for tool in script curl; do
+    command -v $tool >/dev/null 2>&1 || { echo "FAILED: $tool is needed (util-linux, curl)"; exit 1; }
+done
+
+# ---- 1. Delete on a terminal ----
+"$ft" convert --crop 740,300,380,460 "$assets/demo/sample1.jpg" "$work/b.png" >/dev/null
+"$ft" enroll --db "$db" Bob "$work/b.png" >/dev/null 2>&1 </dev/null
+check "enroll Bob" 0 $?
+# `script` gives the command a pseudo-terminal as stdin and stderr; what we
+# pipe in is typed at it.
+printf 'n\n' | script -qec "'$ft' people --db '$db' delete Bob" /dev/null >"$work/tty" 2>&1
+check "answering n on a terminal refuses" 1 $?
+has "  ... after asking" "Delete Bob (id 1) and their" "$work/tty"
+has "  ... [y/N]" "\[y/N\]" "$work/tty"
+"$ft" people --db "$db" show Bob >/dev/null 2>&1
+check "  ... Bob is still there" 0 $?
+printf '\n' | script -qec "'$ft' people --db '$db' delete Bob" /dev/null >"$work/tty" 2>&1
+check "an empty answer (the default, N) refuses" 1 $?
+printf 'y\n' | script -qec "'$ft' people --db '$db' delete Bob" /dev/null >"$work/tty" 2>&1
+check "answering y deletes" 0 $?
+has "  ... says so" '"deleted"' "$work/tty"
+"$ft" people --db "$db" show Bob >/dev/null 2>&1
+check "  ... Bob is gone" 2 $?
+"$ft" audit --db "$db" >"$work/out" 2>&1
+has "  ... audited" '"action": "person.delete"' "$work/out"
+
+# ---- 2. serve --verbose ----
+# Starts the server on a free port with the gallery $1; sets $srv and $port.
+start_server() {
+    "$ft" serve --db "$1" --port 0 --threads 1 --descriptor resnet128 --verbose \
+        --models "$assets/model" 2>"$work/serve.err" &
+    srv=$!
+    port=
+    i=0
+    while [ $i -lt 300 ] && [ -z "$port" ]; do
+        port=$(sed -n 's|.*serving on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/serve.err")
+        [ -z "$port" ] && sleep 0.1
+        i=$((i + 1))
+    done
+    [ -n "$port" ] || { echo "FAILED: the server did not start:"; cat "$work/serve.err"; exit 1; }
+    i=0
+    until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 || [ $i -ge 600 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+stop_server() {
+    kill "$srv" 2>/dev/null
+    wait "$srv" 2>/dev/null
+    srv=
+}
+
+token=$("$ft" keys --db "$db" create door1 --role admin 2>/dev/null |
+    sed -n 's|.*"token": "\(ftk_[0-9a-f_]*\)".*|\1|p')
+[ -n "$token" ] || { echo "FAILED: keys create gave no token"; fail=1; }
+keyid=$(echo "$token" | cut -d_ -f2)
+start_server "$db"
+# Request lines other than start_server's /readyz polls (their lines may
+# be written after curl has its answer).
+reqlines() { grep ' key=' "$work/serve.err" | grep -v ' GET /readyz '; }
+n0=$(reqlines | wc -l)
+curl -s -o /dev/null -H "X-API-Key: $token" "http://127.0.0.1:$port/api/v1/people?name=query-secret"
+curl -s -o /dev/null -H "X-API-Key: ftk_${keyid}_0000000000000000000000000000000000000000000000000000000000000000" \
+    "http://127.0.0.1:$port/api/v1/people"
+curl -s -o /dev/null "http://127.0.0.1:$port/api/v1/nothing-here"
+i=0
+while [ $i -lt 50 ] && [ "$(reqlines | wc -l)" -lt $((n0 + 3)) ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+reqlines | tail -n +$((n0 + 1)) >"$work/log"
+check "one line per request" 3 "$(wc -l <"$work/log" | tr -d ' ')"
+line1='^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9:.]*Z 127\.0\.0\.1 GET /api/v1/people 200 [0-9.]*ms key='$keyid'$'
+if sed -n 1p "$work/log" | grep -q "$line1"; then echo "ok: time client method path status ms key id"; else
+    echo "FAILED: the first line is not 'TIME 127.0.0.1 GET /api/v1/people 200 MSms key=$keyid':"
+    cat "$work/log"; fail=1; fi
+if sed -n 2p "$work/log" | grep -q ' GET /api/v1/people 401 [0-9.]*ms key=-$'; then
+    echo "ok: a wrong key is logged as 401, key=-"; else
+    echo "FAILED: the wrong key's line:"; cat "$work/log"; fail=1; fi
+if sed -n 3p "$work/log" | grep -q ' GET /api/v1/nothing-here 404 '; then
+    echo "ok: a 404 is logged"; else echo "FAILED: the 404's line:"; cat "$work/log"; fail=1; fi
+hasnt "  ... never the key" "$token" "$work/serve.err"
+hasnt "  ... nor the wrong key" "0000000000000000000000000000" "$work/serve.err"
+hasnt "  ... nor the query" "query-secret" "$work/serve.err"
+stop_server
+
+# ---- 3. backup while the server enrols ----
+db2=$work/live.db
+"$ft" convert --crop 308,212,390,524 "$assets/demo/sample1.jpg" "$work/a.png" >/dev/null
+start_server "$db2"
+(
+    i=0
+    while [ $i -lt 400 ] && [ ! -f "$work/stop" ]; do
+        curl -s -o /dev/null -H 'X-Requested-With: issue10' -F "name=p$i" -F "photo=@$work/a.png" \
+            "http://127.0.0.1:$port/api/v1/enrol?force=1"
+        i=$((i + 1))
+    done
+) &
+writer=$!
+last=0
+ratio=
+bad=0
+k=0
+while [ $k -lt 8 ]; do
+    sleep 0.3
+    "$ft" backup --db "$db2" "$work/copy$k.db" >"$work/bk" 2>&1
+    rc=$?
+    p=$(sed -n 's|.*"people": \([0-9]*\).*|\1|p' "$work/bk")
+    s=$(sed -n 's|.*"samples": \([0-9]*\).*|\1|p' "$work/bk")
+    if [ $rc != 0 ] || [ -z "$p" ] || [ -z "$s" ]; then
+        echo "FAILED: backup $k while serving (exit $rc):"; cat "$work/bk"; bad=1
+    elif [ "$p" -lt "$last" ]; then
+        echo "FAILED: backup $k has $p people, fewer than the copy before ($last)"; bad=1
+    elif [ "$p" -gt 0 ]; then
+        r=$((s / p))
+        [ -z "$ratio" ] && ratio=$r
+        if [ $((r * p)) != "$s" ] || [ "$r" != "$ratio" ]; then
+            echo "FAILED: backup $k holds a half enrolment: $p people, $s samples"; bad=1
+        fi
+        last=$p
+    fi
+    k=$((k + 1))
+done
+touch "$work/stop"
+wait $writer
+check "8 backups while the server enrols, each one committed state" 0 $bad
+if [ "$last" -gt 0 ]; then echo "ok: the copies saw enrolments ($last people in the last)"; else
+    echo "FAILED: no enrolment reached a backup"; cat "$work/serve.err" | tail -5; fail=1; fi
+"$ft" backup --db "$db2" "$work/final.db" >"$work/bk" 2>&1
+stop_server
+pl=$("$ft" people --db "$db2" list 2>/dev/null | grep -o '"id"' | wc -l | tr -d ' ')
+pf=$(sed -n 's|.*"people": \([0-9]*\).*|\1|p' "$work/bk")
+check "after the writes stopped a backup has every person" "$pl" "$pf"
+"$ft" people --db "$work/copy7.db" list >/dev/null 2>&1
+check "  ... and a copy opens as a gallery on its own" 0 $?
+[ $bad = 0 ] || fail=1
+exit $fail
