@@ -1,8 +1,9 @@
 // Issue 10 items that had code but no test that could fail (found by the
 // item-by-item audit): the server itself applies the retention policy
-// (not only `events purge` and the library call), and a decision whose
-// event cannot be written (full disk) is answered 503 E_STORE with no
-// decision, never 500 or a decision that was not logged.
+// (not only `events purge` and the library call); a decision whose event
+// cannot be written (full disk, a read-only gallery file) is answered 503
+// E_STORE with no decision, never 500 or a decision that was not logged,
+// and /readyz says why the server is not ready.
 #define _GNU_SOURCE
 #include "core/buf.h"
 #include "core/clock.h"
@@ -16,8 +17,12 @@
 #include "http_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void rm_db(const char *path)
@@ -227,9 +232,86 @@ static void test_access_disk_full(void)
     rmdir(dir);
 }
 
+// Issue 10's finding 5 as reported: a gallery FILE that cannot be written
+// (mode 0444). The server used to start, say ready and answer 500 to every
+// decision. Root writes through file modes, so the server runs in a child
+// without CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER (still root:
+// the models stay readable wherever the checkout is); the child first
+// checks that it really cannot open the file for writing.
+static void test_readonly_file(void)
+{
+    char dir[] = "/tmp/ft_issue10_ro_XXXXXX";
+    if (!mkdtemp(dir))
+        return;
+    char db[300];
+    snprintf(db, sizeof db, "%s/g.db", dir);
+    ft_err err = {0};
+    ft_gallery *g = NULL;
+    FT_CHECK_OK(ft_gallery_open(db, NULL, &g, &err), &err);
+    ft_gallery_close(g);
+    FT_CHECK(chmod(db, 0444) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct d[2];
+        if (syscall(SYS_capget, &h, d) == 0) {
+            uint32_t drop =
+                (1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH) | (1u << CAP_FOWNER);
+            d[0].effective &= ~drop;
+            d[0].permitted &= ~drop;
+            d[0].inheritable &= ~drop;
+            if (syscall(SYS_capset, &h, d) != 0)
+                _exit(3);
+        }
+        int fd = open(db, O_WRONLY);
+        if (fd >= 0) {
+            fprintf(stderr, "readonly_file: the file opens for writing: not tested\n");
+            _exit(4);
+        }
+        ft_nn_init();
+        char models[512], photo[512];
+        ft_server_opts o = server_opts(db, models, sizeof models);
+        o.descriptor = "resnet128";
+        ft_server *s = NULL;
+        ft_err e = {0};
+        FT_CHECK_OK(ft_server_start(&o, &s, &e), &e);
+        if (s) {
+            FT_CHECK_OK(ft_server_wait_ready(s, &e), &e);
+            uint16_t port = ft_server_port(s);
+            tc_resp r = tc_get(port, "/readyz", NULL);
+            FT_CHECK_EQ(r.status, 503);
+            FT_CHECK(strstr(r.body, "\"E_STORAGE\"") != NULL);
+            FT_CHECK(strstr(r.body, "read-only") != NULL);
+            tc_resp_free(&r);
+            snprintf(photo, sizeof photo, "%s/demo/sample1.jpg", ft_test_assets());
+            ft_buf jpg;
+            ft_buf_init(&jpg, 0);
+            FT_CHECK_OK(ft_file_read(photo, 0, &jpg, &e), &e);
+            r = post_photo(port, "/api/v1/access?source=door10", &jpg);
+            FT_CHECK_EQ(r.status, 503);
+            FT_CHECK(strstr(r.body, "\"E_STORE\"") != NULL);
+            FT_CHECK(strstr(r.body, "read-only") != NULL);
+            FT_CHECK(strstr(r.body, "\"decision\"") == NULL);
+            tc_resp_free(&r);
+            ft_buf_deinit(&jpg);
+            ft_server_stop(s);
+        }
+        _exit(ft_test_failures ? 1 : 0);
+    }
+    FT_CHECK(pid > 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    FT_CHECK(WIFEXITED(status));
+    FT_CHECK_EQ(WEXITSTATUS(status), 0);
+    chmod(db, 0644);
+    rm_db(db);
+    rmdir(dir);
+}
+
 static const ft_test_case cases[] = {
     {"server_retention", test_server_retention},
     {"access_disk_full", test_access_disk_full},
+    {"readonly_file", test_readonly_file},
 };
 
 FT_TEST_MAIN(cases)
