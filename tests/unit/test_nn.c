@@ -538,6 +538,42 @@ static void test_dwconv_variants(void)
                             ft_aligned_free(want);
                             ft_aligned_free(got);
                         }
+        // Maps whose rows read by one call exceed 1 MiB: the AVX-512
+        // variant's wide stride-1 layers then take the grouped sweep, not
+        // the two-row one (dwconv2d_avx512.c, PAIR_WIDE_BYTES); the same map
+        // in calls of 5 rows takes the two-row sweep.
+        static const int32_t big[][3] = {{70, 64, 64}, {36, 75, 128}, {41, 130, 32}};
+        for (size_t ib = 0; ib < sizeof big / sizeof *big; ib++)
+            for (int pad = 0; pad < 2; pad++) {
+                int32_t h = big[ib][0], w = big[ib][1], c = big[ib][2];
+                ft_conv_geom g;
+                FT_CHECK(ft_conv_geom_make(h, w, c, c, 3, 3, 1, (ft_pad)pad, &g) == FT_OK);
+                float *x = rand_buf((size_t)h * w * c);
+                float *wt = rand_buf((size_t)9 * c), *bias = rand_buf((size_t)c);
+                size_t yn = (size_t)g.out_h * g.out_w * c;
+                float *want = canary_buf(yn), *got = canary_buf(yn), *got2 = canary_buf(yn);
+                ft_kern_dwconv2d_f32_ref(&g, x, wt, bias, FT_ACT_RELU, want, 0, g.out_h);
+                dw_variants[v].fn(&g, x, wt, bias, FT_ACT_RELU, got, 0, g.out_h);
+                for (int32_t r0 = 0; r0 < g.out_h; r0 += 5)
+                    dw_variants[v].fn(&g, x, wt, bias, FT_ACT_RELU, got2, r0,
+                                      r0 + 5 < g.out_h ? r0 + 5 : g.out_h);
+                // The sweep's tolerance: 9 terms summed in another order, with FMA.
+                int bad = compare(dw_variants[v].name, got, want, yn, 1e-6 * 9 + 1e-7);
+                bad += compare(dw_variants[v].name, got2, want, yn, 1e-6 * 9 + 1e-7);
+                bad += !tail_intact(got, yn) + !tail_intact(got2, yn);
+                if (bad) {
+                    fprintf(stderr, "dwconv %s %dx%dx%d k3 s1 pad%d (large): %d bad\n",
+                            dw_variants[v].name, h, w, c, pad, bad);
+                    ft_test_failures++;
+                }
+                checked++;
+                ft_aligned_free(x);
+                ft_aligned_free(wt);
+                ft_aligned_free(bias);
+                ft_aligned_free(want);
+                ft_aligned_free(got);
+                ft_aligned_free(got2);
+            }
     }
     FT_CHECK(checked > 0);
 }

@@ -22,6 +22,11 @@
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
+// Wide stride-1 layers go through row3x3_pair per 16-channel block, not
+// the grouped sweep, when the input rows a call reads fit in this many bytes
+// (half of the 2 MiB L2 of the Xeon measured; see rows_act).
+#define PAIR_WIDE_BYTES ((double)(1 << 20))
+
 static ALWAYS_INLINE __m512 load(const float *p, __mmask16 m, bool full)
 {
     return full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
@@ -189,6 +194,71 @@ static ALWAYS_INLINE void row3x3(const ft_conv_geom *g, const float *x, const fl
     }
 }
 
+// Two output rows oy, oy + 1 of one 16-channel block, stride 1, both with
+// all three input rows inside the map (interior rows): each input column
+// is loaded once for both, four rows of it, and the nine weights are the
+// same for both rows. Each output is computed by window3x3 as in row3x3,
+// the same operations in the same order, so the bits are those of two
+// row3x3 calls. The two input rows the next pair adds are prefetched.
+static ALWAYS_INLINE void row3x3_pair(const ft_conv_geom *g, const float *x, const float *w,
+                                      const float *bias, ft_act act, float *y, int32_t oy,
+                                      int32_t cb, bool full)
+{
+    size_t c = (size_t)g->c_in, rs = (size_t)g->in_w * c;
+    int nc = g->c_in - cb < 16 ? g->c_in - cb : 16;
+    __mmask16 m = (__mmask16)((1u << nc) - 1);
+    __m512 b = bias ? load(bias + cb, m, full) : _mm512_setzero_ps();
+    int32_t iy0 = oy - g->pad_top;
+    __m512 wv[9];
+    for (int k = 0; k < 9; k++)
+        wv[k] = load(w + (size_t)k * c + cb, m, full);
+    const float *p0 = x + (size_t)iy0 * rs + cb;
+    rows3 ra = {p0, p0 + rs, p0 + 2 * rs, g->in_w, c, m, full};
+    rows3 rb = {p0 + rs, p0 + 2 * rs, p0 + 3 * rs, g->in_w, c, m, full};
+    float *ya = y + (size_t)oy * g->out_w * c + cb, *yb = ya + (size_t)g->out_w * c;
+    int32_t ix = -g->pad_left, n = g->out_w;
+    // Rows iy0 + 4 and iy0 + 5 (those that exist), in address order.
+    ahead pa = {NULL, 0, 0};
+    int32_t nr = g->in_h - (iy0 + 4) < 2 ? g->in_h - (iy0 + 4) : 2;
+    if (nr > 0) {
+        size_t outs = (size_t)n * (size_t)((g->c_in + 15) / 16);
+        pa.p = (const char *)(x + (size_t)(iy0 + 4) * rs);
+        pa.lines = (size_t)nr * rs / 16;
+        pa.per = (int32_t)((pa.lines + outs - 1) / outs);
+    }
+    size_t u = (size_t)(cb / 16) * (size_t)n;
+    // Columns: rows 0-2 for row oy, rows 1-3 for row oy + 1; row 3 apart.
+    col3 la = column(&ra, ix), ma = column(&ra, ix + 1);
+    __m512 l3 = (uint32_t)ix < (uint32_t)g->in_w ? load(rb.p2 + (size_t)ix * c, m, full)
+                                                  : _mm512_setzero_ps();
+    __m512 m3 = (uint32_t)(ix + 1) < (uint32_t)g->in_w
+                    ? load(rb.p2 + (size_t)(ix + 1) * c, m, full)
+                    : _mm512_setzero_ps();
+    for (int32_t i = 0; i < n; i++, ya += c, yb += c) {
+        prefetch_ahead(&pa, u + (size_t)i);
+        int32_t jx = ix + 2 + i;
+        col3 ra_c;
+        __m512 r3;
+        if ((uint32_t)jx < (uint32_t)g->in_w) {
+            size_t o = (size_t)jx * c;
+            ra_c = (col3){load(ra.p0 + o, m, full), load(ra.p1 + o, m, full),
+                          load(ra.p2 + o, m, full)};
+            r3 = load(rb.p2 + o, m, full);
+        } else {
+            __m512 z = _mm512_setzero_ps();
+            ra_c = (col3){z, z, z};
+            r3 = z;
+        }
+        col3 lb = {la.r1, la.r2, l3}, mb = {ma.r1, ma.r2, m3}, rcb = {ra_c.r1, ra_c.r2, r3};
+        store(ya, ft_act_zmm(window3x3(la, ma, ra_c, wv, b), act), m, full, act, nc);
+        store(yb, ft_act_zmm(window3x3(lb, mb, rcb, wv, b), act), m, full, act, nc);
+        la = ma;
+        ma = ra_c;
+        l3 = m3;
+        m3 = r3;
+    }
+}
+
 // Wide layers (c a multiple of 64, c >= 64): sweeping one 16-channel
 // block along a row steps by c floats (>= 256 B), so every column it loads
 // maps to the same two L1 sets. Four adjacent blocks are swept together
@@ -297,6 +367,16 @@ static ALWAYS_INLINE void rows_act(const ft_conv_geom *g, const float *x, const 
     // 32 channels (not a multiple of 64): two blocks together.
     bool grouped = g->kh == 3 && g->kw == 3 && g->c_in >= 64 && g->c_in % (GROUP * 16) == 0;
     bool paired = !grouped && g->kh == 3 && g->kw == 3 && g->c_in % 32 == 0;
+    // Stride 1: interior rows two at a time, one 16-channel block after
+    // another (row3x3_pair). For wide layers this beats the grouped sweep
+    // when the rows read are in cache (bands of chains and separable
+    // layers: 160x8x64 67 -> 89 GFLOP/s, 160x12x32 65 -> 99, 320x24x16
+    // 82 -> 110 on the Xeon of docs/BENCHMARKS.md, 2026-12-05) but not on a
+    // whole map streamed from memory (480x272x64 34 -> 26), where the
+    // grouped sweep stays.
+    bool pair = g->kh == 3 && g->kw == 3 && g->stride == 1;
+    if (pair && (double)(oy1 - oy0 + 2) * g->in_w * g->c_in * sizeof(float) <= PAIR_WIDE_BYTES)
+        grouped = paired = false;
     for (int32_t oy = oy0; oy < oy1; oy++) {
         if (grouped) {
             for (int32_t cb = 0; cb < g->c_in; cb += GROUP * 16)
@@ -306,6 +386,15 @@ static ALWAYS_INLINE void rows_act(const ft_conv_geom *g, const float *x, const 
         if (paired) {
             for (int32_t cb = 0; cb < g->c_in; cb += 32)
                 row3x3_group(g, x, w, bias, act, y, oy, cb, 2);
+            continue;
+        }
+        int32_t iy0 = oy - g->pad_top;
+        if (pair && oy + 1 < oy1 && iy0 >= 0 && iy0 + 3 < g->in_h) {
+            for (int32_t cb = 0; cb < c_full; cb += 16)
+                row3x3_pair(g, x, w, bias, act, y, oy, cb, true);
+            if (c_full < g->c_in)
+                row3x3_pair(g, x, w, bias, act, y, oy, c_full, false);
+            oy++;
             continue;
         }
         for (int32_t cb = 0; cb < c_full; cb += 16)
