@@ -224,18 +224,23 @@ ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image
     ft_status st = ft_faces_describe(m, ctx, im, &lo, faces, 32, &n, NULL, err);
     if (st != FT_OK)
         return st;
+    // The detector whose boxes `faces` holds: the landmark crop depends on
+    // it (ft_landmark_box moves YuNet's boxes, not the others').
+    ft_describe_opts fo = *o;
     if (n == 0) {
-        // Second chance with the other detector, when it is loaded: the SSD
-        // misses some faces the tiny detector finds and the other way round.
+        // Second chance with another detector, when it is loaded: YuNet (the
+        // default) and the tiny detector fall back to the SSD, the SSD to the
+        // tiny detector; each misses some faces the other finds.
         ft_detector_kind other = o->detect.kind == FT_DETECTOR_SSD ? FT_DETECTOR_TINY
                                                                    : FT_DETECTOR_SSD;
-        if (ft_face_models_has(m, other == FT_DETECTOR_SSD ? "ssd" : "tiny")) {
+        if (ft_face_models_has(m, ft_detector_name(other))) {
             lo.detect = ft_detect_opts_default();
             lo.detect.kind = other;
             lo.detect.min_score = floor;
             st = ft_faces_describe(m, ctx, im, &lo, faces, 32, &n, NULL, err);
             if (st != FT_OK)
                 return st;
+            fo.detect.kind = other;
         }
     }
     if (n == 0 && im->w <= 2048 && im->h <= 2048) {
@@ -266,5 +271,5 @@ ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image
     }
     *out = faces[pick];
     *below_threshold = !(out->box.score > thr);
-    return describe_one(m, ctx, im, o, out, NULL, err);
+    return describe_one(m, ctx, im, &fo, out, NULL, err);
 }
