@@ -581,7 +581,9 @@ int main(int argc, char **argv)
     ft_nn_ctx_new(1, &ctx1);
     ft_face_box boxes[64];
     size_t n = 0;
-    ft_detect(m, ctx1, &im1, NULL, boxes, 64, &n, NULL, NULL);
+    ft_detect_opts so = ft_detect_opts_default();
+    so.kind = FT_DETECTOR_SSD; // face-api's count is the SSD's (the default is YuNet)
+    ft_detect(m, ctx1, &im1, &so, boxes, 64, &n, NULL, NULL);
     printf("validation: sample1 SSD faces %zu (face-api: 3)\n", n);
     if (n != 3)
         return 1;

@@ -286,10 +286,12 @@ int ft_cli_face_opt(int argc, char **argv, int *i, ft_cli_face_opts *o)
 ft_status ft_cli_face_setup(const char *cmd, const ft_cli_face_opts *o, ft_face_models **m,
                             ft_nn_ctx **ctx)
 {
-    // Both detectors: the one-face rule falls back to the other one.
-    ft_status st = load_models(cmd, o->models, true, true, o->d.detect.kind == FT_DETECTOR_YUNET,
-                                      o->d.landmarks && !o->d.tiny_landmarks,
-                                      o->d.landmarks && o->d.tiny_landmarks, o->d.descriptors, m);
+    // The SSD as well: the one-face rule (ft_face_single) falls back to it
+    // after YuNet or the tiny detector, and to the tiny detector after it.
+    ft_detector_kind k = o->d.detect.kind;
+    ft_status st = load_models(cmd, o->models, true, k != FT_DETECTOR_YUNET, k == FT_DETECTOR_YUNET,
+                               o->d.landmarks && !o->d.tiny_landmarks,
+                               o->d.landmarks && o->d.tiny_landmarks, o->d.descriptors, m);
     if (st != FT_OK)
         return st;
     st = ft_nn_ctx_new((int)o->threads, ctx);

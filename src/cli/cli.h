@@ -83,7 +83,7 @@ typedef struct ft_cli_face_opts {
 void ft_cli_face_opts_init(ft_cli_face_opts *o);
 int ft_cli_face_opt(int argc, char **argv, int *i, ft_cli_face_opts *o);
 #define FT_CLI_FACE_OPTS_HELP                                                                      \
-    "  --detector ssd|tiny|yunet  face detector (default ssd)\n"                                  \
+    "  --detector yunet|ssd|tiny  face detector (default yunet; ssd and tiny are face-api's)\n"   \
     "  --min-score S         detector threshold (default 0.5)\n"                                  \
     "  --align faceapi|similarity  descriptor crop: face-api's (conforms to the reference) or\n"   \
     "                        a similarity warp from eyes and mouth (default similarity)\n"        \

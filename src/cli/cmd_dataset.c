@@ -279,6 +279,7 @@ static int cmd_autolabel(int argc, char **argv)
 {
     const char *out = NULL, *models = NULL;
     ft_detect_opts o = ft_detect_opts_default();
+    o.kind = FT_DETECTOR_SSD; // the pretrained SSD's boxes, as the usage says
     ft_image_limits lim = ft_image_limits_default();
     double d;
     int n_img = 0;

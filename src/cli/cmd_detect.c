@@ -15,13 +15,14 @@ static const char usage[] =
     "\n"
     "Finds every face in each image (JPEG, PNG, WebP, HEIC, PPM; '-' = stdin) and prints one\n"
     "JSON line per image:\n"
-    "  {\"image\": P, \"width\": W, \"height\": H, \"faces\": [{\"box\": [x, y, w, h], \"score\": S}],\n"
+    "  {\"image\": P, \"width\": W, \"height\": H, \"detector\": D,\n"
+    "   \"faces\": [{\"box\": [x, y, w, h], \"score\": S, \"keypoints\": [[x, y] x 5] (yunet)}],\n"
     "   \"ms\": {\"decode\": .., \"detect\": ..}}\n"
     "Boxes are in pixels of the orientation-corrected image, best score first.\n"
     "\n"
     "options:\n"
-    "  --detector ssd|tiny|yunet  SSD MobileNetV1 (accurate, default), the tiny detector (fast)\n"
-    "                        or YuNet-s (at the image's own size; boxes carry 5 keypoints)\n"
+    "  --detector yunet|ssd|tiny  YuNet-s (default: at the image's own size, boxes carry 5\n"
+    "                        keypoints), face-api's SSD MobileNetV1 or its tiny detector (fast)\n"
     "  --min-score S         keep faces scoring above S (default 0.5)\n"
     "  --max-faces N         at most N faces per image (default 100)\n"
     "  --input-size N        tiny detector input, a multiple of 32 (default 416)\n"
@@ -208,7 +209,10 @@ int ft_cmd_detect(int argc, char **argv)
         ft_buf_init(&b, 0);
         ft_buf_puts(&b, "{\"image\": ");
         ft_buf_json_str(&b, path);
-        ft_buf_printf(&b, ", \"width\": %d, \"height\": %d, \"faces\": [", im.w, im.h);
+        ft_buf_printf(&b, ", \"width\": %d, \"height\": %d, ", im.w, im.h);
+        if (!fm && !kg) // which detector found these boxes (yunet unless --detector says)
+            ft_buf_printf(&b, "\"detector\": \"%s\", ", ft_detector_name(o.kind));
+        ft_buf_puts(&b, "\"faces\": [");
         for (size_t k = 0; k < n; k++) {
             ft_buf_puts(&b, k ? ", {\"box\": [" : "{\"box\": [");
             ft_cli_json_num(&b, boxes[k].x);

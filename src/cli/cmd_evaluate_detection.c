@@ -22,7 +22,7 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  --iou T               overlap needed for a match (default 0.5)\n"
-    "  --detector ssd|tiny|yunet  (default ssd)\n"
+    "  --detector yunet|ssd|tiny  (default yunet)\n"
     "  --min-score S         detector threshold (default 0.5)\n"
     "  --input-size N        tiny detector input size (default 416)\n"
     "  --threads N           threads per inference (default: all cores)\n"

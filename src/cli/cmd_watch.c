@@ -43,7 +43,7 @@ static const char usage[] =
     "  --duration S          stop after S seconds\n"
     "  --realtime            files at their own frame rate (default: as fast as possible)\n"
     "  --detect-every N      detect on every N-th frame, track in between (default 1)\n"
-    "  --k K --n N           granted when K of the last N described frames match (2 of 3)\n"
+    "  --k K --n N           granted when K of the last N described frames match (3 of 5)\n"
     "  --gap S               a face unseen for S seconds has left: a new passage (default 1)\n"
     "  --frames              also print one {\"frame\": ...} line per frame\n"
     "  --draw DIR            save annotated frames as DIR/<source>-<frame>.jpg\n"

@@ -31,8 +31,8 @@ ft_door_opts ft_door_opts_default(void)
     ft_door_opts o;
     memset(&o, 0, sizeof o);
     o.describe = ft_describe_opts_default();
-    o.k = 2;
-    o.n = 3;
+    o.k = 3;
+    o.n = 5;
     o.gap_s = 1.0;
     o.iou_min = 0.3;
     o.assoc_distance = 0; // the descriptor network's track gate (face/descriptor.h)

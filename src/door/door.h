@@ -86,8 +86,10 @@ typedef struct ft_door_opts {
     // threshold and margin for this network (ft_access_policy_load).
     const ft_descriptor_net *descriptor;
     const struct ft_faceres *faceres; // faceres's weights (borrowed), for that network
-    // Granted when k of the last n described frames match; 2 of 3 (chosen by
-    // measurement: docs/BENCHMARKS.md, "The door: k of n").
+    // Granted when k of the last n described frames match; 3 of 5 (chosen by
+    // measurement with the default detector, YuNet: 2 of 3 let 1 of 83
+    // stranger passages through, 3 of 5 none, at the same 71 of 88 genuine
+    // ones; docs/BENCHMARKS.md, "The door: k of n").
     int k, n;
     double gap_s;              // a track unseen this long ends; 1.0 s
     double iou_min;            // association by overlap; 0.3

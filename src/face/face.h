@@ -1,4 +1,5 @@
-// The face pipeline: detectors (SSD MobileNetV1, tiny face detector),
+// The face pipeline: detectors (YuNet-s, the default; face-api's SSD
+// MobileNetV1 and tiny face detector),
 // 68-point landmarks (full and tiny), alignment and the 128-d descriptor,
 // built on the engine (src/nn) and the tfjs loader (src/model), following
 // ../shared/docs/faceapi-models.md.
@@ -20,9 +21,10 @@
 #define FT_LANDMARKS 68
 
 typedef enum ft_detector_kind {
-    FT_DETECTOR_SSD = 0, // SSD MobileNetV1, input 512: accurate (default)
+    FT_DETECTOR_SSD = 0, // SSD MobileNetV1, input 512: face-api's accurate detector
     FT_DETECTOR_TINY,    // tiny face detector, input 416 by default: fast
-    FT_DETECTOR_YUNET,   // YuNet-s (ONNX, models/yunet): at the image's own size, 5 keypoints
+    FT_DETECTOR_YUNET,   // YuNet-s (ONNX, models/yunet): at the image's own size, 5 keypoints;
+                         // the default (ft_detect_opts_default) since issue 11
 } ft_detector_kind;
 
 // "ssd", "tiny", "yunet" -> the kind; false for anything else.
@@ -97,6 +99,8 @@ typedef struct ft_detect_opts {
     bool single_scale;
 } ft_detect_opts;
 
+// kind YuNet (load it: ft_models_opts.yunet), min_score 0.5, max_faces 100,
+// input_size 416, single_scale false.
 ft_detect_opts ft_detect_opts_default(void);
 
 typedef struct ft_detect_timing {
@@ -193,7 +197,7 @@ typedef struct ft_describe_opts {
     bool align_kps;
 } ft_describe_opts;
 
-// SSD defaults, full landmarks, descriptors with the default alignment
+// ft_detect_opts_default() (YuNet), full landmarks, descriptors with the default alignment
 // (ft_align_default()).
 ft_describe_opts ft_describe_opts_default(void);
 ft_align_mode ft_align_default(void);
@@ -219,8 +223,9 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
 // falls back to the best candidate scoring above `floor` (face-api's
 // pipeline scores some ordinary single-face photos 0.24-0.38), reported
 // through *below_threshold; none above the floor is FT_E_NO_FACE.
-// When the detector finds nothing above the floor, the other detector (if
-// loaded) is tried, then detection on a copy with a black border (for
+// When the detector finds nothing above the floor, another detector (if
+// loaded: the SSD after YuNet or the tiny detector, the tiny one after the
+// SSD) is tried, its box described as that detector's, then detection on a copy with a black border (for
 // photos that are tight face crops; the box may then extend past the
 // photo). With `central`, several faces are not an error: the photo's
 // subject is taken by ft_face_pick_subject (for portrait sets such as LFW).

@@ -1973,6 +1973,9 @@ static void h_key_revoke(ft_http_req *r)
     "ISO-8601 UTC (exclusive)|person_id:string:a person id, or 'unknown'|decision:string:"     \
     "granted or denied|source:string:door or camera name"
 
+// The query parameter of the routes that detect faces.
+#define DETECTOR_Q "detector:string:yunet, ssd or tiny (default: the server's --detector, yunet)"
+
 const ft_route ft_http__routes[] = {
     {"GET", "/", h_index, 0, INL, NOB, "text/html", "page", "The web page", NULL},
     {"GET", "/index.html", h_index, 0, INL, NOB, "text/html", "page", "The web page", NULL},
@@ -1992,21 +1995,21 @@ const ft_route ft_http__routes[] = {
     {"POST", "/api/prediction", ft_http__h_prediction, READ, INF, MPT, NULL, "recognition",
      "The prototype's endpoint: faces (box, score, person or unknown, distance) in the "
      "multipart field fileImg",
-     "detector:string:ssd or tiny"},
+     DETECTOR_Q},
     {"POST", "/api/v1/detect", h_detect, READ, INF, MPT, NULL, "recognition",
-     "Faces in a photo (multipart 'photo' or an image/* body)", "detector:string:ssd or tiny"},
+     "Faces in a photo (multipart 'photo' or an image/* body)", DETECTOR_Q},
     {"POST", "/api/v1/identify", h_identify, READ, INF, MPT, NULL, "recognition",
-     "Faces in a photo, each matched against the gallery", "detector:string:ssd or tiny"},
+     "Faces in a photo, each matched against the gallery", DETECTOR_Q},
     {"POST", "/api/v1/verify", h_verify, READ, INF, MPT, NULL, "recognition",
      "Is the largest face in the photo this person?",
-     "person_id:integer:the person to verify against|detector:string:ssd or tiny"},
+     "person_id:integer:the person to verify against|" DETECTOR_Q},
     {"POST", "/api/v1/access", ft_http__h_access, DEV, INF, MPT, NULL, "access",
      "The door's question, through the door pipeline (rules: src/door/door.h): every face "
      "decided and logged as one event (a still photo), or, with stream=1, the frame joins the "
      "source's face tracks and a passage is decided over several frames (the Live tab); the "
      "top-level decision is the largest face's",
      "source:string:door or camera name (or form field)|stream:integer:1 = a frame of a live "
-     "source (tracked)|detector:string:ssd or tiny"},
+     "source (tracked)|" DETECTOR_Q},
     {"GET", "/api/v1/cameras", ft_http__h_cameras_list, VIEW, DB, NOB, NULL, "cameras",
      "The cameras the server watches: state, frames, drops, reconnects, tracks, decisions",
      NULL},
@@ -2046,13 +2049,13 @@ const ft_route ft_http__routes[] = {
      "?face=N. A face matching another person is refused (409 E_EXISTS, \"conflicts\") "
      "unless ?force=1; photos the person already has are skipped. Audited",
      "face:integer:which face of a group photo (index into \"faces\")|force:string:1 to "
-     "enrol a face that matches another person|detector:string:ssd or tiny"},
+     "enrol a face that matches another person|" DETECTOR_Q},
     {"POST", "/api/v1/enrol", h_enrol, ADMIN, INF, MPT, NULL, "samples",
      "A new person with their first photos, in one transaction (form fields 'name', "
      "'external_id'?, 'notes'?, file parts 'photo'): if no photo is usable nobody is created. "
      "Same rules and query as POST /api/v1/people/{id}/samples",
      "face:integer:which face of a group photo|force:string:1 to enrol a face that matches "
-     "another person|detector:string:ssd or tiny"},
+     "another person|" DETECTOR_Q},
     {"DELETE", "/api/v1/samples/{id}", h_sample_delete, ADMIN, DB, NOB, NULL, "samples",
      "Delete one sample", NULL},
     {"GET", "/api/v1/samples/{id}/thumbnail", h_sample_thumb, VIEW, DB, NOB, "image/jpeg",

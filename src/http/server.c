@@ -26,14 +26,14 @@ ft_server_opts ft_server_opts_default(void)
     memset(&o, 0, sizeof o);
     o.bind = "127.0.0.1";
     o.port = 8080;
-    o.detector = FT_DETECTOR_SSD;
+    o.detector = ft_detect_opts_default().kind; // YuNet (issue 11)
     o.max_body_bytes = 10u << 20;
     o.max_pixels = 40000000;
     o.header_timeout_ms = 10000;
     o.body_timeout_ms = 60000;
     o.conn_timeout_s = 30;
-    o.door_k = 2;
-    o.door_n = 3;
+    o.door_k = 3; // as ft_door_opts_default (docs/BENCHMARKS.md, the door's k of n)
+    o.door_n = 5;
     o.door_gap_s = 1.0;
     o.detect_every = 1;
     o.load_in_background = true;

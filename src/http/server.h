@@ -35,7 +35,7 @@ typedef struct ft_server_opts {
     // The door pipeline (src/door/door.h): k of n frames, the track gap
     // (a face unseen this long has left; the only cooldown), detection
     // every N-th frame of a stream.
-    int door_k, door_n;         // default 2 of 3
+    int door_k, door_n;         // default 3 of 5 (ft_door_opts_default)
     double door_gap_s;          // default 1.0
     int detect_every;           // default 1
     // Event delivery (src/deliver/deliver.h).

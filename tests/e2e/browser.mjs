@@ -41,7 +41,9 @@ function check(cond, what) {
 }
 
 // ---- The server ----
-const server = spawn(args.server, ['--db', join(work, 'e2e.db'), '--models', join(assets, 'model'), '--gap', '3'], { stdio: ['pipe', 'pipe', 'inherit'] });
+// face-api's SSD, not the default YuNet: the checks count its faces (three on
+// sample1, face-api's golden) and crop and enrol its boxes.
+const server = spawn(args.server, ['--db', join(work, 'e2e.db'), '--models', join(assets, 'model'), '--gap', '3', '--detector', 'ssd'], { stdio: ['pipe', 'pipe', 'inherit'] });
 const port = await new Promise((resolve, reject) => {
   let buf = '';
   const t = setTimeout(() => reject(new Error('server did not start')), 20000);

@@ -1,7 +1,10 @@
 // End-to-end test of the CLI: runs the facetracker binary as a user would
 // and checks its JSON, exit codes and the gallery it writes. Expected face
 // counts come from face-api's goldens (tests/golden/faceapi), not from
-// facetracker. Usage: node cli.mjs FACETRACKER_BINARY
+// facetracker: the commands checked against them, and those whose counts
+// follow from them (the gallery section's 3-face photo), run face-api's SSD
+// (--detector ssd). The default detector, YuNet, is checked on its own.
+// Usage: node cli.mjs FACETRACKER_BINARY
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +21,8 @@ const run = (args, input) => {
   const r = spawnSync(bin, args, { encoding: 'utf8', input, maxBuffer: 64 << 20 });
   return { code: r.status, out: r.stdout, err: r.stderr, json: () => r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
 };
+// face-api's SSD, whose counts the goldens are.
+const ssd = ['--detector', 'ssd'];
 const demo = (i) => path.join(assets, 'demo', `sample${i}.jpg`);
 const golden = (i) => JSON.parse(fs.readFileSync(path.join(here, '..', 'golden', 'faceapi', `sample${i}.json`), 'utf8'));
 
@@ -34,8 +39,22 @@ for (const c of ['detect', 'describe', 'verify', 'enroll', 'people', 'identify',
 check(run(['detect']).code === 1, 'detect without images: exit 1');
 check(run(['detect', '--min-score', '7', demo(1)]).code === 1, 'detect --min-score 7: exit 1');
 
-// ---- detect: face-api's counts, JSON shape, bad input ----
-const dets = run(['detect', ...[1, 2, 3, 4, 5, 6].map(demo)]);
+// ---- detect: the default detector is YuNet (issue 11) ----
+// Every face with YuNet's five keypoints, and the line says which detector
+// found them. Counts are not checked here: face-api's goldens are the SSD's.
+const dy = run(['detect', demo(1), demo(2)]);
+check(dy.code === 0 && dy.json().length === 2, 'detect with no --detector: exit 0');
+dy.json().forEach((d, k) => {
+  check(d.detector === 'yunet', `detect with no --detector: sample${k + 1} says yunet (${d.detector})`);
+  check(d.faces.length >= 1 && d.faces.every((f) => f.keypoints && f.keypoints.length === 5 &&
+    f.keypoints.every((p) => p.length === 2 && p[0] >= f.box[0] - f.box[2] && p[0] <= f.box[0] + 2 * f.box[2])),
+    `detect with no --detector: sample${k + 1}: five keypoints per face, near its box`);
+});
+const dssd = run(['detect', ...ssd, demo(1)]).json()[0];
+check(dssd.detector === 'ssd' && dssd.faces.every((f) => !f.keypoints), 'detect --detector ssd: says ssd, no keypoints');
+
+// ---- detect --detector ssd: face-api's counts, JSON shape, bad input ----
+const dets = run(['detect', ...ssd, ...[1, 2, 3, 4, 5, 6].map(demo)]);
 check(dets.code === 0, 'detect on the demo photos: exit 0');
 dets.json().forEach((d, k) => {
   const g = golden(k + 1);
@@ -50,10 +69,10 @@ const bad = run(['detect', path.join(here, '..', 'data', 'images', 'bad', 'bad_h
 check(bad.code === 2, 'corrupt image: exit 2');
 const badLines = bad.json();
 check(badLines.length === 2 && badLines[0].error && badLines[0].error.code === 'E_FORMAT' && badLines[1].faces, 'corrupt image: error line, next image still processed');
-check(run(['detect', '-'], fs.readFileSync(demo(2))).json()[0].faces.length === golden(2).jpeg.ssd.length, 'detect from stdin');
+check(run(['detect', ...ssd, '-'], fs.readFileSync(demo(2))).json()[0].faces.length === golden(2).jpeg.ssd.length, 'detect from stdin');
 const drawn = path.join(tmp, 'drawn.png');
-check(run(['detect', '--draw', drawn, demo(1)]).code === 0 && fs.statSync(drawn).size > 1000, '--draw writes a PNG');
-check(run(['detect', drawn]).json()[0].faces.length === 3, 'the annotated copy still has 3 faces');
+check(run(['detect', ...ssd, '--draw', drawn, demo(1)]).code === 0 && fs.statSync(drawn).size > 1000, '--draw writes a PNG');
+check(run(['detect', ...ssd, drawn]).json()[0].faces.length === 3, 'the annotated copy still has 3 faces');
 
 // ---- one-face crops for enrolment ----
 const s1 = dets.json()[0].faces;
@@ -76,23 +95,24 @@ check(d0.faces.length === 1 && d0.faces[0].descriptor.length === 1024, `describe
 // ---- verify ----
 const v = run(['verify', alice, alice2]);
 check(v.code === 0 && v.json()[0].same === true && v.json()[0].distance < 0.3, `verify same face: ${v.out.trim()}`);
-const vm = run(['verify', alice, demo(1)]);
+const vm = run(['verify', ...ssd, alice, demo(1)]);
 check(vm.code === 2 && /3 faces/.test(vm.err), 'verify with a 3-face photo: exit 2, says why');
 
 // ---- gallery: enrol, identify, access, events, people, keys ----
-const e1 = run(['enroll', '--db', db, 'Alice', alice, alice2]);
+// With the SSD: sample1's three faces (and so three events) are face-api's count.
+const e1 = run(['enroll', ...ssd, '--db', db, 'Alice', alice, alice2]);
 check(e1.code === 0 && e1.json()[0].person.new === true && e1.json()[0].samples.length === 2, 'enroll Alice');
-check(run(['enroll', '--db', db, 'Bob', bob]).code === 0, 'enroll Bob');
-const many = run(['enroll', '--db', db, 'Carol', alice, demo(1)]);
+check(run(['enroll', ...ssd, '--db', db, 'Bob', bob]).code === 0, 'enroll Bob');
+const many = run(['enroll', ...ssd, '--db', db, 'Carol', alice, demo(1)]);
 check(many.code === 2 && many.err.includes('sample1.jpg') && /nothing was enrolled/.test(many.err), 'enrolling a 3-face photo fails, names it');
 const people = run(['people', '--db', db, 'list']).json()[0].people;
 check(people.length === 2 && people.every((p) => p.name !== 'Carol'), 'the failed enrolment wrote nothing');
-const id = run(['identify', '--db', db, demo(1)]).json()[0].faces;
+const id = run(['identify', ...ssd, '--db', db, demo(1)]).json()[0].faces;
 const near = (a, b) => Math.abs(a.box[0] - b.box[0]) < 2 && Math.abs(a.box[1] - b.box[1]) < 2;
 const fa = id.find((f) => near(f, s1[0])), fb = id.find((f) => near(f, s1[1]));
 check(fa && fa.status === 'known' && fa.person.name === 'Alice' && fa.distance < 0.3, 'identify: Alice');
 check(fb && fb.status === 'known' && fb.person.name === 'Bob', 'identify: Bob');
-const acc = run(['access', '--db', db, '--source', 'door1', demo(1)]);
+const acc = run(['access', ...ssd, '--db', db, '--source', 'door1', demo(1)]);
 check(acc.code === 0 && acc.json()[0].faces.length === 3, 'access: a decision per face');
 check(acc.json()[0].faces.filter((f) => f.decision === 'granted').length >= 1, 'access: somebody granted');
 const ev = run(['events', '--db', db, '--source', 'door1']).json()[0];
@@ -127,9 +147,11 @@ if (fs.existsSync(path.join(faceresDir, 'models', 'faceres.json')) || fs.existsS
     'describe --descriptor faceres: 1024 values, its space, no landmarks');
   check(run(['describe', '--descriptor', 'nope', alice]).code === 1, 'describe --descriptor nope: exit 1');
   // Two photos of one person: sample1's face at x~1476 and sample3's at x~1075 (the
-  // same woman by eye; face-api's ResNet puts them 0.415 apart and faceres 0.282, each
-  // under its threshold, while every other cross-photo pair of the demo is over 0.54 /
-  // 0.44). The stranger: sample5's face at x~1113.
+  // same woman by eye; on the SSD's boxes face-api's ResNet puts them 0.415 apart and
+  // faceres 0.282, each under its threshold, while every other cross-photo pair of the
+  // demo is over 0.54 / 0.44). The stranger: sample5's face at x~1113. The crops are cut
+  // from the SSD's boxes (dets); the commands below run the default detector, YuNet, and
+  // check only each network's own threshold, not those distances.
   const faceAt = (k, x) => dets.json()[k - 1].faces.find((f) => Math.abs(f.box[0] - x) < 15);
   const her1 = cropOf(demo(1), faceAt(1, 1476), 'her1.jpg');
   const her3 = cropOf(demo(3), faceAt(3, 1075), 'her3.jpg');

@@ -44,7 +44,9 @@ function check(cond, what) {
 }
 
 // ---- The facetracker server (key-less, loopback: the default) ----
-const server = spawn(args.server, ['--db', join(work, 'csrf.db'), '--models', join(assets, 'model')], { stdio: ['pipe', 'pipe', 'inherit'] });
+// face-api's SSD, not the default YuNet: the enrolment photos are cut and
+// told apart (one sample, then a second one) on its boxes.
+const server = spawn(args.server, ['--db', join(work, 'csrf.db'), '--models', join(assets, 'model'), '--detector', 'ssd'], { stdio: ['pipe', 'pipe', 'inherit'] });
 const port = await new Promise((resolve, reject) => {
   let buf = '';
   const t = setTimeout(() => reject(new Error('server did not start')), 30000);

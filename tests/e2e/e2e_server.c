@@ -40,9 +40,13 @@ int main(int argc, char **argv)
             o.models_dir = argv[i + 1];
         else if (strcmp(argv[i], "--threads") == 0)
             o.threads = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--detector") == 0)
-            o.detector = strcmp(argv[i + 1], "tiny") == 0 ? FT_DETECTOR_TINY : FT_DETECTOR_SSD;
-        else if (strcmp(argv[i], "--max-body") == 0)
+        else if (strcmp(argv[i], "--detector") == 0) {
+            if (!ft_detector_parse(argv[i + 1], &o.detector)) {
+                fprintf(stderr, "e2e_server: --detector %s: expected yunet, ssd or tiny\n",
+                        argv[i + 1]);
+                return 1;
+            }
+        } else if (strcmp(argv[i], "--max-body") == 0)
             o.max_body_bytes = (size_t)atoll(argv[i + 1]);
         else if (strcmp(argv[i], "--descriptor") == 0)
             o.descriptor = argv[i + 1];

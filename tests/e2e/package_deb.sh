@@ -59,8 +59,14 @@ case $v in
 facetracker\ [0-9]*) ;;
 *) fail "--version printed '$v'" ;;
 esac
-out=$(env -u FT_MODELS_DIR "$bin" detect "$photo") || fail "detect with the packaged models"
-echo "$out" | grep -q '"faces": \[{"box"' || fail "no face found: $out"
+# The default detector, YuNet, from the package's own copy (share/facetracker/
+# models/yunet, found relative to the binary): five keypoints per face.
+[ -f "$scratch/root/usr/share/facetracker/models/yunet/yunet_s_640_640.onnx" ] ||
+    fail "YuNet-s is not in the package"
+out=$(env -u FT_MODELS_DIR -u FT_YUNET_MODEL "$bin" detect "$photo") ||
+    fail "detect with the packaged models"
+echo "$out" | grep -q '"detector": "yunet", "faces": \[{"box"' || fail "no face found by YuNet: $out"
+echo "$out" | grep -q '"keypoints": \[\[' || fail "no keypoints: $out"
 grep -q '^ExecStart=/usr/bin/facetracker serve' \
     "$scratch/root/usr/lib/systemd/system/facetracker.service" || fail "unit ExecStart"
 echo "ok"

@@ -52,7 +52,9 @@ async function cleanup() {
 
 async function start(name, extra = []) {
   const port = await freePort();
-  const proc = spawn(bin, ['serve', '--db', url, '--port', String(port), '--threads', '1', '--descriptor', 'resnet128', '--spool', T(`${name}.spool`), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // face-api's SSD, not the default YuNet: the crops below were cut so that
+  // the SSD sees one face in each (faces.length === 1).
+  const proc = spawn(bin, ['serve', '--detector', 'ssd', '--db', url, '--port', String(port), '--threads', '1', '--descriptor', 'resnet128', '--spool', T(`${name}.spool`), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (d) => { err += d; });
   const s = { name, port, proc, base: `http://127.0.0.1:${port}`, stderr: () => err };
