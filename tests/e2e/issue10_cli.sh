@@ -6,7 +6,11 @@
 #      path without the query, status, ms, key id), never the key;
 #   3. `backup` while a server enrols over HTTP: every copy is one
 #      committed state (integrity checked by backup; samples a fixed
-#      multiple of people; never fewer people than the copy before).
+#      multiple of people; never fewer people than the copy before);
+#   4. a calibration target above 1 % false accepts is stored only when
+#      confirmed (`calibrate --force`, POST /api/v1/calibrate "confirm":
+#      true), says what false-accept rate it expects, and is audited
+#      (issue 10 finding 2: `calibrate --target-far 0.05` stored 0.71).
 # Needs util-linux `script` (a pseudo-terminal) and curl.
 #   issue10_cli.sh FACETRACKER ASSETS_DIR
 set -u
@@ -59,6 +63,7 @@ has "  ... audited" '"action": "person.delete"' "$work/out"
 # ---- 2. serve --verbose ----
 # Starts the server on a free port with the gallery $1; sets $srv and $port.
 start_server() {
+    : >"$work/serve.err"
     "$ft" serve --db "$1" --port 0 --threads 1 --descriptor resnet128 --verbose \
         --models "$assets/model" 2>"$work/serve.err" &
     srv=$!
@@ -166,4 +171,41 @@ check "after the writes stopped a backup has every person" "$pl" "$pf"
 "$ft" people --db "$work/copy7.db" list >/dev/null 2>&1
 check "  ... and a copy opens as a gallery on its own" 0 $?
 [ $bad = 0 ] || fail=1
+
+# ---- 4. Calibration targets above 1 % need a confirmation ----
+# Five people (three faces of sample1, two of sample2): 20 impostor
+# trials, the least calibrate accepts.
+db3=$work/cal.db
+"$ft" convert --crop 1350,100,330,420 "$assets/demo/sample1.jpg" "$work/c.png" >/dev/null
+"$ft" convert --crop 1389,80,309,389 "$assets/demo/sample2.jpg" "$work/d.png" >/dev/null
+"$ft" convert --crop 856,148,242,374 "$assets/demo/sample2.jpg" "$work/e.png" >/dev/null
+for p in A:a B:b C:c D:d E:e; do
+    "$ft" enroll --db "$db3" --descriptor resnet128 "${p%%:*}" "$work/${p#*:}.png" >"$work/out" 2>&1 </dev/null ||
+        { echo "FAILED: enrol ${p%%:*} for the calibration:"; cat "$work/out"; fail=1; }
+done
+"$ft" calibrate --db "$db3" --descriptor resnet128 --target-far 0.05 >"$work/out" 2>&1
+check "calibrate --target-far 0.05 without --force is refused" 1 $?
+has "  ... says why and what it expects" "target FAR 0.05 is above 0.01 (1 %): threshold .* would let up to .* of impostor trials in" "$work/out"
+has "  ... nothing stored" '"stored": false' "$work/out"
+"$ft" settings --db "$db3" --descriptor resnet128 show >"$work/out" 2>&1
+has "  ... the threshold is still the default" '"threshold": 0.5,' "$work/out"
+start_server "$db3"
+curl -s -o "$work/out" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"target_far":0.05,"store":true}' "http://127.0.0.1:$port/api/v1/calibrate" >"$work/code"
+check "POST /api/v1/calibrate target_far 0.05 without confirm: 409" 409 "$(cat "$work/code")"
+has "  ... E_CONFIRM" '"E_CONFIRM"' "$work/out"
+curl -s -o "$work/out" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d '{"target_far":0.05,"store":true,"confirm":true}' "http://127.0.0.1:$port/api/v1/calibrate" >"$work/code"
+check "  ... with \"confirm\": true: 200" 200 "$(cat "$work/code")"
+has "  ... stored" '"stored":true' "$work/out"
+stop_server
+"$ft" calibrate --db "$db3" --descriptor resnet128 --target-far 0.05 --force >"$work/out" 2>&1
+check "calibrate --target-far 0.05 --force" 0 $?
+has "  ... stored" '"stored": true' "$work/out"
+"$ft" audit --db "$db3" >"$work/out" 2>&1
+n=$(grep -o '"action": "settings.calibrate"' "$work/out" | wc -l | tr -d ' ')
+check "  ... both confirmed calibrations audited" 2 "$n"
+has "  ... with the target" '"target_far": 0.05' "$work/out"
+has "  ... and who: the CLI's user" '"actor": "cli:' "$work/out"
+has "  ... and the server's local user" '"actor": "local"' "$work/out"
 exit $fail
