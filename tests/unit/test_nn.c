@@ -469,13 +469,14 @@ static void test_gemm_strides(void)
                 }
         // One 16-column panel on the 16/32/64-channel maps' strides and
         // two panels on 16 channels (YuNet's pointwise layers and heads),
-        // dedicated tiles in the AVX-512 GEMM.
+        // dedicated tiles in the AVX-512 GEMM (28-row ones for one panel:
+        // m 29 and 43 leave 1 and 15 rows to the 14-row tiles).
         static const int32_t small_ldas[] = {16, 32, 64};
         static const int32_t small_ns[] = {16, 9, 24, 32};
         for (size_t il = 0; il < sizeof small_ldas / sizeof *small_ldas; il++)
             for (size_t in = 0; in < sizeof small_ns / sizeof *small_ns; in++)
                 for (int kk = 0; kk < 2; kk++)
-                    for (size_t im = 0; im < 2; im++) {
+                    for (size_t im = 0; im < 3; im++) {
                         int32_t lda = small_ldas[il], k = kk ? lda : lda / 2 + 3;
                         int32_t m = ms[im], n = small_ns[in];
                         ft_act act = (ft_act)((il + in + im + (size_t)kk) % 4);

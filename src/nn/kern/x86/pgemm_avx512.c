@@ -6,7 +6,9 @@
 // at most KC so a 14-row strip of A stays in L1 while the micro-kernel
 // sweeps up to NC columns of panels, whose KC x NC block stays in L2.
 // Partial sums of a K-chunk go through C; bias and activation are applied
-// in registers after the last chunk.
+// in registers after the last chunk. A single panel of at most 16 columns
+// on A strides of 16, 32 or 64 (YuNet's 16-channel pointwise layers) runs
+// 28 x 16 tiles instead (ukernel28).
 #include "nn/kern/act.h"
 #include "nn/kern/pgemm.h"
 
@@ -94,6 +96,70 @@ static ALWAYS_INLINE void ukernel(const int mr, const int nv, const size_t LDA, 
         for (int i = 0; i < mr; i++)
             for (int32_t j = 0; j < t->ncols; j++)
                 t->c[(size_t)i * t->ldc + j] = ft_act_apply(t->c[(size_t)i * t->ldc + j], t->act);
+}
+
+// One 16-column panel, 28 rows: 28 accumulators (two tiles' worth), one
+// zmm of B, every broadcast a constant offset (A's stride LDA). Each C
+// element is summed as in ukernel (k ascending, the same FMAs), so the
+// bits are the same. A tile of 28 halves the per-tile work (call, masks,
+// bias, B loads) of YuNet's 16-channel pointwise layers, where K is only
+// 16-32: 2576 x 16 x 16 in cache 89 -> 105 GFLOP/s, 1288 x 32 x 16 111 ->
+// 121 (docs/BENCHMARKS.md, 2026-12-05).
+#define MR2 28
+static ALWAYS_INLINE void ukernel28(const size_t LDA, const tile *t)
+{
+    __m512 acc[MR2];
+#pragma GCC unroll 28
+    for (int i = 0; i < MR2; i++) {
+        acc[i] = _mm512_setzero_ps();
+        __builtin_prefetch(t->c + (size_t)i * t->ldc, 1, 3);
+    }
+    const float *b = t->b;
+    for (int32_t k = 0; k < t->kc; k++, b += NR) {
+        __m512 b0 = _mm512_load_ps(b);
+#pragma GCC unroll 28
+        for (int i = 0; i < MR2; i++)
+            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(t->a[(size_t)i * LDA + (size_t)k]), b0, acc[i]);
+    }
+    __mmask16 mk = t->ncols >= 16 ? 0xFFFF : (__mmask16)((1u << t->ncols) - 1);
+    __m512 bias = _mm512_setzero_ps();
+    if (t->last && t->bias)
+        bias = _mm512_maskz_loadu_ps(mk, t->bias);
+#pragma GCC unroll 28
+    for (int i = 0; i < MR2; i++) {
+        float *c = t->c + (size_t)i * t->ldc;
+        __m512 x = acc[i];
+        if (!t->first)
+            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, c));
+        if (t->last)
+            x = ft_act_zmm(_mm512_add_ps(x, bias), t->act);
+        _mm512_mask_storeu_ps(c, mk, x);
+    }
+    if (t->last && t->act == FT_ACT_SIGMOID)
+        for (int i = 0; i < MR2; i++)
+            for (int32_t j = 0; j < t->ncols; j++)
+                t->c[(size_t)i * t->ldc + j] = ft_act_apply(t->c[(size_t)i * t->ldc + j], t->act);
+}
+
+// A 28-row tile when A's stride is one of the 16-column layers' (false:
+// not taken, run two 14-row tiles).
+static bool ukernel28_any(const tile *t)
+{
+    if (t->ncols > 16)
+        return false;
+    switch (t->lda) {
+    case 16:
+        ukernel28(16, t);
+        return true;
+    case 32:
+        ukernel28(32, t);
+        return true;
+    case 64:
+        ukernel28(64, t);
+        return true;
+    default:
+        return false;
+    }
 }
 
 #define UK(mr)                                                                                     \
@@ -192,6 +258,24 @@ void ft_kern_pgemm_f32_avx512(const ft_pgemm_args *g, int32_t m0, int32_t m1, in
                 int mr = m1 - i < MR ? m1 - i : MR;
                 const float *a = g->a + (size_t)i * g->lda + k0;
                 size_t lda = g->lda;
+                // One panel of at most 16 columns: 28 rows at a time.
+                if (nb_end - nb <= 16 && m1 - i >= MR2 && !pack) {
+                    tile t = {.a = a,
+                              .lda = lda,
+                              .b = g->bp + ((size_t)(nb / NR) * k + k0) * NR,
+                              .kc = kc,
+                              .c = g->c + (size_t)i * g->ldc + nb,
+                              .ldc = g->ldc,
+                              .bias = g->bias ? g->bias + nb : NULL,
+                              .ncols = nb_end - nb,
+                              .first = k0 == 0,
+                              .last = k0 + kc == k,
+                              .act = g->act};
+                    if (ukernel28_any(&t)) {
+                        i += MR2 - MR;
+                        continue;
+                    }
+                }
                 if (pack && mr == MR) {
                     pack_a(a, lda, kc, apack);
                     a = apack;
