@@ -542,8 +542,10 @@ static void test_dwconv_variants(void)
         // Maps whose rows read by one call exceed 1 MiB: the AVX-512
         // variant's wide stride-1 layers then take the grouped sweep, not
         // the two-row one (dwconv2d_avx512.c, PAIR_WIDE_BYTES); the same map
-        // in calls of 5 rows takes the two-row sweep.
-        static const int32_t big[][3] = {{70, 64, 64}, {36, 75, 128}, {41, 130, 32}};
+        // in calls of 5 rows takes the two-row sweep, except with rows over
+        // 64 KiB (the last shape: PAIR_WIDE_ROW_BYTES).
+        static const int32_t big[][3] = {
+            {70, 64, 64}, {36, 75, 128}, {41, 130, 32}, {12, 300, 64}};
         for (size_t ib = 0; ib < sizeof big / sizeof *big; ib++)
             for (int pad = 0; pad < 2; pad++) {
                 int32_t h = big[ib][0], w = big[ib][1], c = big[ib][2];

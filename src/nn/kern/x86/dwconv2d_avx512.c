@@ -23,9 +23,11 @@
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 // Wide stride-1 layers go through row3x3_pair per 16-channel block, not
-// the grouped sweep, when the input rows a call reads fit in this many bytes
-// (half of the 2 MiB L2 of the Xeon measured; see rows_act).
+// the grouped sweep, when the input rows a call reads fit in
+// PAIR_WIDE_BYTES (half of the 2 MiB L2 of the Xeon measured) and one row
+// in PAIR_WIDE_ROW_BYTES; see rows_act.
 #define PAIR_WIDE_BYTES ((double)(1 << 20))
+#define PAIR_WIDE_ROW_BYTES ((double)(64 << 10))
 
 static ALWAYS_INLINE __m512 load(const float *p, __mmask16 m, bool full)
 {
@@ -373,9 +375,12 @@ static ALWAYS_INLINE void rows_act(const ft_conv_geom *g, const float *x, const 
     // layers: 160x8x64 67 -> 89 GFLOP/s, 160x12x32 65 -> 99, 320x24x16
     // 82 -> 110 on the Xeon of docs/BENCHMARKS.md, 2026-12-05) but not on a
     // whole map streamed from memory (480x272x64 34 -> 26), where the
-    // grouped sweep stays.
+    // grouped sweep stays. Nor on bands of a few long rows read from
+    // memory (YuNet's 480x272x64 dw at 1080p, a chain's first step: 6.4 ->
+    // 8.2 ms), hence the bound on the row too.
     bool pair = g->kh == 3 && g->kw == 3 && g->stride == 1;
-    if (pair && (double)(oy1 - oy0 + 2) * g->in_w * g->c_in * sizeof(float) <= PAIR_WIDE_BYTES)
+    double row_bytes = (double)g->in_w * g->c_in * sizeof(float);
+    if (pair && (oy1 - oy0 + 2) * row_bytes <= PAIR_WIDE_BYTES && row_bytes <= PAIR_WIDE_ROW_BYTES)
         grouped = paired = false;
     for (int32_t oy = oy0; oy < oy1; oy++) {
         if (grouped) {
