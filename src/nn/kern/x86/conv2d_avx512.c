@@ -6,8 +6,9 @@
 // the kernel walks the kh runs one after the other, the accumulators stay
 // in registers across them, and bias + activation are applied before the
 // single store. Tiles whose patches reach outside the input (padding, the
-// right edge) copy their patches to a zero-filled stack buffer first and
-// run the same tile on it. For the 3-channel first layers (lda 3 or 6) the
+// right edge) copy their input rows (zeros outside) to a stack buffer, or,
+// for strides wider than the kernel, their patches, and run the same tile
+// on it. For the 3-channel first layers (lda 3 or 6) the
 // full tiles get copies with lda a constant: every broadcast is then one
 // immediate offset from one pointer.
 #include "nn/kern/act.h"
@@ -133,10 +134,32 @@ void ft_kern_dconv2d_f32_avx512(const ft_conv_geom *g, const float *x, const flo
             int mr = g->out_w - ox < MR ? g->out_w - ox : MR;
             int32_t ix0 = ox * s - g->pad_left, ix1 = (ox + mr - 1) * s - g->pad_left + g->kw;
             dtile t = {.kh = g->kh, .len = len, .ldc = (size_t)g->c_out, .act = act};
+            size_t span = (size_t)(ix1 - ix0) * g->c_in; // floats of one row's runs
             if (rows_in && ix0 >= 0 && ix1 <= g->in_w) {
                 t.lda = (size_t)s * g->c_in;
                 for (int32_t ky = 0; ky < g->kh; ky++)
                     t.run[ky] = x + (size_t)(iy0 + ky) * rs + (size_t)ix0 * g->c_in;
+            } else if (s <= g->kw && (size_t)g->kh * span <= sizeof patch / sizeof *patch) {
+                // The tile's kh rows over columns [ix0, ix1) copied with
+                // zeros outside the input: the runs keep their layout (lda
+                // = stride * c_in), a few memcpy calls instead of a patch
+                // per pixel. The left and top edges of a padded layer.
+                int32_t a = ix0 < 0 ? 0 : ix0, b = ix1 > g->in_w ? g->in_w : ix1;
+                size_t c = (size_t)g->c_in;
+                for (int32_t ky = 0; ky < g->kh; ky++) {
+                    float *d = patch + (size_t)ky * span;
+                    int32_t iy = iy0 + ky;
+                    t.run[ky] = d;
+                    if (iy < 0 || iy >= g->in_h || b <= a) {
+                        memset(d, 0, span * sizeof(float));
+                        continue;
+                    }
+                    memset(d, 0, (size_t)(a - ix0) * c * sizeof(float));
+                    memcpy(d + (size_t)(a - ix0) * c, x + (size_t)iy * rs + (size_t)a * c,
+                           (size_t)(b - a) * c * sizeof(float));
+                    memset(d + (size_t)(b - ix0) * c, 0, (size_t)(ix1 - b) * c * sizeof(float));
+                }
+                t.lda = (size_t)s * g->c_in;
             } else {
                 // Patches in (ky, kx, ci) order, zeros for taps outside.
                 memset(patch, 0, (size_t)mr * k * sizeof(float));
