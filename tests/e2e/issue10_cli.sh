@@ -3,7 +3,8 @@
 # audit (safety_cli.sh runs everything without a terminal):
 #   1. `people delete` on a terminal asks, and does nothing unless told "y";
 #   2. `serve --verbose` writes one line per request (time, client, method,
-#      path without the query, status, ms, key id), never the key;
+#      path without the query, status, ms, key id), never the key; the
+#      real server with a gallery key answers 429 after 10 wrong keys;
 #   3. `backup` while a server enrols over HTTP: every copy is one
 #      committed state (integrity checked by backup; samples a fixed
 #      multiple of people; never fewer people than the copy before);
@@ -119,6 +120,19 @@ if sed -n 3p "$work/log" | grep -q ' GET /api/v1/nothing-here 404 '; then
 hasnt "  ... never the key" "$token" "$work/serve.err"
 hasnt "  ... nor the wrong key" "0000000000000000000000000000" "$work/serve.err"
 hasnt "  ... nor the query" "query-secret" "$work/serve.err"
+# Repeated wrong keys from one address (the default limit, 10 a minute):
+# then 429 with Retry-After, the right key included.
+i=0
+while [ $i -lt 10 ]; do
+    curl -s -o /dev/null -H "X-API-Key: ftk_${keyid}_$(printf '%064d' $i)" "http://127.0.0.1:$port/api/v1/people"
+    i=$((i + 1))
+done
+code=$(curl -s -D "$work/hdr" -o "$work/out" -w '%{http_code}' -H "X-API-Key: $token" "http://127.0.0.1:$port/api/v1/people")
+check "after 10 wrong keys even the right one gets 429" 429 "$code"
+has "  ... E_RATE_LIMIT" '"E_RATE_LIMIT"' "$work/out"
+has "  ... with Retry-After" "Retry-After: " "$work/hdr"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")
+check "  ... public routes still answer" 200 "$code"
 stop_server
 
 # ---- 3. backup while the server enrols ----
