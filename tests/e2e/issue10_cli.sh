@@ -5,6 +5,7 @@
 #   2. `serve --verbose` writes one line per request (time, client, method,
 #      path without the query, status, ms, key id), never the key; the
 #      real server with a gallery key answers 429 after 10 wrong keys;
+#      `serve --tls-cert --tls-key` answers HTTPS with HSTS;
 #   3. `backup` while a server enrols over HTTP: every copy is one
 #      committed state (integrity checked by backup; samples a fixed
 #      multiple of people; never fewer people than the copy before);
@@ -12,7 +13,7 @@
 #      confirmed (`calibrate --force`, POST /api/v1/calibrate "confirm":
 #      true), says what false-accept rate it expects, and is audited
 #      (issue 10 finding 2: `calibrate --target-far 0.05` stored 0.71).
-# Needs util-linux `script` (a pseudo-terminal) and curl.
+# Needs util-linux `script` (a pseudo-terminal), curl and openssl.
 #   issue10_cli.sh FACETRACKER ASSETS_DIR
 set -u
 ft=$1
@@ -35,7 +36,7 @@ has() { # has DESCRIPTION NEEDLE FILE
 hasnt() { # hasnt DESCRIPTION NEEDLE FILE
     if grep -q -- "$2" "$3"; then echo "FAILED: $1 ('$2' in:)"; cat "$3"; fail=1; else echo "ok: $1"; fi
 }
-for tool in script curl; do
+for tool in script curl openssl; do
     command -v $tool >/dev/null 2>&1 || { echo "FAILED: $tool is needed (util-linux, curl)"; exit 1; }
 done
 
@@ -134,6 +135,32 @@ has "  ... with Retry-After" "Retry-After: " "$work/hdr"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")
 check "  ... public routes still answer" 200 "$code"
 stop_server
+
+# serve --tls-cert/--tls-key: HTTPS with HSTS, and no plain HTTP.
+if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" \
+    -out "$work/cert.pem" >/dev/null 2>&1; then
+    : >"$work/serve.err"
+    "$ft" serve --db "$work/tls.db" --port 0 --threads 1 --tls-cert "$work/cert.pem" \
+        --tls-key "$work/key.pem" --models "$assets/model" 2>"$work/serve.err" &
+    srv=$!
+    port=
+    i=0
+    while [ $i -lt 300 ] && [ -z "$port" ]; do
+        port=$(sed -n 's|.*serving on https://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/serve.err")
+        [ -z "$port" ] && sleep 0.1
+        i=$((i + 1))
+    done
+    code=$(curl -s --cacert "$work/cert.pem" -D "$work/hdr" -o /dev/null -w '%{http_code}' \
+        "https://127.0.0.1:$port/healthz")
+    check "serve --tls-cert --tls-key answers over HTTPS" 200 "$code"
+    has "  ... with HSTS" "Strict-Transport-Security: max-age=31536000" "$work/hdr"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")
+    check "  ... and not over plain HTTP" 000 "$code"
+    stop_server
+else
+    echo "FAILED: openssl could not make a test certificate"; fail=1
+fi
 
 # ---- 3. backup while the server enrols ----
 db2=$work/live.db
