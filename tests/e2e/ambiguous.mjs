@@ -89,7 +89,10 @@ try {
   check(e.reason === 'ambiguous' && e.nearest && e.second && both(e.nearest.name, e.second.name),
     `  ... its reason ambiguous, naming both (${e.reason}: ${e.nearest && e.nearest.name} / ${e.second && e.second.name})`);
 
-  const page = await browser.newPage();
+  // bypassCSP as the other browser tests: waitForFunction's polling
+  // evaluates a string, which the page's CSP (script-src 'self') forbids.
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (x) => problems.push(String(x)));
   await page.goto(base + '/');

@@ -105,7 +105,7 @@ try {
   check(created.status === 201, `Rachel created (${created.status})`);
   const before = { people: await people(), threshold: await threshold() };
 
-  const context = await browser.newContext();
+  const context = await browser.newContext({ bypassCSP: true }); // waitForFunction polls by eval
   const page = await context.newPage();
   const rebound = `http://attacker.example:${port}`;
   // The attacker's document, for the first load of the name only.
