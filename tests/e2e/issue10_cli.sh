@@ -5,7 +5,8 @@
 #   2. `serve --verbose` writes one line per request (time, client, method,
 #      path without the query, status, ms, key id), never the key; the
 #      real server with a gallery key answers 429 after 10 wrong keys;
-#      `serve --tls-cert --tls-key` answers HTTPS with HSTS;
+#      `serve --tls-cert --tls-key` answers HTTPS with HSTS; X-Forwarded-*
+#      only count from a `--trusted-proxy`;
 #   3. `backup` while a server enrols over HTTP: every copy is one
 #      committed state (integrity checked by backup; samples a fixed
 #      multiple of people; never fewer people than the copy before);
@@ -137,6 +138,40 @@ has "  ... with Retry-After" "Retry-After: " "$work/hdr"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")
 check "  ... public routes still answer" 200 "$code"
 stop_server
+
+# X-Forwarded-For/-Proto are believed only from a --trusted-proxy: the
+# log's client address and HSTS follow them then, and only then.
+for trusted in no yes; do
+    extra=
+    [ $trusted = yes ] && extra="--trusted-proxy 127.0.0.1"
+    : >"$work/serve.err"
+    # shellcheck disable=SC2086
+    "$ft" serve --db "$work/proxy.db" --port 0 --threads 1 --verbose $extra \
+        --models "$assets/model" 2>"$work/serve.err" &
+    srv=$!
+    port=
+    i=0
+    while [ $i -lt 300 ] && [ -z "$port" ]; do
+        port=$(sed -n 's|.*serving on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/serve.err")
+        [ -z "$port" ] && sleep 0.1
+        i=$((i + 1))
+    done
+    curl -s -D "$work/hdr" -o /dev/null -H 'X-Forwarded-For: 198.51.100.1, 203.0.113.7' \
+        -H 'X-Forwarded-Proto: https' "http://127.0.0.1:$port/api/v1/people?proxy=1"
+    i=0
+    while [ $i -lt 50 ] && ! grep -q ' GET /api/v1/people ' "$work/serve.err"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    stop_server
+    if [ $trusted = yes ]; then
+        has "--trusted-proxy: the log's client is the forwarded one" " 203.0.113.7 GET /api/v1/people 200 " "$work/serve.err"
+        has "  ... and X-Forwarded-Proto: https brings HSTS" "Strict-Transport-Security" "$work/hdr"
+    else
+        has "without --trusted-proxy X-Forwarded-For is ignored" " 127.0.0.1 GET /api/v1/people 200 " "$work/serve.err"
+        hasnt "  ... and so is X-Forwarded-Proto" "Strict-Transport-Security" "$work/hdr"
+    fi
+done
 
 # serve --tls-cert/--tls-key: HTTPS with HSTS, and no plain HTTP.
 if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
