@@ -201,24 +201,24 @@ int ft_cmd_enroll(int argc, char **argv)
                 keep[nk++] = smp[k];
         int64_t *kid = ids;
         if (st == FT_OK && nk > 0) {
-            st = ft_gallery_enroll(g, is_new ? 0 : existing.id, name, keep, nk, &pid, kid, &err);
-            if (st == FT_OK && is_new && (ext || notes))
-                st = ft_gallery_person_update(g, pid, ext, notes, &err);
-        } else if (st == FT_OK) {
-            pid = existing.id; // every photo was a duplicate: nothing to write
-        }
-        if (st == FT_OK && nk > 0) {
-            char actor[FT_AUDIT_ACTOR_MAX + 1], target[48], detail[160];
+            // The samples, the person if new, and the audit row ("person:ID"):
+            // one transaction.
+            char actor[FT_AUDIT_ACTOR_MAX + 1], detail[160];
             size_t nconf = 0;
             for (size_t k = 0; k < n; k++)
                 nconf += vd[k].kind == FT_ENROLL_CONFLICT;
             ft_audit_cli_actor(actor);
-            snprintf(target, sizeof target, "person:%lld", (long long)pid);
             snprintf(detail, sizeof detail,
                      "{\"samples\": %zu, \"skipped\": %zu, \"new_person\": %s, "
                      "\"forced_conflicts\": %zu}",
                      nk, n - nk, is_new ? "true" : "false", nconf);
-            st = ft_gallery_audit_add(g, actor, "person.enrol", target, detail, &err);
+            ft_audit_entry a = {actor, "person.enrol", NULL, detail};
+            st = ft_gallery_enroll_audited(g, is_new ? 0 : existing.id, name, keep, nk, &a, &pid,
+                                           kid, &err);
+            if (st == FT_OK && is_new && (ext || notes))
+                st = ft_gallery_person_update(g, pid, ext, notes, &err);
+        } else if (st == FT_OK) {
+            pid = existing.id; // every photo was a duplicate: nothing to write
         }
         if (st != FT_OK) {
             ft_cli_errorf("enroll", "%s%s", ft_err_msg(&err, st),

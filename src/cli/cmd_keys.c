@@ -58,23 +58,23 @@ int ft_cmd_keys(int argc, char **argv)
     if (strcmp(pos[0], "create") == 0) {
         char token[FT_KEY_TOKEN_MAX];
         int64_t id = 0;
-        st = ft_gallery_key_create(g, pos[1], role, token, &id, &err);
+        // The key and its audit row ("key:ID"): one transaction.
+        char actor[FT_AUDIT_ACTOR_MAX + 1];
+        ft_audit_cli_actor(actor);
+        ft_buf d;
+        ft_buf_init(&d, 0);
+        ft_buf_puts(&d, "{\"name\": ");
+        ft_buf_json_str(&d, pos[1]);
+        ft_buf_printf(&d, ", \"role\": \"%s\"}", ft_key_role_str(role));
+        ft_buf_append(&d, "", 1);
+        ft_audit_entry a = {actor, "key.create", NULL, (const char *)d.data};
+        st = ft_gallery_key_create_audited(g, pos[1], role, &a, token, &id, &err);
+        ft_buf_deinit(&d);
         if (st == FT_OK) {
             ft_buf_printf(&b, "{\"id\": %lld, \"name\": ", (long long)id);
             ft_buf_json_str(&b, pos[1]);
             ft_buf_printf(&b, ", \"role\": \"%s\", \"token\": \"%s\"}", ft_key_role_str(role), token);
             fprintf(stderr, "facetracker keys: the token is shown only now; keep it safe\n");
-            char actor[FT_AUDIT_ACTOR_MAX + 1], target[48];
-            ft_audit_cli_actor(actor);
-            snprintf(target, sizeof target, "key:%lld", (long long)id);
-            ft_buf d;
-            ft_buf_init(&d, 0);
-            ft_buf_puts(&d, "{\"name\": ");
-            ft_buf_json_str(&d, pos[1]);
-            ft_buf_printf(&d, ", \"role\": \"%s\"}", ft_key_role_str(role));
-            ft_buf_append(&d, "", 1);
-            st = ft_gallery_audit_add(g, actor, "key.create", target, (const char *)d.data, &err);
-            ft_buf_deinit(&d);
         }
     } else if (strcmp(pos[0], "list") == 0) {
         ft_api_key *keys = NULL;
@@ -102,13 +102,11 @@ int ft_cmd_keys(int argc, char **argv)
         long long id = strtoll(pos[1], &end, 10);
         if (*end || id <= 0)
             st = ft_err_set(&err, FT_E_INVALID, "revoke: %s is not a key id", pos[1]);
-        else
-            st = ft_gallery_key_revoke(g, id, &err);
-        if (st == FT_OK) {
-            char actor[FT_AUDIT_ACTOR_MAX + 1], target[48];
+        else {
+            char actor[FT_AUDIT_ACTOR_MAX + 1];
             ft_audit_cli_actor(actor);
-            snprintf(target, sizeof target, "key:%lld", id);
-            st = ft_gallery_audit_add(g, actor, "key.revoke", target, NULL, &err);
+            ft_audit_entry a = {actor, "key.revoke", NULL, NULL};
+            st = ft_gallery_key_revoke_audited(g, id, &a, &err);
         }
         if (st == FT_OK)
             ft_buf_printf(&b, "{\"revoked\": %lld}", id);

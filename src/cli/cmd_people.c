@@ -153,27 +153,22 @@ int ft_cmd_people(int argc, char **argv)
         st = resolve(g, id, who, &p, &err);
         char old[FT_GALLERY_NAME_MAX + 1];
         snprintf(old, sizeof old, "%s", st == FT_OK ? p.name : "");
-        if (st == FT_OK)
-            st = ft_gallery_person_rename(g, p.id, new_name, &err);
-        if (st == FT_OK)
-            st = ft_gallery_person_get(g, p.id, &p, &err);
         if (st == FT_OK) {
-            ft_buf d, t;
+            // The rename and its audit row: one transaction.
+            ft_buf d;
             ft_buf_init(&d, 0);
-            ft_buf_init(&t, 0);
             ft_buf_puts(&d, "{\"old\": ");
             ft_buf_json_str(&d, old);
             ft_buf_puts(&d, ", \"new\": ");
-            ft_buf_json_str(&d, p.name);
+            ft_buf_json_str(&d, new_name);
             ft_buf_puts(&d, "}");
-            ft_buf_printf(&t, "person:%lld", (long long)p.id);
             ft_buf_append(&d, "", 1);
-            ft_buf_append(&t, "", 1);
-            st = ft_gallery_audit_add(g, actor, "person.rename", (const char *)t.data,
-                                      (const char *)d.data, &err);
+            ft_audit_entry a = {actor, "person.rename", NULL, (const char *)d.data};
+            st = ft_gallery_person_rename_audited(g, p.id, new_name, &a, &err);
             ft_buf_deinit(&d);
-            ft_buf_deinit(&t);
         }
+        if (st == FT_OK)
+            st = ft_gallery_person_get(g, p.id, &p, &err);
         if (st == FT_OK) {
             ft_buf_puts(&b, "{\"renamed\": ");
             person_json(&b, &p);
@@ -200,20 +195,16 @@ int ft_cmd_people(int argc, char **argv)
                                   "\"events\": %lld}}",
                               (long long)p.id, (long long)er.samples, (long long)er.events);
         } else if (st == FT_OK) {
-            st = ft_gallery_person_delete(g, p.id, &err);
-            if (st == FT_OK) {
-                ft_buf d;
-                char target[48];
-                ft_buf_init(&d, 0);
-                ft_buf_puts(&d, "{\"name\": ");
-                ft_buf_json_str(&d, p.name);
-                ft_buf_printf(&d, ", \"samples\": %lld}", (long long)p.n_samples);
-                ft_buf_append(&d, "", 1);
-                snprintf(target, sizeof target, "person:%lld", (long long)p.id);
-                st = ft_gallery_audit_add(g, actor, "person.delete", target,
-                                          (const char *)d.data, &err);
-                ft_buf_deinit(&d);
-            }
+            // The deletion and its audit row: one transaction.
+            ft_buf d;
+            ft_buf_init(&d, 0);
+            ft_buf_puts(&d, "{\"name\": ");
+            ft_buf_json_str(&d, p.name);
+            ft_buf_printf(&d, ", \"samples\": %lld}", (long long)p.n_samples);
+            ft_buf_append(&d, "", 1);
+            ft_audit_entry a = {actor, "person.delete", NULL, (const char *)d.data};
+            st = ft_gallery_person_delete_audited(g, p.id, &a, &err);
+            ft_buf_deinit(&d);
             if (st == FT_OK) {
                 ft_buf_printf(&b, "{\"deleted\": {\"id\": %lld, \"name\": ", (long long)p.id);
                 ft_buf_json_str(&b, p.name);

@@ -142,14 +142,16 @@ static ft_status set_one(ft_gallery *g, const ft_policy_space *sp, const char *k
             key[10] == 't' ? FT_GALLERY_DEFAULT_RETENTION_THUMBS_DAYS
                            : FT_GALLERY_DEFAULT_RETENTION_EVENTS_DAYS,
             &old, err);
-        if (st == FT_OK)
-            st = ft_gallery_setting_set_int(g, key, (int64_t)v, err);
         if (st == FT_OK) {
-            char detail[160], target[96];
+            // The value and its audit row: one transaction.
+            char detail[160], target[96], num[32];
             snprintf(detail, sizeof detail, "{\"old\": %lld, \"new\": %lld}", (long long)old,
                      (long long)v);
             snprintf(target, sizeof target, "settings:%s", key);
-            st = ft_gallery_audit_add(g, actor, "settings.change", target, detail, err);
+            snprintf(num, sizeof num, "%lld", (long long)v);
+            const char *vp = num;
+            ft_audit_entry a = {actor, "settings.change", target, detail};
+            st = ft_gallery_settings_set_audited(g, &key, &vp, 1, &a, err);
         }
         return st;
     }
@@ -184,12 +186,13 @@ static ft_status reset(ft_gallery *g, const ft_policy_space *sp, const char *act
     // The user confirmed (--yes or the prompt): going back to the defaults
     // may raise a calibrated threshold, and that is what they asked for.
     ft_status st = ft_gallery_policy_change_for(g, sp, &p, true, actor, NULL, err);
+    // The retention settings back to their defaults, with the reset's
+    // audit row, in one transaction (the policy above has its own row).
+    static const char *const keys[2] = {"retention_thumbnails_days", "retention_events_days"};
+    const char *const none[2] = {NULL, NULL};
+    ft_audit_entry a = {actor, "settings.reset", "settings", NULL};
     if (st == FT_OK)
-        st = ft_gallery_setting_delete(g, "retention_thumbnails_days", err);
-    if (st == FT_OK)
-        st = ft_gallery_setting_delete(g, "retention_events_days", err);
-    if (st == FT_OK)
-        st = ft_gallery_audit_add(g, actor, "settings.reset", "settings", NULL, err);
+        st = ft_gallery_settings_set_audited(g, keys, none, 2, &a, err);
     return st;
 }
 

@@ -63,6 +63,18 @@ ft_status ft_gallery__audit_tx(ft_gallery *g, const char *actor, const char *act
     return st;
 }
 
+void ft_gallery__audit_armed_target(const ft_gallery *g, char out[FT_AUDIT_TARGET_MAX + 1])
+{
+    const ft_audit_entry *a = g->audit_armed;
+    if (a->target) {
+        snprintf(out, FT_AUDIT_TARGET_MAX + 1, "%s", a->target);
+        return;
+    }
+    size_t n = strcspn(a->action, ".");
+    snprintf(out, FT_AUDIT_TARGET_MAX + 1, "%.*s:%lld", (int)(n < 40 ? n : 40), a->action,
+             (long long)g->audit_id);
+}
+
 ft_status ft_gallery__sq_audit_add(ft_gallery *g, const char *actor, const char *action,
                                    const char *target, const char *detail_json, ft_err *err)
 {

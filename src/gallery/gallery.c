@@ -233,6 +233,18 @@ ft_status ft_gallery__begin(ft_gallery *g, ft_err *err)
 
 ft_status ft_gallery__commit(ft_gallery *g, ft_err *err)
 {
+    if (g->audit_armed) {
+        // The administrative write's audit row, in its transaction.
+        const ft_audit_entry *a = g->audit_armed;
+        char target[FT_AUDIT_TARGET_MAX + 1];
+        ft_gallery__audit_armed_target(g, target);
+        g->audit_armed = NULL;
+        ft_status st = ft_gallery__audit_tx(g, a->actor, a->action, target, a->detail, err);
+        if (st != FT_OK) {
+            ft_gallery__rollback(g);
+            return st;
+        }
+    }
     int rc = sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         ft_status st = ft_gallery__dberr(g, rc, err, "commit");
@@ -717,7 +729,7 @@ static ft_status person_insert(ft_gallery *g, const char *name, const char *ext,
     sqlite3_bind_double(s, 4, now);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE)
-        *id = sqlite3_last_insert_rowid(g->db);
+        *id = g->audit_id = sqlite3_last_insert_rowid(g->db);
     else if ((rc & 0xff) == SQLITE_CONSTRAINT)
         st = person_exists(g, name, ext, err);
     else
@@ -1023,7 +1035,7 @@ ft_status ft_gallery__sq_enroll(ft_gallery *g, int64_t person_id, const char *na
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        person_id = sqlite3_column_int64(s, 0);
+        person_id = g->audit_id = sqlite3_column_int64(s, 0);
     } else if (rc != SQLITE_DONE) {
         st = ft_gallery__dberr(g, rc, err, "enrol: find person");
         goto fail;

@@ -66,6 +66,15 @@ typedef struct ft_gallery_space {
 
 typedef struct ft_gallery ft_gallery;
 
+// One audit row to write with an administrative action (see "Audit"
+// below): actor NULL or "" = "unknown"; target NULL = "<object>:<id>",
+// the object being the action up to its first '.' and the id that of the
+// row the action created or changed; detail NULL = "{}", else a JSON
+// object text. The strings are borrowed for the call.
+typedef struct ft_audit_entry {
+    const char *actor, *action, *target, *detail;
+} ft_audit_entry;
+
 // ---- Opening ----
 
 enum {
@@ -346,6 +355,12 @@ ft_status ft_gallery_setting_get(ft_gallery *g, const char *key, char *out, size
                                  ft_err *err);
 ft_status ft_gallery_setting_set(ft_gallery *g, const char *key, const char *value, ft_err *err);
 ft_status ft_gallery_setting_delete(ft_gallery *g, const char *key, ft_err *err);
+// Sets (values[i] != NULL) or deletes (NULL) n plain settings, with the
+// audit row `a` (NULL = none; its target is written as given), in ONE
+// transaction: nothing is kept if the row cannot be written.
+ft_status ft_gallery_settings_set_audited(ft_gallery *g, const char *const *keys,
+                                          const char *const *values, size_t n,
+                                          const ft_audit_entry *a, ft_err *err);
 // Typed: unset -> `def`; a value that does not parse fully -> FT_E_FORMAT.
 ft_status ft_gallery_setting_get_double(ft_gallery *g, const char *key, double def, double *out,
                                         ft_err *err);
@@ -688,6 +703,37 @@ ft_status ft_gallery_key_revoke(ft_gallery *g, int64_t id, ft_err *err);
 // callers cannot leak which). On success fills `out` (may be NULL) and
 // records last_used_at (skipped on a read-only gallery).
 ft_status ft_gallery_key_verify(ft_gallery *g, const char *token, ft_api_key *out, ft_err *err);
+
+// ---- Administrative writes with their audit row ----
+//
+// The write of the function named without "_audited", and the audit row
+// `a` (NULL = none, then exactly that function), in ONE transaction on
+// every backend: if the row cannot be written (bad entry, full disk, a
+// crash before COMMIT) nothing of the action is kept and the error comes
+// back; on FT_OK both are stored. Handlers and commands use these, so no
+// administrative action can be done without its row, nor a row written
+// for an action that did not happen.
+ft_status ft_gallery_person_add_audited(ft_gallery *g, const char *name, const char *external_id,
+                                        const char *notes, const ft_audit_entry *a,
+                                        int64_t *id_out, ft_err *err);
+ft_status ft_gallery_person_rename_audited(ft_gallery *g, int64_t id, const char *name,
+                                           const ft_audit_entry *a, ft_err *err);
+ft_status ft_gallery_person_update_audited(ft_gallery *g, int64_t id, const char *external_id,
+                                           const char *notes, const ft_audit_entry *a,
+                                           ft_err *err);
+ft_status ft_gallery_person_delete_audited(ft_gallery *g, int64_t id, const ft_audit_entry *a,
+                                           ft_err *err);
+// Target NULL names the person enrolled ("person:ID"), new or not.
+ft_status ft_gallery_enroll_audited(ft_gallery *g, int64_t person_id, const char *name,
+                                    const ft_sample *samples, size_t n, const ft_audit_entry *a,
+                                    int64_t *person_out, int64_t *sample_ids, ft_err *err);
+ft_status ft_gallery_sample_delete_audited(ft_gallery *g, int64_t sample_id,
+                                           const ft_audit_entry *a, ft_err *err);
+ft_status ft_gallery_key_create_audited(ft_gallery *g, const char *name, ft_key_role role,
+                                        const ft_audit_entry *a, char token[FT_KEY_TOKEN_MAX],
+                                        int64_t *id_out, ft_err *err);
+ft_status ft_gallery_key_revoke_audited(ft_gallery *g, int64_t id, const ft_audit_entry *a,
+                                        ft_err *err);
 
 // ---- Matching ----
 

@@ -22,6 +22,15 @@ struct ft_gallery {
     uint64_t nonce; // random per open: matrices remember which connection loaded them
     void (*hook)(const char *point, void *arg);
     void *hook_arg;
+    // The audit row of the administrative write in progress (the
+    // ft_gallery_*_audited functions of store.c set it for exactly one
+    // backend call and clear it after): the backend's commit writes it in
+    // the same transaction, just before COMMIT, and a failure to write it
+    // rolls the whole write back. audit_id is the id of the row the write
+    // created or changed (set by the caller, or by the backend when it
+    // creates a person or a key) for a target "<object>:<id>".
+    const ft_audit_entry *audit_armed;
+    int64_t audit_id;
 };
 
 #include "gallery/sqdist.h"
@@ -116,6 +125,11 @@ ft_status ft_gallery__text_check(const char *what, const char *s, size_t max, bo
 // actor NULL or "" = "unknown"; detail NULL = "{}".
 ft_status ft_gallery__audit_tx(ft_gallery *g, const char *actor, const char *action,
                                const char *target, const char *detail, ft_err *err);
+
+// Writes the armed audit row (g->audit_armed, see struct ft_gallery) into
+// out's fields: its target, or "<action up to its first '.'>:<audit_id>"
+// when the entry has none (audit.c). For the backends' commits.
+void ft_gallery__audit_armed_target(const ft_gallery *g, char out[FT_AUDIT_TARGET_MAX + 1]);
 
 // Stores a calibration result (threshold, calibrated_*, the FAR table)
 // and its audit row in one transaction (settings.c).

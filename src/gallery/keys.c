@@ -146,7 +146,7 @@ ft_status ft_gallery__sq_key_insert(ft_gallery *g, const char *name, ft_key_role
         st = ft_gallery__dberr(g, rc, err, "create key");
         goto fail;
     }
-    int64_t id = sqlite3_last_insert_rowid(g->db);
+    int64_t id = g->audit_id = sqlite3_last_insert_rowid(g->db);
     sqlite3_finalize(s);
     s = NULL;
     hash_fn(id, arg, hash);

@@ -125,6 +125,29 @@ ft_status ft_gallery_setting_set(ft_gallery *g, const char *key, const char *val
     return setting_write(g, key, value, err);
 }
 
+ft_status ft_gallery_settings_set_audited(ft_gallery *g, const char *const *keys,
+                                          const char *const *values, size_t n,
+                                          const ft_audit_entry *a, ft_err *err)
+{
+    ft_status st = FT_OK;
+    if (n == 0 || n > 64 || !keys || !values)
+        return ft_err_set(err, FT_E_INVALID, "settings: 1 to 64 keys expected");
+    for (size_t i = 0; i < n && st == FT_OK; i++) {
+        if ((st = writable_key(keys[i], err)) != FT_OK)
+            break;
+        if (values[i] &&
+            (st = ft_gallery__text_check("setting value", values[i], VALUE_MAX, true, err)) !=
+                FT_OK)
+            break;
+    }
+    if (st == FT_OK && a && a->action)
+        st = ft_gallery__audit_check(a->actor && *a->actor ? a->actor : "unknown", a->action,
+                                     a->target, a->detail, err);
+    if (st != FT_OK)
+        return st;
+    return g->ops->settings_write(g, keys, values, n, a, err);
+}
+
 ft_status ft_gallery_setting_delete(ft_gallery *g, const char *key, ft_err *err)
 {
     ft_status st = writable_key(key, err);

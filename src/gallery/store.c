@@ -392,6 +392,108 @@ ft_status ft_gallery_key_revoke(ft_gallery *g, int64_t id, ft_err *err)
     DISPATCH(key_revoke, id, err);
 }
 
+// ---- Administrative writes with their audit row ----
+
+// Arms `a` for the one backend write that follows (struct ft_gallery):
+// the entry is checked first, so a bad one stops the action before it starts.
+static ft_status audit_arm(ft_gallery *g, const ft_audit_entry *a, int64_t id, ft_err *err)
+{
+    g->audit_armed = NULL;
+    g->audit_id = id;
+    if (!a)
+        return FT_OK;
+    ft_status st = ft_gallery__audit_check(a->actor && *a->actor ? a->actor : "unknown",
+                                           a->action, a->target, a->detail, err);
+    if (st == FT_OK)
+        g->audit_armed = a;
+    return st;
+}
+
+// Disarms after the write, whatever it returned: a write that failed
+// before its commit must not leave the row for the next one.
+static ft_status audit_disarm(ft_gallery *g, ft_status st)
+{
+    g->audit_armed = NULL;
+    g->audit_id = 0;
+    return st;
+}
+
+ft_status ft_gallery_person_add_audited(ft_gallery *g, const char *name, const char *external_id,
+                                        const char *notes, const ft_audit_entry *a,
+                                        int64_t *id_out, ft_err *err)
+{
+    ft_status st = audit_arm(g, a, 0, err);
+    if (st == FT_OK)
+        st = ft_gallery_person_add(g, name, external_id, notes, id_out, err);
+    return audit_disarm(g, st);
+}
+
+ft_status ft_gallery_person_rename_audited(ft_gallery *g, int64_t id, const char *name,
+                                           const ft_audit_entry *a, ft_err *err)
+{
+    ft_status st = audit_arm(g, a, id, err);
+    if (st == FT_OK)
+        st = ft_gallery_person_rename(g, id, name, err);
+    return audit_disarm(g, st);
+}
+
+ft_status ft_gallery_person_update_audited(ft_gallery *g, int64_t id, const char *external_id,
+                                           const char *notes, const ft_audit_entry *a,
+                                           ft_err *err)
+{
+    ft_status st = audit_arm(g, a, id, err);
+    if (st == FT_OK)
+        st = ft_gallery_person_update(g, id, external_id, notes, err);
+    return audit_disarm(g, st);
+}
+
+ft_status ft_gallery_person_delete_audited(ft_gallery *g, int64_t id, const ft_audit_entry *a,
+                                           ft_err *err)
+{
+    ft_status st = audit_arm(g, a, id, err);
+    if (st == FT_OK)
+        st = ft_gallery_person_delete(g, id, err);
+    return audit_disarm(g, st);
+}
+
+ft_status ft_gallery_enroll_audited(ft_gallery *g, int64_t person_id, const char *name,
+                                    const ft_sample *samples, size_t n, const ft_audit_entry *a,
+                                    int64_t *person_out, int64_t *sample_ids, ft_err *err)
+{
+    ft_status st = audit_arm(g, a, person_id, err);
+    if (st == FT_OK)
+        st = ft_gallery_enroll(g, person_id, name, samples, n, person_out, sample_ids, err);
+    return audit_disarm(g, st);
+}
+
+ft_status ft_gallery_sample_delete_audited(ft_gallery *g, int64_t sample_id,
+                                           const ft_audit_entry *a, ft_err *err)
+{
+    ft_status st = audit_arm(g, a, sample_id, err);
+    if (st == FT_OK)
+        st = ft_gallery_sample_delete(g, sample_id, err);
+    return audit_disarm(g, st);
+}
+
+ft_status ft_gallery_key_create_audited(ft_gallery *g, const char *name, ft_key_role role,
+                                        const ft_audit_entry *a, char token[FT_KEY_TOKEN_MAX],
+                                        int64_t *id_out, ft_err *err)
+{
+    ft_status st = audit_arm(g, a, 0, err);
+    if (st == FT_OK)
+        st = ft_gallery_key_create(g, name, role, token, id_out, err);
+    return audit_disarm(g, st);
+}
+
+ft_status ft_gallery_key_revoke_audited(ft_gallery *g, int64_t id, const ft_audit_entry *a,
+                                        ft_err *err)
+{
+    ft_status st = audit_arm(g, a, id, err);
+    if (st == FT_OK)
+        st = ft_gallery_key_revoke(g, id, err);
+    return audit_disarm(g, st);
+}
+
 ft_status ft_gallery_audit_add(ft_gallery *g, const char *actor, const char *action,
                                const char *target, const char *detail_json, ft_err *err)
 {

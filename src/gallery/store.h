@@ -22,9 +22,7 @@
 // One settings write of a policy change or calibration: `n` keys with
 // their values (NULL value = delete the key), plus (if action != NULL) one
 // audit row, in ONE transaction.
-typedef struct ft_store_audit {
-    const char *actor, *action, *target, *detail;
-} ft_store_audit;
+typedef ft_audit_entry ft_store_audit;
 
 // The change feed's position, as a matrix remembers it: `generation` is
 // the gallery's people/samples version (bumped in the same transaction as

@@ -425,9 +425,24 @@ static void pg_rollback(ft_gallery *g)
 
 // Bumps the gallery version, sends the NOTIFY and commits: listeners
 // hear of the change exactly when it becomes visible.
+static ft_status pg_audit_tx(ft_gallery *g, const char *actor, const char *action,
+                             const char *target, const char *detail, ft_err *err);
+
 static ft_status pg_commit(ft_gallery *g, ft_err *err)
 {
-    ft_status st = pg_do(g,
+    ft_status st = FT_OK;
+    if (g->audit_armed) {
+        // The administrative write's audit row, in its transaction.
+        const ft_audit_entry *a = g->audit_armed;
+        char target[FT_AUDIT_TARGET_MAX + 1];
+        ft_gallery__audit_armed_target(g, target);
+        g->audit_armed = NULL;
+        if ((st = pg_audit_tx(g, a->actor, a->action, target, a->detail, err)) != FT_OK) {
+            pg_rollback(g);
+            return st;
+        }
+    }
+    st = pg_do(g,
                          "WITH v AS (UPDATE gallery_version SET version = version + 1 "
                          "WHERE id = 1 RETURNING version, generation) "
                          "SELECT pg_notify('" PG_CHANNEL "', current_schema() || ' ' || version "
@@ -736,7 +751,7 @@ static ft_status person_insert(ft_gallery *g, const char *name, const char *ext,
                                    &a, name, ext, "add person", &st, err);
     if (!r)
         return st;
-    *id = col_i64(r, 0, 0);
+    *id = g->audit_id = col_i64(r, 0, 0);
     PQclear(r);
     return FT_OK;
 }
@@ -976,7 +991,7 @@ static ft_status pg_enroll(ft_gallery *g, int64_t person_id, const char *name,
         goto fail;
     bool found = PQntuples(r) > 0;
     if (found)
-        person_id = col_i64(r, 0, 0);
+        person_id = g->audit_id = col_i64(r, 0, 0);
     PQclear(r);
     if (!found) {
         if (person_id > 0) {
@@ -1679,7 +1694,7 @@ static ft_status pg_key_insert(ft_gallery *g, const char *name, ft_key_role role
                          &a, 0, "create key", &st, err);
     if (!r)
         goto fail;
-    int64_t id = col_i64(r, 0, 0);
+    int64_t id = g->audit_id = col_i64(r, 0, 0);
     PQclear(r);
     hash_fn(id, arg, hash);
     pg_args b = {0};

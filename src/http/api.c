@@ -675,6 +675,32 @@ ft_status ft_http__audit(ft_http_req *r, const char *action, const char *target,
     return audit(r, action, target, detail, err);
 }
 
+// The audit row of one administrative write, for the gallery's *_audited
+// functions, which write it in the action's own transaction: the
+// request's actor, and `detail` (stolen, NULL = {}) as text. Release with
+// req_audit_done.
+typedef struct req_audit {
+    char actor[FT_AUDIT_ACTOR_MAX + 1];
+    char *detail;
+    ft_audit_entry e;
+} req_audit;
+
+static const ft_audit_entry *req_audit_make(ft_http_req *r, req_audit *ra, const char *action,
+                                            const char *target, json_t *detail)
+{
+    actor_of(r, ra->actor);
+    ra->detail = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(detail);
+    ra->e = (ft_audit_entry){ra->actor, action, target, ra->detail};
+    return &ra->e;
+}
+
+static void req_audit_done(req_audit *ra)
+{
+    free(ra->detail);
+    ra->detail = NULL;
+}
+
 static bool query_flag(ft_http_req *r, const char *key)
 {
     const char *v = ft_http_query(r, key);
@@ -940,9 +966,18 @@ static void enrol_request(ft_http_req *r, int64_t pid)
         json_array_append_new(added, a);
     }
     int64_t new_pid = pid;
-    if (st == FT_OK && nk > 0)
-        st = ft_gallery_enroll(wc(r)->g, pid, pid > 0 ? NULL : name, keep, nk, &new_pid, ids,
-                               &err);
+    if (st == FT_OK && nk > 0) {
+        // The samples, the person if new, and the audit row: one transaction.
+        req_audit ra;
+        const ft_audit_entry *a = req_audit_make(
+            r, &ra, "person.enrol", NULL,
+            json_pack("{s:I, s:I, s:b, s:I}", "samples", (json_int_t)nk, "skipped",
+                      (json_int_t)(n_ok - nk), "new_person", pid <= 0, "forced_conflicts",
+                      (json_int_t)n_forced));
+        st = ft_gallery_enroll_audited(wc(r)->g, pid, pid > 0 ? NULL : name, keep, nk, a,
+                                       &new_pid, ids, &err);
+        req_audit_done(&ra);
+    }
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
         goto done;
@@ -952,17 +987,11 @@ static void enrol_request(ft_http_req *r, int64_t pid)
         ft_err e2;
         ft_err_clear(&e2);
         ft_status s2 = FT_OK;
+        // The new person's external id and notes: a second write, part of
+        // the enrolment the row above records.
         if (pid <= 0 && (has_ext || has_notes))
             s2 = ft_gallery_person_update(wc(r)->g, new_pid, has_ext ? ext : NULL,
                                           has_notes ? notes : NULL, &e2);
-        char target[48];
-        snprintf(target, sizeof target, "person:%lld", (long long)new_pid);
-        if (s2 == FT_OK)
-            s2 = audit(r, "person.enrol", target,
-                       json_pack("{s:I, s:I, s:b, s:I}", "samples", (json_int_t)nk, "skipped",
-                                 (json_int_t)(n_ok - nk), "new_person", pid <= 0,
-                                 "forced_conflicts", (json_int_t)n_forced),
-                       &e2);
         if (s2 != FT_OK)
             warning = json_string(ft_err_msg(&e2, s2));
     }
@@ -1153,27 +1182,16 @@ static void reply_person(ft_http_req *r, ft_status st, int64_t id, int status, f
         ft_http_reply_json(r, status, person_json(&p, 0));
 }
 
+// POST /api/v1/people: refused. A person is created only together with at
+// least one sample, in one transaction (issue 10, enrolment integrity):
+// that is POST /api/v1/enrol. Nothing is read or written here, whatever
+// the body says.
 static void h_person_create(ft_http_req *r)
 {
-    ft_err err;
-    ft_err_clear(&err);
-    person_body pb;
-    if (!person_body_read(r, &pb))
-        return;
-    ft_status st = FT_OK;
-    int64_t id = 0;
-    if (pb.bad || !pb.name)
-        st = ft_err_set(&err, FT_E_INVALID, "\"name\" (a string) is required; \"external_id\" "
-                                            "and \"notes\" must be strings");
-    if (st == FT_OK)
-        st = ft_gallery_person_add(wc(r)->g, pb.name, pb.ext, pb.notes, &id, &err);
-    if (st == FT_OK) {
-        char target[48];
-        snprintf(target, sizeof target, "person:%lld", (long long)id);
-        st = audit(r, "person.create", target, json_pack("{s:s}", "name", pb.name), &err);
-    }
-    reply_person(r, st, id, 201, &err);
-    json_decref(pb.j);
+    ft_http_reply_error(r, 422, "E_SAMPLE_REQUIRED",
+                        "a person is created only together with at least one sample: POST the "
+                        "name and photos to /api/v1/enrol (multipart: field 'name', file parts "
+                        "'photo')");
 }
 
 static void h_person_update(ft_http_req *r)
@@ -1195,21 +1213,22 @@ static void h_person_update(ft_http_req *r)
     char target[48];
     snprintf(target, sizeof target, "person:%lld", (long long)id);
     if (st == FT_OK && pb.name && strcmp(pb.name, p.name) != 0) {
-        st = ft_gallery_person_rename(wc(r)->g, id, pb.name, &err);
-        if (st == FT_OK)
-            st = audit(r, "person.rename", target,
-                       json_pack("{s:s, s:s}", "old", p.name, "new", pb.name), &err);
+        req_audit ra;
+        const ft_audit_entry *a = req_audit_make(
+            r, &ra, "person.rename", target, json_pack("{s:s, s:s}", "old", p.name, "new", pb.name));
+        st = ft_gallery_person_rename_audited(wc(r)->g, id, pb.name, a, &err);
+        req_audit_done(&ra);
     }
     if (st == FT_OK && (pb.ext || pb.notes)) {
-        st = ft_gallery_person_update(wc(r)->g, id, pb.ext, pb.notes, &err);
-        if (st == FT_OK) {
-            json_t *d = json_object();
-            if (pb.ext)
-                json_object_set_new(d, "external_id", json_string(pb.ext));
-            if (pb.notes)
-                json_object_set_new(d, "notes_changed", json_true());
-            st = audit(r, "person.update", target, d, &err);
-        }
+        json_t *d = json_object();
+        if (pb.ext)
+            json_object_set_new(d, "external_id", json_string(pb.ext));
+        if (pb.notes)
+            json_object_set_new(d, "notes_changed", json_true());
+        req_audit ra;
+        const ft_audit_entry *a = req_audit_make(r, &ra, "person.update", target, d);
+        st = ft_gallery_person_update_audited(wc(r)->g, id, pb.ext, pb.notes, a, &err);
+        req_audit_done(&ra);
     }
     reply_person(r, st, id, 200, &err);
     json_decref(pb.j);
@@ -1243,12 +1262,14 @@ static void h_person_delete(ft_http_req *r)
     }
     ft_person p;
     st = ft_gallery_person_get(wc(r)->g, id, &p, &err);
-    if (st == FT_OK)
-        st = ft_gallery_person_delete(wc(r)->g, id, &err);
-    if (st == FT_OK)
-        st = audit(r, "person.delete", target,
-                   json_pack("{s:s, s:I}", "name", p.name, "samples", (json_int_t)p.n_samples),
-                   &err);
+    if (st == FT_OK) {
+        req_audit ra;
+        const ft_audit_entry *a = req_audit_make(
+            r, &ra, "person.delete", target,
+            json_pack("{s:s, s:I}", "name", p.name, "samples", (json_int_t)p.n_samples));
+        st = ft_gallery_person_delete_audited(wc(r)->g, id, a, &err);
+        req_audit_done(&ra);
+    }
     if (st != FT_OK)
         ft_http_reply_status(r, st, &err);
     else
@@ -1278,12 +1299,10 @@ static void h_sample_delete(ft_http_req *r)
     int64_t id;
     if (!path_id(r, 0, &id))
         return;
-    ft_status st = ft_gallery_sample_delete(wc(r)->g, id, &err);
-    if (st == FT_OK) {
-        char target[48];
-        snprintf(target, sizeof target, "sample:%lld", (long long)id);
-        st = audit(r, "sample.delete", target, NULL, &err);
-    }
+    req_audit ra;
+    const ft_audit_entry *a = req_audit_make(r, &ra, "sample.delete", NULL, NULL);
+    ft_status st = ft_gallery_sample_delete_audited(wc(r)->g, id, a, &err);
+    req_audit_done(&ra);
     if (st != FT_OK)
         ft_http_reply_status(r, st, &err);
     else
@@ -1738,15 +1757,18 @@ static void h_settings_set(ft_http_req *r)
                                    k ? FT_GALLERY_DEFAULT_RETENTION_EVENTS_DAYS
                                      : FT_GALLERY_DEFAULT_RETENTION_THUMBS_DAYS,
                                    &before, NULL);
-        st = ft_gallery_setting_set_int(g, day_keys[k], days[k], &err);
-        if (st == FT_OK && before != days[k]) {
-            char target[64];
-            snprintf(target, sizeof target, "settings:%s", day_keys[k]);
-            st = audit(r, "settings.change", target,
-                       json_pack("{s:I, s:I}", "old", (json_int_t)before, "new",
-                                 (json_int_t)days[k]),
-                       &err);
-        }
+        // The value and (when it changed) its audit row: one transaction.
+        char target[64], val[32];
+        snprintf(target, sizeof target, "settings:%s", day_keys[k]);
+        snprintf(val, sizeof val, "%lld", (long long)days[k]);
+        const char *dkey = day_keys[k], *dval = val;
+        req_audit ra;
+        const ft_audit_entry *a = req_audit_make(
+            r, &ra, "settings.change", target,
+            json_pack("{s:I, s:I}", "old", (json_int_t)before, "new", (json_int_t)days[k]));
+        st = ft_gallery_settings_set_audited(g, &dkey, &dval, 1, before != days[k] ? a : NULL,
+                                             &err);
+        req_audit_done(&ra);
     }
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
@@ -1920,13 +1942,13 @@ static void h_key_create(ft_http_req *r)
                         "\"name\" and \"role\" (admin, device or viewer) are required strings");
     if (st == FT_OK)
         st = ft_key_role_parse(role_s, &role, &err);
-    if (st == FT_OK)
-        st = ft_gallery_key_create(wc(r)->g, name, role, token, &id, &err);
     if (st == FT_OK) {
-        char target[48];
-        snprintf(target, sizeof target, "key:%lld", (long long)id);
-        st = audit(r, "key.create", target,
-                   json_pack("{s:s, s:s}", "name", name, "role", ft_key_role_str(role)), &err);
+        req_audit ra;
+        const ft_audit_entry *a =
+            req_audit_make(r, &ra, "key.create", NULL,
+                           json_pack("{s:s, s:s}", "name", name, "role", ft_key_role_str(role)));
+        st = ft_gallery_key_create_audited(wc(r)->g, name, role, a, token, &id, &err);
+        req_audit_done(&ra);
     }
     if (st != FT_OK)
         ft_http_reply_status(r, st, &err);
@@ -1944,12 +1966,10 @@ static void h_key_revoke(ft_http_req *r)
     int64_t id;
     if (!path_id(r, 0, &id))
         return;
-    ft_status st = ft_gallery_key_revoke(wc(r)->g, id, &err);
-    if (st == FT_OK) {
-        char target[48];
-        snprintf(target, sizeof target, "key:%lld", (long long)id);
-        st = audit(r, "key.revoke", target, NULL, &err);
-    }
+    req_audit ra;
+    const ft_audit_entry *a = req_audit_make(r, &ra, "key.revoke", NULL, NULL);
+    ft_status st = ft_gallery_key_revoke_audited(wc(r)->g, id, a, &err);
+    req_audit_done(&ra);
     if (st != FT_OK)
         ft_http_reply_status(r, st, &err);
     else
@@ -2031,7 +2051,9 @@ const ft_route ft_http__routes[] = {
     {"GET", "/api/v1/people", h_people_list, VIEW, DB, NOB, NULL, "people",
      "Everyone enrolled, with a thumbnail", NULL},
     {"POST", "/api/v1/people", h_person_create, ADMIN, DB, JSN, NULL, "people",
-     "Add a person: {\"name\", \"external_id\"?, \"notes\"?}", NULL},
+     "Refused (422 E_SAMPLE_REQUIRED, nothing is created): a person is created only together "
+     "with at least one sample, by POST /api/v1/enrol",
+     NULL},
     {"GET", "/api/v1/people/{id}", h_person_get, VIEW, DB, NOB, NULL, "people",
      "One person and their samples", NULL},
     {"PATCH", "/api/v1/people/{id}", h_person_update, ADMIN, DB, JSN, NULL, "people",

@@ -690,7 +690,27 @@ void ft_http__h_camera_add(ft_http_req *r)
                 detail = json_pack("{s:s}", "url", h.url);
             }
         pthread_mutex_unlock(&s->cam_mu);
-        ft_http__audit(r, "camera.add", target, detail, NULL);
+        // Cameras live in the server, not the gallery, so there is no
+        // transaction to share: without its audit row the camera is stopped
+        // again and the caller gets the error.
+        st = ft_http__audit(r, "camera.add", target, detail, &err);
+        if (st != FT_OK) {
+            ft_watcher *w = NULL;
+            pthread_mutex_lock(&s->cam_mu);
+            for (size_t i = 0; i < s->n_cams; i++)
+                if (strcmp(s->cams[i].name, name) == 0) {
+                    w = s->cams[i].w;
+                    s->cams[i] = s->cams[--s->n_cams];
+                    memset(&s->cams[s->n_cams], 0, sizeof s->cams[0]);
+                    break;
+                }
+            pthread_mutex_unlock(&s->cam_mu);
+            if (w)
+                ft_watcher_stop(w);
+            ft_http_reply_status(r, st, &err);
+            json_decref(body);
+            return;
+        }
         json_t *cam = NULL;
         pthread_mutex_lock(&s->cam_mu);
         for (size_t i = 0; i < s->n_cams; i++)
@@ -722,10 +742,30 @@ void ft_http__h_camera_remove(ft_http_req *r)
     }
     ft_watcher_health h;
     ft_watcher_health_get(w, &h);
-    ft_watcher_stop(w); // ends its tracks (logged) and joins
+    // Audited before it stops (cameras have no transaction to share): if
+    // the row cannot be written the camera goes back and keeps watching.
     char target[FT_GALLERY_NAME_MAX + 8];
     snprintf(target, sizeof target, "camera:%s", name);
-    ft_http__audit(r, "camera.remove", target, json_pack("{s:s}", "url", h.url), NULL);
+    ft_err err;
+    ft_err_clear(&err);
+    ft_status st = ft_http__audit(r, "camera.remove", target, json_pack("{s:s}", "url", h.url),
+                                  &err);
+    if (st != FT_OK) {
+        bool back = false;
+        pthread_mutex_lock(&s->cam_mu);
+        if (s->n_cams < FT_SERVER_MAX_CAMERAS) {
+            struct ft_camera *c = &s->cams[s->n_cams++];
+            snprintf(c->name, sizeof c->name, "%s", name);
+            c->w = w;
+            back = true;
+        }
+        pthread_mutex_unlock(&s->cam_mu);
+        if (!back) // its slot was taken meanwhile: it cannot be kept
+            ft_watcher_stop(w);
+        ft_http_reply_status(r, st, &err);
+        return;
+    }
+    ft_watcher_stop(w); // ends its tracks (logged) and joins
     ft_http_reply_json(r, 200,
                        json_pack("{s:s, s:I}", "removed", name, "frames",
                                  (json_int_t)h.frames_decoded));
