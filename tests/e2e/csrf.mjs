@@ -101,7 +101,7 @@ const evilPage = (pid) => `<!doctype html><html><head><title>evil</title></head>
   try { await fetch('${base}/api/v1/people/${pid}/samples', { method: 'POST', mode: 'no-cors', body: fd }); out.multipart = 'sent'; }
   catch (e) { out.multipart = 'error ' + e; }
   // 2. text/plain JSON creating a person: also a simple request.
-  try { await fetch('${base}/api/v1/people', { method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' }, body: '{"name":"Mallory"}' }); out.textplain = 'sent'; }
+  try { await fetch('${base}/api/v1/keys', { method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' }, body: '{"name":"mallory","role":"admin"}' }); out.textplain = 'sent'; }
   catch (e) { out.textplain = 'error ' + e; }
   // 3. JSON PATCH of the settings: needs a preflight the server never grants.
   try { const r = await fetch('${base}/api/v1/settings', { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: '{"threshold":0.9}' }); out.patch = 'status ' + r.status; }
@@ -154,9 +154,11 @@ try {
   await page.setInputFiles('#enrol-files', [join(work, 'enrol1.jpg')]);
   const enrolled = await page.evaluate(async () => {
     const file = document.querySelector('#enrol-files').files[0];
-    const p = await apiJSON('POST', '/api/v1/people', { name: 'Rachel' });
-    const r = await api('POST', `/api/v1/people/${p.id}/samples`, photoForm([file], 'photo'));
-    return { id: p.id, reply: JSON.stringify(r) };
+    // A person comes only with a sample: the enrolment route, as the page's form.
+    const fd = photoForm([file], 'photo');
+    fd.append('name', 'Rachel');
+    const r = await api('POST', '/api/v1/enrol', fd);
+    return { id: r.person_id, reply: JSON.stringify(r) };
   }).catch((e) => ({ id: 0, reply: String(e) }));
   check(enrolled.id > 0 && /sample/.test(enrolled.reply), `the page enrols (${enrolled.reply.slice(0, 120)})`);
   personId = enrolled.id;
@@ -173,7 +175,7 @@ try {
   console.log(`evil page: ${JSON.stringify(done)}; server answers seen: ${statuses.join(', ')}`);
   check(statuses.filter((s) => s === `POST /api/v1/people/${personId}/samples 403`).length === 2,
     'cross-site multipart POSTs (fetch and form) answered 403');
-  check(statuses.includes('POST /api/v1/people 403'), 'cross-site text/plain POST answered 403');
+  check(statuses.includes('POST /api/v1/keys 403'), 'cross-site text/plain POST answered 403');
   check(done.patch === 'blocked', `cross-site JSON PATCH blocked by the browser (${done.patch})`);
   check(!statuses.some((s) => /^PATCH .* 200$/.test(s)), 'no PATCH reached the handler');
   const after = { samples: await samplesOf(personId), people: await peopleCount(), threshold: await threshold() };
