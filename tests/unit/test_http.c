@@ -602,6 +602,7 @@ static void test_core_stop(void)
 #include <sys/mount.h>
 #include "io/image.h"
 #include "nn/nn.h"
+#include <sqlite3.h>
 
 #include <sys/stat.h>
 
@@ -1058,6 +1059,18 @@ static int64_t app_person_add(const char *name)
     return id;
 }
 
+// One SQL statement on the server's gallery file, from outside the server.
+static bool app_sql(const char *sql)
+{
+    sqlite3 *db = NULL;
+    bool ok = sqlite3_open(app_db, &db) == SQLITE_OK &&
+              sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok)
+        fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return ok;
+}
+
 static void test_app_people(void)
 {
     ft_server *s = start_app("127.0.0.1", FT_OK, 0);
@@ -1143,8 +1156,28 @@ static void test_app_people(void)
     r = tc_get(port, "/api/v1/samples/999/thumbnail", NULL);
     FT_CHECK_EQ(r.status, 404);
     tc_resp_free(&r);
+    // The audit row is part of the action (issue 10): with its insert
+    // refused (a trigger on the server's database, as a full disk would),
+    // the delete and the rename fail with the error and nothing changes.
+    FT_CHECK(app_sql("CREATE TRIGGER audit_refuse BEFORE INSERT ON audit BEGIN "
+                     "SELECT RAISE(ABORT, 'audit refused by the test'); END"));
+    r = tc_req(port, "DELETE", path, NULL, NULL, 0);
+    FT_CHECK(r.status >= 500);
+    FT_CHECK(r.body && strstr(r.body, "audit") != NULL);
+    tc_resp_free(&r);
+    r = tc_req(port, "PATCH", path, jh, "{\"name\":\"Alina\"}", 16);
+    FT_CHECK(r.status >= 500);
+    tc_resp_free(&r);
+    r = tc_get(port, path, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    FT_CHECK(strstr(r.body, "\"name\":\"Alicia\"") != NULL);
+    tc_resp_free(&r);
+    FT_CHECK(app_sql("DROP TRIGGER audit_refuse"));
     r = tc_req(port, "DELETE", path, NULL, NULL, 0);
     FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/audit", NULL);
+    FT_CHECK(strstr(r.body, "person.delete") != NULL);
     tc_resp_free(&r);
     r = tc_get(port, path, NULL);
     FT_CHECK_EQ(r.status, 404);
