@@ -529,11 +529,30 @@ static void h_metrics(ft_http_req *r)
     r->out_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+// POST /api/v1/people only refuses (h_person_create): the document says
+// so instead of the generic 201 of a creating POST.
+static void openapi_people_post(json_t *doc)
+{
+    json_t *op =
+        json_object_get(json_object_get(json_object_get(doc, "paths"), "/api/v1/people"), "post");
+    json_t *res = json_object_get(op, "responses");
+    if (!res)
+        return;
+    json_object_del(res, "201");
+    json_object_set_new(res, "422",
+                        json_pack("{s:s}", "description",
+                                  "E_SAMPLE_REQUIRED, always: create a person with their first "
+                                  "photos by POST /api/v1/enrol"));
+    json_object_set_new(op, "deprecated", json_true());
+}
+
 static void h_openapi(ft_http_req *r)
 {
     json_t *doc = ft_http__openapi(ft_http__routes, ft_http__n_routes, FT_VERSION);
-    if (doc)
+    if (doc) {
         ft_http__openapi_door(doc);
+        openapi_people_post(doc);
+    }
     ft_http_reply_json(r, 200, doc);
 }
 

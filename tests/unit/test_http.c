@@ -1093,6 +1093,18 @@ static void test_app_people(void)
     FT_CHECK_EQ(r.status, 200);
     FT_CHECK(strstr(r.body, "person.create") == NULL);
     tc_resp_free(&r);
+    r = tc_get(port, "/api/v1/openapi.json", NULL); // and the API's document says so
+    {
+        json_t *j = body_json(&r);
+        json_t *res = json_object_get(
+            json_object_get(json_object_get(json_object_get(j, "paths"), "/api/v1/people"),
+                            "post"),
+            "responses");
+        FT_CHECK(json_object_get(res, "422") != NULL);
+        FT_CHECK(json_object_get(res, "201") == NULL);
+        json_decref(j);
+    }
+    tc_resp_free(&r);
     int64_t alice = app_person_add("Alice"), bob = app_person_add("Bob");
     FT_CHECK(alice > 0 && bob > 0);
     char path[128];
