@@ -1344,16 +1344,19 @@ static ft_status plan_shapes(const ft_onnx_net *n, int32_t h, int32_t w, vshape 
 // step computes output row r from input rows [r*s - pt, r*s - pt + k)
 // (zero outside the map), runs band by band: for R final output rows the
 // rows each step needs are worked out backwards, and every intermediate
-// lives only in two cache-sized buffers instead of a whole map in memory.
-// A same-padded stride-1 step recomputes the p = (k-1)/2 rows at a band's
-// edges from the rows around them (so its results are those of the whole
-// map, bit for bit, as the kernels compute rows independently); the chain
-// is kept only when that recomputation stays small. Bands run bottom to
-// top so the last step can write straight into the output: the rows it
-// computes above its band (with a false top edge) are overwritten by the
-// next band up.
+// lives only in a cache-sized buffer per step instead of a whole map in
+// memory. Rows a step reads on both sides of a band edge (its halo) are
+// computed once: each buffer keeps the top rows of its step's output that
+// the band above reads again (chain_layout). Same-padded stride-1
+// convolutions get their padding as geometry and compute exactly their
+// band's rows; the fused separable steps compute the p = (k-1)/2 rows above
+// their band from a false top edge and throw them away. Either way every
+// row kept is that of the whole map, bit for bit, as the kernels compute
+// rows independently. Bands run bottom to top so the last step can write
+// straight into the output: the rows it computes above its band (with a
+// false top edge) are overwritten by the next band up.
 
-#define BAND_BUDGET ((size_t)768 << 10) // bytes of each ping-pong buffer
+#define BAND_BUDGET ((size_t)768 << 10) // bytes of a step's band (band_cost)
 #define BAND_MIN_MAP ((size_t)2 << 20)  // chains only pay off on maps this large
 #define BAND_MAX_WASTE 1.25             // computed / needed work
 
@@ -1416,11 +1419,23 @@ static bool same_s1(const step *s)
     return row_geom(s, &k, &st, &pt) && !s->has_prepad && st == 1 && pt > 0;
 }
 
+// Same-padded stride-1 convolutions that a chain runs on exactly the rows
+// it wants, their padding given as geometry (ft_conv_forward_pad), so no
+// row above the band is computed and thrown away.
+static bool exact_s1(const step *s)
+{
+    return s->op == S_CONV && same_s1(s);
+}
+
 // Rows of one band of a chain of `len` steps from `h` whose final output
-// rows are [o0, o1): for step i, wanted output rows [a[i], b[i]), computed
-// output rows start at cs[i], input rows [lo[i], hi[i]).
+// rows are [o0, o1): for step i, wanted output rows [a[i], b[i]), of which
+// rows from top[i] on are still held from the band below (top[i] >= the
+// step's output height when nothing is), so computed output rows are
+// [cs[i], e[i]) with e[i] = min(b[i], top[i]); input rows [lo[i], hi[i])
+// are those the computed rows read.
 static void band_rows(const ft_onnx_net *n, const vshape *v, size_t h, int len, int32_t o0,
-                      int32_t o1, int32_t *a, int32_t *b, int32_t *cs, int32_t *lo, int32_t *hi)
+                      int32_t o1, const int32_t *top, int32_t *a, int32_t *b, int32_t *e,
+                      int32_t *cs, int32_t *lo, int32_t *hi)
 {
     a[len - 1] = o0;
     b[len - 1] = o1;
@@ -1428,10 +1443,13 @@ static void band_rows(const ft_onnx_net *n, const vshape *v, size_t h, int len, 
         const step *s = &n->steps[h + (size_t)i];
         int32_t k = 1, st = 1, pt = 0, H = v[s->in[0]].h;
         row_geom(s, &k, &st, &pt);
-        int32_t l = a[i] * st - pt, u = (b[i] - 1) * st - pt + k;
+        e[i] = i < len - 1 && top[i] < b[i] ? top[i] : b[i];
+        int32_t l = a[i] * st - pt, u = (e[i] - 1) * st - pt + k;
         lo[i] = l < 0 ? 0 : l;
         hi[i] = u > H ? H : u;
-        cs[i] = same_s1(s) ? lo[i] : a[i];
+        if (e[i] <= a[i]) // all held (bands near the top): nothing to compute
+            e[i] = a[i], hi[i] = lo[i];
+        cs[i] = same_s1(s) && !exact_s1(s) ? lo[i] : a[i];
         if (i > 0) {
             a[i - 1] = lo[i];
             b[i - 1] = hi[i];
@@ -1441,35 +1459,90 @@ static void band_rows(const ft_onnx_net *n, const vshape *v, size_t h, int len, 
 
 #define MAX_CHAIN 32
 
-// Scratch bytes and waste (computed / needed work) of a chain for bands of
-// R rows, from one band in the middle.
-static void band_cost(const ft_onnx_net *n, const vshape *v, size_t h, int len, int32_t R,
-                      size_t *buf, size_t *pad, double *waste)
+// The layout of a chain run in bands of R final rows, bottom to top. Each
+// step but the last has its own buffer, which keeps the top rows of its
+// output that the band above reads again (the halo: rows a step reads on
+// both sides of a band edge), moved down to the bottom of the buffer, so
+// those rows and the rows they were computed from are not computed twice.
+// Only same-padded steps still compute p rows above their band (with a
+// false top edge) that are thrown away. off[i]: the byte offset of step i's
+// buffer in the chain's scratch (the padded band of a prepad conv after
+// them, at off[len - 1]); *bytes: the whole scratch; *waste: computed
+// output / needed output, in bytes, over the whole map.
+static void chain_layout(const ft_onnx_net *n, const vshape *v, size_t h, int len, int32_t R,
+                         size_t *off, size_t *bytes, double *waste)
 {
-    int32_t a[MAX_CHAIN], b[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN], hi[MAX_CHAIN];
+    int32_t a[MAX_CHAIN], b[MAX_CHAIN], e[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN],
+        hi[MAX_CHAIN], top[MAX_CHAIN];
+    size_t rows[MAX_CHAIN] = {0}, pad = 0;
+    double work = 0, need = 0;
+    const vshape *y = &v[n->steps[h + (size_t)len - 1].out];
+    for (int i = 0; i < len; i++)
+        top[i] = INT32_MAX;
+    for (int32_t o1 = y->h; o1 > 0; o1 -= R) {
+        int32_t o0 = o1 - R < 0 ? 0 : o1 - R;
+        band_rows(n, v, h, len, o0, o1, top, a, b, e, cs, lo, hi);
+        for (int i = 0; i < len; i++) {
+            const step *s = &n->steps[h + (size_t)i];
+            const vshape *o = &v[s->out];
+            size_t row = (size_t)o->w * o->c * sizeof(float);
+            if (e[i] > a[i])
+                work += (double)(e[i] - cs[i]) * row;
+            if (i < len - 1 && (size_t)(b[i] - cs[i]) > rows[i])
+                rows[i] = (size_t)(b[i] - cs[i]);
+            if (s->has_prepad && !prepad_direct(s) && e[i] > a[i]) {
+                const vshape *x = &v[s->in[0]];
+                int32_t k = 1, st = 1, pt = 0;
+                row_geom(s, &k, &st, &pt);
+                size_t pb = ((size_t)(e[i] - a[i] - 1) * st + k) *
+                            (size_t)(x->w + s->prepad[1] + s->prepad[3]) * x->c * sizeof(float);
+                pad = pb > pad ? pb : pad;
+            }
+            top[i] = a[i];
+        }
+    }
+    size_t at = 0;
+    for (int i = 0; i < len; i++) {
+        const vshape *o = &v[n->steps[h + (size_t)i].out];
+        need += (double)o->h * o->w * o->c * sizeof(float);
+        off[i] = at;
+        if (i < len - 1)
+            at += ALIGN64(rows[i] * o->w * o->c * sizeof(float) + FT_TENSOR_PAD);
+    }
+    *bytes = at + (pad ? ALIGN64(pad + FT_TENSOR_PAD) : 0);
+    *waste = need > 0 ? work / need : 1e9;
+}
+
+// The choice of chains and band heights: bytes of the largest band buffer
+// and waste (computed / needed work) of a band of R rows in the middle, as
+// if every band computed all the rows it reads (halo rows included). The
+// layout that keeps halo rows (chain_layout) computes less than this, but
+// choosing with it (longer chains, lower bands) was measured slower at
+// 640x480 and no faster at 1080p (docs/BENCHMARKS.md, 2026-12-05).
+static void band_cost(const ft_onnx_net *n, const vshape *v, size_t h, int len, int32_t R,
+                      size_t *buf, double *waste)
+{
+    int32_t a[MAX_CHAIN], b[MAX_CHAIN], e[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN],
+        hi[MAX_CHAIN], top[MAX_CHAIN];
+    for (int i = 0; i < len; i++)
+        top[i] = INT32_MAX;
     const vshape *y = &v[n->steps[h + (size_t)len - 1].out];
     int32_t o0 = y->h / 2 - R / 2;
     if (o0 < 0)
         o0 = 0;
     int32_t o1 = o0 + R > y->h ? y->h : o0 + R;
-    band_rows(n, v, h, len, o0, o1, a, b, cs, lo, hi);
+    band_rows(n, v, h, len, o0, o1, top, a, b, e, cs, lo, hi);
     double work = 0, need = 0;
-    *buf = *pad = 0;
+    *buf = 0;
     for (int i = 0; i < len; i++) {
         const step *s = &n->steps[h + (size_t)i];
         const vshape *o = &v[s->out];
         size_t row = (size_t)o->w * o->c * sizeof(float);
-        work += (double)(b[i] - cs[i]) * row;
+        int32_t c0 = same_s1(s) ? lo[i] : a[i];
+        work += (double)(b[i] - c0) * row;
         need += (double)(o1 - o0) * ((double)o->h / y->h) * row;
-        if (i < len - 1 && (size_t)(b[i] - cs[i]) * row > *buf)
-            *buf = (size_t)(b[i] - cs[i]) * row;
-        if (s->has_prepad) {
-            const vshape *x = &v[s->in[0]];
-            int32_t k = 1, st = 1, pt = 0;
-            row_geom(s, &k, &st, &pt);
-            size_t rows = (size_t)(b[i] - a[i] - 1) * st + k;
-            *pad = rows * (size_t)(x->w + s->prepad[1] + s->prepad[3]) * x->c * sizeof(float);
-        }
+        if (i < len - 1 && (size_t)(b[i] - c0) * row > *buf)
+            *buf = (size_t)(b[i] - c0) * row;
     }
     // `need`: each step's rows in proportion to the band's share of the output.
     *waste = need > 0 ? work / need : 1e9;
@@ -1513,15 +1586,14 @@ static void plan_chains(const ft_onnx_net *n, const vshape *v, plan *pl)
                 continue;
             const vshape *y = &v[n->steps[h + (size_t)l - 1].out];
             for (int32_t R = y->h; R >= 2; R /= 2) {
-                size_t buf, pad;
+                size_t buf;
                 double waste;
-                band_cost(n, v, h, l, R, &buf, &pad, &waste);
+                band_cost(n, v, h, l, R, &buf, &waste);
                 if (buf > BAND_BUDGET)
                     continue;
                 if (waste <= BAND_MAX_WASTE) {
                     best = l;
                     best_r = R;
-                    best_scr = 2 * ALIGN64(buf + FT_TENSOR_PAD) + ALIGN64(pad + FT_TENSOR_PAD);
                 }
                 break;
             }
@@ -1530,35 +1602,14 @@ static void plan_chains(const ft_onnx_net *n, const vshape *v, plan *pl)
             h++;
             continue;
         }
-        // Exact scratch over every band (edge bands differ from the middle).
-        size_t mbuf = 0, mpad = 0;
-        const vshape *y = &v[n->steps[h + (size_t)best - 1].out];
-        for (int32_t o1 = y->h; o1 > 0; o1 -= best_r) {
-            int32_t o0 = o1 - best_r < 0 ? 0 : o1 - best_r;
-            int32_t a[MAX_CHAIN], b[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN], hi[MAX_CHAIN];
-            band_rows(n, v, h, best, o0, o1, a, b, cs, lo, hi);
-            for (int i = 0; i < best; i++) {
-                const step *s = &n->steps[h + (size_t)i];
-                const vshape *o = &v[s->out];
-                size_t row = (size_t)o->w * o->c * sizeof(float);
-                if (i < best - 1 && (size_t)(b[i] - cs[i]) * row > mbuf)
-                    mbuf = (size_t)(b[i] - cs[i]) * row;
-                if (s->has_prepad) {
-                    const vshape *x = &v[s->in[0]];
-                    row_geom(s, &k, &st, &pt);
-                    size_t pb = ((size_t)(b[i] - a[i] - 1) * st + k) *
-                                (size_t)(x->w + s->prepad[1] + s->prepad[3]) * x->c *
-                                sizeof(float);
-                    mpad = pb > mpad ? pb : mpad;
-                }
-            }
-        }
-        (void)best_scr;
+        size_t off[MAX_CHAIN];
+        double waste;
+        chain_layout(n, v, h, best, best_r, off, &best_scr, &waste);
         pl->chain_len[h] = best;
         for (int i = 1; i < best; i++)
             pl->chain_len[h + (size_t)i] = -1;
         pl->chain_rows[h] = best_r;
-        pl->chain_scratch[h] = 2 * ALIGN64(mbuf + FT_TENSOR_PAD) + ALIGN64(mpad + FT_TENSOR_PAD);
+        pl->chain_scratch[h] = best_scr;
         h += (size_t)best;
     }
 }
@@ -1793,7 +1844,8 @@ static ft_status band_step(ft_nn_ctx *ctx, const step *s, const ft_map *x, ft_ma
     }
 }
 
-// Runs the chain starting at step h band by band, bottom to top.
+// Runs the chain starting at step h band by band, bottom to top (see
+// chain_layout for its buffers).
 static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl, size_t h,
                            unsigned char *scratch, ft_err *err)
 {
@@ -1802,31 +1854,37 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
     const step *last = &n->steps[h + (size_t)len - 1];
     const vshape *yv = &v[last->out];
     int32_t R = pl->chain_rows[h];
-    // Scratch: two ping-pong buffers, then the padded band of a prepad conv.
-    size_t half = (pl->chain_scratch[h] - 0) / 2; // upper bound, refined below
-    (void)half;
-    size_t mbuf = 0;
+    size_t off[MAX_CHAIN], bytes;
+    double waste;
+    chain_layout(n, v, h, len, R, off, &bytes, &waste);
+    FT_ASSERT(bytes <= pl->chain_scratch[h]);
+    float *padbuf = (float *)(scratch + off[len - 1]);
+    int32_t a[MAX_CHAIN], b[MAX_CHAIN], e[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN],
+        hi[MAX_CHAIN], top[MAX_CHAIN], pcs[MAX_CHAIN];
+    for (int i = 0; i < len; i++)
+        top[i] = pcs[i] = INT32_MAX;
     for (int32_t o1 = yv->h; o1 > 0; o1 -= R) {
         int32_t o0 = o1 - R < 0 ? 0 : o1 - R;
-        int32_t a[MAX_CHAIN], b[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN], hi[MAX_CHAIN];
-        band_rows(n, v, h, len, o0, o1, a, b, cs, lo, hi);
-        for (int i = 0; i < len - 1; i++) {
-            const vshape *o = &v[n->steps[h + (size_t)i].out];
-            size_t bytes = (size_t)(b[i] - cs[i]) * o->w * o->c * sizeof(float);
-            mbuf = bytes > mbuf ? bytes : mbuf;
-        }
-    }
-    size_t bstride = ALIGN64(mbuf + FT_TENSOR_PAD);
-    float *buf[2] = {(float *)scratch, (float *)(scratch + bstride)};
-    float *padbuf = (float *)(scratch + 2 * bstride);
-    for (int32_t o1 = yv->h; o1 > 0; o1 -= R) {
-        int32_t o0 = o1 - R < 0 ? 0 : o1 - R;
-        int32_t a[MAX_CHAIN], b[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN], hi[MAX_CHAIN];
-        band_rows(n, v, h, len, o0, o1, a, b, cs, lo, hi);
+        band_rows(n, v, h, len, o0, o1, top, a, b, e, cs, lo, hi);
         const float *in = NULL;
         for (int i = 0; i < len; i++) {
             const step *s = &n->steps[h + (size_t)i];
             const vshape *xv = &v[s->in[0]], *ov = &v[s->out];
+            size_t orow = (size_t)ov->w * ov->c;
+            float *mine = (float *)(scratch + off[i]);
+            if (i < len - 1 && e[i] < b[i]) {
+                // Rows [e, b) were computed for the band below, where they
+                // sat from row pcs on; they go after the rows computed now.
+                memmove(mine + (size_t)(e[i] - cs[i]) * orow,
+                        mine + (size_t)(e[i] - pcs[i]) * orow,
+                        (size_t)(b[i] - e[i]) * orow * sizeof(float));
+            }
+            pcs[i] = cs[i];
+            top[i] = a[i];
+            if (e[i] <= a[i]) {
+                in = mine + (size_t)(a[i] - cs[i]) * orow;
+                continue;
+            }
             ft_map xm, ym;
             if (i == 0) {
                 const float *base = v[xv->root].d;
@@ -1836,22 +1894,35 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
                 xm = (ft_map){hi[i] - lo[i], xv->w, xv->c, (float *)in};
             }
             if (s->has_prepad && prepad_direct(s)) {
-                // Output rows [a, b) read input rows from a*st - pt on; the
+                // Output rows [a, e) read input rows from a*st - pt on; the
                 // kernels pad (zeros) above row 0 and left of column 0.
                 int32_t k = 1, st = 1, pt = 0;
                 row_geom(s, &k, &st, &pt);
-                int32_t off = a[i] * st - pt - lo[i], ptop = 0;
-                if (off >= 0)
-                    xm = (ft_map){xm.h - off, xm.w, xm.c, xm.d + (size_t)off * xm.w * xm.c};
+                int32_t xoff = a[i] * st - pt - lo[i], ptop = 0;
+                if (xoff >= 0)
+                    xm = (ft_map){xm.h - xoff, xm.w, xm.c, xm.d + (size_t)xoff * xm.w * xm.c};
                 else
-                    ptop = -off;
-                float *dst = i == len - 1 ? v[ov->root].d + (size_t)a[i] * ov->w * ov->c
-                                          : buf[i % 2];
-                ym = (ft_map){b[i] - a[i], ov->w, ov->c, dst};
+                    ptop = -xoff;
+                float *dst = i == len - 1 ? v[ov->root].d + (size_t)a[i] * orow : mine;
+                ym = (ft_map){e[i] - a[i], ov->w, ov->c, dst};
                 ft_status st2 = ft_conv_forward_pad(ctx, s->conv, &xm, ptop, s->prepad[1], &ym);
                 if (st2 != FT_OK)
                     return ft_err_set(err, st2, "onnx: node '%s' (band of rows %d..%d): %s",
-                                      s->node, (int)a[i], (int)b[i], ft_status_str(st2));
+                                      s->node, (int)a[i], (int)e[i], ft_status_str(st2));
+                in = dst;
+                continue;
+            }
+            if (exact_s1(s)) {
+                // Output rows [a, e) from input rows [lo, hi), the padding
+                // above row 0 and left of column 0 as geometry.
+                const ft_conv_desc *d = ft_conv_get_desc(s->conv);
+                int32_t pt = (d->kh - 1) / 2, ptop = a[i] < pt ? pt - a[i] : 0;
+                float *dst = i == len - 1 ? v[ov->root].d + (size_t)a[i] * orow : mine;
+                ym = (ft_map){e[i] - a[i], ov->w, ov->c, dst};
+                ft_status st2 = ft_conv_forward_pad(ctx, s->conv, &xm, ptop, (d->kw - 1) / 2, &ym);
+                if (st2 != FT_OK)
+                    return ft_err_set(err, st2, "onnx: node '%s' (band of rows %d..%d): %s",
+                                      s->node, (int)a[i], (int)e[i], ft_status_str(st2));
                 in = dst;
                 continue;
             }
@@ -1860,7 +1931,7 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
                 int32_t k = 1, st = 1, pt = 0;
                 row_geom(s, &k, &st, &pt);
                 int32_t first = a[i] * st - pt;
-                int32_t rows = (b[i] - a[i] - 1) * st + k;
+                int32_t rows = (e[i] - a[i] - 1) * st + k;
                 int32_t pw = xv->w + s->prepad[1] + s->prepad[3];
                 size_t c = (size_t)xv->c;
                 memset(padbuf, 0, (size_t)rows * pw * c * sizeof(float));
@@ -1874,15 +1945,13 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
                 }
                 xm = (ft_map){rows, pw, xv->c, padbuf};
             }
-            float *dst = i == len - 1
-                             ? v[ov->root].d + (size_t)cs[i] * ov->w * ov->c
-                             : buf[i % 2];
-            ym = (ft_map){b[i] - cs[i], ov->w, ov->c, dst};
+            float *dst = i == len - 1 ? v[ov->root].d + (size_t)cs[i] * orow : mine;
+            ym = (ft_map){e[i] - cs[i], ov->w, ov->c, dst};
             ft_status st = band_step(ctx, s, &xm, &ym);
             if (st != FT_OK)
                 return ft_err_set(err, st, "onnx: node '%s' (band of rows %d..%d): %s", s->node,
-                                  (int)cs[i], (int)b[i], ft_status_str(st));
-            in = dst + (size_t)(a[i] - cs[i]) * ov->w * ov->c;
+                                  (int)cs[i], (int)e[i], ft_status_str(st));
+            in = dst + (size_t)(a[i] - cs[i]) * orow;
         }
     }
     return FT_OK;
