@@ -201,8 +201,8 @@ int ft_cmd_enroll(int argc, char **argv)
                 keep[nk++] = smp[k];
         int64_t *kid = ids;
         if (st == FT_OK && nk > 0) {
-            // The samples, the person if new, and the audit row ("person:ID"):
-            // one transaction.
+            // The samples, the person if new (with --external-id and --notes),
+            // and the audit row ("person:ID"): one transaction.
             char actor[FT_AUDIT_ACTOR_MAX + 1], detail[160];
             size_t nconf = 0;
             for (size_t k = 0; k < n; k++)
@@ -213,10 +213,8 @@ int ft_cmd_enroll(int argc, char **argv)
                      "\"forced_conflicts\": %zu}",
                      nk, n - nk, is_new ? "true" : "false", nconf);
             ft_audit_entry a = {actor, "person.enrol", NULL, detail};
-            st = ft_gallery_enroll_audited(g, is_new ? 0 : existing.id, name, keep, nk, &a, &pid,
-                                           kid, &err);
-            if (st == FT_OK && is_new && (ext || notes))
-                st = ft_gallery_person_update(g, pid, ext, notes, &err);
+            st = ft_gallery_enroll_audited(g, is_new ? 0 : existing.id, name, is_new ? ext : NULL,
+                                           is_new ? notes : NULL, keep, nk, &a, &pid, kid, &err);
         } else if (st == FT_OK) {
             pid = existing.id; // every photo was a duplicate: nothing to write
         }

@@ -1006,6 +1006,7 @@ static ft_status sample_check(const ft_sample *x, size_t i, ft_err *err)
 }
 
 ft_status ft_gallery__sq_enroll(ft_gallery *g, int64_t person_id, const char *name,
+                                const char *external_id, const char *notes,
                                 const ft_sample *samples, size_t n, int64_t *person_out,
                                 int64_t *sample_ids, ft_err *err)
 {
@@ -1045,7 +1046,7 @@ ft_status ft_gallery__sq_enroll(ft_gallery *g, int64_t person_id, const char *na
     } else {
         sqlite3_finalize(s);
         s = NULL;
-        if ((st = person_insert(g, name, NULL, NULL, &person_id, err)) != FT_OK)
+        if ((st = person_insert(g, name, external_id, notes, &person_id, err)) != FT_OK)
             goto fail;
         ft_gallery__hook(g, "enroll:person");
     }

@@ -724,7 +724,11 @@ ft_status ft_gallery_person_update_audited(ft_gallery *g, int64_t id, const char
 ft_status ft_gallery_person_delete_audited(ft_gallery *g, int64_t id, const ft_audit_entry *a,
                                            ft_err *err);
 // Target NULL names the person enrolled ("person:ID"), new or not.
+// external_id and notes (NULL = none; checked as ft_gallery_person_update
+// does) are stored with a NEW person, in the same transaction; they are
+// ignored when the person exists.
 ft_status ft_gallery_enroll_audited(ft_gallery *g, int64_t person_id, const char *name,
+                                    const char *external_id, const char *notes,
                                     const ft_sample *samples, size_t n, const ft_audit_entry *a,
                                     int64_t *person_out, int64_t *sample_ids, ft_err *err);
 ft_status ft_gallery_sample_delete_audited(ft_gallery *g, int64_t sample_id,

@@ -180,6 +180,7 @@ ft_status ft_gallery__sq_person_delete(ft_gallery *g, int64_t id, ft_err *err);
 ft_status ft_gallery__sq_person_erase(ft_gallery *g, int64_t id, const char *actor,
                                       ft_erase_result *out, ft_err *err);
 ft_status ft_gallery__sq_enroll(ft_gallery *g, int64_t person_id, const char *name,
+                                const char *external_id, const char *notes,
                                 const ft_sample *samples, size_t n, int64_t *person_out,
                                 int64_t *sample_ids, ft_err *err);
 ft_status ft_gallery__sq_samples_list(ft_gallery *g, int64_t person_id, ft_sample **out,

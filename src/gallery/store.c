@@ -227,9 +227,9 @@ ft_status ft_gallery_person_erase(ft_gallery *g, int64_t id, const char *actor,
 
 // ---- Samples ----
 
-ft_status ft_gallery_enroll(ft_gallery *g, int64_t person_id, const char *name,
-                            const ft_sample *samples, size_t n, int64_t *person_out,
-                            int64_t *sample_ids, ft_err *err)
+// The contract's rules for an enrolment (ft_gallery_enroll).
+static ft_status enroll_check(int64_t person_id, const char *name, const ft_sample *samples,
+                              size_t n, ft_err *err)
 {
     ft_status st;
     if (n == 0 || !samples)
@@ -241,7 +241,17 @@ ft_status ft_gallery_enroll(ft_gallery *g, int64_t person_id, const char *name,
     for (size_t i = 0; i < n; i++)
         if ((st = ft_gallery__sample_check(&samples[i], i, err)) != FT_OK)
             return st;
-    DISPATCH(enroll, person_id, name, samples, n, person_out, sample_ids, err);
+    return FT_OK;
+}
+
+ft_status ft_gallery_enroll(ft_gallery *g, int64_t person_id, const char *name,
+                            const ft_sample *samples, size_t n, int64_t *person_out,
+                            int64_t *sample_ids, ft_err *err)
+{
+    ft_status st = enroll_check(person_id, name, samples, n, err);
+    if (st != FT_OK)
+        return st;
+    DISPATCH(enroll, person_id, name, NULL, NULL, samples, n, person_out, sample_ids, err);
 }
 
 ft_status ft_gallery_samples_list(ft_gallery *g, int64_t person_id, ft_sample **out, size_t *n,
@@ -457,12 +467,21 @@ ft_status ft_gallery_person_delete_audited(ft_gallery *g, int64_t id, const ft_a
 }
 
 ft_status ft_gallery_enroll_audited(ft_gallery *g, int64_t person_id, const char *name,
+                                    const char *external_id, const char *notes,
                                     const ft_sample *samples, size_t n, const ft_audit_entry *a,
                                     int64_t *person_out, int64_t *sample_ids, ft_err *err)
 {
-    ft_status st = audit_arm(g, a, person_id, err);
+    ft_status st = ft_gallery__extid_notes_check(external_id, notes, err);
+    if (st != FT_OK)
+        return st;
+    if (!g->ops->enroll)
+        return ft_gallery_enroll(g, person_id, name, samples, n, person_out, sample_ids, err);
+    if ((st = enroll_check(person_id, name, samples, n, err)) != FT_OK)
+        return st;
+    st = audit_arm(g, a, person_id, err);
     if (st == FT_OK)
-        st = ft_gallery_enroll(g, person_id, name, samples, n, person_out, sample_ids, err);
+        st = g->ops->enroll(g, person_id, name, external_id, notes, samples, n, person_out,
+                            sample_ids, err);
     return audit_disarm(g, st);
 }
 

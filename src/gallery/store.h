@@ -80,9 +80,11 @@ typedef struct ft_store_ops {
                               ft_err *err);
 
     // ---- Samples (descriptor space = model, vector = dim floats) ----
+    // external_id and notes (NULL = none) are a new person's; ignored
+    // when the person exists.
     ft_status (*enroll)(ft_gallery *g, int64_t person_id, const char *name,
-                        const ft_sample *samples, size_t n, int64_t *person_out,
-                        int64_t *sample_ids, ft_err *err);
+                        const char *external_id, const char *notes, const ft_sample *samples,
+                        size_t n, int64_t *person_out, int64_t *sample_ids, ft_err *err);
     ft_status (*samples_list)(ft_gallery *g, int64_t person_id, ft_sample **out, size_t *n,
                               ft_err *err);
     ft_status (*sample_delete)(ft_gallery *g, int64_t sample_id, ft_err *err);

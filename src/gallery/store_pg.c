@@ -969,6 +969,7 @@ fail:
 // ---- Samples ----
 
 static ft_status pg_enroll(ft_gallery *g, int64_t person_id, const char *name,
+                           const char *external_id, const char *notes,
                            const ft_sample *samples, size_t n, int64_t *person_out,
                            int64_t *sample_ids, ft_err *err)
 {
@@ -998,7 +999,7 @@ static ft_status pg_enroll(ft_gallery *g, int64_t person_id, const char *name,
             st = ft_err_set(err, FT_E_NOT_FOUND, "no person with id %lld", (long long)person_id);
             goto fail;
         }
-        if ((st = person_insert(g, name, NULL, NULL, &person_id, err)) != FT_OK)
+        if ((st = person_insert(g, name, external_id, notes, &person_id, err)) != FT_OK)
             goto fail;
         ft_gallery__hook(g, "enroll:person");
     }

@@ -993,26 +993,15 @@ static void enrol_request(ft_http_req *r, int64_t pid)
             json_pack("{s:I, s:I, s:b, s:I}", "samples", (json_int_t)nk, "skipped",
                       (json_int_t)(n_ok - nk), "new_person", pid <= 0, "forced_conflicts",
                       (json_int_t)n_forced));
-        st = ft_gallery_enroll_audited(wc(r)->g, pid, pid > 0 ? NULL : name, keep, nk, a,
+        st = ft_gallery_enroll_audited(wc(r)->g, pid, pid > 0 ? NULL : name,
+                                       pid <= 0 && has_ext ? ext : NULL,
+                                       pid <= 0 && has_notes ? notes : NULL, keep, nk, a,
                                        &new_pid, ids, &err);
         req_audit_done(&ra);
     }
     if (st != FT_OK) {
         ft_http_reply_status(r, st, &err);
         goto done;
-    }
-    json_t *warning = NULL;
-    if (nk > 0) {
-        ft_err e2;
-        ft_err_clear(&e2);
-        ft_status s2 = FT_OK;
-        // The new person's external id and notes: a second write, part of
-        // the enrolment the row above records.
-        if (pid <= 0 && (has_ext || has_notes))
-            s2 = ft_gallery_person_update(wc(r)->g, new_pid, has_ext ? ext : NULL,
-                                          has_notes ? notes : NULL, &e2);
-        if (s2 != FT_OK)
-            warning = json_string(ft_err_msg(&e2, s2));
     }
     for (size_t i = 0; i < nk; i++)
         json_object_set_new(json_array_get(added, i), "sample_id", json_integer(ids[i]));
@@ -1022,8 +1011,6 @@ static void enrol_request(ft_http_req *r, int64_t pid)
     json_t *res = json_pack("{s:I, s:s, s:b, s:O, s:O, s:O}", "person_id", (json_int_t)new_pid,
                             "name", now.name, "new", pid <= 0, "added", added, "skipped", skipped,
                             "rejected", rejected);
-    if (warning)
-        json_object_set_new(res, "warning", warning);
     ft_http_reply_json(r, nk > 0 ? 201 : 200, res);
 done:
     if (st != FT_OK && r->status == 0)

@@ -239,29 +239,42 @@ static void test_enroll(void)
     int64_t pid = -1, ids[2] = {0, 0}, a0 = n_audit(g);
     // A new person: neither the person nor a sample may stay.
     audit_block(true);
-    check_refused(ft_gallery_enroll_audited(g, 0, "Bea", s, 2, &a, &pid, ids, &err), &err);
+    check_refused(ft_gallery_enroll_audited(g, 0, "Bea", "B-1", "new", s, 2, &a, &pid, ids, &err), &err);
     FT_CHECK_EQ(pid, -1);
     FT_CHECK_EQ(n_people(g), 0);
     FT_CHECK_EQ(n_samples(g), 0);
     FT_CHECK_EQ(n_audit(g), a0);
     audit_block(false);
-    FT_CHECK_OK(ft_gallery_enroll_audited(g, 0, "Bea", s, 2, &a, &pid, ids, &err), &err);
+    FT_CHECK_OK(ft_gallery_enroll_audited(g, 0, "Bea", "B-1", "new", s, 2, &a, &pid, ids, &err), &err);
     FT_CHECK_EQ(n_people(g), 1);
     FT_CHECK_EQ(n_samples(g), 2);
     char target[48];
     snprintf(target, sizeof target, "person:%lld", (long long)pid);
     check_audited(g, a0, "key:3:door", "person.enrol", target);
-    // More samples for the same person, by id.
+    ft_person p;
+    FT_CHECK_OK(ft_gallery_person_get(g, pid, &p, &err), &err); // a new person's fields
+    FT_CHECK_STREQ(p.external_id, "B-1");
+    FT_CHECK_STREQ(p.notes, "new");
+    // More samples for the same person, by id (the fields are a new person's only).
     int64_t a1 = n_audit(g), pid2 = -1;
     audit_block(true);
-    check_refused(ft_gallery_enroll_audited(g, pid, NULL, s, 1, &a, &pid2, ids, &err), &err);
+    check_refused(ft_gallery_enroll_audited(g, pid, NULL, "X-9", NULL, s, 1, &a, &pid2, ids, &err), &err);
     FT_CHECK_EQ(n_samples(g), 2);
     FT_CHECK_EQ(n_audit(g), a1);
     audit_block(false);
-    FT_CHECK_OK(ft_gallery_enroll_audited(g, pid, NULL, s, 1, &a, &pid2, ids, &err), &err);
+    FT_CHECK_OK(ft_gallery_enroll_audited(g, pid, NULL, "X-9", NULL, s, 1, &a, &pid2, ids, &err), &err);
     FT_CHECK_EQ(pid2, pid);
     FT_CHECK_EQ(n_samples(g), 3);
     check_audited(g, a1, "key:3:door", "person.enrol", target);
+    FT_CHECK_OK(ft_gallery_person_get(g, pid, &p, &err), &err);
+    FT_CHECK_STREQ(p.external_id, "B-1");
+    // A new person whose external id is taken: nothing at all is written.
+    int64_t a2 = n_audit(g);
+    FT_CHECK_EQ(ft_gallery_enroll_audited(g, 0, "Cy", "B-1", NULL, s, 1, &a, &pid2, ids, &err),
+                FT_E_EXISTS);
+    FT_CHECK_EQ(n_people(g), 1);
+    FT_CHECK_EQ(n_samples(g), 3);
+    FT_CHECK_EQ(n_audit(g), a2);
     close_and_remove(g);
 }
 
