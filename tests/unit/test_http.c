@@ -2405,6 +2405,29 @@ static tc_resp post_named(uint16_t port, const char *path, const char *name, con
     return r;
 }
 
+// POSTs /api/v1/enrol?force=1 with a name, an external id and one photo.
+static tc_resp post_enrol_ext(uint16_t port, const char *name, const char *ext, const void *data,
+                              size_t len)
+{
+    size_t cap = 1024 + len, n = 0;
+    uint8_t *b = malloc(cap);
+    n += (size_t)snprintf((char *)b, cap,
+                          "--bnd7\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n%s\r\n"
+                          "--bnd7\r\nContent-Disposition: form-data; name=\"external_id\"\r\n\r\n"
+                          "%s\r\n--bnd7\r\nContent-Disposition: form-data; name=\"photo\"; "
+                          "filename=\"p.jpg\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                          name, ext);
+    memcpy(b + n, data, len);
+    n += len;
+    n += (size_t)snprintf((char *)b + n, cap - n, "\r\n--bnd7--\r\n");
+    tc_resp r = tc_req(port, "POST", "/api/v1/enrol?force=1",
+                       "Content-Type: multipart/form-data; boundary=bnd7\r\n"
+                       "X-Requested-With: ft-test\r\n",
+                       b, n);
+    free(b);
+    return r;
+}
+
 static size_t people_count(uint16_t port)
 {
     tc_resp r = tc_get(port, "/api/v1/people", NULL);
@@ -2675,6 +2698,21 @@ static void test_app_safety_enrol(void)
     FT_CHECK(strstr(r.body, "\"forced_match\"") != NULL);
     int64_t imp = json_id(&r, "person_id");
     tc_resp_free(&r);
+    // A new person's external id is stored by the enrolment itself: taken,
+    // the whole enrolment is refused and nobody is created.
+    size_t before = people_count(port);
+    r = post_enrol_ext(port, "Ext One", "EMP-1", crop.data, crop.len);
+    FT_CHECK_EQ(r.status, 201);
+    int64_t ext1 = json_id(&r, "person_id");
+    tc_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/people/%lld", (long long)ext1);
+    r = tc_get(port, path, NULL);
+    FT_CHECK(strstr(r.body, "\"external_id\":\"EMP-1\"") != NULL);
+    tc_resp_free(&r);
+    r = post_enrol_ext(port, "Ext Two", "EMP-1", crop.data, crop.len);
+    FT_CHECK_EQ(r.status, 409);
+    tc_resp_free(&r);
+    FT_CHECK_EQ(people_count(port), before + 1);
     // An existing name is not a new person.
     r = post_named(port, "/api/v1/enrol", "Rachel", crop.data, crop.len);
     FT_CHECK_EQ(r.status, 409);
