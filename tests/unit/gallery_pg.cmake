@@ -13,7 +13,9 @@ if(NOT FT_PG_INITDB)
 endif()
 string(MD5 _ft_pg_hash "${CMAKE_BINARY_DIR}")
 string(SUBSTRING "${_ft_pg_hash}" 0 4 _ft_pg_hex)
-math(EXPR _ft_pg_port "20000 + 0x${_ft_pg_hex} % 20000")
+# Below the ephemeral range (32768-60999), where outgoing connections of other
+# tests could hold the port (tests/e2e/pg_servers.cmake uses 26000-31999).
+math(EXPR _ft_pg_port "20000 + 0x${_ft_pg_hex} % 6000")
 set(FT_TEST_PG_PORT ${_ft_pg_port} CACHE STRING
     "Loopback port of the throwaway PostgreSQL cluster of the gallery_pg tests")
 set(_ft_pg_dir /tmp/ft_pg_${FT_TEST_PG_PORT})
