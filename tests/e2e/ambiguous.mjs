@@ -9,47 +9,21 @@
 // (Rachel / Twin)" in the row's Reason cell. Exit 77 = skipped (no Chromium
 // or playwright-core; both are installed by tools/setup.sh --test).
 //   node ambiguous.mjs --server PATH --assets-tool PATH
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { args, chromium, assets, demo, requireBrowser, checks, startServer } from './harness.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (i % 2 ? a : [...a, [v.replace(/^--/, ''), all[i + 1]]]), []));
-const here = dirname(fileURLToPath(import.meta.url));
-const chromium = process.env.FT_CHROMIUM || '/usr/bin/chromium';
-let playwright;
-try {
-  playwright = createRequire(join(here, 'package.json'))('playwright-core');
-} catch (e) {
-  console.log('SKIP: playwright-core is not installed (npm ci --prefix tests/e2e)');
-  process.exit(77);
-}
-if (!existsSync(chromium)) {
-  console.log(`SKIP: no Chromium at ${chromium} (apt-get install chromium)`);
-  process.exit(77);
-}
-const assets = process.env.FT_ASSETS_DIR || join(here, '../../.cache/face-api-1.7.15');
-const demo = (i) => join(assets, 'demo', `sample${i}.jpg`);
+const playwright = requireBrowser();
 const work = mkdtempSync(join(tmpdir(), 'ft-ambiguous-'));
 execFileSync(args['assets-tool'], [work, demo(1), demo(2)]);
 
-let failures = 0, passed = 0;
-function check(cond, what) {
-  if (cond) { passed++; console.log(`ok: ${what}`); } else { failures++; console.log(`FAILED: ${what}`); }
-}
+const { check, fail, finish } = checks();
 
 // face-api's SSD and ResNet space (e2e_server's default), as the other
 // browser tests: enrol1.jpg and enrol2.jpg are cut on its boxes.
-const server = spawn(args.server, ['--db', join(work, 'amb.db'), '--models', join(assets, 'model'), '--detector', 'ssd'],
-  { stdio: ['pipe', 'pipe', 'inherit'] });
-const port = await new Promise((resolve, reject) => {
-  let buf = '';
-  const t = setTimeout(() => reject(new Error('server did not start')), 30000);
-  server.stdout.on('data', (d) => { buf += d; const m = /PORT (\d+)/.exec(buf); if (m) { clearTimeout(t); resolve(Number(m[1])); } });
-  server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-});
+const { server, port } = await startServer(args.server, ['--db', join(work, 'amb.db'), '--models', join(assets, 'model'), '--detector', 'ssd']);
 const base = `http://127.0.0.1:${port}`;
 
 // A script's multipart POST (X-Requested-With: no Origin is sent).
@@ -106,13 +80,11 @@ try {
   check(/^ambiguous \((Rachel \/ Twin|Twin \/ Rachel)\)$/.test(cell), `the page's Reason cell names both: "${cell}"`);
   check(problems.length === 0, `no page errors ${problems.join(' | ')}`);
 } catch (e) {
-  failures++;
-  console.log('FAILED: ' + (e.stack || e));
+  fail(e);
 } finally {
   await browser.close();
   server.stdin.end();
   server.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failures} failed`);
-process.exit(failures ? 1 : 0);
+finish();

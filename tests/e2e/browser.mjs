@@ -6,50 +6,25 @@
 // photo) until boxes and names follow the stream; reads the access log.
 // Saves screenshots in --out. Exit 77 = skipped (no Chromium/playwright).
 //   node browser.mjs --server PATH --assets-tool PATH --out DIR
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { args, chromium, assets, requireBrowser, checks, startServer, demo } from './harness.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (i % 2 ? a : [...a, [v.replace(/^--/, ''), all[i + 1]]]), []));
-const here = dirname(fileURLToPath(import.meta.url));
-const chromium = process.env.FT_CHROMIUM || '/usr/bin/chromium';
-let playwright;
-try {
-  playwright = createRequire(join(here, 'package.json'))('playwright-core');
-} catch (e) {
-  console.log('SKIP: playwright-core is not installed (npm ci --prefix tests/e2e)');
-  process.exit(77);
-}
-if (!existsSync(chromium)) {
-  console.log(`SKIP: no Chromium at ${chromium} (apt-get install chromium)`);
-  process.exit(77);
-}
+const playwright = requireBrowser();
 
-const assets = process.env.FT_ASSETS_DIR || join(here, '../../.cache/face-api-1.7.15');
-const demo = (i) => join(assets, 'demo', `sample${i}.jpg`);
 const out = args.out || join(tmpdir(), 'ft-e2e');
 mkdirSync(out, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'ft-e2e-'));
 execFileSync(args['assets-tool'], [work, demo(1), demo(2)]);
 
-let failures = 0, passed = 0;
-function check(cond, what) {
-  if (cond) { passed++; console.log(`ok: ${what}`); } else { failures++; console.log(`FAILED: ${what}`); }
-}
+const { check, fail, finish } = checks();
 
 // ---- The server ----
 // face-api's SSD, not the default YuNet: the checks count its faces (three on
 // sample1, face-api's golden) and crop and enrol its boxes.
-const server = spawn(args.server, ['--db', join(work, 'e2e.db'), '--models', join(assets, 'model'), '--gap', '3', '--detector', 'ssd'], { stdio: ['pipe', 'pipe', 'inherit'] });
-const port = await new Promise((resolve, reject) => {
-  let buf = '';
-  const t = setTimeout(() => reject(new Error('server did not start')), 20000);
-  server.stdout.on('data', (d) => { buf += d; const m = /PORT (\d+)/.exec(buf); if (m) { clearTimeout(t); resolve(Number(m[1])); } });
-  server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-});
+const { server, port } = await startServer(args.server, ['--db', join(work, 'e2e.db'), '--models', join(assets, 'model'), '--gap', '3', '--detector', 'ssd'], 20000);
 const base = `http://127.0.0.1:${port}`;
 
 const browser = await playwright.chromium.launch({
@@ -163,8 +138,7 @@ try {
   check(!overflow, 'phone: no horizontal overflow');
   check(problems.length === 0, `no console errors or external requests (${problems.join(' | ')})`);
 } catch (e) {
-  failures++;
-  console.log('FAILED: ' + (e.stack || e));
+  fail(e);
   await page.screenshot({ path: join(out, 'failure.png'), fullPage: true }).catch(() => {});
 } finally {
   await browser.close();
@@ -173,5 +147,4 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 console.log(`screenshots in ${out}`);
-console.log(`${passed} passed, ${failures} failed`);
-process.exit(failures ? 1 : 0);
+finish();

@@ -9,50 +9,25 @@
 // page itself must still enrol and save settings. A DNS-rebound Host is
 // refused too (421). Exit 77 = skipped (no Chromium/playwright).
 //   node csrf.mjs --server PATH --assets-tool PATH
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { request as httpRequest } from 'node:http';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { args, chromium, assets, requireBrowser, checks, startServer, demo } from './harness.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (i % 2 ? a : [...a, [v.replace(/^--/, ''), all[i + 1]]]), []));
-const here = dirname(fileURLToPath(import.meta.url));
-const chromium = process.env.FT_CHROMIUM || '/usr/bin/chromium';
-let playwright;
-try {
-  playwright = createRequire(join(here, 'package.json'))('playwright-core');
-} catch (e) {
-  console.log('SKIP: playwright-core is not installed (npm ci --prefix tests/e2e)');
-  process.exit(77);
-}
-if (!existsSync(chromium)) {
-  console.log(`SKIP: no Chromium at ${chromium} (apt-get install chromium)`);
-  process.exit(77);
-}
+const playwright = requireBrowser();
 
-const assets = process.env.FT_ASSETS_DIR || join(here, '../../.cache/face-api-1.7.15');
-const demo = (i) => join(assets, 'demo', `sample${i}.jpg`);
 const work = mkdtempSync(join(tmpdir(), 'ft-csrf-'));
 execFileSync(args['assets-tool'], [work, demo(1), demo(2)]);
 
-let failures = 0, passed = 0;
-function check(cond, what) {
-  if (cond) { passed++; console.log(`ok: ${what}`); } else { failures++; console.log(`FAILED: ${what}`); }
-}
+const { check, fail, finish } = checks();
 
 // ---- The facetracker server (key-less, loopback: the default) ----
 // face-api's SSD, not the default YuNet: the enrolment photos are cut and
 // told apart (one sample, then a second one) on its boxes.
-const server = spawn(args.server, ['--db', join(work, 'csrf.db'), '--models', join(assets, 'model'), '--detector', 'ssd'], { stdio: ['pipe', 'pipe', 'inherit'] });
-const port = await new Promise((resolve, reject) => {
-  let buf = '';
-  const t = setTimeout(() => reject(new Error('server did not start')), 30000);
-  server.stdout.on('data', (d) => { buf += d; const m = /PORT (\d+)/.exec(buf); if (m) { clearTimeout(t); resolve(Number(m[1])); } });
-  server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-});
+const { server, port } = await startServer(args.server, ['--db', join(work, 'csrf.db'), '--models', join(assets, 'model'), '--detector', 'ssd']);
 const base = `http://127.0.0.1:${port}`;
 
 // A request from this script (a non-browser client: no Origin).
@@ -199,8 +174,7 @@ try {
   }, personId).catch((e) => String(e));
   check(await samplesOf(personId) === 2, `the page adds a second sample (${second.slice(0, 120)})`);
 } catch (e) {
-  failures++;
-  console.log('FAILED: ' + (e.stack || e));
+  fail(e);
 } finally {
   await browser.close();
   evil.close();
@@ -208,5 +182,4 @@ try {
   server.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failures} failed`);
-process.exit(failures ? 1 : 0);
+finish();

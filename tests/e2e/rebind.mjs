@@ -11,45 +11,19 @@
 // second origin's cross-site writes. Exit 77 = skipped (no Chromium or
 // playwright-core; both are installed by tools/setup.sh --test).
 //   node rebind.mjs --server PATH
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { args, chromium, assets, requireBrowser, checks, startServer, here } from './harness.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (i % 2 ? a : [...a, [v.replace(/^--/, ''), all[i + 1]]]), []));
-const here = dirname(fileURLToPath(import.meta.url));
-const chromium = process.env.FT_CHROMIUM || '/usr/bin/chromium';
-let playwright;
-try {
-  playwright = createRequire(join(here, 'package.json'))('playwright-core');
-} catch (e) {
-  console.log('SKIP: playwright-core is not installed (npm ci --prefix tests/e2e)');
-  process.exit(77);
-}
-if (!existsSync(chromium)) {
-  console.log(`SKIP: no Chromium at ${chromium} (apt-get install chromium)`);
-  process.exit(77);
-}
-const assets = process.env.FT_ASSETS_DIR || join(here, '../../.cache/face-api-1.7.15');
+const playwright = requireBrowser();
 const work = mkdtempSync(join(tmpdir(), 'ft-rebind-'));
 
-let failures = 0, passed = 0;
-function check(cond, what) {
-  if (cond) { passed++; console.log(`ok: ${what}`); } else { failures++; console.log(`FAILED: ${what}`); }
-}
+const { check, fail, finish } = checks();
 
 // The facetracker server: key-less on loopback, the default.
-const server = spawn(args.server, ['--db', join(work, 'rebind.db'), '--models', join(assets, 'model')],
-  { stdio: ['pipe', 'pipe', 'inherit'] });
-const port = await new Promise((resolve, reject) => {
-  let buf = '';
-  const t = setTimeout(() => reject(new Error('server did not start')), 30000);
-  server.stdout.on('data', (d) => { buf += d; const m = /PORT (\d+)/.exec(buf); if (m) { clearTimeout(t); resolve(Number(m[1])); } });
-  server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-});
+const { server, port } = await startServer(args.server, ['--db', join(work, 'rebind.db'), '--models', join(assets, 'model')]);
 
 // A request from this script (not a browser: no Origin, its own Host).
 function api(method, path, body) {
@@ -158,13 +132,11 @@ try {
   }
   await context.close();
 } catch (e) {
-  failures++;
-  console.log('FAILED: ' + (e.stack || e));
+  fail(e);
 } finally {
   await browser.close();
   server.stdin.end();
   server.kill('SIGTERM');
   rmSync(work, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failures} failed`);
-process.exit(failures ? 1 : 0);
+finish();

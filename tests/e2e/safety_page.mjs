@@ -6,48 +6,22 @@
 // the audit trail and the access log's Reason column are shown.
 // Exit 77 = skipped (no Chromium/playwright).
 //   node safety_page.mjs --server PATH --out DIR
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { args, chromium, assets, demo, requireBrowser, checks, startServer } from './harness.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (i % 2 ? a : [...a, [v.replace(/^--/, ''), all[i + 1]]]), []));
-const here = dirname(fileURLToPath(import.meta.url));
-const chromium = process.env.FT_CHROMIUM || '/usr/bin/chromium';
-let playwright;
-try {
-  playwright = createRequire(join(here, 'package.json'))('playwright-core');
-} catch (e) {
-  console.log('SKIP: playwright-core is not installed (npm ci --prefix tests/e2e)');
-  process.exit(77);
-}
-if (!existsSync(chromium)) {
-  console.log(`SKIP: no Chromium at ${chromium}`);
-  process.exit(77);
-}
-const assets = process.env.FT_ASSETS_DIR || join(here, '../../.cache/face-api-1.7.15');
-const demo = (i) => join(assets, 'demo', `sample${i}.jpg`);
+const playwright = requireBrowser();
 const out = args.out || join(tmpdir(), 'ft-e2e');
 mkdirSync(out, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'ft-safety-page-'));
 writeFileSync(join(work, 'notes.jpg'), 'this is not a photo');
 
-let failures = 0, passed = 0;
-function check(cond, what) {
-  if (cond) { passed++; console.log(`ok: ${what}`); } else { failures++; console.log(`FAILED: ${what}`); }
-}
+const { check, fail, finish } = checks();
 
 // face-api's SSD, not the default YuNet: the group photo's faces offered are
 // its three (face-api's golden for sample1).
-const server = spawn(args.server, ['--db', join(work, 'e2e.db'), '--models', join(assets, 'model'), '--detector', 'ssd'], { stdio: ['pipe', 'pipe', 'inherit'] });
-const port = await new Promise((resolve, reject) => {
-  let buf = '';
-  const t = setTimeout(() => reject(new Error('server did not start')), 20000);
-  server.stdout.on('data', (d) => { buf += d; const m = /PORT (\d+)/.exec(buf); if (m) { clearTimeout(t); resolve(Number(m[1])); } });
-  server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-});
+const { server, port } = await startServer(args.server, ['--db', join(work, 'e2e.db'), '--models', join(assets, 'model'), '--detector', 'ssd'], 20000);
 const base = `http://127.0.0.1:${port}`;
 const browser = await playwright.chromium.launch({ executablePath: chromium, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
 const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, bypassCSP: true });
@@ -144,13 +118,11 @@ try {
   check(heads.includes('Reason'), 'access log: Reason column');
   check(problems.length === 0, `no page errors ${problems.join(' | ')}`);
 } catch (e) {
-  failures++;
-  console.log('FAILED: ' + (e.stack || e));
+  fail(e);
 } finally {
   await browser.close();
   server.stdin.end();
   server.kill();
   rmSync(work, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failures} failed`);
-process.exit(failures ? 1 : 0);
+finish();
