@@ -42,6 +42,23 @@ static void camera_free(struct ft_camera *c)
     memset(c, 0, sizeof *c);
 }
 
+// Takes the camera called `name` out of the server's list (its watcher
+// still running) and returns its watcher; NULL when there is none.
+static ft_watcher *camera_take(ft_server *s, const char *name)
+{
+    ft_watcher *w = NULL;
+    pthread_mutex_lock(&s->cam_mu);
+    for (size_t i = 0; i < s->n_cams; i++)
+        if (strcmp(s->cams[i].name, name) == 0) {
+            w = s->cams[i].w;
+            s->cams[i] = s->cams[--s->n_cams];
+            memset(&s->cams[s->n_cams], 0, sizeof s->cams[0]);
+            break;
+        }
+    pthread_mutex_unlock(&s->cam_mu);
+    return w;
+}
+
 static ft_status camera_start(ft_server *s, const char *name, const char *url, ft_err *err)
 {
     ft_status st = ft_gallery_name_check(name, err);
@@ -695,16 +712,7 @@ void ft_http__h_camera_add(ft_http_req *r)
         // again and the caller gets the error.
         st = ft_http__audit(r, "camera.add", target, detail, &err);
         if (st != FT_OK) {
-            ft_watcher *w = NULL;
-            pthread_mutex_lock(&s->cam_mu);
-            for (size_t i = 0; i < s->n_cams; i++)
-                if (strcmp(s->cams[i].name, name) == 0) {
-                    w = s->cams[i].w;
-                    s->cams[i] = s->cams[--s->n_cams];
-                    memset(&s->cams[s->n_cams], 0, sizeof s->cams[0]);
-                    break;
-                }
-            pthread_mutex_unlock(&s->cam_mu);
+            ft_watcher *w = camera_take(s, name);
             if (w)
                 ft_watcher_stop(w);
             ft_http_reply_status(r, st, &err);
@@ -726,16 +734,7 @@ void ft_http__h_camera_remove(ft_http_req *r)
 {
     ft_server *s = srv(r);
     const char *name = r->params[0];
-    ft_watcher *w = NULL;
-    pthread_mutex_lock(&s->cam_mu);
-    for (size_t i = 0; i < s->n_cams; i++)
-        if (strcmp(s->cams[i].name, name) == 0) {
-            w = s->cams[i].w;
-            s->cams[i] = s->cams[--s->n_cams];
-            memset(&s->cams[s->n_cams], 0, sizeof s->cams[0]);
-            break;
-        }
-    pthread_mutex_unlock(&s->cam_mu);
+    ft_watcher *w = camera_take(s, name);
     if (!w) {
         ft_http_reply_error(r, 404, "E_NOT_FOUND", "no camera called '%s'", name);
         return;
