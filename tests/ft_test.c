@@ -1,6 +1,10 @@
 // Test runner shared by every test binary.
 #include "ft_test.h"
 
+#include <errno.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
 int ft_test_failures = 0;
 
 const char *ft_test__int_str(ft_test__int v, char *buf)
@@ -21,6 +25,20 @@ const char *ft_test_assets(void)
 const char *ft_test_srcdir(void)
 {
     return FT_TESTS_SRCDIR;
+}
+
+bool ft_test_mount_tmpfs(const char *dir, const char *size, const char *what)
+{
+    if (mount("tmpfs", dir, "tmpfs", 0, size) == 0)
+        return true;
+    int e = errno;
+    rmdir(dir);
+    fprintf(stderr, "%s: %s: cannot mount a tmpfs (%s)\n", what,
+            geteuid() == 0 ? "FAILED, as root" : "SKIPPED", strerror(e));
+    if (geteuid() != 0)
+        exit(77);
+    ft_test_failures++;
+    return false;
 }
 
 int ft_test_main(int argc, char **argv, const ft_test_case *cases, size_t n_cases)

@@ -131,6 +131,12 @@ const char *ft_test_assets(void);
 // The project's tests/ directory.
 const char *ft_test_srcdir(void);
 
+// Mounts a tmpfs of `size` (e.g. "size=3m") on the existing directory
+// `dir` for a full-file-system case named `what`. True when mounted. When
+// not: removes `dir`, and as root (CI) counts a failure and returns false
+// (the check did not run); otherwise exits 77, which CTest shows as skipped.
+bool ft_test_mount_tmpfs(const char *dir, const char *size, const char *what);
+
 int ft_test_main(int argc, char **argv, const ft_test_case *cases, size_t n_cases);
 
 #define FT_TEST_MAIN(cases)                                                \

@@ -2742,18 +2742,8 @@ static void test_app_safety_storage(void)
     char dir[] = "/tmp/ft_http_storage_XXXXXX";
     if (!mkdtemp(dir))
         return;
-    if (mount("tmpfs", dir, "tmpfs", 0, "size=3m") != 0) {
-        // As root (CI) a failed mount fails the case (the check did not
-        // run); otherwise CTest reports it as skipped (77).
-        int e = errno;
-        rmdir(dir);
-        fprintf(stderr, "app_safety_storage: %s: cannot mount a tmpfs (%s)\n",
-                geteuid() == 0 ? "FAILED, as root" : "SKIPPED", strerror(e));
-        if (geteuid() != 0)
-            exit(77);
-        ft_test_failures++;
+    if (!ft_test_mount_tmpfs(dir, "size=3m", "app_safety_storage"))
         return;
-    }
     ft_server_opts o = ft_server_opts_default();
     char db[300], filler[300], models[512];
     snprintf(db, sizeof db, "%s/g.db", dir);

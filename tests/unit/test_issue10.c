@@ -152,16 +152,8 @@ static void test_access_disk_full(void)
     char dir[] = "/tmp/ft_issue10_full_XXXXXX";
     if (!mkdtemp(dir))
         return;
-    if (mount("tmpfs", dir, "tmpfs", 0, "size=3m") != 0) {
-        int e = errno;
-        rmdir(dir);
-        fprintf(stderr, "access_disk_full: %s: cannot mount a tmpfs (%s)\n",
-                geteuid() == 0 ? "FAILED, as root" : "SKIPPED", strerror(e));
-        if (geteuid() != 0)
-            exit(77);
-        ft_test_failures++;
+    if (!ft_test_mount_tmpfs(dir, "size=3m", "access_disk_full"))
         return;
-    }
     ft_nn_init();
     char db[300], filler[300], models[512], photo[512];
     snprintf(db, sizeof db, "%s/g.db", dir);
