@@ -474,8 +474,8 @@ ft_status ft_gallery_enroll_audited(ft_gallery *g, int64_t person_id, const char
     ft_status st = ft_gallery__extid_notes_check(external_id, notes, err);
     if (st != FT_OK)
         return st;
-    if (!g->ops->enroll)
-        return ft_gallery_enroll(g, person_id, name, samples, n, person_out, sample_ids, err);
+    if (!g->ops->enroll) // never without its audit row or its fields
+        return unsupported(g, "enroll", err);
     if ((st = enroll_check(person_id, name, samples, n, err)) != FT_OK)
         return st;
     st = audit_arm(g, a, person_id, err);
