@@ -32,10 +32,11 @@ ft_server_opts ft_server_opts_default(void)
     o.header_timeout_ms = 10000;
     o.body_timeout_ms = 60000;
     o.conn_timeout_s = 30;
-    o.door_k = 3; // as ft_door_opts_default (docs/BENCHMARKS.md, the door's k of n)
-    o.door_n = 5;
-    o.door_gap_s = 1.0;
-    o.detect_every = 1;
+    ft_door_opts door = ft_door_opts_default(); // the door's own k of n and gap
+    o.door_k = door.k;
+    o.door_n = door.n;
+    o.door_gap_s = door.gap_s;
+    o.detect_every = door.detect_every;
     o.load_in_background = true;
     o.auth_fail_max = 10;
     o.auth_fail_window_s = 60;
