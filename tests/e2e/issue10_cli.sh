@@ -67,18 +67,23 @@ has "  ... audited" '"action": "person.delete"' "$work/out"
 
 # ---- 2. serve --verbose ----
 # Starts the server on a free port with the gallery $1; sets $srv and $port.
+# Waits (30 s at most) for serve's "serving on SCHEME://127.0.0.1:PORT/" line
+# in $work/serve.err and sets $port (empty if it never came).
+wait_port() {
+    port=
+    i=0
+    while [ $i -lt 300 ] && [ -z "$port" ]; do
+        port=$(sed -n "s|.*serving on $1://127.0.0.1:\([0-9]*\)/.*|\1|p" "$work/serve.err")
+        [ -z "$port" ] && sleep 0.1
+        i=$((i + 1))
+    done
+}
 start_server() {
     : >"$work/serve.err"
     "$ft" serve --db "$1" --port 0 --threads 1 --descriptor resnet128 --verbose \
         --models "$assets/model" 2>"$work/serve.err" &
     srv=$!
-    port=
-    i=0
-    while [ $i -lt 300 ] && [ -z "$port" ]; do
-        port=$(sed -n 's|.*serving on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/serve.err")
-        [ -z "$port" ] && sleep 0.1
-        i=$((i + 1))
-    done
+    wait_port http
     [ -n "$port" ] || { echo "FAILED: the server did not start:"; cat "$work/serve.err"; exit 1; }
     i=0
     until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 || [ $i -ge 600 ]; do
@@ -149,13 +154,7 @@ for trusted in no yes; do
     "$ft" serve --db "$work/proxy.db" --port 0 --threads 1 --verbose $extra \
         --models "$assets/model" 2>"$work/serve.err" &
     srv=$!
-    port=
-    i=0
-    while [ $i -lt 300 ] && [ -z "$port" ]; do
-        port=$(sed -n 's|.*serving on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/serve.err")
-        [ -z "$port" ] && sleep 0.1
-        i=$((i + 1))
-    done
+    wait_port http
     curl -s -D "$work/hdr" -o /dev/null -H 'X-Forwarded-For: 198.51.100.1, 203.0.113.7' \
         -H 'X-Forwarded-Proto: https' "http://127.0.0.1:$port/api/v1/people?proxy=1"
     i=0
@@ -181,13 +180,7 @@ if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -da
     "$ft" serve --db "$work/tls.db" --port 0 --threads 1 --tls-cert "$work/cert.pem" \
         --tls-key "$work/key.pem" --models "$assets/model" 2>"$work/serve.err" &
     srv=$!
-    port=
-    i=0
-    while [ $i -lt 300 ] && [ -z "$port" ]; do
-        port=$(sed -n 's|.*serving on https://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/serve.err")
-        [ -z "$port" ] && sleep 0.1
-        i=$((i + 1))
-    done
+    wait_port https
     code=$(curl -s --cacert "$work/cert.pem" -D "$work/hdr" -o /dev/null -w '%{http_code}' \
         "https://127.0.0.1:$port/healthz")
     check "serve --tls-cert --tls-key answers over HTTPS" 200 "$code"
