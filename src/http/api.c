@@ -2001,6 +2001,9 @@ static void h_key_revoke(ft_http_req *r)
 
 // The query parameter of the routes that detect faces.
 #define DETECTOR_Q "detector:string:yunet, ssd or tiny (default: the server's --detector, yunet)"
+#define DOOR_DETECTOR_Q                                                                            \
+    "detector:string:if given, must name the server's --detector (the door pipeline runs that "    \
+    "one; another is refused with 400)"
 
 const ft_route ft_http__routes[] = {
     {"GET", "/", h_index, 0, INL, NOB, "text/html", "page", "The web page", NULL},
@@ -2021,7 +2024,7 @@ const ft_route ft_http__routes[] = {
     {"POST", "/api/prediction", ft_http__h_prediction, READ, INF, MPT, NULL, "recognition",
      "The prototype's endpoint: faces (box, score, person or unknown, distance) in the "
      "multipart field fileImg",
-     DETECTOR_Q},
+     DOOR_DETECTOR_Q},
     {"POST", "/api/v1/detect", h_detect, READ, INF, MPT, NULL, "recognition",
      "Faces in a photo (multipart 'photo' or an image/* body)", DETECTOR_Q},
     {"POST", "/api/v1/identify", h_identify, READ, INF, MPT, NULL, "recognition",
@@ -2035,7 +2038,7 @@ const ft_route ft_http__routes[] = {
      "source's face tracks and a passage is decided over several frames (the Live tab); the "
      "top-level decision is the largest face's",
      "source:string:door or camera name (or form field)|stream:integer:1 = a frame of a live "
-     "source (tracked)|" DETECTOR_Q},
+     "source (tracked)|" DOOR_DETECTOR_Q},
     {"GET", "/api/v1/cameras", ft_http__h_cameras_list, VIEW, DB, NOB, NULL, "cameras",
      "The cameras the server watches: state, frames, drops, reconnects, tracks, decisions",
      NULL},

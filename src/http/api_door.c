@@ -381,7 +381,19 @@ static bool door_run(ft_http_req *r, const char *field, bool record, door_req *q
     ft_err err;
     ft_err_clear(&err);
     memset(q, 0, sizeof *q);
-    ft_status st = ft_http__image_input(r, field, &q->mp, &q->data, &q->len, &err);
+    ft_status st = FT_OK;
+    // The door pipeline runs the server's one detector (its tracks and
+    // gates depend on it): a request naming another one is refused, not
+    // quietly answered with the server's.
+    const char *dq = ft_http_query(r, "detector");
+    ft_detector_kind dk;
+    if (dq && (!ft_detector_parse(dq, &dk) || dk != s->o.detector))
+        st = ft_err_set(&err, FT_E_INVALID,
+                        "detector '%.20s': the door pipeline runs the server's detector (%s); "
+                        "start serve with --detector to change it",
+                        dq, ft_detector_name(s->o.detector));
+    if (st == FT_OK)
+        st = ft_http__image_input(r, field, &q->mp, &q->data, &q->len, &err);
     if (st == FT_OK) {
         char buf[FT_GALLERY_NAME_MAX + 2];
         const char *src = ft_http_query(r, "source");

@@ -981,6 +981,35 @@ static void test_app_default_detector(void)
     FT_CHECK_EQ(r.status, 200);
     tc_resp_free(&r);
     FT_CHECK_EQ(inference_count(port, "yunet"), 3); // the door's frame
+    // The door runs the server's detector: naming another one is refused
+    // (400, nothing run or logged) instead of being quietly ignored; naming
+    // the server's own is fine.
+    r = tc_get(port, "/api/v1/events?limit=100", NULL);
+    FT_CHECK_EQ(r.status, 200);
+    json_t *ev0 = body_json(&r);
+    json_int_t n_ev = json_integer_value(json_object_get(ev0, "total"));
+    json_decref(ev0);
+    tc_resp_free(&r);
+    FT_CHECK(n_ev >= 1);
+    static const char *refused[] = {"/api/v1/access?source=front-door&detector=ssd",
+                                    "/api/v1/access?detector=nonsense",
+                                    "/api/prediction?detector=tiny"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        r = post_file(port, refused[i], i == 2 ? "fileImg" : "photo", img.data, img.len, NULL);
+        FT_CHECK_EQ(r.status, 400);
+        FT_CHECK(r.body && strstr(r.body, "the server's detector (yunet)") != NULL);
+        tc_resp_free(&r);
+    }
+    r = tc_get(port, "/api/v1/events?limit=100", NULL);
+    json_t *ev1 = body_json(&r);
+    FT_CHECK_EQ(json_integer_value(json_object_get(ev1, "total")), n_ev);
+    json_decref(ev1);
+    tc_resp_free(&r);
+    r = post_file(port, "/api/v1/access?source=front-door&detector=yunet", "photo", img.data,
+                  img.len, NULL);
+    FT_CHECK_EQ(r.status, 200);
+    tc_resp_free(&r);
+    FT_CHECK_EQ(inference_count(port, "yunet"), 4);
     FT_CHECK_EQ(inference_count(port, "ssd"), -1);  // never ran
     r = tc_get(port, "/api/v1/settings", NULL);
     FT_CHECK_EQ(r.status, 200);
