@@ -1347,14 +1347,14 @@ static ft_status plan_shapes(const ft_onnx_net *n, int32_t h, int32_t w, vshape 
 // lives only in a cache-sized buffer per step instead of a whole map in
 // memory. Rows a step reads on both sides of a band edge (its halo) are
 // computed once: each buffer keeps the top rows of its step's output that
-// the band above reads again (chain_layout). Same-padded stride-1
-// convolutions get their padding as geometry and compute exactly their
-// band's rows; the fused separable steps compute the p = (k-1)/2 rows above
-// their band from a false top edge and throw them away. Either way every
-// row kept is that of the whole map, bit for bit, as the kernels compute
-// rows independently. Bands run bottom to top so the last step can write
-// straight into the output: the rows it computes above its band (with a
-// false top edge) are overwritten by the next band up.
+// the band above reads again (chain_layout). Same-padded stride-1 steps
+// (convolutions, with their padding as geometry, and the fused separable
+// steps, told where their band sits in the map) compute exactly their
+// band's rows, none above it from a false top edge. Every row kept is that
+// of the whole map, bit for bit, as the kernels compute rows independently.
+// Bands run bottom to top so the last step can write straight into the
+// output (a step that computed rows above its band from a false top edge
+// would have them overwritten by the next band up).
 
 #define BAND_BUDGET ((size_t)768 << 10) // bytes of a step's band (band_cost)
 #define BAND_MIN_MAP ((size_t)2 << 20)  // chains only pay off on maps this large
@@ -1419,12 +1419,14 @@ static bool same_s1(const step *s)
     return row_geom(s, &k, &st, &pt) && !s->has_prepad && st == 1 && pt > 0;
 }
 
-// Same-padded stride-1 convolutions that a chain runs on exactly the rows
-// it wants, their padding given as geometry (ft_conv_forward_pad), so no
-// row above the band is computed and thrown away.
+// Same-padded stride-1 steps that a chain runs on exactly the rows it
+// wants, so no row above the band is computed and thrown away: convolutions
+// with their padding given as geometry (ft_conv_forward_pad), the fused
+// separable steps told where their band sits in the map
+// (ft_sepconv_forward_rows, ft_sepconv2_forward_rows).
 static bool exact_s1(const step *s)
 {
-    return s->op == S_CONV && same_s1(s);
+    return (s->op == S_CONV || s->op == S_SEP || s->op == S_SEP2) && same_s1(s);
 }
 
 // Rows of one band of a chain of `len` steps from `h` whose final output
@@ -1464,8 +1466,8 @@ static void band_rows(const ft_onnx_net *n, const vshape *v, size_t h, int len, 
 // output that the band above reads again (the halo: rows a step reads on
 // both sides of a band edge), moved down to the bottom of the buffer, so
 // those rows and the rows they were computed from are not computed twice.
-// Only same-padded steps still compute p rows above their band (with a
-// false top edge) that are thrown away. off[i]: the byte offset of step i's
+// A same-padded step that is not exact_s1 would compute p rows above its
+// band (from a false top edge), thrown away. off[i]: the byte offset of step i's
 // buffer in the chain's scratch (the padded band of a prepad conv after
 // them, at off[len - 1]); *bytes: the whole scratch; *waste: computed
 // output / needed output, in bytes, over the whole map.
@@ -1914,12 +1916,20 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
             }
             if (exact_s1(s)) {
                 // Output rows [a, e) from input rows [lo, hi), the padding
-                // above row 0 and left of column 0 as geometry.
+                // at the map's edges only.
                 const ft_conv_desc *d = ft_conv_get_desc(s->conv);
                 int32_t pt = (d->kh - 1) / 2, ptop = a[i] < pt ? pt - a[i] : 0;
                 float *dst = i == len - 1 ? v[ov->root].d + (size_t)a[i] * orow : mine;
                 ym = (ft_map){e[i] - a[i], ov->w, ov->c, dst};
-                ft_status st2 = ft_conv_forward_pad(ctx, s->conv, &xm, ptop, (d->kw - 1) / 2, &ym);
+                ft_status st2;
+                if (s->op == S_SEP)
+                    st2 = ft_sepconv_forward_rows(ctx, s->conv, s->conv2, &xm, lo[i], xv->h, a[i],
+                                                  &ym);
+                else if (s->op == S_SEP2)
+                    st2 = ft_sepconv2_forward_rows(ctx, s->conv, s->conv2, s->conv3, s->conv4, &xm,
+                                                   lo[i], xv->h, a[i], &ym);
+                else
+                    st2 = ft_conv_forward_pad(ctx, s->conv, &xm, ptop, (d->kw - 1) / 2, &ym);
                 if (st2 != FT_OK)
                     return ft_err_set(err, st2, "onnx: node '%s' (band of rows %d..%d): %s",
                                       s->node, (int)a[i], (int)e[i], ft_status_str(st2));

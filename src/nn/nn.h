@@ -130,6 +130,18 @@ ft_status ft_conv_forward_pad(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x,
 ft_status ft_sepconv_forward(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw, const ft_map *x,
                              ft_map *y);
 
+// The pair on a band of a taller map: x holds rows [x_row0, x_row0 + x->h)
+// of an input of in_h rows (x's width and channels) and y receives output
+// rows [y_row0, y_row0 + y->h) of the pair run on that whole input, bit for
+// bit: the layers' own padding applies at the whole map's edges only, so a
+// banded caller computes exactly the rows it wants, none above them from a
+// false top edge. Only the input rows those output rows read are touched;
+// FT_E_INVALID unless they all lie in x (or for the cases above).
+// ft_sepconv_forward is the band x_row0 = 0, in_h = x->h, y_row0 = 0.
+ft_status ft_sepconv_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw,
+                                  const ft_map *x, int32_t x_row0, int32_t in_h, int32_t y_row0,
+                                  ft_map *y);
+
 // Two depthwise-separable pairs in a chain: y = pw2(dw2(pw1(dw1(x)))), each
 // pair as for ft_sepconv_forward. The intermediate map pw1(dw1(x)) is never
 // stored whole: each thread keeps a few of its rows in a cache-resident ring
@@ -139,6 +151,11 @@ ft_status ft_sepconv_forward(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *p
 // valid and chain (dw2.c_in == pw1.c_out).
 ft_status ft_sepconv2_forward(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv *pw1,
                               const ft_conv *dw2, const ft_conv *pw2, const ft_map *x, ft_map *y);
+// The chain on a band of a taller map, as ft_sepconv_forward_rows: the
+// intermediate map's padding, too, is at the whole map's edges only.
+ft_status ft_sepconv2_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv *pw1,
+                                   const ft_conv *dw2, const ft_conv *pw2, const ft_map *x,
+                                   int32_t x_row0, int32_t in_h, int32_t y_row0, ft_map *y);
 
 // A fully connected layer: y[o] = sum_i x[i] * w[i*n_out + o] (+ bias[o]).
 typedef struct ft_dense ft_dense;

@@ -30,6 +30,8 @@ typedef struct sep_job {
     float *ws;       // nth workspaces, `pitch` floats apart
     size_t pitch;
     int32_t cap;     // positions one workspace holds (>= out_w + SEP_GRANULE)
+    int32_t x_row0, x_end; // x holds input rows [x_row0, x_end) of g's input
+    int32_t y_row0, y_h;   // y holds output rows [y_row0, y_row0 + y_h) of g's output
 } sep_job;
 
 // Depthwise output rows [oy0, oy0 + rows) of geometry g into dst
@@ -60,7 +62,7 @@ static void dw_rows(const ft_nn_kernels *kern, const ft_conv *dw, const ft_conv_
 
 static void dw_band(const sep_job *j, int32_t oy0, int32_t rows, float *dst)
 {
-    dw_rows(j->kern, j->dw, j->g, j->x, 0, j->g->in_h, oy0, rows, dst);
+    dw_rows(j->kern, j->dw, j->g, j->x, j->x_row0, j->x_end, oy0, rows, dst);
 }
 
 static void sep_slice(void *p, int ith, int nth)
@@ -68,7 +70,7 @@ static void sep_slice(void *p, int ith, int nth)
     const sep_job *j = p;
     const ft_conv_geom *g = j->g;
     long lo, hi;
-    ft_pool_range(g->out_h, ith, nth, &lo, &hi);
+    ft_pool_range(j->y_h, ith, nth, &lo, &hi);
     if (lo >= hi)
         return;
     size_t c = (size_t)g->c_out, n = (size_t)j->pw->d.c_out;
@@ -87,7 +89,7 @@ static void sep_slice(void *p, int ith, int nth)
         int32_t rows = (j->cap - have) / g->out_w;
         if (rows > hi - oy)
             rows = (int32_t)hi - oy;
-        dw_band(j, oy, rows, ws + (size_t)have * c);
+        dw_band(j, j->y_row0 + oy, rows, ws + (size_t)have * c);
         oy += rows;
         have += rows * g->out_w;
         int32_t m = oy == hi ? have : have / SEP_GRANULE * SEP_GRANULE;
@@ -103,21 +105,49 @@ static void sep_slice(void *p, int ith, int nth)
     }
 }
 
+// Input rows [*lo, *hi) that output rows [o0, o1) of g read (clipped to
+// the map; o0 < o1).
+static void rows_read(const ft_conv_geom *g, int32_t o0, int32_t o1, int32_t *lo, int32_t *hi)
+{
+    int64_t l = (int64_t)o0 * g->stride - g->pad_top;
+    int64_t u = (int64_t)(o1 - 1) * g->stride - g->pad_top + g->kh;
+    *lo = l < 0 ? 0 : l > g->in_h ? g->in_h : (int32_t)l;
+    *hi = u > g->in_h ? g->in_h : u < *lo ? *lo : (int32_t)u;
+}
+
+// A band's rows: x holds rows [x_row0, x_row0 + x->h) of an input of in_h
+// rows; FT_E_INVALID unless those are rows of the map.
+static bool band_ok(const ft_map *x, int32_t x_row0, int32_t in_h)
+{
+    return x->h >= 1 && x_row0 >= 0 && in_h >= 1 && x_row0 <= in_h - x->h;
+}
+
 ft_status ft_sepconv_forward(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw, const ft_map *x,
                              ft_map *y)
+{
+    return ft_sepconv_forward_rows(ctx, dw, pw, x, 0, x->h, 0, y);
+}
+
+ft_status ft_sepconv_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *pw,
+                                  const ft_map *x, int32_t x_row0, int32_t in_h, int32_t y_row0,
+                                  ft_map *y)
 {
     ft_conv_geom g;
     FT_ASSERT(x->d && y->d && x->d != y->d);
     const ft_conv_desc *dd = &dw->d, *pd = &pw->d;
     if (!dd->depthwise || pd->depthwise || pd->kh != 1 || pd->kw != 1 || pd->stride != 1 ||
-        pd->c_in != dd->c_out || x->c != dd->c_in)
+        pd->c_in != dd->c_out || x->c != dd->c_in || !band_ok(x, x_row0, in_h))
         return FT_E_INVALID;
-    if (ft_conv_geom_make(x->h, x->w, dd->c_in, dd->c_out, dd->kh, dd->kw, dd->stride, dd->pad,
+    if (ft_conv_geom_make(in_h, x->w, dd->c_in, dd->c_out, dd->kh, dd->kw, dd->stride, dd->pad,
                           &g) != FT_OK)
         return FT_E_INVALID;
-    if (y->h < 1 || y->h > g.out_h || y->w != g.out_w || y->c != pd->c_out)
+    if (y->h < 1 || y_row0 < 0 || y_row0 > g.out_h - y->h || y->w != g.out_w ||
+        y->c != pd->c_out)
         return FT_E_INVALID;
-    g.out_h = y->h; // top rows only (nn.h)
+    int32_t lo, hi;
+    rows_read(&g, y_row0, y_row0 + y->h, &lo, &hi);
+    if (lo < x_row0 || hi > x_row0 + x->h)
+        return FT_E_INVALID;
 
     size_t cap = SEP_BAND_BYTES / sizeof(float) / (size_t)g.c_out;
     if (cap < (size_t)g.out_w + SEP_GRANULE)
@@ -141,10 +171,14 @@ ft_status ft_sepconv_forward(ft_nn_ctx *ctx, const ft_conv *dw, const ft_conv *p
                  .y = y->d,
                  .ws = ft_nn__scratch(ctx, bytes),
                  .pitch = pitch,
-                 .cap = (int32_t)cap};
+                 .cap = (int32_t)cap,
+                 .x_row0 = x_row0,
+                 .x_end = x_row0 + x->h,
+                 .y_row0 = y_row0,
+                 .y_h = y->h};
     if (!j.ws)
         return FT_E_NOMEM;
-    ft_pool_run(nth > 1 && g.out_h > 1 ? ctx->pool : NULL, sep_slice, &j);
+    ft_pool_run(nth > 1 && y->h > 1 ? ctx->pool : NULL, sep_slice, &j);
     return FT_OK;
 }
 
@@ -171,6 +205,8 @@ typedef struct chain_job {
     size_t pitch, off_mid, off_ws2;
     int32_t r2;   // final rows per band
     int32_t cap2; // positions ws2 holds (r2 * out_w + SEP_GRANULE)
+    int32_t x_row0, x_end; // x holds input rows [x_row0, x_end) of g1's input
+    int32_t y_row0, y_h;   // y holds output rows [y_row0, y_row0 + y_h) of g2's output
 } chain_job;
 
 static void chain_slice(void *p, int ith, int nth)
@@ -178,9 +214,12 @@ static void chain_slice(void *p, int ith, int nth)
     const chain_job *j = p;
     const ft_conv_geom *g1 = &j->g1, *g2 = &j->g2;
     long lo, hi;
-    ft_pool_range(g2->out_h, ith, nth, &lo, &hi);
+    ft_pool_range(j->y_h, ith, nth, &lo, &hi);
     if (lo >= hi)
         return;
+    size_t done = (size_t)lo * g2->out_w; // y is local: its row 0 is output row y_row0
+    lo += j->y_row0;
+    hi += j->y_row0;
     float *ws1 = j->ws + (size_t)ith * j->pitch, *mid = ws1 + j->off_mid, *ws2 = ws1 + j->off_ws2;
     size_t cm = (size_t)g2->c_in, n = (size_t)j->pw2->d.c_out;
     size_t rowm = (size_t)g1->out_w * cm; // floats in one intermediate row
@@ -202,7 +241,6 @@ static void chain_slice(void *p, int ith, int nth)
                         .act = j->pw2->d.act};
     int32_t m_lo = 0, m_hi = 0; // intermediate rows held in mid
     int32_t have = 0;           // positions in ws2 not yet multiplied
-    size_t done = (size_t)lo * g2->out_w;
     for (int32_t oy = (int32_t)lo; oy < hi;) {
         int32_t rows = (j->cap2 - have) / g2->out_w;
         if (rows > j->r2)
@@ -222,7 +260,7 @@ static void chain_slice(void *p, int ith, int nth)
         }
         if (b > m_hi) {
             int32_t nr = b - m_hi;
-            dw_rows(j->kern, j->dw1, g1, j->x, 0, g1->in_h, m_hi, nr, ws1);
+            dw_rows(j->kern, j->dw1, g1, j->x, j->x_row0, j->x_end, m_hi, nr, ws1);
             a1.m = nr * g1->out_w;
             a1.c = mid + (size_t)(m_hi - m_lo) * rowm;
             j->kern->pgemm(&a1, 0, a1.m, 0, a1.n);
@@ -271,15 +309,34 @@ static bool padded(size_t items, size_t per, size_t *out)
 ft_status ft_sepconv2_forward(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv *pw1,
                               const ft_conv *dw2, const ft_conv *pw2, const ft_map *x, ft_map *y)
 {
+    return ft_sepconv2_forward_rows(ctx, dw1, pw1, dw2, pw2, x, 0, x->h, 0, y);
+}
+
+ft_status ft_sepconv2_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv *pw1,
+                                   const ft_conv *dw2, const ft_conv *pw2, const ft_map *x,
+                                   int32_t x_row0, int32_t in_h, int32_t y_row0, ft_map *y)
+{
     FT_ASSERT(x->d && y->d && x->d != y->d);
     chain_job j = {.kern = ctx->kern, .dw1 = dw1, .pw1 = pw1, .dw2 = dw2, .pw2 = pw2};
-    if (pair_geom(dw1, pw1, x->h, x->w, x->c, &j.g1) != FT_OK ||
+    if (!band_ok(x, x_row0, in_h) || pair_geom(dw1, pw1, in_h, x->w, x->c, &j.g1) != FT_OK ||
         pair_geom(dw2, pw2, j.g1.out_h, j.g1.out_w, pw1->d.c_out, &j.g2) != FT_OK)
         return FT_E_INVALID;
     const ft_conv_geom *g1 = &j.g1, *g2 = &j.g2;
-    if (y->h < 1 || y->h > g2->out_h || y->w != g2->out_w || y->c != pw2->d.c_out)
+    if (y->h < 1 || y_row0 < 0 || y_row0 > g2->out_h - y->h || y->w != g2->out_w ||
+        y->c != pw2->d.c_out)
         return FT_E_INVALID;
-    j.g2.out_h = y->h; // top rows only (nn.h); dw1 keeps its full geometry
+    // The intermediate rows the band reads, and the input rows those read.
+    int32_t ma, mb, lo, hi;
+    rows_read(g2, y_row0, y_row0 + y->h, &ma, &mb);
+    if (ma >= mb)
+        return FT_E_INVALID;
+    rows_read(g1, ma, mb, &lo, &hi);
+    if (lo < x_row0 || hi > x_row0 + x->h)
+        return FT_E_INVALID;
+    j.x_row0 = x_row0;
+    j.x_end = x_row0 + x->h;
+    j.y_row0 = y_row0;
+    j.y_h = y->h;
 
     // Rows of the ring: the taps of r2 final rows, r2 as large as the
     // target allows (at least 1).
@@ -287,8 +344,8 @@ ft_status ft_sepconv2_forward(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv 
     size_t fit = CHAIN_MID_BYTES / sizeof(float) / rowm;
     int32_t kh = g2->kh, s = g2->stride;
     int32_t r2 = fit > (size_t)kh ? (int32_t)((fit - (size_t)kh) / (size_t)s) + 1 : 1;
-    if (r2 > g2->out_h)
-        r2 = g2->out_h;
+    if (r2 > y->h)
+        r2 = y->h;
     int32_t ring = (r2 - 1) * s + kh; // intermediate rows a band can need
     if (ring > g2->in_h)
         ring = g2->in_h;
@@ -313,6 +370,6 @@ ft_status ft_sepconv2_forward(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv 
     j.ws = ft_nn__scratch(ctx, bytes);
     if (!j.ws)
         return FT_E_NOMEM;
-    ft_pool_run(nth > 1 && g2->out_h > 1 ? ctx->pool : NULL, chain_slice, &j);
+    ft_pool_run(nth > 1 && y->h > 1 ? ctx->pool : NULL, chain_slice, &j);
     return FT_OK;
 }

@@ -1246,6 +1246,159 @@ static void test_top_rows(void)
     FT_CHECK(runs > 100);
 }
 
+// ---- Bands of a taller map (ft_sepconv_forward_rows, ft_sepconv2_forward_rows) ----
+
+// Input rows [*lo, *hi) that output rows [o0, o1) of g read, clipped to the
+// map (the rule nn.h states, written out again here).
+static void band_input(const ft_conv_geom *g, int32_t o0, int32_t o1, int32_t *lo, int32_t *hi)
+{
+    int32_t l = o0 * g->stride - g->pad_top, u = (o1 - 1) * g->stride - g->pad_top + g->kh;
+    *lo = l < 0 ? 0 : l > g->in_h ? g->in_h : l;
+    *hi = u > g->in_h ? g->in_h : u < *lo ? *lo : u;
+}
+
+// Output rows [o0, o1) given x = rows [xr0, xr0 + xh) of the input (the
+// rows the band reads, plus `more` rows on each side where the map has
+// them, which are NaN: a read of them spreads into a sum): the whole map's
+// rows bit for bit, nothing written past them. A band one row short of what
+// it reads is refused.
+static int band_check(ft_nn_ctx *ctx, const ft_conv *const *cv, bool two, const float *x,
+                      int32_t h, int32_t w, int32_t c, int32_t lo, int32_t hi, int32_t more,
+                      int32_t o0, int32_t o1, const float *full, int32_t ow, int32_t oc)
+{
+    int32_t xr0 = lo - more < 0 ? 0 : lo - more, xr1 = hi + more > h ? h : hi + more;
+    size_t row = (size_t)w * c, n = (size_t)(o1 - o0) * ow * oc;
+    float *xb = canary_buf((size_t)(xr1 - xr0) * row);
+    for (int32_t r = xr0; r < xr1; r++)
+        for (size_t i = 0; i < row; i++)
+            xb[(size_t)(r - xr0) * row + i] = r >= lo && r < hi ? x[(size_t)r * row + i] : NAN;
+    float *yb = canary_buf(n);
+    ft_map xm = {xr1 - xr0, w, c, xb}, ym = {o1 - o0, ow, oc, yb};
+    ft_status st = two ? ft_sepconv2_forward_rows(ctx, cv[0], cv[1], cv[2], cv[3], &xm, xr0, h,
+                                                  o0, &ym)
+                       : ft_sepconv_forward_rows(ctx, cv[0], cv[1], &xm, xr0, h, o0, &ym);
+    int bad = st != FT_OK;
+    if (!bad) {
+        bad += memcmp(full + (size_t)o0 * ow * oc, yb, n * sizeof(float)) != 0;
+        bad += !tail_intact(yb, n);
+    }
+    // One row short at the top (when the band reads a row), then at the bottom.
+    if (hi > lo && more == 0) {
+        ft_map cut = {xm.h - 1, w, c, xb + row};
+        if (cut.h >= 1) {
+            bad += (two ? ft_sepconv2_forward_rows(ctx, cv[0], cv[1], cv[2], cv[3], &cut, xr0 + 1,
+                                                   h, o0, &ym)
+                        : ft_sepconv_forward_rows(ctx, cv[0], cv[1], &cut, xr0 + 1, h, o0, &ym)) !=
+                   FT_E_INVALID;
+            cut.d = xb;
+            bad += (two ? ft_sepconv2_forward_rows(ctx, cv[0], cv[1], cv[2], cv[3], &cut, xr0, h,
+                                                   o0, &ym)
+                        : ft_sepconv_forward_rows(ctx, cv[0], cv[1], &cut, xr0, h, o0, &ym)) !=
+                   FT_E_INVALID;
+        }
+    }
+    if (bad)
+        fprintf(stderr, "band %s rows %d..%d (x rows %d..%d of %d): differs, writes past or "
+                        "accepts a short band\n",
+                two ? "sepconv2" : "sepconv", o0, o1, xr0, xr1, h);
+    ft_aligned_free(xb);
+    ft_aligned_free(yb);
+    return bad;
+}
+
+static void test_sep_bands(void)
+{
+    int bad = 0;
+    size_t runs = 0;
+    for (size_t lv = 0; lv < 3; lv++) {
+        if (!supported(level_feat[lv]))
+            continue;
+        ft_nn_kernels kt = table_for(levels[lv]);
+        for (int nth = 1; nth <= 3; nth += 2) {
+            ft_nn_ctx *ctx;
+            FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
+            ft_nn__ctx_set_kernels(ctx, &kt);
+            for (size_t ci = 0; ci < sizeof chain_cases / sizeof *chain_cases; ci++) {
+                const chain_case *cc = &chain_cases[ci];
+                ft_conv_desc d1 = {cc->k1, cc->k1, cc->c, cc->c, cc->s1, cc->pad, true,
+                                   FT_ACT_RELU6};
+                ft_conv_desc p1 = {1, 1, cc->c, cc->c_mid, 1, FT_PAD_SAME, false, FT_ACT_RELU6};
+                ft_conv_desc d2 = {cc->k2, cc->k2,  cc->c_mid, cc->c_mid,
+                                   cc->s2, cc->pad, true,      FT_ACT_LEAKY};
+                ft_conv_desc p2 = {1, 1, cc->c_mid, cc->c_out, 1, FT_PAD_SAME, false, FT_ACT_NONE};
+                float *w1 = rand_buf((size_t)cc->k1 * cc->k1 * cc->c);
+                float *v1 = rand_buf((size_t)cc->c * cc->c_mid);
+                float *w2 = rand_buf((size_t)cc->k2 * cc->k2 * cc->c_mid);
+                float *v2 = rand_buf((size_t)cc->c_mid * cc->c_out);
+                float *x = rand_buf((size_t)cc->h * cc->w * cc->c);
+                ft_conv *cv[4];
+                FT_CHECK_OK(ft_conv_new(&d1, w1, NULL, &cv[0]), NULL);
+                FT_CHECK_OK(ft_conv_new(&p1, v1, NULL, &cv[1]), NULL);
+                FT_CHECK_OK(ft_conv_new(&d2, w2, NULL, &cv[2]), NULL);
+                FT_CHECK_OK(ft_conv_new(&p2, v2, NULL, &cv[3]), NULL);
+                ft_conv_geom g1, g2;
+                ft_conv_geom_make(cc->h, cc->w, cc->c, cc->c, cc->k1, cc->k1, cc->s1, cc->pad, &g1);
+                ft_conv_geom_make(g1.out_h, g1.out_w, cc->c_mid, cc->c_mid, cc->k2, cc->k2, cc->s2,
+                                  cc->pad, &g2);
+                size_t nm = (size_t)g1.out_h * g1.out_w * cc->c_mid,
+                       yn = (size_t)g2.out_h * g2.out_w * cc->c_out;
+                float *mid = canary_buf(nm), *full = canary_buf(yn);
+                ft_map xm = {cc->h, cc->w, cc->c, x}, mm = {g1.out_h, g1.out_w, cc->c_mid, mid},
+                       ym = {g2.out_h, g2.out_w, cc->c_out, full};
+                FT_CHECK_OK(ft_sepconv_forward(ctx, cv[0], cv[1], &xm, &mm), NULL);
+                FT_CHECK_OK(ft_sepconv2_forward(ctx, cv[0], cv[1], cv[2], cv[3], &xm, &ym), NULL);
+                // Bands: the top row, a middle band, the bottom rows, the
+                // whole map, and a band of one row past the middle.
+                for (int two = 0; two < 2; two++) {
+                    int32_t oh = two ? g2.out_h : g1.out_h;
+                    int32_t bands[5][2] = {{0, 1},
+                                           {oh / 3, oh / 3 + (oh + 2) / 3},
+                                           {oh - (oh + 1) / 2, oh},
+                                           {0, oh},
+                                           {oh / 2, oh / 2 + 1}};
+                    for (int q = 0; q < 5; q++) {
+                        int32_t o0 = bands[q][0], o1 = bands[q][1] > oh ? oh : bands[q][1];
+                        if (o0 >= o1)
+                            continue;
+                        int32_t lo, hi;
+                        if (two) {
+                            int32_t ma, mb;
+                            band_input(&g2, o0, o1, &ma, &mb);
+                            band_input(&g1, ma, mb, &lo, &hi);
+                        } else {
+                            band_input(&g1, o0, o1, &lo, &hi);
+                        }
+                        for (int32_t more = 0; more <= 2; more += 2) {
+                            bad += band_check(ctx, (const ft_conv *const *)cv, two, x, cc->h,
+                                              cc->w, cc->c, lo, hi, more, o0, o1,
+                                              two ? full : mid, two ? g2.out_w : g1.out_w,
+                                              two ? cc->c_out : cc->c_mid);
+                            runs++;
+                        }
+                    }
+                }
+                // Rows outside the map, a row 0 above the map: refused.
+                ft_map one = {1, g2.out_w, cc->c_out, full};
+                FT_CHECK_EQ(ft_sepconv2_forward_rows(ctx, cv[0], cv[1], cv[2], cv[3], &xm, 0,
+                                                     cc->h, g2.out_h, &one),
+                            FT_E_INVALID);
+                FT_CHECK_EQ(ft_sepconv_forward_rows(ctx, cv[0], cv[1], &xm, -1, cc->h, 0, &mm),
+                            FT_E_INVALID);
+                FT_CHECK_EQ(ft_sepconv_forward_rows(ctx, cv[0], cv[1], &xm, 1, cc->h, 0, &mm),
+                            FT_E_INVALID);
+                for (int i = 0; i < 4; i++)
+                    ft_conv_free(cv[i]);
+                float *bufs[] = {w1, v1, w2, v2, x, mid, full};
+                for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+                    ft_aligned_free(bufs[i]);
+            }
+            ft_nn_ctx_free(ctx);
+        }
+    }
+    FT_CHECK_EQ(bad, 0);
+    FT_CHECK(runs > 200);
+}
+
 static void test_dense(void)
 {
     static const int32_t dims[][2] = {{1, 1}, {256, 128}, {256, 136}, {7, 33}, {100, 5}};
@@ -1380,6 +1533,7 @@ static const ft_test_case cases[] = {
     {"sepconv_layers", test_sepconv_layers},
     {"sepconv_chain", test_sepconv_chain},
     {"top_rows", test_top_rows},
+    {"sep_bands", test_sep_bands},
     {"dense", test_dense},
     {"scratch", test_scratch},
     {"dispatch", test_dispatch},
