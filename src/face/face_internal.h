@@ -121,6 +121,14 @@ void ft_face__prepare(const ft_image *im, int32_t x0, int32_t y0, int32_t w, int
 void ft_face__prepare_ref(const ft_image *im, int32_t x0, int32_t y0, int32_t w, int32_t h,
                           ft_pad_mode pm, ft_norm norm, int32_t s, float *out);
 
+// The recognition net's 150x150 chip (recognition.c): the image sampled
+// bilinearly (zeros outside) at m[0]*c + m[1]*r + m[2], m[3]*c + m[4]*r +
+// m[5] for chip pixel (r, c), minus the channel means, divided by 255, into
+// `out` (150 x 150 x 3). The reference works one sample at a time;
+// ft_face__warp_chip must match it bit for bit (tests/unit/test_face.c).
+void ft_face__warp_chip(const ft_image *im, const double m[6], float *out);
+void ft_face__warp_chip_ref(const ft_image *im, const double m[6], float *out);
+
 // JS Math.round: floor(x + 0.5).
 static inline double ft_face__js_round(double x)
 {
