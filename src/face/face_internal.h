@@ -129,6 +129,15 @@ void ft_face__prepare_ref(const ft_image *im, int32_t x0, int32_t y0, int32_t w,
 void ft_face__warp_chip(const ft_image *im, const double m[6], float *out);
 void ft_face__warp_chip_ref(const ft_image *im, const double m[6], float *out);
 
+// The recognition net's downsampling shortcut (recognition.c): o =
+// ReLU(avgpool2x2s2(x) with zero channels appended + y zero-padded at the
+// bottom/right), o of x's half size and y's channels (x->c <= y->c, y no
+// larger than o). The reference runs ft_avgpool into `tmp` (o's size, x's
+// channels) then adds; ft_face__rec_shortcut must match it bit for bit
+// (tests/unit/test_face.c).
+void ft_face__rec_shortcut(const ft_map *x, const ft_map *y, ft_map *o);
+void ft_face__rec_shortcut_ref(const ft_map *x, const ft_map *y, float *tmp, ft_map *o);
+
 // JS Math.round: floor(x + 0.5).
 static inline double ft_face__js_round(double x)
 {

@@ -96,11 +96,79 @@ void ft_face__rec_free(ft_rec_net *net)
     memset(net, 0, sizeof *net);
 }
 
+// ---- The downsampling blocks' shortcut ----
+//
+// out = ReLU(p' + y'): p is the 2x2 stride-2 average pool of the block's
+// input x (tfjs sums each window in double, divides, rounds), with zero
+// channels appended up to y's; y is the conv path, zero-padded at the
+// bottom/right when smaller than p. The reference pools with ft_avgpool
+// into `tmp` and then adds; the fast path does both in one pass over each
+// output position, channels innermost (vectorised), summing each window in
+// the same order, so the same bits.
+
+void ft_face__rec_shortcut_ref(const ft_map *x, const ft_map *y, float *tmp, ft_map *o)
+{
+    int32_t ph = x->h / 2, pw = x->w / 2;
+    FT_ASSERT(o->h == ph && o->w == pw && o->c == y->c && x->c <= y->c);
+    ft_map p = {ph, pw, x->c, tmp};
+    ft_status st = ft_avgpool(NULL, x, 2, 2, &p);
+    FT_ASSERT(st == FT_OK);
+    for (int32_t r = 0; r < ph; r++)
+        for (int32_t c = 0; c < pw; c++)
+            for (int32_t ch = 0; ch < y->c; ch++) {
+                float a = ch < p.c ? p.d[((size_t)r * pw + c) * p.c + ch] : 0.0f;
+                float b = (r < y->h && c < y->w) ? y->d[((size_t)r * y->w + c) * y->c + ch] : 0.0f;
+                float v = a + b;
+                o->d[((size_t)r * pw + c) * y->c + ch] = v > 0 ? v : 0;
+            }
+}
+
+void ft_face__rec_shortcut(const ft_map *x, const ft_map *y, ft_map *o)
+{
+    int32_t ph = x->h / 2, pw = x->w / 2, cx = x->c, cy = y->c;
+    FT_ASSERT(o->h == ph && o->w == pw && o->c == cy && cx <= cy);
+    size_t row = (size_t)x->w * cx;
+    for (int32_t r = 0; r < ph; r++)
+        for (int32_t c = 0; c < pw; c++) {
+            const float *a0 = x->d + (size_t)(2 * r) * row + (size_t)(2 * c) * cx;
+            const float *a1 = a0 + cx, *b0 = a0 + row, *b1 = b0 + cx;
+            float *od = o->d + ((size_t)r * pw + c) * cy;
+            if (r < y->h && c < y->w) {
+                const float *yd = y->d + ((size_t)r * y->w + c) * cy;
+                for (int32_t ch = 0; ch < cx; ch++) {
+                    double acc = 0.0;
+                    acc += a0[ch];
+                    acc += a1[ch];
+                    acc += b0[ch];
+                    acc += b1[ch];
+                    float v = (float)(acc / 4.0) + yd[ch];
+                    od[ch] = v > 0 ? v : 0;
+                }
+                for (int32_t ch = cx; ch < cy; ch++) {
+                    float v = 0.0f + yd[ch];
+                    od[ch] = v > 0 ? v : 0;
+                }
+            } else {
+                for (int32_t ch = 0; ch < cx; ch++) {
+                    double acc = 0.0;
+                    acc += a0[ch];
+                    acc += a1[ch];
+                    acc += b0[ch];
+                    acc += b1[ch];
+                    float v = (float)(acc / 4.0) + 0.0f;
+                    od[ch] = v > 0 ? v : 0;
+                }
+                for (int32_t ch = cx; ch < cy; ch++)
+                    od[ch] = 0; // ReLU(0 + 0)
+            }
+        }
+}
+
 // Runs the net on a prepared 150x150x3 input.
 static ft_status rec_forward(const ft_rec_net *net, ft_nn_ctx *ctx, float *in, float *bufs[4],
                              float out[FT_DESCRIPTOR_DIM])
 {
-    ft_map x = {REC_SIZE, REC_SIZE, 3, in}, y, t, p;
+    ft_map x = {REC_SIZE, REC_SIZE, 3, in}, y, t;
     ft_status st = ft_face__run_conv(ctx, net->stem, &x, &y, bufs[0]);
     if (st != FT_OK)
         return st;
@@ -110,7 +178,7 @@ static ft_status rec_forward(const ft_rec_net *net, ft_nn_ctx *ctx, float *in, f
     x = (ft_map){35, 35, 32, bufs[1]};
     int cur = 1; // bufs[cur] holds x
     for (int i = 0; i < 14; i++) {
-        float *b_t = bufs[(cur + 1) % 4], *b_y = bufs[(cur + 2) % 4], *b_p = bufs[(cur + 3) % 4];
+        float *b_t = bufs[(cur + 1) % 4], *b_y = bufs[(cur + 2) % 4];
         if ((st = ft_face__run_conv(ctx, net->a[i], &x, &t, b_t)) != FT_OK)
             return st;
         if ((st = ft_face__run_conv(ctx, net->b[i], &t, &y, b_y)) != FT_OK)
@@ -118,23 +186,9 @@ static ft_status rec_forward(const ft_rec_net *net, ft_nn_ctx *ctx, float *in, f
         if (!net->down[i]) {
             ft_add(ctx, &y, &x, FT_ACT_RELU, &y);
         } else {
-            // Shortcut: 2x2 average pool, zero channels appended; the conv
-            // path is zero-padded at the bottom/right when smaller.
-            int32_t ph = x.h / 2, pw = x.w / 2;
-            p = (ft_map){ph, pw, x.c, b_p};
-            if ((st = ft_avgpool(ctx, &x, 2, 2, &p)) != FT_OK)
-                return st;
-            // Result into b_t (free now): out = ReLU(p' + y').
-            ft_map o = {ph, pw, y.c, b_t};
-            for (int32_t r = 0; r < ph; r++)
-                for (int32_t c = 0; c < pw; c++)
-                    for (int32_t ch = 0; ch < y.c; ch++) {
-                        float a = ch < p.c ? p.d[((size_t)r * pw + c) * p.c + ch] : 0.0f;
-                        float b = (r < y.h && c < y.w) ? y.d[((size_t)r * y.w + c) * y.c + ch]
-                                                       : 0.0f;
-                        float v = a + b;
-                        o.d[((size_t)r * pw + c) * y.c + ch] = v > 0 ? v : 0;
-                    }
+            // The shortcut's pool plus the conv path, into b_t (free now).
+            ft_map o = {x.h / 2, x.w / 2, y.c, b_t};
+            ft_face__rec_shortcut(&x, &y, &o);
             y = o;
         }
         x = y;

@@ -100,6 +100,59 @@ static void warp_matches_ref(void)
     FT_CHECK(checked == 5 * 7);
 }
 
+// ft_face__rec_shortcut (pool and add in one pass) against ft_avgpool then
+// the add: bit-identical on the net's three downsampling blocks (the last
+// one's conv path is smaller than the pool) and odd shapes (odd sizes, few
+// channels, no appended channels, a conv path of one pixel), with values
+// of both signs and some zeros and negative zeros.
+static void shortcut_matches_ref(void)
+{
+    // x h, w, c; y h, w, c.
+    static const int32_t shapes[][6] = {{35, 35, 32, 17, 17, 64}, {17, 17, 64, 8, 8, 128},
+                                        {8, 8, 128, 3, 3, 256},   {7, 5, 3, 3, 2, 5},
+                                        {4, 6, 7, 2, 3, 7},       {9, 9, 1, 1, 1, 2}};
+    uint64_t seed = 0xD1B54A32D192ED03u;
+    size_t differ = 0, n = sizeof shapes / sizeof shapes[0];
+    for (size_t k = 0; k < n; k++) {
+        const int32_t *sh = shapes[k];
+        int32_t ph = sh[0] / 2, pw = sh[1] / 2;
+        size_t nx = (size_t)sh[0] * sh[1] * sh[2], ny = (size_t)sh[3] * sh[4] * sh[5];
+        size_t no = (size_t)ph * pw * sh[5];
+        float *x = ft_malloc(sizeof(float) * nx), *y = ft_malloc(sizeof(float) * ny);
+        float *a = ft_malloc(sizeof(float) * no), *b = ft_malloc(sizeof(float) * no);
+        float *tmp = ft_malloc(sizeof(float) * (size_t)ph * pw * sh[2]);
+        FT_ASSERT(x && y && a && b && tmp);
+        for (size_t i = 0; i < nx + ny; i++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            uint32_t u = (uint32_t)(seed >> 32);
+            // Mostly uniform in [-2, 2), with exact zeros and -0.0.
+            float v = u % 16 == 0 ? 0.0f : u % 16 == 1 ? -0.0f : (float)u / 1073741824.0f - 2.0f;
+            if (i < nx)
+                x[i] = v;
+            else
+                y[i - nx] = v;
+        }
+        ft_map xm = {sh[0], sh[1], sh[2], x}, ym = {sh[3], sh[4], sh[5], y};
+        ft_map am = {ph, pw, sh[5], a}, bm = {ph, pw, sh[5], b};
+        memset(a, 0xAB, sizeof(float) * no);
+        memset(b, 0xCD, sizeof(float) * no);
+        ft_face__rec_shortcut_ref(&xm, &ym, tmp, &am);
+        ft_face__rec_shortcut(&xm, &ym, &bm);
+        if (memcmp(a, b, sizeof(float) * no) != 0) {
+            differ++;
+            fprintf(stderr, "shortcut %dx%dx%d + %dx%dx%d: differs\n", sh[0], sh[1], sh[2],
+                    sh[3], sh[4], sh[5]);
+        }
+        ft_free(x);
+        ft_free(y);
+        ft_free(a);
+        ft_free(b);
+        ft_free(tmp);
+    }
+    FT_CHECK_EQ(differ, 0);
+}
+
 static const ft_test_case cases[] = {{"prepare_matches_ref", prepare_matches_ref},
-                                     {"warp_matches_ref", warp_matches_ref}};
+                                     {"warp_matches_ref", warp_matches_ref},
+                                     {"shortcut_matches_ref", shortcut_matches_ref}};
 FT_TEST_MAIN(cases)
