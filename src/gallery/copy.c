@@ -14,7 +14,7 @@
 #define B FT_COL_BLOB
 
 static const ft_store_col people_t[] = {I, T, T, T, R, R};
-static const ft_store_col samples_t[] = {I, I, B, T, T, R, I, I, B, T, R, I, B, R, R, R, R};
+static const ft_store_col samples_t[] = {I, I, B, T, T, R, I, I, B, T, R, I, B, R, R, R, R, T};
 static const ft_store_col events_t[] = {I, R, T, T, T, I, T, R, R, R,
                                         B, T, I, I, R, I, T, I, T, R};
 static const ft_store_col keys_t[] = {I, T, T, T, T, R, R, R};
@@ -29,7 +29,8 @@ static const ft_store_table tables[] = {
      people_t, true},
     {"samples",
      "id, person_id, descriptor, model, alignment, detector_score, face_w, face_h, thumbnail, "
-     "source_sha256, created_at, dim, region, region_x, region_y, region_w, region_h",
+     "source_sha256, created_at, dim, region, region_x, region_y, region_w, region_h, "
+     "detector",
      NULL, "id", N(samples_t), samples_t, true},
     {"events",
      "id, time, source, decision, reason, person_id, name_at_time, distance, margin, "

@@ -156,6 +156,12 @@ static const char *const migrations[] = {
     "CREATE TRIGGER samples_gen_upd AFTER UPDATE ON samples BEGIN"
     "  UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';"
     "END;",
+    // 5 -> 6: the detector that found each sample's face (its region box
+    // is that detector's; the landmark crop depends on it). Older rows
+    // get '' (not recorded): nothing is guessed. No CHECK on the values,
+    // which SQLite could not widen without rebuilding the table;
+    // sample_check validates them.
+    "ALTER TABLE samples ADD COLUMN detector TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == FT_GALLERY_SCHEMA_VERSION,
@@ -964,6 +970,15 @@ static bool is_hex64(const char *s)
     return s[64] == '\0';
 }
 
+bool ft_gallery_detector_valid(const char *name)
+{
+    static const char *const ok[] = {"", "yunet", "ssd", "tiny", "trained"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(name, ok[i]) == 0)
+            return true;
+    return false;
+}
+
 static ft_status sample_check(const ft_sample *x, size_t i, ft_err *err)
 {
     if (!x->descriptor || x->dim < 1 || x->dim > FT_GALLERY_DIM_MAX)
@@ -995,6 +1010,12 @@ static ft_status sample_check(const ft_sample *x, size_t i, ft_err *err)
             if (!isfinite(x->region_box[k]) || x->region_box[k] < 0 ||
                 (k >= 2 && !(x->region_box[k] > 0)))
                 return ft_err_set(err, FT_E_INVALID, "sample %zu: bad region box", i);
+    if (strnlen(x->detector, sizeof x->detector) == sizeof x->detector ||
+        !ft_gallery_detector_valid(x->detector))
+        return ft_err_set(err, FT_E_INVALID,
+                          "sample %zu: detector must be \"yunet\", \"ssd\", \"tiny\", "
+                          "\"trained\" or \"\" (not recorded)",
+                          i);
     if (x->source_sha256[0] && !is_hex64(x->source_sha256))
         return ft_err_set(err, FT_E_INVALID, "sample %zu: source_sha256 is not 64 hex digits", i);
     if (x->thumbnail_len > FT_GALLERY_THUMB_MAX || (x->thumbnail_len && !x->thumbnail))
@@ -1057,8 +1078,9 @@ ft_status ft_gallery__sq_enroll(ft_gallery *g, int64_t person_id, const char *na
              g,
              "INSERT INTO samples(person_id, descriptor, model, alignment, detector_score, "
              "face_w, face_h, thumbnail, source_sha256, created_at, dim, region, region_x, "
-             "region_y, region_w, region_h) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             "region_y, region_w, region_h, detector) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+             "?17)",
              &s, err)) != FT_OK)
         goto fail;
     double now = ft_wall_s();
@@ -1089,6 +1111,7 @@ ft_status ft_gallery__sq_enroll(ft_gallery *g, int64_t person_id, const char *na
             else
                 sqlite3_bind_null(s, 13 + k);
         }
+        sqlite3_bind_text(s, 17, x->detector, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(s);
         if (rc != SQLITE_DONE) {
             st = ft_gallery__dberr(g, rc, err, "enrol: insert sample");
@@ -1126,7 +1149,7 @@ fail:
 #define SAMPLE_COLS                                                                        \
     "id, person_id, descriptor, model, alignment, detector_score, face_w, face_h, "        \
     "source_sha256, created_at, length(thumbnail), dim, length(region), region_x, "        \
-    "region_y, region_w, region_h"
+    "region_y, region_w, region_h, detector"
 
 // One row into x; its descriptor is appended to *fl (x->descriptor stays
 // NULL until the list is packed).
@@ -1158,6 +1181,7 @@ static ft_status sample_row(ft_gallery *g, sqlite3_stmt *s, ft_sample *x, ft_buf
     x->region_len = (size_t)sqlite3_column_int64(s, 12);
     for (int k = 0; k < 4; k++)
         x->region_box[k] = (float)sqlite3_column_double(s, 13 + k);
+    ft_gallery__col_text(s, 17, x->detector, sizeof x->detector);
     return FT_OK;
 }
 

@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #define FT_GALLERY_DEFAULT_PATH "./facetracker.db"
-#define FT_GALLERY_SCHEMA_VERSION 5
+#define FT_GALLERY_SCHEMA_VERSION 6
 #define FT_GALLERY_DIM_MAX 4096 // longest descriptor a sample may hold (floats)
 
 #define FT_GALLERY_NAME_MAX 100   // bytes of UTF-8, for people, keys, sources
@@ -193,7 +193,17 @@ typedef struct ft_sample {
     const uint8_t *region;
     size_t region_len;
     float region_box[4];
+    // Schema 6: the detector that found the face, so the box means what it
+    // meant at enrolment (the landmark crop is cut from ft_landmark_box of
+    // that detector, face/face.h): "yunet", "ssd", "tiny", "trained" (the
+    // single-face model of serve --model), or "" = not recorded (samples
+    // from before schema 6). Input and output.
+    char detector[16];
 } ft_sample;
+
+// Whether `name` may be stored in ft_sample.detector (one of the values
+// above, "" included).
+bool ft_gallery_detector_valid(const char *name);
 
 #define FT_GALLERY_THUMB_MAX (1u << 20) // 1 MiB per thumbnail
 

@@ -1334,6 +1334,10 @@ static void test_migrate(void)
     FT_CHECK_EQ(sql_count(path, "SELECT count(*) FROM samples WHERE dim = 128 AND model = "
                                 "'face_recognition_model@face-api-1.7.15' AND region IS NULL"),
                 1);
+    // Schema 6: its detector is not recorded ('').
+    FT_CHECK_EQ(sql_count(path, "SELECT count(*) FROM samples WHERE detector = '' AND "
+                                "person_id = (SELECT id FROM people WHERE name = 'Old Timer')"),
+                1);
     FT_CHECK_EQ(sql_count(path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
                                 "('samples_gen_ins', 'samples_gen_del', 'samples_gen_upd', "
                                 "'samples_person', 'samples_model')"),
@@ -2012,6 +2016,8 @@ static void test_copy(void)
     make_sample(&s[1], 1, 0.01);
     s[0].thumbnail = jpeg;
     s[0].thumbnail_len = sizeof jpeg;
+    snprintf(s[0].detector, sizeof s[0].detector, "yunet"); // schema 6: travels with the row
+    snprintf(s[1].detector, sizeof s[1].detector, "tiny");
     int64_t ann = 0, sid[2];
     FT_CHECK_OK(ft_gallery_enroll(a, 0, "Ann", s, 2, &ann, sid, &err), &err);
     int64_t bob = enroll(a, "Bob", 2, 1);
@@ -2058,6 +2064,8 @@ static void test_copy(void)
     if (n == 2) {
         FT_CHECK_EQ(list[0].id, sid[0]);
         FT_CHECK(memcmp(list[0].descriptor, s[0].descriptor, sizeof(float) * TEST_DIM) == 0);
+        FT_CHECK_STREQ(list[0].detector, "yunet");
+        FT_CHECK_STREQ(list[1].detector, "tiny");
     }
     ft_free(list);
     ft_buf th;
@@ -2088,6 +2096,14 @@ static void test_copy(void)
     FT_ASSERT(c);
     FT_CHECK_OK(ft_gallery_copy(b, c, &r2, &err), &err);
     FT_CHECK_STREQ(r2.sha256, r1.sha256);
+    list = NULL;
+    FT_CHECK_OK(ft_gallery_samples_list(c, ann, &list, &n, &err), &err);
+    FT_CHECK_EQ(n, 2);
+    if (n == 2) {
+        FT_CHECK_STREQ(list[0].detector, "yunet");
+        FT_CHECK_STREQ(list[1].detector, "tiny");
+    }
+    ft_free(list);
     ft_api_key k;
     FT_CHECK_OK(ft_gallery_key_verify(b, tok, &k, &err), &err);
     FT_CHECK_EQ(k.id, kid);
@@ -2240,6 +2256,121 @@ static void test_spaces(void)
     ft_match_matrix_free(m);
 }
 
+// Schema 6: samples record the detector that found their face. A schema-5
+// gallery (made by opening a current one and removing what 5 -> 6 added:
+// the column and the version; every other table is the same) is migrated
+// on open on either store, its rows read "" (not recorded) and new rows
+// keep what they are given; values outside the list are refused; on
+// SQLite a backup of the schema-5 file restores and migrates, and a
+// backup of a schema-6 file keeps the field.
+static void test_detector(void)
+{
+    ft_err err = {0};
+    const char *loc = gallery_loc("det5.db");
+    char path[1024];
+    snprintf(path, sizeof path, "%s", loc);
+    ft_gallery *g = open_db("det5.db");
+    int64_t old = enroll(g, "Before Six", 1, 1);
+    ft_gallery_close(g);
+    // Back to schema 5.
+    if (on_pg()) {
+        FT_CHECK_EQ(pg_one(path, "ALTER TABLE samples DROP COLUMN detector"), 0);
+        FT_CHECK_EQ(pg_one(path, "UPDATE facetracker_schema SET version = 5"), 0);
+    } else {
+        sqlite3 *db;
+        FT_CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+        FT_CHECK_EQ(sqlite3_exec(db,
+                                 "ALTER TABLE samples DROP COLUMN detector; "
+                                 "PRAGMA user_version = 5",
+                                 NULL, NULL, NULL),
+                    SQLITE_OK);
+        sqlite3_close(db);
+    }
+    FT_CHECK_EQ(sql_count(path, on_pg() ? "SELECT version FROM facetracker_schema"
+                                        : "PRAGMA user_version"),
+                5);
+    char bk5[512];
+    snprintf(bk5, sizeof bk5, "%s", tmp_path("det5.bak"));
+    if (!on_pg()) {
+        // A schema-5 backup: checked as readable, restored below.
+        g = NULL;
+        ft_gallery_opts ro = ft_gallery_opts_default();
+        ro.flags = FT_GALLERY_READONLY;
+        FT_CHECK_EQ(ft_gallery_open(path, &ro, &g, &err), FT_E_UNSUPPORTED); // needs migrating
+        FT_CHECK(g == NULL);
+        sqlite3 *db;
+        char sql[600];
+        snprintf(sql, sizeof sql, "VACUUM INTO '%s'", bk5); // a copy of the file as it is
+        FT_CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+        FT_CHECK_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+    }
+
+    g = open_db("det5.db");
+    FT_CHECK_EQ(ft_gallery_schema_version(g), 6);
+    ft_sample s[4];
+    make_sample(&s[0], 2, 0.01);
+    make_sample(&s[1], 2, 0.01);
+    make_sample(&s[2], 2, 0.01);
+    make_sample(&s[3], 2, 0.01);
+    snprintf(s[0].detector, sizeof s[0].detector, "yunet");
+    snprintf(s[1].detector, sizeof s[1].detector, "ssd");
+    snprintf(s[2].detector, sizeof s[2].detector, "trained");
+    int64_t pid = 0, ids[4];
+    FT_CHECK_OK(ft_gallery_enroll(g, 0, "After Six", s, 4, &pid, ids, &err), &err);
+    ft_sample *list = NULL;
+    size_t n = 0;
+    FT_CHECK_OK(ft_gallery_samples_list(g, 0, &list, &n, &err), &err);
+    FT_CHECK_EQ(n, 5);
+    if (n == 5) {
+        FT_CHECK_EQ(list[0].person_id, old);
+        FT_CHECK_STREQ(list[0].detector, ""); // from before schema 6: not recorded
+        FT_CHECK_STREQ(list[1].detector, "yunet");
+        FT_CHECK_STREQ(list[2].detector, "ssd");
+        FT_CHECK_STREQ(list[3].detector, "trained");
+        FT_CHECK_STREQ(list[4].detector, "");
+    }
+    ft_free(list);
+    // Only the listed values; the field must be terminated.
+    ft_sample bad = s[0];
+    snprintf(bad.detector, sizeof bad.detector, "YuNet");
+    FT_CHECK_EQ(ft_gallery_enroll(g, pid, NULL, &bad, 1, NULL, NULL, &err), FT_E_INVALID);
+    FT_CHECK(strstr(err.msg, "detector") != NULL);
+    memset(bad.detector, 'x', sizeof bad.detector);
+    FT_CHECK_EQ(ft_gallery_enroll(g, pid, NULL, &bad, 1, NULL, NULL, &err), FT_E_INVALID);
+    FT_CHECK_OK(ft_gallery_check(g, &err), &err);
+    ft_gallery_close(g);
+    FT_CHECK_EQ(sql_count(path, "SELECT count(*) FROM samples WHERE detector = 'ssd'"), 1);
+    if (on_pg())
+        return;
+
+    // SQLite's backups: the schema-5 one restores and migrates; a schema-6
+    // one keeps the field.
+    char live[512], bk6[512];
+    snprintf(live, sizeof live, "%s", tmp_path("det_live.db"));
+    snprintf(bk6, sizeof bk6, "%s", tmp_path("det6.bak"));
+    ft_gallery_counts c;
+    FT_CHECK_OK(ft_gallery_backup_check(bk5, &c, &err), &err);
+    FT_CHECK_EQ(c.samples, 1);
+    FT_CHECK_OK(ft_gallery_restore(bk5, live, &err), &err);
+    FT_CHECK_OK(ft_gallery_open(live, NULL, &g, &err), &err);
+    FT_ASSERT(g);
+    FT_CHECK_EQ(ft_gallery_schema_version(g), 6);
+    FT_CHECK_OK(ft_gallery_enroll(g, old, NULL, &s[1], 1, NULL, NULL, &err), &err);
+    FT_CHECK_OK(ft_gallery_backup(g, bk6, &err), &err);
+    ft_gallery_close(g);
+    FT_CHECK_OK(ft_gallery_open(bk6, NULL, &g, &err), &err);
+    FT_ASSERT(g);
+    FT_CHECK_OK(ft_gallery_samples_list(g, old, &list, &n, &err), &err);
+    FT_CHECK_EQ(n, 2);
+    if (n == 2) {
+        FT_CHECK_STREQ(list[0].detector, "");
+        FT_CHECK_STREQ(list[1].detector, "ssd");
+    }
+    ft_free(list);
+    ft_gallery_close(g);
+}
+
 static const ft_test_case cases[] = {
     {"open", test_open},
     {"names", test_names},
@@ -2269,6 +2400,7 @@ static const ft_test_case cases[] = {
     {"pg_feed", test_pg_feed},
     {"copy", test_copy},
     {"spaces", test_spaces},
+    {"detector", test_detector},
 };
 
 int main(int argc, char **argv)
