@@ -138,6 +138,12 @@ void ft_face__warp_chip_ref(const ft_image *im, const double m[6], float *out);
 void ft_face__rec_shortcut(const ft_map *x, const ft_map *y, ft_map *o);
 void ft_face__rec_shortcut_ref(const ft_map *x, const ft_map *y, float *tmp, ft_map *o);
 
+// The landmark nets' dense-block sums (landmarks.c): y = ReLU or identity
+// of t[0] + (t[1] + (... + t[n-1])), 2 <= n <= 4 maps of y's shape; y may
+// alias t[0]. Bit for bit the chain of ft_add calls it replaces
+// (tests/unit/test_face.c).
+void ft_face__add_chain(const ft_map *const *t, int n, bool relu, ft_map *y);
+
 // JS Math.round: floor(x + 0.5).
 static inline double ft_face__js_round(double x)
 {

@@ -91,6 +91,38 @@ void ft_face__lm_free(ft_lm_net *net)
     memset(net, 0, sizeof *net);
 }
 
+// ---- Dense blocks ----
+
+// The blocks' sums, y = act(t[0] + (t[1] + (... + t[n-1]))), in one pass
+// instead of one ft_add per '+': the same float additions in the same
+// order, so the same bits as the chain of ft_add calls (test_face checks
+// it), with fewer passes over maps that do not all fit in L2.
+void ft_face__add_chain(const ft_map *const *t, int n, bool relu, ft_map *y)
+{
+    FT_ASSERT(n >= 2 && n <= 4);
+    for (int k = 0; k < n; k++)
+        FT_ASSERT(t[k]->h == y->h && t[k]->w == y->w && t[k]->c == y->c);
+    size_t cnt = ft_map_count(y);
+    const float *a = t[0]->d, *b = t[1]->d;
+    const float *c = n > 2 ? t[2]->d : NULL, *d = n > 3 ? t[3]->d : NULL;
+    float *o = y->d; // may alias a: each element is read before it is written
+    if (n == 2)
+        for (size_t i = 0; i < cnt; i++) {
+            float v = a[i] + b[i];
+            o[i] = relu ? (v > 0.0f ? v : 0.0f) : v;
+        }
+    else if (n == 3)
+        for (size_t i = 0; i < cnt; i++) {
+            float v = a[i] + (b[i] + c[i]);
+            o[i] = relu ? (v > 0.0f ? v : 0.0f) : v;
+        }
+    else
+        for (size_t i = 0; i < cnt; i++) {
+            float v = a[i] + (b[i] + (c[i] + d[i]));
+            o[i] = relu ? (v > 0.0f ? v : 0.0f) : v;
+        }
+}
+
 // One dense block (§7.2); the block's output lands in `o[0]`'s buffer.
 // Buffers: o[0..3] for o1..o4, s for sums (bufs[5] is spare).
 static ft_status dense_block(ft_nn_ctx *ctx, const ft_lm_net *net, const ft_lm_block *blk,
@@ -107,21 +139,18 @@ static ft_status dense_block(ft_nn_ctx *ctx, const ft_lm_net *net, const ft_lm_b
     if ((st = ft_face__run_sep(ctx, blk->sep_dw[0], blk->sep_pw[0], &o1, &o2, bufs[1])) != FT_OK)
         return st;
     s = (ft_map){o1.h, o1.w, o1.c, bufs[4]};
-    ft_add(ctx, &o1, &o2, FT_ACT_RELU, &s);
+    ft_face__add_chain((const ft_map *[]){&o1, &o2}, 2, true, &s);
     if ((st = ft_face__run_sep(ctx, blk->sep_dw[1], blk->sep_pw[1], &s, &o3, bufs[2])) != FT_OK)
         return st;
     if (net->n_convs == 4) {
         // s = ReLU(o1 + (o2 + o3)), o4 = sep3(s), out = ReLU(o1 + (o2 + (o3 + o4)))
-        ft_add(ctx, &o2, &o3, FT_ACT_NONE, &s);
-        ft_add(ctx, &o1, &s, FT_ACT_RELU, &s);
+        ft_face__add_chain((const ft_map *[]){&o1, &o2, &o3}, 3, true, &s);
         if ((st = ft_face__run_sep(ctx, blk->sep_dw[2], blk->sep_pw[2], &s, &o4, bufs[3])) != FT_OK)
             return st;
-        ft_add(ctx, &o3, &o4, FT_ACT_NONE, &o4);
-        ft_add(ctx, &o2, &o4, FT_ACT_NONE, &o4);
-        ft_add(ctx, &o1, &o4, FT_ACT_RELU, &o1);
+        ft_face__add_chain((const ft_map *[]){&o1, &o2, &o3, &o4}, 4, true, &o1);
     } else {
-        ft_add(ctx, &o2, &o3, FT_ACT_NONE, &o3);
-        ft_add(ctx, &o1, &o3, FT_ACT_RELU, &o1);
+        // out = ReLU(o1 + (o2 + o3))
+        ft_face__add_chain((const ft_map *[]){&o1, &o2, &o3}, 3, true, &o1);
     }
     *out = o1;
     return FT_OK;

@@ -3,6 +3,7 @@
 #include "face/face_internal.h"
 #include "ft_test.h"
 
+#include <math.h>
 #include <string.h>
 
 // ft_face__prepare (row-wise, with padding rows filled) against the
@@ -152,7 +153,54 @@ static void shortcut_matches_ref(void)
     FT_CHECK_EQ(differ, 0);
 }
 
+// ft_face__add_chain against the ft_add calls it replaces (right-nested:
+// t0 + (t1 + (t2 + t3))), for 2, 3 and 4 maps, with and without the ReLU,
+// into a separate map and in place over t[0], on values whose sums round
+// differently when regrouped.
+static void add_chain_matches_ref(void)
+{
+    enum { H = 5, W = 7, C = 11, N = H * W * C };
+    float t[4][N], ref[N], got[N];
+    uint64_t seed = 0x94D049BB133111EBu;
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < N; i++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            uint32_t u = (uint32_t)(seed >> 32);
+            // Magnitudes from 2^-12 to 2^12, both signs, some zeros and -0.0.
+            double mant = (double)(u & 0xFFFFF) / 1048576.0 + 1.0;
+            float v = (float)ldexp(mant, (int)(u >> 20) % 25 - 12);
+            t[k][i] = u % 13 == 0 ? 0.0f : u % 13 == 1 ? -0.0f : (u & 0x80000000u) ? -v : v;
+        }
+    size_t differ = 0, checked = 0;
+    for (int n = 2; n <= 4; n++)
+        for (int relu = 0; relu < 2; relu++)
+            for (int alias = 0; alias < 2; alias++) {
+                ft_map m[4], r = {H, W, C, ref};
+                for (int k = 0; k < 4; k++)
+                    m[k] = (ft_map){H, W, C, t[k]};
+                // The reference: ft_add from the innermost sum outwards.
+                memcpy(ref, t[n - 1], sizeof ref);
+                for (int k = n - 2; k >= 0; k--)
+                    ft_add(NULL, &m[k], &r, k == 0 && relu ? FT_ACT_RELU : FT_ACT_NONE, &r);
+                const ft_map *in[4] = {&m[0], &m[1], &m[2], &m[3]};
+                ft_map g = {H, W, C, got}, m0 = {H, W, C, got};
+                if (alias) { // y = t[0]: run on a copy of t[0]
+                    memcpy(got, t[0], sizeof got);
+                    in[0] = &m0;
+                }
+                ft_face__add_chain(in, n, relu != 0, &g);
+                checked++;
+                if (memcmp(ref, got, sizeof ref) != 0) {
+                    differ++;
+                    fprintf(stderr, "add_chain n %d relu %d alias %d: differs\n", n, relu, alias);
+                }
+            }
+    FT_CHECK_EQ(differ, 0);
+    FT_CHECK(checked == 12);
+}
+
 static const ft_test_case cases[] = {{"prepare_matches_ref", prepare_matches_ref},
                                      {"warp_matches_ref", warp_matches_ref},
-                                     {"shortcut_matches_ref", shortcut_matches_ref}};
+                                     {"shortcut_matches_ref", shortcut_matches_ref},
+                                     {"add_chain_matches_ref", add_chain_matches_ref}};
 FT_TEST_MAIN(cases)
