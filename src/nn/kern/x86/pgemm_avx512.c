@@ -8,7 +8,9 @@
 // Partial sums of a K-chunk go through C; bias and activation are applied
 // in registers after the last chunk. A single panel of at most 16 columns
 // on A strides of 16, 32 or 64 (YuNet's 16-channel pointwise layers) runs
-// 28 x 16 tiles instead (ukernel28).
+// 28 x 16 tiles instead (ukernel28). K = 16 on A stride 16 (YuNet's 16 ->
+// 16 and 16 -> 32 layers) has its k loop fully unrolled (KK = 16): the same
+// FMAs in the same order, B at constant offsets, no loop control.
 #include "nn/kern/act.h"
 #include "nn/kern/pgemm.h"
 
@@ -42,8 +44,10 @@ typedef struct tile {
 // C[0..mr, 0..ncols) (+)= A[0..mr, 0..kc) * Bpanel[0..kc, 0..32); nv = 1 when
 // only the first 16 columns are valid; LDA: A's row stride when it is a
 // constant (every broadcast one immediate offset from one pointer), else 0
-// (t->lda: 14 row pointers, one of which GCC keeps on the stack).
-static ALWAYS_INLINE void ukernel(const int mr, const int nv, const size_t LDA, const tile *t)
+// (t->lda: 14 row pointers, one of which GCC keeps on the stack); KK: kc
+// when it is a constant (the k loop fully unrolled), else 0 (t->kc).
+static ALWAYS_INLINE void ukernel(const int mr, const int nv, const size_t LDA, const int32_t KK,
+                                   const tile *t)
 {
     __m512 acc[MR][2];
     const float *ar[MR];
@@ -58,7 +62,9 @@ static ALWAYS_INLINE void ukernel(const int mr, const int nv, const size_t LDA, 
             __builtin_prefetch(t->c + (size_t)i * t->ldc + 16, 1, 3);
     }
     const float *b = t->b;
-    for (int32_t k = 0; k < t->kc; k++, b += NR) {
+    const int32_t kc = KK ? KK : t->kc;
+#pragma GCC unroll 16
+    for (int32_t k = 0; k < kc; k++, b += NR) {
         __m512 b0 = _mm512_load_ps(b);
         __m512 b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
 #pragma GCC unroll 14
@@ -104,9 +110,10 @@ static ALWAYS_INLINE void ukernel(const int mr, const int nv, const size_t LDA, 
 // bits are the same. A tile of 28 halves the per-tile work (call, masks,
 // bias, B loads) of YuNet's 16-channel pointwise layers, where K is only
 // 16-32: 2576 x 16 x 16 in cache 89 -> 105 GFLOP/s, 1288 x 32 x 16 111 ->
-// 121 (docs/BENCHMARKS.md, 2026-12-05).
+// 121 (docs/BENCHMARKS.md, 2026-12-05). KK as in ukernel: with K = 16
+// unrolled, 2576 x 16 x 16 in cache 117-124 -> 139-146 GFLOP/s.
 #define MR2 28
-static ALWAYS_INLINE void ukernel28(const size_t LDA, const tile *t)
+static ALWAYS_INLINE void ukernel28(const size_t LDA, const int32_t KK, const tile *t)
 {
     __m512 acc[MR2];
 #pragma GCC unroll 28
@@ -115,7 +122,9 @@ static ALWAYS_INLINE void ukernel28(const size_t LDA, const tile *t)
         __builtin_prefetch(t->c + (size_t)i * t->ldc, 1, 3);
     }
     const float *b = t->b;
-    for (int32_t k = 0; k < t->kc; k++, b += NR) {
+    const int32_t kc = KK ? KK : t->kc;
+#pragma GCC unroll 16
+    for (int32_t k = 0; k < kc; k++, b += NR) {
         __m512 b0 = _mm512_load_ps(b);
 #pragma GCC unroll 28
         for (int i = 0; i < MR2; i++)
@@ -149,13 +158,16 @@ static bool ukernel28_any(const tile *t)
         return false;
     switch (t->lda) {
     case 16:
-        ukernel28(16, t);
+        if (t->kc == 16)
+            ukernel28(16, 16, t);
+        else
+            ukernel28(16, 0, t);
         return true;
     case 32:
-        ukernel28(32, t);
+        ukernel28(32, 0, t);
         return true;
     case 64:
-        ukernel28(64, t);
+        ukernel28(64, 0, t);
         return true;
     default:
         return false;
@@ -165,9 +177,9 @@ static bool ukernel28_any(const tile *t)
 #define UK(mr)                                                                                     \
     case mr:                                                                                       \
         if (nv == 2)                                                                               \
-            ukernel(mr, 2, 0, t);                                                                  \
+            ukernel(mr, 2, 0, 0, t);                                                               \
         else                                                                                       \
-            ukernel(mr, 1, 0, t);                                                                  \
+            ukernel(mr, 1, 0, 0, t);                                                               \
         break;
 
 static void ukernel_any(int mr, const tile *t)
@@ -179,19 +191,19 @@ static void ukernel_any(int mr, const tile *t)
     if (mr == MR && nv == 2) {
         switch (t->lda) {
         case 32:
-            ukernel(MR, 2, 32, t);
+            ukernel(MR, 2, 32, 0, t);
             return;
         case 64:
-            ukernel(MR, 2, 64, t);
+            ukernel(MR, 2, 64, 0, t);
             return;
         case 128:
-            ukernel(MR, 2, 128, t);
+            ukernel(MR, 2, 128, 0, t);
             return;
         case 256:
-            ukernel(MR, 2, 256, t);
+            ukernel(MR, 2, 256, 0, t);
             return;
         case KC + APAD:
-            ukernel(MR, 2, KC + APAD, t);
+            ukernel(MR, 2, KC + APAD, 0, t);
             return;
         default:
             break;
@@ -203,20 +215,23 @@ static void ukernel_any(int mr, const tile *t)
     if (mr == MR && nv == 1) {
         switch (t->lda) {
         case 16:
-            ukernel(MR, 1, 16, t);
+            ukernel(MR, 1, 16, 0, t);
             return;
         case 32:
-            ukernel(MR, 1, 32, t);
+            ukernel(MR, 1, 32, 0, t);
             return;
         case 64:
-            ukernel(MR, 1, 64, t);
+            ukernel(MR, 1, 64, 0, t);
             return;
         default:
             break;
         }
     }
     if (mr == MR && nv == 2 && t->lda == 16) {
-        ukernel(MR, 2, 16, t);
+        if (t->kc == 16)
+            ukernel(MR, 2, 16, 16, t);
+        else
+            ukernel(MR, 2, 16, 0, t);
         return;
     }
     switch (mr) {
