@@ -360,7 +360,7 @@ void ft_face__warp_chip(const ft_image *im, const double m[6], float *out)
     enum { N = REC_SIZE * 3 };
     // One chip row: the four corners of each value (bytes: exact in
     // double), its fractions, the channel means.
-    uint8_t tl[N], tr[N], bl[N], br[N];
+    uint8_t tl[N + 1], tr[N + 1], bl[N + 1], br[N + 1];
     double fxs[N], fys[N];
     float mean[N];
     for (int j = 0; j < N; j++)
@@ -377,12 +377,15 @@ void ft_face__warp_chip(const ft_image *im, const double m[6], float *out)
             int32_t x0 = (int32_t)floor(x), y0 = (int32_t)floor(y);
             double fx = x - x0, fy = y - y0;
             int j = c * 3;
-            if (x0 >= 0 && y0 >= 0 && x0 < im->w - 1 && y0 < im->h - 1) {
+            if (x0 >= 0 && y0 >= 0 && x0 < im->w - 2 && y0 < im->h - 1) {
+                // Four bytes at a time: the fourth is the next pixel's
+                // (inside the image: x0 + 2 < w), written over by the next
+                // chip pixel or left in the slack after the row.
                 const uint8_t *p0 = im->rgb + (size_t)y0 * stride + (size_t)x0 * 3;
-                memcpy(tl + j, p0, 3);
-                memcpy(tr + j, p0 + 3, 3);
-                memcpy(bl + j, p0 + stride, 3);
-                memcpy(br + j, p0 + stride + 3, 3);
+                memcpy(tl + j, p0, 4);
+                memcpy(tr + j, p0 + 3, 4);
+                memcpy(bl + j, p0 + stride, 4);
+                memcpy(br + j, p0 + stride + 3, 4);
             } else {
                 corner(im, x0, y0, tl + j);
                 corner(im, x0 + 1, y0, tr + j);
