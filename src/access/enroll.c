@@ -8,6 +8,22 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *ft_enroll_detector(ft_detector_kind asked, const ft_face *f)
+{
+    // ft_face_single falls back to another detector when the one asked
+    // for finds nothing (face.h): YuNet to the SSD, the SSD to the tiny
+    // detector, the tiny detector to the SSD; ft_face does not say which
+    // one found the face. YuNet gives every face its five keypoints and
+    // the others none, so a YuNet request is told apart by them. Between
+    // the SSD and the tiny detector the keypoints cannot tell: the face is
+    // recorded as the asked one's, and both cut the landmark crop from the
+    // box as it is (ft_landmark_box), so the recorded name never changes
+    // the crop made from it.
+    if (asked == FT_DETECTOR_YUNET)
+        return f->kps.n == FT_KEYPOINTS ? "yunet" : "ssd";
+    return ft_detector_name(asked);
+}
+
 ft_status ft_enroll_sample(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const ft_image *im,
                            const uint8_t *src, size_t src_len, const ft_describe_opts *o,
                            const ft_descriptor_net *net, const ft_gallery_policy *p,
@@ -35,6 +51,8 @@ ft_status ft_enroll_sample(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const
     snprintf(sample->model, sizeof sample->model, "%s", net->space(o->align));
     snprintf(sample->alignment, sizeof sample->alignment, "%s", net->align_name(o->align));
     sample->detector_score = f.box.score;
+    snprintf(sample->detector, sizeof sample->detector, "%s",
+             ft_enroll_detector(po.detect.kind, &f));
     sample->face_w = (int32_t)lround(f.box.w);
     sample->face_h = (int32_t)lround(f.box.h);
     if (src && src_len)
@@ -114,6 +132,7 @@ ft_status ft_enroll_samples(const ft_descriptor_models *mm, ft_nn_ctx *ctx, cons
     char sha[65] = "";
     if (src && src_len)
         ft_sha256_hex(src, src_len, sha);
+    const char *det = ft_enroll_detector(po.detect.kind, &f);
     float rbox[4] = {0, 0, 0, 0};
     bool have_region = ft_enroll_region(im, &f.box, region, rbox, NULL) == FT_OK;
     bool have_thumb = ft_face_thumbnail(im, &f.box, FT_THUMB_PX, thumb, NULL) == FT_OK;
@@ -128,6 +147,7 @@ ft_status ft_enroll_samples(const ft_descriptor_models *mm, ft_nn_ctx *ctx, cons
         snprintf(x->model, sizeof x->model, "%s", nets[i]->space(o->align));
         snprintf(x->alignment, sizeof x->alignment, "%s", nets[i]->align_name(o->align));
         x->detector_score = f.box.score;
+        snprintf(x->detector, sizeof x->detector, "%s", det);
         x->face_w = (int32_t)lround(f.box.w);
         x->face_h = (int32_t)lround(f.box.h);
         memcpy(x->source_sha256, sha, sizeof sha);

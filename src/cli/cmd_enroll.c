@@ -22,8 +22,11 @@ static const char usage[] =
     "Each photo is described in every descriptor space (by default every network whose\n"
     "weights are present: resnet128, and faceres when .cache/human-3.3.6 or\n"
     "$FT_FACERES_MODEL holds it), one sample per space, and the face region is kept with\n"
-    "them so that a space added later can be computed (facetracker gallery reindex). Prints\n"
-    "  {\"person\": {\"id\": N, \"name\": S}, \"samples\": [{\"image\": P, \"sample_id\": N, ...,\n"
+    "them so that a space added later can be computed (facetracker gallery reindex), with\n"
+    "the detector that found the face (--detector, default yunet; the SSD when YuNet finds\n"
+    "none): the region's box is that detector's. Prints\n"
+    "  {\"person\": {\"id\": N, \"name\": S}, \"samples\": [{\"image\": P, \"sample_id\": N,\n"
+    "   \"detector\": S, ...,\n"
     "   \"spaces\": [{\"network\": D, \"space\": S, \"sample_id\": N}]}\n"
     "   or {\"image\": P, \"skipped\": \"duplicate\", \"of_sample\": N}]}\n"
     "Recorded in `facetracker audit`.\n"
@@ -253,7 +256,8 @@ int ft_cmd_enroll(int argc, char **argv)
                     ft_buf_puts(&b, "}");
                     continue;
                 }
-                ft_buf_printf(&b, ", \"sample_id\": %lld, \"score\": ", (long long)sid[k]);
+                ft_buf_printf(&b, ", \"sample_id\": %lld, \"detector\": \"%s\", \"score\": ",
+                              (long long)sid[k], smp[k].detector);
                 ft_cli_json_num(&b, smp[k].detector_score);
                 ft_buf_printf(&b, ", \"face\": [%d, %d], \"below_threshold\": %s, \"region\": %s",
                               smp[k].face_w, smp[k].face_h, low[p] ? "true" : "false",

@@ -140,10 +140,11 @@ int ft_cmd_people(int argc, char **argv)
             for (size_t k = 0; k < n; k++)
                 ft_buf_printf(&b,
                               "%s{\"id\": %lld, \"model\": \"%s\", \"alignment\": \"%s\", "
-                              "\"detector_score\": %.4f, \"face\": [%d, %d], \"source_sha256\": "
-                              "\"%s\", \"thumbnail_bytes\": %zu, \"created_at\": %.3f}",
+                              "\"detector\": \"%s\", \"detector_score\": %.4f, \"face\": "
+                              "[%d, %d], \"source_sha256\": \"%s\", \"thumbnail_bytes\": %zu, "
+                              "\"created_at\": %.3f}",
                               k ? ", " : "", (long long)smp[k].id, smp[k].model, smp[k].alignment,
-                              smp[k].detector_score, smp[k].face_w, smp[k].face_h,
+                              smp[k].detector, smp[k].detector_score, smp[k].face_w, smp[k].face_h,
                               smp[k].source_sha256, smp[k].thumbnail_len, smp[k].created_at);
             ft_buf_puts(&b, "]}");
         }

@@ -794,6 +794,8 @@ static ft_status enrol_one(ft_http_req *r, const ft_image *im, const ft_multipar
     sm->descriptor = desc;
     sm->dim = (uint32_t)net->dim;
     sm->detector_score = f[k].box.score;
+    // The detector analyse() ran (no fallback there): the box is its.
+    snprintf(sm->detector, sizeof sm->detector, "%s", detector_name(r));
     snprintf(sm->alignment, sizeof sm->alignment, "%s", net->align_name(ft_align_default()));
     snprintf(sm->model, sizeof sm->model, "%s", net->space(ft_align_default()));
     sm->face_w = (int32_t)lround(f[k].box.w);
@@ -974,9 +976,9 @@ static void enrol_request(ft_http_req *r, int64_t pid)
         }
         n_forced += vd[i].kind == FT_ENROLL_CONFLICT;
         keep[nk++] = smp[i];
-        json_t *a = json_pack("{s:s, s:o, s:o}", "filename", mp.parts[slot[i]].filename, "face",
-                              json_pack("[ii]", smp[i].face_w, smp[i].face_h), "score",
-                              num(smp[i].detector_score));
+        json_t *a = json_pack("{s:s, s:o, s:s, s:o}", "filename", mp.parts[slot[i]].filename,
+                              "face", json_pack("[ii]", smp[i].face_w, smp[i].face_h), "detector",
+                              smp[i].detector, "score", num(smp[i].detector_score));
         if (vd[i].kind == FT_ENROLL_CONFLICT)
             json_object_set_new(a, "forced_match",
                                 json_pack("{s:I, s:s, s:o}", "id",
@@ -1065,9 +1067,10 @@ static json_t *sample_json(const ft_sample *s)
 {
     char url[96];
     snprintf(url, sizeof url, "/api/v1/samples/%lld/thumbnail", (long long)s->id);
-    return json_pack("{s:I, s:I, s:s, s:s, s:f, s:i, s:i, s:s, s:f, s:o}", "id", (json_int_t)s->id,
-                     "person_id", (json_int_t)s->person_id, "model", s->model, "alignment",
-                     s->alignment, "detector_score", s->detector_score, "face_w", s->face_w,
+    return json_pack("{s:I, s:I, s:s, s:s, s:s, s:f, s:i, s:i, s:s, s:f, s:o}", "id",
+                     (json_int_t)s->id, "person_id", (json_int_t)s->person_id, "model", s->model,
+                     "alignment", s->alignment, "detector", s->detector, "detector_score",
+                     s->detector_score, "face_w", s->face_w,
                      "face_h", s->face_h, "source_sha256", s->source_sha256, "created_at",
                      s->created_at, "thumbnail",
                      s->thumbnail_len ? json_string(url) : json_null());
