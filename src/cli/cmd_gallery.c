@@ -33,10 +33,16 @@ static const char usage[] =
     "reindex adds the space of descriptor network NAME (resnet128, faceres) to an existing\n"
     "gallery: for every photo enrolled (a person's samples sharing a source photo) that has\n"
     "no sample in that space yet, the network describes the face region kept with its samples\n"
-    "(the stored box; the 68 landmarks again for resnet128) and a sample is added. Samples\n"
-    "without a region (galleries from before schema 5) cannot be reindexed: they are listed,\n"
-    "nothing is guessed. Prints {\"network\": N, \"space\": S, \"added\": [{\"person_id\",\n"
-    "\"from_sample\", \"sample_id\"}], \"already\": N, \"without_region\": [sample ids],\n"
+    "(the stored box; for resnet128 the 68 landmarks again, from the box as the detector that\n"
+    "found the face gives it to the landmark net, as at enrolment and at the door) and a\n"
+    "sample is added, recording the same detector. Samples without a region (galleries from\n"
+    "before schema 5) cannot be reindexed: they are listed, nothing is guessed. Samples from\n"
+    "before schema 6 do not say which detector found the face: resnet128 takes their box as\n"
+    "stored (right for the SSD's and the tiny detector's, a slightly different crop for\n"
+    "YuNet's, so their vectors may differ from the door's) and lists them in\n"
+    "\"detector_unknown\"; enrolling those photos again fixes them. Prints {\"network\": N,\n"
+    "\"space\": S, \"added\": [{\"person_id\", \"from_sample\", \"sample_id\", \"detector\"}],\n"
+    "\"already\": N, \"without_region\": [sample ids], \"detector_unknown\": [sample ids],\n"
     "\"failed\": [{\"sample_id\", \"error\"}]}.\n"
     "reindex options:\n"
     "  --db PATH             the gallery (default ./facetracker.db)\n"
@@ -153,12 +159,13 @@ static int reindex(int argc, char **argv)
     const char *space = net->space(align);
     char actor[FT_AUDIT_ACTOR_MAX + 1];
     ft_audit_cli_actor(actor);
-    ft_buf added, noreg, failed, region;
+    ft_buf added, noreg, failed, region, unk;
+    ft_buf_init(&unk, 0);
     ft_buf_init(&added, 0);
     ft_buf_init(&noreg, 0);
     ft_buf_init(&failed, 0);
     ft_buf_init(&region, 0);
-    size_t n_added = 0, n_noreg = 0, n_failed = 0, n_already = 0;
+    size_t n_added = 0, n_noreg = 0, n_failed = 0, n_already = 0, n_unk = 0;
     static float desc[FT_DESCRIPTOR_DIM_MAX];
     for (size_t i = 0; i < n; i++) {
         const ft_sample *x = &all[i];
@@ -199,8 +206,19 @@ static int reindex(int argc, char **argv)
         ft_face f;
         memset(&f, 0, sizeof f);
         f.box = (ft_face_box){box[0], box[1], box[2], box[3], src->detector_score};
+        bool unknown = false;
         if (st == FT_OK && net->needs_landmarks) {
-            st = ft_landmarks(m, ctx, &im, &f.box, false, f.landmarks, &err);
+            // The landmark crop as enrolment and the door cut it from a box
+            // of the detector that made it (ft_landmark_box moves YuNet's;
+            // the SSD's, the tiny detector's and the trained model's are
+            // used as they are). Samples from before schema 6 do not say:
+            // their box is used as stored, and they are listed.
+            ft_face_box lb = f.box;
+            ft_detector_kind dk;
+            if (ft_detector_parse(src->detector, &dk))
+                lb = ft_landmark_box(dk, &f.box);
+            unknown = src->detector[0] == '\0';
+            st = ft_landmarks(m, ctx, &im, &lb, false, f.landmarks, &err);
             f.has_landmarks = st == FT_OK;
         }
         if (st == FT_OK)
@@ -228,9 +246,13 @@ static int reindex(int argc, char **argv)
             ft_buf_puts(&failed, "}");
             continue;
         }
-        ft_buf_printf(&added, "%s{\"person_id\": %lld, \"from_sample\": %lld, \"sample_id\": %lld}",
+        ft_buf_printf(&added,
+                      "%s{\"person_id\": %lld, \"from_sample\": %lld, \"sample_id\": %lld, "
+                      "\"detector\": \"%s\"}",
                       n_added++ ? ", " : "", (long long)src->person_id, (long long)src->id,
-                      (long long)new_id);
+                      (long long)new_id, src->detector);
+        if (unknown)
+            ft_buf_printf(&unk, "%s%lld", n_unk++ ? ", " : "", (long long)src->id);
     }
     if (n_added) {
         char detail[200];
@@ -245,6 +267,8 @@ static int reindex(int argc, char **argv)
     ft_buf_append(&out, added.data, added.len);
     ft_buf_printf(&out, "], \"already\": %zu, \"without_region\": [", n_already);
     ft_buf_append(&out, noreg.data, noreg.len);
+    ft_buf_puts(&out, "], \"detector_unknown\": [");
+    ft_buf_append(&out, unk.data, unk.len);
     ft_buf_puts(&out, "], \"failed\": [");
     ft_buf_append(&out, failed.data, failed.len);
     ft_buf_puts(&out, "]}");
@@ -254,6 +278,7 @@ static int reindex(int argc, char **argv)
     ft_buf_deinit(&noreg);
     ft_buf_deinit(&failed);
     ft_buf_deinit(&region);
+    ft_buf_deinit(&unk);
     rc = n_failed ? FT_EXIT_INPUT : FT_EXIT_OK;
 done:
     ft_free(all);

@@ -136,6 +136,48 @@ check(run(['keys', '--db', db, 'revoke', String(key.id)]).code === 0, 'keys revo
 check(run(['keys', '--db', db, 'list']).json()[0].keys[0].revoked === true, 'keys list');
 check(run(['identify', '--db', path.join(tmp, 'missing.db'), demo(1)]).code === 2, 'identify on a missing database: exit 2');
 
+// ---- samples record their detector; reindex cuts the landmark crop as it did (issue 11) ----
+// A sample keeps its face region and the detection box in it; the 68-point landmark net is
+// given YuNet's boxes moved to the SSD's frame (ft_landmark_box) and the SSD's as they are.
+// Alice is enrolled with the default detector (YuNet), Bob with the SSD, both in resnet128's
+// faceapi-aligned space only; reindexing resnet128's default (similarity) space must then give
+// the vector `identify` computes live from the same photo with the same detector. Tolerance
+// 0.05: the region is the photo cut and saved again as JPEG (quality 95), which alone puts the
+// two vectors 0.018-0.022 apart (measured on both crops with both detectors); reindexing
+// Alice's YuNet box as if it were the SSD's (no recorded detector) put them 0.136 apart.
+{
+  const db4 = path.join(tmp, 'g4.db');
+  const r128 = ['--descriptor', 'resnet128'];
+  const ea = run(['enroll', '--db', db4, ...r128, '--align', 'faceapi', 'Alice', alice]);
+  check(ea.code === 0 && ea.json()[0].samples[0].detector === 'yunet', `enroll with the default detector records yunet: ${ea.out.trim()}`);
+  const eb = run(['enroll', ...ssd, '--db', db4, ...r128, '--align', 'faceapi', 'Bob', bob]);
+  check(eb.code === 0 && eb.json()[0].samples[0].detector === 'ssd', `enroll --detector ssd records ssd: ${eb.out.trim()}`);
+  const sa = run(['people', '--db', db4, 'show', 'Alice']).json()[0];
+  check(sa.samples.length === 1 && sa.samples[0].detector === 'yunet', 'people show lists the sample\'s detector');
+  const rx = run(['gallery', 'reindex', '--db', db4, ...r128]);
+  const rxj = rx.code === 0 ? rx.json()[0] : {};
+  check(rx.code === 0 && rxj.added.length === 2 && rxj.detector_unknown.length === 0 &&
+    rxj.added.map((a) => a.detector).join() === 'yunet,ssd', `reindex resnet128 from both detectors' samples: ${rx.out.trim()}`);
+  const live = (who, photo, det) => {
+    const f = run(['identify', '--db', db4, ...det, ...r128, photo]).json()[0].faces[0];
+    check(f && f.person && f.person.name === who && f.distance < 0.05,
+      `reindexed ${who} (${det.length ? det[1] : 'yunet'}) is the live vector within 0.05: ${JSON.stringify(f)}`);
+  };
+  live('Alice', alice, []);
+  live('Bob', bob, ssd);
+  const sa2 = run(['people', '--db', db4, 'show', 'Alice']).json()[0];
+  check(sa2.samples.length === 2 && sa2.samples.every((x) => x.detector === 'yunet'), 'the reindexed sample keeps its source\'s detector');
+  // A sample from before schema 6 (detector ''): its box is used as stored, and it is listed.
+  const py6 = spawnSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); ' +
+    'c.execute("DELETE FROM samples WHERE alignment = \'similarity\'"); c.execute("UPDATE samples SET detector = \'\'"); c.commit()', db4]);
+  if (py6.status === 0) {
+    const ru = run(['gallery', 'reindex', '--db', db4, ...r128]);
+    const ruj = ru.code === 0 ? ru.json()[0] : {};
+    check(ru.code === 0 && ruj.added.length === 2 && ruj.detector_unknown.length === 2 &&
+      ruj.detector_unknown.join() === ruj.added.map((a) => a.from_sample).join(), `reindex lists samples without a detector: ${ru.out.trim()}`);
+  }
+}
+
 // ---- descriptor spaces: describe --descriptor, reindex, identify in the new space ----
 // faceres's weights come from tools/setup.sh (.cache/human-3.3.6); without them these
 // checks are skipped, as the network is optional.
