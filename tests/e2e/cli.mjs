@@ -259,6 +259,9 @@ if (fs.existsSync(path.join(faceresDir, 'models', 'faceres.json')) || fs.existsS
       check(ido.faces && ido.faces[0].match.status === 'unknown', 'server identify a stranger (faceres): unknown');
       const sh = run(['people', '--db', db3, 'show', 'Her']).json()[0];
       check(sh.samples.length === 1 && sh.samples[0].model === 'faceres@human-3.3.6', 'the server enrolled in its space');
+      check(en.added[0].detector === 'yunet' && sh.samples[0].detector === 'yunet', `the server's enrolment records its detector, yunet: ${JSON.stringify(en.added[0])}`);
+      const ls = await (await fetch(`${base}/api/v1/people/${en.person_id}/samples`)).json();
+      check(ls.samples && ls.samples.length === 1 && ls.samples[0].detector === 'yunet', `GET /api/v1/people/{id}/samples lists the detector: ${JSON.stringify(ls)}`);
     }
     srv.kill('SIGTERM');
     await new Promise((res) => srv.on('exit', res));
