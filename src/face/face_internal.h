@@ -125,9 +125,17 @@ void ft_face__prepare_ref(const ft_image *im, int32_t x0, int32_t y0, int32_t w,
 // bilinearly (zeros outside) at m[0]*c + m[1]*r + m[2], m[3]*c + m[4]*r +
 // m[5] for chip pixel (r, c), minus the channel means, divided by 255, into
 // `out` (150 x 150 x 3). The reference works one sample at a time;
-// ft_face__warp_chip must match it bit for bit (tests/unit/test_face.c).
+// ft_face__warp_chip (the AVX-512 variant when the CPU has it and
+// FT_KERNELS allows it, else the portable one) and both variants must match
+// it bit for bit (tests/unit/test_face.c).
 void ft_face__warp_chip(const ft_image *im, const double m[6], float *out);
 void ft_face__warp_chip_ref(const ft_image *im, const double m[6], float *out);
+void ft_face__warp_chip_c(const ft_image *im, const double m[6], float *out);
+void ft_face__warp_chip_avx512(const ft_image *im, const double m[6], float *out);
+// The reference's chip pixel (r, c) into o[0..2]; built without FMA (the
+// AVX-512 variant calls it at the image's edges).
+void ft_face__warp_pixel_ref(const ft_image *im, const double m[6], int32_t r, int32_t c,
+                             float *o);
 
 // The recognition net's downsampling shortcut (recognition.c): o =
 // ReLU(avgpool2x2s2(x) with zero channels appended + y zero-padded at the

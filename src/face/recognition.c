@@ -2,6 +2,7 @@
 // that feed it: face-api's axis-aligned box (§8.1) or a similarity warp.
 #include "face/face_internal.h"
 
+#include "core/cpu.h"
 #include "core/mem.h"
 
 #include <math.h>
@@ -312,37 +313,43 @@ static void similarity_inverse(const ft_point *src, const ft_point *dst, int n, 
 // ---- The similarity warp ----
 //
 // The chip is sampled bilinearly (zero outside the image) and normalised.
-// The reference does it one pixel and channel at a time; the fast path
-// makes two passes per chip row: the first finds each pixel's source
-// position and gathers its four neighbours' RGB (one pointer per row pair
-// for pixels wholly inside the image, per-corner checks only at the
-// edges), the second blends and normalises the row's 450 values in a loop
-// the compiler vectorises. Same operations in the same order on every
-// sample, in double then float as the reference, so the same bits
-// (test_face checks them).
+// The reference does it one pixel and channel at a time. The portable fast
+// path (ft_face__warp_chip_c) makes two passes per chip row: the first
+// finds each pixel's source position and gathers its four neighbours' RGB
+// (four-byte copies for pixels wholly inside the image, per-corner checks
+// only at its edges), the second blends and normalises the row's 450
+// values in a loop the compiler vectorises. warp_avx512.c has an AVX-512
+// one, used when the CPU has it and FT_KERNELS allows it. Same operations
+// in the same order on every sample, in double then float as the
+// reference, so the same bits (test_face checks them).
 
 static const float chip_mean[3] = {122.782f, 117.001f, 104.298f};
+
+void ft_face__warp_pixel_ref(const ft_image *im, const double m[6], int32_t r, int32_t c,
+                             float *o)
+{
+    double x = m[0] * c + m[1] * r + m[2], y = m[3] * c + m[4] * r + m[5];
+    int32_t x0 = (int32_t)floor(x), y0 = (int32_t)floor(y);
+    double fx = x - x0, fy = y - y0;
+    for (int ch = 0; ch < 3; ch++) {
+        double v[4];
+        for (int k = 0; k < 4; k++) {
+            int32_t xx = x0 + (k & 1), yy = y0 + (k >> 1);
+            v[k] = (xx < 0 || yy < 0 || xx >= im->w || yy >= im->h)
+                       ? 0.0
+                       : im->rgb[((size_t)yy * im->w + xx) * 3 + ch];
+        }
+        double top = v[0] + (v[1] - v[0]) * fx, bot = v[2] + (v[3] - v[2]) * fx;
+        float p = (float)(top + (bot - top) * fy);
+        o[ch] = (p - chip_mean[ch]) / 255.0f;
+    }
+}
 
 void ft_face__warp_chip_ref(const ft_image *im, const double m[6], float *out)
 {
     for (int32_t r = 0; r < REC_SIZE; r++)
-        for (int32_t c = 0; c < REC_SIZE; c++) {
-            double x = m[0] * c + m[1] * r + m[2], y = m[3] * c + m[4] * r + m[5];
-            int32_t x0 = (int32_t)floor(x), y0 = (int32_t)floor(y);
-            double fx = x - x0, fy = y - y0;
-            for (int ch = 0; ch < 3; ch++) {
-                double v[4];
-                for (int k = 0; k < 4; k++) {
-                    int32_t xx = x0 + (k & 1), yy = y0 + (k >> 1);
-                    v[k] = (xx < 0 || yy < 0 || xx >= im->w || yy >= im->h)
-                               ? 0.0
-                               : im->rgb[((size_t)yy * im->w + xx) * 3 + ch];
-                }
-                double top = v[0] + (v[1] - v[0]) * fx, bot = v[2] + (v[3] - v[2]) * fx;
-                float p = (float)(top + (bot - top) * fy);
-                out[((size_t)r * REC_SIZE + c) * 3 + ch] = (p - chip_mean[ch]) / 255.0f;
-            }
-        }
+        for (int32_t c = 0; c < REC_SIZE; c++)
+            ft_face__warp_pixel_ref(im, m, r, c, out + ((size_t)r * REC_SIZE + c) * 3);
 }
 
 // One corner's RGB, zeros outside the image.
@@ -355,7 +362,7 @@ static inline void corner(const ft_image *im, int32_t xx, int32_t yy, uint8_t *v
     memcpy(v, im->rgb + ((size_t)yy * im->w + xx) * 3, 3);
 }
 
-void ft_face__warp_chip(const ft_image *im, const double m[6], float *out)
+void ft_face__warp_chip_c(const ft_image *im, const double m[6], float *out)
 {
     enum { N = REC_SIZE * 3 };
     // One chip row: the four corners of each value (bytes: exact in
@@ -404,6 +411,21 @@ void ft_face__warp_chip(const ft_image *im, const double m[6], float *out)
             o[j] = (p - mean[j]) / 255.0f;
         }
     }
+}
+
+void ft_face__warp_chip(const ft_image *im, const double m[6], float *out)
+{
+    // The CPU's level, found once (a race only computes it twice).
+    static int avx512 = -1;
+    int v = __atomic_load_n(&avx512, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = (ft_cpu_features_allowed() & FT_CPU_AVX512) != 0;
+        __atomic_store_n(&avx512, v, __ATOMIC_RELAXED);
+    }
+    if (v)
+        ft_face__warp_chip_avx512(im, m, out);
+    else
+        ft_face__warp_chip_c(im, m, out);
 }
 
 ft_status ft_descriptor(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image *im,

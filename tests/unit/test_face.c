@@ -1,10 +1,13 @@
 // Face module pieces that need no model files.
+#include "core/cpu.h"
 #include "core/mem.h"
 #include "face/face_internal.h"
 #include "ft_test.h"
 
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 // ft_face__prepare (row-wise, with padding rows filled) against the
 // per-pixel reference: bit-identical over region shapes, both pad modes,
@@ -52,11 +55,33 @@ static void prepare_matches_ref(void)
     FT_CHECK(checked == 9 * 6 * 6);
 }
 
-// ft_face__warp_chip (gathered per chip row, blended in a vectorised
-// loop) against the per-sample reference: bit-identical for chips wholly
-// inside the image, cut by each edge, wholly outside, over the image's
-// last pixels, on images down to 1x1, with rotations, reflections, up/down
-// scaling and integer source positions (zero fractions).
+// `n` bytes that end where an inaccessible page begins, so a read past
+// them faults (the warp's variants load four bytes for three).
+typedef struct guarded {
+    uint8_t *p;
+    void *map;
+    size_t len;
+} guarded;
+
+static guarded guarded_new(size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), data = (n + pg - 1) / pg * pg;
+    guarded g = {NULL, NULL, data + pg};
+    g.map = mmap(NULL, g.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    FT_ASSERT(g.map != MAP_FAILED);
+    FT_ASSERT(mprotect((uint8_t *)g.map + data, pg, PROT_NONE) == 0);
+    g.p = (uint8_t *)g.map + data - n;
+    return g;
+}
+
+// The similarity warp's variants (portable: gathered per chip row, blended
+// in a vectorised loop; AVX-512: eight pixels per gather, where the CPU has
+// it; and the dispatched one) against the per-sample reference:
+// bit-identical for chips wholly inside the image, cut by each edge, wholly
+// outside, over the image's last pixels (which end at an inaccessible
+// page), on images down to 1x1, with rotations, reflections, up/down
+// scaling and integer source positions (zero fractions), and on a sample
+// a fused multiply-add would change.
 static void warp_matches_ref(void)
 {
     static const int32_t dims[][2] = {{640, 480}, {151, 149}, {37, 300}, {2, 2}, {1, 1}};
@@ -71,13 +96,14 @@ static void warp_matches_ref(void)
         {0.013, 0, 0.1, 0, 0.013, 0.2}};         // all samples within two pixels
     uint64_t seed = 0x2545F4914F6CDD1Du;
     size_t checked = 0, differ = 0;
+    bool avx512 = (ft_cpu_features() & FT_CPU_AVX512) != 0;
     size_t bytes = sizeof(float) * 150 * 150 * 3;
     float *a = ft_malloc(bytes), *b = ft_malloc(bytes);
     FT_ASSERT(a && b);
     for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
         ft_image im = {dims[d][0], dims[d][1], NULL};
-        im.rgb = ft_malloc((size_t)im.w * im.h * 3);
-        FT_ASSERT(im.rgb);
+        guarded gb = guarded_new((size_t)im.w * im.h * 3);
+        im.rgb = gb.p;
         for (size_t i = 0; i < (size_t)im.w * im.h * 3; i++) {
             seed = seed * 6364136223846793005u + 1442695040888963407u;
             im.rgb[i] = (uint8_t)(seed >> 56);
@@ -90,21 +116,61 @@ static void warp_matches_ref(void)
             double br[6] = {0.0625, 0, im.w - 5.03, 0, 0.0625, im.h - 5.03};
             const double *mk = k < n_mats ? mats[k] : br;
             memset(a, 0xAB, bytes);
-            memset(b, 0xCD, bytes);
             ft_face__warp_chip_ref(&im, mk, a);
-            ft_face__warp_chip(&im, mk, b);
+            for (int v = 0; v < 3; v++) {
+                if (v == 2 && !avx512)
+                    continue;
+                memset(b, 0xCD, bytes);
+                (v == 0 ? ft_face__warp_chip : v == 1 ? ft_face__warp_chip_c
+                                                      : ft_face__warp_chip_avx512)(&im, mk, b);
+                checked++;
+                if (memcmp(a, b, bytes) != 0) {
+                    differ++;
+                    fprintf(stderr, "warp %dx%d, matrix %zu, %s: differs\n", im.w, im.h, k,
+                            v == 0 ? "dispatched" : v == 1 ? "portable" : "avx512");
+                }
+            }
+        }
+        munmap(gb.map, gb.len);
+    }
+    // A sample whose result depends on the product (bot - top) * fy being
+    // rounded before the add: top 100, bot 120 and the fy below give p =
+    // 118 exactly as the reference computes it, 117.99999237 with a fused
+    // multiply-add, and two different normalised values for channel 0
+    // (found by a search over bytes and fractions in exact rational
+    // arithmetic). A 4x2 image, top row 100s, bottom row 120s; all chip
+    // pixels at (0.5, fy): the AVX-512 variant's vector path; at
+    // (c + 0.5, fy): its per-pixel path (the group reaches the image's edge).
+    static const double trap_fy = 0x1.ccccc66666663p-1;
+    const double traps[2][6] = {{0, 0, 0.5, 0, 0, trap_fy}, {1, 0, 0.5, 0, 0, trap_fy}};
+    uint8_t trap_px[4 * 2 * 3];
+    for (int i = 0; i < 4 * 2 * 3; i++)
+        trap_px[i] = i < 12 ? 100 : 120;
+    ft_image trap = {4, 2, trap_px};
+    ft_face__warp_chip_ref(&trap, traps[0], a);
+    FT_CHECK_DBL_EXACT(a[0], (118.0f - 122.782f) / 255.0f); // the unfused value
+    for (int k = 0; k < 2; k++) {
+        ft_face__warp_chip_ref(&trap, traps[k], a);
+        for (int v = 0; v < 3; v++) {
+            if (v == 2 && !avx512)
+                continue;
+            memset(b, 0xCD, bytes);
+            (v == 0 ? ft_face__warp_chip : v == 1 ? ft_face__warp_chip_c
+                                                  : ft_face__warp_chip_avx512)(&trap, traps[k], b);
             checked++;
             if (memcmp(a, b, bytes) != 0) {
                 differ++;
-                fprintf(stderr, "warp %dx%d, matrix %zu: differs\n", im.w, im.h, k);
+                fprintf(stderr, "warp: the fused-multiply-add trap, matrix %d, %s: differs\n", k,
+                        v == 0 ? "dispatched" : v == 1 ? "portable" : "avx512");
             }
         }
-        ft_free(im.rgb);
     }
     ft_free(a);
     ft_free(b);
     FT_CHECK_EQ(differ, 0);
-    FT_CHECK(checked == 5 * 8);
+    FT_CHECK(checked == (size_t)(5 * 8 + 2) * (avx512 ? 3 : 2));
+    if (!avx512)
+        fprintf(stderr, "warp_matches_ref: no AVX-512 on this CPU, its variant not checked\n");
 }
 
 // ft_face__rec_shortcut (pool and add in one pass) against ft_avgpool then
