@@ -2,6 +2,7 @@
 // ft_access_check writing events into a gallery in a mkdtemp() directory.
 #define _GNU_SOURCE
 #include "access/access.h"
+#include "access/enroll.h"
 #include "access/fused.h"
 #include "core/mem.h"
 #include "ft_test.h"
@@ -425,6 +426,23 @@ static void test_fused(void)
     (void)r;
 }
 
+// The detector an enrolment sample records (ft_enroll_detector): the one
+// asked for, except a YuNet request whose face came without YuNet's five
+// keypoints, which ft_face_single's fallback found with the SSD.
+static void test_enroll_detector(void)
+{
+    ft_face f;
+    memset(&f, 0, sizeof f);
+    f.kps.n = FT_KEYPOINTS;
+    FT_CHECK_STREQ(ft_enroll_detector(FT_DETECTOR_YUNET, &f), "yunet");
+    f.kps.n = 0;
+    FT_CHECK_STREQ(ft_enroll_detector(FT_DETECTOR_YUNET, &f), "ssd");
+    FT_CHECK_STREQ(ft_enroll_detector(FT_DETECTOR_SSD, &f), "ssd");
+    FT_CHECK_STREQ(ft_enroll_detector(FT_DETECTOR_TINY, &f), "tiny");
+    // Every value it gives is one the gallery stores.
+    FT_CHECK(ft_gallery_detector_valid(ft_enroll_detector(FT_DETECTOR_TINY, &f)));
+}
+
 static const ft_test_case cases[] = {
     {"reasons", test_reasons},
     {"quality", test_quality},
@@ -432,6 +450,7 @@ static const ft_test_case cases[] = {
     {"check", test_check},
     {"spaces", test_spaces},
     {"fused", test_fused},
+    {"enroll_detector", test_enroll_detector},
 };
 
 int main(int argc, char **argv)
