@@ -586,7 +586,10 @@ static void test_dwconv_variants(void)
 // both paddings, c_out on and off the 32-column panels; rows in two calls.
 static void test_dconv_variants(void)
 {
-    static const int32_t sizes[][2] = {{1, 1}, {3, 5}, {5, 14}, {4, 15}, {9, 29}, {6, 43}, {2, 2}};
+    // 5x75 and 3x131: rows wide enough for the AVX-512 28-pixel tile (run
+    // stride 6: 3 channels at stride 2, 2 at stride 3; c_out 1 and 16).
+    static const int32_t sizes[][2] = {{1, 1}, {3, 5},  {5, 14}, {4, 15}, {9, 29},
+                                       {6, 43}, {2, 2}, {5, 75}, {3, 131}};
     static const int32_t kers[][2] = {{3, 3}, {5, 5}, {7, 7}, {1, 3}};
     static const int32_t couts[] = {1, 16, 17, 32, 40, 64};
     int checked = 0;

@@ -10,7 +10,9 @@
 // for strides wider than the kernel, their patches, and run the same tile
 // on it. For the 3-channel first layers (lda 3 or 6) the
 // full tiles get copies with lda a constant: every broadcast is then one
-// immediate offset from one pointer.
+// immediate offset from one pointer. Interior runs of 28 pixels of a
+// 16-column layer at run stride 6 (YuNet's 3->16 stride-2 stem) take a
+// 28 x 16 tile (dkernel28), as the GEMM's 16-column layers do.
 #include "nn/kern/act.h"
 #include "nn/kern/conv2d.h"
 #include "nn/kern/pgemm.h"
@@ -88,6 +90,39 @@ static ALWAYS_INLINE void dkernel(const int mr, const int nv, const size_t LDA, 
                 t->c[(size_t)i * t->ldc + j] = ft_act_apply(t->c[(size_t)i * t->ldc + j], t->act);
 }
 
+// 28 pixels of one 16-column panel at a constant run stride LDA (YuNet's
+// 3->16 stride-2 stem: lda 6): 28 accumulators, one zmm of B per tap, each
+// output summed as in dkernel (taps in the same order, the same FMAs), so
+// the same bits; half dkernel's B loads and per-tile work.
+#define MR2 28
+static ALWAYS_INLINE void dkernel28(const size_t LDA, const dtile *t)
+{
+    __m512 acc[MR2];
+#pragma GCC unroll 28
+    for (int i = 0; i < MR2; i++)
+        acc[i] = _mm512_setzero_ps();
+    const float *b = t->b;
+    for (int32_t ky = 0; ky < t->kh; ky++) {
+        const float *a = t->run[ky];
+        for (int32_t kk = 0; kk < t->len; kk++, b += NR) {
+            __m512 b0 = _mm512_load_ps(b);
+#pragma GCC unroll 28
+            for (int i = 0; i < MR2; i++)
+                acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)i * LDA + (size_t)kk]), b0, acc[i]);
+        }
+    }
+    __mmask16 mk = t->ncols >= 16 ? 0xFFFF : (__mmask16)((1u << t->ncols) - 1);
+    __m512 bias = t->bias ? _mm512_maskz_loadu_ps(mk, t->bias) : _mm512_setzero_ps();
+#pragma GCC unroll 28
+    for (int i = 0; i < MR2; i++)
+        _mm512_mask_storeu_ps(t->c + (size_t)i * t->ldc, mk,
+                              ft_act_zmm(_mm512_add_ps(acc[i], bias), t->act));
+    if (t->act == FT_ACT_SIGMOID)
+        for (int i = 0; i < MR2; i++)
+            for (int32_t j = 0; j < t->ncols; j++)
+                t->c[(size_t)i * t->ldc + j] = ft_act_apply(t->c[(size_t)i * t->ldc + j], t->act);
+}
+
 #define DK(mr)                                                                                     \
     case mr:                                                                                       \
         if (nv == 2)                                                                               \
@@ -133,6 +168,18 @@ void ft_kern_dconv2d_f32_avx512(const ft_conv_geom *g, const float *x, const flo
         for (int32_t ox = 0; ox < g->out_w; ox += MR) {
             int mr = g->out_w - ox < MR ? g->out_w - ox : MR;
             int32_t ix0 = ox * s - g->pad_left, ix1 = (ox + mr - 1) * s - g->pad_left + g->kw;
+            // 28 interior pixels of a 16-column layer at run stride 6.
+            if (rows_in && g->c_out <= 16 && g->c_in * s == 6 && g->out_w - ox >= MR2 && ix0 >= 0 &&
+                (ox + MR2 - 1) * s - g->pad_left + g->kw <= g->in_w) {
+                dtile t = {.kh = g->kh, .len = len, .ldc = (size_t)g->c_out, .act = act,
+                           .lda = 6, .b = bp, .bias = bias, .ncols = g->c_out,
+                           .c = y + ((size_t)oy * g->out_w + ox) * g->c_out};
+                for (int32_t ky = 0; ky < g->kh; ky++)
+                    t.run[ky] = x + (size_t)(iy0 + ky) * rs + (size_t)ix0 * g->c_in;
+                dkernel28(6, &t);
+                ox += MR2 - MR;
+                continue;
+            }
             dtile t = {.kh = g->kh, .len = len, .ldc = (size_t)g->c_out, .act = act};
             size_t span = (size_t)(ix1 - ix0) * g->c_in; // floats of one row's runs
             if (rows_in && ix0 >= 0 && ix1 <= g->in_w) {
