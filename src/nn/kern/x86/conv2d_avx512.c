@@ -108,7 +108,8 @@ static ALWAYS_INLINE void dkernel28(const size_t LDA, const dtile *t)
             __m512 b0 = _mm512_load_ps(b);
 #pragma GCC unroll 28
             for (int i = 0; i < MR2; i++)
-                acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)i * LDA + (size_t)kk]), b0, acc[i]);
+                acc[i] =
+                    _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)i * LDA + (size_t)kk]), b0, acc[i]);
         }
     }
     __mmask16 mk = t->ncols >= 16 ? 0xFFFF : (__mmask16)((1u << t->ncols) - 1);
@@ -171,8 +172,14 @@ void ft_kern_dconv2d_f32_avx512(const ft_conv_geom *g, const float *x, const flo
             // 28 interior pixels of a 16-column layer at run stride 6.
             if (rows_in && g->c_out <= 16 && g->c_in * s == 6 && g->out_w - ox >= MR2 && ix0 >= 0 &&
                 (ox + MR2 - 1) * s - g->pad_left + g->kw <= g->in_w) {
-                dtile t = {.kh = g->kh, .len = len, .ldc = (size_t)g->c_out, .act = act,
-                           .lda = 6, .b = bp, .bias = bias, .ncols = g->c_out,
+                dtile t = {.kh = g->kh,
+                           .len = len,
+                           .ldc = (size_t)g->c_out,
+                           .act = act,
+                           .lda = 6,
+                           .b = bp,
+                           .bias = bias,
+                           .ncols = g->c_out,
                            .c = y + ((size_t)oy * g->out_w + ox) * g->c_out};
                 for (int32_t ky = 0; ky < g->kh; ky++)
                     t.run[ky] = x + (size_t)(iy0 + ky) * rs + (size_t)ix0 * g->c_in;
