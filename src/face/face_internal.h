@@ -132,10 +132,6 @@ void ft_face__warp_chip(const ft_image *im, const double m[6], float *out);
 void ft_face__warp_chip_ref(const ft_image *im, const double m[6], float *out);
 void ft_face__warp_chip_c(const ft_image *im, const double m[6], float *out);
 void ft_face__warp_chip_avx512(const ft_image *im, const double m[6], float *out);
-// The reference's chip pixel (r, c) into o[0..2]; built without FMA (the
-// AVX-512 variant calls it at the image's edges).
-void ft_face__warp_pixel_ref(const ft_image *im, const double m[6], int32_t r, int32_t c,
-                             float *o);
 
 // The recognition net's downsampling shortcut (recognition.c): o =
 // ReLU(avgpool2x2s2(x) with zero channels appended + y zero-padded at the

@@ -325,8 +325,8 @@ static void similarity_inverse(const ft_point *src, const ft_point *dst, int n, 
 
 static const float chip_mean[3] = {122.782f, 117.001f, 104.298f};
 
-void ft_face__warp_pixel_ref(const ft_image *im, const double m[6], int32_t r, int32_t c,
-                             float *o)
+// Chip pixel (r, c) into o[0..2].
+static void warp_pixel_ref(const ft_image *im, const double m[6], int32_t r, int32_t c, float *o)
 {
     double x = m[0] * c + m[1] * r + m[2], y = m[3] * c + m[4] * r + m[5];
     int32_t x0 = (int32_t)floor(x), y0 = (int32_t)floor(y);
@@ -349,7 +349,7 @@ void ft_face__warp_chip_ref(const ft_image *im, const double m[6], float *out)
 {
     for (int32_t r = 0; r < REC_SIZE; r++)
         for (int32_t c = 0; c < REC_SIZE; c++)
-            ft_face__warp_pixel_ref(im, m, r, c, out + ((size_t)r * REC_SIZE + c) * 3);
+            warp_pixel_ref(im, m, r, c, out + ((size_t)r * REC_SIZE + c) * 3);
 }
 
 // One corner's RGB, zeros outside the image.

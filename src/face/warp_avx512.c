@@ -7,9 +7,9 @@
 // the image, the neighbours' RGB come from four 64-bit-indexed gathers of
 // four bytes (the fourth byte is the next pixel's, inside the image as
 // x0 + 2 < w), each channel is blended and normalised in eight lanes, and
-// the three channels are interleaved back to RGB. Other groups (the image's
-// edges) go through the per-pixel reference, compiled in recognition.c
-// without FMA.
+// the three channels are interleaved back to RGB. Groups at the image's
+// edges gather each corner under a mask of the pixels inside it (zeros
+// elsewhere, as the reference).
 //
 // Bit for bit the reference: the same operations in the same order per
 // sample. The products go through _mm512_mul_round_pd (round to nearest,
@@ -20,9 +20,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-#include <math.h>
-#include <string.h>
 
 #define CHIP 150
 #define RN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
@@ -42,8 +39,42 @@ static inline __m512d lerp(__m512d a, __m512d b, __m512d f)
     return _mm512_add_pd(a, _mm512_mul_round_pd(_mm512_sub_pd(b, a), f, RN));
 }
 
+// The image for the masked gathers at its edges.
+typedef struct edges {
+    const uint8_t *base;
+    __m512i stride;     // w * 3
+    __m256i w, h, last_x, last_y; // w, h, w - 1, h - 1
+} edges;
+
+// The RGB bytes of pixels (xx, yy) as dwords, zero outside the image (the
+// reference's zeros). Four bytes are read from each pixel's first byte,
+// except at the image's last pixel, read from one byte before and shifted,
+// so no read passes the image's end (the image has two pixels or more).
+static inline __m256i corner(const edges *e, __m256i xx, __m256i yy)
+{
+    __mmask8 in = _mm256_cmp_epi32_mask(xx, _mm256_setzero_si256(), _MM_CMPINT_NLT) &
+                  _mm256_cmp_epi32_mask(xx, e->w, _MM_CMPINT_LT) &
+                  _mm256_cmp_epi32_mask(yy, _mm256_setzero_si256(), _MM_CMPINT_NLT) &
+                  _mm256_cmp_epi32_mask(yy, e->h, _MM_CMPINT_LT);
+    __mmask8 last = _mm256_cmp_epi32_mask(xx, e->last_x, _MM_CMPINT_EQ) &
+                    _mm256_cmp_epi32_mask(yy, e->last_y, _MM_CMPINT_EQ) & in;
+    __m512i off = _mm512_add_epi64(
+        _mm512_mul_epi32(_mm512_cvtepi32_epi64(yy), e->stride),
+        _mm512_mul_epi32(_mm512_cvtepi32_epi64(xx), _mm512_set1_epi64(3)));
+    off = _mm512_mask_sub_epi64(off, last, off, _mm512_set1_epi64(1));
+    __m256i v = _mm512_mask_i64gather_epi32(_mm256_setzero_si256(), in, off, e->base, 1);
+    return _mm256_mask_srli_epi32(v, last, v, 8);
+}
+
 void ft_face__warp_chip_avx512(const ft_image *im, const double m[6], float *out)
 {
+    if ((size_t)im->w * im->h < 2) { // no four bytes to read anywhere
+        ft_face__warp_chip_c(im, m, out);
+        return;
+    }
+    const edges e = {im->rgb, _mm512_set1_epi64((long long)im->w * 3), _mm256_set1_epi32(im->w),
+                     _mm256_set1_epi32(im->h), _mm256_set1_epi32(im->w - 1),
+                     _mm256_set1_epi32(im->h - 1)};
     const __m512d lane = _mm512_set_pd(7, 6, 5, 4, 3, 2, 1, 0);
     const __m512d m0 = _mm512_set1_pd(m[0]), m3 = _mm512_set1_pd(m[3]);
     const __m256i max_x = _mm256_set1_epi32(im->w - 3), max_y = _mm256_set1_epi32(im->h - 2);
@@ -66,27 +97,32 @@ void ft_face__warp_chip_avx512(const ft_image *im, const double m[6], float *out
             __m512d y = _mm512_add_pd(_mm512_add_pd(_mm512_mul_round_pd(m3, cv, RN), ry), ty);
             __m256i x0 = _mm512_cvttpd_epi32(_mm512_roundscale_pd(x, _MM_FROUND_TO_NEG_INF));
             __m256i y0 = _mm512_cvttpd_epi32(_mm512_roundscale_pd(y, _MM_FROUND_TO_NEG_INF));
-            // Inside: 0 <= x0 <= w - 3 and 0 <= y0 <= h - 2, all eight.
+            // Inside: 0 <= x0 <= w - 3 and 0 <= y0 <= h - 2, all eight:
+            // plain gathers; else masked ones, corner by corner.
             const __m256i zero = _mm256_setzero_si256();
             __m256i bad = _mm256_or_si256(
                 _mm256_or_si256(_mm256_cmpgt_epi32(zero, x0), _mm256_cmpgt_epi32(zero, y0)),
                 _mm256_or_si256(_mm256_cmpgt_epi32(x0, max_x), _mm256_cmpgt_epi32(y0, max_y)));
-            if (!_mm256_testz_si256(bad, bad)) {
-                for (int32_t c = c0; c < c0 + 8; c++)
-                    ft_face__warp_pixel_ref(im, m, r, c, orow + (size_t)c * 3);
-                continue;
-            }
             __m512d fx = _mm512_sub_pd(x, _mm512_cvtepi32_pd(x0));
             __m512d fy = _mm512_sub_pd(y, _mm512_cvtepi32_pd(y0));
-            __m512i off = _mm512_add_epi64(_mm512_mul_epi32(_mm512_cvtepi32_epi64(y0), stride),
-                                           _mm512_mul_epi32(_mm512_cvtepi32_epi64(x0),
-                                                            _mm512_set1_epi64(3)));
-            const __m512i three = _mm512_set1_epi64(3);
-            __m512i offb = _mm512_add_epi64(off, stride);
-            __m256i tl = _mm512_i64gather_epi32(off, base, 1);
-            __m256i tr = _mm512_i64gather_epi32(_mm512_add_epi64(off, three), base, 1);
-            __m256i bl = _mm512_i64gather_epi32(offb, base, 1);
-            __m256i br = _mm512_i64gather_epi32(_mm512_add_epi64(offb, three), base, 1);
+            __m256i tl, tr, bl, br;
+            if (_mm256_testz_si256(bad, bad)) {
+                __m512i off = _mm512_add_epi64(
+                    _mm512_mul_epi32(_mm512_cvtepi32_epi64(y0), stride),
+                    _mm512_mul_epi32(_mm512_cvtepi32_epi64(x0), _mm512_set1_epi64(3)));
+                const __m512i three = _mm512_set1_epi64(3);
+                __m512i offb = _mm512_add_epi64(off, stride);
+                tl = _mm512_i64gather_epi32(off, base, 1);
+                tr = _mm512_i64gather_epi32(_mm512_add_epi64(off, three), base, 1);
+                bl = _mm512_i64gather_epi32(offb, base, 1);
+                br = _mm512_i64gather_epi32(_mm512_add_epi64(offb, three), base, 1);
+            } else {
+                tl = corner(&e, x0, y0);
+                tr = corner(&e, _mm256_add_epi32(x0, _mm256_set1_epi32(1)), y0);
+                bl = corner(&e, x0, _mm256_add_epi32(y0, _mm256_set1_epi32(1)));
+                br = corner(&e, _mm256_add_epi32(x0, _mm256_set1_epi32(1)),
+                            _mm256_add_epi32(y0, _mm256_set1_epi32(1)));
+            }
             __m256 pl[3];
             for (int ch = 0; ch < 3; ch++) {
                 __m512d top = lerp(chan(tl, ch), chan(tr, ch), fx);

@@ -139,8 +139,8 @@ static void warp_matches_ref(void)
     // multiply-add, and two different normalised values for channel 0
     // (found by a search over bytes and fractions in exact rational
     // arithmetic). A 4x2 image, top row 100s, bottom row 120s; all chip
-    // pixels at (0.5, fy): the AVX-512 variant's vector path; at
-    // (c + 0.5, fy): its per-pixel path (the group reaches the image's edge).
+    // pixels at (0.5, fy): the AVX-512 variant's plain gathers; at
+    // (c + 0.5, fy): its masked ones (the group reaches the image's edge).
     static const double trap_fy = 0x1.ccccc66666663p-1;
     const double traps[2][6] = {{0, 0, 0.5, 0, 0, trap_fy}, {1, 0, 0.5, 0, 0, trap_fy}};
     uint8_t trap_px[4 * 2 * 3];
