@@ -8,20 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *ft_enroll_detector(ft_detector_kind asked, const ft_face *f)
+const char *ft_enroll_detector(const ft_face *f)
 {
     // ft_face_single falls back to another detector when the one asked
-    // for finds nothing (face.h): YuNet to the SSD, the SSD to the tiny
-    // detector, the tiny detector to the SSD; ft_face does not say which
-    // one found the face. YuNet gives every face its five keypoints and
-    // the others none, so a YuNet request is told apart by them. Between
-    // the SSD and the tiny detector the keypoints cannot tell: the face is
-    // recorded as the asked one's, and both cut the landmark crop from the
-    // box as it is (ft_landmark_box), so the recorded name never changes
-    // the crop made from it.
-    if (asked == FT_DETECTOR_YUNET)
-        return f->kps.n == FT_KEYPOINTS ? "yunet" : "ssd";
-    return ft_detector_name(asked);
+    // for finds nothing (face.h); the face says which one found it.
+    return ft_detector_name(f->detector);
 }
 
 ft_status ft_enroll_sample(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const ft_image *im,
@@ -52,7 +43,7 @@ ft_status ft_enroll_sample(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const
     snprintf(sample->alignment, sizeof sample->alignment, "%s", net->align_name(o->align));
     sample->detector_score = f.box.score;
     snprintf(sample->detector, sizeof sample->detector, "%s",
-             ft_enroll_detector(po.detect.kind, &f));
+             ft_enroll_detector(&f));
     sample->face_w = (int32_t)lround(f.box.w);
     sample->face_h = (int32_t)lround(f.box.h);
     if (src && src_len)
@@ -132,7 +123,7 @@ ft_status ft_enroll_samples(const ft_descriptor_models *mm, ft_nn_ctx *ctx, cons
     char sha[65] = "";
     if (src && src_len)
         ft_sha256_hex(src, src_len, sha);
-    const char *det = ft_enroll_detector(po.detect.kind, &f);
+    const char *det = ft_enroll_detector(&f);
     float rbox[4] = {0, 0, 0, 0};
     bool have_region = ft_enroll_region(im, &f.box, region, rbox, NULL) == FT_OK;
     bool have_thumb = ft_face_thumbnail(im, &f.box, FT_THUMB_PX, thumb, NULL) == FT_OK;

@@ -23,14 +23,11 @@ ft_status ft_enroll_sample(const ft_descriptor_models *mm, ft_nn_ctx *ctx, const
                            ft_sample *sample, float *desc, ft_buf *thumb, bool *below_threshold,
                            ft_err *err);
 
-// The detector that found face f of ft_face_single run with detector
-// `asked`, as ft_sample.detector records it ("yunet", "ssd", "tiny"): the
-// asked one, or the one ft_face_single fell back to when YuNet found
-// nothing (the SSD). A fallback between the SSD and the tiny detector is
-// recorded as the asked one (ft_face does not tell; both use the box as
-// it is for the landmark crop, so the crop cut from the record is the
-// same). Both enrolment functions fill sample.detector with it.
-const char *ft_enroll_detector(ft_detector_kind asked, const ft_face *f);
+// The detector that found face f (f->detector: the one asked for, or the
+// one ft_face_single fell back to), as ft_sample.detector records it
+// ("yunet", "ssd", "tiny"). Both enrolment functions fill
+// sample.detector with it.
+const char *ft_enroll_detector(const ft_face *f);
 
 // One photo in several descriptor spaces: the one face found once (with
 // the 68 landmarks if any of `nets` needs them), then out[i] in nets[i]'s

@@ -61,7 +61,7 @@ static ft_status describe_one(const ft_face_models *m, ft_nn_ctx *ctx, const ft_
         return st;
     }
     double t0 = ft_now_ms();
-    ft_face_box lb = ft_landmark_box(o->detect.kind, &f->box);
+    ft_face_box lb = ft_landmark_box(f->detector, &f->box);
     ft_status st = ft_landmarks(m, ctx, im, &lb, o->tiny_landmarks, f->landmarks, err);
     double t1 = ft_now_ms();
     if (t)
@@ -108,6 +108,7 @@ ft_status ft_faces_describe(const ft_face_models *m, ft_nn_ctx *ctx, const ft_im
         memset(&out[k], 0, sizeof out[k]);
         out[k].box = boxes[i];
         out[k].kps = kps[i];
+        out[k].detector = o->detect.kind;
         st = describe_one(m, ctx, im, o, &out[k], timing, err);
         if (st == FT_E_INVALID) {
             // A box that does not overlap the image has no crop (face-api
@@ -224,9 +225,6 @@ ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image
     ft_status st = ft_faces_describe(m, ctx, im, &lo, faces, 32, &n, NULL, err);
     if (st != FT_OK)
         return st;
-    // The detector whose boxes `faces` holds: the landmark crop depends on
-    // it (ft_landmark_box moves YuNet's boxes, not the others').
-    ft_describe_opts fo = *o;
     if (n == 0) {
         // Second chance with another detector, when it is loaded: YuNet (the
         // default) and the tiny detector fall back to the SSD, the SSD to the
@@ -240,7 +238,6 @@ ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image
             st = ft_faces_describe(m, ctx, im, &lo, faces, 32, &n, NULL, err);
             if (st != FT_OK)
                 return st;
-            fo.detect.kind = other;
         }
     }
     if (n == 0 && im->w <= 2048 && im->h <= 2048) {
@@ -271,5 +268,7 @@ ft_status ft_face_single(const ft_face_models *m, ft_nn_ctx *ctx, const ft_image
     }
     *out = faces[pick];
     *below_threshold = !(out->box.score > thr);
-    return describe_one(m, ctx, im, &fo, out, NULL, err);
+    // The landmark crop follows the detector that found the face
+    // (out->detector, ft_landmark_box), the fallback's when it ran.
+    return describe_one(m, ctx, im, o, out, NULL, err);
 }

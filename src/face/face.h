@@ -150,6 +150,10 @@ typedef struct ft_face {
     float descriptor[FT_DESCRIPTOR_DIM];
     bool has_landmarks, has_descriptor;
     ft_face_kps kps; // the detector's keypoints (n = 0 for detectors without)
+    // The detector that found the face (ft_faces_describe sets it; after
+    // ft_face_single, the one its fallback ran when the asked one found
+    // nothing). Its boxes decide the landmark crop (ft_landmark_box).
+    ft_detector_kind detector;
 } ft_face;
 
 // 68 points in image pixels for a detection (full or tiny net).

@@ -8,7 +8,7 @@ ft_test_cases(test_door unit door iou associate_motion associate_descriptor_gate
 # TSan has nothing to find.
 set(_ft_door_net_cases still_one_event_per_face stream_k_of_n stream_strangers_not_merged
   granted_face_replaced gate_reason_and_fail_closed ambiguous_names_both detect_every
-  faceres_box_only default_runs_yunet)
+  faceres_box_only default_runs_yunet single_names_detector)
 ft_test_cases(test_door unit door ${_ft_door_net_cases})
 foreach(c ${_ft_door_net_cases})
   set_tests_properties(door.${c} PROPERTIES LABELS "unit;slow")

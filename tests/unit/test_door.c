@@ -918,6 +918,67 @@ done:
     ft_free(res);
 }
 
+// ft_face_single says which detector found its face, the fallback's when
+// the asked one found nothing, and cuts the landmark crop as that
+// detector's (ft_landmark_box). Sample1's three faces score 0.91-0.94 with
+// YuNet, 0.72-0.78 with the tiny detector and 0.989-0.995 with the SSD
+// (`facetracker detect --detector D`, this build), so at a floor and
+// threshold of 0.96 only the SSD finds one: YuNet and tiny requests fall
+// back to it; at the default threshold each finds its own.
+static void test_single_names_detector(void)
+{
+    ft_err err = {0};
+    ft_models_opts mo = ft_models_opts_default();
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/model", ft_test_assets());
+    mo.dir = dir;
+    mo.landmarks_tiny = false;
+    ft_face_models *m = NULL;
+    ft_nn_ctx *nn = NULL;
+    FT_CHECK_OK(ft_face_models_load(&mo, &m, &err), &err);
+    FT_CHECK_OK(ft_nn_ctx_new(1, &nn), NULL);
+    ft_image s1;
+    if (!m || !nn || !load_photo(1, &s1))
+        goto done;
+    static const struct {
+        ft_detector_kind asked;
+        double thr;
+        ft_detector_kind found;
+        int kps;
+    } cases[] = {
+        {FT_DETECTOR_YUNET, 0.5, FT_DETECTOR_YUNET, FT_KEYPOINTS},
+        {FT_DETECTOR_TINY, 0.5, FT_DETECTOR_TINY, 0},
+        {FT_DETECTOR_SSD, 0.5, FT_DETECTOR_SSD, 0},
+        {FT_DETECTOR_YUNET, 0.96, FT_DETECTOR_SSD, 0},
+        {FT_DETECTOR_TINY, 0.96, FT_DETECTOR_SSD, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ft_describe_opts o = ft_describe_opts_default();
+        o.detect.kind = cases[i].asked;
+        o.detect.min_score = cases[i].thr;
+        o.descriptors = false;
+        ft_face f;
+        bool low = true;
+        FT_CHECK_OK(ft_face_single(m, nn, &s1, &o, cases[i].thr, true, &f, &low, &err), &err);
+        FT_CHECK_EQ(f.detector, cases[i].found);
+        FT_CHECK_EQ(f.kps.n, cases[i].kps);
+        FT_CHECK(!low);
+        // The 68 points were cut from the finder's landmark box.
+        ft_point lm[FT_LANDMARKS];
+        ft_face_box lb = ft_landmark_box(cases[i].found, &f.box);
+        FT_CHECK_OK(ft_landmarks(m, nn, &s1, &lb, false, lm, &err), &err);
+        FT_CHECK(f.has_landmarks);
+        for (int k = 0; k < FT_LANDMARKS; k++) {
+            FT_CHECK_DBL_EXACT(lm[k].x, f.landmarks[k].x);
+            FT_CHECK_DBL_EXACT(lm[k].y, f.landmarks[k].y);
+        }
+    }
+    ft_image_deinit(&s1);
+done:
+    ft_nn_ctx_free(nn);
+    ft_face_models_free(m);
+}
+
 static const ft_test_case cases[] = {
     {"iou", test_iou},
     {"associate_motion", test_associate_motion},
@@ -933,6 +994,7 @@ static const ft_test_case cases[] = {
     {"faceres_box_only", test_faceres_box_only},
     {"defaults", test_defaults},
     {"default_runs_yunet", test_default_runs_yunet},
+    {"single_names_detector", test_single_names_detector},
 };
 
 FT_TEST_MAIN(cases)
