@@ -376,10 +376,15 @@ static ft_nn_kernels table_for(const char *level)
                        .dwconv2d = ft_kern_dwconv2d_f32_ref,
                        .dwconv2d_variant = "ref",
                        .level = level};
-    // The direct convolution where the level has one, as the dispatcher.
+    // The direct convolution and the max pool where the level has them, as
+    // the dispatcher (without a max pool, ft_maxpool runs the reference).
+    k.maxpool2d = ft_kern_maxpool2d_f32_ref;
+    k.maxpool2d_variant = "ref";
     if (strcmp(level, "avx512") == 0) {
         k.dconv2d = ft_kern_dconv2d_f32_avx512;
         k.dconv2d_variant = "avx512";
+        k.maxpool2d = ft_kern_maxpool2d_f32_avx512;
+        k.maxpool2d_variant = "avx512";
     } else if (strcmp(level, "ref") == 0) {
         k.dconv2d = ft_kern_dconv2d_f32_ref;
         k.dconv2d_variant = "ref";
