@@ -1429,6 +1429,16 @@ static bool exact_s1(const step *s)
     return (s->op == S_CONV || s->op == S_SEP || s->op == S_SEP2) && same_s1(s);
 }
 
+// A same-padded stride-1 depthwise convolution whose output only a 2x2
+// stride-2 max pool `q` reads: run as one (ft_dwconv_maxpool2_forward_rows),
+// the convolution's output never written.
+static bool dw_pool(const step *s, const step *q)
+{
+    return s->op == S_CONV && !s->has_prepad && ft_conv_get_desc(s->conv)->depthwise &&
+           exact_s1(s) && q->op == S_MAXPOOL && q->k == 2 && q->s == 2 &&
+           q->pad == FT_PAD_VALID && q->n_in == 1 && q->in[0] == s->out;
+}
+
 // Rows of one band of a chain of `len` steps from `h` whose final output
 // rows are [o0, o1): for step i, wanted output rows [a[i], b[i]), of which
 // rows from top[i] on are still held from the band below (top[i] >= the
@@ -1846,6 +1856,14 @@ static ft_status band_step(ft_nn_ctx *ctx, const step *s, const ft_map *x, ft_ma
     }
 }
 
+// Rows [e, b) of a step's buffer were computed for the band below, where
+// they sat from row pcs on; they go after the rows [cs, e) computed now.
+static void hold_rows(float *buf, size_t orow, int32_t cs, int32_t pcs, int32_t e, int32_t b)
+{
+    memmove(buf + (size_t)(e - cs) * orow, buf + (size_t)(e - pcs) * orow,
+            (size_t)(b - e) * orow * sizeof(float));
+}
+
 // Runs the chain starting at step h band by band, bottom to top (see
 // chain_layout for its buffers).
 static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl, size_t h,
@@ -1869,18 +1887,14 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
         int32_t o0 = o1 - R < 0 ? 0 : o1 - R;
         band_rows(n, v, h, len, o0, o1, top, a, b, e, cs, lo, hi);
         const float *in = NULL;
+        int moved = -1; // a step whose held rows are already in place
         for (int i = 0; i < len; i++) {
             const step *s = &n->steps[h + (size_t)i];
             const vshape *xv = &v[s->in[0]], *ov = &v[s->out];
             size_t orow = (size_t)ov->w * ov->c;
             float *mine = (float *)(scratch + off[i]);
-            if (i < len - 1 && e[i] < b[i]) {
-                // Rows [e, b) were computed for the band below, where they
-                // sat from row pcs on; they go after the rows computed now.
-                memmove(mine + (size_t)(e[i] - cs[i]) * orow,
-                        mine + (size_t)(e[i] - pcs[i]) * orow,
-                        (size_t)(b[i] - e[i]) * orow * sizeof(float));
-            }
+            if (i < len - 1 && e[i] < b[i] && moved != i)
+                hold_rows(mine, orow, cs[i], pcs[i], e[i], b[i]);
             pcs[i] = cs[i];
             top[i] = a[i];
             if (e[i] <= a[i]) {
@@ -1913,6 +1927,32 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
                                       s->node, (int)a[i], (int)e[i], ft_status_str(st2));
                 in = dst;
                 continue;
+            }
+            if (i + 1 < len && dw_pool(s, s + 1) && e[i + 1] > a[i + 1]) {
+                // The pool's rows [a, e) straight from the convolution's
+                // input rows; its held rows are moved first, as the call
+                // writes below them.
+                int q = i + 1;
+                const vshape *qv = &v[s[1].out];
+                size_t qrow = (size_t)qv->w * qv->c;
+                float *qmine = (float *)(scratch + off[q]);
+                if (q < len - 1 && e[q] < b[q])
+                    hold_rows(qmine, qrow, cs[q], pcs[q], e[q], b[q]);
+                moved = q;
+                float *dst = q == len - 1 ? v[qv->root].d + (size_t)a[q] * qrow : qmine;
+                ym = (ft_map){e[q] - a[q], qv->w, qv->c, dst};
+                ft_status st2 =
+                    ft_dwconv_maxpool2_forward_rows(ctx, s->conv, &xm, lo[i], xv->h, a[q], &ym);
+                if (st2 == FT_OK) {
+                    pcs[q] = cs[q];
+                    top[q] = a[q];
+                    in = dst;
+                    i++;
+                    continue;
+                }
+                if (st2 != FT_E_UNSUPPORTED)
+                    return ft_err_set(err, st2, "onnx: node '%s' (band of rows %d..%d): %s",
+                                      s->node, (int)a[i], (int)e[i], ft_status_str(st2));
             }
             if (exact_s1(s)) {
                 // Output rows [a, e) from input rows [lo, hi), the padding
@@ -2083,6 +2123,26 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
         }
         ft_map xm = {xv->h, xv->w, xv->c, (float *)xd};
         ft_map ym = {yv->h, yv->w, yv->c, yd};
+        if (si + 1 < n->n_steps && pl.chain_len[si + 1] == 0 && dw_pool(s, s + 1) &&
+            v[s[1].out].root == s[1].out && readers(n, s->out) == 1) {
+            // The convolution and the max pool that alone reads it, as one.
+            vshape *qv = &v[s[1].out];
+            ft_map qm = {qv->h, qv->w, qv->c, qv->d};
+            st = ft_dwconv_maxpool2_forward_rows(ctx, s->conv, &xm, 0, xv->h, 0, &qm);
+            if (st == FT_OK) {
+                if (step_ms) {
+                    step_ms[si] = step_clock_ms() - t0;
+                    step_ms[si + 1] = 0;
+                }
+                if (step_macs)
+                    step_macs[si + 1] = 0;
+                si++;
+                continue;
+            }
+            if (st != FT_E_UNSUPPORTED)
+                return ft_err_set(err, st, "onnx: node '%s' (Conv + MaxPool): %s", s->node,
+                                  ft_status_str(st));
+        }
         switch (s->op) {
         case S_CONV:
             if (s->has_prepad && prepad_direct(s)) {

@@ -157,6 +157,19 @@ ft_status ft_sepconv2_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_
                                    const ft_conv *dw2, const ft_conv *pw2, const ft_map *x,
                                    int32_t x_row0, int32_t in_h, int32_t y_row0, ft_map *y);
 
+// A depthwise convolution followed by a 2x2 stride-2 max pooling without
+// padding, y = maxpool(dw(x)), the convolution's output never stored: on a
+// band of a taller map as ft_sepconv_forward_rows (x holds input rows
+// [x_row0, x_row0 + x->h) of a map of in_h rows; y receives pooled rows
+// [y_row0, y_row0 + y->h), of dw's output size halved, rounded down). Same
+// bits as ft_conv_forward(dw) then ft_maxpool(2, 2, VALID) on the same
+// kernels. FT_E_UNSUPPORTED where the context's depthwise kernel has no such
+// variant (the caller then runs the two layers); FT_E_INVALID if dw is not
+// depthwise or the rows read are not all in x.
+ft_status ft_dwconv_maxpool2_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw, const ft_map *x,
+                                          int32_t x_row0, int32_t in_h, int32_t y_row0,
+                                          ft_map *y);
+
 // A fully connected layer: y[o] = sum_i x[i] * w[i*n_out + o] (+ bias[o]).
 typedef struct ft_dense ft_dense;
 ft_status ft_dense_new(int32_t n_in, int32_t n_out, const float *w, const float *bias, ft_act act,

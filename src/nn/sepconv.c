@@ -373,3 +373,75 @@ ft_status ft_sepconv2_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_
     ft_pool_run(nth > 1 && y->h > 1 ? ctx->pool : NULL, chain_slice, &j);
     return FT_OK;
 }
+
+// ---- A depthwise convolution and 2x2 max pooling (ft_dwconv_maxpool2_forward_rows) ----
+
+typedef struct dwpool_job {
+    ft_kern_dwconv2d_maxpool2_fn fn;
+    const ft_conv *dw;
+    ft_conv_geom g; // the band's geometry: input from the band's first row
+    const float *x;
+    float *y;
+    int32_t y_h;
+} dwpool_job;
+
+static void dwpool_slice(void *p, int ith, int nth)
+{
+    const dwpool_job *j = p;
+    long lo, hi;
+    ft_pool_range(j->y_h, ith, nth, &lo, &hi);
+    if (lo < hi)
+        j->fn(&j->g, j->x, j->dw->w, j->dw->bias, j->dw->d.act, j->y, (int32_t)lo, (int32_t)hi);
+}
+
+// The fused variant of the context's depthwise kernel (the same bits), or
+// NULL.
+static ft_kern_dwconv2d_maxpool2_fn dwpool_kernel(const ft_nn_kernels *k)
+{
+    if (k->dwconv2d == ft_kern_dwconv2d_f32_avx512)
+        return ft_kern_dwconv2d_maxpool2_f32_avx512;
+    if (k->dwconv2d == ft_kern_dwconv2d_f32_ref)
+        return ft_kern_dwconv2d_maxpool2_f32_ref;
+    return NULL;
+}
+
+ft_status ft_dwconv_maxpool2_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw, const ft_map *x,
+                                          int32_t x_row0, int32_t in_h, int32_t y_row0,
+                                          ft_map *y)
+{
+    FT_ASSERT(x->d && y->d && x->d != y->d);
+    const ft_conv_desc *dd = &dw->d;
+    dwpool_job j = {.fn = dwpool_kernel(ctx->kern), .dw = dw, .y = y->d, .y_h = y->h};
+    if (!j.fn)
+        return FT_E_UNSUPPORTED;
+    ft_conv_geom g;
+    if (!dd->depthwise || x->c != dd->c_in || !band_ok(x, x_row0, in_h) ||
+        ft_conv_geom_make(in_h, x->w, dd->c_in, dd->c_out, dd->kh, dd->kw, dd->stride, dd->pad,
+                          &g) != FT_OK)
+        return FT_E_INVALID;
+    if (y->h < 1 || y_row0 < 0 || y_row0 > g.out_h / 2 - y->h || y->w != g.out_w / 2 ||
+        y->c != dd->c_out)
+        return FT_E_INVALID;
+    int32_t lo, hi;
+    rows_read(&g, 2 * y_row0, 2 * (y_row0 + y->h), &lo, &hi);
+    if (lo < x_row0 || hi > x_row0 + x->h)
+        return FT_E_INVALID;
+    // The band's geometry, as dw_rows: from its first input row (the
+    // padding only at the map's edges), its rows up to the map's end.
+    j.g = g;
+    j.x = x->d;
+    int32_t off = 2 * y_row0 * g.stride - g.pad_top;
+    int32_t end = x_row0 + x->h < g.in_h ? x_row0 + x->h : g.in_h;
+    if (off >= 0) {
+        j.x += (size_t)(off - x_row0) * g.in_w * g.c_in;
+        j.g.in_h = end - off;
+        j.g.pad_top = 0;
+    } else {
+        j.g.in_h = end; // x_row0 == 0: lo is 0
+        j.g.pad_top = -off;
+    }
+    j.g.out_h = 2 * y->h;
+    int nth = ctx->n_threads;
+    ft_pool_run(nth > 1 && y->h > 1 ? ctx->pool : NULL, dwpool_slice, &j);
+    return FT_OK;
+}

@@ -1402,6 +1402,156 @@ static void test_sep_bands(void)
     FT_CHECK(runs > 200);
 }
 
+// ---- Depthwise convolution + 2x2 max pooling ----
+
+// The fused kernels (kern/dwconv2d.h) against their own level's depthwise
+// kernel followed by max pooling, bit for bit (the network's outputs must
+// not move when the chain fuses them), and against the reference within
+// the depthwise tolerance; then ft_dwconv_maxpool2_forward_rows on bands
+// (the rows read only: NaN around them) with 1 and 3 threads against
+// ft_conv_forward + ft_maxpool, and its refusals.
+static void test_dwpool(void)
+{
+    static const ft_kern_dwconv2d_maxpool2_fn fused[] = {ft_kern_dwconv2d_maxpool2_f32_ref,
+                                                         ft_kern_dwconv2d_maxpool2_f32_avx512};
+    static const ft_kern_dwconv2d_fn plain[] = {ft_kern_dwconv2d_f32_ref,
+                                                ft_kern_dwconv2d_f32_avx512};
+    static const ft_kern_maxpool2d_fn pools[] = {ft_kern_maxpool2d_f32_ref,
+                                                 ft_kern_maxpool2d_f32_avx512};
+    static const unsigned feats[] = {0, FT_CPU_AVX512};
+    // 6x160 and 9x40: interior pooled rows over more than one prefetch
+    // line per output; odd sizes drop the last row or column.
+    static const int32_t sizes[][2] = {{2, 2}, {3, 5}, {4, 4}, {7, 6}, {9, 9},
+                                       {10, 33}, {6, 160}, {9, 40}, {1, 4}};
+    static const int32_t chans[] = {1, 8, 16, 17, 32, 64};
+    int bad = 0, runs = 0;
+    for (size_t v = 0; v < 2; v++) {
+        if (!supported(feats[v]))
+            continue;
+        for (size_t is = 0; is < sizeof sizes / sizeof *sizes; is++)
+            for (size_t ic = 0; ic < sizeof chans / sizeof *chans; ic++)
+                for (int kk = 1; kk <= 5; kk += 2)
+                    for (int stride = 1; stride <= 2; stride++)
+                        for (int pad = 0; pad < 2; pad++) {
+                            int32_t h = sizes[is][0], w = sizes[is][1], c = chans[ic];
+                            ft_conv_geom g, pg;
+                            if (ft_conv_geom_make(h, w, c, c, kk, kk, stride, (ft_pad)pad, &g) !=
+                                    FT_OK ||
+                                g.out_h < 2 || g.out_w < 2)
+                                continue;
+                            FT_CHECK(ft_conv_geom_make(g.out_h, g.out_w, c, c, 2, 2, 2,
+                                                       FT_PAD_VALID, &pg) == FT_OK);
+                            ft_act act = (ft_act)((is + ic + (size_t)kk + (size_t)pad) % 5);
+                            float *x = rand_buf((size_t)h * w * c);
+                            float *wt = rand_buf((size_t)kk * kk * c), *bias = rand_buf((size_t)c);
+                            const float *b = (ic & 1) ? NULL : bias;
+                            size_t dn = (size_t)g.out_h * g.out_w * c;
+                            size_t yn = (size_t)pg.out_h * pg.out_w * c;
+                            float *d = canary_buf(dn), *want = canary_buf(yn);
+                            float *got = canary_buf(yn), *refy = canary_buf(yn);
+                            plain[v](&g, x, wt, b, act, d, 0, g.out_h);
+                            pools[v](&pg, d, want, 0, pg.out_h);
+                            int32_t half = pg.out_h / 2;
+                            fused[v](&g, x, wt, b, act, got, 0, half);
+                            fused[v](&g, x, wt, b, act, got, half, pg.out_h);
+                            ft_kern_dwconv2d_maxpool2_f32_ref(&g, x, wt, b, act, refy, 0,
+                                                              pg.out_h);
+                            int e = memcmp(got, want, yn * sizeof(float)) != 0;
+                            e += !tail_intact(got, yn);
+                            e += compare("dwpool vs ref", got, refy, yn, 1e-6 * kk * kk + 1e-7);
+                            if (e) {
+                                fprintf(stderr, "dwpool %zu %dx%dx%d k%d s%d pad%d act%d: %d bad\n",
+                                        v, h, w, c, kk, stride, pad, (int)act, e);
+                                bad++;
+                            }
+                            runs++;
+                            float *bufs[] = {x, wt, bias, d, want, got, refy};
+                            for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+                                ft_aligned_free(bufs[i]);
+                        }
+    }
+    // The layer call on bands, at every level.
+    static const int32_t shapes[][3] = {{12, 10, 16}, {17, 33, 64}, {9, 8, 17}};
+    for (size_t lv = 0; lv < 3; lv++) {
+        if (!supported(level_feat[lv]))
+            continue;
+        ft_nn_kernels kt = table_for(levels[lv]);
+        for (int nth = 1; nth <= 3; nth += 2) {
+            ft_nn_ctx *ctx;
+            FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
+            ft_nn__ctx_set_kernels(ctx, &kt);
+            for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+                int32_t h = shapes[si][0], w = shapes[si][1], c = shapes[si][2];
+                ft_conv_desc dd = {3, 3, c, c, 1, FT_PAD_SAME, true, FT_ACT_RELU};
+                float *wt = rand_buf((size_t)9 * c), *bias = rand_buf((size_t)c);
+                float *x = rand_buf((size_t)h * w * c);
+                ft_conv *cv;
+                FT_CHECK_OK(ft_conv_new(&dd, wt, bias, &cv), NULL);
+                float *d = canary_buf((size_t)h * w * c);
+                int32_t ph = h / 2, pw = w / 2;
+                size_t yn = (size_t)ph * pw * c, row = (size_t)w * c;
+                float *want = canary_buf(yn), *got = canary_buf(yn);
+                ft_map xm = {h, w, c, x}, dm = {h, w, c, d}, ym = {ph, pw, c, want};
+                FT_CHECK_OK(ft_conv_forward(ctx, cv, &xm, &dm), NULL);
+                FT_CHECK_OK(ft_maxpool(ctx, &dm, 2, 2, FT_PAD_VALID, &ym), NULL);
+                int32_t bands[4][2] = {{0, 1}, {ph / 3, ph / 3 + 2}, {ph - 2, ph}, {0, ph}};
+                for (int q = 0; q < 4; q++) {
+                    int32_t p0 = bands[q][0], p1 = bands[q][1];
+                    int32_t lo = 2 * p0 - 1 < 0 ? 0 : 2 * p0 - 1;
+                    int32_t hi = 2 * p1 + 1 > h ? h : 2 * p1 + 1;
+                    // The band's rows in a buffer of their own, NaN rows
+                    // above and below.
+                    float *xb = ft_aligned_alloc(((size_t)(hi - lo) + 2) * row * sizeof(float));
+                    FT_ASSERT(xb);
+                    for (size_t i = 0; i < ((size_t)(hi - lo) + 2) * row; i++)
+                        xb[i] = NAN;
+                    memcpy(xb + row, x + (size_t)lo * row, (size_t)(hi - lo) * row * sizeof(float));
+                    memset(got, 0xA5, (yn + CANARY_PAD) * sizeof(float));
+                    ft_map bx = {hi - lo, w, c, xb + row};
+                    ft_map by = {p1 - p0, pw, c, got + (size_t)p0 * pw * c};
+                    ft_status st = ft_dwconv_maxpool2_forward_rows(ctx, cv, &bx, lo, h, p0, &by);
+                    runs++;
+                    if (strcmp(levels[lv], "avx2") == 0) {
+                        // No fused variant there: the caller runs both.
+                        FT_CHECK_EQ(st, FT_E_UNSUPPORTED);
+                    } else {
+                        FT_CHECK_OK(st, NULL);
+                        size_t o = (size_t)p0 * pw * c, n = (size_t)(p1 - p0) * pw * c;
+                        if (memcmp(got + o, want + o, n * sizeof(float)) != 0 ||
+                            !tail_intact(got, yn) || (o > 0 && !is_canary(got + o - 1)) ||
+                            (o + n < yn && !is_canary(got + o + n))) {
+                            fprintf(stderr, "dwpool %s nth %d %dx%dx%d rows %d..%d: wrong\n",
+                                    levels[lv], nth, h, w, c, p0, p1);
+                            bad++;
+                        }
+                        // One input row short at either end: refused.
+                        if (lo > 0) {
+                            ft_map sx = {hi - lo - 1, w, c, xb + 2 * row};
+                            FT_CHECK_EQ(ft_dwconv_maxpool2_forward_rows(ctx, cv, &sx, lo + 1, h,
+                                                                        p0, &by),
+                                        FT_E_INVALID);
+                        }
+                        if (hi < h) {
+                            ft_map sx = {hi - lo - 1, w, c, xb + row};
+                            FT_CHECK_EQ(ft_dwconv_maxpool2_forward_rows(ctx, cv, &sx, lo, h, p0,
+                                                                        &by),
+                                        FT_E_INVALID);
+                        }
+                    }
+                    ft_aligned_free(xb);
+                }
+                ft_conv_free(cv);
+                float *bufs[] = {wt, bias, x, d, want, got};
+                for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+                    ft_aligned_free(bufs[i]);
+            }
+            ft_nn_ctx_free(ctx);
+        }
+    }
+    FT_CHECK_EQ(bad, 0);
+    FT_CHECK(runs > 300);
+}
+
 static void test_dense(void)
 {
     static const int32_t dims[][2] = {{1, 1}, {256, 128}, {256, 136}, {7, 33}, {100, 5}};
@@ -1537,6 +1687,7 @@ static const ft_test_case cases[] = {
     {"sepconv_chain", test_sepconv_chain},
     {"top_rows", test_top_rows},
     {"sep_bands", test_sep_bands},
+    {"dwpool", test_dwpool},
     {"dense", test_dense},
     {"scratch", test_scratch},
     {"dispatch", test_dispatch},

@@ -29,4 +29,26 @@ void ft_kern_dwconv2d_f32_avx2(const ft_conv_geom *g, const float *x, const floa
 void ft_kern_dwconv2d_f32_avx512(const ft_conv_geom *g, const float *x, const float *w,
                                  const float *bias, ft_act act, float *y, int32_t oy0, int32_t oy1);
 
+// The depthwise convolution of geometry g followed by a 2x2 stride-2 max
+// pooling without padding, the depthwise output never written:
+//
+//   y[py, px, c] = max over dy, dx in {0, 1} of dw(x)[2py + dy, 2px + dx, c]
+//
+// with dw(x) as above (bias and activation included) and the taps taken as
+// the max pooling kernels take them (kern/pool2d.h: m = -inf, then
+// m = v > m ? v : m in the order (0,0), (0,1), (1,0), (1,1)). y: HWC
+// [out_h / 2][out_w / 2][c]; a call computes pooled rows [py0, py1). Each
+// variant gives the bits of its own dwconv2d variant followed by max
+// pooling; the reference is the formula of both references.
+typedef void (*ft_kern_dwconv2d_maxpool2_fn)(const ft_conv_geom *g, const float *x,
+                                             const float *w, const float *bias, ft_act act,
+                                             float *y, int32_t py0, int32_t py1);
+
+void ft_kern_dwconv2d_maxpool2_f32_ref(const ft_conv_geom *g, const float *x, const float *w,
+                                       const float *bias, ft_act act, float *y, int32_t py0,
+                                       int32_t py1);
+void ft_kern_dwconv2d_maxpool2_f32_avx512(const ft_conv_geom *g, const float *x, const float *w,
+                                          const float *bias, ft_act act, float *y, int32_t py0,
+                                          int32_t py1);
+
 #endif

@@ -17,6 +17,7 @@
 #include "nn/kern/x86/act_simd.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -409,6 +410,195 @@ static ALWAYS_INLINE void rows_act(const ft_conv_geom *g, const float *x, const 
             row_block(g, x, w, bias, act, y, oy, cb, true);
         if (c_full < g->c_in)
             row_block(g, x, w, bias, act, y, oy, c_full, false);
+    }
+}
+
+// ---- Depthwise convolution + 2x2 stride-2 max pooling ----
+//
+// Each pooled row is two output rows of the convolution; every output is
+// computed as rows_act would (window3x3 for 3x3 kernels, with the same
+// column and row rules at the borders; pixel_general otherwise), its
+// activation applied, and the four of a window maxed in the order of the
+// max pooling kernel (pool2d_avx512.c): _mm512_max_ps(v, m) from m = -inf
+// over (0,0), (0,1), (1,0), (1,1). So the bits are those of this file's
+// depthwise kernel followed by max pooling, without the convolution's
+// output written and read back.
+
+static ALWAYS_INLINE __m512 pool4(__m512 a0, __m512 a1, __m512 b0, __m512 b1)
+{
+    __m512 mx = _mm512_max_ps(a0, _mm512_set1_ps(-INFINITY));
+    mx = _mm512_max_ps(a1, mx);
+    mx = _mm512_max_ps(b0, mx);
+    return _mm512_max_ps(b1, mx);
+}
+
+// The activation as the depthwise kernel leaves it in y (SIGMOID: in
+// scalar after the store there).
+static ALWAYS_INLINE __m512 act_all(__m512 v, ft_act act)
+{
+    if (act != FT_ACT_SIGMOID)
+        return ft_act_zmm(v, act);
+    float t[16] __attribute__((aligned(64)));
+    _mm512_store_ps(t, v);
+    for (int i = 0; i < 16; i++)
+        t[i] = ft_act_apply(t[i], act);
+    return _mm512_load_ps(t);
+}
+
+// Output (oy, ox) of one block before the activation, as rows_act computes
+// it: a 3x3 window with row3x3's rules (a row outside the input read from
+// one inside, its weights zero; columns outside zero), else pixel_general.
+static __m512 out_any(const ft_conv_geom *g, const float *x, const float *w, __m512 b,
+                      int32_t oy, int32_t ox, int32_t cb, __mmask16 m, bool full)
+{
+    if (g->kh != 3 || g->kw != 3)
+        return pixel_general(g, x, w, b, oy, ox, cb, m, full);
+    size_t c = (size_t)g->c_in, rs = (size_t)g->in_w * c;
+    int32_t iy0 = oy * g->stride - g->pad_top;
+    int32_t valid = iy0 + 1 >= 0 && iy0 + 1 < g->in_h ? iy0 + 1 : iy0 >= 0 ? iy0 : iy0 + 2;
+    __m512 wv[9];
+    const float *rp[3];
+    for (int t = 0; t < 3; t++) {
+        int32_t iy = iy0 + t;
+        bool in = iy >= 0 && iy < g->in_h;
+        rp[t] = x + (size_t)(in ? iy : valid) * rs + cb;
+        for (int k = 0; k < 3; k++)
+            wv[3 * t + k] = in ? load(w + (size_t)(3 * t + k) * c + cb, m, full)
+                               : _mm512_setzero_ps();
+    }
+    rows3 r = {rp[0], rp[1], rp[2], g->in_w, c, m, full};
+    int32_t ix = ox * g->stride - g->pad_left;
+    return window3x3(column(&r, ix), column(&r, ix + 1), column(&r, ix + 2), wv, b);
+}
+
+// One pooled row of one block, any geometry (the map's top and bottom
+// rows, other kernel sizes and strides, SIGMOID): output by output.
+static void pooled_row_any(const ft_conv_geom *g, const float *x, const float *w,
+                           const float *bias, ft_act act, float *y, int32_t py, int32_t cb,
+                           bool full)
+{
+    size_t c = (size_t)g->c_in;
+    int nc = g->c_in - cb < 16 ? g->c_in - cb : 16;
+    __mmask16 m = (__mmask16)((1u << nc) - 1);
+    __m512 b = bias ? load(bias + cb, m, full) : _mm512_setzero_ps();
+    int32_t pw = g->out_w / 2, oy = 2 * py;
+    float *yp = y + (size_t)py * pw * c + cb;
+    for (int32_t px = 0, ox = 0; px < pw; px++, ox += 2, yp += c) {
+        __m512 a0 = act_all(out_any(g, x, w, b, oy, ox, cb, m, full), act);
+        __m512 a1 = act_all(out_any(g, x, w, b, oy, ox + 1, cb, m, full), act);
+        __m512 b0 = act_all(out_any(g, x, w, b, oy + 1, ox, cb, m, full), act);
+        __m512 b1 = act_all(out_any(g, x, w, b, oy + 1, ox + 1, cb, m, full), act);
+        store(yp, pool4(a0, a1, b0, b1), m, full, FT_ACT_NONE, nc);
+    }
+}
+
+typedef struct col4 {
+    __m512 r0, r1, r2, r3;
+} col4;
+
+static ALWAYS_INLINE col4 column4(const float *p0, size_t rs, int32_t ix, int32_t in_w, size_t c,
+                                  __mmask16 m, bool full)
+{
+    if ((uint32_t)ix >= (uint32_t)in_w) {
+        __m512 z = _mm512_setzero_ps();
+        return (col4){z, z, z, z};
+    }
+    const float *p = p0 + (size_t)ix * c;
+    return (col4){load(p, m, full), load(p + rs, m, full), load(p + 2 * rs, m, full),
+                  load(p + 3 * rs, m, full)};
+}
+
+// One pooled row of one block, 3x3 stride 1, both output rows interior
+// (input rows iy0 .. iy0 + 3 inside the map): as row3x3_pair, each input
+// column loaded once (four rows) for the two output rows, two new columns
+// per pooled output; the two input rows the next pooled row adds are
+// prefetched.
+static ALWAYS_INLINE void pooled_row_pair(const ft_conv_geom *g, const float *x, const float *w,
+                                          const float *bias, ft_act act, float *y, int32_t py,
+                                          int32_t cb, bool full)
+{
+    size_t c = (size_t)g->c_in, rs = (size_t)g->in_w * c;
+    int nc = g->c_in - cb < 16 ? g->c_in - cb : 16;
+    __mmask16 m = (__mmask16)((1u << nc) - 1);
+    __m512 b = bias ? load(bias + cb, m, full) : _mm512_setzero_ps();
+    int32_t iy0 = 2 * py - g->pad_top, pw = g->out_w / 2;
+    __m512 wv[9];
+    for (int k = 0; k < 9; k++)
+        wv[k] = load(w + (size_t)k * c + cb, m, full);
+    const float *p0 = x + (size_t)iy0 * rs + cb;
+    float *yp = y + (size_t)py * pw * c + cb;
+    ahead pa = {NULL, 0, 0};
+    int32_t nr = g->in_h - (iy0 + 4) < 2 ? g->in_h - (iy0 + 4) : 2;
+    if (nr > 0 && pw > 0) {
+        size_t outs = (size_t)pw * (size_t)((g->c_in + 15) / 16);
+        pa.p = (const char *)(x + (size_t)(iy0 + 4) * rs);
+        pa.lines = (size_t)nr * rs / 16;
+        pa.per = (int32_t)((pa.lines + outs - 1) / outs);
+    }
+    size_t u = (size_t)(cb / 16) * (size_t)pw;
+    int32_t ix = -g->pad_left;
+    col4 l = column4(p0, rs, ix, g->in_w, c, m, full);
+    col4 mi = column4(p0, rs, ix + 1, g->in_w, c, m, full);
+    for (int32_t px = 0; px < pw; px++, yp += c, ix += 2) {
+        prefetch_ahead(&pa, u + (size_t)px);
+        col4 r1 = column4(p0, rs, ix + 2, g->in_w, c, m, full);
+        __m512 a0 = window3x3((col3){l.r0, l.r1, l.r2}, (col3){mi.r0, mi.r1, mi.r2},
+                              (col3){r1.r0, r1.r1, r1.r2}, wv, b);
+        __m512 b0 = window3x3((col3){l.r1, l.r2, l.r3}, (col3){mi.r1, mi.r2, mi.r3},
+                              (col3){r1.r1, r1.r2, r1.r3}, wv, b);
+        col4 r2 = column4(p0, rs, ix + 3, g->in_w, c, m, full);
+        __m512 a1 = window3x3((col3){mi.r0, mi.r1, mi.r2}, (col3){r1.r0, r1.r1, r1.r2},
+                              (col3){r2.r0, r2.r1, r2.r2}, wv, b);
+        __m512 b1 = window3x3((col3){mi.r1, mi.r2, mi.r3}, (col3){r1.r1, r1.r2, r1.r3},
+                              (col3){r2.r1, r2.r2, r2.r3}, wv, b);
+        store(yp,
+              pool4(ft_act_zmm(a0, act), ft_act_zmm(a1, act), ft_act_zmm(b0, act),
+                    ft_act_zmm(b1, act)),
+              m, full, FT_ACT_NONE, nc);
+        l = r1;
+        mi = r2;
+    }
+}
+
+static ALWAYS_INLINE void pooled_rows_act(const ft_conv_geom *g, const float *x, const float *w,
+                                          const float *bias, ft_act act, float *y, int32_t py0,
+                                          int32_t py1)
+{
+    int32_t c_full = g->c_in / 16 * 16;
+    bool fast = g->kh == 3 && g->kw == 3 && g->stride == 1 && act != FT_ACT_SIGMOID;
+    for (int32_t py = py0; py < py1; py++) {
+        int32_t iy0 = 2 * py - g->pad_top;
+        if (fast && iy0 >= 0 && iy0 + 3 < g->in_h) {
+            for (int32_t cb = 0; cb < c_full; cb += 16)
+                pooled_row_pair(g, x, w, bias, act, y, py, cb, true);
+            if (c_full < g->c_in)
+                pooled_row_pair(g, x, w, bias, act, y, py, c_full, false);
+            continue;
+        }
+        for (int32_t cb = 0; cb < c_full; cb += 16)
+            pooled_row_any(g, x, w, bias, act, y, py, cb, true);
+        if (c_full < g->c_in)
+            pooled_row_any(g, x, w, bias, act, y, py, c_full, false);
+    }
+}
+
+void ft_kern_dwconv2d_maxpool2_f32_avx512(const ft_conv_geom *g, const float *x, const float *w,
+                                          const float *bias, ft_act act, float *y, int32_t py0,
+                                          int32_t py1)
+{
+    switch (act) {
+    case FT_ACT_RELU:
+        pooled_rows_act(g, x, w, bias, FT_ACT_RELU, y, py0, py1);
+        break;
+    case FT_ACT_RELU6:
+        pooled_rows_act(g, x, w, bias, FT_ACT_RELU6, y, py0, py1);
+        break;
+    case FT_ACT_LEAKY:
+        pooled_rows_act(g, x, w, bias, FT_ACT_LEAKY, y, py0, py1);
+        break;
+    default:
+        pooled_rows_act(g, x, w, bias, act, y, py0, py1);
+        break;
     }
 }
 
