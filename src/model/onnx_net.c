@@ -1359,6 +1359,14 @@ static ft_status plan_shapes(const ft_onnx_net *n, int32_t h, int32_t w, vshape 
 #define BAND_BUDGET ((size_t)768 << 10) // bytes of a step's band (band_cost)
 #define BAND_MIN_MAP ((size_t)2 << 20)  // chains only pay off on maps this large
 #define BAND_MAX_WASTE 1.25             // computed / needed work
+// Chains with an intermediate map of BAND_BIG_MAP or more (YuNet at 1080p:
+// the 33 MB outputs of Conv_13 and Conv_16, which otherwise go to memory
+// and back; at 640x480 the largest is 4.9 MB) may also be longer, in bands
+// as low as one row, if the whole scratch of their layout fits
+// BAND_BIG_BUDGET (docs/BENCHMARKS.md, 2026-12-05, fourth pass: larger
+// budgets let Conv_0's chain grow, slower).
+#define BAND_BIG_MAP ((size_t)16 << 20)
+#define BAND_BIG_BUDGET ((size_t)1 << 20)
 
 // Row geometry of a step: output row r reads input rows
 // [r*s - pt, r*s - pt + k). False for steps that cannot be banded.
@@ -1591,17 +1599,38 @@ static void plan_chains(const ft_onnx_net *n, const vshape *v, plan *pl)
         int32_t best_r = 0;
         size_t best_scr = 0;
         for (int l = 2; l <= len; l++) {
-            size_t big = 0;
-            for (int i = 0; i < l - 1; i++)
-                big += v[n->steps[h + (size_t)i].out].n * sizeof(float);
+            size_t big = 0, most = 0;
+            for (int i = 0; i < l - 1; i++) {
+                size_t b = v[n->steps[h + (size_t)i].out].n * sizeof(float);
+                big += b;
+                most = b > most ? b : most;
+            }
             if (big < BAND_MIN_MAP)
                 continue;
             const vshape *y = &v[n->steps[h + (size_t)l - 1].out];
+            bool ok = false;
             for (int32_t R = y->h; R >= 2; R /= 2) {
                 size_t buf;
                 double waste;
                 band_cost(n, v, h, l, R, &buf, &waste);
                 if (buf > BAND_BUDGET)
+                    continue;
+                if (waste <= BAND_MAX_WASTE) {
+                    best = l;
+                    best_r = R;
+                    ok = true;
+                }
+                break;
+            }
+            if (ok || most < BAND_BIG_MAP)
+                continue;
+            // Maps of 1080p frames: a prefix the rule above refuses, in low
+            // bands, judged by the layout that keeps halo rows.
+            for (int32_t R = y->h; R >= 1; R /= 2) {
+                size_t off[MAX_CHAIN], scr;
+                double waste;
+                chain_layout(n, v, h, l, R, off, &scr, &waste);
+                if (scr > BAND_BIG_BUDGET)
                     continue;
                 if (waste <= BAND_MAX_WASTE) {
                     best = l;
