@@ -1,7 +1,8 @@
 // Convolution and dense layers: weight preparation (GEMM packing) at
 // creation, and forward passes that lower regular convolutions to the GEMM
 // kernels (direct for 1x1 stride 1, blocked im2col otherwise; layers with
-// few input channels on the direct dconv2d kernel where the level has one)
+// few input channels, and 3x3 ones with more on maps of 28 pixels or more,
+// on the direct dconv2d kernel where the level has one)
 // and run depthwise ones on the dwconv2d kernels, split over the context's
 // threads.
 #include "core/mem.h"
@@ -276,17 +277,50 @@ static void dconv_slice(void *p, int ith, int nth)
         j->fn(j->g, j->x, j->bp, j->bias, j->act, j->y, (int32_t)lo, (int32_t)hi);
 }
 
+static bool prefer_split_n(int32_t m, int32_t n, int nth);
+
 // Layers with few input channels (the 3-channel first layers) take the
 // direct kernel where the level has one: their im2col copy costs as much
-// as a third of the layer (its k = kh*kw*c_in is small).
-static bool dconv_fits(const ft_nn_kernels *kern, const ft_conv_geom *g)
+// as a third of the layer (its k = kh*kw*c_in is small). So do k x k
+// layers with more (the ResNet's 3x3 ones), reading each tap in place
+// instead of copying the input ~kh*kw-fold: 35x35x32 -> 32 0.16 -> 0.13
+// ms, 17x17x64 -> 64 0.135 -> 0.123, 8x8x128 -> 128 0.108 -> 0.102
+// (docs/BENCHMARKS.md). Not on outputs of fewer than two 14-pixel tiles
+// (the ResNet's 3x3x256 layers: 5-9 % slower than the GEMM there), nor
+// where threads would rather split the columns (small maps: the rows are
+// too few to share).
+static bool dconv_fits(const ft_nn_kernels *kern, const ft_conv_geom *g, int nth)
 {
-    return kern->dconv2d && g->c_in <= 4 && g->kh <= FT_DCONV_MAX_KH &&
-           g->kh * g->kw * g->c_in <= FT_DCONV_MAX_K && !(g->kh == 1 && g->kw == 1);
+    if (!kern->dconv2d || (g->kh == 1 && g->kw == 1))
+        return false;
+    if (g->c_in <= FT_DCONV_RUNS_MAX_CIN)
+        return g->kh <= FT_DCONV_MAX_KH && g->kh * g->kw * g->c_in <= FT_DCONV_MAX_K;
+    int32_t m = g->out_h * g->out_w;
+    return g->c_in <= FT_DCONV_MAX_CIN && g->kh * g->kw <= FT_DCONV_MAX_TAPS && m >= 28 &&
+           !prefer_split_n(m, g->c_out, nth);
 }
 
 static ft_status conv_run(ft_nn_ctx *ctx, const ft_conv *c, const ft_conv_geom *gp,
                           const ft_map *x, ft_map *y);
+
+// xp [hp][wp][c_in] = x shifted by (pad_top, pad_left), zeros outside it.
+static void pad_copy(const ft_conv_geom *g, const float *x, int32_t hp, int32_t wp, float *xp)
+{
+    size_t c = (size_t)g->c_in, row = (size_t)wp * c;
+    int32_t a = g->pad_left, b = g->pad_left + g->in_w < wp ? g->pad_left + g->in_w : wp;
+    for (int32_t py = 0; py < hp; py++) {
+        float *d = xp + (size_t)py * row;
+        int32_t iy = py - g->pad_top;
+        if (iy < 0 || iy >= g->in_h || b <= a) {
+            memset(d, 0, row * sizeof(float));
+            continue;
+        }
+        memset(d, 0, (size_t)a * c * sizeof(float));
+        memcpy(d + (size_t)a * c, x + (size_t)iy * g->in_w * c,
+               (size_t)(b - a) * c * sizeof(float));
+        memset(d + (size_t)b * c, 0, (size_t)(wp - b) * c * sizeof(float));
+    }
+}
 
 ft_status ft_conv_forward(ft_nn_ctx *ctx, const ft_conv *c, const ft_map *x, ft_map *y)
 {
@@ -342,8 +376,28 @@ static ft_status conv_run(ft_nn_ctx *ctx, const ft_conv *c, const ft_conv_geom *
         return FT_OK;
     }
 
-    if (dconv_fits(kern, &g)) {
-        dconv_job j = {kern->dconv2d, &g, x->d, c->w, c->bias, c->d.act, y->d};
+    if (dconv_fits(kern, &g, nth)) {
+        const float *xd = x->d;
+        if (g.c_in > FT_DCONV_RUNS_MAX_CIN && g.out_w >= FT_DCONV_ROWS_MIN_W &&
+            (g.pad_top > 0 || g.pad_left > 0 || (g.out_h - 1) * g.stride + g.kh > g.in_h ||
+             (g.out_w - 1) * g.stride + g.kw > g.in_w)) {
+            // A zero-padded copy of the rows read (one copy of the input,
+            // not kh*kw): every tap then lies inside, and the kernel runs
+            // its row tiles.
+            int32_t hp = (g.out_h - 1) * g.stride + g.kh, wp = (g.out_w - 1) * g.stride + g.kw;
+            size_t bytes;
+            if (!ft_size_mul((size_t)hp * (size_t)wp, (size_t)g.c_in * sizeof(float), &bytes))
+                return FT_E_LIMIT;
+            float *xp = ft_nn__scratch(ctx, bytes);
+            if (!xp)
+                return FT_E_NOMEM;
+            pad_copy(&g, x->d, hp, wp, xp);
+            g.in_h = hp;
+            g.in_w = wp;
+            g.pad_top = g.pad_left = 0;
+            xd = xp;
+        }
+        dconv_job j = {kern->dconv2d, &g, xd, c->w, c->bias, c->d.act, y->d};
         ft_pool_run(nth > 1 && g.out_h > 1 ? ctx->pool : NULL, dconv_slice, &j);
         return FT_OK;
     }

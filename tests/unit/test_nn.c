@@ -644,6 +644,101 @@ static void test_dconv_variants(void)
     FT_CHECK(checked > 0);
 }
 
+// ---- Direct conv on many channels: the GEMM's bits ----
+//
+// Layers with more than FT_DCONV_RUNS_MAX_CIN input channels take the
+// direct kernel (conv.c), which must form the sums of im2col + its level's
+// GEMM in the same order, K chunks included: the same bits. The ResNet's
+// 3x3 shapes (SAME: a padded copy and row tiles; VALID stride 2: row tiles
+// on x itself), small maps (flattened tiles across rows, tap pointers on
+// zeros at the edges), K chunk ends inside a tap (K = 288, 1152, 9 * 100;
+// 2304: 9 chunks of 256, 10 of 231 with a chunk of 255),
+// c_out off the panels, every activation; the layer with 1 and 2 threads,
+// and the kernel alone on the unpadded geometry in two row ranges.
+static void test_dconv_gemm_bits(void)
+{
+    static const struct {
+        int32_t h, w, c_in, c_out, stride;
+        ft_pad pad;
+    } cases[] = {
+        {35, 35, 32, 32, 1, FT_PAD_SAME},  {35, 35, 32, 64, 2, FT_PAD_VALID},
+        {17, 17, 64, 64, 1, FT_PAD_SAME},  {17, 17, 64, 128, 2, FT_PAD_VALID},
+        {8, 8, 128, 128, 1, FT_PAD_SAME},  {8, 8, 128, 256, 2, FT_PAD_VALID},
+        {9, 20, 16, 48, 1, FT_PAD_SAME},   {7, 9, 33, 40, 1, FT_PAD_SAME},
+        {12, 16, 32, 17, 2, FT_PAD_SAME},  {6, 7, 100, 70, 1, FT_PAD_VALID},
+        {3, 30, 64, 33, 1, FT_PAD_SAME},   {5, 6, 100, 20, 2, FT_PAD_SAME},
+        {6, 6, 256, 40, 1, FT_PAD_SAME},   {3, 3, 256, 64, 1, FT_PAD_SAME},
+    };
+    int checked = 0;
+    for (size_t lv = 0; lv < 3; lv++) {
+        if (!supported(level_feat[lv]))
+            continue;
+        ft_nn_kernels kd = table_for(levels[lv]), kg = kd;
+        if (!kd.dconv2d)
+            continue;
+        kg.dconv2d = NULL; // im2col + the level's GEMM
+        for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+            int32_t h = cases[ci].h, w = cases[ci].w, c_in = cases[ci].c_in;
+            int32_t c_out = cases[ci].c_out, k = 9 * c_in;
+            ft_act act = (ft_act)(ci % 5);
+            ft_conv_desc d = {3, 3, c_in, c_out, cases[ci].stride, cases[ci].pad, false, act};
+            float *wt = rand_buf((size_t)k * c_out), *bias = rand_buf((size_t)c_out);
+            float *x = rand_buf((size_t)h * w * c_in);
+            for (size_t i = 0; i < (size_t)h * w * c_in; i += 5)
+                x[i] = 0.0f; // post-ReLU maps hold zeros
+            ft_conv *conv;
+            FT_CHECK_OK(ft_conv_new(&d, wt, (ci & 1) ? NULL : bias, &conv), NULL);
+            ft_conv_geom g;
+            FT_CHECK_OK(ft_conv_geom_make(h, w, c_in, c_out, 3, 3, cases[ci].stride,
+                                          cases[ci].pad, &g),
+                        NULL);
+            size_t yn = (size_t)g.out_h * g.out_w * c_out;
+            float *want = canary_buf(yn), *got = canary_buf(yn), *ref = canary_buf(yn);
+            ft_map xm = {h, w, c_in, x}, ym = {g.out_h, g.out_w, c_out, want};
+            ft_nn_ctx *ctx;
+            FT_CHECK_OK(ft_nn_ctx_new(1, &ctx), NULL);
+            ft_nn__ctx_set_kernels(ctx, &kg);
+            FT_CHECK_OK(ft_conv_forward(ctx, conv, &xm, &ym), NULL);
+            ft_nn_ctx_free(ctx);
+            ft_kern_conv2d_f32_ref(&g, x, wt, (ci & 1) ? NULL : bias, act, ref);
+            FT_CHECK(compare("gemm", want, ref, yn, 1e-5 * sqrt((double)k)) == 0);
+            // nth 1, 2: the layer; nth 0: the kernel alone, on x as it is
+            // (padding by tap pointers), in two row ranges.
+            for (int nth = 0; nth <= 2; nth++) {
+                if (nth == 0) {
+                    int32_t half = g.out_h / 2;
+                    kd.dconv2d(&g, x, conv->w, conv->bias, act, got, 0, half);
+                    kd.dconv2d(&g, x, conv->w, conv->bias, act, got, half, g.out_h);
+                } else {
+                    FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
+                    ft_nn__ctx_set_kernels(ctx, &kd);
+                    ym.d = got;
+                    FT_CHECK_OK(ft_conv_forward(ctx, conv, &xm, &ym), NULL);
+                    ft_nn_ctx_free(ctx);
+                }
+                int n = 0;
+                for (size_t i = 0; i < yn; i++)
+                    n += memcmp(&got[i], &want[i], sizeof(float)) != 0;
+                if (n || !tail_intact(got, yn)) {
+                    fprintf(stderr, "dconv_gemm_bits %s nth=%d %dx%dx%d -> %d s%d: %d differ\n",
+                            levels[lv], nth, h, w, c_in, c_out, cases[ci].stride, n);
+                    ft_test_failures++;
+                }
+                memset(got, 0xA5, yn * sizeof(float));
+                checked++;
+            }
+            ft_conv_free(conv);
+            ft_aligned_free(wt);
+            ft_aligned_free(bias);
+            ft_aligned_free(x);
+            ft_aligned_free(want);
+            ft_aligned_free(got);
+            ft_aligned_free(ref);
+        }
+    }
+    FT_CHECK(checked > 0);
+}
+
 // ---- Max pooling: every variant bit for bit the reference ----
 
 static void test_maxpool_variants(void)
@@ -1680,6 +1775,7 @@ static const ft_test_case cases[] = {
     {"gemm_strides", test_gemm_strides},
     {"dwconv_variants", test_dwconv_variants},
     {"dconv_variants", test_dconv_variants},
+    {"dconv_gemm_bits", test_dconv_gemm_bits},
     {"maxpool_variants", test_maxpool_variants},
     {"conv_pad", test_conv_pad},
     {"conv_layers", test_conv_layers},

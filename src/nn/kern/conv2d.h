@@ -19,9 +19,14 @@
 // contiguous runs stride*c_in floats apart. A call computes output rows
 // [oy0, oy1), all c_out columns; threads split rows. It reads x, bp and
 // bias, writes only those rows of y, never reads past x's rows and never
-// allocates. Variants take geometries with kh <= FT_DCONV_MAX_KH and
-// kh*kw*c_in <= FT_DCONV_MAX_K (others go through im2col). Tolerance: the
-// GEMM's (pgemm.h) with k = kh*kw*c_in.
+// allocates. Variants take geometries with either c_in <=
+// FT_DCONV_RUNS_MAX_CIN, kh <= FT_DCONV_MAX_KH and kh*kw*c_in <=
+// FT_DCONV_MAX_K (the few-channel layers), or c_in <= FT_DCONV_MAX_CIN and
+// kh*kw <= FT_DCONV_MAX_TAPS (an implicit GEMM: each tap's c_in floats read
+// in place; the ResNet's 3x3 layers); others go through im2col.
+// Tolerance: the GEMM's (pgemm.h) with k = kh*kw*c_in. A SIMD variant
+// forms its level's GEMM's sums in the same order (its K chunks included),
+// so it gives the same bits as im2col + that GEMM (nn.dconv_gemm_bits).
 #ifndef FT_NN_KERN_CONV2D_H
 #define FT_NN_KERN_CONV2D_H
 
@@ -29,6 +34,12 @@
 
 #define FT_DCONV_MAX_KH 8
 #define FT_DCONV_MAX_K 256
+#define FT_DCONV_RUNS_MAX_CIN 4
+#define FT_DCONV_MAX_CIN 2048
+#define FT_DCONV_MAX_TAPS 9
+// Output rows at least this wide on a geometry without padding (every tap
+// inside x) run faster, as row tiles (conv.c pads a copy for them).
+#define FT_DCONV_ROWS_MIN_W 16
 
 void ft_kern_conv2d_f32_ref(const ft_conv_geom *g, const float *x, const float *w,
                             const float *bias, ft_act act, float *y);

@@ -12,7 +12,9 @@
 // full tiles get copies with lda a constant: every broadcast is then one
 // immediate offset from one pointer. Interior runs of 28 pixels of a
 // 16-column layer at run stride 6 (YuNet's 3->16 stride-2 stem) take a
-// 28 x 16 tile (dkernel28), as the GEMM's 16-column layers do.
+// 28 x 16 tile (dkernel28), as the GEMM's 16-column layers do. Layers with
+// more input channels run an implicit GEMM with pgemm_avx512.c's K chunks
+// (see "Many input channels" below): the same bits as im2col + that GEMM.
 #include "nn/kern/act.h"
 #include "nn/kern/conv2d.h"
 #include "nn/kern/pgemm.h"
@@ -155,10 +157,335 @@ static void dkernel_any(int mr, const dtile *t)
     }
 }
 
+// ---- Many input channels: the GEMM's tile on per-tap pointers ----
+//
+// A layer with more than FT_DCONV_RUNS_MAX_CIN input channels (the
+// ResNet's 3x3 convolutions: 32..256 channels) runs an implicit GEMM: the
+// GEMM's 14 x 32 tile over 14 consecutive pixels of the flattened output
+// (a tile may span output rows), where the c_in floats of tap (ky, kx) of
+// pixel i are read where they lie in x, or from a run of zeros when the
+// tap is outside it (the im2col copy holds zeros there, and they are
+// multiplied the same). The loops are pgemm_avx512.c's: K in its even
+// chunks of at most TAPS_KC, a chunk's FMA chain from zero, its sum added
+// to C's (acc + C) after the first, bias and activation after the last. So
+// each output is the same sum in the same order: the same bits as im2col +
+// pgemm_avx512 (nn.dconv_gemm_bits). Pixels go in blocks of up to
+// TAPS_BLOCK tiles whose tap pointers are listed once; each chunk sweeps
+// the block, its B rows staying in L1 as the GEMM's do.
+
+// pgemm_avx512.c's KC: its K chunks fix the order of the sums, so they
+// must be the same.
+#define TAPS_KC 256
+#define TAPS_BLOCK 12
+#define TAPS_TABLE (TAPS_BLOCK * 9 * MR) // pointers: 12 tiles of 3x3 taps
+static const float taps_zeros[FT_DCONV_MAX_CIN] __attribute__((aligned(64)));
+
+typedef struct itile {
+    const float *const *tap; // [n_taps][MR]: tap t of pixel i, c_in floats
+    int32_t c_in;
+    int32_t k0, kc; // this chunk: k in [k0, k0 + kc)
+    const float *b; // the panel's row k0: [kc][32]
+    float *c;       // pixel 0's output at the panel; pixels ldc apart
+    size_t ldc;
+    const float *bias; // the panel's biases or NULL
+    int32_t ncols;     // valid columns, 1..32
+    bool first, last;
+    ft_act act;
+} itile;
+
+// pgemm_avx512.c's ukernel on tap pointers: C[0..mr, 0..ncols) (+)= the
+// chunk's patches * the panel's rows; nv = 1 when only the first 16
+// columns are valid.
+static ALWAYS_INLINE void ikernel(const int mr, const int nv, const itile *t)
+{
+    __m512 acc[MR][2];
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        acc[i][0] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps();
+        __builtin_prefetch(t->c + (size_t)i * t->ldc, 1, 3);
+        if (nv > 1)
+            __builtin_prefetch(t->c + (size_t)i * t->ldc + 16, 1, 3);
+    }
+    const float *b = t->b;
+    const int32_t c_in = t->c_in;
+    int32_t tp = t->k0 / c_in, c0 = t->k0 % c_in, left = t->kc;
+    while (left > 0) {
+        const float *const *ap = t->tap + (size_t)tp * MR;
+        const float *ar[MR];
+#pragma GCC unroll 14
+        for (int i = 0; i < mr; i++)
+            ar[i] = ap[i];
+        int32_t c1 = c_in - c0 < left ? c_in : c0 + left;
+        for (int32_t c = c0; c < c1; c++, b += NR) {
+            __m512 b0 = _mm512_load_ps(b);
+            __m512 b1 = nv > 1 ? _mm512_load_ps(b + 16) : b0;
+#pragma GCC unroll 14
+            for (int i = 0; i < mr; i++) {
+                __m512 av = _mm512_set1_ps(ar[i][c]);
+                acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+                if (nv > 1)
+                    acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+            }
+        }
+        left -= c1 - c0;
+        c0 = 0;
+        tp++;
+    }
+    __mmask16 mk[2];
+    mk[0] = t->ncols >= 16 ? 0xFFFF : (__mmask16)((1u << t->ncols) - 1);
+    mk[1] = t->ncols >= 32 ? 0xFFFF : t->ncols > 16 ? (__mmask16)((1u << (t->ncols - 16)) - 1) : 0;
+    __m512 bias[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    if (t->last && t->bias) {
+        bias[0] = _mm512_maskz_loadu_ps(mk[0], t->bias);
+        if (nv > 1)
+            bias[1] = _mm512_maskz_loadu_ps(mk[1], t->bias + 16);
+    }
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        float *c = t->c + (size_t)i * t->ldc;
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) {
+            __m512 x = acc[i][v];
+            if (!t->first)
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], c + 16 * v));
+            if (t->last)
+                x = ft_act_zmm(_mm512_add_ps(x, bias[v]), t->act);
+            _mm512_mask_storeu_ps(c + 16 * v, mk[v], x);
+        }
+    }
+    if (t->last && t->act == FT_ACT_SIGMOID)
+        for (int i = 0; i < mr; i++)
+            for (int32_t j = 0; j < t->ncols; j++)
+                t->c[(size_t)i * t->ldc + j] = ft_act_apply(t->c[(size_t)i * t->ldc + j], t->act);
+}
+
+#define IK(mr)                                                                                     \
+    case mr:                                                                                       \
+        if (nv == 2)                                                                               \
+            ikernel(mr, 2, t);                                                                     \
+        else                                                                                       \
+            ikernel(mr, 1, t);                                                                     \
+        break;
+
+static void ikernel_any(int mr, const itile *t)
+{
+    int nv = t->ncols > 16 ? 2 : 1;
+    switch (mr) {
+        IK(1)
+        IK(2) IK(3) IK(4) IK(5) IK(6) IK(7) IK(8) IK(9) IK(10) IK(11) IK(12) IK(13) default : IK(14)
+    }
+}
+
+// Rows inside the input (no padding: conv.c pads a copy first): a tile is
+// up to 14 pixels of one output row, pixel i's kernel row ky one run of
+// kw * c_in floats at a + ky * rs + i * LDA (LDA = stride * c_in, a
+// constant: every broadcast one immediate offset from one pointer), so a
+// chunk walks at most kh runs instead of kh * kw taps. The same sums as
+// ikernel (k ascending within the same chunks), so the same bits.
+typedef struct rtile {
+    const float *a; // pixel 0's tap (0, 0)
+    size_t rs;      // floats between two input rows
+    int32_t len;    // kw * c_in
+    int32_t k0, kc;
+    const float *b;
+    float *c;
+    size_t ldc;
+    const float *bias;
+    int32_t ncols;
+    bool first, last;
+    ft_act act;
+} rtile;
+
+static ALWAYS_INLINE void rkernel(const int mr, const size_t LDA, const rtile *t)
+{
+    __m512 acc[MR][2];
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        acc[i][0] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps();
+        __builtin_prefetch(t->c + (size_t)i * t->ldc, 1, 3);
+        __builtin_prefetch(t->c + (size_t)i * t->ldc + 16, 1, 3);
+    }
+    const float *b = t->b;
+    const int32_t len = t->len;
+    int32_t ky = t->k0 / len, o = t->k0 % len, left = t->kc;
+    while (left > 0) {
+        const float *a = t->a + (size_t)ky * t->rs;
+        int32_t c1 = len - o < left ? len : o + left;
+        for (int32_t kk = o; kk < c1; kk++, b += NR) {
+            __m512 b0 = _mm512_load_ps(b);
+            __m512 b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 14
+            for (int i = 0; i < mr; i++) {
+                __m512 av = _mm512_set1_ps(a[(size_t)i * LDA + (size_t)kk]);
+                acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+            }
+        }
+        left -= c1 - o;
+        o = 0;
+        ky++;
+    }
+    __mmask16 mk[2];
+    mk[0] = t->ncols >= 16 ? 0xFFFF : (__mmask16)((1u << t->ncols) - 1);
+    mk[1] = t->ncols >= 32 ? 0xFFFF : t->ncols > 16 ? (__mmask16)((1u << (t->ncols - 16)) - 1) : 0;
+    __m512 bias[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    if (t->last && t->bias) {
+        bias[0] = _mm512_maskz_loadu_ps(mk[0], t->bias);
+        bias[1] = _mm512_maskz_loadu_ps(mk[1], t->bias + 16);
+    }
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        float *c = t->c + (size_t)i * t->ldc;
+#pragma GCC unroll 2
+        for (int v = 0; v < 2; v++) {
+            __m512 x = acc[i][v];
+            if (!t->first)
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], c + 16 * v));
+            if (t->last)
+                x = ft_act_zmm(_mm512_add_ps(x, bias[v]), t->act);
+            _mm512_mask_storeu_ps(c + 16 * v, mk[v], x);
+        }
+    }
+    if (t->last && t->act == FT_ACT_SIGMOID)
+        for (int i = 0; i < mr; i++)
+            for (int32_t j = 0; j < t->ncols; j++)
+                t->c[(size_t)i * t->ldc + j] = ft_act_apply(t->c[(size_t)i * t->ldc + j], t->act);
+}
+
+#define RK(mr, lda)                                                                                \
+    case mr:                                                                                       \
+        rkernel(mr, lda, t);                                                                       \
+        return true;
+
+#define RK_LDA(lda)                                                                                \
+    case lda:                                                                                      \
+        switch (mr) {                                                                              \
+            RK(7, lda) RK(8, lda) RK(9, lda) RK(10, lda) RK(11, lda) RK(12, lda) RK(13, lda)       \
+            RK(14, lda) default : return false;                                                    \
+        }
+
+// A row tile of 7..14 pixels, more than 16 columns, at run stride 32, 64
+// or 128 (the ResNet's 3x3 layers: 32 or 64 channels at stride 1 or 2, 128
+// at stride 1); false: not taken.
+static bool rkernel_any(int mr, size_t lda, const rtile *t)
+{
+    if (t->ncols <= 16)
+        return false;
+    switch (lda) {
+        RK_LDA(32)
+        RK_LDA(64)
+        RK_LDA(128)
+    default:
+        return false;
+    }
+}
+
+static void dconv_taps(const ft_conv_geom *g, const float *x, const float *bp, const float *bias,
+                       ft_act act, float *y, int32_t oy0, int32_t oy1)
+{
+    const int32_t n_taps = g->kh * g->kw, k = n_taps * g->c_in;
+    FT_ASSERT(n_taps <= FT_DCONV_MAX_TAPS && g->c_in <= FT_DCONV_MAX_CIN);
+    const int32_t n_kb = (k + TAPS_KC - 1) / TAPS_KC, kc_max = (k + n_kb - 1) / n_kb;
+    const int32_t s = g->stride, len = g->kw * g->c_in;
+    const size_t lda = (size_t)s * g->c_in, rs = (size_t)g->in_w * g->c_in;
+    if (g->pad_top == 0 && g->pad_left == 0 && (oy1 - 1) * s + g->kh <= g->in_h &&
+        (g->out_w - 1) * s + g->kw <= g->in_w && g->out_w >= FT_DCONV_ROWS_MIN_W &&
+        (lda == 32 || lda == 64 || lda == 128) && (g->c_out % NR == 0 || g->c_out % NR > 16)) {
+        // Row tiles of balanced sizes (35 = 12 + 12 + 11), blocks of rows
+        // of ~168 pixels.
+        const int32_t n_t = (g->out_w + MR - 1) / MR;
+        const int32_t rows = 168 / g->out_w > 1 ? 168 / g->out_w : 1;
+        for (int32_t r0 = oy0; r0 < oy1; r0 += rows) {
+            int32_t r1 = oy1 - r0 < rows ? oy1 : r0 + rows;
+            for (int32_t k0 = 0; k0 < k; k0 += kc_max) {
+                int32_t kc = k - k0 < kc_max ? k - k0 : kc_max;
+                rtile t = {.rs = rs,
+                           .len = len,
+                           .k0 = k0,
+                           .kc = kc,
+                           .ldc = (size_t)g->c_out,
+                           .first = k0 == 0,
+                           .last = k0 + kc == k,
+                           .act = act};
+                for (int32_t oy = r0; oy < r1; oy++)
+                    for (int32_t ti = 0, ox = 0; ti < n_t; ti++) {
+                        int32_t ox1 = (int32_t)((int64_t)g->out_w * (ti + 1) / n_t);
+                        int mr = ox1 - ox;
+                        for (int32_t j = 0; j < g->c_out; j += NR) {
+                            t.a = x + (size_t)oy * s * rs + (size_t)ox * lda;
+                            t.b = bp + ((size_t)(j / NR) * k + k0) * NR;
+                            t.c = y + ((size_t)oy * g->out_w + ox) * g->c_out + j;
+                            t.bias = bias ? bias + j : NULL;
+                            t.ncols = g->c_out - j < NR ? g->c_out - j : NR;
+                            bool ok = rkernel_any(mr, lda, &t);
+                            FT_ASSERT(ok);
+                        }
+                        ox = ox1;
+                    }
+            }
+        }
+        return;
+    }
+    const float *tap[TAPS_TABLE];
+    const int32_t per_tile = n_taps * MR, block = TAPS_TABLE / per_tile;
+    const int32_t m1 = oy1 * g->out_w;
+    int32_t oy = oy0, ox = 0; // the next pixel to list
+    for (int32_t mb = oy0 * g->out_w; mb < m1; mb += block * MR) {
+        int32_t mb1 = m1 - mb < block * MR ? m1 : mb + block * MR;
+        // Tap pointers of the block's pixels: tile p, tap t, pixel i at
+        // tap[p * per_tile + t * MR + i].
+        for (int32_t m = mb; m < mb1; m++) {
+            const float **tp = tap + (size_t)((m - mb) / MR) * per_tile + (m - mb) % MR;
+            int32_t iy0 = oy * g->stride - g->pad_top, ix0 = ox * g->stride - g->pad_left;
+            for (int32_t ky = 0; ky < g->kh; ky++) {
+                int32_t iy = iy0 + ky;
+                bool row_in = iy >= 0 && iy < g->in_h;
+                const float *row = x + (size_t)(row_in ? iy : 0) * g->in_w * g->c_in;
+                for (int32_t kx = 0; kx < g->kw; kx++, tp += MR) {
+                    int32_t ix = ix0 + kx;
+                    *tp = row_in && ix >= 0 && ix < g->in_w ? row + (size_t)ix * g->c_in
+                                                            : taps_zeros;
+                }
+            }
+            if (++ox == g->out_w) {
+                ox = 0;
+                oy++;
+            }
+        }
+        for (int32_t k0 = 0; k0 < k; k0 += kc_max) {
+            int32_t kc = k - k0 < kc_max ? k - k0 : kc_max;
+            for (int32_t m = mb; m < mb1; m += MR) {
+                int mr = mb1 - m < MR ? mb1 - m : MR;
+                itile t = {.tap = tap + (size_t)((m - mb) / MR) * per_tile,
+                           .c_in = g->c_in,
+                           .k0 = k0,
+                           .kc = kc,
+                           .ldc = (size_t)g->c_out,
+                           .first = k0 == 0,
+                           .last = k0 + kc == k,
+                           .act = act};
+                for (int32_t j = 0; j < g->c_out; j += NR) {
+                    t.b = bp + ((size_t)(j / NR) * k + k0) * NR;
+                    t.c = y + (size_t)m * g->c_out + j;
+                    t.bias = bias ? bias + j : NULL;
+                    t.ncols = g->c_out - j < NR ? g->c_out - j : NR;
+                    ikernel_any(mr, &t);
+                }
+            }
+        }
+    }
+}
+
 void ft_kern_dconv2d_f32_avx512(const ft_conv_geom *g, const float *x, const float *bp,
                                 const float *bias, ft_act act, float *y, int32_t oy0,
                                 int32_t oy1)
 {
+    if (g->c_in > FT_DCONV_RUNS_MAX_CIN) {
+        dconv_taps(g, x, bp, bias, act, y, oy0, oy1);
+        return;
+    }
     FT_ASSERT(g->kh <= FT_DCONV_MAX_KH && g->kh * g->kw * g->c_in <= FT_DCONV_MAX_K);
     const int32_t s = g->stride, len = g->kw * g->c_in, k = g->kh * len;
     const size_t rs = (size_t)g->in_w * g->c_in; // input row stride
