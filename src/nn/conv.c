@@ -1,8 +1,8 @@
 // Convolution and dense layers: weight preparation (GEMM packing) at
 // creation, and forward passes that lower regular convolutions to the GEMM
 // kernels (direct for 1x1 stride 1, blocked im2col otherwise; layers with
-// few input channels, and 3x3 ones with more on maps of 28 pixels or more,
-// on the direct dconv2d kernel where the level has one)
+// few input channels, and 3x3 ones with more on outputs of 9 pixels or
+// more, on the direct dconv2d kernel where the level has one)
 // and run depthwise ones on the dwconv2d kernels, split over the context's
 // threads.
 #include "core/mem.h"
@@ -284,11 +284,10 @@ static bool prefer_split_n(int32_t m, int32_t n, int nth);
 // as a third of the layer (its k = kh*kw*c_in is small). So do k x k
 // layers with more (the ResNet's 3x3 ones), reading each tap in place
 // instead of copying the input ~kh*kw-fold: 35x35x32 -> 32 0.16 -> 0.13
-// ms, 17x17x64 -> 64 0.135 -> 0.123, 8x8x128 -> 128 0.108 -> 0.102
-// (docs/BENCHMARKS.md). Not on outputs of fewer than two 14-pixel tiles
-// (the ResNet's 3x3x256 layers: 5-9 % slower than the GEMM there), nor
-// where threads would rather split the columns (small maps: the rows are
-// too few to share).
+// ms, 17x17x64 -> 64 0.135 -> 0.123; the 3x3x256 outputs 0.11 -> 0.09
+// with weights out of L2 (docs/BENCHMARKS.md). Not on outputs of fewer
+// than 9 pixels (untried), nor where threads would rather split the
+// columns (small maps: the rows are too few to share).
 static bool dconv_fits(const ft_nn_kernels *kern, const ft_conv_geom *g, int nth)
 {
     if (!kern->dconv2d || (g->kh == 1 && g->kw == 1))
@@ -296,7 +295,7 @@ static bool dconv_fits(const ft_nn_kernels *kern, const ft_conv_geom *g, int nth
     if (g->c_in <= FT_DCONV_RUNS_MAX_CIN)
         return g->kh <= FT_DCONV_MAX_KH && g->kh * g->kw * g->c_in <= FT_DCONV_MAX_K;
     int32_t m = g->out_h * g->out_w;
-    return g->c_in <= FT_DCONV_MAX_CIN && g->kh * g->kw <= FT_DCONV_MAX_TAPS && m >= 28 &&
+    return g->c_in <= FT_DCONV_MAX_CIN && g->kh * g->kw <= FT_DCONV_MAX_TAPS && m >= 9 &&
            !prefer_split_n(m, g->c_out, nth);
 }
 
