@@ -496,36 +496,56 @@ typedef struct col4 {
     __m512 r0, r1, r2, r3;
 } col4;
 
-static ALWAYS_INLINE col4 column4(const float *p0, size_t rs, int32_t ix, int32_t in_w, size_t c,
+static ALWAYS_INLINE col4 column4(const float *const *q, int32_t ix, int32_t in_w, size_t c,
                                   __mmask16 m, bool full)
 {
     if ((uint32_t)ix >= (uint32_t)in_w) {
         __m512 z = _mm512_setzero_ps();
         return (col4){z, z, z, z};
     }
-    const float *p = p0 + (size_t)ix * c;
-    return (col4){load(p, m, full), load(p + rs, m, full), load(p + 2 * rs, m, full),
-                  load(p + 3 * rs, m, full)};
+    size_t o = (size_t)ix * c;
+    return (col4){load(q[0] + o, m, full), load(q[1] + o, m, full), load(q[2] + o, m, full),
+                  load(q[3] + o, m, full)};
 }
 
-// One pooled row of one block, 3x3 stride 1, both output rows interior
-// (input rows iy0 .. iy0 + 3 inside the map): as row3x3_pair, each input
+// One pooled row of one block, 3x3 stride 1, output rows oy = 2 py and
+// oy + 1 reading input rows iy0 .. iy0 + 3: as row3x3_pair, each input
 // column loaded once (four rows) for the two output rows, two new columns
 // per pooled output; the two input rows the next pooled row adds are
-// prefetched.
+// prefetched. `border`: row iy0 may be the row above the map (-1) and row
+// iy0 + 3 the row below it; as in row3x3, such a row is read from the
+// window's middle row (rows 0 resp. iy0 + 2) with its three weights zero,
+// for the output row whose window it is in (oy resp. oy + 1).
 static ALWAYS_INLINE void pooled_row_pair(const ft_conv_geom *g, const float *x, const float *w,
                                           const float *bias, ft_act act, float *y, int32_t py,
-                                          int32_t cb, bool full)
+                                          int32_t cb, bool full, const bool border)
 {
     size_t c = (size_t)g->c_in, rs = (size_t)g->in_w * c;
     int nc = g->c_in - cb < 16 ? g->c_in - cb : 16;
     __mmask16 m = (__mmask16)((1u << nc) - 1);
     __m512 b = bias ? load(bias + cb, m, full) : _mm512_setzero_ps();
     int32_t iy0 = 2 * py - g->pad_top, pw = g->out_w / 2;
-    __m512 wv[9];
+    __m512 wa[9], wb[9];
     for (int k = 0; k < 9; k++)
-        wv[k] = load(w + (size_t)k * c + cb, m, full);
-    const float *p0 = x + (size_t)iy0 * rs + cb;
+        wa[k] = load(w + (size_t)k * c + cb, m, full);
+    const float *q[4];
+    for (int t = 1; t < 3; t++)
+        q[t] = x + (size_t)(iy0 + t) * rs + cb;
+    q[0] = iy0 >= 0 ? q[1] - rs : q[1];
+    q[3] = q[2] + rs;
+    if (border) {
+        for (int k = 0; k < 9; k++)
+            wb[k] = wa[k];
+        if (iy0 < 0) {
+            q[0] = q[1];
+            wa[0] = wa[1] = wa[2] = _mm512_setzero_ps();
+        }
+        if (iy0 + 3 >= g->in_h) {
+            q[3] = q[2];
+            wb[6] = wb[7] = wb[8] = _mm512_setzero_ps();
+        }
+    }
+    const __m512 *wv = wa, *wvb = border ? wb : wa;
     float *yp = y + (size_t)py * pw * c + cb;
     ahead pa = {NULL, 0, 0};
     int32_t nr = g->in_h - (iy0 + 4) < 2 ? g->in_h - (iy0 + 4) : 2;
@@ -537,20 +557,20 @@ static ALWAYS_INLINE void pooled_row_pair(const ft_conv_geom *g, const float *x,
     }
     size_t u = (size_t)(cb / 16) * (size_t)pw;
     int32_t ix = -g->pad_left;
-    col4 l = column4(p0, rs, ix, g->in_w, c, m, full);
-    col4 mi = column4(p0, rs, ix + 1, g->in_w, c, m, full);
+    col4 l = column4(q, ix, g->in_w, c, m, full);
+    col4 mi = column4(q, ix + 1, g->in_w, c, m, full);
     for (int32_t px = 0; px < pw; px++, yp += c, ix += 2) {
         prefetch_ahead(&pa, u + (size_t)px);
-        col4 r1 = column4(p0, rs, ix + 2, g->in_w, c, m, full);
+        col4 r1 = column4(q, ix + 2, g->in_w, c, m, full);
         __m512 a0 = window3x3((col3){l.r0, l.r1, l.r2}, (col3){mi.r0, mi.r1, mi.r2},
                               (col3){r1.r0, r1.r1, r1.r2}, wv, b);
         __m512 b0 = window3x3((col3){l.r1, l.r2, l.r3}, (col3){mi.r1, mi.r2, mi.r3},
-                              (col3){r1.r1, r1.r2, r1.r3}, wv, b);
-        col4 r2 = column4(p0, rs, ix + 3, g->in_w, c, m, full);
+                              (col3){r1.r1, r1.r2, r1.r3}, wvb, b);
+        col4 r2 = column4(q, ix + 3, g->in_w, c, m, full);
         __m512 a1 = window3x3((col3){mi.r0, mi.r1, mi.r2}, (col3){r1.r0, r1.r1, r1.r2},
                               (col3){r2.r0, r2.r1, r2.r2}, wv, b);
         __m512 b1 = window3x3((col3){mi.r1, mi.r2, mi.r3}, (col3){r1.r1, r1.r2, r1.r3},
-                              (col3){r2.r1, r2.r2, r2.r3}, wv, b);
+                              (col3){r2.r1, r2.r2, r2.r3}, wvb, b);
         store(yp,
               pool4(ft_act_zmm(a0, act), ft_act_zmm(a1, act), ft_act_zmm(b0, act),
                     ft_act_zmm(b1, act)),
@@ -570,9 +590,17 @@ static ALWAYS_INLINE void pooled_rows_act(const ft_conv_geom *g, const float *x,
         int32_t iy0 = 2 * py - g->pad_top;
         if (fast && iy0 >= 0 && iy0 + 3 < g->in_h) {
             for (int32_t cb = 0; cb < c_full; cb += 16)
-                pooled_row_pair(g, x, w, bias, act, y, py, cb, true);
+                pooled_row_pair(g, x, w, bias, act, y, py, cb, true, false);
             if (c_full < g->c_in)
-                pooled_row_pair(g, x, w, bias, act, y, py, c_full, false);
+                pooled_row_pair(g, x, w, bias, act, y, py, c_full, false, false);
+            continue;
+        }
+        // The map's first and last pooled rows of a same-padded layer.
+        if (fast && iy0 >= -1 && iy0 + 3 <= g->in_h && g->in_h >= 2) {
+            for (int32_t cb = 0; cb < c_full; cb += 16)
+                pooled_row_pair(g, x, w, bias, act, y, py, cb, true, true);
+            if (c_full < g->c_in)
+                pooled_row_pair(g, x, w, bias, act, y, py, c_full, false, true);
             continue;
         }
         for (int32_t cb = 0; cb < c_full; cb += 16)
