@@ -441,31 +441,37 @@ static void dconv_taps(const ft_conv_geom *g, const float *x, const float *bp, c
     int32_t oy = oy0, ox = 0; // the next pixel to list
     for (int32_t mb = oy0 * g->out_w; mb < m1; mb += block * MR) {
         int32_t mb1 = m1 - mb < block * MR ? m1 : mb + block * MR;
-        // Tap pointers of the block's pixels: tile p, tap t, pixel i at
-        // tap[p * per_tile + t * MR + i].
-        for (int32_t m = mb; m < mb1; m++) {
-            const float **tp = tap + (size_t)((m - mb) / MR) * per_tile + (m - mb) % MR;
-            int32_t iy0 = oy * g->stride - g->pad_top, ix0 = ox * g->stride - g->pad_left;
-            for (int32_t ky = 0; ky < g->kh; ky++) {
-                int32_t iy = iy0 + ky;
-                bool row_in = iy >= 0 && iy < g->in_h;
-                const float *row = x + (size_t)(row_in ? iy : 0) * g->in_w * g->c_in;
-                for (int32_t kx = 0; kx < g->kw; kx++, tp += MR) {
-                    int32_t ix = ix0 + kx;
-                    *tp = row_in && ix >= 0 && ix < g->in_w ? row + (size_t)ix * g->c_in
-                                                            : taps_zeros;
+        // Tiles of balanced sizes (16 = 8 + 8, not 14 + 2): tile p holds
+        // pixels [mb + n * p / n_t, mb + n * (p + 1) / n_t); their tap
+        // pointers: tap t of pixel i at tap[p * per_tile + t * MR + i].
+        const int32_t n = mb1 - mb, n_t = (n + MR - 1) / MR;
+        for (int32_t p = 0; p < n_t; p++) {
+            int32_t i1 = (int32_t)((int64_t)n * (p + 1) / n_t) - (int32_t)((int64_t)n * p / n_t);
+            for (int32_t i = 0; i < i1; i++) {
+                const float **tp = tap + (size_t)p * per_tile + (size_t)i;
+                int32_t iy0 = oy * g->stride - g->pad_top, ix0 = ox * g->stride - g->pad_left;
+                for (int32_t ky = 0; ky < g->kh; ky++) {
+                    int32_t iy = iy0 + ky;
+                    bool row_in = iy >= 0 && iy < g->in_h;
+                    const float *row = x + (size_t)(row_in ? iy : 0) * g->in_w * g->c_in;
+                    for (int32_t kx = 0; kx < g->kw; kx++, tp += MR) {
+                        int32_t ix = ix0 + kx;
+                        *tp = row_in && ix >= 0 && ix < g->in_w ? row + (size_t)ix * g->c_in
+                                                                : taps_zeros;
+                    }
                 }
-            }
-            if (++ox == g->out_w) {
-                ox = 0;
-                oy++;
+                if (++ox == g->out_w) {
+                    ox = 0;
+                    oy++;
+                }
             }
         }
         for (int32_t k0 = 0; k0 < k; k0 += kc_max) {
             int32_t kc = k - k0 < kc_max ? k - k0 : kc_max;
-            for (int32_t m = mb; m < mb1; m += MR) {
-                int mr = mb1 - m < MR ? mb1 - m : MR;
-                itile t = {.tap = tap + (size_t)((m - mb) / MR) * per_tile,
+            for (int32_t p = 0; p < n_t; p++) {
+                int32_t m = mb + (int32_t)((int64_t)n * p / n_t);
+                int mr = mb + (int32_t)((int64_t)n * (p + 1) / n_t) - m;
+                itile t = {.tap = tap + (size_t)p * per_tile,
                            .c_in = g->c_in,
                            .k0 = k0,
                            .kc = kc,
