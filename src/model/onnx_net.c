@@ -2199,10 +2199,13 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
                                   ft_status_str(st));
             break;
         case S_SLICE: {
-            size_t px = (size_t)yv->h * yv->w;
-            for (size_t i = 0; i < px; i++)
-                memcpy(yd + i * (size_t)s->cn, xd + i * (size_t)xv->c + s->c0,
-                       (size_t)s->cn * sizeof(float));
+            // A few channels a pixel (YuNet's heads: 1-10): a plain loop,
+            // not a library call per pixel.
+            size_t px = (size_t)yv->h * yv->w, cn = (size_t)s->cn, xc = (size_t)xv->c;
+            const float *src = xd + s->c0;
+            for (size_t i = 0; i < px; i++, yd += cn, src += xc)
+                for (size_t j = 0; j < cn; j++)
+                    yd[j] = src[j];
             break;
         }
         case S_SEP:
@@ -2226,10 +2229,15 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
             ft_global_avgpool(&xm, yd);
             break;
         case S_UPS: {
-            size_t c = (size_t)xv->c;
+            size_t c = (size_t)xv->c, orow = (size_t)yv->w * c;
             for (int32_t oy = 0; oy < yv->h; oy++) {
+                float *o = yd + (size_t)oy * orow;
+                if (oy % s->sh != 0) {
+                    // The same input row as the row above: copy that.
+                    memcpy(o, o - orow, orow * sizeof(float));
+                    continue;
+                }
                 const float *row = xd + (size_t)(oy / s->sh) * xv->w * c;
-                float *o = yd + (size_t)oy * yv->w * c;
                 for (int32_t ox = 0; ox < yv->w; ox++)
                     memcpy(o + (size_t)ox * c, row + (size_t)(ox / s->sw) * c,
                            c * sizeof(float));
