@@ -404,8 +404,8 @@ static ft_nn_kernels table_for(const char *level)
 
 static void bench_conv(void)
 {
-    printf("\n== conv2d layers (ft_conv_forward: im2col + pgemm, direct dconv2d for c_in <= 4 at "
-           "avx512 and ref; bias + relu; 1 thread) ==\n");
+    printf("\n== conv2d layers (ft_conv_forward: im2col + pgemm, direct dconv2d at avx512 and ref "
+           "for c_in <= 4 and for 3x3 outputs of 9+ pixels; bias + relu; 1 thread) ==\n");
     printf("%-30s %-7s %9s %9s %14s\n", "shape", "variant", "ms", "GFLOP/s", "checksum");
     ft_nn_ctx *ctx;
     if (ft_nn_ctx_new(1, &ctx) != FT_OK)
