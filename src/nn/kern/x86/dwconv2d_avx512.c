@@ -338,6 +338,60 @@ static ALWAYS_INLINE void row3x3_group(const ft_conv_geom *g, const float *x, co
     }
 }
 
+// Narrow layers (c = 1, 2, 4 or 8: YuNet's 1- and 4-channel heads), 3x3
+// stride 1: a row's out_w * c outputs are swept 16 at a time, one (pixel,
+// channel) per lane with its channel's weights, instead of one pixel per
+// vector with c of 16 lanes used. Each lane does what row3x3 does for its
+// output: window3x3 on the same column values (zero left or right of the
+// row, a row outside the map read from one inside with zero weights), so
+// the bits are the same.
+static ALWAYS_INLINE void row3x3_narrow(const ft_conv_geom *g, const float *x, const float *w,
+                                        const float *bias, ft_act act, float *y, int32_t oy)
+{
+    int32_t c = g->c_in, sh = c == 1 ? 0 : c == 2 ? 1 : c == 4 ? 2 : 3;
+    size_t rs = (size_t)g->in_w * c;
+    const __m512i lane =
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i ch = _mm512_and_si512(lane, _mm512_set1_epi32(c - 1));
+    const __mmask16 cm = (__mmask16)((1u << c) - 1);
+    __m512 b = bias ? _mm512_permutexvar_ps(ch, _mm512_maskz_loadu_ps(cm, bias))
+                    : _mm512_setzero_ps();
+    int32_t iy0 = oy - g->pad_top;
+    int32_t valid = iy0 + 1 >= 0 && iy0 + 1 < g->in_h ? iy0 + 1 : iy0 >= 0 ? iy0 : iy0 + 2;
+    __m512 wv[9];
+    const float *rp[3];
+    for (int t = 0; t < 3; t++) {
+        int32_t iy = iy0 + t;
+        bool in = iy >= 0 && iy < g->in_h;
+        rp[t] = x + (size_t)(in ? iy : valid) * rs;
+        for (int k = 0; k < 3; k++)
+            wv[3 * t + k] =
+                in ? _mm512_permutexvar_ps(ch, _mm512_maskz_loadu_ps(cm, w + (3 * t + k) * c))
+                   : _mm512_setzero_ps();
+    }
+    int32_t n = g->out_w * c, pl = g->pad_left;
+    float *yp = y + (size_t)oy * n;
+    const __m512i in_w = _mm512_set1_epi32(g->in_w), zero = _mm512_setzero_si512();
+    for (int32_t j0 = 0; j0 < n; j0 += 16) {
+        __m512i vj = _mm512_add_epi32(_mm512_set1_epi32(j0), lane);
+        __mmask16 live = _mm512_cmplt_epi32_mask(vj, _mm512_set1_epi32(n));
+        __m512i ox = _mm512_srlv_epi32(vj, _mm512_set1_epi32(sh));
+        col3 cols[3];
+        for (int k = 0; k < 3; k++) {
+            __m512i ix = _mm512_add_epi32(ox, _mm512_set1_epi32(k - pl));
+            __mmask16 mk = live & _mm512_cmpge_epi32_mask(ix, zero) &
+                           _mm512_cmplt_epi32_mask(ix, in_w);
+            ptrdiff_t o = (ptrdiff_t)j0 + (ptrdiff_t)(k - pl) * c;
+            cols[k] = (col3){_mm512_maskz_loadu_ps(mk, rp[0] + o),
+                             _mm512_maskz_loadu_ps(mk, rp[1] + o),
+                             _mm512_maskz_loadu_ps(mk, rp[2] + o)};
+        }
+        int nv = n - j0 < 16 ? n - j0 : 16;
+        store(yp + j0, ft_act_zmm(window3x3(cols[0], cols[1], cols[2], wv, b), act), live,
+              nv == 16, act, nv);
+    }
+}
+
 // Any other kernel size: per pixel, taps outside the input skipped.
 static ALWAYS_INLINE void row_block(const ft_conv_geom *g, const float *x, const float *w,
                                     const float *bias, ft_act act, float *y, int32_t oy, int32_t cb,
@@ -381,6 +435,12 @@ static ALWAYS_INLINE void rows_act(const ft_conv_geom *g, const float *x, const 
     // 8.2 ms), hence the bound on the row too.
     // The same bounds for narrow layers (16 channels: a whole 320x240 map
     // from memory 0.40 -> 0.45 ms two rows at a time).
+    if (g->kh == 3 && g->kw == 3 && g->stride == 1 &&
+        (g->c_in == 1 || g->c_in == 2 || g->c_in == 4 || g->c_in == 8)) {
+        for (int32_t oy = oy0; oy < oy1; oy++)
+            row3x3_narrow(g, x, w, bias, act, y, oy);
+        return;
+    }
     double row_bytes = (double)g->in_w * g->c_in * sizeof(float);
     bool pair = g->kh == 3 && g->kw == 3 && g->stride == 1 &&
                 (oy1 - oy0 + 2) * row_bytes <= PAIR_WIDE_BYTES && row_bytes <= PAIR_WIDE_ROW_BYTES;
