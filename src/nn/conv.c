@@ -285,9 +285,12 @@ static bool prefer_split_n(int32_t m, int32_t n, int nth);
 // layers with more (the ResNet's 3x3 ones), reading each tap in place
 // instead of copying the input ~kh*kw-fold: 35x35x32 -> 32 0.16 -> 0.13
 // ms, 17x17x64 -> 64 0.135 -> 0.123; the 3x3x256 outputs 0.11 -> 0.09
-// with weights out of L2 (docs/BENCHMARKS.md). Not on outputs of fewer
-// than 9 pixels (untried), nor where threads would rather split the
-// columns (small maps: the rows are too few to share).
+// with weights out of L2 (docs/BENCHMARKS.md). Not on outputs of 2-8
+// pixels (untried) or of one pixel that reads no padding (3-6 % slower
+// than the GEMM); one pixel that does (a 3x3 SAME layer on a 1x1 map)
+// skips the taps outside: 0.043 -> 0.004 ms for 256 -> 256. Nor where
+// threads would rather split the columns (small maps: the rows are too few
+// to share).
 static bool dconv_fits(const ft_nn_kernels *kern, const ft_conv_geom *g, int nth)
 {
     if (!kern->dconv2d || (g->kh == 1 && g->kw == 1))
@@ -295,8 +298,10 @@ static bool dconv_fits(const ft_nn_kernels *kern, const ft_conv_geom *g, int nth
     if (g->c_in <= FT_DCONV_RUNS_MAX_CIN)
         return g->kh <= FT_DCONV_MAX_KH && g->kh * g->kw * g->c_in <= FT_DCONV_MAX_K;
     int32_t m = g->out_h * g->out_w;
-    return g->c_in <= FT_DCONV_MAX_CIN && g->kh * g->kw <= FT_DCONV_MAX_TAPS && m >= 9 &&
-           !prefer_split_n(m, g->c_out, nth);
+    bool pads = g->pad_top > 0 || g->pad_left > 0 || (g->out_h - 1) * g->stride + g->kh > g->in_h ||
+                (g->out_w - 1) * g->stride + g->kw > g->in_w;
+    return g->c_in <= FT_DCONV_MAX_CIN && g->kh * g->kw <= FT_DCONV_MAX_TAPS &&
+           (m >= 9 || (pads && m == 1)) && !prefer_split_n(m, g->c_out, nth);
 }
 
 static ft_status conv_run(ft_nn_ctx *ctx, const ft_conv *c, const ft_conv_geom *gp,

@@ -654,8 +654,9 @@ static void test_dconv_variants(void)
 // on x itself), small maps (flattened tiles across rows, tap pointers on
 // zeros at the edges), K chunk ends inside a tap (K = 288, 1152, 9 * 100;
 // 2304: 9 chunks of 256, 10 of 231 with a chunk of 255),
-// c_out off the panels, every activation; the layer with 1 and 2 threads,
-// and the kernel alone on the unpadded geometry in two row ranges.
+// c_out off the panels, every activation, 1x1 maps (8 of 9 taps outside:
+// skipped, see conv2d_avx512.c); the layer with 1 and 2 threads, and the
+// kernel alone on the unpadded geometry in two row ranges.
 static void test_dconv_gemm_bits(void)
 {
     static const struct {
@@ -669,6 +670,7 @@ static void test_dconv_gemm_bits(void)
         {12, 16, 32, 17, 2, FT_PAD_SAME},  {6, 7, 100, 70, 1, FT_PAD_VALID},
         {3, 30, 64, 33, 1, FT_PAD_SAME},   {5, 6, 100, 20, 2, FT_PAD_SAME},
         {6, 6, 256, 40, 1, FT_PAD_SAME},   {3, 3, 256, 64, 1, FT_PAD_SAME},
+        {1, 1, 256, 64, 1, FT_PAD_SAME},   {1, 1, 40, 33, 1, FT_PAD_SAME},
     };
     int checked = 0;
     for (size_t lv = 0; lv < 3; lv++) {
