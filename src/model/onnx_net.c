@@ -2036,6 +2036,56 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
     return FT_OK;
 }
 
+// A nearest upsampling whose output only the Add after it reads (YuNet's
+// Resize_43 + Add_44, Resize_49 + Add_50): the Add's input that the
+// upsampling makes (0 or 1), or -1 when they cannot run as one (the
+// upsampled map is then written and read back: at 1080p 8 MB each way).
+static int ups_add_input(const ft_onnx_net *n, const plan *pl, size_t si)
+{
+    const step *s = &n->steps[si], *q = s + 1;
+    if (s->op != S_UPS || n->vals[s->in[0]].kind != K_MAP || si + 1 >= n->n_steps ||
+        pl->chain_len[si + 1] != 0 || q->op != S_ADD || q->n_in != 2 ||
+        n->vals[q->in[0]].kind != K_MAP || readers(n, s->out) != 1 ||
+        pl->v[q->out].root != q->out || pl->v[s->out].root != s->out)
+        return -1;
+    int k = q->in[0] == s->out ? 0 : q->in[1] == s->out ? 1 : -1;
+    if (k < 0 || q->in[1 - k] == s->out)
+        return -1;
+    // The Add's output must not overlap the small map, which it reads after
+    // writing rows, nor its other input but exactly.
+    const vshape *x = &pl->v[s->in[0]], *b = &pl->v[q->in[1 - k]], *y = &pl->v[q->out];
+    const float *xd = pl->v[x->root].d, *bd = pl->v[b->root].d, *yd = y->d;
+    if (xd < yd + y->n && yd < xd + x->n)
+        return -1;
+    if (bd != yd && bd < yd + y->n && yd < bd + b->n)
+        return -1;
+    return k;
+}
+
+// Rows of y = u + b (k = 0) or b + u (k = 1), u the nearest upsampling of x
+// by (sh, sw): the Add's sums in its operand order, the same bits as
+// writing u and ft_add.
+static void ups_add(const ft_map *x, int32_t sh, int32_t sw, const float *b, int k, ft_map *y)
+{
+    size_t c = (size_t)y->c, orow = (size_t)y->w * c;
+    for (int32_t oy = 0; oy < y->h; oy++) {
+        const float *row = x->d + (size_t)(oy / sh) * x->w * c;
+        const float *br = b + (size_t)oy * orow;
+        float *o = y->d + (size_t)oy * orow;
+        for (int32_t ox = 0; ox < y->w; ox++) {
+            const float *u = row + (size_t)(ox / sw) * c;
+            const float *bp = br + (size_t)ox * c;
+            float *op = o + (size_t)ox * c;
+            if (k == 0)
+                for (size_t i = 0; i < c; i++)
+                    op[i] = u[i] + bp[i];
+            else
+                for (size_t i = 0; i < c; i++)
+                    op[i] = bp[i] + u[i];
+        }
+    }
+}
+
 size_t ft_onnx_net_n_steps(const ft_onnx_net *n)
 {
     return n->n_steps;
@@ -2171,6 +2221,22 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
             if (st != FT_E_UNSUPPORTED)
                 return ft_err_set(err, st, "onnx: node '%s' (Conv + MaxPool): %s", s->node,
                                   ft_status_str(st));
+        }
+        int ua = ups_add_input(n, &pl, si);
+        if (ua >= 0) {
+            // The upsampling and the Add that alone reads it, as one.
+            const step *q = s + 1;
+            vshape *qv = &v[q->out];
+            ft_map qm = {qv->h, qv->w, qv->c, qv->d};
+            ups_add(&xm, s->sh, s->sw, v[v[q->in[1 - ua]].root].d, ua, &qm);
+            if (step_ms) {
+                step_ms[si] = step_clock_ms() - t0;
+                step_ms[si + 1] = 0;
+            }
+            if (step_macs)
+                step_macs[si + 1] = 0;
+            si++;
+            continue;
         }
         switch (s->op) {
         case S_CONV:
