@@ -15,6 +15,7 @@
 #include "nn/kern/pgemm.h"
 
 #include "nn/kern/x86/act_simd.h"
+#include "nn/kern/x86/tile_avx512.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -76,32 +77,7 @@ static ALWAYS_INLINE void ukernel(const int mr, const int nv, const size_t LDA, 
         }
     }
 
-    __mmask16 mk[2];
-    mk[0] = t->ncols >= 16 ? 0xFFFF : (__mmask16)((1u << t->ncols) - 1);
-    mk[1] = t->ncols >= 32 ? 0xFFFF : t->ncols > 16 ? (__mmask16)((1u << (t->ncols - 16)) - 1) : 0;
-    __m512 bias[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    if (t->last && t->bias) {
-        bias[0] = _mm512_maskz_loadu_ps(mk[0], t->bias);
-        if (nv > 1)
-            bias[1] = _mm512_maskz_loadu_ps(mk[1], t->bias + 16);
-    }
-#pragma GCC unroll 14
-    for (int i = 0; i < mr; i++) {
-        float *c = t->c + (size_t)i * t->ldc;
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++) {
-            __m512 x = acc[i][v];
-            if (!t->first)
-                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], c + 16 * v));
-            if (t->last)
-                x = ft_act_zmm(_mm512_add_ps(x, bias[v]), t->act);
-            _mm512_mask_storeu_ps(c + 16 * v, mk[v], x);
-        }
-    }
-    if (t->last && t->act == FT_ACT_SIGMOID)
-        for (int i = 0; i < mr; i++)
-            for (int32_t j = 0; j < t->ncols; j++)
-                t->c[(size_t)i * t->ldc + j] = ft_act_apply(t->c[(size_t)i * t->ldc + j], t->act);
+    ft_tile_store_zmm(acc, mr, nv, t->c, t->ldc, t->bias, t->ncols, t->first, t->last, t->act);
 }
 
 // One 16-column panel, 28 rows: 28 accumulators (two tiles' worth), one
