@@ -1815,6 +1815,18 @@ static double step_clock_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+// Steps si and si + 1 ran as one: the profile books the time to the first
+// and nothing (time, work) to the second.
+static void fused_pair_booked(double *step_ms, int64_t *step_macs, size_t si, double t0)
+{
+    if (step_ms) {
+        step_ms[si] = step_clock_ms() - t0;
+        step_ms[si + 1] = 0;
+    }
+    if (step_macs)
+        step_macs[si + 1] = 0;
+}
+
 // Generic row-major transpose: y[i0..] = x[...] with y's axis i = x's q[i].
 static void transpose(const float *x, int r, const int64_t *xd, const int *q, float *y)
 {
@@ -2209,12 +2221,7 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
             ft_map qm = {qv->h, qv->w, qv->c, qv->d};
             st = ft_dwconv_maxpool2_forward_rows(ctx, s->conv, &xm, 0, xv->h, 0, &qm);
             if (st == FT_OK) {
-                if (step_ms) {
-                    step_ms[si] = step_clock_ms() - t0;
-                    step_ms[si + 1] = 0;
-                }
-                if (step_macs)
-                    step_macs[si + 1] = 0;
+                fused_pair_booked(step_ms, step_macs, si, t0);
                 si++;
                 continue;
             }
@@ -2229,12 +2236,7 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
             vshape *qv = &v[q->out];
             ft_map qm = {qv->h, qv->w, qv->c, qv->d};
             ups_add(&xm, s->sh, s->sw, v[v[q->in[1 - ua]].root].d, ua, &qm);
-            if (step_ms) {
-                step_ms[si] = step_clock_ms() - t0;
-                step_ms[si + 1] = 0;
-            }
-            if (step_macs)
-                step_macs[si + 1] = 0;
+            fused_pair_booked(step_ms, step_macs, si, t0);
             si++;
             continue;
         }
