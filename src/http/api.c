@@ -83,6 +83,12 @@ static ft_status image_input(ft_http_req *r, const char *field, ft_multipart *mp
 {
     ft_server *s = srv(r);
     memset(mp, 0, sizeof *mp);
+    // Every route that takes a photo takes ?detector too: a name that is
+    // none of the detectors is refused, not answered with the default.
+    const char *dq = ft_http_query(r, "detector");
+    ft_detector_kind dk;
+    if (dq && !ft_detector_parse(dq, &dk))
+        return ft_err_set(err, FT_E_INVALID, "detector '%.20s': expected yunet, ssd or tiny", dq);
     const char *ct = r->content_type;
     if (ct && strncasecmp(ct, "multipart/", 10) == 0) {
         ft_multipart_limits lim = ft_multipart_limits_default();
@@ -2003,7 +2009,9 @@ static void h_key_revoke(ft_http_req *r)
     "granted or denied|source:string:door or camera name"
 
 // The query parameter of the routes that detect faces.
-#define DETECTOR_Q "detector:string:yunet, ssd or tiny (default: the server's --detector, yunet)"
+#define DETECTOR_Q                                                                                 \
+    "detector:string:yunet, ssd or tiny (default: the server's --detector, yunet; another name: "  \
+    "400)"
 #define DOOR_DETECTOR_Q                                                                            \
     "detector:string:if given, must name the server's --detector (the door pipeline runs that "    \
     "one; another is refused with 400)"

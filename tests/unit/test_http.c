@@ -973,6 +973,14 @@ static void test_app_default_detector(void)
     tc_resp_free(&r);
     long n0 = inference_count(port, "yunet");
     FT_CHECK_EQ(n0, 1);
+    // A detector that does not exist is refused on the photo routes (it
+    // used to run the server's default quietly); nothing runs.
+    r = tc_req(port, "POST", "/api/v1/detect?detector=yunett", "Content-Type: image/jpeg\r\n",
+               img.data, img.len);
+    FT_CHECK_EQ(r.status, 400);
+    FT_CHECK(r.body && strstr(r.body, "expected yunet, ssd or tiny") != NULL);
+    tc_resp_free(&r);
+    FT_CHECK_EQ(inference_count(port, "yunet"), 1);
     r = post_file(port, "/api/prediction", "fileImg", img.data, img.len, NULL);
     FT_CHECK_EQ(r.status, 200);
     tc_resp_free(&r);
