@@ -1,9 +1,14 @@
 // Allocation wrappers with a failure-injection hook for the OOM tests.
+#define _GNU_SOURCE // memfd_create
 #include "core/mem.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 // Failure injection is a test-only facility; an atomic keeps it safe when
 // the code under test is threaded.
@@ -90,4 +95,58 @@ void *ft_aligned_alloc(size_t n)
 void ft_aligned_free(void *p)
 {
     free(p);
+}
+
+size_t ft_page_bytes(void)
+{
+#ifdef __linux__
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (size_t)p : 4096;
+#else
+    return 4096;
+#endif
+}
+
+void *ft_mirror_alloc(size_t bytes)
+{
+#ifdef __linux__
+    size_t page = ft_page_bytes(), span;
+    if (bytes == 0 || bytes % page != 0 || !ft_size_mul(bytes, 2, &span) ||
+        !ft_size_add(span, page, &span) || should_fail())
+        return NULL;
+    int fd = memfd_create("ft-ring", MFD_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    unsigned char *p = NULL;
+    if (ftruncate(fd, (off_t)bytes) == 0) {
+        // Reserve the span, then put the same memory at 0, bytes and 2 * bytes.
+        void *r = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (r != MAP_FAILED) {
+            p = r;
+            size_t at[3] = {0, bytes, 2 * bytes}, len[3] = {bytes, bytes, page};
+            for (int i = 0; i < 3 && p; i++)
+                if (mmap(p + at[i], len[i], PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+                         0) == MAP_FAILED) {
+                    munmap(p, span);
+                    p = NULL;
+                }
+        }
+    }
+    close(fd);
+    return p;
+#else
+    (void)bytes;
+    return NULL;
+#endif
+}
+
+void ft_mirror_free(void *p, size_t bytes)
+{
+#ifdef __linux__
+    if (p)
+        munmap(p, 2 * bytes + ft_page_bytes());
+#else
+    (void)p;
+    (void)bytes;
+#endif
 }

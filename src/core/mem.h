@@ -24,6 +24,17 @@ char *ft_strndup(const char *s, size_t n);
 void *ft_aligned_alloc(size_t n);
 void ft_aligned_free(void *p);
 
+// A ring of `bytes` (a whole number of pages, ft_page_bytes) that reads
+// and writes as contiguous memory past its end: the ring's memory is mapped
+// twice in a row, then its first page a third time, so p[i] and
+// p[i + bytes] are the same byte for i < bytes + one page. A window of up
+// to `bytes` bytes may start anywhere in [0, bytes). NULL when the system
+// cannot map memory twice (not Linux, no memfd) or out of memory: callers
+// keep a plain-memory path. Release with ft_mirror_free(p, bytes).
+void *ft_mirror_alloc(size_t bytes);
+void ft_mirror_free(void *p, size_t bytes);
+size_t ft_page_bytes(void);
+
 // Test hook: the allocation after `n` more successful ones fails (n = 0:
 // the next one). A negative `n` turns failure injection off. Returns the
 // number of allocations made since the last call to ft_mem_fail_after.

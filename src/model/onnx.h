@@ -201,4 +201,17 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
                                 ft_onnx_out *out, size_t cap, double *step_ms, int64_t *step_macs,
                                 ft_err *err);
 
+// Tests and benchmarks: how the net runs chains of steps in row bands.
+// FT_ONNX_BANDS_RINGS (the default): the steps of a chain in low bands
+// (where the rows the band above reads again are a large share of those
+// computed) write their rows into rings (ft_nn_ctx_rings), where those
+// rows stay in place; other chains as FT_ONNX_BANDS_MOVE.
+// FT_ONNX_BANDS_MOVE: plain buffers, those rows moved down before each
+// band (also the path taken when no ring can be had). FT_ONNX_BANDS_NONE:
+// no chains, every step on whole maps. The outputs are the same bits in all
+// three. Set it before planning (ft_onnx_net_plan) and running; not while
+// another thread runs the net.
+typedef enum { FT_ONNX_BANDS_RINGS, FT_ONNX_BANDS_MOVE, FT_ONNX_BANDS_NONE } ft_onnx_bands;
+void ft_onnx__net_set_bands(ft_onnx_net *n, ft_onnx_bands b);
+
 #endif

@@ -82,6 +82,7 @@ struct ft_onnx_net {
     int *outs;
     const char **out_names;
     char *names; // storage for copied names
+    ft_onnx_bands bands;
 };
 
 // ---- Preparation ----
@@ -1488,14 +1489,16 @@ static void band_rows(const ft_onnx_net *n, const vshape *v, size_t h, int len, 
 // band (from a false top edge), thrown away. off[i]: the byte offset of step i's
 // buffer in the chain's scratch (the padded band of a prepad conv after
 // them, at off[len - 1]); *bytes: the whole scratch; *waste: computed
-// output / needed output, in bytes, over the whole map.
+// output / needed output, in bytes, over the whole map. win[i] (if not
+// NULL): the most rows step i's buffer holds; *held (if not NULL): the
+// rows moved down for the band above / the rows computed, in bytes.
 static void chain_layout(const ft_onnx_net *n, const vshape *v, size_t h, int len, int32_t R,
-                         size_t *off, size_t *bytes, double *waste)
+                         size_t *off, size_t *bytes, double *waste, int32_t *win, double *held)
 {
     int32_t a[MAX_CHAIN], b[MAX_CHAIN], e[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN],
         hi[MAX_CHAIN], top[MAX_CHAIN];
     size_t rows[MAX_CHAIN] = {0}, pad = 0;
-    double work = 0, need = 0;
+    double work = 0, need = 0, moved = 0;
     const vshape *y = &v[n->steps[h + (size_t)len - 1].out];
     for (int i = 0; i < len; i++)
         top[i] = INT32_MAX;
@@ -1508,6 +1511,8 @@ static void chain_layout(const ft_onnx_net *n, const vshape *v, size_t h, int le
             size_t row = (size_t)o->w * o->c * sizeof(float);
             if (e[i] > a[i])
                 work += (double)(e[i] - cs[i]) * row;
+            if (i < len - 1 && e[i] < b[i])
+                moved += (double)(b[i] - e[i]) * row;
             if (i < len - 1 && (size_t)(b[i] - cs[i]) > rows[i])
                 rows[i] = (size_t)(b[i] - cs[i]);
             if (s->has_prepad && !prepad_direct(s) && e[i] > a[i]) {
@@ -1531,6 +1536,11 @@ static void chain_layout(const ft_onnx_net *n, const vshape *v, size_t h, int le
     }
     *bytes = at + (pad ? ALIGN64(pad + FT_TENSOR_PAD) : 0);
     *waste = need > 0 ? work / need : 1e9;
+    if (win)
+        for (int i = 0; i < len; i++)
+            win[i] = (int32_t)rows[i];
+    if (held)
+        *held = work > 0 ? moved / work : 0;
 }
 
 // The choice of chains and band heights: bytes of the largest band buffer
@@ -1577,6 +1587,8 @@ static void plan_chains(const ft_onnx_net *n, const vshape *v, plan *pl)
         pl->chain_rows[i] = 0;
         pl->chain_scratch[i] = 0;
     }
+    if (n->bands == FT_ONNX_BANDS_NONE)
+        return;
     int32_t k = 1, st = 1, pt = 0;
     for (size_t h = 0; h < ns;) {
         const step *s0 = &n->steps[h];
@@ -1629,7 +1641,7 @@ static void plan_chains(const ft_onnx_net *n, const vshape *v, plan *pl)
             for (int32_t R = y->h; R >= 1; R /= 2) {
                 size_t off[MAX_CHAIN], scr;
                 double waste;
-                chain_layout(n, v, h, l, R, off, &scr, &waste);
+                chain_layout(n, v, h, l, R, off, &scr, &waste, NULL, NULL);
                 if (scr > BAND_BIG_BUDGET)
                     continue;
                 if (waste <= BAND_MAX_WASTE) {
@@ -1645,7 +1657,7 @@ static void plan_chains(const ft_onnx_net *n, const vshape *v, plan *pl)
         }
         size_t off[MAX_CHAIN];
         double waste;
-        chain_layout(n, v, h, best, best_r, off, &best_scr, &waste);
+        chain_layout(n, v, h, best, best_r, off, &best_scr, &waste, NULL, NULL);
         pl->chain_len[h] = best;
         for (int i = 1; i < best; i++)
             pl->chain_len[h + (size_t)i] = -1;
@@ -1905,8 +1917,54 @@ static void hold_rows(float *buf, size_t orow, int32_t cs, int32_t pcs, int32_t 
             (size_t)(b - e) * orow * sizeof(float));
 }
 
+static int32_t gcd32(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return (int32_t)a;
+}
+
+// Chains run in rings when the held rows they would move are at least
+// this share of the output rows they compute (chain_layout's *held): YuNet
+// at 1080p (Conv_7's chain in one-row bands: 0.50; the others 0.07-0.19),
+// 1.5-5 % faster than moving them (interleaved, docs/BENCHMARKS.md,
+// 2026-12-05). Below it, the rings' memory, apart from the slab that the
+// other steps keep in cache, costs more than the moves it saves: at
+// 320x256 (0.008-0.013) rings everywhere were 3-8 % slower.
+#define RING_MIN_HELD 0.05
+
+// Rings for the steps but the last of a chain whose step i keeps up to
+// win[i] rows: step i's output row r then sits at row r mod nr[i] of
+// ring[i], and a window of up to nr[i] rows from any row reads and writes
+// as contiguous memory (ft_mirror_alloc), so the rows the band above reads
+// again are never moved. A ring is a whole number of pages and of rows:
+// false (plain buffers are used) when that would take more than twice the
+// rows plus a page, or when the context has no rings.
+static bool chain_rings(const ft_onnx_net *n, ft_nn_ctx *ctx, const vshape *v, size_t h, int len,
+                        const int32_t *win, void **ring, int32_t *nr)
+{
+    if (n->bands != FT_ONNX_BANDS_RINGS || len < 2)
+        return false;
+    size_t page = ft_page_bytes(), bytes[MAX_CHAIN];
+    for (int i = 0; i < len - 1; i++) {
+        const vshape *o = &v[n->steps[h + (size_t)i].out];
+        size_t row = (size_t)o->w * o->c * sizeof(float);
+        int32_t g = (int32_t)(page / (size_t)gcd32((int64_t)row, (int64_t)page));
+        int32_t w = win[i] > 0 ? win[i] : 1;
+        nr[i] = (w + g - 1) / g * g;
+        bytes[i] = (size_t)nr[i] * row;
+        if (bytes[i] > 2 * (size_t)w * row + page)
+            return false;
+    }
+    return ft_nn_ctx_rings(ctx, len - 1, bytes, ring);
+}
+
 // Runs the chain starting at step h band by band, bottom to top (see
-// chain_layout for its buffers).
+// chain_layout for its buffers, chain_rings for the rings that replace
+// them when the context has them).
 static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl, size_t h,
                            unsigned char *scratch, ft_err *err)
 {
@@ -1915,10 +1973,14 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
     const step *last = &n->steps[h + (size_t)len - 1];
     const vshape *yv = &v[last->out];
     int32_t R = pl->chain_rows[h];
-    size_t off[MAX_CHAIN], bytes;
+    size_t off[MAX_CHAIN] = {0}, bytes;
     double waste;
-    chain_layout(n, v, h, len, R, off, &bytes, &waste);
+    int32_t win[MAX_CHAIN], nr[MAX_CHAIN];
+    void *ring[MAX_CHAIN];
+    double held;
+    chain_layout(n, v, h, len, R, off, &bytes, &waste, win, &held);
     FT_ASSERT(bytes <= pl->chain_scratch[h]);
+    bool rings = held >= RING_MIN_HELD && chain_rings(n, ctx, v, h, len, win, ring, nr);
     float *padbuf = (float *)(scratch + off[len - 1]);
     int32_t a[MAX_CHAIN], b[MAX_CHAIN], e[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN],
         hi[MAX_CHAIN], top[MAX_CHAIN], pcs[MAX_CHAIN];
@@ -1933,8 +1995,11 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
             const step *s = &n->steps[h + (size_t)i];
             const vshape *xv = &v[s->in[0]], *ov = &v[s->out];
             size_t orow = (size_t)ov->w * ov->c;
-            float *mine = (float *)(scratch + off[i]);
-            if (i < len - 1 && e[i] < b[i] && moved != i)
+            // Where row cs[i] goes: the rows after it are those above.
+            float *mine = rings && i < len - 1
+                              ? (float *)ring[i] + (size_t)(cs[i] % nr[i]) * orow
+                              : (float *)(scratch + off[i]);
+            if (!rings && i < len - 1 && e[i] < b[i] && moved != i)
                 hold_rows(mine, orow, cs[i], pcs[i], e[i], b[i]);
             pcs[i] = cs[i];
             top[i] = a[i];
@@ -1976,8 +2041,10 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
                 int q = i + 1;
                 const vshape *qv = &v[s[1].out];
                 size_t qrow = (size_t)qv->w * qv->c;
-                float *qmine = (float *)(scratch + off[q]);
-                if (q < len - 1 && e[q] < b[q])
+                float *qmine = rings && q < len - 1
+                                   ? (float *)ring[q] + (size_t)(cs[q] % nr[q]) * qrow
+                                   : (float *)(scratch + off[q]);
+                if (!rings && q < len - 1 && e[q] < b[q])
                     hold_rows(qmine, qrow, cs[q], pcs[q], e[q], b[q]);
                 moved = q;
                 float *dst = q == len - 1 ? v[qv->root].d + (size_t)a[q] * qrow : qmine;
@@ -2096,6 +2163,11 @@ static void ups_add(const ft_map *x, int32_t sh, int32_t sw, const float *b, int
                     op[i] = bp[i] + u[i];
         }
     }
+}
+
+void ft_onnx__net_set_bands(ft_onnx_net *n, ft_onnx_bands b)
+{
+    n->bands = b;
 }
 
 size_t ft_onnx_net_n_steps(const ft_onnx_net *n)

@@ -74,6 +74,15 @@ int ft_nn_ctx_threads(const ft_nn_ctx *ctx);
 // start of each inference.
 ft_arena *ft_nn_ctx_arena(ft_nn_ctx *ctx);
 
+// n rings (ft_mirror_alloc in core/mem.h), ring i of exactly bytes[i] (a
+// whole number of pages), in out[i]: the same rings as the last call with
+// the same sizes, as the context keeps its rings until it is freed (it
+// drops them all when new ones would pass 32 rings or 16 MB, never one
+// that this call returns). Their contents are whatever was last
+// written. False when they cannot be had; the caller then works in plain
+// memory.
+bool ft_nn_ctx_rings(ft_nn_ctx *ctx, int n, const size_t *bytes, void **out);
+
 // ---- Prepared layers ----
 
 // A regular or depthwise convolution with an optional per-output-channel

@@ -37,6 +37,10 @@ typedef struct ft_nn_kernels {
 // The dispatched table (calls ft_nn_init). Never NULL; read-only.
 const ft_nn_kernels *ft_nn__kernels(void);
 
+// Rings (ft_mirror_alloc) a context keeps for its banded chains.
+#define FT_NN_RINGS 32
+#define FT_NN_RING_BYTES ((size_t)16 << 20) // all of them together
+
 struct ft_nn_ctx {
     ft_pool *pool;
     int n_threads;
@@ -44,6 +48,13 @@ struct ft_nn_ctx {
     float *scratch; // kernel workspace, grows to the largest request
     size_t scratch_bytes;
     const ft_nn_kernels *kern;
+    struct {
+        void *p;
+        size_t bytes;
+        int slot;
+    } rings[FT_NN_RINGS];
+    int n_rings;
+    size_t ring_bytes;
 };
 
 // Tests and benchmarks: run this context with another kernel table (which

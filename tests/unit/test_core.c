@@ -1,4 +1,5 @@
-// Unit tests for src/core: status table, buffers, arena, pool, SHA-256.
+// Unit tests for src/core: status table, buffers, arena, pool, SHA-256,
+// mirrored rings.
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/mem.h"
@@ -7,6 +8,7 @@
 #include "ft_test.h"
 
 #include <stdatomic.h>
+#include <string.h>
 
 static void test_status(void)
 {
@@ -79,6 +81,39 @@ static void test_mem_fail(void)
     ft_free(c);
 }
 
+// A ring reads and writes the same memory at p[i], p[i + bytes] and, for
+// the first page, p[i + 2 * bytes]; sizes that are not whole pages, and an
+// injected allocation failure, get NULL.
+static void test_mirror(void)
+{
+    size_t page = ft_page_bytes(), bytes = 3 * page;
+    FT_CHECK(page >= 4096 && (page & (page - 1)) == 0);
+    FT_CHECK(ft_mirror_alloc(0) == NULL);
+    FT_CHECK(ft_mirror_alloc(page + 64) == NULL);
+    ft_mem_fail_after(0);
+    FT_CHECK(ft_mirror_alloc(bytes) == NULL);
+    ft_mem_fail_after(-1);
+#ifdef __linux__
+    unsigned char *p = ft_mirror_alloc(bytes);
+    FT_CHECK(p != NULL);
+    if (!p)
+        return;
+    for (size_t i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(i * 7 + i / 251);
+    size_t bad = 0;
+    for (size_t i = 0; i < bytes + page; i++)
+        bad += p[bytes + i] != (unsigned char)((i % bytes) * 7 + (i % bytes) / 251);
+    FT_CHECK_EQ(bad, 0);
+    // Written through the second view, read through the first.
+    memset(p + bytes + page - 8, 0xA5, 16);
+    size_t j = page + 8;
+    FT_CHECK(p[page - 8] == 0xA5 && p[page + 7] == 0xA5);
+    FT_CHECK_EQ(p[j], (unsigned char)(j * 7 + j / 251));
+    FT_CHECK(p[2 * bytes + 7] == p[7]);
+    ft_mirror_free(p, bytes);
+#endif
+}
+
 typedef struct {
     atomic_long sum;
     long n;
@@ -111,6 +146,6 @@ static void test_pool(void)
 static const ft_test_case cases[] = {
     {"status", test_status}, {"sha256", test_sha256}, {"buf", test_buf},
     {"arena", test_arena},   {"size_math", test_size_math}, {"mem_fail", test_mem_fail},
-    {"pool", test_pool},
+    {"pool", test_pool},     {"mirror", test_mirror},
 };
 FT_TEST_MAIN(cases)

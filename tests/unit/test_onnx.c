@@ -7,8 +7,10 @@
 #include "face/face.h"
 #include "ft_test.h"
 #include "model/onnx.h"
+#include "nn/nn_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static char *path_of(const char *rel, char *buf, size_t cap)
 {
@@ -359,11 +361,77 @@ static void yunet_sha(void)
     FT_CHECK_STREQ(ft_detector_name(FT_DETECTOR_YUNET), "yunet");
 }
 
+// YuNet-s run three ways on the same input: banded chains in rings (the
+// default), banded chains in plain buffers whose held rows are moved, and
+// every step on whole maps; every output float must be the same bits. At
+// 1920x1088 the chains run in one-row bands through maps of 33 MB (rows
+// held in rings); 640x480 and 320x256 plan shorter chains in taller
+// bands; 352x288 and 1280x736 other heights and widths.
+static void bands(void)
+{
+    char p[4096];
+    ft_onnx *m = NULL;
+    ft_onnx_net *net = NULL;
+    ft_nn_ctx *ctx = NULL;
+    ft_err err = {0};
+    FT_CHECK_OK(ft_onnx_load(yunet_path(p, sizeof p), NULL, &m, NULL, &err), &err);
+    if (m)
+        FT_CHECK_OK(ft_onnx_net_new(m, &net, &err), &err);
+    FT_CHECK_OK(ft_nn_ctx_new(1, &ctx), NULL);
+    if (!net || !ctx)
+        goto out;
+    const int32_t sz[][2] = {{1088, 1920}, {480, 640}, {256, 320}, {288, 352}, {736, 1280}};
+    for (size_t s = 0; s < sizeof sz / sizeof *sz; s++) {
+        int32_t h = sz[s][0], w = sz[s][1];
+        size_t cnt = (size_t)h * w * 3, total = 0;
+        float *keep[12] = {0};
+        for (int mode = 0; mode < 3; mode++) {
+            ft_onnx__net_set_bands(net, (ft_onnx_bands)mode);
+            size_t bytes = 0;
+            FT_CHECK_OK(ft_onnx_net_plan(net, h, w, &bytes, &err), &err);
+            ft_arena *ar = ft_nn_ctx_arena(ctx);
+            ar->used = 0;
+            FT_CHECK_OK(ft_arena_reserve(ar, bytes + cnt * 4 + 128), NULL);
+            float *x = ft_arena_floats(ar, cnt);
+            if (!x)
+                break;
+            // Pixels 0..255 with the low bits of a hash: every position differs.
+            for (size_t i = 0; i < cnt; i++)
+                x[i] = (float)((i * 2654435761u) >> 24);
+            ft_map xm = {h, w, 3, x};
+            ft_onnx_out out[12];
+            FT_CHECK_OK(ft_onnx_net_run(net, ctx, &xm, out, 12, &err), &err);
+            for (int k = 0; k < 12; k++) {
+                size_t nb = out[k].n * sizeof(float);
+                if (mode == 0) {
+                    keep[k] = malloc(nb ? nb : 1);
+                    if (keep[k])
+                        memcpy(keep[k], out[k].d, nb);
+                    total += out[k].n;
+                } else if (keep[k]) {
+                    FT_CHECK(memcmp(keep[k], out[k].d, nb) == 0);
+                }
+            }
+            if (mode == 0 && h == 1088) // the one-row bands ran in rings
+                FT_CHECK(ctx->n_rings > 0);
+        }
+        FT_CHECK(total > 0);
+        for (int k = 0; k < 12; k++)
+            free(keep[k]);
+    }
+    ft_onnx__net_set_bands(net, FT_ONNX_BANDS_RINGS);
+out:
+    ft_nn_ctx_free(ctx);
+    ft_onnx_net_free(net);
+    ft_onnx_free(m);
+}
+
 static const ft_test_case cases[] = {
     {"yunet_parse", yunet_parse},     {"limits", limits},
     {"truncated", truncated},         {"tensor_types", tensor_types},
     {"unsupported", unsupported},     {"run_conv_bn_dw", run_conv_bn_dw},
     {"run_heads", run_heads},         {"run_upsample_misc", run_upsample_misc},
     {"oom", oom},                     {"yunet_sha", yunet_sha},
+    {"bands", bands},
 };
 FT_TEST_MAIN(cases)
