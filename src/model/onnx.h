@@ -187,9 +187,9 @@ ft_status ft_onnx_net_run(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_map *x,
 
 // For profiling (bench/bench_yunet.c): the steps the graph became (after
 // folding and fusion), and a run that records each step's time in ms (the
-// calling thread's CPU time; a banded chain's at its first step) and,
-// for convolutions, its multiply-adds (arrays of ft_onnx_net_n_steps; either
-// may be NULL; alias steps record 0).
+// calling thread's CPU time; in a banded chain, summed over its bands; a
+// fused pair's at its first step) and, for convolutions, its multiply-adds
+// (arrays of ft_onnx_net_n_steps; either may be NULL; alias steps record 0).
 typedef struct ft_onnx_step_info {
     const char *node, *op; // first ONNX node of the step; engine op
     int32_t kh, kw, c_in, c_out, stride; // convolutions only

@@ -1966,7 +1966,7 @@ static bool chain_rings(const ft_onnx_net *n, ft_nn_ctx *ctx, const vshape *v, s
 // chain_layout for its buffers, chain_rings for the rings that replace
 // them when the context has them).
 static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl, size_t h,
-                           unsigned char *scratch, ft_err *err)
+                           unsigned char *scratch, double *step_ms, ft_err *err)
 {
     int len = pl->chain_len[h];
     const vshape *v = pl->v;
@@ -1991,7 +1991,17 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
         band_rows(n, v, h, len, o0, o1, top, a, b, e, cs, lo, hi);
         const float *in = NULL;
         int moved = -1; // a step whose held rows are already in place
+        // Profiling: the time from one step's start to the next's is the
+        // first one's (a fused pair's, its first step's).
+        double mark = step_ms ? step_clock_ms() : 0;
+        int who = 0;
         for (int i = 0; i < len; i++) {
+            if (step_ms) {
+                double t = step_clock_ms();
+                step_ms[h + (size_t)who] += t - mark;
+                mark = t;
+                who = i;
+            }
             const step *s = &n->steps[h + (size_t)i];
             const vshape *xv = &v[s->in[0]], *ov = &v[s->out];
             size_t orow = (size_t)ov->w * ov->c;
@@ -2111,6 +2121,8 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
                                   (int)cs[i], (int)e[i], ft_status_str(st));
             in = dst + (size_t)(a[i] - cs[i]) * orow;
         }
+        if (step_ms)
+            step_ms[h + (size_t)who] += step_clock_ms() - mark;
     }
     return FT_OK;
 }
@@ -2235,21 +2247,25 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
         vshape *yv = &v[s->out];
         const float *xd = v[xv->root].d;
         int kind = n->vals[s->in[0]].kind;
+        if (pl.chain_len[si] < 0)
+            continue; // run with its chain, which booked it
         if (step_ms)
             step_ms[si] = 0;
         if (step_macs)
             step_macs[si] = 0;
-        if (pl.chain_len[si] < 0)
-            continue; // run with its chain
         if (pl.chain_len[si] > 0) {
-            double tc = step_ms ? step_clock_ms() : 0;
-            st = run_chain(n, ctx, &pl, si, slab + pl.scratch_off[si], err);
+            for (int k = 1; k < pl.chain_len[si]; k++) {
+                if (step_ms)
+                    step_ms[si + (size_t)k] = 0;
+                if (step_macs)
+                    step_macs[si + (size_t)k] = 0;
+            }
+            st = run_chain(n, ctx, &pl, si, slab + pl.scratch_off[si], step_ms, err);
             if (st != FT_OK)
                 return st;
-            if (step_ms)
-                step_ms[si] = step_clock_ms() - tc;
             if (step_macs) {
-                // Nominal (whole-map) work of the chain's convolutions.
+                // Nominal (whole-map) work of each of the chain's
+                // convolutions (a fused depthwise + pool's at the conv).
                 for (int k = 0; k < pl.chain_len[si]; k++) {
                     const step *c = &n->steps[si + (size_t)k];
                     const vshape *cx = &v[c->in[0]];
@@ -2259,8 +2275,8 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
                     for (int q = 0; q < 4 && cs4[q]; q++) {
                         const ft_conv_desc *d = ft_conv_get_desc(cs4[q]);
                         ft_conv_out_shape(cs4[q], hh, ww, &hh, &ww);
-                        step_macs[si] += (int64_t)hh * ww * d->c_out * d->kh * d->kw *
-                                         (d->depthwise ? 1 : d->c_in);
+                        step_macs[si + (size_t)k] += (int64_t)hh * ww * d->c_out * d->kh *
+                                                     d->kw * (d->depthwise ? 1 : d->c_in);
                     }
                 }
             }
