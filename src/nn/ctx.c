@@ -3,7 +3,13 @@
 #include "core/mem.h"
 #include "nn/nn_internal.h"
 
-static void drop_rings(ft_nn_ctx *ctx);
+static void drop_rings(ft_nn_ctx *ctx)
+{
+    for (int i = 0; i < ctx->n_rings; i++)
+        ft_mirror_free(ctx->rings[i].p, ctx->rings[i].bytes);
+    ctx->n_rings = 0;
+    ctx->ring_bytes = 0;
+}
 
 ft_status ft_nn_ctx_new(int n_threads, ft_nn_ctx **out)
 {
@@ -69,14 +75,6 @@ float *ft_nn__scratch(ft_nn_ctx *ctx, size_t bytes)
         ctx->scratch_bytes = bytes;
     }
     return ctx->scratch;
-}
-
-static void drop_rings(ft_nn_ctx *ctx)
-{
-    for (int i = 0; i < ctx->n_rings; i++)
-        ft_mirror_free(ctx->rings[i].p, ctx->rings[i].bytes);
-    ctx->n_rings = 0;
-    ctx->ring_bytes = 0;
 }
 
 bool ft_nn_ctx_rings(ft_nn_ctx *ctx, int n, const size_t *bytes, void **out)

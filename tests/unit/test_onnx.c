@@ -361,6 +361,52 @@ static void yunet_sha(void)
     FT_CHECK_STREQ(ft_detector_name(FT_DETECTOR_YUNET), "yunet");
 }
 
+// YuNet-s loaded and run from one context, for the banding tests.
+typedef struct yunet_fx {
+    ft_onnx *m;
+    ft_onnx_net *net;
+    ft_nn_ctx *ctx;
+    ft_err err;
+} yunet_fx;
+
+static bool yunet_open(yunet_fx *f)
+{
+    char p[4096];
+    *f = (yunet_fx){0};
+    FT_CHECK_OK(ft_onnx_load(yunet_path(p, sizeof p), NULL, &f->m, NULL, &f->err), &f->err);
+    if (f->m)
+        FT_CHECK_OK(ft_onnx_net_new(f->m, &f->net, &f->err), &f->err);
+    FT_CHECK_OK(ft_nn_ctx_new(1, &f->ctx), NULL);
+    return f->net && f->ctx;
+}
+
+static void yunet_close(yunet_fx *f)
+{
+    if (f->net)
+        ft_onnx__net_set_bands(f->net, FT_ONNX_BANDS_RINGS);
+    ft_nn_ctx_free(f->ctx);
+    ft_onnx_net_free(f->net);
+    ft_onnx_free(f->m);
+}
+
+// The net set to banding `b` and planned for h x w, the arena reset and
+// holding the input: pixels 0..255 with the low bits of a hash, so every
+// position differs. xm->d is NULL when the arena could not hold it.
+static void yunet_input(yunet_fx *f, int32_t h, int32_t w, ft_onnx_bands b, ft_map *xm)
+{
+    size_t cnt = (size_t)h * w * 3, bytes = 0;
+    ft_onnx__net_set_bands(f->net, b);
+    FT_CHECK_OK(ft_onnx_net_plan(f->net, h, w, &bytes, &f->err), &f->err);
+    ft_arena *ar = ft_nn_ctx_arena(f->ctx);
+    ar->used = 0;
+    FT_CHECK_OK(ft_arena_reserve(ar, bytes + cnt * 4 + 128), NULL);
+    float *x = ft_arena_floats(ar, cnt);
+    if (x)
+        for (size_t i = 0; i < cnt; i++)
+            x[i] = (float)((i * 2654435761u) >> 24);
+    *xm = (ft_map){h, w, 3, x};
+}
+
 // YuNet-s run three ways on the same input: banded chains in rings (the
 // default), banded chains in plain buffers whose held rows are moved, and
 // every step on whole maps; every output float must be the same bits. At
@@ -369,38 +415,21 @@ static void yunet_sha(void)
 // bands; 352x288 and 1280x736 other heights and widths.
 static void bands(void)
 {
-    char p[4096];
-    ft_onnx *m = NULL;
-    ft_onnx_net *net = NULL;
-    ft_nn_ctx *ctx = NULL;
-    ft_err err = {0};
-    FT_CHECK_OK(ft_onnx_load(yunet_path(p, sizeof p), NULL, &m, NULL, &err), &err);
-    if (m)
-        FT_CHECK_OK(ft_onnx_net_new(m, &net, &err), &err);
-    FT_CHECK_OK(ft_nn_ctx_new(1, &ctx), NULL);
-    if (!net || !ctx)
+    yunet_fx f;
+    if (!yunet_open(&f))
         goto out;
     const int32_t sz[][2] = {{1088, 1920}, {480, 640}, {256, 320}, {288, 352}, {736, 1280}};
     for (size_t s = 0; s < sizeof sz / sizeof *sz; s++) {
         int32_t h = sz[s][0], w = sz[s][1];
-        size_t cnt = (size_t)h * w * 3, total = 0;
+        size_t total = 0;
         float *keep[12] = {0};
         for (int mode = 0; mode < 3; mode++) {
-            ft_onnx__net_set_bands(net, (ft_onnx_bands)mode);
-            size_t bytes = 0;
-            FT_CHECK_OK(ft_onnx_net_plan(net, h, w, &bytes, &err), &err);
-            ft_arena *ar = ft_nn_ctx_arena(ctx);
-            ar->used = 0;
-            FT_CHECK_OK(ft_arena_reserve(ar, bytes + cnt * 4 + 128), NULL);
-            float *x = ft_arena_floats(ar, cnt);
-            if (!x)
+            ft_map xm;
+            yunet_input(&f, h, w, (ft_onnx_bands)mode, &xm);
+            if (!xm.d)
                 break;
-            // Pixels 0..255 with the low bits of a hash: every position differs.
-            for (size_t i = 0; i < cnt; i++)
-                x[i] = (float)((i * 2654435761u) >> 24);
-            ft_map xm = {h, w, 3, x};
             ft_onnx_out out[12];
-            FT_CHECK_OK(ft_onnx_net_run(net, ctx, &xm, out, 12, &err), &err);
+            FT_CHECK_OK(ft_onnx_net_run(f.net, f.ctx, &xm, out, 12, &f.err), &f.err);
             for (int k = 0; k < 12; k++) {
                 size_t nb = out[k].n * sizeof(float);
                 if (mode == 0) {
@@ -413,17 +442,14 @@ static void bands(void)
                 }
             }
             if (mode == 0 && h == 1088) // the one-row bands ran in rings
-                FT_CHECK(ctx->n_rings > 0);
+                FT_CHECK(f.ctx->n_rings > 0);
         }
         FT_CHECK(total > 0);
         for (int k = 0; k < 12; k++)
             free(keep[k]);
     }
-    ft_onnx__net_set_bands(net, FT_ONNX_BANDS_RINGS);
 out:
-    ft_nn_ctx_free(ctx);
-    ft_onnx_net_free(net);
-    ft_onnx_free(m);
+    yunet_close(&f);
 }
 
 // The profile of a run (ft_onnx_net_run_timed) books every step of a
@@ -432,42 +458,30 @@ out:
 // 1920x1088 (chains in one-row bands, rings) and 640x480.
 static void profile(void)
 {
-    char p[4096];
-    ft_onnx *m = NULL;
-    ft_onnx_net *net = NULL;
-    ft_nn_ctx *ctx = NULL;
-    ft_err err = {0};
-    FT_CHECK_OK(ft_onnx_load(yunet_path(p, sizeof p), NULL, &m, NULL, &err), &err);
-    if (m)
-        FT_CHECK_OK(ft_onnx_net_new(m, &net, &err), &err);
-    FT_CHECK_OK(ft_nn_ctx_new(1, &ctx), NULL);
-    if (!net || !ctx)
+    yunet_fx f;
+    double *ms = NULL;
+    int64_t *mac[2] = {NULL, NULL};
+    if (!yunet_open(&f))
         goto out;
-    size_t ns = ft_onnx_net_n_steps(net);
-    double *ms = calloc(ns, sizeof *ms);
-    int64_t *mac[2] = {calloc(ns, sizeof(int64_t)), calloc(ns, sizeof(int64_t))};
+    size_t ns = ft_onnx_net_n_steps(f.net);
+    ms = calloc(ns, sizeof *ms);
+    mac[0] = calloc(ns, sizeof(int64_t));
+    mac[1] = calloc(ns, sizeof(int64_t));
     const int32_t sz[][2] = {{1088, 1920}, {480, 640}};
     for (size_t s = 0; s < 2 && ms && mac[0] && mac[1]; s++) {
         int32_t h = sz[s][0], w = sz[s][1];
-        size_t cnt = (size_t)h * w * 3, timed = 0, chained = 0;
+        size_t timed = 0, chained = 0;
         float *plain[12] = {0};
         for (int mode = 0; mode < 2; mode++) { // banded chains, then whole maps
-            ft_onnx__net_set_bands(net, mode ? FT_ONNX_BANDS_NONE : FT_ONNX_BANDS_RINGS);
-            size_t bytes = 0;
-            FT_CHECK_OK(ft_onnx_net_plan(net, h, w, &bytes, &err), &err);
-            ft_arena *ar = ft_nn_ctx_arena(ctx);
-            ar->used = 0;
-            FT_CHECK_OK(ft_arena_reserve(ar, bytes + cnt * 4 + 128), NULL);
-            float *x = ft_arena_floats(ar, cnt);
-            if (!x)
+            ft_map xm;
+            yunet_input(&f, h, w, mode ? FT_ONNX_BANDS_NONE : FT_ONNX_BANDS_RINGS, &xm);
+            if (!xm.d)
                 break;
-            for (size_t i = 0; i < cnt; i++)
-                x[i] = (float)((i * 2654435761u) >> 24);
+            ft_arena *ar = ft_nn_ctx_arena(f.ctx);
             size_t mark = ar->used;
-            ft_map xm = {h, w, 3, x};
             ft_onnx_out out[12];
             if (mode == 0) {
-                FT_CHECK_OK(ft_onnx_net_run(net, ctx, &xm, out, 12, &err), &err);
+                FT_CHECK_OK(ft_onnx_net_run(f.net, f.ctx, &xm, out, 12, &f.err), &f.err);
                 for (int k = 0; k < 12; k++) {
                     plain[k] = malloc(out[k].n * sizeof(float) + 1);
                     if (plain[k])
@@ -477,7 +491,8 @@ static void profile(void)
             }
             for (size_t k = 0; k < ns; k++)
                 ms[k] = -1, mac[mode][k] = -1; // every entry must be written
-            FT_CHECK_OK(ft_onnx_net_run_timed(net, ctx, &xm, out, 12, ms, mac[mode], &err), &err);
+            FT_CHECK_OK(ft_onnx_net_run_timed(f.net, f.ctx, &xm, out, 12, ms, mac[mode], &f.err),
+                        &f.err);
             for (size_t k = 0; k < ns; k++) {
                 FT_CHECK(ms[k] >= 0 && mac[mode][k] >= 0);
                 if (mode == 0 && mac[mode][k] > 0) {
@@ -499,14 +514,11 @@ static void profile(void)
         for (int k = 0; k < 12; k++)
             free(plain[k]);
     }
-    ft_onnx__net_set_bands(net, FT_ONNX_BANDS_RINGS);
+out:
     free(ms);
     free(mac[0]);
     free(mac[1]);
-out:
-    ft_nn_ctx_free(ctx);
-    ft_onnx_net_free(net);
-    ft_onnx_free(m);
+    yunet_close(&f);
 }
 
 static const ft_test_case cases[] = {

@@ -199,14 +199,7 @@ typedef struct itile {
 static ALWAYS_INLINE void ikernel(const int mr, const int nv, const itile *t)
 {
     __m512 acc[MR][2];
-#pragma GCC unroll 14
-    for (int i = 0; i < mr; i++) {
-        acc[i][0] = _mm512_setzero_ps();
-        acc[i][1] = _mm512_setzero_ps();
-        __builtin_prefetch(t->c + (size_t)i * t->ldc, 1, 3);
-        if (nv > 1)
-            __builtin_prefetch(t->c + (size_t)i * t->ldc + 16, 1, 3);
-    }
+    ft_tile_zero_zmm(acc, mr, nv, t->c, t->ldc);
     const float *b = t->b, *pf = t->pf;
     const int32_t c_in = t->c_in;
     int32_t tp = t->k0 / c_in, c0 = t->k0 % c_in, left = t->kc;
@@ -283,13 +276,7 @@ typedef struct rtile {
 static ALWAYS_INLINE void rkernel(const int mr, const size_t LDA, const rtile *t)
 {
     __m512 acc[MR][2];
-#pragma GCC unroll 14
-    for (int i = 0; i < mr; i++) {
-        acc[i][0] = _mm512_setzero_ps();
-        acc[i][1] = _mm512_setzero_ps();
-        __builtin_prefetch(t->c + (size_t)i * t->ldc, 1, 3);
-        __builtin_prefetch(t->c + (size_t)i * t->ldc + 16, 1, 3);
-    }
+    ft_tile_zero_zmm(acc, mr, 2, t->c, t->ldc);
     const float *b = t->b;
     const int32_t len = t->len;
     int32_t ky = t->k0 / len, o = t->k0 % len, left = t->kc;

@@ -1,6 +1,7 @@
 // The store that ends an AVX-512 register tile of 14 rows by 16 or 32
 // columns, shared by the packed GEMM (pgemm_avx512.c) and the direct and
-// implicit-GEMM convolutions (conv2d_avx512.c): row i of acc goes to
+// implicit-GEMM convolutions (conv2d_avx512.c), and the start of the
+// implicit-GEMM tiles (ft_tile_zero_zmm). In the store, row i of acc goes to
 // c + i * ldc, columns [0, ncols). first: C is overwritten, else acc is
 // added to what C holds (the K chunks' sums, in chunk order); last: then
 // the bias (NULL: none) and the activation, sigmoid in scalar after the
@@ -16,6 +17,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+// The start of such a tile: acc zeroed, and the lines of C that the store
+// will write (16 or 32 floats of each row) fetched meanwhile.
+static inline __attribute__((always_inline)) void
+ft_tile_zero_zmm(__m512 (*acc)[2], const int mr, const int nv, const float *c0, size_t ldc)
+{
+#pragma GCC unroll 14
+    for (int i = 0; i < mr; i++) {
+        acc[i][0] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps();
+        __builtin_prefetch(c0 + (size_t)i * ldc, 1, 3);
+        if (nv > 1)
+            __builtin_prefetch(c0 + (size_t)i * ldc + 16, 1, 3);
+    }
+}
 
 static inline __attribute__((always_inline)) void
 ft_tile_store_zmm(__m512 (*acc)[2], const int mr, const int nv, float *c0, size_t ldc,
