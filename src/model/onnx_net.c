@@ -1490,18 +1490,23 @@ static void band_rows(const ft_onnx_net *n, const vshape *v, size_t h, int len, 
 // buffer in the chain's scratch (the padded band of a prepad conv after
 // them, at off[len - 1]); *bytes: the whole scratch; *waste: computed
 // output / needed output, in bytes, over the whole map. win[i] (if not
-// NULL): the most rows step i's buffer holds; *held (if not NULL): the
+// NULL): the most rows step i's buffer holds; most[i] (if not NULL): the
+// most output rows step i computes in a band; *held (if not NULL): the
 // rows moved down for the band above / the rows computed, in bytes.
 static void chain_layout(const ft_onnx_net *n, const vshape *v, size_t h, int len, int32_t R,
-                         size_t *off, size_t *bytes, double *waste, int32_t *win, double *held)
+                         size_t *off, size_t *bytes, double *waste, int32_t *win, int32_t *most,
+                         double *held)
 {
     int32_t a[MAX_CHAIN], b[MAX_CHAIN], e[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN],
         hi[MAX_CHAIN], top[MAX_CHAIN];
     size_t rows[MAX_CHAIN] = {0}, pad = 0;
     double work = 0, need = 0, moved = 0;
     const vshape *y = &v[n->steps[h + (size_t)len - 1].out];
-    for (int i = 0; i < len; i++)
+    for (int i = 0; i < len; i++) {
         top[i] = INT32_MAX;
+        if (most)
+            most[i] = 0;
+    }
     for (int32_t o1 = y->h; o1 > 0; o1 -= R) {
         int32_t o0 = o1 - R < 0 ? 0 : o1 - R;
         band_rows(n, v, h, len, o0, o1, top, a, b, e, cs, lo, hi);
@@ -1511,6 +1516,8 @@ static void chain_layout(const ft_onnx_net *n, const vshape *v, size_t h, int le
             size_t row = (size_t)o->w * o->c * sizeof(float);
             if (e[i] > a[i])
                 work += (double)(e[i] - cs[i]) * row;
+            if (most && e[i] - a[i] > most[i])
+                most[i] = e[i] - a[i];
             if (i < len - 1 && e[i] < b[i])
                 moved += (double)(b[i] - e[i]) * row;
             if (i < len - 1 && (size_t)(b[i] - cs[i]) > rows[i])
@@ -1641,7 +1648,7 @@ static void plan_chains(const ft_onnx_net *n, const vshape *v, plan *pl)
             for (int32_t R = y->h; R >= 1; R /= 2) {
                 size_t off[MAX_CHAIN], scr;
                 double waste;
-                chain_layout(n, v, h, l, R, off, &scr, &waste, NULL, NULL);
+                chain_layout(n, v, h, l, R, off, &scr, &waste, NULL, NULL, NULL);
                 if (scr > BAND_BIG_BUDGET)
                     continue;
                 if (waste <= BAND_MAX_WASTE) {
@@ -1657,7 +1664,7 @@ static void plan_chains(const ft_onnx_net *n, const vshape *v, plan *pl)
         }
         size_t off[MAX_CHAIN];
         double waste;
-        chain_layout(n, v, h, best, best_r, off, &best_scr, &waste, NULL, NULL);
+        chain_layout(n, v, h, best, best_r, off, &best_scr, &waste, NULL, NULL, NULL);
         pl->chain_len[h] = best;
         for (int i = 1; i < best; i++)
             pl->chain_len[h + (size_t)i] = -1;
@@ -1936,30 +1943,83 @@ static int32_t gcd32(int64_t a, int64_t b)
 // 320x256 (0.008-0.013) rings everywhere were 3-8 % slower.
 #define RING_MIN_HELD 0.05
 
-// Rings for the steps but the last of a chain whose step i keeps up to
-// win[i] rows: step i's output row r then sits at row r mod nr[i] of
-// ring[i], and a window of up to nr[i] rows from any row reads and writes
-// as contiguous memory (ft_mirror_alloc), so the rows the band above reads
-// again are never moved. A ring is a whole number of pages and of rows:
-// false (plain buffers are used) when that would take more than twice the
-// rows plus a page, or when the context has no rings.
-static bool chain_rings(const ft_onnx_net *n, ft_nn_ctx *ctx, const vshape *v, size_t h, int len,
-                        const int32_t *win, void **ring, int32_t *nr)
+#define CHAIN_RINGS 32 // the most rings ft_nn_ctx_rings gives at once
+
+// Rows of a ring for w rows of `row` bytes: a whole number of pages and
+// of rows; 0 when that would take more than twice the rows plus a page.
+static int32_t ring_rows(int32_t w, size_t row, size_t page)
 {
+    int32_t g = (int32_t)(page / (size_t)gcd32((int64_t)row, (int64_t)page));
+    if (w < 1)
+        w = 1;
+    int32_t nr = (w + g - 1) / g * g;
+    return (size_t)nr * row > 2 * (size_t)w * row + page ? 0 : nr;
+}
+
+// The rings of a chain run in bands (when the context has them):
+// - with `rows`, for the steps but the last, whose step i keeps up to
+//   win[i] rows: step i's output row r then sits at row r mod nr[i] of
+//   ring[i], and a window of up to nr[i] rows from any row reads and writes
+//   as contiguous memory (ft_mirror_alloc), so the rows the band above reads
+//   again are never moved;
+// - on one thread, for each two-pair separable step i, keep[i]: the ring in
+//   which ft_sepconv2_forward_kept keeps its intermediate rows from one band
+//   to the next (most[i] output rows a band and dw2's halo), so they are
+//   not computed twice (keep[i].ring stays NULL for other steps).
+// Returns whether the row rings are had; false (plain buffers, no rings at
+// all) when a ring would be too large or the context has none.
+static bool chain_rings(const ft_onnx_net *n, ft_nn_ctx *ctx, const vshape *v, size_t h, int len,
+                        bool rows, const int32_t *win, const int32_t *most, void **ring,
+                        int32_t *nr, ft_sep2_keep *keep)
+{
+    for (int i = 0; i < len; i++)
+        keep[i] = (ft_sep2_keep){0};
     if (n->bands != FT_ONNX_BANDS_RINGS || len < 2)
         return false;
-    size_t page = ft_page_bytes(), bytes[MAX_CHAIN];
-    for (int i = 0; i < len - 1; i++) {
+    size_t page = ft_page_bytes(), bytes[CHAIN_RINGS];
+    void *got[CHAIN_RINGS];
+    int want = 0, who[CHAIN_RINGS];
+    for (int i = 0; rows && i < len - 1; i++) {
         const vshape *o = &v[n->steps[h + (size_t)i].out];
         size_t row = (size_t)o->w * o->c * sizeof(float);
-        int32_t g = (int32_t)(page / (size_t)gcd32((int64_t)row, (int64_t)page));
-        int32_t w = win[i] > 0 ? win[i] : 1;
-        nr[i] = (w + g - 1) / g * g;
-        bytes[i] = (size_t)nr[i] * row;
-        if (bytes[i] > 2 * (size_t)w * row + page)
+        nr[i] = ring_rows(win[i], row, page);
+        if (!nr[i] || want == CHAIN_RINGS)
             return false;
+        who[want] = i;
+        bytes[want++] = (size_t)nr[i] * row;
     }
-    return ft_nn_ctx_rings(ctx, len - 1, bytes, ring);
+    for (int i = 0; i < len && ft_nn_ctx_threads(ctx) == 1; i++) {
+        const step *s = &n->steps[h + (size_t)i];
+        if (s->op != S_SEP2)
+            continue;
+        // As for the row rings: only where the rows it spares, dw2's halo
+        // on each band edge, are RING_MIN_HELD of the rows computed (at
+        // 320x256, two bands: 3 %).
+        const vshape *x = &v[s->in[0]];
+        int32_t halo = ft_conv_get_desc(s->conv3)->kh - 1, m = most[i] > 0 ? most[i] : 1;
+        double edges = (double)((v[s->out].h + m - 1) / m - 1) * halo;
+        if (edges < RING_MIN_HELD * (v[s->out].h + edges))
+            continue;
+        size_t row = (size_t)x->w * (size_t)ft_conv_get_desc(s->conv2)->c_out * sizeof(float);
+        int32_t k = ring_rows(most[i] + halo, row, page);
+        if (!k || want == CHAIN_RINGS)
+            continue;
+        keep[i].n = k;
+        who[want] = len + i;
+        bytes[want++] = (size_t)k * row;
+    }
+    if (!want || !ft_nn_ctx_rings(ctx, want, bytes, got)) {
+        for (int i = 0; i < len; i++)
+            keep[i] = (ft_sep2_keep){0};
+        return false;
+    }
+    for (int q = 0; q < want; q++) {
+        if (who[q] < len)
+            ring[who[q]] = got[q];
+        else
+            keep[who[q] - len].ring = got[q];
+    }
+    return rows;
 }
 
 // Runs the chain starting at step h band by band, bottom to top (see
@@ -1975,12 +2035,14 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
     int32_t R = pl->chain_rows[h];
     size_t off[MAX_CHAIN] = {0}, bytes;
     double waste;
-    int32_t win[MAX_CHAIN], nr[MAX_CHAIN];
+    int32_t win[MAX_CHAIN], most[MAX_CHAIN], nr[MAX_CHAIN];
     void *ring[MAX_CHAIN];
+    ft_sep2_keep keep[MAX_CHAIN];
     double held;
-    chain_layout(n, v, h, len, R, off, &bytes, &waste, win, &held);
+    chain_layout(n, v, h, len, R, off, &bytes, &waste, win, most, &held);
     FT_ASSERT(bytes <= pl->chain_scratch[h]);
-    bool rings = held >= RING_MIN_HELD && chain_rings(n, ctx, v, h, len, win, ring, nr);
+    bool rings =
+        chain_rings(n, ctx, v, h, len, held >= RING_MIN_HELD, win, most, ring, nr, keep);
     float *padbuf = (float *)(scratch + off[len - 1]);
     int32_t a[MAX_CHAIN], b[MAX_CHAIN], e[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN],
         hi[MAX_CHAIN], top[MAX_CHAIN], pcs[MAX_CHAIN];
@@ -2084,8 +2146,9 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
                     st2 = ft_sepconv_forward_rows(ctx, s->conv, s->conv2, &xm, lo[i], xv->h, a[i],
                                                   &ym);
                 else if (s->op == S_SEP2)
-                    st2 = ft_sepconv2_forward_rows(ctx, s->conv, s->conv2, s->conv3, s->conv4, &xm,
-                                                   lo[i], xv->h, a[i], &ym);
+                    st2 = ft_sepconv2_forward_kept(ctx, s->conv, s->conv2, s->conv3, s->conv4, &xm,
+                                                   lo[i], xv->h, a[i], &ym,
+                                                   keep[i].ring ? &keep[i] : NULL);
                 else
                     st2 = ft_conv_forward_pad(ctx, s->conv, &xm, ptop, (d->kw - 1) / 2, &ym);
                 if (st2 != FT_OK)

@@ -166,6 +166,31 @@ ft_status ft_sepconv2_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_
                                    const ft_conv *dw2, const ft_conv *pw2, const ft_map *x,
                                    int32_t x_row0, int32_t in_h, int32_t y_row0, ft_map *y);
 
+// Intermediate rows kept from one call of ft_sepconv2_forward_kept to the
+// next on the bands of one map, run from the bottom band up (a banded chain
+// of the ONNX engine): `ring` holds n rows of the intermediate map
+// pw1(dw1(x)) (its width times pw1's channels), row r at row r mod n, any n
+// consecutive rows readable and writable as contiguous memory
+// (ft_mirror_alloc); [lo, hi) are the rows it holds (lo == hi: none, as
+// before the first band).
+typedef struct ft_sep2_keep {
+    float *ring;
+    int32_t n;
+    int32_t lo, hi;
+} ft_sep2_keep;
+// ft_sepconv2_forward_rows with such a ring: when the context runs one
+// thread and the ring has room for every intermediate row the band reads,
+// those rows live in the ring and the ones it holds from the call on the
+// band below are not computed again (dw2's halo rows: without the ring, a
+// chain in bands of two rows computes each intermediate row twice); else
+// the call runs as ft_sepconv2_forward_rows and the ring holds nothing
+// after it. The caller must give the same layers and input map on every
+// band of the map, and the ring to no one else in between. Same bits.
+ft_status ft_sepconv2_forward_kept(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv *pw1,
+                                   const ft_conv *dw2, const ft_conv *pw2, const ft_map *x,
+                                   int32_t x_row0, int32_t in_h, int32_t y_row0, ft_map *y,
+                                   ft_sep2_keep *keep);
+
 // A depthwise convolution followed by a 2x2 stride-2 max pooling without
 // padding, y = maxpool(dw(x)), the convolution's output never stored: on a
 // band of a taller map as ft_sepconv_forward_rows (x holds input rows

@@ -55,6 +55,7 @@ struct ft_nn_ctx {
     } rings[FT_NN_RINGS];
     int n_rings;
     size_t ring_bytes;
+    int64_t sep2_kept; // intermediate rows ft_sepconv2_forward_kept did not recompute (tests)
 };
 
 // Tests and benchmarks: run this context with another kernel table (which

@@ -186,11 +186,16 @@ ft_status ft_sepconv_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw, const ft_co
 //
 // Each thread takes a range of final output rows and walks it in bands of
 // up to r2 rows. A band needs intermediate rows [a, b) (the rows dw2's taps
-// reach); the ring `mid` holds rows [m_lo, m_hi) of that map: rows below a
+// reach); the buffer `mid` holds rows [m_lo, m_hi) of that map: rows below a
 // are dropped (the rest moved to the front), rows up to b are computed by
 // dw1 into ws1 and pw1's GEMM straight into `mid`. dw2 then runs on `mid`
 // through a shifted geometry into ws2 and pw2's GEMM writes y, with ws2's
 // positions carried between bands as in sep_slice.
+//
+// With the caller's ring (ft_sepconv2_forward_kept, one thread), `mid` is
+// that ring instead: intermediate row r sits at row r mod n, so rows below
+// a are dropped without moving the rest, and the rows the ring already
+// holds from the call on the band below are not computed again.
 
 // Ring size target; measured on Zen 4 (1 MiB L2) with the SSD shapes.
 #define CHAIN_MID_BYTES (320 * 1024)
@@ -207,11 +212,33 @@ typedef struct chain_job {
     int32_t cap2; // positions ws2 holds (r2 * out_w + SEP_GRANULE)
     int32_t x_row0, x_end; // x holds input rows [x_row0, x_end) of g1's input
     int32_t y_row0, y_h;   // y holds output rows [y_row0, y_row0 + y_h) of g2's output
+    float *ring;           // the caller's ring (then one thread) or NULL
+    int32_t ring_n;        // its rows
+    int32_t k_lo, k_hi;    // intermediate rows it holds on entry (k_lo == k_hi: none)
+    int64_t kept;          // out: rows taken from it instead of computed
 } chain_job;
+
+// Intermediate rows [r0, r1) (dw1 into ws1, pw1's GEMM into dst).
+static void mid_rows(const chain_job *j, ft_pgemm_args *a1, float *ws1, int32_t r0, int32_t r1,
+                     float *dst)
+{
+    dw_rows(j->kern, j->dw1, &j->g1, j->x, j->x_row0, j->x_end, r0, r1 - r0, ws1);
+    a1->m = (r1 - r0) * j->g1.out_w;
+    a1->c = dst;
+    j->kern->pgemm(a1, 0, a1->m, 0, a1->n);
+}
+
+// Where intermediate row r goes in `mid`, which holds rows from m_lo on.
+static float *at_row(const chain_job *j, float *mid, int32_t m_lo, int32_t r, size_t rowm)
+{
+    if (j->ring)
+        return j->ring + (size_t)(r % j->ring_n) * rowm;
+    return mid + (size_t)(r - m_lo) * rowm;
+}
 
 static void chain_slice(void *p, int ith, int nth)
 {
-    const chain_job *j = p;
+    chain_job *j = p;
     const ft_conv_geom *g1 = &j->g1, *g2 = &j->g2;
     long lo, hi;
     ft_pool_range(j->y_h, ith, nth, &lo, &hi);
@@ -239,6 +266,8 @@ static void chain_slice(void *p, int ith, int nth)
                         .bias = j->pw2->bias,
                         .ldc = n,
                         .act = j->pw2->d.act};
+    bool ring = j->ring != NULL;
+    int64_t kept = 0;
     int32_t m_lo = 0, m_hi = 0; // intermediate rows held in mid
     int32_t have = 0;           // positions in ws2 not yet multiplied
     for (int32_t oy = (int32_t)lo; oy < hi;) {
@@ -254,19 +283,24 @@ static void chain_slice(void *p, int ith, int nth)
         if (a >= m_hi) {
             m_lo = m_hi = a;
         } else if (a > m_lo) {
-            memmove(mid, mid + (size_t)(a - m_lo) * rowm,
-                    (size_t)(m_hi - a) * rowm * sizeof(float));
+            if (!ring)
+                memmove(mid, mid + (size_t)(a - m_lo) * rowm,
+                        (size_t)(m_hi - a) * rowm * sizeof(float));
             m_lo = a;
         }
         if (b > m_hi) {
-            int32_t nr = b - m_hi;
-            dw_rows(j->kern, j->dw1, g1, j->x, j->x_row0, j->x_end, m_hi, nr, ws1);
-            a1.m = nr * g1->out_w;
-            a1.c = mid + (size_t)(m_hi - m_lo) * rowm;
-            j->kern->pgemm(&a1, 0, a1.m, 0, a1.n);
+            // Rows [m_hi, b), but for those the ring holds, [k_lo, k_hi).
+            int32_t u = b < j->k_lo ? b : j->k_lo, v = m_hi > j->k_hi ? m_hi : j->k_hi;
+            if (u > m_hi)
+                mid_rows(j, &a1, ws1, m_hi, u, at_row(j, mid, m_lo, m_hi, rowm));
+            if (b > v)
+                mid_rows(j, &a1, ws1, v, b, at_row(j, mid, m_lo, v, rowm));
+            int32_t k0 = m_hi > j->k_lo ? m_hi : j->k_lo, k1 = b < j->k_hi ? b : j->k_hi;
+            kept += k1 > k0 ? k1 - k0 : 0;
             m_hi = b;
         }
-        dw_rows(j->kern, j->dw2, g2, mid, m_lo, m_hi, oy, rows, ws2 + (size_t)have * cm);
+        dw_rows(j->kern, j->dw2, g2, at_row(j, mid, m_lo, m_lo, rowm), m_lo, m_hi, oy, rows,
+                ws2 + (size_t)have * cm);
         oy += rows;
         have += rows * g2->out_w;
         int32_t m = oy == hi ? have : have / SEP_GRANULE * SEP_GRANULE;
@@ -280,6 +314,8 @@ static void chain_slice(void *p, int ith, int nth)
         if (have > 0)
             memmove(ws2, ws2 + (size_t)m * cm, (size_t)have * cm * sizeof(float));
     }
+    if (ring)
+        j->kept = kept;
 }
 
 // The depthwise geometry of a valid (dw, pw) pair on an h x w x c input.
@@ -315,6 +351,14 @@ ft_status ft_sepconv2_forward(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv 
 ft_status ft_sepconv2_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv *pw1,
                                    const ft_conv *dw2, const ft_conv *pw2, const ft_map *x,
                                    int32_t x_row0, int32_t in_h, int32_t y_row0, ft_map *y)
+{
+    return ft_sepconv2_forward_kept(ctx, dw1, pw1, dw2, pw2, x, x_row0, in_h, y_row0, y, NULL);
+}
+
+ft_status ft_sepconv2_forward_kept(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_conv *pw1,
+                                   const ft_conv *dw2, const ft_conv *pw2, const ft_map *x,
+                                   int32_t x_row0, int32_t in_h, int32_t y_row0, ft_map *y,
+                                   ft_sep2_keep *keep)
 {
     FT_ASSERT(x->d && y->d && x->d != y->d);
     chain_job j = {.kern = ctx->kern, .dw1 = dw1, .pw1 = pw1, .dw2 = dw2, .pw2 = pw2};
@@ -370,6 +414,24 @@ ft_status ft_sepconv2_forward_rows(ft_nn_ctx *ctx, const ft_conv *dw1, const ft_
     j.ws = ft_nn__scratch(ctx, bytes);
     if (!j.ws)
         return FT_E_NOMEM;
+    // The caller's ring when one thread runs the call and the ring holds
+    // every intermediate row it reads: rows [ma, mb) then have rows of their
+    // own, and those it holds from the band below stay until read.
+    if (keep && nth == 1 && keep->ring && keep->n >= mb - ma) {
+        j.ring = keep->ring;
+        j.ring_n = keep->n;
+        if (keep->lo < keep->hi) {
+            j.k_lo = keep->lo;
+            j.k_hi = keep->hi;
+        }
+        chain_slice(&j, 0, 1);
+        keep->lo = ma;
+        keep->hi = mb;
+        ctx->sep2_kept += j.kept;
+        return FT_OK;
+    }
+    if (keep)
+        keep->lo = keep->hi = 0;
     ft_pool_run(nth > 1 && y->h > 1 ? ctx->pool : NULL, chain_slice, &j);
     return FT_OK;
 }

@@ -1407,6 +1407,42 @@ static int band_check(ft_nn_ctx *ctx, const ft_conv *const *cv, bool two, const 
     return bad;
 }
 
+// A chain case's four layers (random weights, ReLU6, ReLU6, leaky, none),
+// their input x, and the geometries of its two depthwise layers.
+typedef struct chain_fx {
+    ft_conv *cv[4];
+    float *w[4], *x;
+    ft_conv_geom g1, g2;
+} chain_fx;
+
+static void chain_open(const chain_case *cc, chain_fx *f)
+{
+    ft_conv_desc d[4] = {
+        {cc->k1, cc->k1, cc->c, cc->c, cc->s1, cc->pad, true, FT_ACT_RELU6},
+        {1, 1, cc->c, cc->c_mid, 1, FT_PAD_SAME, false, FT_ACT_RELU6},
+        {cc->k2, cc->k2, cc->c_mid, cc->c_mid, cc->s2, cc->pad, true, FT_ACT_LEAKY},
+        {1, 1, cc->c_mid, cc->c_out, 1, FT_PAD_SAME, false, FT_ACT_NONE}};
+    size_t nw[4] = {(size_t)cc->k1 * cc->k1 * cc->c, (size_t)cc->c * cc->c_mid,
+                    (size_t)cc->k2 * cc->k2 * cc->c_mid, (size_t)cc->c_mid * cc->c_out};
+    for (int i = 0; i < 4; i++) {
+        f->w[i] = rand_buf(nw[i]);
+        FT_CHECK_OK(ft_conv_new(&d[i], f->w[i], NULL, &f->cv[i]), NULL);
+    }
+    f->x = rand_buf((size_t)cc->h * cc->w * cc->c);
+    ft_conv_geom_make(cc->h, cc->w, cc->c, cc->c, cc->k1, cc->k1, cc->s1, cc->pad, &f->g1);
+    ft_conv_geom_make(f->g1.out_h, f->g1.out_w, cc->c_mid, cc->c_mid, cc->k2, cc->k2, cc->s2,
+                      cc->pad, &f->g2);
+}
+
+static void chain_close(chain_fx *f)
+{
+    for (int i = 0; i < 4; i++) {
+        ft_conv_free(f->cv[i]);
+        ft_aligned_free(f->w[i]);
+    }
+    ft_aligned_free(f->x);
+}
+
 static void test_sep_bands(void)
 {
     int bad = 0;
@@ -1421,26 +1457,11 @@ static void test_sep_bands(void)
             ft_nn__ctx_set_kernels(ctx, &kt);
             for (size_t ci = 0; ci < sizeof chain_cases / sizeof *chain_cases; ci++) {
                 const chain_case *cc = &chain_cases[ci];
-                ft_conv_desc d1 = {cc->k1, cc->k1, cc->c, cc->c, cc->s1, cc->pad, true,
-                                   FT_ACT_RELU6};
-                ft_conv_desc p1 = {1, 1, cc->c, cc->c_mid, 1, FT_PAD_SAME, false, FT_ACT_RELU6};
-                ft_conv_desc d2 = {cc->k2, cc->k2,  cc->c_mid, cc->c_mid,
-                                   cc->s2, cc->pad, true,      FT_ACT_LEAKY};
-                ft_conv_desc p2 = {1, 1, cc->c_mid, cc->c_out, 1, FT_PAD_SAME, false, FT_ACT_NONE};
-                float *w1 = rand_buf((size_t)cc->k1 * cc->k1 * cc->c);
-                float *v1 = rand_buf((size_t)cc->c * cc->c_mid);
-                float *w2 = rand_buf((size_t)cc->k2 * cc->k2 * cc->c_mid);
-                float *v2 = rand_buf((size_t)cc->c_mid * cc->c_out);
-                float *x = rand_buf((size_t)cc->h * cc->w * cc->c);
-                ft_conv *cv[4];
-                FT_CHECK_OK(ft_conv_new(&d1, w1, NULL, &cv[0]), NULL);
-                FT_CHECK_OK(ft_conv_new(&p1, v1, NULL, &cv[1]), NULL);
-                FT_CHECK_OK(ft_conv_new(&d2, w2, NULL, &cv[2]), NULL);
-                FT_CHECK_OK(ft_conv_new(&p2, v2, NULL, &cv[3]), NULL);
-                ft_conv_geom g1, g2;
-                ft_conv_geom_make(cc->h, cc->w, cc->c, cc->c, cc->k1, cc->k1, cc->s1, cc->pad, &g1);
-                ft_conv_geom_make(g1.out_h, g1.out_w, cc->c_mid, cc->c_mid, cc->k2, cc->k2, cc->s2,
-                                  cc->pad, &g2);
+                chain_fx fx;
+                chain_open(cc, &fx);
+                ft_conv **cv = fx.cv;
+                float *x = fx.x;
+                ft_conv_geom g1 = fx.g1, g2 = fx.g2;
                 size_t nm = (size_t)g1.out_h * g1.out_w * cc->c_mid,
                        yn = (size_t)g2.out_h * g2.out_w * cc->c_out;
                 float *mid = canary_buf(nm), *full = canary_buf(yn);
@@ -1487,17 +1508,132 @@ static void test_sep_bands(void)
                             FT_E_INVALID);
                 FT_CHECK_EQ(ft_sepconv_forward_rows(ctx, cv[0], cv[1], &xm, 1, cc->h, 0, &mm),
                             FT_E_INVALID);
-                for (int i = 0; i < 4; i++)
-                    ft_conv_free(cv[i]);
-                float *bufs[] = {w1, v1, w2, v2, x, mid, full};
-                for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
-                    ft_aligned_free(bufs[i]);
+                chain_close(&fx);
+                ft_aligned_free(mid);
+                ft_aligned_free(full);
             }
             ft_nn_ctx_free(ctx);
         }
     }
     FT_CHECK_EQ(bad, 0);
     FT_CHECK(runs > 200);
+}
+
+// A map run from the bottom band up in bands of `bh` final rows through
+// ft_sepconv2_forward_kept with a ring of `extra` rows more (or fewer) than
+// a band reads: each band's input holds only the rows it reads (NaN around
+// them), and the output must be the whole map's bit for bit. Returns the
+// number of bad bands; *kept: the intermediate rows the ring spared.
+static int keep_run(ft_nn_ctx *ctx, const chain_case *cc, const chain_fx *f, const float *full,
+                    int32_t bh, int32_t extra, int64_t *kept)
+{
+    const ft_conv_geom *g1 = &f->g1, *g2 = &f->g2;
+    size_t row = (size_t)g1->out_w * cc->c_mid * sizeof(float), page = ft_page_bytes();
+    *kept = 0;
+    int32_t most = 0; // intermediate rows a band reads
+    for (int32_t o1 = g2->out_h; o1 > 0; o1 -= bh) {
+        int32_t o0 = o1 - bh < 0 ? 0 : o1 - bh, ma, mb;
+        band_input(g2, o0, o1, &ma, &mb);
+        most = mb - ma > most ? mb - ma : most;
+    }
+    // The ring: the rows wanted, rounded up to whole pages.
+    int32_t n = most + extra < 1 ? 1 : most + extra;
+    while ((size_t)n * row % page)
+        n++;
+    if (extra < 0 && n >= most) // no page-sized ring that small
+        return 0;
+    float *ring = ft_mirror_alloc((size_t)n * row);
+    FT_CHECK(ring != NULL);
+    if (!ring)
+        return 1;
+    ft_sep2_keep keep = {ring, n, 0, 0};
+    int64_t before = ctx->sep2_kept;
+    int bad = 0;
+    size_t xrow = (size_t)cc->w * cc->c;
+    for (int32_t o1 = g2->out_h; o1 > 0; o1 -= bh) {
+        int32_t o0 = o1 - bh < 0 ? 0 : o1 - bh, ma, mb, lo, hi;
+        band_input(g2, o0, o1, &ma, &mb);
+        band_input(g1, ma, mb, &lo, &hi);
+        float *xb = canary_buf((size_t)(hi - lo) * xrow);
+        memcpy(xb, f->x + (size_t)lo * xrow, (size_t)(hi - lo) * xrow * sizeof(float));
+        size_t ny = (size_t)(o1 - o0) * g2->out_w * cc->c_out;
+        float *yb = canary_buf(ny);
+        ft_map xm = {hi - lo, cc->w, cc->c, xb}, ym = {o1 - o0, g2->out_w, cc->c_out, yb};
+        ft_status st = ft_sepconv2_forward_kept(ctx, f->cv[0], f->cv[1], f->cv[2], f->cv[3], &xm,
+                                                lo, cc->h, o0, &ym, &keep);
+        bad += st != FT_OK ||
+               memcmp(full + (size_t)o0 * g2->out_w * cc->c_out, yb, ny * sizeof(float)) != 0 ||
+               !tail_intact(yb, ny);
+        ft_aligned_free(xb);
+        ft_aligned_free(yb);
+    }
+    ft_mirror_free(ring, (size_t)n * row);
+    *kept = ctx->sep2_kept - before;
+    return bad;
+}
+
+// ft_sepconv2_forward_kept on consecutive bands, bottom to top, with the
+// reference and AVX-512 kernels: the whole map's outputs bit for bit. On
+// one thread with a ring that holds a band's rows it computes each
+// intermediate row once: the rows it spares are exactly those two
+// neighbouring bands share, (k2 - s2) per band edge (dw2's halo), for
+// bands of 1, 2 and 5 rows. On three threads, or with a ring one page-row
+// short of what a band reads, it spares none and still gives the same bits.
+static void test_sep_keep(void)
+{
+    int bad = 0;
+    int64_t spared = 0;
+    for (size_t lv = 0; lv < 3; lv += 2) {
+        if (!supported(level_feat[lv]))
+            continue;
+        ft_nn_kernels kt = table_for(levels[lv]);
+        for (int nth = 1; nth <= 3; nth += 2) {
+            ft_nn_ctx *ctx;
+            FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
+            ft_nn__ctx_set_kernels(ctx, &kt);
+            for (size_t ci = 0; ci < sizeof chain_cases / sizeof *chain_cases; ci++) {
+                const chain_case *cc = &chain_cases[ci];
+                chain_fx fx;
+                chain_open(cc, &fx);
+                size_t yn = (size_t)fx.g2.out_h * fx.g2.out_w * cc->c_out;
+                float *full = canary_buf(yn);
+                ft_map xm = {cc->h, cc->w, cc->c, fx.x},
+                       ym = {fx.g2.out_h, fx.g2.out_w, cc->c_out, full};
+                FT_CHECK_OK(ft_sepconv2_forward(ctx, fx.cv[0], fx.cv[1], fx.cv[2], fx.cv[3], &xm,
+                                                &ym),
+                            NULL);
+                static const int32_t heights[] = {1, 2, 5};
+                for (size_t q = 0; q < 3; q++) {
+                    int32_t bh = heights[q], oh = fx.g2.out_h;
+                    // Rows two neighbouring bands share: dw2's taps over an
+                    // edge, clipped where the map's padding takes them.
+                    int64_t want = 0;
+                    for (int32_t o1 = oh - bh; o1 > 0; o1 -= bh) {
+                        int32_t a0, a1, b0, b1;
+                        band_input(&fx.g2, o1 < bh ? 0 : o1 - bh, o1, &a0, &a1);
+                        band_input(&fx.g2, o1, o1 + bh > oh ? oh : o1 + bh, &b0, &b1);
+                        want += a1 > b0 ? a1 - b0 : 0;
+                    }
+                    int64_t kept = 0;
+                    bad += keep_run(ctx, cc, &fx, full, bh, 0, &kept);
+                    if (kept != (nth == 1 ? want : 0)) {
+                        fprintf(stderr, "keep case %zu bands of %d, %d threads: %lld rows spared, "
+                                        "%lld expected\n",
+                                ci, bh, nth, (long long)kept, (long long)(nth == 1 ? want : 0));
+                        bad++;
+                    }
+                    spared += kept;
+                    bad += keep_run(ctx, cc, &fx, full, bh, -1, &kept);
+                    bad += kept != 0;
+                }
+                chain_close(&fx);
+                ft_aligned_free(full);
+            }
+            ft_nn_ctx_free(ctx);
+        }
+    }
+    FT_CHECK_EQ(bad, 0);
+    FT_CHECK(spared > 100);
 }
 
 // ---- Depthwise convolution + 2x2 max pooling ----
@@ -1786,6 +1922,7 @@ static const ft_test_case cases[] = {
     {"sepconv_chain", test_sepconv_chain},
     {"top_rows", test_top_rows},
     {"sep_bands", test_sep_bands},
+    {"sep_keep", test_sep_keep},
     {"dwpool", test_dwpool},
     {"dense", test_dense},
     {"scratch", test_scratch},
