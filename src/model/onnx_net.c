@@ -1674,6 +1674,94 @@ static void plan_chains(const ft_onnx_net *n, const vshape *v, plan *pl)
     }
 }
 
+// A nearest upsampling whose output only the Add after it reads (YuNet's
+// Resize_43 + Add_44, Resize_49 + Add_50): the Add's input that the
+// upsampling makes (0 or 1), or -1 when they cannot run as one (the
+// upsampled map is then written and read back: at 1080p 8 MB each way).
+static int ups_add_shape(const ft_onnx_net *n, const plan *pl, size_t si)
+{
+    const step *s = &n->steps[si], *q = s + 1;
+    if (s->op != S_UPS || n->vals[s->in[0]].kind != K_MAP || si + 1 >= n->n_steps ||
+        pl->chain_len[si + 1] != 0 || q->op != S_ADD || q->n_in != 2 ||
+        n->vals[q->in[0]].kind != K_MAP || readers(n, s->out) != 1 ||
+        pl->v[q->out].root != q->out || pl->v[s->out].root != s->out)
+        return -1;
+    int k = q->in[0] == s->out ? 0 : q->in[1] == s->out ? 1 : -1;
+    if (k < 0 || q->in[1 - k] == s->out)
+        return -1;
+    return k;
+}
+
+// ups_add_shape, and the maps as placed in memory allow it.
+static int ups_add_input(const ft_onnx_net *n, const plan *pl, size_t si)
+{
+    int k = ups_add_shape(n, pl, si);
+    if (k < 0)
+        return -1;
+    const step *s = &n->steps[si], *q = s + 1;
+    // The Add's output must not overlap the small map, which it reads after
+    // writing rows, nor its other input but exactly.
+    const vshape *x = &pl->v[s->in[0]], *b = &pl->v[q->in[1 - k]], *y = &pl->v[q->out];
+    const float *xd = pl->v[x->root].d, *bd = pl->v[b->root].d, *yd = y->d;
+    if (xd < yd + y->n && yd < xd + x->n)
+        return -1;
+    if (bd != yd && bd < yd + y->n && yd < bd + b->n)
+        return -1;
+    return k;
+}
+
+// Rows [r0, r1) of y = u + b (k = 0) or b + u (k = 1), u the nearest
+// upsampling of x by (sh, sw), y of w x c, b the whole of b's map: written
+// to dst from its start. The Add's sums in its operand order, the same bits
+// as writing u and ft_add.
+static void ups_add_rows(const ft_map *x, int32_t sh, int32_t sw, const float *b, int k, int32_t w,
+                         int32_t c, int32_t r0, int32_t r1, float *dst)
+{
+    size_t cc = (size_t)c, orow = (size_t)w * cc;
+    for (int32_t oy = r0; oy < r1; oy++) {
+        const float *row = x->d + (size_t)(oy / sh) * x->w * cc;
+        const float *br = b + (size_t)oy * orow;
+        float *o = dst + (size_t)(oy - r0) * orow;
+        for (int32_t ox = 0; ox < w; ox++) {
+            const float *u = row + (size_t)(ox / sw) * cc;
+            const float *bp = br + (size_t)ox * cc;
+            float *op = o + (size_t)ox * cc;
+            if (k == 0)
+                for (size_t i = 0; i < cc; i++)
+                    op[i] = u[i] + bp[i];
+            else
+                for (size_t i = 0; i < cc; i++)
+                    op[i] = bp[i] + u[i];
+        }
+    }
+}
+
+// The upsampling step whose fused Add (ups_add_input) makes the input of
+// the chain at step h, when the chain's first step alone reads it (YuNet's
+// Resize_49 + Add_50 before Conv_51's chain at 1080p), or -1. The chain then
+// computes the rows each band reads just before it (ups_add_rows), into the
+// top rows of the Add's own map, which nothing else reads: the 8 MB map is
+// not written whole and read back from memory.
+// The maps the upsampling and the Add read must then live until the chain
+// has run (plan_memory, with `placed` false: the shapes only).
+static int chain_ups(const ft_onnx_net *n, const plan *pl, size_t h, bool placed)
+{
+    if (h < 2 || pl->chain_len[h] <= 0 ||
+        (placed ? ups_add_input(n, pl, h - 2) : ups_add_shape(n, pl, h - 2)) < 0)
+        return -1;
+    const step *q = &n->steps[h - 1], *s = &n->steps[h];
+    if (s->in[0] != q->out || readers(n, q->out) != 1)
+        return -1;
+    if (placed) {
+        // Band rows go to the top of the Add's map: not in place over b.
+        const vshape *b = &pl->v[q->in[1 - ups_add_shape(n, pl, h - 2)]], *y = &pl->v[q->out];
+        const float *bd = pl->v[b->root].d, *yd = y->d;
+        if (bd < yd + y->n && yd < bd + b->n)
+            return -1;
+    }
+    return (int)h - 2;
+}
+
 // Lifetimes and first-fit offsets. Roots read after step t die after t;
 // graph outputs and the input never die.
 static ft_status plan_memory(const ft_onnx_net *n, vshape *v, const plan *pl,
@@ -1688,6 +1776,17 @@ static ft_status plan_memory(const ft_onnx_net *n, vshape *v, const plan *pl,
         }
     for (size_t i = 0; i < n->n_out; i++)
         v[v[n->outs[i]].root].last = (int)ns; // never freed
+    for (size_t h = 2; h < ns; h++) {
+        int u = chain_ups(n, pl, h, false);
+        if (u < 0)
+            continue;
+        // The Add is made band by band inside the chain at h (chain_ups).
+        const step *us = &n->steps[u];
+        int r[2] = {v[us->in[0]].root, v[us[1].in[1 - ups_add_shape(n, pl, (size_t)u)]].root};
+        for (int k = 0; k < 2; k++)
+            if (v[r[k]].last < (int)h)
+                v[r[k]].last = (int)h;
+    }
     // live_* hold the allocated intervals, kept sorted by offset.
     size_t n_live = 0, top = 0;
     size_t *own = live_len + (n->n_vals + n->n_steps + 1); // owner ids per interval
@@ -2043,6 +2142,7 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
     FT_ASSERT(bytes <= pl->chain_scratch[h]);
     bool rings =
         chain_rings(n, ctx, v, h, len, held >= RING_MIN_HELD, win, most, ring, nr, keep);
+    int ups = chain_ups(n, pl, h, true), ua = ups >= 0 ? ups_add_input(n, pl, (size_t)ups) : -1;
     float *padbuf = (float *)(scratch + off[len - 1]);
     int32_t a[MAX_CHAIN], b[MAX_CHAIN], e[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN],
         hi[MAX_CHAIN], top[MAX_CHAIN], pcs[MAX_CHAIN];
@@ -2080,7 +2180,21 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
                 continue;
             }
             ft_map xm, ym;
-            if (i == 0) {
+            if (i == 0 && ups >= 0) {
+                // The rows this band reads, made now at the top of their map.
+                const step *us = &n->steps[ups];
+                const vshape *ux = &v[us->in[0]];
+                ft_map um = {ux->h, ux->w, ux->c, v[ux->root].d};
+                float *base = v[xv->root].d;
+                ups_add_rows(&um, us->sh, us->sw, v[v[us[1].in[1 - ua]].root].d, ua, xv->w, xv->c,
+                             lo[0], hi[0], base);
+                xm = (ft_map){hi[0] - lo[0], xv->w, xv->c, base};
+                if (step_ms) {
+                    double t = step_clock_ms();
+                    step_ms[ups] += t - mark;
+                    mark = t;
+                }
+            } else if (i == 0) {
                 const float *base = v[xv->root].d;
                 xm = (ft_map){hi[0] - lo[0], xv->w, xv->c,
                               (float *)base + (size_t)lo[0] * xv->w * xv->c};
@@ -2188,56 +2302,6 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
             step_ms[h + (size_t)who] += step_clock_ms() - mark;
     }
     return FT_OK;
-}
-
-// A nearest upsampling whose output only the Add after it reads (YuNet's
-// Resize_43 + Add_44, Resize_49 + Add_50): the Add's input that the
-// upsampling makes (0 or 1), or -1 when they cannot run as one (the
-// upsampled map is then written and read back: at 1080p 8 MB each way).
-static int ups_add_input(const ft_onnx_net *n, const plan *pl, size_t si)
-{
-    const step *s = &n->steps[si], *q = s + 1;
-    if (s->op != S_UPS || n->vals[s->in[0]].kind != K_MAP || si + 1 >= n->n_steps ||
-        pl->chain_len[si + 1] != 0 || q->op != S_ADD || q->n_in != 2 ||
-        n->vals[q->in[0]].kind != K_MAP || readers(n, s->out) != 1 ||
-        pl->v[q->out].root != q->out || pl->v[s->out].root != s->out)
-        return -1;
-    int k = q->in[0] == s->out ? 0 : q->in[1] == s->out ? 1 : -1;
-    if (k < 0 || q->in[1 - k] == s->out)
-        return -1;
-    // The Add's output must not overlap the small map, which it reads after
-    // writing rows, nor its other input but exactly.
-    const vshape *x = &pl->v[s->in[0]], *b = &pl->v[q->in[1 - k]], *y = &pl->v[q->out];
-    const float *xd = pl->v[x->root].d, *bd = pl->v[b->root].d, *yd = y->d;
-    if (xd < yd + y->n && yd < xd + x->n)
-        return -1;
-    if (bd != yd && bd < yd + y->n && yd < bd + b->n)
-        return -1;
-    return k;
-}
-
-// Rows of y = u + b (k = 0) or b + u (k = 1), u the nearest upsampling of x
-// by (sh, sw): the Add's sums in its operand order, the same bits as
-// writing u and ft_add.
-static void ups_add(const ft_map *x, int32_t sh, int32_t sw, const float *b, int k, ft_map *y)
-{
-    size_t c = (size_t)y->c, orow = (size_t)y->w * c;
-    for (int32_t oy = 0; oy < y->h; oy++) {
-        const float *row = x->d + (size_t)(oy / sh) * x->w * c;
-        const float *br = b + (size_t)oy * orow;
-        float *o = y->d + (size_t)oy * orow;
-        for (int32_t ox = 0; ox < y->w; ox++) {
-            const float *u = row + (size_t)(ox / sw) * c;
-            const float *bp = br + (size_t)ox * c;
-            float *op = o + (size_t)ox * c;
-            if (k == 0)
-                for (size_t i = 0; i < c; i++)
-                    op[i] = u[i] + bp[i];
-            else
-                for (size_t i = 0; i < c; i++)
-                    op[i] = bp[i] + u[i];
-        }
-    }
 }
 
 void ft_onnx__net_set_bands(ft_onnx_net *n, ft_onnx_bands b)
@@ -2381,12 +2445,22 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
                                   ft_status_str(st));
         }
         int ua = ups_add_input(n, &pl, si);
+        if (ua >= 0 && si + 2 < n->n_steps && chain_ups(n, &pl, si + 2, true) == (int)si) {
+            // Made band by band by the chain after it, which books its time.
+            if (step_ms)
+                step_ms[si + 1] = 0;
+            if (step_macs)
+                step_macs[si + 1] = 0;
+            si++;
+            continue;
+        }
         if (ua >= 0) {
             // The upsampling and the Add that alone reads it, as one.
             const step *q = s + 1;
             vshape *qv = &v[q->out];
             ft_map qm = {qv->h, qv->w, qv->c, qv->d};
-            ups_add(&xm, s->sh, s->sw, v[v[q->in[1 - ua]].root].d, ua, &qm);
+            ups_add_rows(&xm, s->sh, s->sw, v[v[q->in[1 - ua]].root].d, ua, qm.w, qm.c, 0, qm.h,
+                         qm.d);
             fused_pair_booked(step_ms, step_macs, si, t0);
             si++;
             continue;

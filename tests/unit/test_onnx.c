@@ -414,7 +414,9 @@ static void yunet_input(yunet_fx *f, int32_t h, int32_t w, ft_onnx_bands b, ft_m
 // held in rings); 640x480 and 320x256 plan shorter chains in taller
 // bands; 352x288 and 1280x736 other heights and widths. In rings, the
 // banded two-pair separable step (Conv_7) keeps its intermediate rows from
-// band to band (ft_sepconv2_forward_kept) at every size but 320x256.
+// band to band (ft_sepconv2_forward_kept) at every size but 320x256; at
+// 1920x1088 Conv_51's chain makes the rows of Resize_49 + Add_50 that each
+// band reads just before it (the maps that Add reads must live until then).
 static void bands(void)
 {
     yunet_fx f;
