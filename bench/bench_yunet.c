@@ -785,7 +785,7 @@ int main(int argc, char **argv)
                "checksum %.6e\n",
                dw3, 2.0 * mac_dw / (dw3 * 1e6 + 1e-9), pw1, 2.0 * mac_pw / (pw1 * 1e6 + 1e-9),
                sep, 2.0 * mac_sep / (sep * 1e6 + 1e-9), oconv, other, sum);
-        if (!quick && si >= 1) {
+        if (!quick) {
             // Each step as it runs in the net: in a banded chain, its
             // share of the bands (onnx_net.c); a fused pair (depthwise +
             // max pool, upsampling + Add) booked at its first step.
