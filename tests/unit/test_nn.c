@@ -1443,11 +1443,15 @@ static void chain_close(chain_fx *f)
     ft_aligned_free(f->x);
 }
 
-static void test_sep_bands(void)
+// Runs fn on every chain case with the reference and AVX-512 kernels (and
+// AVX2 when `avx2`), on 1 and 3 threads; returns the sum of what fn returns
+// (bad results).
+typedef int (*chain_fn)(ft_nn_ctx *ctx, int nth, size_t ci, const chain_case *cc, const chain_fx *f,
+                        void *arg);
+static int each_chain(bool avx2, chain_fn fn, void *arg)
 {
     int bad = 0;
-    size_t runs = 0;
-    for (size_t lv = 0; lv < 3; lv++) {
+    for (size_t lv = 0; lv < 3; lv += avx2 ? 1 : 2) {
         if (!supported(level_feat[lv]))
             continue;
         ft_nn_kernels kt = table_for(levels[lv]);
@@ -1456,73 +1460,84 @@ static void test_sep_bands(void)
             FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
             ft_nn__ctx_set_kernels(ctx, &kt);
             for (size_t ci = 0; ci < sizeof chain_cases / sizeof *chain_cases; ci++) {
-                const chain_case *cc = &chain_cases[ci];
                 chain_fx fx;
-                chain_open(cc, &fx);
-                ft_conv **cv = fx.cv;
-                float *x = fx.x;
-                ft_conv_geom g1 = fx.g1, g2 = fx.g2;
-                size_t nm = (size_t)g1.out_h * g1.out_w * cc->c_mid,
-                       yn = (size_t)g2.out_h * g2.out_w * cc->c_out;
-                float *mid = canary_buf(nm), *full = canary_buf(yn);
-                ft_map xm = {cc->h, cc->w, cc->c, x}, mm = {g1.out_h, g1.out_w, cc->c_mid, mid},
-                       ym = {g2.out_h, g2.out_w, cc->c_out, full};
-                FT_CHECK_OK(ft_sepconv_forward(ctx, cv[0], cv[1], &xm, &mm), NULL);
-                FT_CHECK_OK(ft_sepconv2_forward(ctx, cv[0], cv[1], cv[2], cv[3], &xm, &ym), NULL);
-                // Bands: the top row, a middle band, the bottom rows, the
-                // whole map, and a band of one row past the middle.
-                for (int two = 0; two < 2; two++) {
-                    int32_t oh = two ? g2.out_h : g1.out_h;
-                    int32_t bands[5][2] = {{0, 1},
-                                           {oh / 3, oh / 3 + (oh + 2) / 3},
-                                           {oh - (oh + 1) / 2, oh},
-                                           {0, oh},
-                                           {oh / 2, oh / 2 + 1}};
-                    for (int q = 0; q < 5; q++) {
-                        int32_t o0 = bands[q][0], o1 = bands[q][1] > oh ? oh : bands[q][1];
-                        if (o0 >= o1)
-                            continue;
-                        int32_t lo, hi;
-                        if (two) {
-                            int32_t ma, mb;
-                            band_input(&g2, o0, o1, &ma, &mb);
-                            band_input(&g1, ma, mb, &lo, &hi);
-                        } else {
-                            band_input(&g1, o0, o1, &lo, &hi);
-                        }
-                        for (int32_t more = 0; more <= 2; more += 2) {
-                            bad += band_check(ctx, (const ft_conv *const *)cv, two, x, cc->h,
-                                              cc->w, cc->c, lo, hi, more, o0, o1,
-                                              two ? full : mid, two ? g2.out_w : g1.out_w,
-                                              two ? cc->c_out : cc->c_mid);
-                            runs++;
-                        }
-                    }
-                }
-                // Rows outside the map, a row 0 above the map: refused.
-                ft_map one = {1, g2.out_w, cc->c_out, full};
-                FT_CHECK_EQ(ft_sepconv2_forward_rows(ctx, cv[0], cv[1], cv[2], cv[3], &xm, 0,
-                                                     cc->h, g2.out_h, &one),
-                            FT_E_INVALID);
-                FT_CHECK_EQ(ft_sepconv_forward_rows(ctx, cv[0], cv[1], &xm, -1, cc->h, 0, &mm),
-                            FT_E_INVALID);
-                FT_CHECK_EQ(ft_sepconv_forward_rows(ctx, cv[0], cv[1], &xm, 1, cc->h, 0, &mm),
-                            FT_E_INVALID);
+                chain_open(&chain_cases[ci], &fx);
+                bad += fn(ctx, nth, ci, &chain_cases[ci], &fx, arg);
                 chain_close(&fx);
-                ft_aligned_free(mid);
-                ft_aligned_free(full);
             }
             ft_nn_ctx_free(ctx);
         }
     }
-    FT_CHECK_EQ(bad, 0);
+    return bad;
+}
+
+static int sep_bands_case(ft_nn_ctx *ctx, int nth, size_t ci, const chain_case *cc,
+                          const chain_fx *fx, void *arg)
+{
+    size_t *runs = arg;
+    int bad = 0;
+    ft_conv *const *cv = fx->cv;
+    float *x = fx->x;
+    ft_conv_geom g1 = fx->g1, g2 = fx->g2;
+    size_t nm = (size_t)g1.out_h * g1.out_w * cc->c_mid,
+           yn = (size_t)g2.out_h * g2.out_w * cc->c_out;
+    float *mid = canary_buf(nm), *full = canary_buf(yn);
+    ft_map xm = {cc->h, cc->w, cc->c, x}, mm = {g1.out_h, g1.out_w, cc->c_mid, mid},
+           ym = {g2.out_h, g2.out_w, cc->c_out, full};
+    FT_CHECK_OK(ft_sepconv_forward(ctx, cv[0], cv[1], &xm, &mm), NULL);
+    FT_CHECK_OK(ft_sepconv2_forward(ctx, cv[0], cv[1], cv[2], cv[3], &xm, &ym), NULL);
+    // Bands: the top row, a middle band, the bottom rows, the
+    // whole map, and a band of one row past the middle.
+    for (int two = 0; two < 2; two++) {
+        int32_t oh = two ? g2.out_h : g1.out_h;
+        int32_t bands[5][2] = {{0, 1},
+                               {oh / 3, oh / 3 + (oh + 2) / 3},
+                               {oh - (oh + 1) / 2, oh},
+                               {0, oh},
+                               {oh / 2, oh / 2 + 1}};
+        for (int q = 0; q < 5; q++) {
+            int32_t o0 = bands[q][0], o1 = bands[q][1] > oh ? oh : bands[q][1];
+            if (o0 >= o1)
+                continue;
+            int32_t lo, hi;
+            if (two) {
+                int32_t ma, mb;
+                band_input(&g2, o0, o1, &ma, &mb);
+                band_input(&g1, ma, mb, &lo, &hi);
+            } else {
+                band_input(&g1, o0, o1, &lo, &hi);
+            }
+            for (int32_t more = 0; more <= 2; more += 2) {
+                bad += band_check(ctx, (const ft_conv *const *)cv, two, x, cc->h, cc->w, cc->c, lo,
+                                  hi, more, o0, o1, two ? full : mid, two ? g2.out_w : g1.out_w,
+                                  two ? cc->c_out : cc->c_mid);
+                (*runs)++;
+            }
+        }
+    }
+    // Rows outside the map, a row 0 above the map: refused.
+    ft_map one = {1, g2.out_w, cc->c_out, full};
+    FT_CHECK_EQ(
+        ft_sepconv2_forward_rows(ctx, cv[0], cv[1], cv[2], cv[3], &xm, 0, cc->h, g2.out_h, &one),
+        FT_E_INVALID);
+    FT_CHECK_EQ(ft_sepconv_forward_rows(ctx, cv[0], cv[1], &xm, -1, cc->h, 0, &mm), FT_E_INVALID);
+    FT_CHECK_EQ(ft_sepconv_forward_rows(ctx, cv[0], cv[1], &xm, 1, cc->h, 0, &mm), FT_E_INVALID);
+    ft_aligned_free(mid);
+    ft_aligned_free(full);
+    return bad;
+}
+
+static void test_sep_bands(void)
+{
+    size_t runs = 0;
+    FT_CHECK_EQ(each_chain(true, sep_bands_case, &runs), 0);
     FT_CHECK(runs > 200);
 }
 
 // A map run from the bottom band up in bands of `bh` final rows through
 // ft_sepconv2_forward_kept with a ring of `extra` rows more (or fewer) than
-// a band reads: each band's input holds only the rows it reads (NaN around
-// them), and the output must be the whole map's bit for bit. Returns the
+// a band reads: each band's input holds only the rows it reads, and the
+// output must be the whole map's bit for bit. Returns the
 // number of bad bands; *kept: the intermediate rows the ring spared.
 static int keep_run(ft_nn_ctx *ctx, const chain_case *cc, const chain_fx *f, const float *full,
                     int32_t bh, int32_t extra, int64_t *kept)
@@ -1579,60 +1594,48 @@ static int keep_run(ft_nn_ctx *ctx, const chain_case *cc, const chain_fx *f, con
 // neighbouring bands share, (k2 - s2) per band edge (dw2's halo), for
 // bands of 1, 2 and 5 rows. On three threads, or with a ring one page-row
 // short of what a band reads, it spares none and still gives the same bits.
+static int sep_keep_case(ft_nn_ctx *ctx, int nth, size_t ci, const chain_case *cc,
+                         const chain_fx *fx, void *arg)
+{
+    int64_t *spared = arg;
+    int bad = 0;
+    size_t yn = (size_t)fx->g2.out_h * fx->g2.out_w * cc->c_out;
+    float *full = canary_buf(yn);
+    ft_map xm = {cc->h, cc->w, cc->c, fx->x}, ym = {fx->g2.out_h, fx->g2.out_w, cc->c_out, full};
+    FT_CHECK_OK(ft_sepconv2_forward(ctx, fx->cv[0], fx->cv[1], fx->cv[2], fx->cv[3], &xm, &ym),
+                NULL);
+    static const int32_t heights[] = {1, 2, 5};
+    for (size_t q = 0; q < 3; q++) {
+        int32_t bh = heights[q], oh = fx->g2.out_h;
+        // Rows two neighbouring bands share: dw2's taps over an edge,
+        // clipped where the map's padding takes them.
+        int64_t want = 0;
+        for (int32_t o1 = oh - bh; o1 > 0; o1 -= bh) {
+            int32_t a0, a1, b0, b1;
+            band_input(&fx->g2, o1 < bh ? 0 : o1 - bh, o1, &a0, &a1);
+            band_input(&fx->g2, o1, o1 + bh > oh ? oh : o1 + bh, &b0, &b1);
+            want += a1 > b0 ? a1 - b0 : 0;
+        }
+        int64_t kept = 0;
+        bad += keep_run(ctx, cc, fx, full, bh, 0, &kept);
+        if (kept != (nth == 1 ? want : 0)) {
+            fprintf(stderr,
+                    "keep case %zu bands of %d, %d threads: %lld rows spared, %lld expected\n", ci,
+                    bh, nth, (long long)kept, (long long)(nth == 1 ? want : 0));
+            bad++;
+        }
+        *spared += kept;
+        bad += keep_run(ctx, cc, fx, full, bh, -1, &kept);
+        bad += kept != 0;
+    }
+    ft_aligned_free(full);
+    return bad;
+}
+
 static void test_sep_keep(void)
 {
-    int bad = 0;
     int64_t spared = 0;
-    for (size_t lv = 0; lv < 3; lv += 2) {
-        if (!supported(level_feat[lv]))
-            continue;
-        ft_nn_kernels kt = table_for(levels[lv]);
-        for (int nth = 1; nth <= 3; nth += 2) {
-            ft_nn_ctx *ctx;
-            FT_CHECK_OK(ft_nn_ctx_new(nth, &ctx), NULL);
-            ft_nn__ctx_set_kernels(ctx, &kt);
-            for (size_t ci = 0; ci < sizeof chain_cases / sizeof *chain_cases; ci++) {
-                const chain_case *cc = &chain_cases[ci];
-                chain_fx fx;
-                chain_open(cc, &fx);
-                size_t yn = (size_t)fx.g2.out_h * fx.g2.out_w * cc->c_out;
-                float *full = canary_buf(yn);
-                ft_map xm = {cc->h, cc->w, cc->c, fx.x},
-                       ym = {fx.g2.out_h, fx.g2.out_w, cc->c_out, full};
-                FT_CHECK_OK(ft_sepconv2_forward(ctx, fx.cv[0], fx.cv[1], fx.cv[2], fx.cv[3], &xm,
-                                                &ym),
-                            NULL);
-                static const int32_t heights[] = {1, 2, 5};
-                for (size_t q = 0; q < 3; q++) {
-                    int32_t bh = heights[q], oh = fx.g2.out_h;
-                    // Rows two neighbouring bands share: dw2's taps over an
-                    // edge, clipped where the map's padding takes them.
-                    int64_t want = 0;
-                    for (int32_t o1 = oh - bh; o1 > 0; o1 -= bh) {
-                        int32_t a0, a1, b0, b1;
-                        band_input(&fx.g2, o1 < bh ? 0 : o1 - bh, o1, &a0, &a1);
-                        band_input(&fx.g2, o1, o1 + bh > oh ? oh : o1 + bh, &b0, &b1);
-                        want += a1 > b0 ? a1 - b0 : 0;
-                    }
-                    int64_t kept = 0;
-                    bad += keep_run(ctx, cc, &fx, full, bh, 0, &kept);
-                    if (kept != (nth == 1 ? want : 0)) {
-                        fprintf(stderr, "keep case %zu bands of %d, %d threads: %lld rows spared, "
-                                        "%lld expected\n",
-                                ci, bh, nth, (long long)kept, (long long)(nth == 1 ? want : 0));
-                        bad++;
-                    }
-                    spared += kept;
-                    bad += keep_run(ctx, cc, &fx, full, bh, -1, &kept);
-                    bad += kept != 0;
-                }
-                chain_close(&fx);
-                ft_aligned_free(full);
-            }
-            ft_nn_ctx_free(ctx);
-        }
-    }
-    FT_CHECK_EQ(bad, 0);
+    FT_CHECK_EQ(each_chain(false, sep_keep_case, &spared), 0);
     FT_CHECK(spared > 100);
 }
 
