@@ -1743,18 +1743,19 @@ static void ups_add_rows(const ft_map *x, int32_t sh, int32_t sw, const float *b
 // top rows of the Add's own map, which nothing else reads: the 8 MB map is
 // not written whole and read back from memory.
 // The maps the upsampling and the Add read must then live until the chain
-// has run (plan_memory, with `placed` false: the shapes only).
-static int chain_ups(const ft_onnx_net *n, const plan *pl, size_t h, bool placed)
+// has run (plan_memory, with `placed` false: the shapes only). *k: the
+// Add's input that the upsampling makes (ups_add_shape).
+static int chain_ups(const ft_onnx_net *n, const plan *pl, size_t h, bool placed, int *k)
 {
     if (h < 2 || pl->chain_len[h] <= 0 ||
-        (placed ? ups_add_input(n, pl, h - 2) : ups_add_shape(n, pl, h - 2)) < 0)
+        (*k = placed ? ups_add_input(n, pl, h - 2) : ups_add_shape(n, pl, h - 2)) < 0)
         return -1;
     const step *q = &n->steps[h - 1], *s = &n->steps[h];
     if (s->in[0] != q->out || readers(n, q->out) != 1)
         return -1;
     if (placed) {
         // Band rows go to the top of the Add's map: not in place over b.
-        const vshape *b = &pl->v[q->in[1 - ups_add_shape(n, pl, h - 2)]], *y = &pl->v[q->out];
+        const vshape *b = &pl->v[q->in[1 - *k]], *y = &pl->v[q->out];
         const float *bd = pl->v[b->root].d, *yd = y->d;
         if (bd < yd + y->n && yd < bd + b->n)
             return -1;
@@ -1777,12 +1778,12 @@ static ft_status plan_memory(const ft_onnx_net *n, vshape *v, const plan *pl,
     for (size_t i = 0; i < n->n_out; i++)
         v[v[n->outs[i]].root].last = (int)ns; // never freed
     for (size_t h = 2; h < ns; h++) {
-        int u = chain_ups(n, pl, h, false);
+        int ua, u = chain_ups(n, pl, h, false, &ua);
         if (u < 0)
             continue;
         // The Add is made band by band inside the chain at h (chain_ups).
         const step *us = &n->steps[u];
-        int r[2] = {v[us->in[0]].root, v[us[1].in[1 - ups_add_shape(n, pl, (size_t)u)]].root};
+        int r[2] = {v[us->in[0]].root, v[us[1].in[1 - ua]].root};
         for (int k = 0; k < 2; k++)
             if (v[r[k]].last < (int)h)
                 v[r[k]].last = (int)h;
@@ -2142,7 +2143,7 @@ static ft_status run_chain(const ft_onnx_net *n, ft_nn_ctx *ctx, const plan *pl,
     FT_ASSERT(bytes <= pl->chain_scratch[h]);
     bool rings =
         chain_rings(n, ctx, v, h, len, held >= RING_MIN_HELD, win, most, ring, nr, keep);
-    int ups = chain_ups(n, pl, h, true), ua = ups >= 0 ? ups_add_input(n, pl, (size_t)ups) : -1;
+    int ua, ups = chain_ups(n, pl, h, true, &ua);
     float *padbuf = (float *)(scratch + off[len - 1]);
     int32_t a[MAX_CHAIN], b[MAX_CHAIN], e[MAX_CHAIN], cs[MAX_CHAIN], lo[MAX_CHAIN],
         hi[MAX_CHAIN], top[MAX_CHAIN], pcs[MAX_CHAIN];
@@ -2445,7 +2446,8 @@ ft_status ft_onnx_net_run_timed(const ft_onnx_net *n, ft_nn_ctx *ctx, const ft_m
                                   ft_status_str(st));
         }
         int ua = ups_add_input(n, &pl, si);
-        if (ua >= 0 && si + 2 < n->n_steps && chain_ups(n, &pl, si + 2, true) == (int)si) {
+        int ua2;
+        if (ua >= 0 && si + 2 < n->n_steps && chain_ups(n, &pl, si + 2, true, &ua2) == (int)si) {
             // Made band by band by the chain after it, which books its time.
             if (step_ms)
                 step_ms[si + 1] = 0;
